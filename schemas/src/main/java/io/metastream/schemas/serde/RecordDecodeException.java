@@ -1,0 +1,30 @@
+package io.metastream.schemas.serde;
+
+/**
+ * Bytes that could not be turned into a record. Carries a stable reason code so that the
+ * pipeline can count and route rejects without parsing messages.
+ */
+public final class RecordDecodeException extends RuntimeException {
+    /** Why decoding failed. */
+    public enum Reason {
+        /** Not Avro single-object encoding at all (wrong or missing header). */
+        BAD_HEADER,
+        /** A well-formed header whose schema fingerprint is not in the schema history. */
+        UNKNOWN_SCHEMA,
+        /** The header was fine but the body was truncated or malformed. */
+        MALFORMED_BODY,
+        /** No bytes at all (a null or empty value). */
+        EMPTY
+    }
+
+    private final Reason reason;
+
+    public RecordDecodeException(Reason reason, String message, Throwable cause) {
+        super(message, cause);
+        this.reason = reason;
+    }
+
+    public Reason reason() {
+        return reason;
+    }
+}
