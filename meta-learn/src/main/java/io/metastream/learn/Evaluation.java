@@ -1,0 +1,84 @@
+package io.metastream.learn;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Scores a base on fresh tasks from a family: the query MSE of the unadapted base and of the base
+ * adapted to each task's support set, as mean and 95% confidence half-width over tasks (normal
+ * approximation, 1.96 standard errors; Finn et al. 2017 and Li et al. 2017 report the same way).
+ */
+public final class Evaluation {
+    private Evaluation() {
+    }
+
+    /** A mean over tasks with its 95% confidence half-width. */
+    public record Estimate(double mean, double ci95, int tasks) {
+        public static Estimate of(double[] values) {
+            int n = values.length;
+            double sum = 0;
+            for (double v : values) {
+                sum += v;
+            }
+            double mean = sum / n;
+            double sq = 0;
+            for (double v : values) {
+                sq += (v - mean) * (v - mean);
+            }
+            double sd = n > 1 ? Math.sqrt(sq / (n - 1)) : 0;
+            return new Estimate(mean, 1.96 * sd / Math.sqrt(n), n);
+        }
+
+        @Override
+        public String toString() {
+            return String.format(java.util.Locale.ROOT, "%.4f ± %.4f (n=%d)", mean, ci95, tasks);
+        }
+    }
+
+    /** Query MSE before and after adaptation. */
+    public record Report(Estimate base, Estimate adapted) {
+    }
+
+    public static Report evaluate(Learner learner, BaseModel base, TaskFamily family, int tasks, int shots,
+            int querySize, long seed, int batchSize) {
+        Random random = new Random(seed);
+        double[] baseMse = new double[tasks];
+        double[] adaptedMse = new double[tasks];
+        for (int from = 0; from < tasks; from += batchSize) {
+            int n = Math.min(batchSize, tasks - from);
+            List<Support> supports = new ArrayList<>(n);
+            List<Support> queries = new ArrayList<>(n);
+            for (int t = 0; t < n; t++) {
+                TaskFamily.Episode e = family.sample(random, shots, querySize);
+                supports.add(e.support());
+                queries.add(e.query());
+            }
+            AdaptedBatch adapted = learner.adapt(base, supports);
+            List<float[]> states = new ArrayList<>(n);
+            List<float[]> none = new ArrayList<>(n);
+            List<float[][]> inputs = new ArrayList<>(n);
+            for (int t = 0; t < n; t++) {
+                states.add(adapted.tasks().get(t).state());
+                none.add(null);
+                inputs.add(queries.get(t).features());
+            }
+            float[][] after = learner.predict(base, states, inputs);
+            float[][] before = learner.predict(base, none, inputs);
+            for (int t = 0; t < n; t++) {
+                baseMse[from + t] = mse(before[t], queries.get(t).targets());
+                adaptedMse[from + t] = mse(after[t], queries.get(t).targets());
+            }
+        }
+        return new Report(Estimate.of(baseMse), Estimate.of(adaptedMse));
+    }
+
+    static double mse(float[] predicted, float[] targets) {
+        double s = 0;
+        for (int i = 0; i < targets.length; i++) {
+            double d = predicted[i] - targets[i];
+            s += d * d;
+        }
+        return s / targets.length;
+    }
+}

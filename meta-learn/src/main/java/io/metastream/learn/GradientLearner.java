@@ -1,0 +1,107 @@
+package io.metastream.learn;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Adaptation by a few SGD steps from the base, batched over tasks: the online half of MAML,
+ * first-order MAML and Reptile (they differ only in how the base was meta-trained). Owns one root
+ * {@link NDManager}; each call works in its own sub-manager, closed before the call returns.
+ */
+public final class GradientLearner implements Learner {
+    private final NDManager root;
+
+    /** @param device where to compute; {@link DjlRuntime#defaultDevice()} picks a GPU when present */
+    public GradientLearner(Device device) {
+        this.root = NDManager.newBaseManager(device);
+    }
+
+    @Override
+    public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
+        long start = System.nanoTime();
+        MlpArchitecture arch = base.architecture();
+        List<AdaptedTask> results = new ArrayList<>(supports.size());
+        if (!supports.isEmpty()) {
+            try (NDManager scratch = root.newSubManager()) {
+                TaskBatch batch = TaskBatch.of(scratch, supports, arch.inputDim());
+                List<NDArray> theta = MlpMath.unpack(baseRows(scratch, base, 1), arch);
+                NDArray lossBefore = MlpMath.loss(theta, batch.x, batch.y, batch.w);
+                List<NDArray> phi = MlpMath.sgd(theta, batch.x, batch.y, batch.w, settings.steps(),
+                        settings.stepSize());
+                NDArray lossAfter = MlpMath.loss(phi, batch.x, batch.y, batch.w);
+                // With zero steps phi is the un-broadcast base; give every task its own row.
+                NDArray packed = MlpMath.pack(phi).broadcast(new Shape(batch.tasks, arch.parameterCount()));
+                float[] all = packed.toFloatArray();
+                float[] before = lossBefore.toFloatArray();
+                float[] after = lossAfter.toFloatArray();
+                int p = arch.parameterCount();
+                for (int t = 0; t < batch.tasks; t++) {
+                    results.add(new AdaptedTask(Arrays.copyOfRange(all, t * p, (t + 1) * p),
+                            supports.get(t).size(), before[t], after[t]));
+                }
+            }
+        }
+        long micros = (System.nanoTime() - start) / 1_000;
+        return new AdaptedBatch(results, micros, device(), settings.steps());
+    }
+
+    @Override
+    public float[][] predict(BaseModel base, List<float[]> states, List<float[][]> queries) {
+        if (states.size() != queries.size()) {
+            throw new IllegalArgumentException("states and queries differ in length: " + states.size()
+                    + " vs " + queries.size());
+        }
+        MlpArchitecture arch = base.architecture();
+        int tasks = queries.size();
+        float[][] out = new float[tasks][];
+        if (tasks == 0) {
+            return out;
+        }
+        int p = arch.parameterCount();
+        float[] rows = new float[tasks * p];
+        for (int t = 0; t < tasks; t++) {
+            float[] state = states.get(t) == null ? base.parametersView() : states.get(t);
+            if (state.length != p) {
+                throw new IllegalArgumentException("state " + t + " has " + state.length + " floats, "
+                        + arch + " needs " + p);
+            }
+            System.arraycopy(state, 0, rows, t * p, p);
+        }
+        List<Support> asSets = new ArrayList<>(tasks);
+        for (float[][] q : queries) {
+            asSets.add(new Support(q, new float[q.length]));
+        }
+        try (NDManager scratch = root.newSubManager()) {
+            TaskBatch batch = TaskBatch.of(scratch, asSets, arch.inputDim());
+            List<NDArray> params = MlpMath.unpack(scratch.create(rows, new Shape(tasks, p)), arch);
+            float[] flat = MlpMath.forward(params, batch.x).toFloatArray();
+            int width = (int) batch.x.getShape().get(1);
+            for (int t = 0; t < tasks; t++) {
+                out[t] = Arrays.copyOfRange(flat, t * width, t * width + queries.get(t).length);
+            }
+        }
+        return out;
+    }
+
+    /** The base parameters as {@code rows} identical rows {@code [rows, P]} in {@code manager}. */
+    static NDArray baseRows(NDManager manager, BaseModel base, int rows) {
+        float[] params = base.parametersView();
+        NDArray one = manager.create(params, new Shape(1, params.length));
+        return rows == 1 ? one : one.repeat(0, rows);
+    }
+
+    @Override
+    public String device() {
+        return root.getDevice().toString();
+    }
+
+    @Override
+    public void close() {
+        root.close();
+    }
+}

@@ -1,0 +1,138 @@
+package io.metastream.learn;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Offline meta-training of a base initialisation, batched over the tasks of each meta-batch.
+ * The algorithms differ only in the outer direction computed from the adapted fast weights:
+ * <ul>
+ *   <li>{@link Algorithm#REPTILE} (Nichol, Achiam and Schulman, "On First-Order Meta-Learning
+ *       Algorithms", 2018): {@code theta - mean_t phi_t};</li>
+ *   <li>{@link Algorithm#FOMAML} (first-order MAML, Finn et al. 2017, section 5.2): the query-set
+ *       gradient at {@code phi_t}, averaged over tasks.</li>
+ * </ul>
+ * The direction goes through Adam (the outer optimiser of Finn et al.). Parameters live on the
+ * host between iterations; each iteration's native memory is one scratch manager, so memory stays
+ * flat over any number of iterations.
+ */
+public final class MetaTrainer {
+    /** Outer-loop rule. */
+    public enum Algorithm {
+        REPTILE, FOMAML;
+
+        public String id() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /** Receives progress once per iteration. */
+    @FunctionalInterface
+    public interface Progress {
+        void iteration(int done, int total, float queryLoss);
+    }
+
+    private final Algorithm algorithm;
+    private final Device device;
+
+    public MetaTrainer(Algorithm algorithm, Device device) {
+        this.algorithm = algorithm;
+        this.device = device;
+    }
+
+    /** The result: trained parameters and the learning curve (mean post-adaptation query loss). */
+    public record Result(float[] parameters, float[] curve) {
+    }
+
+    public Result train(TaskFamily family, MetaTrainingPlan plan, Progress progress) {
+        MlpArchitecture arch = plan.architecture();
+        if (arch.inputDim() != family.inputDim()) {
+            throw new IllegalArgumentException(arch + " does not take the " + family.inputDim()
+                    + " inputs of " + family.id());
+        }
+        Random random = new Random(plan.seed());
+        float[] theta = initialParameters(arch, random);
+        Adam adam = new Adam(theta.length, plan.outerStepSize());
+        float[] curve = new float[plan.iterations()];
+        try (NDManager root = NDManager.newBaseManager(device)) {
+            for (int it = 0; it < plan.iterations(); it++) {
+                List<Support> supports = new ArrayList<>(plan.metaBatch());
+                List<Support> queries = new ArrayList<>(plan.metaBatch());
+                for (int t = 0; t < plan.metaBatch(); t++) {
+                    TaskFamily.Episode e = family.sample(random, plan.shots(), plan.queryShots());
+                    supports.add(e.support());
+                    queries.add(e.query());
+                }
+                try (NDManager scratch = root.newSubManager()) {
+                    float[] direction = new float[theta.length];
+                    curve[it] = outerDirection(scratch, arch, theta, supports, queries, plan.adaptation(), direction);
+                    adam.step(theta, direction);
+                }
+                progress.iteration(it + 1, plan.iterations(), curve[it]);
+            }
+        }
+        return new Result(theta, curve);
+    }
+
+    /** Fills {@code direction} (a descent direction for theta) and returns the mean query loss. */
+    private float outerDirection(NDManager scratch, MlpArchitecture arch, float[] theta, List<Support> supports,
+            List<Support> queries, AdaptationSettings adaptation, float[] direction) {
+        TaskBatch support = TaskBatch.of(scratch, supports, arch.inputDim());
+        TaskBatch query = TaskBatch.of(scratch, queries, arch.inputDim());
+        NDArray thetaRow = scratch.create(theta, new Shape(1, theta.length));
+        List<NDArray> params = MlpMath.unpack(thetaRow, arch);
+        List<NDArray> phi = MlpMath.sgd(params, support.x, support.y, support.w, adaptation.steps(),
+                adaptation.stepSize());
+        float queryLoss = MlpMath.loss(phi, query.x, query.y, query.w).mean().getFloat();
+        NDArray dir = switch (algorithm) {
+            case REPTILE -> thetaRow.sub(MlpMath.pack(phi).mean(new int[] {0}, true));
+            case FOMAML -> MlpMath.pack(MlpMath.gradients(phi, query.x, query.y, query.w)).mean(new int[] {0}, true);
+        };
+        System.arraycopy(dir.toFloatArray(), 0, direction, 0, direction.length);
+        return queryLoss;
+    }
+
+    /** PyTorch's default Linear initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b. */
+    static float[] initialParameters(MlpArchitecture arch, Random random) {
+        float[] p = new float[arch.parameterCount()];
+        int i = 0;
+        for (int l = 0; l < arch.depth(); l++) {
+            float bound = (float) (1 / Math.sqrt(arch.fanIn(l)));
+            int count = arch.fanIn(l) * arch.fanOut(l) + arch.fanOut(l);
+            for (int k = 0; k < count; k++) {
+                p[i++] = (random.nextFloat() * 2 - 1) * bound;
+            }
+        }
+        return p;
+    }
+
+    /** Adam (Kingma and Ba 2015) on a host vector; default betas 0.9 / 0.999, eps 1e-8. */
+    static final class Adam {
+        private final float[] m;
+        private final float[] v;
+        private final float lr;
+        private int t;
+
+        Adam(int n, float lr) {
+            this.m = new float[n];
+            this.v = new float[n];
+            this.lr = lr;
+        }
+
+        void step(float[] params, float[] grad) {
+            t++;
+            double c1 = 1 - Math.pow(0.9, t);
+            double c2 = 1 - Math.pow(0.999, t);
+            for (int i = 0; i < params.length; i++) {
+                m[i] = 0.9f * m[i] + 0.1f * grad[i];
+                v[i] = 0.999f * v[i] + 0.001f * grad[i] * grad[i];
+                params[i] -= (float) (lr * (m[i] / c1) / (Math.sqrt(v[i] / c2) + 1e-8));
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+package io.metastream.learn;
+
+import java.util.Random;
+
+/**
+ * Sinusoid regression of Finn, Abbeel and Levine, "Model-Agnostic Meta-Learning for Fast Adaptation
+ * of Deep Networks", ICML 2017, section 5.1: each task is {@code y = A sin(x + phase)} with amplitude
+ * A uniform in [0.1, 5], phase uniform in [0, pi], and inputs uniform in [-5, 5]; no label noise.
+ */
+public final class SinusoidTasks implements TaskFamily {
+    public static final float MIN_AMPLITUDE = 0.1f;
+    public static final float MAX_AMPLITUDE = 5.0f;
+    public static final float MAX_PHASE = (float) Math.PI;
+    public static final float MIN_X = -5f;
+    public static final float MAX_X = 5f;
+
+    /** One sinusoid. */
+    public record Sinusoid(float amplitude, float phase) {
+        public float value(float x) {
+            return (float) (amplitude * Math.sin(x + phase));
+        }
+
+        /** {@code n} labelled points at inputs uniform in [-5, 5]. */
+        public Support sample(Random random, int n) {
+            float[][] features = new float[n][];
+            float[] targets = new float[n];
+            for (int i = 0; i < n; i++) {
+                float x = MIN_X + random.nextFloat() * (MAX_X - MIN_X);
+                features[i] = new float[] {x};
+                targets[i] = value(x);
+            }
+            return new Support(features, targets);
+        }
+    }
+
+    /** A task drawn from the family's prior. */
+    public Sinusoid sampleTask(Random random) {
+        return new Sinusoid(MIN_AMPLITUDE + random.nextFloat() * (MAX_AMPLITUDE - MIN_AMPLITUDE),
+                random.nextFloat() * MAX_PHASE);
+    }
+
+    @Override
+    public Episode sample(Random random, int supportSize, int querySize) {
+        Sinusoid task = sampleTask(random);
+        return new Episode(task.sample(random, supportSize), task.sample(random, querySize));
+    }
+
+    @Override
+    public int inputDim() {
+        return 1;
+    }
+
+    @Override
+    public String id() {
+        return "sinusoid(A=0.1..5,phase=0..pi,x=-5..5)";
+    }
+}

@@ -1,0 +1,161 @@
+package io.metastream.learn;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class GradientLearnerTest {
+    private static final MlpArchitecture ARCH = MlpArchitecture.parse("1-40-40-1");
+    private static final SinusoidTasks SINE = new SinusoidTasks();
+    private static GradientLearner learner;
+    private static BaseModel base;
+
+    @BeforeAll
+    static void start() {
+        DjlRuntime.start(1);
+        learner = new GradientLearner(Device.cpu());
+        base = new BaseModel("sine@0", "reptile", ARCH, MetaTrainer.initialParameters(ARCH, new Random(1)),
+                new AdaptationSettings(5, 0.02f));
+    }
+
+    @AfterAll
+    static void stop() {
+        learner.close();
+    }
+
+    private static List<Support> supports(int tasks, long seed, boolean ragged) {
+        Random r = new Random(seed);
+        List<Support> out = new ArrayList<>();
+        for (int t = 0; t < tasks; t++) {
+            out.add(SINE.sampleTask(r).sample(r, ragged ? 1 + t % 10 : 10));
+        }
+        return out;
+    }
+
+    @Test
+    void shouldMatchOneByOneAdaptationWhenBatchedWithRaggedSupportSets() {
+        List<Support> sets = supports(37, 3, true);
+        AdaptedBatch batched = learner.adapt(base, sets);
+        assertThat(batched.tasks()).hasSize(37);
+        for (int t = 0; t < sets.size(); t++) {
+            AdaptedTask alone = learner.adapt(base, List.of(sets.get(t))).tasks().get(0);
+            AdaptedTask inBatch = batched.tasks().get(t);
+            assertThat(inBatch.supportSize()).isEqualTo(sets.get(t).size());
+            assertThat(inBatch.lossAfter()).isCloseTo(alone.lossAfter(), within(1e-4f));
+            for (int i = 0; i < alone.state().length; i++) {
+                assertThat(inBatch.state()[i]).as("task %d param %d", t, i).isCloseTo(alone.state()[i], within(1e-5f));
+            }
+        }
+    }
+
+    @Test
+    void shouldLowerSupportLossOfEveryTask() {
+        for (AdaptedTask task : learner.adapt(base, supports(20, 5, false)).tasks()) {
+            assertThat(task.lossAfter()).isLessThan(task.lossBefore());
+        }
+    }
+
+    @Test
+    void shouldKeepBaseParametersForEmptySupportOrZeroSteps() {
+        AdaptedTask empty = learner.adapt(base, List.of(new Support(new float[0][], new float[0]))).tasks().get(0);
+        assertThat(empty.state()).containsExactly(base.parameters());
+        AdaptedBatch none = learner.adapt(base, supports(3, 9, false), base.adaptation().withSteps(0));
+        assertThat(none.tasks()).allSatisfy(t -> assertThat(t.state()).containsExactly(base.parameters()));
+    }
+
+    @Test
+    void shouldPredictWithBaseWhenStateIsNullAndWithAdaptedStateOtherwise() {
+        Support s = supports(1, 11, false).get(0);
+        AdaptedTask adapted = learner.adapt(base, List.of(s)).tasks().get(0);
+        float[][] q = {{0.5f}, {-1.5f}};
+        float[][] out = learner.predict(base, java.util.Arrays.asList(adapted.state(), null), List.of(q, q));
+        float[] byHand = {plainForward(adapted.state(), 0.5f), plainForward(adapted.state(), -1.5f)};
+        float[] baseByHand = {plainForward(base.parameters(), 0.5f), plainForward(base.parameters(), -1.5f)};
+        assertThat(out[0]).containsExactly(byHand, within(1e-5f));
+        assertThat(out[1]).containsExactly(baseByHand, within(1e-5f));
+        assertThat(out[0][0]).isNotCloseTo(out[1][0], within(1e-6f));
+    }
+
+    @Test
+    void shouldRejectWrongFeatureDimension() {
+        Support bad = new Support(new float[][] {{1f, 2f}}, new float[] {0f});
+        assertThatThrownBy(() -> learner.adapt(base, List.of(bad)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("2 features");
+    }
+
+    @Test
+    void shouldMatchFiniteDifferencesForInnerLoopGradient() {
+        Support s = supports(1, 13, false).get(0);
+        float[] theta = base.parameters();
+        try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
+            TaskBatch b = TaskBatch.of(m, List.of(s), 1);
+            List<NDArray> params = MlpMath.unpack(m.create(theta, new Shape(1, theta.length)), ARCH);
+            float[] analytic = MlpMath.pack(MlpMath.gradients(params, b.x, b.y, b.w)).toFloatArray();
+            // Central differences in double precision with a step small enough not to cross a
+            // ReLU kink; every coordinate is checked.
+            for (int i = 0; i < theta.length; i++) {
+                double eps = 1e-6;
+                double numeric = (plainLoss(theta, i, eps, s) - plainLoss(theta, i, -eps, s)) / (2 * eps);
+                assertThat(analytic[i]).as("d loss / d param %d", i)
+                        .isCloseTo((float) numeric, within((float) (1e-4 + 1e-3 * Math.abs(numeric))));
+            }
+        }
+    }
+
+    /** Support MSE in double precision with parameter i moved by delta: the reference for gradients. */
+    private static double plainLoss(float[] theta, int i, double delta, Support s) {
+        double[] p = new double[theta.length];
+        for (int k = 0; k < p.length; k++) {
+            p[k] = theta[k];
+        }
+        p[i] += delta;
+        double sum = 0;
+        for (int n = 0; n < s.size(); n++) {
+            double d = plainForward(p, s.features()[n][0]) - s.targets()[n];
+            sum += d * d;
+        }
+        return sum / s.size();
+    }
+
+    private static float plainForward(float[] theta, float x) {
+        double[] p = new double[theta.length];
+        for (int k = 0; k < p.length; k++) {
+            p[k] = theta[k];
+        }
+        return (float) plainForward(p, x);
+    }
+
+    /** A 1-40-40-1 forward pass in plain Java loops, following the MlpArchitecture layout. */
+    private static double plainForward(double[] p, double x) {
+        int[] layers = ARCH.layers();
+        double[] a = {x};
+        int off = 0;
+        for (int l = 0; l < layers.length - 1; l++) {
+            int in = layers[l];
+            int out = layers[l + 1];
+            double[] z = new double[out];
+            for (int j = 0; j < out; j++) {
+                double s = p[off + in * out + j];
+                for (int k = 0; k < in; k++) {
+                    s += a[k] * p[off + k * out + j];
+                }
+                z[j] = l < layers.length - 2 ? Math.max(0, s) : s;
+            }
+            off += in * out + out;
+            a = z;
+        }
+        return a[0];
+    }
+}
