@@ -1,0 +1,84 @@
+package io.metastream.store;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A store of immutable, versioned base-model artifacts. A model has versions {@code "1"},
+ * {@code "2"}, ... assigned by the store on publish, and named aliases (e.g. {@code production},
+ * {@code candidate}) that point at versions and whose every move is recorded.
+ *
+ * <p>Model names match {@code [a-z0-9][a-z0-9._-]{0,63}}; aliases match
+ * {@code [a-z][a-z0-9._-]{0,63}} (so never look like a version); parameter file names are simple
+ * names (no separators, no {@code ..}, not hidden, not {@code manifest.json}). A malformed name is
+ * an {@link IllegalArgumentException}. Every other failure is a {@link ModelStoreException}.
+ * Implementations are thread-safe; no method returns null.
+ */
+public interface ModelStore {
+
+    /**
+     * Publishes a new version: the store assigns the next version number, hashes the files, fills
+     * the draft's name, version, creation time and file digests, and makes the version visible all
+     * at once (or not at all). The draft is not modified.
+     *
+     * @param name model name
+     * @param draft publisher fields (learner, architecture, input shape, ...)
+     * @param files parameter file name to contents; at least one
+     * @return the manifest as stored
+     * @throws IllegalArgumentException for a bad name, file name, empty files or an invalid draft
+     * @throws ModelStoreException if the artifact cannot be written
+     */
+    ModelManifest publish(String name, ModelManifest.Builder draft, Map<String, byte[]> files);
+
+    /**
+     * Loads and verifies one version: the manifest parses, its format is supported, and every
+     * listed file is present with the recorded sha256.
+     *
+     * @param versionOrAlias a version ({@code "3"}) or an alias ({@code "production"})
+     * @throws ModelNotFoundException if the model, version or alias does not exist
+     * @throws CorruptArtifactException if verification fails (the message names file and mismatch)
+     * @throws IncompatibleArtifactException if the manifest's format version is too new
+     * @throws IllegalArgumentException if the name or alias is malformed
+     * @throws ModelStoreException if the artifact cannot be read
+     */
+    LoadedArtifact load(String name, String versionOrAlias);
+
+    /**
+     * The names of models with at least one published version, sorted.
+     *
+     * @throws ModelStoreException if the store cannot be listed
+     */
+    List<String> modelNames();
+
+    /**
+     * The manifests of a model's versions, oldest first. Manifests are parsed but parameter files
+     * are not verified (use {@link #load}).
+     *
+     * @throws ModelNotFoundException if the model has no published version
+     * @throws CorruptArtifactException if a manifest is unparseable
+     * @throws IncompatibleArtifactException if a manifest's format version is too new
+     * @throws ModelStoreException if the store cannot be read
+     */
+    List<ModelManifest> versions(String name);
+
+    /**
+     * The version an alias points at, or empty if the alias was never set.
+     *
+     * @throws ModelNotFoundException if the model has no published version
+     * @throws IllegalArgumentException if the name or alias is malformed
+     * @throws ModelStoreException if the aliases cannot be read (or are corrupt)
+     */
+    Optional<String> alias(String name, String alias);
+
+    /**
+     * Points an alias at an existing version and records the move (time, alias, from, to, action) in
+     * the model's alias history. Re-pointing an alias at the version it already names records
+     * nothing. Checksums are not verified here; {@link #load} a version first to vouch for it.
+     *
+     * @throws ModelNotFoundException if the model or version does not exist
+     * @throws IllegalArgumentException if the name, alias or version is malformed
+     * @throws ModelStoreException if the aliases cannot be read or written
+     */
+    void setAlias(String name, String alias, String version);
+}

@@ -1,0 +1,128 @@
+package io.metastream.app.config;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.common.config.AbstractConfig;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigDef.Importance;
+import org.apache.kafka.common.config.ConfigDef.Range;
+import org.apache.kafka.common.config.ConfigDef.Type;
+import org.apache.kafka.common.config.ConfigDef.ValidString;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.streams.StreamsConfig;
+
+/**
+ * Every setting of a metastream instance, with defaults and validation. The command line maps its
+ * options onto these keys; a properties file for {@code run --config} uses them directly. Keys
+ * prefixed {@value #STREAMS_PREFIX} are handed to Kafka Streams unchanged (prefix removed), for
+ * anything this list does not name.
+ */
+public final class MetastreamConfig extends AbstractConfig {
+    public static final String STREAMS_PREFIX = "streams.";
+
+    public static final String BOOTSTRAP_SERVERS_CONFIG = "bootstrap.servers";
+    private static final String BOOTSTRAP_SERVERS_DOC = "Kafka brokers to connect to (host:port,...).";
+    public static final String APPLICATION_ID_CONFIG = "application.id";
+    private static final String APPLICATION_ID_DOC = "Kafka Streams application id: consumer group, "
+            + "prefix of internal topics. Instances with the same id share the work.";
+    public static final String STATE_DIR_CONFIG = "state.dir";
+    private static final String STATE_DIR_DOC = "Where the RocksDB state stores live.";
+    public static final String PROCESSING_GUARANTEE_CONFIG = "processing.guarantee";
+    private static final String PROCESSING_GUARANTEE_DOC = "exactly_once_v2 (default) or at_least_once.";
+    public static final String NUM_STREAM_THREADS_CONFIG = "num.stream.threads";
+    private static final String NUM_STREAM_THREADS_DOC = "Stream threads in this instance.";
+    public static final String COMMIT_INTERVAL_MS_CONFIG = "commit.interval.ms";
+    private static final String COMMIT_INTERVAL_MS_DOC = "How often to commit; under exactly-once this "
+            + "bounds how long a prediction waits before read-committed consumers see it.";
+
+    public static final String MODEL_STORE_DIR_CONFIG = "model.store.dir";
+    private static final String MODEL_STORE_DIR_DOC = "Root directory of the model store.";
+    public static final String MODEL_NAME_CONFIG = "model.name";
+    private static final String MODEL_NAME_DOC = "Name of the base model in the store.";
+    public static final String MODEL_ALIAS_CONFIG = "model.alias";
+    private static final String MODEL_ALIAS_DOC = "Alias (or version) of the base model to serve.";
+
+    public static final String TOPIC_SAMPLES_CONFIG = "topic.samples";
+    public static final String TOPIC_QUERIES_CONFIG = "topic.queries";
+    public static final String TOPIC_PREDICTIONS_CONFIG = "topic.predictions";
+    public static final String TOPIC_ADAPTATIONS_CONFIG = "topic.adaptations";
+    public static final String TOPIC_DEAD_LETTERS_CONFIG = "topic.dead.letters";
+
+    public static final String SUPPORT_MAX_SIZE_CONFIG = "support.max.size";
+    private static final String SUPPORT_MAX_SIZE_DOC = "Samples kept per task; the oldest is evicted first.";
+    public static final String ADAPTATION_INTERVAL_MS_CONFIG = "adaptation.interval.ms";
+    private static final String ADAPTATION_INTERVAL_MS_DOC = "Wall-clock period of the punctuator that adapts "
+            + "all dirty tasks of a stream task in one batched call.";
+    public static final String ADAPTATION_BATCH_MAX_CONFIG = "adaptation.batch.max";
+    private static final String ADAPTATION_BATCH_MAX_DOC = "Most tasks adapted in one batched call.";
+    public static final String ADAPTATION_ON_QUERY_CONFIG = "adaptation.on.query";
+    private static final String ADAPTATION_ON_QUERY_DOC = "Adapt a task whose support set changed since its "
+            + "last adaptation before answering its query, so every prediction uses every sample before it.";
+    public static final String DJL_THREADS_CONFIG = "djl.threads";
+    private static final String DJL_THREADS_DOC = "libtorch intra-op threads; keep below the core count so "
+            + "Kafka Streams keeps a core.";
+
+    private static final ConfigDef CONFIG = new ConfigDef()
+            .define(BOOTSTRAP_SERVERS_CONFIG, Type.STRING, Importance.HIGH, BOOTSTRAP_SERVERS_DOC)
+            .define(APPLICATION_ID_CONFIG, Type.STRING, "metastream", Importance.HIGH, APPLICATION_ID_DOC)
+            .define(STATE_DIR_CONFIG, Type.STRING, Path.of(System.getProperty("java.io.tmpdir"), "metastream-state")
+                    .toString(), Importance.HIGH, STATE_DIR_DOC)
+            .define(PROCESSING_GUARANTEE_CONFIG, Type.STRING, StreamsConfig.EXACTLY_ONCE_V2,
+                    ValidString.in(StreamsConfig.EXACTLY_ONCE_V2, StreamsConfig.AT_LEAST_ONCE), Importance.HIGH,
+                    PROCESSING_GUARANTEE_DOC)
+            .define(NUM_STREAM_THREADS_CONFIG, Type.INT, 1, Range.between(1, 64), Importance.MEDIUM,
+                    NUM_STREAM_THREADS_DOC)
+            .define(COMMIT_INTERVAL_MS_CONFIG, Type.LONG, 100L, Range.atLeast(1), Importance.MEDIUM,
+                    COMMIT_INTERVAL_MS_DOC)
+            .define(MODEL_STORE_DIR_CONFIG, Type.STRING, "metastream-data/models", Importance.HIGH,
+                    MODEL_STORE_DIR_DOC)
+            .define(MODEL_NAME_CONFIG, Type.STRING, "sinusoid", Importance.HIGH, MODEL_NAME_DOC)
+            .define(MODEL_ALIAS_CONFIG, Type.STRING, "production", Importance.MEDIUM, MODEL_ALIAS_DOC)
+            .define(TOPIC_SAMPLES_CONFIG, Type.STRING, "samples", Importance.MEDIUM, "Labelled samples in.")
+            .define(TOPIC_QUERIES_CONFIG, Type.STRING, "queries", Importance.MEDIUM,
+                    "Prediction requests in; co-partitioned with samples.")
+            .define(TOPIC_PREDICTIONS_CONFIG, Type.STRING, "predictions", Importance.MEDIUM, "Predictions out.")
+            .define(TOPIC_ADAPTATIONS_CONFIG, Type.STRING, "adaptations", Importance.LOW, "Adaptation events out.")
+            .define(TOPIC_DEAD_LETTERS_CONFIG, Type.STRING, "dead-letters", Importance.MEDIUM,
+                    "Rejected records with their reasons.")
+            .define(SUPPORT_MAX_SIZE_CONFIG, Type.INT, 20, Range.between(1, 10_000), Importance.MEDIUM,
+                    SUPPORT_MAX_SIZE_DOC)
+            .define(ADAPTATION_INTERVAL_MS_CONFIG, Type.LONG, 200L, Range.between(1, 3_600_000), Importance.MEDIUM,
+                    ADAPTATION_INTERVAL_MS_DOC)
+            .define(ADAPTATION_BATCH_MAX_CONFIG, Type.INT, 256, Range.between(1, 65_536), Importance.MEDIUM,
+                    ADAPTATION_BATCH_MAX_DOC)
+            .define(ADAPTATION_ON_QUERY_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, ADAPTATION_ON_QUERY_DOC)
+            .define(DJL_THREADS_CONFIG, Type.INT, 1, Range.between(1, 256), Importance.LOW, DJL_THREADS_DOC);
+
+    public MetastreamConfig(Map<?, ?> props) {
+        super(CONFIG, props);
+        String topics = String.join(",", getString(TOPIC_SAMPLES_CONFIG), getString(TOPIC_QUERIES_CONFIG),
+                getString(TOPIC_PREDICTIONS_CONFIG), getString(TOPIC_ADAPTATIONS_CONFIG),
+                getString(TOPIC_DEAD_LETTERS_CONFIG));
+        if (java.util.Arrays.stream(topics.split(",")).distinct().count() != 5) {
+            throw new ConfigException("topic names must be distinct, got " + topics);
+        }
+    }
+
+    public static ConfigDef configDef() {
+        return new ConfigDef(CONFIG);
+    }
+
+    /** Properties for {@link org.apache.kafka.streams.KafkaStreams}. */
+    public Properties streamsProperties() {
+        Properties p = new Properties();
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, getString(BOOTSTRAP_SERVERS_CONFIG));
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, getString(APPLICATION_ID_CONFIG));
+        p.put(StreamsConfig.STATE_DIR_CONFIG, getString(STATE_DIR_CONFIG));
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, getString(PROCESSING_GUARANTEE_CONFIG));
+        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, getInt(NUM_STREAM_THREADS_CONFIG));
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, getLong(COMMIT_INTERVAL_MS_CONFIG));
+        // A query and the samples before it sit on two partitions of one stream task. With 0 the
+        // task still waits for a partition that is empty locally but known to have data on the
+        // broker, so records are taken in timestamp order without a fixed idle delay.
+        p.put(StreamsConfig.MAX_TASK_IDLE_MS_CONFIG, 0L);
+        p.putAll(originalsWithPrefix(STREAMS_PREFIX));
+        return p;
+    }
+}

@@ -1,0 +1,94 @@
+package io.metastream.app.topology;
+
+import io.metastream.schemas.LabelledSample;
+import io.metastream.schemas.PredictionRequest;
+import io.metastream.schemas.serde.AvroCodec;
+import io.metastream.schemas.serde.RecordDecodeException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+/**
+ * Decodes and checks raw input records. Sources read bytes, not records, so that every failure,
+ * decoding included, is seen here with its offset and becomes a dead letter instead of a
+ * stream-thread exception.
+ */
+final class InputValidator {
+    private static final AvroCodec<LabelledSample> SAMPLES = AvroCodec.of(LabelledSample.class);
+    private static final AvroCodec<PredictionRequest> QUERIES = AvroCodec.of(PredictionRequest.class);
+
+    /** Either the decoded record or why it was refused. */
+    record Outcome<T>(T record, RejectReason reason, String errorClass, String detail) {
+        static <T> Outcome<T> accepted(T record) {
+            return new Outcome<>(record, null, null, null);
+        }
+
+        static <T> Outcome<T> rejected(RejectReason reason, String errorClass, String detail) {
+            return new Outcome<>(null, reason, errorClass, detail);
+        }
+
+        boolean isAccepted() {
+            return reason == null;
+        }
+    }
+
+    private InputValidator() {
+    }
+
+    static Outcome<LabelledSample> sample(byte[] key, byte[] value, int inputDim) {
+        LabelledSample s;
+        try {
+            s = SAMPLES.decode(value);
+        } catch (RecordDecodeException e) {
+            return decodeFailure(e);
+        }
+        Outcome<LabelledSample> common = check(key, s.getTaskId(), s.getFeatures(), inputDim);
+        if (common != null) {
+            return common;
+        }
+        if (!Float.isFinite(s.getTarget())) {
+            return Outcome.rejected(RejectReason.NON_FINITE, "InputValidator", "target is " + s.getTarget());
+        }
+        return Outcome.accepted(s);
+    }
+
+    static Outcome<PredictionRequest> query(byte[] key, byte[] value, int inputDim) {
+        PredictionRequest q;
+        try {
+            q = QUERIES.decode(value);
+        } catch (RecordDecodeException e) {
+            return decodeFailure(e);
+        }
+        Outcome<PredictionRequest> common = check(key, q.getTaskId(), q.getFeatures(), inputDim);
+        return common != null ? common : Outcome.accepted(q);
+    }
+
+    private static <T> Outcome<T> decodeFailure(RecordDecodeException e) {
+        RejectReason reason = e.reason() == RecordDecodeException.Reason.UNKNOWN_SCHEMA
+                ? RejectReason.UNKNOWN_SCHEMA : RejectReason.UNDECODABLE;
+        Throwable root = e.getCause() != null ? e.getCause() : e;
+        return Outcome.rejected(reason, root.getClass().getName(), e.getMessage());
+    }
+
+    /** @return a rejection, or null when the task id, key and features are acceptable */
+    private static <T> Outcome<T> check(byte[] key, String taskId, List<Float> features, int inputDim) {
+        if (taskId == null || taskId.isBlank()) {
+            return Outcome.rejected(RejectReason.MISSING_TASK_ID, "InputValidator", "task_id is empty");
+        }
+        String keyText = key == null ? null : new String(key, StandardCharsets.UTF_8);
+        if (!taskId.equals(keyText)) {
+            return Outcome.rejected(RejectReason.KEY_MISMATCH, "InputValidator",
+                    "record key '" + keyText + "' differs from task_id '" + taskId + "'");
+        }
+        if (features.size() != inputDim) {
+            return Outcome.rejected(RejectReason.WRONG_DIMENSION, "InputValidator",
+                    "expected " + inputDim + " features, got " + features.size());
+        }
+        for (int i = 0; i < features.size(); i++) {
+            if (!Float.isFinite(features.get(i))) {
+                return Outcome.rejected(RejectReason.NON_FINITE, "InputValidator",
+                        "feature " + i + " is " + features.get(i));
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,17 @@
+package io.metastream.app.topology;
+
+/** Why a record was sent to the dead-letter topic. Stable names: they are counted and alerted on. */
+public enum RejectReason {
+    /** Not an Avro single-object-encoded record of the topic's type (bad header, truncated, empty). */
+    UNDECODABLE,
+    /** Single-object encoded, but with a schema fingerprint this build has never known. */
+    UNKNOWN_SCHEMA,
+    /** The record's task id is missing or blank. */
+    MISSING_TASK_ID,
+    /** The record key differs from the task id in the value, which would break co-partitioning. */
+    KEY_MISMATCH,
+    /** The feature vector's length differs from the base model's input size. */
+    WRONG_DIMENSION,
+    /** A feature or the target is NaN or infinite. */
+    NON_FINITE
+}

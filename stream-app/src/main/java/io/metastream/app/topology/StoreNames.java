@@ -1,0 +1,14 @@
+package io.metastream.app.topology;
+
+/** State-store names; each is also the stem of its changelog topic. */
+public final class StoreNames {
+    /** Task id to its retained support set. */
+    public static final String SUPPORT_SETS = "support-sets";
+    /** Task id to its adapted state and the base version it belongs to. */
+    public static final String ADAPTED_TASKS = "adapted-tasks";
+    /** Task id of a task whose support set changed since it was last adapted, to when it changed. */
+    public static final String DIRTY_TASKS = "dirty-tasks";
+
+    private StoreNames() {
+    }
+}

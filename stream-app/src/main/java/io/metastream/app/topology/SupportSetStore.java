@@ -1,0 +1,63 @@
+package io.metastream.app.topology;
+
+import io.metastream.learn.Support;
+import io.metastream.schemas.LabelledSample;
+import io.metastream.schemas.state.SupportPoint;
+import io.metastream.schemas.state.SupportSet;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.kafka.streams.state.KeyValueStore;
+
+/**
+ * Typed access to the {@value StoreNames#SUPPORT_SETS} store: each task's most recent samples,
+ * bounded, without duplicates by event id.
+ */
+final class SupportSetStore {
+    private final KeyValueStore<String, SupportSet> store;
+    private final int maxSize;
+
+    SupportSetStore(KeyValueStore<String, SupportSet> store, int maxSize) {
+        this.store = store;
+        this.maxSize = maxSize;
+    }
+
+    /**
+     * Appends a sample, evicting the oldest beyond the bound.
+     *
+     * @return false when a sample with the same event id is already retained (a redelivery)
+     */
+    boolean append(LabelledSample sample) {
+        SupportSet current = store.get(sample.getTaskId());
+        List<SupportPoint> points = current == null ? new ArrayList<>() : new ArrayList<>(current.getPoints());
+        for (SupportPoint p : points) {
+            if (p.getEventId().equals(sample.getEventId())) {
+                return false;
+            }
+        }
+        points.add(SupportPoint.newBuilder().setEventId(sample.getEventId()).setFeatures(sample.getFeatures())
+                .setTarget(sample.getTarget()).setEventTime(sample.getEventTime()).build());
+        while (points.size() > maxSize) {
+            points.remove(0);
+        }
+        long seen = current == null ? 1 : current.getTotalSeen() + 1;
+        store.put(sample.getTaskId(), SupportSet.newBuilder().setPoints(points).setTotalSeen(seen)
+                .setLastSeen(sample.getEventTime()).build());
+        return true;
+    }
+
+    /** The task's support set for a learner; empty when the task has none. */
+    Support support(String taskId) {
+        SupportSet set = store.get(taskId);
+        if (set == null) {
+            return new Support(new float[0][], new float[0]);
+        }
+        List<SupportPoint> points = set.getPoints();
+        float[][] features = new float[points.size()][];
+        float[] targets = new float[points.size()];
+        for (int i = 0; i < points.size(); i++) {
+            features[i] = Floats.toArray(points.get(i).getFeatures());
+            targets[i] = points.get(i).getTarget();
+        }
+        return new Support(features, targets);
+    }
+}

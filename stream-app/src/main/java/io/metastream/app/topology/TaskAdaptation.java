@@ -1,0 +1,62 @@
+package io.metastream.app.topology;
+
+import io.metastream.app.model.ActiveModel;
+import io.metastream.learn.AdaptedBatch;
+import io.metastream.learn.BaseModel;
+import io.metastream.learn.Support;
+import io.metastream.schemas.AdaptationEvent;
+import io.metastream.schemas.state.AdaptedTask;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.kafka.streams.state.KeyValueStore;
+
+/**
+ * Adapts a set of tasks of one stream task in a single batched learner call and records the
+ * result: the adapted states go to {@value StoreNames#ADAPTED_TASKS}, the tasks leave
+ * {@value StoreNames#DIRTY_TASKS}, and one {@link AdaptationEvent} per task is returned for the
+ * caller to forward. Store writes and forwards stay on the stream thread that owns the task, so
+ * they commit (or abort) together under exactly-once.
+ */
+final class TaskAdaptation {
+    private final ActiveModel model;
+    private final SupportSetStore supportSets;
+    private final KeyValueStore<String, AdaptedTask> adapted;
+    private final KeyValueStore<String, Long> dirty;
+
+    TaskAdaptation(ActiveModel model, SupportSetStore supportSets, KeyValueStore<String, AdaptedTask> adapted,
+            KeyValueStore<String, Long> dirty) {
+        this.model = model;
+        this.supportSets = supportSets;
+        this.adapted = adapted;
+        this.dirty = dirty;
+    }
+
+    List<AdaptationEvent> adapt(List<String> taskIds) {
+        if (taskIds.isEmpty()) {
+            return List.of();
+        }
+        BaseModel base = model.base();
+        List<Support> supports = new ArrayList<>(taskIds.size());
+        for (String id : taskIds) {
+            supports.add(supportSets.support(id));
+        }
+        AdaptedBatch batch = model.learner().adapt(base, supports);
+        Instant now = Instant.now();
+        long perTaskMicros = batch.micros() / taskIds.size();
+        List<AdaptationEvent> events = new ArrayList<>(taskIds.size());
+        for (int i = 0; i < taskIds.size(); i++) {
+            io.metastream.learn.AdaptedTask result = batch.tasks().get(i);
+            String id = taskIds.get(i);
+            adapted.put(id, AdaptedTask.newBuilder().setBaseVersion(base.version())
+                    .setSupportSize(result.supportSize()).setState(Floats.toBytes(result.state()))
+                    .setLossBefore(result.lossBefore()).setLossAfter(result.lossAfter()).setAdaptedAt(now).build());
+            dirty.delete(id);
+            events.add(AdaptationEvent.newBuilder().setTaskId(id).setBaseVersion(base.version())
+                    .setSupportSize(result.supportSize()).setLossBefore(result.lossBefore())
+                    .setLossAfter(result.lossAfter()).setSteps(batch.steps()).setMicros(perTaskMicros)
+                    .setBatchSize(taskIds.size()).setDevice(batch.device()).build());
+        }
+        return events;
+    }
+}

@@ -1,0 +1,194 @@
+package io.metastream.app.topology;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import io.metastream.app.model.ActiveModel;
+import io.metastream.schemas.AdaptationEvent;
+import io.metastream.schemas.DeadLetter;
+import io.metastream.schemas.LabelledSample;
+import io.metastream.schemas.Prediction;
+import io.metastream.schemas.PredictionRequest;
+import io.metastream.schemas.serde.AvroCodec;
+import io.metastream.schemas.state.SupportSet;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Collections;
+import java.util.List;
+import java.util.Properties;
+import org.apache.kafka.common.MetricName;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MetastreamTopologyTest {
+    private static final AvroCodec<LabelledSample> SAMPLES = AvroCodec.of(LabelledSample.class);
+    private static final AvroCodec<PredictionRequest> QUERIES = AvroCodec.of(PredictionRequest.class);
+
+    @TempDir
+    Path stateDir;
+    private final Topics topics = Topics.defaults();
+    private ActiveModel model;
+    private TopologyTestDriver driver;
+    private TestInputTopic<byte[], byte[]> samples;
+    private TestInputTopic<byte[], byte[]> queries;
+    private TestOutputTopic<String, Prediction> predictions;
+    private TestOutputTopic<String, AdaptationEvent> adaptations;
+    private TestOutputTopic<String, DeadLetter> deadLetters;
+    private Instant clock = Instant.parse("2026-01-01T00:00:00Z");
+
+    @BeforeEach
+    void start() {
+        model = TestModels.activeQuickBase();
+        Properties props = new Properties();
+        props.put(StreamsConfig.APPLICATION_ID_CONFIG, "topology-test");
+        props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
+        props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
+        driver = new TopologyTestDriver(
+                MetastreamTopology.build(topics, new TopologySettings(20, 200, 256, true), model), props);
+        samples = driver.createInputTopic("samples", Serdes.ByteArray().serializer(), Serdes.ByteArray().serializer());
+        queries = driver.createInputTopic("queries", Serdes.ByteArray().serializer(), Serdes.ByteArray().serializer());
+        predictions = driver.createOutputTopic("predictions", Serdes.String().deserializer(),
+                topics.predictions().valueSerde().deserializer());
+        adaptations = driver.createOutputTopic("adaptations", Serdes.String().deserializer(),
+                topics.adaptations().valueSerde().deserializer());
+        deadLetters = driver.createOutputTopic("dead-letters", Serdes.String().deserializer(),
+                topics.deadLetters().valueSerde().deserializer());
+    }
+
+    @AfterEach
+    void stop() {
+        driver.close();
+        model.close();
+    }
+
+    private void sample(String task, String eventId, float x, float y) {
+        clock = clock.plusMillis(1);
+        samples.pipeInput(key(task), SAMPLES.encode(LabelledSample.newBuilder().setEventId(eventId).setTaskId(task)
+                .setFeatures(List.of(x)).setTarget(y).setEventTime(clock).build()), clock);
+    }
+
+    private void query(String task, String queryId, float x) {
+        clock = clock.plusMillis(1);
+        queries.pipeInput(key(task), QUERIES.encode(PredictionRequest.newBuilder().setQueryId(queryId).setTaskId(task)
+                .setFeatures(List.of(x)).setEventTime(clock).build()), clock);
+    }
+
+    private static byte[] key(String task) {
+        return task.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private float basePrediction(float x) {
+        return model.learner().predict(model.base(), Collections.singletonList(null),
+                List.<float[][]>of(new float[][] {{x}}))[0][0];
+    }
+
+    @Test
+    void shouldAnswerWithAdaptedStateAfterSamplesArrive() {
+        for (int i = 0; i < 10; i++) {
+            float x = -5 + i;
+            sample("user-1", "e" + i, x, (float) (3 * Math.sin(x + 1)));
+        }
+        query("user-1", "q1", 0.5f);
+        Prediction p = predictions.readValue();
+        assertThat(p.getQueryId()).isEqualTo("q1");
+        assertThat(p.getTaskId()).isEqualTo("user-1");
+        assertThat(p.getAdapted()).isTrue();
+        assertThat(p.getSupportSize()).isEqualTo(10);
+        assertThat(p.getModelVersion()).isEqualTo("sinusoid@test");
+        assertThat(p.getValue()).isNotCloseTo(basePrediction(0.5f), within(1e-4f));
+        AdaptationEvent event = adaptations.readValue();
+        assertThat(event.getTaskId()).isEqualTo("user-1");
+        assertThat(event.getSupportSize()).isEqualTo(10);
+        assertThat(event.getLossAfter()).isLessThan(event.getLossBefore());
+        assertThat(predictions.isEmpty()).isTrue();
+    }
+
+    @Test
+    void shouldAnswerColdTaskWithTheBase() {
+        query("nobody", "q-cold", 1.25f);
+        Prediction p = predictions.readValue();
+        assertThat(p.getAdapted()).isFalse();
+        assertThat(p.getSupportSize()).isZero();
+        assertThat(p.getValue()).isCloseTo(basePrediction(1.25f), within(1e-6f));
+        assertThat(adaptations.isEmpty()).isTrue();
+    }
+
+    @Test
+    void shouldAdaptAllDirtyTasksInOneBatchOnThePunctuator() {
+        for (int t = 0; t < 5; t++) {
+            for (int i = 0; i < 3; i++) {
+                sample("task-" + t, "e" + t + "-" + i, i, t);
+            }
+        }
+        assertThat(adaptations.isEmpty()).isTrue();
+        driver.advanceWallClockTime(Duration.ofMillis(250));
+        List<AdaptationEvent> events = adaptations.readValuesToList();
+        assertThat(events).hasSize(5);
+        assertThat(events).allSatisfy(e -> {
+            assertThat(e.getBatchSize()).isEqualTo(5);
+            assertThat(e.getSupportSize()).isEqualTo(3);
+        });
+        KeyValueStore<String, Long> dirty = driver.getKeyValueStore(StoreNames.DIRTY_TASKS);
+        assertThat(dirty.approximateNumEntries()).isZero();
+        driver.advanceWallClockTime(Duration.ofMillis(250));
+        assertThat(adaptations.isEmpty()).as("clean tasks are not re-adapted").isTrue();
+    }
+
+    @Test
+    void shouldIgnoreRedeliveredSamplesAndBoundTheSupportSet() {
+        for (int i = 0; i < 30; i++) {
+            sample("busy", "e" + i, i % 10, 1f);
+        }
+        sample("busy", "e29", 0f, 99f);
+        KeyValueStore<String, SupportSet> sets = driver.getKeyValueStore(StoreNames.SUPPORT_SETS);
+        SupportSet set = sets.get("busy");
+        assertThat(set.getPoints()).hasSize(20);
+        assertThat(set.getTotalSeen()).isEqualTo(30);
+        assertThat(set.getPoints().get(0).getEventId()).isEqualTo("e10");
+        assertThat(set.getPoints()).noneMatch(p -> p.getTarget() == 99f);
+    }
+
+    @Test
+    void shouldSendBadRecordsToDeadLettersAndKeepServing() {
+        samples.pipeInput(key("t"), "not avro".getBytes(StandardCharsets.UTF_8), clock);
+        samples.pipeInput(key("t"), SAMPLES.encode(LabelledSample.newBuilder().setEventId("w").setTaskId("t")
+                .setFeatures(List.of(1f, 2f)).setTarget(0f).setEventTime(clock).build()), clock);
+        samples.pipeInput(key("t"), SAMPLES.encode(LabelledSample.newBuilder().setEventId("n").setTaskId("t")
+                .setFeatures(List.of(Float.NaN)).setTarget(0f).setEventTime(clock).build()), clock);
+        samples.pipeInput(key("other"), SAMPLES.encode(LabelledSample.newBuilder().setEventId("k").setTaskId("t")
+                .setFeatures(List.of(1f)).setTarget(0f).setEventTime(clock).build()), clock);
+        queries.pipeInput(key("t"), QUERIES.encode(PredictionRequest.newBuilder().setQueryId("q").setTaskId("")
+                .setFeatures(List.of(1f)).setEventTime(clock).build()), clock);
+        query("t", "good", 0f);
+
+        List<DeadLetter> letters = deadLetters.readValuesToList();
+        assertThat(letters).extracting(DeadLetter::getReasonCode).containsExactly(
+                "UNDECODABLE", "WRONG_DIMENSION", "NON_FINITE", "KEY_MISMATCH", "MISSING_TASK_ID");
+        assertThat(letters.get(0).getSourceTopic()).isEqualTo("samples");
+        assertThat(letters.get(0).getOffset()).isZero();
+        assertThat(letters.get(1).getOffset()).isEqualTo(1);
+        assertThat(letters.get(4).getSourceTopic()).isEqualTo("queries");
+        assertThat(new String(letters.get(0).getValue().array(), StandardCharsets.UTF_8)).isEqualTo("not avro");
+        assertThat(letters.get(1).getReason()).contains("expected 1 features, got 2");
+        assertThat(predictions.readValue().getQueryId()).isEqualTo("good");
+
+        double counted = driver.metrics().entrySet().stream()
+                .filter(e -> e.getKey().name().equals("dead-letters-total"))
+                .mapToDouble(e -> (Double) e.getValue().metricValue()).sum();
+        assertThat(counted).isEqualTo(5.0);
+        MetricName wrongDim = driver.metrics().keySet().stream()
+                .filter(n -> n.name().equals("dead-letters-total") && n.tags().containsValue("samples:WRONG_DIMENSION"))
+                .findFirst().orElseThrow();
+        assertThat((Double) driver.metrics().get(wrongDim).metricValue()).isEqualTo(1.0);
+    }
+}
