@@ -41,8 +41,13 @@ public final class GradientLearner implements Learner {
                 float[] after = lossAfter.toFloatArray();
                 int p = arch.parameterCount();
                 for (int t = 0; t < batch.tasks; t++) {
-                    results.add(new AdaptedTask(Arrays.copyOfRange(all, t * p, (t + 1) * p),
-                            supports.get(t).size(), before[t], after[t]));
+                    // Never hand out an adaptation that fits its own support set worse than the
+                    // base does: SGD overshoots on some tiny support sets, and a diverged state
+                    // would answer every later query of the task with garbage.
+                    boolean worse = !(after[t] <= before[t]);
+                    float[] state = worse ? base.parameters() : Arrays.copyOfRange(all, t * p, (t + 1) * p);
+                    results.add(new AdaptedTask(state, supports.get(t).size(), before[t],
+                            worse ? before[t] : after[t], worse));
                 }
             }
         }

@@ -67,6 +67,19 @@ class GradientLearnerTest {
     }
 
     @Test
+    void shouldFallBackToTheBaseWhenTheInnerStepsDiverge() {
+        Support onePoint = new Support(new float[][] {{4.9f}}, new float[] {4.8f});
+        AdaptationSettings huge = new AdaptationSettings(5, 5f);
+        AdaptedTask diverged = learner.adapt(base, List.of(onePoint), huge).tasks().get(0);
+        assertThat(diverged.fellBack()).isTrue();
+        assertThat(diverged.state()).containsExactly(base.parameters());
+        assertThat(diverged.lossAfter()).isEqualTo(diverged.lossBefore());
+        AdaptedTask fine = learner.adapt(base, List.of(onePoint)).tasks().get(0);
+        assertThat(fine.fellBack()).isFalse();
+        assertThat(fine.lossAfter()).isLessThan(fine.lossBefore());
+    }
+
+    @Test
     void shouldKeepBaseParametersForEmptySupportOrZeroSteps() {
         AdaptedTask empty = learner.adapt(base, List.of(new Support(new float[0][], new float[0]))).tasks().get(0);
         assertThat(empty.state()).containsExactly(base.parameters());

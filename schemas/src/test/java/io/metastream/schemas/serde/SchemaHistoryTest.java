@@ -24,7 +24,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 class SchemaHistoryTest {
     @ParameterizedTest
     @ValueSource(classes = {LabelledSample.class, PredictionRequest.class, Prediction.class,
-            AdaptationEvent.class, DeadLetter.class, SupportSet.class, AdaptedTask.class})
+            AdaptationEvent.class, DeadLetter.class, SupportSet.class, AdaptedTask.class,
+            io.metastream.schemas.state.PendingQuery.class})
     void shouldKeepCurrentSchemaAsNewestHistoryEntry(Class<?> type) {
         Schema current = SpecificData.get().getSchema(type);
         List<Schema> history = SchemaHistory.of(current.getName());

@@ -49,6 +49,16 @@ public final class MetastreamConfig extends AbstractConfig {
     public static final String TOPIC_ADAPTATIONS_CONFIG = "topic.adaptations";
     public static final String TOPIC_DEAD_LETTERS_CONFIG = "topic.dead.letters";
 
+    public static final String TOPIC_CREATE_CONFIG = "topic.create";
+    private static final String TOPIC_CREATE_DOC = "Create missing topics at start-up (the app's own input and "
+            + "output topics; Kafka Streams creates its internal ones).";
+    public static final String TOPIC_PARTITIONS_CONFIG = "topic.partitions";
+    private static final String TOPIC_PARTITIONS_DOC = "Partitions of topics this app creates. Samples and queries "
+            + "must have the same count: start-up fails otherwise.";
+    public static final String TOPIC_REPLICATION_FACTOR_CONFIG = "topic.replication.factor";
+    private static final String TOPIC_REPLICATION_FACTOR_DOC = "Replication factor of topics this app creates; "
+            + "-1 uses the broker default.";
+
     public static final String SUPPORT_MAX_SIZE_CONFIG = "support.max.size";
     private static final String SUPPORT_MAX_SIZE_DOC = "Samples kept per task; the oldest is evicted first.";
     public static final String ADAPTATION_INTERVAL_MS_CONFIG = "adaptation.interval.ms";
@@ -59,6 +69,10 @@ public final class MetastreamConfig extends AbstractConfig {
     public static final String ADAPTATION_ON_QUERY_CONFIG = "adaptation.on.query";
     private static final String ADAPTATION_ON_QUERY_DOC = "Adapt a task whose support set changed since its "
             + "last adaptation before answering its query, so every prediction uses every sample before it.";
+    public static final String QUERY_MAX_WAIT_MS_CONFIG = "query.max.wait.ms";
+    private static final String QUERY_MAX_WAIT_MS_DOC = "Most time a query for a task with new samples waits "
+            + "before the punctuator adapts all such tasks in one batched call and answers their queries in one "
+            + "batched prediction. Queries for tasks with nothing new are answered at once.";
     public static final String DJL_THREADS_CONFIG = "djl.threads";
     private static final String DJL_THREADS_DOC = "libtorch intra-op threads; keep below the core count so "
             + "Kafka Streams keeps a core.";
@@ -86,6 +100,11 @@ public final class MetastreamConfig extends AbstractConfig {
             .define(TOPIC_ADAPTATIONS_CONFIG, Type.STRING, "adaptations", Importance.LOW, "Adaptation events out.")
             .define(TOPIC_DEAD_LETTERS_CONFIG, Type.STRING, "dead-letters", Importance.MEDIUM,
                     "Rejected records with their reasons.")
+            .define(TOPIC_CREATE_CONFIG, Type.BOOLEAN, true, Importance.LOW, TOPIC_CREATE_DOC)
+            .define(TOPIC_PARTITIONS_CONFIG, Type.INT, 4, Range.between(1, 10_000), Importance.MEDIUM,
+                    TOPIC_PARTITIONS_DOC)
+            .define(TOPIC_REPLICATION_FACTOR_CONFIG, Type.SHORT, (short) -1, Importance.LOW,
+                    TOPIC_REPLICATION_FACTOR_DOC)
             .define(SUPPORT_MAX_SIZE_CONFIG, Type.INT, 20, Range.between(1, 10_000), Importance.MEDIUM,
                     SUPPORT_MAX_SIZE_DOC)
             .define(ADAPTATION_INTERVAL_MS_CONFIG, Type.LONG, 200L, Range.between(1, 3_600_000), Importance.MEDIUM,
@@ -93,6 +112,8 @@ public final class MetastreamConfig extends AbstractConfig {
             .define(ADAPTATION_BATCH_MAX_CONFIG, Type.INT, 256, Range.between(1, 65_536), Importance.MEDIUM,
                     ADAPTATION_BATCH_MAX_DOC)
             .define(ADAPTATION_ON_QUERY_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, ADAPTATION_ON_QUERY_DOC)
+            .define(QUERY_MAX_WAIT_MS_CONFIG, Type.LONG, 20L, Range.between(1, 60_000), Importance.MEDIUM,
+                    QUERY_MAX_WAIT_MS_DOC)
             .define(DJL_THREADS_CONFIG, Type.INT, 1, Range.between(1, 256), Importance.LOW, DJL_THREADS_DOC);
 
     public MetastreamConfig(Map<?, ?> props) {
@@ -121,7 +142,7 @@ public final class MetastreamConfig extends AbstractConfig {
         // A query and the samples before it sit on two partitions of one stream task. With 0 the
         // task still waits for a partition that is empty locally but known to have data on the
         // broker, so records are taken in timestamp order without a fixed idle delay.
-        p.put(StreamsConfig.MAX_TASK_IDLE_MS_CONFIG, 0L);
+        p.put(StreamsConfig.MAX_TASK_IDLE_MS_CONFIG, Long.getLong("idle", 0L));
         p.putAll(originalsWithPrefix(STREAMS_PREFIX));
         return p;
     }

@@ -3,6 +3,7 @@ package io.metastream.app.topology;
 import io.metastream.app.model.ActiveModel;
 import io.metastream.schemas.serde.AvroSerde;
 import io.metastream.schemas.state.AdaptedTask;
+import io.metastream.schemas.state.PendingQuery;
 import io.metastream.schemas.state.SupportSet;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.Topology;
@@ -13,7 +14,9 @@ import org.apache.kafka.streams.state.Stores;
  * <pre>
  *  samples ─► ingest-samples ─► support-sets (RocksDB) ─► punctuator: batched adaptation ─► adaptations
  *               │ bad ─► dead-letters                       └─► adapted-tasks (RocksDB)
- *  queries ─► answer-queries (adapted state, or the base when cold) ─► predictions
+ *  queries ─► answer-queries ─► predictions (adapted state, or the base when cold)
+ *               │ task has new samples ─► pending-queries (RocksDB) ─► punctuator: batched adaptation
+ *               │                                                      + batched prediction ─► predictions
  *               │ bad ─► dead-letters
  * </pre>
  * Both input processors share the three stores, so samples and queries of a partition are handled
@@ -47,6 +50,9 @@ public final class MetastreamTopology {
                 Serdes.String(), new AvroSerde<>(AdaptedTask.class)), INGEST_SAMPLES, ANSWER_QUERIES);
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(StoreNames.DIRTY_TASKS),
                 Serdes.String(), Serdes.Long()), INGEST_SAMPLES, ANSWER_QUERIES);
+
+        topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(StoreNames.PENDING_QUERIES),
+                Serdes.String(), new AvroSerde<>(PendingQuery.class)), ANSWER_QUERIES);
 
         topology.addSink(PREDICTIONS_SINK, topics.predictions().name(), topics.predictions().keySerde().serializer(),
                 topics.predictions().valueSerde().serializer(), ANSWER_QUERIES);

@@ -6,27 +6,38 @@ import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.Prediction;
 import io.metastream.schemas.PredictionRequest;
 import io.metastream.schemas.state.AdaptedTask;
-import io.metastream.schemas.state.SupportSet;
-import java.util.Collections;
+import io.metastream.schemas.state.PendingQuery;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.ContextualProcessor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
- * Queries in, predictions out. A task whose support set changed since its last adaptation is
- * adapted first (when {@code adaptation.on.query} is on), so a prediction reflects every sample
- * that came before it; a task with no support, or whose state belongs to another base version,
- * is answered by the base itself and marked for re-adaptation.
+ * Queries in, predictions out. A query for a task with nothing new since its last adaptation is
+ * answered at once. A query for a task with new samples waits in {@value StoreNames#PENDING_QUERIES}
+ * (a changelogged store, so a crash does not lose it) for at most {@code query.max.wait.ms}; then
+ * one batched call adapts all such tasks and one batched call answers all waiting queries, so a
+ * prediction reflects every sample processed before it. A cold task, or one adapted under another
+ * base version, is answered by the base (and re-adapted later).
  */
 final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, SpecificRecord> {
+    private static final char SEPARATOR = '\u0000';
+
     private final ActiveModel model;
     private final TopologySettings settings;
     private KeyValueStore<String, AdaptedTask> adapted;
     private KeyValueStore<String, Long> dirty;
-    private KeyValueStore<String, SupportSet> sets;
+    private KeyValueStore<String, PendingQuery> pending;
     private TaskAdaptation adaptation;
     private DeadLetters deadLetters;
 
@@ -38,45 +49,101 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
     @Override
     public void init(ProcessorContext<String, SpecificRecord> context) {
         super.init(context);
-        sets = context.getStateStore(StoreNames.SUPPORT_SETS);
         adapted = context.getStateStore(StoreNames.ADAPTED_TASKS);
         dirty = context.getStateStore(StoreNames.DIRTY_TASKS);
-        adaptation = new TaskAdaptation(model, new SupportSetStore(sets, settings.supportMaxSize()), adapted, dirty);
+        pending = context.getStateStore(StoreNames.PENDING_QUERIES);
+        adaptation = new TaskAdaptation(model,
+                new SupportSetStore(context.getStateStore(StoreNames.SUPPORT_SETS), settings.supportMaxSize()),
+                adapted, dirty);
         deadLetters = new DeadLetters(context, MetastreamTopology.DEAD_LETTERS_SINK);
+        context.schedule(Duration.ofMillis(settings.queryMaxWaitMs()), PunctuationType.WALL_CLOCK_TIME,
+                now -> answerPending());
     }
 
     @Override
     public void process(Record<byte[], byte[]> record) {
-        BaseModel base = model.base();
         InputValidator.Outcome<PredictionRequest> outcome =
-                InputValidator.query(record.key(), record.value(), base.inputDim());
+                InputValidator.query(record.key(), record.value(), model.base().inputDim());
         if (!outcome.isAccepted()) {
             deadLetters.send(record, outcome);
             return;
         }
-        PredictionRequest query = outcome.record();
-        String taskId = query.getTaskId();
-        if (settings.adaptOnQuery() && dirty.get(taskId) != null) {
-            for (AdaptationEvent event : adaptation.adapt(List.of(taskId))) {
-                context().forward(new Record<String, SpecificRecord>(taskId, event, record.timestamp()),
+        PredictionRequest request = outcome.record();
+        PendingQuery query = PendingQuery.newBuilder().setQueryId(request.getQueryId())
+                .setTaskId(request.getTaskId()).setFeatures(request.getFeatures())
+                .setReceivedTimestamp(Instant.ofEpochMilli(record.timestamp())).build();
+        if (settings.adaptOnQuery() && dirty.get(request.getTaskId()) != null) {
+            pending.put(request.getTaskId() + SEPARATOR + request.getQueryId(), query);
+        } else {
+            answer(List.of(query));
+        }
+    }
+
+    /** Adapts every task with waiting queries in one call, then answers them all in one call. */
+    private void answerPending() {
+        List<String> keys = new ArrayList<>();
+        List<PendingQuery> queries = new ArrayList<>();
+        Set<String> tasks = new LinkedHashSet<>();
+        try (KeyValueIterator<String, PendingQuery> it = pending.all()) {
+            while (it.hasNext()) {
+                KeyValue<String, PendingQuery> entry = it.next();
+                keys.add(entry.key);
+                queries.add(entry.value);
+                tasks.add(entry.value.getTaskId());
+            }
+        }
+        if (queries.isEmpty()) {
+            return;
+        }
+        List<String> stale = new ArrayList<>();
+        for (String task : tasks) {
+            if (dirty.get(task) != null) {
+                stale.add(task);
+            }
+        }
+        long now = context().currentSystemTimeMs();
+        for (int from = 0; from < stale.size(); from += settings.adaptationBatchMax()) {
+            List<String> batch = stale.subList(from, Math.min(stale.size(), from + settings.adaptationBatchMax()));
+            for (AdaptationEvent event : adaptation.adapt(batch)) {
+                context().forward(new Record<String, SpecificRecord>(event.getTaskId(), event, now),
                         MetastreamTopology.ADAPTATIONS_SINK);
             }
         }
-        AdaptedTask state = adapted.get(taskId);
-        boolean usable = state != null && state.getBaseVersion().equals(base.version());
-        if (state != null && !usable && sets.get(taskId) != null && dirty.get(taskId) == null) {
-            // Adapted under another base: answer with the base now, re-adapt on the next punctuation.
-            dirty.put(taskId, record.timestamp());
+        answer(queries);
+        for (String key : keys) {
+            pending.delete(key);
         }
-        float[] features = Floats.toArray(query.getFeatures());
-        float value = model.learner().predict(base,
-                Collections.singletonList(usable ? Floats.fromBytes(state.getState()) : null),
-                List.<float[][]>of(new float[][] {features}))[0][0];
-        long latencyMicros = Math.max(0, (context().currentSystemTimeMs() - record.timestamp()) * 1_000);
-        Prediction prediction = Prediction.newBuilder().setQueryId(query.getQueryId()).setTaskId(taskId)
-                .setValue(value).setModelVersion(base.version()).setSupportSize(usable ? state.getSupportSize() : 0)
-                .setAdapted(usable).setLatencyMicros(latencyMicros).build();
-        context().forward(new Record<String, SpecificRecord>(taskId, prediction, record.timestamp()),
-                MetastreamTopology.PREDICTIONS_SINK);
+    }
+
+    /** One batched prediction for {@code queries}, each with its task's adapted state if usable. */
+    private void answer(List<PendingQuery> queries) {
+        BaseModel base = model.base();
+        List<float[]> states = new ArrayList<>(queries.size());
+        List<float[][]> inputs = new ArrayList<>(queries.size());
+        int[] supportSizes = new int[queries.size()];
+        for (int i = 0; i < queries.size(); i++) {
+            PendingQuery q = queries.get(i);
+            AdaptedTask state = adapted.get(q.getTaskId());
+            boolean usable = state != null && state.getBaseVersion().equals(base.version());
+            if (state != null && !usable && dirty.get(q.getTaskId()) == null) {
+                // Adapted under another base: answer with the base now, re-adapt on the next punctuation.
+                dirty.put(q.getTaskId(), q.getReceivedTimestamp().toEpochMilli());
+            }
+            states.add(usable ? Floats.fromBytes(state.getState()) : null);
+            supportSizes[i] = usable ? state.getSupportSize() : 0;
+            inputs.add(new float[][] {Floats.toArray(q.getFeatures())});
+        }
+        float[][] values = model.learner().predict(base, states, inputs);
+        long now = context().currentSystemTimeMs();
+        for (int i = 0; i < queries.size(); i++) {
+            PendingQuery q = queries.get(i);
+            long received = q.getReceivedTimestamp().toEpochMilli();
+            Prediction prediction = Prediction.newBuilder().setQueryId(q.getQueryId()).setTaskId(q.getTaskId())
+                    .setValue(values[i][0]).setModelVersion(base.version()).setSupportSize(supportSizes[i])
+                    .setAdapted(states.get(i) != null).setLatencyMicros(Math.max(0, (now - received) * 1_000))
+                    .build();
+            context().forward(new Record<String, SpecificRecord>(q.getTaskId(), prediction, received),
+                    MetastreamTopology.PREDICTIONS_SINK);
+        }
     }
 }

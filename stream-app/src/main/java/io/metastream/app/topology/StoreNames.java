@@ -9,6 +9,9 @@ public final class StoreNames {
     /** Task id of a task whose support set changed since it was last adapted, to when it changed. */
     public static final String DIRTY_TASKS = "dirty-tasks";
 
+    /** {@code <task id> NUL <query id>} of a query waiting for its task's batched adaptation. */
+    public static final String PENDING_QUERIES = "pending-queries";
+
     private StoreNames() {
     }
 }

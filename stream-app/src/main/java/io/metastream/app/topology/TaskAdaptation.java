@@ -55,7 +55,7 @@ final class TaskAdaptation {
             events.add(AdaptationEvent.newBuilder().setTaskId(id).setBaseVersion(base.version())
                     .setSupportSize(result.supportSize()).setLossBefore(result.lossBefore())
                     .setLossAfter(result.lossAfter()).setSteps(batch.steps()).setMicros(perTaskMicros)
-                    .setBatchSize(taskIds.size()).setDevice(batch.device()).build());
+                    .setBatchSize(taskIds.size()).setFellBack(result.fellBack()).setDevice(batch.device()).build());
         }
         return events;
     }

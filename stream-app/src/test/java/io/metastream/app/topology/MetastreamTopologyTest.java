@@ -54,7 +54,7 @@ class MetastreamTopologyTest {
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         driver = new TopologyTestDriver(
-                MetastreamTopology.build(topics, new TopologySettings(20, 200, 256, true), model), props);
+                MetastreamTopology.build(topics, new TopologySettings(20, 200, 256, true, 20), model), props);
         samples = driver.createInputTopic("samples", Serdes.ByteArray().serializer(), Serdes.ByteArray().serializer());
         queries = driver.createInputTopic("queries", Serdes.ByteArray().serializer(), Serdes.ByteArray().serializer());
         predictions = driver.createOutputTopic("predictions", Serdes.String().deserializer(),
@@ -99,6 +99,8 @@ class MetastreamTopologyTest {
             sample("user-1", "e" + i, x, (float) (3 * Math.sin(x + 1)));
         }
         query("user-1", "q1", 0.5f);
+        assertThat(predictions.isEmpty()).as("a query for a task with new samples waits for the batch").isTrue();
+        driver.advanceWallClockTime(Duration.ofMillis(25));
         Prediction p = predictions.readValue();
         assertThat(p.getQueryId()).isEqualTo("q1");
         assertThat(p.getTaskId()).isEqualTo("user-1");
@@ -145,6 +147,31 @@ class MetastreamTopologyTest {
     }
 
     @Test
+    void shouldAnswerEveryWaitingQueryOnceWithOneBatchedAdaptation() {
+        for (int t = 0; t < 4; t++) {
+            for (int i = 0; i < 5; i++) {
+                sample("u" + t, "e" + t + i, i - 2f, t);
+            }
+            query("u" + t, "q" + t + "a", 0f);
+            query("u" + t, "q" + t + "b", 1f);
+        }
+        assertThat(predictions.isEmpty()).isTrue();
+        driver.advanceWallClockTime(Duration.ofMillis(25));
+        List<Prediction> answered = predictions.readValuesToList();
+        assertThat(answered).extracting(Prediction::getQueryId)
+                .containsExactlyInAnyOrder("q0a", "q0b", "q1a", "q1b", "q2a", "q2b", "q3a", "q3b");
+        assertThat(answered).allSatisfy(p -> {
+            assertThat(p.getAdapted()).isTrue();
+            assertThat(p.getSupportSize()).isEqualTo(5);
+        });
+        assertThat(adaptations.readValuesToList()).hasSize(4).allSatisfy(e -> assertThat(e.getBatchSize()).isEqualTo(4));
+        KeyValueStore<String, ?> pending = driver.getKeyValueStore(StoreNames.PENDING_QUERIES);
+        assertThat(pending.approximateNumEntries()).isZero();
+        query("u0", "q0c", 2f);
+        assertThat(predictions.readValue().getQueryId()).as("a clean task is answered at once").isEqualTo("q0c");
+    }
+
+    @Test
     void shouldIgnoreRedeliveredSamplesAndBoundTheSupportSet() {
         for (int i = 0; i < 30; i++) {
             sample("busy", "e" + i, i % 10, 1f);
@@ -170,6 +197,7 @@ class MetastreamTopologyTest {
         queries.pipeInput(key("t"), QUERIES.encode(PredictionRequest.newBuilder().setQueryId("q").setTaskId("")
                 .setFeatures(List.of(1f)).setEventTime(clock).build()), clock);
         query("t", "good", 0f);
+        driver.advanceWallClockTime(Duration.ofMillis(25));
 
         List<DeadLetter> letters = deadLetters.readValuesToList();
         assertThat(letters).extracting(DeadLetter::getReasonCode).containsExactly(

@@ -1,0 +1,157 @@
+package io.metastream.app;
+
+import io.metastream.app.config.MetastreamConfig;
+import io.metastream.app.model.ActiveModel;
+import io.metastream.app.topology.MetastreamTopology;
+import io.metastream.app.topology.Topics;
+import io.metastream.app.topology.TopologySettings;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running metastream instance: the topology from {@link MetastreamTopology}, a
+ * {@link KafkaStreams} client, and the model it serves. Used by {@code run}, the demo and the
+ * integration tests alike.
+ */
+public final class MetastreamApp implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(MetastreamApp.class);
+
+    private final MetastreamConfig config;
+    private final Topics topics;
+    private final ActiveModel model;
+    private final KafkaStreams streams;
+
+    public MetastreamApp(MetastreamConfig config, ActiveModel model) {
+        this.config = config;
+        this.topics = Topics.from(config);
+        this.model = model;
+        this.streams = new KafkaStreams(
+                MetastreamTopology.build(topics, TopologySettings.from(config), model), config.streamsProperties());
+        streams.setUncaughtExceptionHandler(e -> {
+            // Record-level failures never reach here (they become dead letters); what does is a
+            // broken thread, which a fresh thread may survive.
+            LOG.error("stream thread died, replacing it", e);
+            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
+        });
+    }
+
+    public Topics topics() {
+        return topics;
+    }
+
+    public ActiveModel model() {
+        return model;
+    }
+
+    public KafkaStreams streams() {
+        return streams;
+    }
+
+    /**
+     * Creates the app's topics that do not exist yet (when {@code topic.create} is on) and checks
+     * that samples and queries are co-partitioned.
+     *
+     * @throws ConfigException if samples and queries have different partition counts
+     */
+    public void ensureTopics() {
+        Map<String, Object> adminProps = Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
+                config.getString(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG));
+        try (Admin admin = Admin.create(adminProps)) {
+            if (config.getBoolean(MetastreamConfig.TOPIC_CREATE_CONFIG)) {
+                Set<String> existing = admin.listTopics().names().get();
+                List<NewTopic> missing = new ArrayList<>();
+                for (String name : topics.names()) {
+                    if (!existing.contains(name)) {
+                        missing.add(new NewTopic(name, Optional.of(config.getInt(MetastreamConfig.TOPIC_PARTITIONS_CONFIG)),
+                                Optional.of(config.getShort(MetastreamConfig.TOPIC_REPLICATION_FACTOR_CONFIG))));
+                    }
+                }
+                createIgnoringRaces(admin, missing);
+            }
+            Map<String, TopicDescription> inputs = admin.describeTopics(
+                    List.of(topics.samples().name(), topics.queries().name())).allTopicNames().get();
+            int samples = inputs.get(topics.samples().name()).partitions().size();
+            int queries = inputs.get(topics.queries().name()).partitions().size();
+            if (samples != queries) {
+                throw new ConfigException("topics " + topics.samples().name() + " (" + samples + " partitions) and "
+                        + topics.queries().name() + " (" + queries + ") must be co-partitioned");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while checking topics", e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("cannot check or create topics " + topics.names() + ": "
+                    + e.getCause().getMessage(), e.getCause());
+        }
+    }
+
+    private static void createIgnoringRaces(Admin admin, List<NewTopic> missing)
+            throws InterruptedException, ExecutionException {
+        if (missing.isEmpty()) {
+            return;
+        }
+        try {
+            admin.createTopics(missing).all().get();
+        } catch (ExecutionException e) {
+            if (!(e.getCause() instanceof TopicExistsException)) {
+                throw e;
+            }
+        }
+    }
+
+    /** Starts processing; returns once the client is RUNNING, or throws after {@code timeout}. */
+    public void start(Duration timeout) {
+        streams.start();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (streams.state() != KafkaStreams.State.RUNNING) {
+            if (System.nanoTime() > deadline || !streams.state().isRunningOrRebalancing()
+                    && streams.state() != KafkaStreams.State.CREATED) {
+                throw new IllegalStateException("Kafka Streams did not reach RUNNING within " + timeout
+                        + "; state " + streams.state());
+            }
+            sleep(20);
+        }
+    }
+
+    /** Dead letters counted by this instance's stream metrics, by {@code <topic>:<REASON>}. */
+    public Map<String, Long> deadLetterCounts() {
+        Map<String, Long> counts = new TreeMap<>();
+        streams.metrics().forEach((name, metric) -> {
+            if (name.name().equals("dead-letters-total")) {
+                String reason = name.tags().get("metastream-id");
+                counts.merge(reason, ((Number) metric.metricValue()).longValue(), Long::sum);
+            }
+        });
+        return counts;
+    }
+
+    @Override
+    public void close() {
+        streams.close(Duration.ofSeconds(30));
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+}

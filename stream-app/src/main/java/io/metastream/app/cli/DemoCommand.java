@@ -1,0 +1,67 @@
+package io.metastream.app.cli;
+
+import io.metastream.app.demo.DemoOptions;
+import io.metastream.app.demo.DemoReport;
+import io.metastream.app.demo.DemoRunner;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = "Run everything in this process: an embedded KRaft broker, the pipeline, and a simulated "
+                + "population of sinusoid tasks; print live progress and a summary.")
+final class DemoCommand implements Callable<Integer> {
+    @Option(names = "--tasks", description = "Simulated tasks (default ${DEFAULT-VALUE}).", defaultValue = "1000")
+    int tasks;
+
+    @Option(names = "--shots", description = "Labelled samples per task before its queries (default ${DEFAULT-VALUE}).",
+            defaultValue = "10")
+    int shots;
+
+    @Option(names = "--queries", description = "Queries per task (default ${DEFAULT-VALUE}).", defaultValue = "5")
+    int queries;
+
+    @Option(names = "--rate", description = "Events per second produced (default ${DEFAULT-VALUE}).",
+            defaultValue = "2500")
+    int rate;
+
+    @Option(names = "--bad-fraction", description = "Malformed records mixed in, per valid record "
+            + "(default ${DEFAULT-VALUE}).", defaultValue = "0.01")
+    double badFraction;
+
+    @Option(names = "--seed", description = "Seed of the simulated population (default ${DEFAULT-VALUE}).",
+            defaultValue = "7")
+    long seed;
+
+    @Option(names = "--data-dir", description = "Where the model store lives; the base is meta-trained into it on "
+            + "first run (default ${DEFAULT-VALUE}).", defaultValue = "metastream-data")
+    Path dataDir;
+
+    @Option(names = "--train-iterations", description = "Meta-training iterations on first run "
+            + "(default ${DEFAULT-VALUE}).", defaultValue = "5000")
+    int trainIterations;
+
+    @Option(names = "--partitions", description = "Partitions of the demo topics (default ${DEFAULT-VALUE}).",
+            defaultValue = "4")
+    int partitions;
+
+    @Option(names = "--report", description = "Write the JSON report here.")
+    Path report;
+
+    @Override
+    public Integer call() throws Exception {
+        DemoOptions options = new DemoOptions(tasks, shots, queries, rate, badFraction, seed, dataDir, trainIterations,
+                partitions);
+        DemoReport result = new DemoRunner(options, System.out).run();
+        System.out.println();
+        System.out.println(result.summary());
+        if (report != null) {
+            result.write(report);
+            System.out.println("report written to " + report.toAbsolutePath());
+        }
+        boolean complete = result.missingPredictions() == 0 && result.duplicatePredictions() == 0
+                && result.deadLetters() == result.deadLettersInjected();
+        return complete ? 0 : 1;
+    }
+}

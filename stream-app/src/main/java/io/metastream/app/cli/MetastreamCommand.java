@@ -1,0 +1,23 @@
+package io.metastream.app.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code java -jar metastream.jar <command>}; the only place that calls {@link System#exit}. */
+@Command(name = "metastream", mixinStandardHelpOptions = true, version = "metastream 0.1.0",
+        description = "Online meta-learning in Kafka Streams: adapt a meta-learned base model to each task's "
+                + "support set and publish the adapted model's predictions.",
+        subcommands = {DemoCommand.class, RunCommand.class, TrainCommand.class})
+public final class MetastreamCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new MetastreamCommand()).execute(args));
+    }
+}

@@ -1,0 +1,296 @@
+package io.metastream.app.demo;
+
+import io.metastream.app.MetastreamApp;
+import io.metastream.app.config.MetastreamConfig;
+import io.metastream.app.console.ConsoleProgress;
+import io.metastream.app.kafka.EmbeddedKafkaBroker;
+import io.metastream.app.model.ActiveModel;
+import io.metastream.app.model.ModelBootstrap;
+import io.metastream.learn.BaseModel;
+import io.metastream.learn.DjlRuntime;
+import io.metastream.learn.Evaluation;
+import io.metastream.learn.GradientLearner;
+import io.metastream.learn.MetaTrainer;
+import io.metastream.learn.MetaTrainingPlan;
+import io.metastream.schemas.Prediction;
+import io.metastream.store.LocalDirectoryModelStore;
+import io.metastream.store.ModelManifest;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * The embedded demo, end to end in one process: a real KRaft broker, the base model (meta-trained
+ * on first run), the pipeline, a simulated population producing Avro samples and queries at a set
+ * rate, and a downstream consumer that checks every query got exactly one prediction and scores
+ * them.
+ */
+public final class DemoRunner {
+    public static final String MODEL_NAME = "sinusoid";
+    public static final String ALIAS = "production";
+    private static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(60);
+
+    private final DemoOptions options;
+    private final PrintStream out;
+
+    public DemoRunner(DemoOptions options, PrintStream out) {
+        this.options = options;
+        this.out = out;
+    }
+
+    public DemoReport run() {
+        long wallStart = System.nanoTime();
+        DjlRuntime.start(1);
+        Path work = tempDir();
+        out.println("metastream demo: " + options.tasks() + " sinusoid tasks, " + options.shots() + " shots, "
+                + options.queriesPerTask() + " queries each, " + options.rate() + " events/s");
+        BaseModel base = loadOrTrainBase();
+        out.println("serving base " + base);
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(work.resolve("broker"))) {
+            out.printf(Locale.ROOT, "embedded KRaft broker on %s%n", broker.bootstrapServers());
+            MetastreamConfig config = new MetastreamConfig(Map.of(
+                    MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                    MetastreamConfig.APPLICATION_ID_CONFIG, "metastream-demo",
+                    MetastreamConfig.STATE_DIR_CONFIG, work.resolve("state").toString(),
+                    MetastreamConfig.TOPIC_PARTITIONS_CONFIG, options.partitions(),
+                    MetastreamConfig.SUPPORT_MAX_SIZE_CONFIG, Math.max(20, options.shots())));
+            try (ActiveModel model = new ActiveModel(base, new GradientLearner(DjlRuntime.defaultDevice()));
+                    MetastreamApp app = new MetastreamApp(config, model)) {
+                app.ensureTopics();
+                app.start(Duration.ofSeconds(60));
+                out.println("pipeline running (" + config.getString(MetastreamConfig.PROCESSING_GUARANTEE_CONFIG)
+                        + ", RocksDB state in " + work.resolve("state") + ")");
+                return drive(broker, app, model, config, wallStart);
+            }
+        } finally {
+            deleteQuietly(work);
+        }
+    }
+
+    private BaseModel loadOrTrainBase() {
+        LocalDirectoryModelStore store = new LocalDirectoryModelStore(options.dataDir().resolve("models"));
+        MetaTrainingPlan plan = MetaTrainingPlan.sinusoidDefault().withIterations(options.trainIterations());
+        return ModelBootstrap.loadOrTrain(store, MODEL_NAME, ALIAS, plan, new ModelBootstrap.Listener() {
+            private final ConsoleProgress bar = new ConsoleProgress(out, "meta-training");
+
+            @Override
+            public void trainingStarted(MetaTrainingPlan p) {
+                out.println("no base model in " + store.root() + " yet: meta-training one (Reptile, "
+                        + p.iterations() + " iterations of " + p.metaBatch() + " tasks, "
+                        + p.adaptation().steps() + " inner steps)");
+            }
+
+            @Override
+            public MetaTrainer.Progress progress() {
+                float[] smoothed = {Float.NaN};
+                return (done, total, loss) -> {
+                    smoothed[0] = Float.isNaN(smoothed[0]) ? loss : 0.98f * smoothed[0] + 0.02f * loss;
+                    bar.update(done, total, String.format(Locale.ROOT, "query loss %.3f", smoothed[0]));
+                };
+            }
+
+            @Override
+            public void published(ModelManifest manifest) {
+                out.println("published " + manifest.ref() + " as " + ALIAS + "; held-out metrics "
+                        + manifest.provenance().get("metrics"));
+            }
+        });
+    }
+
+    private DemoReport drive(EmbeddedKafkaBroker broker, MetastreamApp app, ActiveModel model, MetastreamConfig config,
+            long wallStart) {
+        List<SimulatedPopulation.Event> events = new SimulatedPopulation(options).schedule();
+        Map<String, Long> sentNanos = new ConcurrentHashMap<>();
+        long validQueries = events.stream().filter(SimulatedPopulation.Event::isValidQuery).count();
+        long samples = events.stream().filter(e -> e.sample() && e.badKind() == null).count();
+        long injected = events.stream().filter(e -> e.badKind() != null).count();
+        try (OutputObserver observer = new OutputObserver(broker.bootstrapServers(), app.topics(), sentNanos);
+                KafkaProducer<String, byte[]> producer = producer(broker.bootstrapServers())) {
+            warmUp(app, producer, observer);
+            long start = System.nanoTime();
+            long lastPrint = start;
+            int sent = 0;
+            for (SimulatedPopulation.Event e : events) {
+                long due = start + (long) (sent * 1e9 / options.rate());
+                while (System.nanoTime() < due) {
+                    Thread.onSpinWait();
+                    sleepMicros(200);
+                }
+                String topic = e.sample() ? app.topics().samples().name() : app.topics().queries().name();
+                if (e.queryId() != null) {
+                    sentNanos.put(e.queryId(), System.nanoTime());
+                }
+                producer.send(new ProducerRecord<>(topic, null, System.currentTimeMillis(), e.key(), e.value()));
+                sent++;
+                if (System.nanoTime() - lastPrint > 1_000_000_000L) {
+                    lastPrint = System.nanoTime();
+                    progressLine(start, sent, events.size(), observer, validQueries);
+                }
+            }
+            producer.flush();
+            long deadline = System.nanoTime() + DRAIN_TIMEOUT.toNanos();
+            while (observer.predictions.size() < validQueries || observer.deadLetters.get() < injected) {
+                observer.check();
+                if (System.nanoTime() > deadline) {
+                    out.println("gave up waiting after " + DRAIN_TIMEOUT.toSeconds() + " s");
+                    break;
+                }
+                if (System.nanoTime() - lastPrint > 1_000_000_000L) {
+                    lastPrint = System.nanoTime();
+                    progressLine(start, sent, events.size(), observer, validQueries);
+                }
+                sleepMicros(20_000);
+            }
+            sleepMicros(300_000); // let late duplicates, if any, arrive to be counted
+            progressLine(start, sent, events.size(), observer, validQueries);
+            return report(events, observer, model, config, app.deadLetterCounts(), samples, validQueries, injected,
+                    wallStart, sentNanos);
+        }
+    }
+
+    /**
+     * One sample and one query through the whole path before the clock starts: the first records
+     * after start-up wait for fetch sessions, producer ids and transactions to settle, which is not
+     * what the latency figures are about.
+     */
+    private void warmUp(MetastreamApp app, KafkaProducer<String, byte[]> producer, OutputObserver observer) {
+        for (SimulatedPopulation.Event e : SimulatedPopulation.warmUp()) {
+            String topic = e.sample() ? app.topics().samples().name() : app.topics().queries().name();
+            producer.send(new ProducerRecord<>(topic, null, System.currentTimeMillis(), e.key(), e.value()));
+            producer.flush();
+        }
+        try {
+            if (!observer.warmUp.await(60, java.util.concurrent.TimeUnit.SECONDS)) {
+                observer.check();
+                throw new IllegalStateException("the warm-up query got no prediction within 60 s");
+            }
+        } catch (InterruptedException ex) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted during warm-up", ex);
+        }
+    }
+
+    private void progressLine(long start, int sent, int total, OutputObserver o, long validQueries) {
+        double[] lat = o.latencyMs.values().stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        out.printf(Locale.ROOT, "[%5.1fs] sent %d/%d | predictions %d/%d | adaptations %d | dead letters %d | "
+                + "p50 %.1f ms%n", (System.nanoTime() - start) / 1e9, sent, total, o.predictions.size(), validQueries,
+                o.adaptations.get(), o.deadLetters.get(), percentile(lat, 0.50));
+    }
+
+    private DemoReport report(List<SimulatedPopulation.Event> events, OutputObserver o, ActiveModel model,
+            MetastreamConfig config, Map<String, Long> metrics, long samples, long validQueries, long injected,
+            long wallStart, Map<String, Long> sentNanos) {
+        List<SimulatedPopulation.Event> queries = events.stream().filter(SimulatedPopulation.Event::isValidQuery).toList();
+        BaseModel base = model.base();
+        List<float[][]> inputs = new ArrayList<>(queries.size());
+        for (SimulatedPopulation.Event q : queries) {
+            inputs.add(new float[][] {{q.x()}});
+        }
+        float[][] basePredictions = model.learner().predict(base, Arrays.asList(new float[queries.size()][]), inputs);
+        List<Double> baseErr = new ArrayList<>();
+        List<Double> adaptedErr = new ArrayList<>();
+        long adapted = 0;
+        Map<Integer, double[]> bySupport = new TreeMap<>();
+        for (int i = 0; i < queries.size(); i++) {
+            Prediction p = o.predictions.get(queries.get(i).queryId());
+            if (p == null) {
+                continue;
+            }
+            adapted += p.getAdapted() ? 1 : 0;
+            double truth = queries.get(i).truth();
+            baseErr.add(sq(basePredictions[i][0] - truth));
+            adaptedErr.add(sq(p.getValue() - truth));
+            double[] bucket = bySupport.computeIfAbsent(p.getSupportSize(), k -> new double[2]);
+            bucket[0]++;
+            bucket[1] += sq(p.getValue() - truth);
+        }
+        if (System.getProperty("dumpq") != null) {
+            try (var w = new java.io.PrintWriter(System.getProperty("dumpq"))) {
+                long t0 = sentNanos.values().stream().mapToLong(Long::longValue).min().orElse(0);
+                for (SimulatedPopulation.Event q : queries) {
+                    Prediction p = o.predictions.get(q.queryId());
+                    w.println(q.queryId() + "," + (sentNanos.get(q.queryId()) - t0) / 1e6 + "," + o.latencyMs.get(q.queryId()) + "," + (p == null ? -1 : p.getSupportSize()) + "," + (p == null ? -1 : p.getLatencyMicros() / 1000));
+                }
+            } catch (Exception ex) { throw new RuntimeException(ex); }
+        }
+        Map<Integer, DemoReport.SupportBucket> buckets = new TreeMap<>();
+        bySupport.forEach((k, v) -> buckets.put(k, new DemoReport.SupportBucket((long) v[0], v[1] / v[0])));
+        Evaluation.Estimate mseBase = Evaluation.Estimate.of(baseErr.stream().mapToDouble(Double::doubleValue).toArray());
+        Evaluation.Estimate mseAdapted = Evaluation.Estimate.of(adaptedErr.stream().mapToDouble(Double::doubleValue).toArray());
+        double[] lat = o.latencyMs.values().stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        long missing = queries.stream().filter(q -> !o.predictions.containsKey(q.queryId())).count();
+        Map<String, Long> byReason = new TreeMap<>();
+        o.deadLettersByReason.forEach((k, v) -> byReason.put(k, v.get()));
+        Map<String, Long> byVersion = new TreeMap<>();
+        o.predictionsByVersion.forEach((k, v) -> byVersion.put(k, v.get()));
+        return new DemoReport(options.tasks(), options.shots(), options.queriesPerTask(), samples, validQueries,
+                o.predictions.size(), adapted, o.duplicatePredictions.get(), missing, o.adaptations.get(),
+                o.adaptations.get() == 0 ? 0 : (double) o.adaptationMicros.get() / o.adaptations.get(),
+                o.deadLetters.get(), injected, byReason, metrics, mseBase.mean(), mseBase.ci95(), mseAdapted.mean(),
+                mseAdapted.ci95(), mseAdapted.mean() / mseBase.mean(), buckets, percentile(lat, 0.50), percentile(lat, 0.99),
+                lat.length == 0 ? 0 : lat[lat.length - 1], (System.nanoTime() - wallStart) / 1e9, base.version(),
+                byVersion, model.learner().device(), config.getString(MetastreamConfig.PROCESSING_GUARANTEE_CONFIG));
+    }
+
+    private static KafkaProducer<String, byte[]> producer(String bootstrap) {
+        Map<String, Object> p = new HashMap<>();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 2);
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+    }
+
+    static double percentile(double[] sorted, double q) {
+        if (sorted.length == 0) {
+            return 0;
+        }
+        int i = (int) Math.ceil(q * sorted.length) - 1;
+        return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
+    }
+
+    private static double sq(double v) {
+        return v * v;
+    }
+
+    private static void sleepMicros(long micros) {
+        try {
+            Thread.sleep(micros / 1000, (int) (micros % 1000) * 1000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+
+    private static Path tempDir() {
+        try {
+            return Files.createTempDirectory("metastream-demo-");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create a temporary directory", e);
+        }
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try (var paths = Files.walk(dir)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException | UncheckedIOException e) {
+            // a leftover temp directory is harmless
+        }
+    }
+}
