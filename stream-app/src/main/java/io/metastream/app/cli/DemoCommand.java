@@ -4,6 +4,8 @@ import io.metastream.app.demo.DemoOptions;
 import io.metastream.app.demo.DemoReport;
 import io.metastream.app.demo.DemoRunner;
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -23,7 +25,7 @@ final class DemoCommand implements Callable<Integer> {
     int queries;
 
     @Option(names = "--rate", description = "Events per second produced (default ${DEFAULT-VALUE}).",
-            defaultValue = "2500")
+            defaultValue = "1000")
     int rate;
 
     @Option(names = "--bad-fraction", description = "Malformed records mixed in, per valid record "
@@ -46,13 +48,17 @@ final class DemoCommand implements Callable<Integer> {
             defaultValue = "4")
     int partitions;
 
+    @Option(names = "--set", description = "Override a pipeline setting, e.g. --set processing.guarantee=at_least_once "
+            + "or --set streams.max.task.idle.ms=50 (repeatable).")
+    Map<String, String> overrides = new HashMap<>();
+
     @Option(names = "--report", description = "Write the JSON report here.")
     Path report;
 
     @Override
     public Integer call() throws Exception {
         DemoOptions options = new DemoOptions(tasks, shots, queries, rate, badFraction, seed, dataDir, trainIterations,
-                partitions);
+                partitions, overrides);
         DemoReport result = new DemoRunner(options, System.out).run();
         System.out.println();
         System.out.println(result.summary());

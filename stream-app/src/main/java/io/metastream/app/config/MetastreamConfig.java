@@ -68,11 +68,12 @@ public final class MetastreamConfig extends AbstractConfig {
     private static final String ADAPTATION_BATCH_MAX_DOC = "Most tasks adapted in one batched call.";
     public static final String ADAPTATION_ON_QUERY_CONFIG = "adaptation.on.query";
     private static final String ADAPTATION_ON_QUERY_DOC = "Adapt a task whose support set changed since its "
-            + "last adaptation before answering its query, so every prediction uses every sample before it.";
+            + "last adaptation before answering its queries, so every prediction uses every sample before it; "
+            + "off, queries use the state of the last background adaptation.";
     public static final String QUERY_MAX_WAIT_MS_CONFIG = "query.max.wait.ms";
-    private static final String QUERY_MAX_WAIT_MS_DOC = "Most time a query for a task with new samples waits "
-            + "before the punctuator adapts all such tasks in one batched call and answers their queries in one "
-            + "batched prediction. Queries for tasks with nothing new are answered at once.";
+    private static final String QUERY_MAX_WAIT_MS_DOC = "Period of the punctuator that answers waiting queries: "
+            + "it adapts their tasks that have new samples in one batched call and answers all of them in one "
+            + "batched prediction. Bounds the time a query waits in the pipeline.";
     public static final String DJL_THREADS_CONFIG = "djl.threads";
     private static final String DJL_THREADS_DOC = "libtorch intra-op threads; keep below the core count so "
             + "Kafka Streams keeps a core.";
@@ -142,7 +143,7 @@ public final class MetastreamConfig extends AbstractConfig {
         // A query and the samples before it sit on two partitions of one stream task. With 0 the
         // task still waits for a partition that is empty locally but known to have data on the
         // broker, so records are taken in timestamp order without a fixed idle delay.
-        p.put(StreamsConfig.MAX_TASK_IDLE_MS_CONFIG, Long.getLong("idle", 0L));
+        p.put(StreamsConfig.MAX_TASK_IDLE_MS_CONFIG, 0L);
         p.putAll(originalsWithPrefix(STREAMS_PREFIX));
         return p;
     }

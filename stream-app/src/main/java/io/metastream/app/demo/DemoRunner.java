@@ -64,12 +64,14 @@ public final class DemoRunner {
         out.println("serving base " + base);
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(work.resolve("broker"))) {
             out.printf(Locale.ROOT, "embedded KRaft broker on %s%n", broker.bootstrapServers());
-            MetastreamConfig config = new MetastreamConfig(Map.of(
+            Map<String, Object> settings = new HashMap<>(Map.of(
                     MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
                     MetastreamConfig.APPLICATION_ID_CONFIG, "metastream-demo",
                     MetastreamConfig.STATE_DIR_CONFIG, work.resolve("state").toString(),
                     MetastreamConfig.TOPIC_PARTITIONS_CONFIG, options.partitions(),
                     MetastreamConfig.SUPPORT_MAX_SIZE_CONFIG, Math.max(20, options.shots())));
+            settings.putAll(options.overrides());
+            MetastreamConfig config = new MetastreamConfig(settings);
             try (ActiveModel model = new ActiveModel(base, new GradientLearner(DjlRuntime.defaultDevice()));
                     MetastreamApp app = new MetastreamApp(config, model)) {
                 app.ensureTopics();
@@ -160,7 +162,7 @@ public final class DemoRunner {
             sleepMicros(300_000); // let late duplicates, if any, arrive to be counted
             progressLine(start, sent, events.size(), observer, validQueries);
             return report(events, observer, model, config, app.deadLetterCounts(), samples, validQueries, injected,
-                    wallStart, sentNanos);
+                    wallStart);
         }
     }
 
@@ -195,7 +197,7 @@ public final class DemoRunner {
 
     private DemoReport report(List<SimulatedPopulation.Event> events, OutputObserver o, ActiveModel model,
             MetastreamConfig config, Map<String, Long> metrics, long samples, long validQueries, long injected,
-            long wallStart, Map<String, Long> sentNanos) {
+            long wallStart) {
         List<SimulatedPopulation.Event> queries = events.stream().filter(SimulatedPopulation.Event::isValidQuery).toList();
         BaseModel base = model.base();
         List<float[][]> inputs = new ArrayList<>(queries.size());
@@ -219,15 +221,6 @@ public final class DemoRunner {
             double[] bucket = bySupport.computeIfAbsent(p.getSupportSize(), k -> new double[2]);
             bucket[0]++;
             bucket[1] += sq(p.getValue() - truth);
-        }
-        if (System.getProperty("dumpq") != null) {
-            try (var w = new java.io.PrintWriter(System.getProperty("dumpq"))) {
-                long t0 = sentNanos.values().stream().mapToLong(Long::longValue).min().orElse(0);
-                for (SimulatedPopulation.Event q : queries) {
-                    Prediction p = o.predictions.get(q.queryId());
-                    w.println(q.queryId() + "," + (sentNanos.get(q.queryId()) - t0) / 1e6 + "," + o.latencyMs.get(q.queryId()) + "," + (p == null ? -1 : p.getSupportSize()) + "," + (p == null ? -1 : p.getLatencyMicros() / 1000));
-                }
-            } catch (Exception ex) { throw new RuntimeException(ex); }
         }
         Map<Integer, DemoReport.SupportBucket> buckets = new TreeMap<>();
         bySupport.forEach((k, v) -> buckets.put(k, new DemoReport.SupportBucket((long) v[0], v[1] / v[0])));

@@ -118,6 +118,7 @@ class MetastreamTopologyTest {
     @Test
     void shouldAnswerColdTaskWithTheBase() {
         query("nobody", "q-cold", 1.25f);
+        driver.advanceWallClockTime(Duration.ofMillis(25));
         Prediction p = predictions.readValue();
         assertThat(p.getAdapted()).isFalse();
         assertThat(p.getSupportSize()).isZero();
@@ -168,7 +169,11 @@ class MetastreamTopologyTest {
         KeyValueStore<String, ?> pending = driver.getKeyValueStore(StoreNames.PENDING_QUERIES);
         assertThat(pending.approximateNumEntries()).isZero();
         query("u0", "q0c", 2f);
-        assertThat(predictions.readValue().getQueryId()).as("a clean task is answered at once").isEqualTo("q0c");
+        driver.advanceWallClockTime(Duration.ofMillis(25));
+        Prediction clean = predictions.readValue();
+        assertThat(clean.getQueryId()).isEqualTo("q0c");
+        assertThat(clean.getSupportSize()).isEqualTo(5);
+        assertThat(adaptations.isEmpty()).as("a clean task is not adapted again").isTrue();
     }
 
     @Test
