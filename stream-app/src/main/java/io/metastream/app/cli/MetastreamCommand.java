@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "metastream", mixinStandardHelpOptions = true, version = "metastream 0.1.0",
         description = "Online meta-learning in Kafka Streams: adapt a meta-learned base model to each task's "
                 + "support set and publish the adapted model's predictions.",
-        subcommands = {DemoCommand.class, RunCommand.class, TrainCommand.class})
+        subcommands = {DemoCommand.class, RunCommand.class, TrainCommand.class, BrokerCommand.class})
 public final class MetastreamCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -18,6 +18,16 @@ public final class MetastreamCommand implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new MetastreamCommand()).execute(args));
+        CommandLine cli = new CommandLine(new MetastreamCommand());
+        // Expected failures (a missing model, a bad config value) are one readable line, not a
+        // stack trace; METASTREAM_DEBUG=1 shows the trace.
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            commandLine.getErr().println("error: " + e.getMessage());
+            if (System.getenv("METASTREAM_DEBUG") != null) {
+                e.printStackTrace(commandLine.getErr());
+            }
+            return 1;
+        });
+        System.exit(cli.execute(args));
     }
 }
