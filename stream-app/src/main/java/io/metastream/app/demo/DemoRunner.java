@@ -1,6 +1,7 @@
 package io.metastream.app.demo;
 
 import io.metastream.app.MetastreamApp;
+import io.metastream.app.TempDirectory;
 import io.metastream.app.config.MetastreamConfig;
 import io.metastream.app.console.ConsoleProgress;
 import io.metastream.app.kafka.EmbeddedKafkaBroker;
@@ -15,10 +16,7 @@ import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.schemas.Prediction;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
-import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -57,7 +55,8 @@ public final class DemoRunner {
     public DemoReport run() {
         long wallStart = System.nanoTime();
         DjlRuntime.start(1);
-        Path work = tempDir();
+        TempDirectory scratch = TempDirectory.create("metastream-demo-");
+        Path work = scratch.path();
         out.println("metastream demo: " + options.tasks() + " sinusoid tasks, " + options.shots() + " shots, "
                 + options.queriesPerTask() + " queries each, " + options.rate() + " events/s");
         BaseModel base = loadOrTrainBase();
@@ -81,7 +80,7 @@ public final class DemoRunner {
                 return drive(broker, app, model, config, wallStart);
             }
         } finally {
-            deleteQuietly(work);
+            scratch.close();
         }
     }
 
@@ -268,22 +267,6 @@ public final class DemoRunner {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
-        }
-    }
-
-    private static Path tempDir() {
-        try {
-            return Files.createTempDirectory("metastream-demo-");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create a temporary directory", e);
-        }
-    }
-
-    private static void deleteQuietly(Path dir) {
-        try (var paths = Files.walk(dir)) {
-            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException | UncheckedIOException e) {
-            // a leftover temp directory is harmless
         }
     }
 }

@@ -12,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -20,7 +19,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.stream.Stream;
 import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
 import kafka.tools.StorageTool;
@@ -33,6 +31,7 @@ import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.TopicExistsException;
+import io.metastream.app.TempDirectory;
 import org.apache.kafka.common.utils.Time;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,10 +56,10 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
 
     private final KafkaRaftServer server;
     private final String bootstrapServers;
-    private final Path tempDir;
+    private final TempDirectory tempDir;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private EmbeddedKafkaBroker(KafkaRaftServer server, String bootstrapServers, Path tempDir) {
+    private EmbeddedKafkaBroker(KafkaRaftServer server, String bootstrapServers, TempDirectory tempDir) {
         this.server = server;
         this.bootstrapServers = bootstrapServers;
         this.tempDir = tempDir;
@@ -78,8 +77,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      */
     public static EmbeddedKafkaBroker start(Path dataDir) {
         long startNanos = System.nanoTime();
-        Path tempDir = dataDir == null ? createTempDir() : null;
-        Path logDir = (dataDir == null ? tempDir : dataDir).resolve("kafka").toAbsolutePath();
+        TempDirectory tempDir = dataDir == null ? TempDirectory.create("metastream-kafka-") : null;
+        Path logDir = (dataDir == null ? tempDir.path() : dataDir).resolve("kafka").toAbsolutePath();
         int[] ports = freePorts();
         String bootstrap = HOST + ":" + ports[0];
         Properties props = brokerProps(logDir, bootstrap, HOST + ":" + ports[1]);
@@ -101,7 +100,9 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
             stopQuietly(server);
-            deleteQuietly(tempDir);
+            if (tempDir != null) {
+                tempDir.close();
+            }
             throw new IllegalStateException(
                     "Kafka broker in " + logDir + " failed to start: " + e.getMessage(), e);
         }
@@ -166,7 +167,9 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     public void close() {
         if (closed.compareAndSet(false, true)) {
             stopQuietly(server);
-            deleteQuietly(tempDir);
+            if (tempDir != null) {
+                tempDir.close();
+            }
             LOG.info("Kafka broker at {} stopped", bootstrapServers);
         }
     }
@@ -277,14 +280,6 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         }
     }
 
-    private static Path createTempDir() {
-        try {
-            return Files.createTempDirectory("metastream-kafka-");
-        } catch (IOException e) {
-            throw new UncheckedIOException("Could not create a temporary Kafka data directory", e);
-        }
-    }
-
     private static void stopQuietly(KafkaRaftServer server) {
         if (server != null) {
             try {
@@ -293,17 +288,6 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             } catch (RuntimeException e) {
                 LOG.warn("Kafka broker did not shut down cleanly", e);
             }
-        }
-    }
-
-    private static void deleteQuietly(Path dir) {
-        if (dir == null || Files.notExists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
-        } catch (IOException | UncheckedIOException e) {
-            LOG.warn("Could not delete {}", dir, e);
         }
     }
 }
