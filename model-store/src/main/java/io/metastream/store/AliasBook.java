@@ -7,7 +7,9 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
@@ -67,6 +69,60 @@ final class AliasBook {
      * @throws IOException if a file cannot be read or written
      */
     boolean move(String alias, String version, Instant now) throws IOException {
+        return move(alias, version, now, null);
+    }
+
+    /**
+     * Moves {@code alias} back along its promotion history: to the version it pointed at before
+     * the move that made it point at its current version. Rollbacks themselves are skipped when
+     * walking back, so repeated rollbacks keep going back.
+     *
+     * @return the version the alias points at now
+     * @throws IllegalStateException if there is nothing earlier to go back to
+     * @throws IOException if a file cannot be read or written
+     */
+    String rollback(String alias, Instant now) throws IOException {
+        String current = read().get(alias);
+        if (current == null) {
+            throw new IllegalStateException("alias '" + alias + "' of " + modelName + " was never set");
+        }
+        List<AliasMove> history = history();
+        for (int i = history.size() - 1; i >= 0; i--) {
+            AliasMove m = history.get(i);
+            if (m.alias().equals(alias) && !m.action().equals("rollback") && current.equals(m.to())) {
+                if (m.from() == null) {
+                    break;
+                }
+                move(alias, m.from(), now, "rollback");
+                return m.from();
+            }
+        }
+        throw new IllegalStateException("alias '" + alias + "' of " + modelName + " has no earlier version than "
+                + current + " to roll back to");
+    }
+
+    /** Every recorded move, oldest first. */
+    List<AliasMove> history() throws IOException {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(modelDir.resolve(HISTORY_FILE), StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            return List.of();
+        }
+        List<AliasMove> moves = new ArrayList<>(lines.size());
+        for (String line : lines) {
+            if (line.isBlank()) {
+                continue;
+            }
+            JsonNode n = Json.MAPPER.readTree(line);
+            moves.add(new AliasMove(Instant.parse(n.get("time").asText()), n.get("alias").asText(),
+                    n.hasNonNull("from") ? n.get("from").asText() : null, n.get("to").asText(),
+                    n.get("action").asText()));
+        }
+        return moves;
+    }
+
+    private boolean move(String alias, String version, Instant now, String action) throws IOException {
         SortedMap<String, String> aliases = read();
         String from = aliases.put(alias, version);
         if (version.equals(from)) {
@@ -82,7 +138,7 @@ final class AliasBook {
         line.put("alias", alias);
         line.put("from", from);
         line.put("to", version);
-        line.put("action", from == null ? "set" : "move");
+        line.put("action", action != null ? action : from == null ? "set" : "move");
         DurableFiles.append(modelDir.resolve(HISTORY_FILE),
                 (Json.writeLine(line) + "\n").getBytes(StandardCharsets.UTF_8));
         return true;

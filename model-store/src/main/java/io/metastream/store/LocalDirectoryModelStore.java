@@ -1,5 +1,6 @@
 package io.metastream.store;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
@@ -154,6 +155,39 @@ public final class LocalDirectoryModelStore implements ModelStore {
         return new LoadedArtifact(manifest, contents);
     }
 
+    /**
+     * Reads and verifies an artifact directory that is not part of a store, such as a version
+     * copied out of another store, so it can be {@link #publish published} here.
+     *
+     * @throws CorruptArtifactException if the manifest or a file is missing, unparseable or does not
+     *     match its sha256
+     * @throws IncompatibleArtifactException if the manifest's format version is too new
+     */
+    public static LoadedArtifact readArtifactDirectory(Path dir) {
+        String where = dir.toString();
+        byte[] manifestBytes = readFile(where, dir.resolve(Names.MANIFEST_FILE));
+        JsonNode tree = Json.readVersioned(manifestBytes, where, Names.MANIFEST_FILE,
+                ModelManifest.CURRENT_FORMAT_VERSION);
+        ModelManifest manifest = Json.bind(tree, ModelManifest.class, where, Names.MANIFEST_FILE);
+        Map<String, byte[]> contents = new LinkedHashMap<>();
+        manifest.files().forEach((fileName, expected) -> {
+            byte[] bytes = readFile(manifest.ref(), dir.resolve(fileName));
+            ArtifactVerifier.checkDigest(manifest.ref(), fileName, bytes, expected);
+            contents.put(fileName, bytes);
+        });
+        return new LoadedArtifact(manifest, contents);
+    }
+
+    private static byte[] readFile(String ref, Path file) {
+        try {
+            return Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            throw new CorruptArtifactException(ref, file.getFileName().toString(), "missing", e);
+        } catch (IOException e) {
+            throw new ModelStoreException("cannot read " + file + " of " + ref + ": " + e, e);
+        }
+    }
+
     @Override
     public List<String> modelNames() {
         if (!Files.isDirectory(root)) {
@@ -216,6 +250,29 @@ public final class LocalDirectoryModelStore implements ModelStore {
                 throw new ModelStoreException("cannot set alias '" + alias + "' of " + name + " to " + version
                         + ": " + e, e);
             }
+        }
+    }
+
+    @Override
+    public String rollback(String name, String alias) {
+        Path modelDir = requireModel(name);
+        Names.checkAlias(alias);
+        synchronized (lock) {
+            try {
+                return new AliasBook(modelDir, name).rollback(alias, clock.instant());
+            } catch (IOException e) {
+                throw new ModelStoreException("cannot roll back alias '" + alias + "' of " + name + ": " + e, e);
+            }
+        }
+    }
+
+    @Override
+    public List<AliasMove> aliasHistory(String name) {
+        Path modelDir = requireModel(name);
+        try {
+            return new AliasBook(modelDir, name).history();
+        } catch (IOException e) {
+            throw new ModelStoreException("cannot read the alias history of " + name + ": " + e, e);
         }
     }
 

@@ -79,6 +79,11 @@ public record ModelManifest(
         return new Builder();
     }
 
+    /** The manifest as the indented JSON the store writes. */
+    public String toJson() {
+        return new String(Json.write(this), java.nio.charset.StandardCharsets.UTF_8);
+    }
+
     /** {@code name@version}, e.g. {@code "sine-mlp@3"}. */
     public String ref() {
         return name + "@" + version;

@@ -81,4 +81,23 @@ public interface ModelStore {
      * @throws ModelStoreException if the aliases cannot be read or written
      */
     void setAlias(String name, String alias, String version);
+
+    /**
+     * Moves an alias back to the version it pointed at before its current one was promoted, and
+     * records the move as a {@code rollback}. Repeated rollbacks walk further back.
+     *
+     * @return the version the alias points at now
+     * @throws ModelNotFoundException if the model does not exist
+     * @throws IllegalStateException if the alias was never set or has nothing earlier
+     * @throws ModelStoreException if the aliases cannot be read or written
+     */
+    String rollback(String name, String alias);
+
+    /**
+     * The model's alias history, oldest first.
+     *
+     * @throws ModelNotFoundException if the model does not exist
+     * @throws ModelStoreException if the history cannot be read
+     */
+    List<AliasMove> aliasHistory(String name);
 }

@@ -55,6 +55,38 @@ class AliasTest {
     }
 
     @Test
+    void shouldWalkBackThePromotionChainWhenRolledBackRepeatedly() {
+        for (int i = 0; i < 3; i++) {
+            store.publish("m", draft(), files());
+        }
+        store.setAlias("m", "production", "1");
+        store.setAlias("m", "production", "2");
+        store.setAlias("m", "production", "3");
+
+        assertThat(store.rollback("m", "production")).isEqualTo("2");
+        assertThat(store.alias("m", "production")).contains("2");
+        assertThat(store.rollback("m", "production")).isEqualTo("1");
+        assertThatThrownBy(() -> store.rollback("m", "production"))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("no earlier version than 1");
+
+        store.setAlias("m", "production", "3");
+        assertThat(store.rollback("m", "production")).as("a new promotion rolls back to where it came from")
+                .isEqualTo("1");
+        List<AliasMove> history = store.aliasHistory("m");
+        assertThat(history).extracting(AliasMove::action)
+                .containsExactly("set", "move", "move", "rollback", "rollback", "move", "rollback");
+        assertThat(history.get(3).from()).isEqualTo("3");
+        assertThat(history.get(3).to()).isEqualTo("2");
+    }
+
+    @Test
+    void shouldRefuseRollbackOfAnAliasNeverSet() {
+        store.publish("m", draft(), files());
+        assertThatThrownBy(() -> store.rollback("m", "production"))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("never set");
+    }
+
+    @Test
     void shouldRefuseAliasWhenVersionDoesNotExist() {
         store.publish("m", draft(), files());
 

@@ -2,9 +2,11 @@ package io.metastream.app;
 
 import io.metastream.app.config.MetastreamConfig;
 import io.metastream.app.model.ActiveModel;
+import io.metastream.app.model.ModelWatcher;
 import io.metastream.app.topology.MetastreamTopology;
 import io.metastream.app.topology.Topics;
 import io.metastream.app.topology.TopologySettings;
+import io.metastream.store.ModelStore;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,6 +20,7 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
@@ -36,8 +39,20 @@ public final class MetastreamApp implements AutoCloseable {
     private final Topics topics;
     private final ActiveModel model;
     private final KafkaStreams streams;
+    private final ModelStore store;
+    private ModelWatcher watcher;
 
+    /** An instance that serves {@code model} and never swaps it. */
     public MetastreamApp(MetastreamConfig config, ActiveModel model) {
+        this(config, model, null);
+    }
+
+    /**
+     * An instance that serves {@code model} and, when {@code model.watch} is on, follows the models
+     * topic to hot-swap it with versions loaded from {@code store}.
+     */
+    public MetastreamApp(MetastreamConfig config, ActiveModel model, ModelStore store) {
+        this.store = store;
         this.config = config;
         this.topics = Topics.from(config);
         this.model = model;
@@ -76,10 +91,18 @@ public final class MetastreamApp implements AutoCloseable {
             if (config.getBoolean(MetastreamConfig.TOPIC_CREATE_CONFIG)) {
                 Set<String> existing = admin.listTopics().names().get();
                 List<NewTopic> missing = new ArrayList<>();
+                Optional<Short> replication = Optional.of(config.getShort(MetastreamConfig.TOPIC_REPLICATION_FACTOR_CONFIG));
                 for (String name : topics.names()) {
-                    if (!existing.contains(name)) {
-                        missing.add(new NewTopic(name, Optional.of(config.getInt(MetastreamConfig.TOPIC_PARTITIONS_CONFIG)),
-                                Optional.of(config.getShort(MetastreamConfig.TOPIC_REPLICATION_FACTOR_CONFIG))));
+                    if (existing.contains(name)) {
+                        continue;
+                    }
+                    if (name.equals(topics.models().name())) {
+                        // One entry per alias, read whole by every instance: one compacted partition.
+                        missing.add(new NewTopic(name, Optional.of(1), replication)
+                                .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)));
+                    } else {
+                        missing.add(new NewTopic(name,
+                                Optional.of(config.getInt(MetastreamConfig.TOPIC_PARTITIONS_CONFIG)), replication));
                     }
                 }
                 createIgnoringRaces(admin, missing);
@@ -127,6 +150,11 @@ public final class MetastreamApp implements AutoCloseable {
             }
             sleep(20);
         }
+        if (store != null && config.getBoolean(MetastreamConfig.MODEL_WATCH_CONFIG)) {
+            watcher = new ModelWatcher(config.getString(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG), topics, store,
+                    config.getString(MetastreamConfig.MODEL_NAME_CONFIG),
+                    config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG), model, config.instanceId()).start();
+        }
     }
 
     /** Dead letters counted by this instance's stream metrics, by {@code <topic>:<REASON>}. */
@@ -143,6 +171,9 @@ public final class MetastreamApp implements AutoCloseable {
 
     @Override
     public void close() {
+        if (watcher != null) {
+            watcher.close();
+        }
         streams.close(Duration.ofSeconds(30));
     }
 

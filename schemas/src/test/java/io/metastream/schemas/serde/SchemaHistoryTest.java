@@ -25,7 +25,8 @@ class SchemaHistoryTest {
     @ParameterizedTest
     @ValueSource(classes = {LabelledSample.class, PredictionRequest.class, Prediction.class,
             AdaptationEvent.class, DeadLetter.class, SupportSet.class, AdaptedTask.class,
-            io.metastream.schemas.state.PendingQuery.class})
+            io.metastream.schemas.state.PendingQuery.class, io.metastream.schemas.ModelChange.class,
+            io.metastream.schemas.ModelSwapEvent.class})
     void shouldKeepCurrentSchemaAsNewestHistoryEntry(Class<?> type) {
         Schema current = SpecificData.get().getSchema(type);
         List<Schema> history = SchemaHistory.of(current.getName());

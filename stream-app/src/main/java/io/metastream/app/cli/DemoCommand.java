@@ -52,13 +52,17 @@ final class DemoCommand implements Callable<Integer> {
             + "or --set streams.max.task.idle.ms=50 (repeatable).")
     Map<String, String> overrides = new HashMap<>();
 
+    @Option(names = "--swap", description = "Halfway through, promote another version of the base (meta-training "
+            + "one on first use) and watch the running pipeline switch to it.")
+    boolean swap;
+
     @Option(names = "--report", description = "Write the JSON report here.")
     Path report;
 
     @Override
     public Integer call() throws Exception {
         DemoOptions options = new DemoOptions(tasks, shots, queries, rate, badFraction, seed, dataDir, trainIterations,
-                partitions, overrides);
+                partitions, overrides, swap);
         DemoReport result = new DemoRunner(options, System.out).run();
         System.out.println();
         System.out.println(result.summary());

@@ -46,7 +46,7 @@ final class RunCommand implements Callable<Integer> {
         System.out.println("serving base " + base);
         CountDownLatch stopped = new CountDownLatch(1);
         try (ActiveModel model = new ActiveModel(base, new GradientLearner(DjlRuntime.defaultDevice()));
-                MetastreamApp app = new MetastreamApp(cfg, model)) {
+                MetastreamApp app = new MetastreamApp(cfg, model, store)) {
             app.ensureTopics();
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 // SIGTERM: flush, commit and close the stores before the JVM exits.

@@ -49,6 +49,16 @@ public final class MetastreamConfig extends AbstractConfig {
     public static final String TOPIC_ADAPTATIONS_CONFIG = "topic.adaptations";
     public static final String TOPIC_DEAD_LETTERS_CONFIG = "topic.dead.letters";
 
+    public static final String TOPIC_MODELS_CONFIG = "topic.models";
+    public static final String TOPIC_MODEL_EVENTS_CONFIG = "topic.model.events";
+    public static final String MODEL_WATCH_CONFIG = "model.watch";
+    private static final String MODEL_WATCH_DOC = "Follow the models topic and hot-swap the base when the served "
+            + "alias moves (loaded and verified off the stream threads; a refused artifact leaves the current base "
+            + "serving).";
+    public static final String INSTANCE_ID_CONFIG = "instance.id";
+    private static final String INSTANCE_ID_DOC = "Names this instance in model-events; default: application id, "
+            + "host name and process id.";
+
     public static final String TOPIC_CREATE_CONFIG = "topic.create";
     private static final String TOPIC_CREATE_DOC = "Create missing topics at start-up (the app's own input and "
             + "output topics; Kafka Streams creates its internal ones).";
@@ -101,6 +111,12 @@ public final class MetastreamConfig extends AbstractConfig {
             .define(TOPIC_ADAPTATIONS_CONFIG, Type.STRING, "adaptations", Importance.LOW, "Adaptation events out.")
             .define(TOPIC_DEAD_LETTERS_CONFIG, Type.STRING, "dead-letters", Importance.MEDIUM,
                     "Rejected records with their reasons.")
+            .define(TOPIC_MODELS_CONFIG, Type.STRING, "models", Importance.MEDIUM,
+                    "Compacted: the current version of every model alias.")
+            .define(TOPIC_MODEL_EVENTS_CONFIG, Type.STRING, "model-events", Importance.LOW,
+                    "What each instance did with a model change.")
+            .define(MODEL_WATCH_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, MODEL_WATCH_DOC)
+            .define(INSTANCE_ID_CONFIG, Type.STRING, "", Importance.LOW, INSTANCE_ID_DOC)
             .define(TOPIC_CREATE_CONFIG, Type.BOOLEAN, true, Importance.LOW, TOPIC_CREATE_DOC)
             .define(TOPIC_PARTITIONS_CONFIG, Type.INT, 4, Range.between(1, 10_000), Importance.MEDIUM,
                     TOPIC_PARTITIONS_DOC)
@@ -121,14 +137,30 @@ public final class MetastreamConfig extends AbstractConfig {
         super(CONFIG, props);
         String topics = String.join(",", getString(TOPIC_SAMPLES_CONFIG), getString(TOPIC_QUERIES_CONFIG),
                 getString(TOPIC_PREDICTIONS_CONFIG), getString(TOPIC_ADAPTATIONS_CONFIG),
-                getString(TOPIC_DEAD_LETTERS_CONFIG));
-        if (java.util.Arrays.stream(topics.split(",")).distinct().count() != 5) {
+                getString(TOPIC_DEAD_LETTERS_CONFIG), getString(TOPIC_MODELS_CONFIG),
+                getString(TOPIC_MODEL_EVENTS_CONFIG));
+        if (java.util.Arrays.stream(topics.split(",")).distinct().count() != 7) {
             throw new ConfigException("topic names must be distinct, got " + topics);
         }
     }
 
     public static ConfigDef configDef() {
         return new ConfigDef(CONFIG);
+    }
+
+    /** {@code instance.id}, or application id, host name and process id when it is not set. */
+    public String instanceId() {
+        String configured = getString(INSTANCE_ID_CONFIG);
+        if (!configured.isBlank()) {
+            return configured;
+        }
+        String host;
+        try {
+            host = java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            host = "unknown-host";
+        }
+        return getString(APPLICATION_ID_CONFIG) + "@" + host + ":" + ProcessHandle.current().pid();
     }
 
     /** Properties for {@link org.apache.kafka.streams.KafkaStreams}. */

@@ -50,10 +50,10 @@ public record DemoReport(int tasks, int shots, int queriesPerTask, long samples,
                 dead letters %d of %d injected malformed records %s
                 query MSE: adapted %.4f ± %.4f  vs  base %.4f ± %.4f  (ratio %.3f)
                 latency query -> prediction: p50 %.1f ms, p99 %.1f ms, max %.1f ms
-                model %s on %s, %s, wall %.1f s""",
+                model %s on %s, %s, wall %.1f s; predictions by version %s""",
                 tasks, samples, queries, predictions, predictionsAdapted, duplicatePredictions, missingPredictions,
                 adaptations, adaptationMicrosMean, deadLetters, deadLettersInjected, deadLettersByReason, mseAdapted,
                 mseAdaptedCi95, mseBase, mseBaseCi95, mseRatio, p50Ms, p99Ms, maxMs, modelVersion, device,
-                processingGuarantee, wallS);
+                processingGuarantee, wallS, predictionsByVersion);
     }
 }

@@ -6,7 +6,10 @@ import io.metastream.app.config.MetastreamConfig;
 import io.metastream.app.console.ConsoleProgress;
 import io.metastream.app.kafka.EmbeddedKafkaBroker;
 import io.metastream.app.model.ActiveModel;
+import io.metastream.app.model.BaseModelTraining;
 import io.metastream.app.model.ModelBootstrap;
+import io.metastream.app.model.ModelPromotion;
+import io.metastream.learn.SinusoidTasks;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
@@ -59,8 +62,10 @@ public final class DemoRunner {
         Path work = scratch.path();
         out.println("metastream demo: " + options.tasks() + " sinusoid tasks, " + options.shots() + " shots, "
                 + options.queriesPerTask() + " queries each, " + options.rate() + " events/s");
-        BaseModel base = loadOrTrainBase();
+        LocalDirectoryModelStore store = new LocalDirectoryModelStore(options.dataDir().resolve("models"));
+        BaseModel base = loadOrTrainBase(store);
         out.println("serving base " + base);
+        String swapTo = options.swap() ? swapTarget(store, base) : null;
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(work.resolve("broker"))) {
             out.printf(Locale.ROOT, "embedded KRaft broker on %s%n", broker.bootstrapServers());
             Map<String, Object> settings = new HashMap<>(Map.of(
@@ -72,20 +77,38 @@ public final class DemoRunner {
             settings.putAll(options.overrides());
             MetastreamConfig config = new MetastreamConfig(settings);
             try (ActiveModel model = new ActiveModel(base, new GradientLearner(DjlRuntime.defaultDevice()));
-                    MetastreamApp app = new MetastreamApp(config, model)) {
+                    MetastreamApp app = new MetastreamApp(config, model, store)) {
                 app.ensureTopics();
                 app.start(Duration.ofSeconds(60));
                 out.println("pipeline running (" + config.getString(MetastreamConfig.PROCESSING_GUARANTEE_CONFIG)
                         + ", RocksDB state in " + work.resolve("state") + ")");
-                return drive(broker, app, model, config, wallStart);
+                return drive(broker, app, model, config, wallStart, store, swapTo);
             }
         } finally {
             scratch.close();
         }
     }
 
-    private BaseModel loadOrTrainBase() {
-        LocalDirectoryModelStore store = new LocalDirectoryModelStore(options.dataDir().resolve("models"));
+    /**
+     * The newest version other than the one serving; when there is none, meta-trains one (another
+     * seed) and publishes it without moving any alias.
+     */
+    private String swapTarget(LocalDirectoryModelStore store, BaseModel serving) {
+        List<ModelManifest> versions = store.versions(MODEL_NAME);
+        for (int i = versions.size() - 1; i >= 0; i--) {
+            if (!versions.get(i).ref().equals(serving.version())) {
+                return versions.get(i).version();
+            }
+        }
+        out.println("--swap needs a second version: meta-training one with another seed");
+        ConsoleProgress bar = new ConsoleProgress(out, "meta-training");
+        MetaTrainingPlan plan = MetaTrainingPlan.sinusoidDefault().withIterations(options.trainIterations())
+                .withSeed(MetaTrainingPlan.sinusoidDefault().seed() + 1);
+        return BaseModelTraining.trainAndPublish(store, MODEL_NAME, MetaTrainer.Algorithm.REPTILE, new SinusoidTasks(),
+                plan, (done, total, loss) -> bar.update(done, total, "")).version();
+    }
+
+    private BaseModel loadOrTrainBase(LocalDirectoryModelStore store) {
         MetaTrainingPlan plan = MetaTrainingPlan.sinusoidDefault().withIterations(options.trainIterations());
         return ModelBootstrap.loadOrTrain(store, MODEL_NAME, ALIAS, plan, new ModelBootstrap.Listener() {
             private final ConsoleProgress bar = new ConsoleProgress(out, "meta-training");
@@ -115,7 +138,7 @@ public final class DemoRunner {
     }
 
     private DemoReport drive(EmbeddedKafkaBroker broker, MetastreamApp app, ActiveModel model, MetastreamConfig config,
-            long wallStart) {
+            long wallStart, LocalDirectoryModelStore store, String swapTo) {
         List<SimulatedPopulation.Event> events = new SimulatedPopulation(options).schedule();
         Map<String, Long> sentNanos = new ConcurrentHashMap<>();
         long validQueries = events.stream().filter(SimulatedPopulation.Event::isValidQuery).count();
@@ -139,9 +162,14 @@ public final class DemoRunner {
                 }
                 producer.send(new ProducerRecord<>(topic, null, System.currentTimeMillis(), e.key(), e.value()));
                 sent++;
+                if (swapTo != null && sent == events.size() / 2) {
+                    out.println("promoting " + MODEL_NAME + "@" + swapTo + " to " + ALIAS + " while traffic flows");
+                    ModelPromotion.promote(store, MODEL_NAME, ALIAS, swapTo, true, broker.bootstrapServers(),
+                            app.topics());
+                }
                 if (System.nanoTime() - lastPrint > 1_000_000_000L) {
                     lastPrint = System.nanoTime();
-                    progressLine(start, sent, events.size(), observer, validQueries);
+                        progressLine(start, sent, events.size(), observer, validQueries, model);
                 }
             }
             producer.flush();
@@ -154,12 +182,12 @@ public final class DemoRunner {
                 }
                 if (System.nanoTime() - lastPrint > 1_000_000_000L) {
                     lastPrint = System.nanoTime();
-                    progressLine(start, sent, events.size(), observer, validQueries);
+                    progressLine(start, sent, events.size(), observer, validQueries, model);
                 }
                 sleepMicros(20_000);
             }
             sleepMicros(300_000); // let late duplicates, if any, arrive to be counted
-            progressLine(start, sent, events.size(), observer, validQueries);
+            progressLine(start, sent, events.size(), observer, validQueries, model);
             return report(events, observer, model, config, app.deadLetterCounts(), samples, validQueries, injected,
                     wallStart);
         }
@@ -187,11 +215,12 @@ public final class DemoRunner {
         }
     }
 
-    private void progressLine(long start, int sent, int total, OutputObserver o, long validQueries) {
+    private void progressLine(long start, int sent, int total, OutputObserver o, long validQueries,
+            ActiveModel model) {
         double[] lat = o.latencyMs.values().stream().mapToDouble(Double::doubleValue).sorted().toArray();
         out.printf(Locale.ROOT, "[%5.1fs] sent %d/%d | predictions %d/%d | adaptations %d | dead letters %d | "
-                + "p50 %.1f ms%n", (System.nanoTime() - start) / 1e9, sent, total, o.predictions.size(), validQueries,
-                o.adaptations.get(), o.deadLetters.get(), percentile(lat, 0.50));
+                + "p50 %.1f ms | serving %s%n", (System.nanoTime() - start) / 1e9, sent, total, o.predictions.size(),
+                validQueries, o.adaptations.get(), o.deadLetters.get(), percentile(lat, 0.50), model.base().version());
     }
 
     private DemoReport report(List<SimulatedPopulation.Event> events, OutputObserver o, ActiveModel model,

@@ -28,8 +28,9 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * most {@code query.max.wait.ms}; then one batched call adapts every waiting query's task that has
  * new samples, and one batched call answers all waiting queries. A prediction therefore reflects
  * every sample processed before it, and the ML cost per punctuation is two native calls whatever
- * the query rate (one call per query costs about as much as a batch of hundreds). A cold task, or
- * one adapted under another base version, is answered by the base (and re-adapted later).
+ * the query rate (one call per query costs about as much as a batch of hundreds). A task adapted
+ * under a base that is no longer served is re-adapted in the same batch. A cold task is answered by
+ * the base.
  */
 final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, SpecificRecord> {
     private static final char SEPARATOR = '\u0000';
@@ -92,29 +93,39 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
         if (queries.isEmpty()) {
             return;
         }
+        BaseModel base = model.base();
         List<String> stale = new ArrayList<>();
         for (String task : tasks) {
-            if (settings.adaptOnQuery() && dirty.get(task) != null) {
+            if (settings.adaptOnQuery() && (dirty.get(task) != null || adaptedUnderAnotherBase(task, base))) {
                 stale.add(task);
             }
         }
         long now = context().currentSystemTimeMs();
         for (int from = 0; from < stale.size(); from += settings.adaptationBatchMax()) {
             List<String> batch = stale.subList(from, Math.min(stale.size(), from + settings.adaptationBatchMax()));
-            for (AdaptationEvent event : adaptation.adapt(batch)) {
+            for (AdaptationEvent event : adaptation.adapt(batch, base)) {
                 context().forward(new Record<String, SpecificRecord>(event.getTaskId(), event, now),
                         MetastreamTopology.ADAPTATIONS_SINK);
             }
         }
-        answer(queries);
+        answer(queries, base);
         for (String key : keys) {
             pending.delete(key);
         }
     }
 
+    /**
+     * A task adapted under a base that is no longer served is re-adapted lazily, with the next
+     * query that needs it: tasks nobody asks about cost nothing after a swap, and the swap itself
+     * never stalls the stream threads.
+     */
+    private boolean adaptedUnderAnotherBase(String task, BaseModel base) {
+        AdaptedTask state = adapted.get(task);
+        return state != null && !state.getBaseVersion().equals(base.version());
+    }
+
     /** One batched prediction for {@code queries}, each with its task's adapted state if usable. */
-    private void answer(List<PendingQuery> queries) {
-        BaseModel base = model.base();
+    private void answer(List<PendingQuery> queries, BaseModel base) {
         List<float[]> states = new ArrayList<>(queries.size());
         List<float[][]> inputs = new ArrayList<>(queries.size());
         int[] supportSizes = new int[queries.size()];
@@ -123,7 +134,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
             AdaptedTask state = adapted.get(q.getTaskId());
             boolean usable = state != null && state.getBaseVersion().equals(base.version());
             if (state != null && !usable && dirty.get(q.getTaskId()) == null) {
-                // Adapted under another base: answer with the base now, re-adapt on the next punctuation.
+                // Only with adaptation.on.query off: answer with the base, adapt in the background.
                 dirty.put(q.getTaskId(), q.getReceivedTimestamp().toEpochMilli());
             }
             states.add(usable ? Floats.fromBytes(state.getState()) : null);

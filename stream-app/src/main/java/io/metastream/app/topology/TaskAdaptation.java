@@ -33,10 +33,14 @@ final class TaskAdaptation {
     }
 
     List<AdaptationEvent> adapt(List<String> taskIds) {
+        return adapt(taskIds, model.base());
+    }
+
+    /** Adapts {@code base} itself, so a caller that answers queries next uses the same version. */
+    List<AdaptationEvent> adapt(List<String> taskIds, BaseModel base) {
         if (taskIds.isEmpty()) {
             return List.of();
         }
-        BaseModel base = model.base();
         List<Support> supports = new ArrayList<>(taskIds.size());
         for (String id : taskIds) {
             supports.add(supportSets.support(id));

@@ -51,7 +51,7 @@ class EmbeddedPipelineTest {
 
     @Test
     void shouldAnswerEveryDemoQueryOnceAndBeatTheBaseByHalfWithTenShots() throws Exception {
-        DemoOptions options = new DemoOptions(200, 10, 5, 1000, 0.02, 11L, dir, 2000, 4, Map.of());
+        DemoOptions options = new DemoOptions(200, 10, 5, 1000, 0.02, 11L, dir, 2000, 4, Map.of(), false);
         ByteArrayOutputStream console = new ByteArrayOutputStream();
         DemoReport report = new DemoRunner(options, new PrintStream(console, true, StandardCharsets.UTF_8)).run();
 

@@ -1,0 +1,198 @@
+package io.metastream.app.it;
+
+import ai.djl.Device;
+import io.metastream.app.MetastreamApp;
+import io.metastream.app.config.MetastreamConfig;
+import io.metastream.app.kafka.EmbeddedKafkaBroker;
+import io.metastream.app.model.ActiveModel;
+import io.metastream.app.model.BaseModelArtifacts;
+import io.metastream.app.topology.Topics;
+import io.metastream.learn.DjlRuntime;
+import io.metastream.learn.GradientLearner;
+import io.metastream.learn.MetaTrainer;
+import io.metastream.learn.MetaTrainingPlan;
+import io.metastream.learn.SinusoidTasks;
+import io.metastream.schemas.LabelledSample;
+import io.metastream.schemas.ModelSwapEvent;
+import io.metastream.schemas.Prediction;
+import io.metastream.schemas.PredictionRequest;
+import io.metastream.schemas.serde.AvroCodec;
+import io.metastream.store.LocalDirectoryModelStore;
+import io.metastream.store.ModelManifest;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.BooleanSupplier;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * A real broker, a model store with a few quickly meta-trained versions, pipeline instances, a
+ * producer of sinusoid traffic and a read-committed collector of everything the pipeline
+ * publishes: the parts the model life-cycle tests share.
+ */
+final class StreamingFixture implements AutoCloseable {
+    static final String MODEL = "sine";
+    private static final AvroCodec<LabelledSample> SAMPLES = AvroCodec.of(LabelledSample.class);
+    private static final AvroCodec<PredictionRequest> QUERIES = AvroCodec.of(PredictionRequest.class);
+
+    final Path dir;
+    final EmbeddedKafkaBroker broker;
+    final LocalDirectoryModelStore store;
+    final Topics topics = Topics.defaults();
+    final KafkaProducer<String, byte[]> producer;
+    final List<Prediction> predictions = new CopyOnWriteArrayList<>();
+    final List<Integer> predictionPartitions = new CopyOnWriteArrayList<>();
+    final List<ModelSwapEvent> swaps = new CopyOnWriteArrayList<>();
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+    private final Thread collector;
+    private volatile boolean collecting = true;
+    private final Random random = new Random(5);
+
+    StreamingFixture(Path dir) {
+        DjlRuntime.start(1);
+        this.dir = dir;
+        this.broker = EmbeddedKafkaBroker.start(null);
+        this.store = new LocalDirectoryModelStore(dir.resolve("models"));
+        this.producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.LINGER_MS_CONFIG, 1), new StringSerializer(),
+                new ByteArraySerializer());
+        Map<String, Integer> partitions = new HashMap<>();
+        for (String name : topics.names()) {
+            partitions.put(name, name.equals(topics.models().name()) ? 1 : 4);
+        }
+        broker.createTopics(partitions);
+        this.collector = new Thread(this::collect, "fixture-collector");
+        collector.setDaemon(true);
+        collector.start();
+    }
+
+    /** Meta-trains briefly with {@code seed} and publishes the result as the model's next version. */
+    ManifestRef publishVersion(long seed) {
+        MetaTrainingPlan plan = MetaTrainingPlan.sinusoidDefault().withIterations(150).withSeed(seed);
+        float[] p = new MetaTrainer(MetaTrainer.Algorithm.REPTILE, Device.cpu())
+                .train(new SinusoidTasks(), plan, (d, t, l) -> { }).parameters();
+        ModelManifest m = BaseModelArtifacts.publish(store, MODEL, "reptile", plan.architecture(), p,
+                plan.adaptation(), Map.of("seed", seed));
+        return new ManifestRef(m.version(), m.ref());
+    }
+
+    record ManifestRef(String version, String ref) {
+    }
+
+    /** Starts an instance serving {@code MODEL@production} that follows the models topic. */
+    MetastreamApp startInstance(String instanceId) {
+        MetastreamConfig config = new MetastreamConfig(Map.of(
+                MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                MetastreamConfig.APPLICATION_ID_CONFIG, "lifecycle",
+                MetastreamConfig.STATE_DIR_CONFIG, dir.resolve("state-" + instanceId).toString(),
+                MetastreamConfig.MODEL_NAME_CONFIG, MODEL,
+                MetastreamConfig.INSTANCE_ID_CONFIG, instanceId));
+        ActiveModel model = new ActiveModel(BaseModelArtifacts.load(store, MODEL, "production"),
+                new GradientLearner(Device.cpu()));
+        MetastreamApp app = new MetastreamApp(config, model, store);
+        closeables.add(model);
+        closeables.add(app);
+        app.start(Duration.ofSeconds(90));
+        return app;
+    }
+
+    /** Sends {@code samples} samples then {@code queries} queries for each task; returns the query ids. */
+    List<String> sendTasks(String prefix, int tasks, int samples, int queries) {
+        List<String> ids = new ArrayList<>();
+        for (int t = 0; t < tasks; t++) {
+            String task = prefix + t;
+            SinusoidTasks.Sinusoid sine = new SinusoidTasks().sampleTask(random);
+            for (int i = 0; i < samples; i++) {
+                float x = random.nextFloat() * 10 - 5;
+                send(topics.samples().name(), task, SAMPLES.encode(LabelledSample.newBuilder().setEventId(task + "-s" + i)
+                        .setTaskId(task).setFeatures(List.of(x)).setTarget(sine.value(x))
+                        .setEventTime(Instant.now()).build()));
+            }
+            for (int q = 0; q < queries; q++) {
+                String id = task + "-q" + q;
+                ids.add(id);
+                send(topics.queries().name(), task, QUERIES.encode(PredictionRequest.newBuilder().setQueryId(id)
+                        .setTaskId(task).setFeatures(List.of(random.nextFloat() * 10 - 5))
+                        .setEventTime(Instant.now()).build()));
+            }
+        }
+        producer.flush();
+        return ids;
+    }
+
+    private void send(String topic, String key, byte[] value) {
+        producer.send(new ProducerRecord<>(topic, key, value));
+    }
+
+    /** Waits until {@code condition} holds, failing after {@code timeout}. */
+    static void await(Duration timeout, String what, BooleanSupplier condition) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out after " + timeout + " waiting for " + what);
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError("interrupted waiting for " + what, e);
+            }
+        }
+    }
+
+    boolean answered(List<String> queryIds) {
+        return predictions.stream().map(Prediction::getQueryId).filter(queryIds::contains).distinct().count()
+                == queryIds.size();
+    }
+
+    private void collect() {
+        Map<String, Object> p = Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        try (KafkaConsumer<String, byte[]> consumer =
+                new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> parts = new ArrayList<>();
+            for (String t : List.of(topics.predictions().name(), topics.modelEvents().name())) {
+                consumer.partitionsFor(t).forEach(i -> parts.add(new TopicPartition(t, i.partition())));
+            }
+            consumer.assign(parts);
+            consumer.seekToBeginning(parts);
+            while (collecting) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(50))) {
+                    if (r.topic().equals(topics.predictions().name())) {
+                        predictions.add(topics.predictions().valueSerde().deserializer().deserialize(r.topic(), r.value()));
+                        predictionPartitions.add(r.partition());
+                    } else {
+                        swaps.add(topics.modelEvents().valueSerde().deserializer().deserialize(r.topic(), r.value()));
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        for (int i = closeables.size() - 1; i >= 0; i--) {
+            closeables.get(i).close();
+        }
+        collecting = false;
+        collector.join(10_000);
+        producer.close();
+        broker.close();
+    }
+}
