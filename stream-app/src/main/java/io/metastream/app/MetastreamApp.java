@@ -3,6 +3,8 @@ package io.metastream.app;
 import io.metastream.app.config.MetastreamConfig;
 import io.metastream.app.model.ActiveModel;
 import io.metastream.app.model.ModelWatcher;
+import io.metastream.app.topology.DeadLetterCounters;
+import io.metastream.app.topology.ErrorsToDeadLetters;
 import io.metastream.app.topology.MetastreamTopology;
 import io.metastream.app.topology.Topics;
 import io.metastream.app.topology.TopologySettings;
@@ -12,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
@@ -40,6 +43,7 @@ public final class MetastreamApp implements AutoCloseable {
     private final ActiveModel model;
     private final KafkaStreams streams;
     private final ModelStore store;
+    private final DeadLetterCounters handlerDeadLetters = new DeadLetterCounters();
     private ModelWatcher watcher;
 
     /** An instance that serves {@code model} and never swaps it. */
@@ -56,8 +60,9 @@ public final class MetastreamApp implements AutoCloseable {
         this.config = config;
         this.topics = Topics.from(config);
         this.model = model;
-        this.streams = new KafkaStreams(
-                MetastreamTopology.build(topics, TopologySettings.from(config), model), config.streamsProperties());
+        Properties props = config.streamsProperties();
+        props.put(ErrorsToDeadLetters.COUNTERS, handlerDeadLetters);
+        this.streams = new KafkaStreams(MetastreamTopology.build(topics, TopologySettings.from(config), model), props);
         streams.setUncaughtExceptionHandler(e -> {
             // Record-level failures never reach here (they become dead letters); what does is a
             // broken thread, which a fresh thread may survive.
@@ -157,9 +162,12 @@ public final class MetastreamApp implements AutoCloseable {
         }
     }
 
-    /** Dead letters counted by this instance's stream metrics, by {@code <topic>:<REASON>}. */
+    /**
+     * Dead letters this instance produced, by {@code <topic>:<REASON>}: those of the processors
+     * (stream metrics) and those of the exception handlers.
+     */
     public Map<String, Long> deadLetterCounts() {
-        Map<String, Long> counts = new TreeMap<>();
+        Map<String, Long> counts = new TreeMap<>(handlerDeadLetters.snapshot());
         streams.metrics().forEach((name, metric) -> {
             if (name.name().equals("dead-letters-total")) {
                 String reason = name.tags().get("metastream-id");

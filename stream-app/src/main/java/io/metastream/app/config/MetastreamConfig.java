@@ -10,6 +10,7 @@ import org.apache.kafka.common.config.ConfigDef.Range;
 import org.apache.kafka.common.config.ConfigDef.Type;
 import org.apache.kafka.common.config.ConfigDef.ValidString;
 import org.apache.kafka.common.config.ConfigException;
+import io.metastream.app.topology.ErrorsToDeadLetters;
 import org.apache.kafka.streams.StreamsConfig;
 
 /**
@@ -69,6 +70,30 @@ public final class MetastreamConfig extends AbstractConfig {
     private static final String TOPIC_REPLICATION_FACTOR_DOC = "Replication factor of topics this app creates; "
             + "-1 uses the broker default.";
 
+    public static final String INPUT_MAX_RECORD_BYTES_CONFIG = "input.max.record.bytes";
+    private static final String INPUT_MAX_RECORD_BYTES_DOC = "Input records larger than this go to the dead-letter "
+            + "topic as OVERSIZED before they are decoded.";
+    public static final String INPUT_MAX_FUTURE_MS_CONFIG = "input.max.future.ms";
+    private static final String INPUT_MAX_FUTURE_MS_DOC = "Records whose event time is further than this ahead of "
+            + "the wall clock go to the dead-letter topic as FUTURE_TIMESTAMP.";
+    public static final String DEAD_LETTER_MAX_VALUE_BYTES_CONFIG = "dead.letter.max.value.bytes";
+    private static final String DEAD_LETTER_MAX_VALUE_BYTES_DOC = "A dead letter keeps at most this many bytes of the "
+            + "original value (the reason says when it was cut), so a dead letter never outgrows what the broker takes.";
+    public static final String TASK_TTL_MS_CONFIG = "task.ttl.ms";
+    private static final String TASK_TTL_MS_DOC = "A task with no new sample for this long loses its support set and "
+            + "adapted state, so state does not grow without bound.";
+    public static final String TASK_EXPIRY_INTERVAL_MS_CONFIG = "task.expiry.interval.ms";
+    private static final String TASK_EXPIRY_INTERVAL_MS_DOC = "How often each stream task scans for idle tasks.";
+    public static final String NUM_STANDBY_REPLICAS_CONFIG = "num.standby.replicas";
+    private static final String NUM_STANDBY_REPLICAS_DOC = "Warm copies of each state store on other instances, for "
+            + "fast fail-over.";
+    public static final String ROCKSDB_BLOCK_CACHE_BYTES_CONFIG = "rocksdb.block.cache.bytes";
+    private static final String ROCKSDB_BLOCK_CACHE_BYTES_DOC = "One block cache shared by every RocksDB store of the "
+            + "process (index and filter blocks included).";
+    public static final String ROCKSDB_WRITE_BUFFER_BYTES_CONFIG = "rocksdb.write.buffer.bytes";
+    private static final String ROCKSDB_WRITE_BUFFER_BYTES_DOC = "Memtable memory of every RocksDB store of the process "
+            + "together, charged to the block cache.";
+
     public static final String SUPPORT_MAX_SIZE_CONFIG = "support.max.size";
     private static final String SUPPORT_MAX_SIZE_DOC = "Samples kept per task; the oldest is evicted first.";
     public static final String ADAPTATION_INTERVAL_MS_CONFIG = "adaptation.interval.ms";
@@ -122,6 +147,22 @@ public final class MetastreamConfig extends AbstractConfig {
                     TOPIC_PARTITIONS_DOC)
             .define(TOPIC_REPLICATION_FACTOR_CONFIG, Type.SHORT, (short) -1, Importance.LOW,
                     TOPIC_REPLICATION_FACTOR_DOC)
+            .define(INPUT_MAX_RECORD_BYTES_CONFIG, Type.INT, 64 * 1024, Range.between(64, 8 * 1024 * 1024),
+                    Importance.MEDIUM, INPUT_MAX_RECORD_BYTES_DOC)
+            .define(INPUT_MAX_FUTURE_MS_CONFIG, Type.LONG, 3_600_000L, Range.atLeast(0), Importance.MEDIUM,
+                    INPUT_MAX_FUTURE_MS_DOC)
+            .define(DEAD_LETTER_MAX_VALUE_BYTES_CONFIG, Type.INT, 64 * 1024, Range.between(0, 512 * 1024),
+                    Importance.LOW, DEAD_LETTER_MAX_VALUE_BYTES_DOC)
+            .define(TASK_TTL_MS_CONFIG, Type.LONG, 7L * 24 * 3_600_000, Range.atLeast(1), Importance.MEDIUM,
+                    TASK_TTL_MS_DOC)
+            .define(TASK_EXPIRY_INTERVAL_MS_CONFIG, Type.LONG, 60_000L, Range.atLeast(1), Importance.LOW,
+                    TASK_EXPIRY_INTERVAL_MS_DOC)
+            .define(NUM_STANDBY_REPLICAS_CONFIG, Type.INT, 0, Range.between(0, 10), Importance.MEDIUM,
+                    NUM_STANDBY_REPLICAS_DOC)
+            .define(ROCKSDB_BLOCK_CACHE_BYTES_CONFIG, Type.LONG, 64L * 1024 * 1024, Range.atLeast(1024 * 1024),
+                    Importance.MEDIUM, ROCKSDB_BLOCK_CACHE_BYTES_DOC)
+            .define(ROCKSDB_WRITE_BUFFER_BYTES_CONFIG, Type.LONG, 32L * 1024 * 1024, Range.atLeast(1024 * 1024),
+                    Importance.MEDIUM, ROCKSDB_WRITE_BUFFER_BYTES_DOC)
             .define(SUPPORT_MAX_SIZE_CONFIG, Type.INT, 20, Range.between(1, 10_000), Importance.MEDIUM,
                     SUPPORT_MAX_SIZE_DOC)
             .define(ADAPTATION_INTERVAL_MS_CONFIG, Type.LONG, 200L, Range.between(1, 3_600_000), Importance.MEDIUM,
@@ -172,6 +213,14 @@ public final class MetastreamConfig extends AbstractConfig {
         p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, getString(PROCESSING_GUARANTEE_CONFIG));
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, getInt(NUM_STREAM_THREADS_CONFIG));
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, getLong(COMMIT_INTERVAL_MS_CONFIG));
+        p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, getInt(NUM_STANDBY_REPLICAS_CONFIG));
+        p.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, BoundedRocksDbMemory.class);
+        p.put(BoundedRocksDbMemory.BLOCK_CACHE_BYTES, getLong(ROCKSDB_BLOCK_CACHE_BYTES_CONFIG));
+        p.put(BoundedRocksDbMemory.WRITE_BUFFER_BYTES, getLong(ROCKSDB_WRITE_BUFFER_BYTES_CONFIG));
+        p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, ErrorsToDeadLetters.Processing.class);
+        p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, ErrorsToDeadLetters.Production.class);
+        p.put(ErrorsToDeadLetters.TOPIC, getString(TOPIC_DEAD_LETTERS_CONFIG));
+        p.put(ErrorsToDeadLetters.MAX_VALUE_BYTES, getInt(DEAD_LETTER_MAX_VALUE_BYTES_CONFIG));
         // A query and the samples before it sit on two partitions of one stream task. With 0 the
         // task still waits for a partition that is empty locally but known to have data on the
         // broker, so records are taken in timestamp order without a fixed idle delay.

@@ -34,14 +34,20 @@ final class InputValidator {
     private InputValidator() {
     }
 
-    static Outcome<LabelledSample> sample(byte[] key, byte[] value, int inputDim) {
+    static Outcome<LabelledSample> sample(byte[] key, byte[] value, int inputDim, TopologySettings.Limits limits,
+            long nowMs) {
+        Outcome<LabelledSample> tooBig = checkSize(value, limits);
+        if (tooBig != null) {
+            return tooBig;
+        }
         LabelledSample s;
         try {
             s = SAMPLES.decode(value);
         } catch (RecordDecodeException e) {
             return decodeFailure(e);
         }
-        Outcome<LabelledSample> common = check(key, s.getTaskId(), s.getFeatures(), inputDim);
+        Outcome<LabelledSample> common = check(key, s.getTaskId(), s.getFeatures(), inputDim,
+                s.getEventTime().toEpochMilli(), limits, nowMs);
         if (common != null) {
             return common;
         }
@@ -51,14 +57,20 @@ final class InputValidator {
         return Outcome.accepted(s);
     }
 
-    static Outcome<PredictionRequest> query(byte[] key, byte[] value, int inputDim) {
+    static Outcome<PredictionRequest> query(byte[] key, byte[] value, int inputDim, TopologySettings.Limits limits,
+            long nowMs) {
+        Outcome<PredictionRequest> tooBig = checkSize(value, limits);
+        if (tooBig != null) {
+            return tooBig;
+        }
         PredictionRequest q;
         try {
             q = QUERIES.decode(value);
         } catch (RecordDecodeException e) {
             return decodeFailure(e);
         }
-        Outcome<PredictionRequest> common = check(key, q.getTaskId(), q.getFeatures(), inputDim);
+        Outcome<PredictionRequest> common = check(key, q.getTaskId(), q.getFeatures(), inputDim,
+                q.getEventTime().toEpochMilli(), limits, nowMs);
         return common != null ? common : Outcome.accepted(q);
     }
 
@@ -69,8 +81,18 @@ final class InputValidator {
         return Outcome.rejected(reason, root.getClass().getName(), e.getMessage());
     }
 
-    /** @return a rejection, or null when the task id, key and features are acceptable */
-    private static <T> Outcome<T> check(byte[] key, String taskId, List<Float> features, int inputDim) {
+    /** Checked before decoding, so an oversized record costs no parsing. */
+    private static <T> Outcome<T> checkSize(byte[] value, TopologySettings.Limits limits) {
+        if (value != null && value.length > limits.maxRecordBytes()) {
+            return Outcome.rejected(RejectReason.OVERSIZED, "InputValidator",
+                    value.length + " bytes, more than input.max.record.bytes=" + limits.maxRecordBytes());
+        }
+        return null;
+    }
+
+    /** @return a rejection, or null when the task id, key, features and time are acceptable */
+    private static <T> Outcome<T> check(byte[] key, String taskId, List<Float> features, int inputDim,
+            long eventTimeMs, TopologySettings.Limits limits, long nowMs) {
         if (taskId == null || taskId.isBlank()) {
             return Outcome.rejected(RejectReason.MISSING_TASK_ID, "InputValidator", "task_id is empty");
         }
@@ -88,6 +110,11 @@ final class InputValidator {
                 return Outcome.rejected(RejectReason.NON_FINITE, "InputValidator",
                         "feature " + i + " is " + features.get(i));
             }
+        }
+        if (eventTimeMs > nowMs + limits.maxFutureMs()) {
+            return Outcome.rejected(RejectReason.FUTURE_TIMESTAMP, "InputValidator", "event time "
+                    + java.time.Instant.ofEpochMilli(eventTimeMs) + " is more than input.max.future.ms="
+                    + limits.maxFutureMs() + " ahead of " + java.time.Instant.ofEpochMilli(nowMs));
         }
         return null;
     }

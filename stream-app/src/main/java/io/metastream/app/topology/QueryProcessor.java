@@ -7,6 +7,8 @@ import io.metastream.schemas.Prediction;
 import io.metastream.schemas.PredictionRequest;
 import io.metastream.schemas.state.AdaptedTask;
 import io.metastream.schemas.state.PendingQuery;
+import io.metastream.schemas.serde.AvroCodec;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -34,6 +36,7 @@ import org.apache.kafka.streams.state.KeyValueStore;
  */
 final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, SpecificRecord> {
     private static final char SEPARATOR = '\u0000';
+    private static final AvroCodec<PredictionRequest> QUERIES = AvroCodec.of(PredictionRequest.class);
 
     private final ActiveModel model;
     private final TopologySettings settings;
@@ -57,15 +60,16 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
         adaptation = new TaskAdaptation(model,
                 new SupportSetStore(context.getStateStore(StoreNames.SUPPORT_SETS), settings.supportMaxSize()),
                 adapted, dirty);
-        deadLetters = new DeadLetters(context, MetastreamTopology.DEAD_LETTERS_SINK);
+        deadLetters = new DeadLetters(context, MetastreamTopology.DEAD_LETTERS_SINK,
+                settings.limits().deadLetterMaxValueBytes());
         context.schedule(Duration.ofMillis(settings.queryMaxWaitMs()), PunctuationType.WALL_CLOCK_TIME,
                 now -> answerPending());
     }
 
     @Override
     public void process(Record<byte[], byte[]> record) {
-        InputValidator.Outcome<PredictionRequest> outcome =
-                InputValidator.query(record.key(), record.value(), model.base().inputDim());
+        InputValidator.Outcome<PredictionRequest> outcome = InputValidator.query(record.key(), record.value(),
+                model.base().inputDim(), settings.limits(), context().currentSystemTimeMs());
         if (!outcome.isAccepted()) {
             deadLetters.send(record, outcome);
             return;
@@ -94,6 +98,27 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
             return;
         }
         BaseModel base = model.base();
+        try {
+            adaptAndAnswer(tasks, queries, base);
+        } catch (RuntimeException batchFailure) {
+            // One poisoned task (say, corrupt state) must not hold every query of the batch hostage
+            // or fail the stream thread: retry one query at a time and dead-letter only the culprit.
+            for (PendingQuery q : queries) {
+                try {
+                    adaptAndAnswer(Set.of(q.getTaskId()), List.of(q), base);
+                } catch (RuntimeException e) {
+                    deadLetters.send(q.getTaskId().getBytes(StandardCharsets.UTF_8), QUERIES.encode(request(q)),
+                            q.getReceivedTimestamp().toEpochMilli(), RejectReason.PROCESSING_ERROR,
+                            e.getClass().getName(), "answering query " + q.getQueryId() + " failed: " + e.getMessage());
+                }
+            }
+        }
+        for (String key : keys) {
+            pending.delete(key);
+        }
+    }
+
+    private void adaptAndAnswer(Set<String> tasks, List<PendingQuery> queries, BaseModel base) {
         List<String> stale = new ArrayList<>();
         for (String task : tasks) {
             if (settings.adaptOnQuery() && (dirty.get(task) != null || adaptedUnderAnotherBase(task, base))) {
@@ -109,9 +134,12 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
             }
         }
         answer(queries, base);
-        for (String key : keys) {
-            pending.delete(key);
-        }
+    }
+
+    /** The request a pending query came from, as its original producer would have encoded it. */
+    private static PredictionRequest request(PendingQuery q) {
+        return PredictionRequest.newBuilder().setQueryId(q.getQueryId()).setTaskId(q.getTaskId())
+                .setFeatures(q.getFeatures()).setEventTime(q.getReceivedTimestamp()).build();
     }
 
     /**

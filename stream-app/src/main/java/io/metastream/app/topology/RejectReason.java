@@ -13,5 +13,13 @@ public enum RejectReason {
     /** The feature vector's length differs from the base model's input size. */
     WRONG_DIMENSION,
     /** A feature or the target is NaN or infinite. */
-    NON_FINITE
+    NON_FINITE,
+    /** The record is larger than {@code input.max.record.bytes}. */
+    OVERSIZED,
+    /** The event time is further ahead of the wall clock than {@code input.max.future.ms}. */
+    FUTURE_TIMESTAMP,
+    /** A processor threw while handling the record (e.g. corrupt state); the record was isolated. */
+    PROCESSING_ERROR,
+    /** The broker refused an output record (e.g. too large) produced while handling this input. */
+    PRODUCTION_ERROR
 }

@@ -28,6 +28,8 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
     private KeyValueStore<String, Long> dirty;
     private TaskAdaptation adaptation;
     private DeadLetters deadLetters;
+    private KeyValueStore<String, SupportSet> sets;
+    private KeyValueStore<String, AdaptedTask> adapted;
 
     SampleProcessor(ActiveModel model, TopologySettings settings) {
         this.model = model;
@@ -42,22 +44,50 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
         dirty = context.getStateStore(StoreNames.DIRTY_TASKS);
         supportSets = new SupportSetStore(sets, settings.supportMaxSize());
         adaptation = new TaskAdaptation(model, supportSets, adapted, dirty);
-        deadLetters = new DeadLetters(context, MetastreamTopology.DEAD_LETTERS_SINK);
+        deadLetters = new DeadLetters(context, MetastreamTopology.DEAD_LETTERS_SINK,
+                settings.limits().deadLetterMaxValueBytes());
+        this.sets = sets;
+        this.adapted = adapted;
         context.schedule(Duration.ofMillis(settings.adaptationIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
                 now -> adaptDirtyTasks());
+        context.schedule(Duration.ofMillis(settings.limits().expiryIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
+                this::expireIdleTasks);
     }
 
     @Override
     public void process(Record<byte[], byte[]> record) {
-        InputValidator.Outcome<LabelledSample> outcome =
-                InputValidator.sample(record.key(), record.value(), model.base().inputDim());
+        long now = context().currentSystemTimeMs();
+        InputValidator.Outcome<LabelledSample> outcome = InputValidator.sample(record.key(), record.value(),
+                model.base().inputDim(), settings.limits(), now);
         if (!outcome.isAccepted()) {
             deadLetters.send(record, outcome);
             return;
         }
         LabelledSample sample = outcome.record();
-        if (supportSets.append(sample) && dirty.get(sample.getTaskId()) == null) {
+        if (supportSets.append(sample, now) && dirty.get(sample.getTaskId()) == null) {
             dirty.put(sample.getTaskId(), record.timestamp());
+        }
+    }
+
+    /**
+     * Forgets tasks with no new sample for {@code task.ttl.ms}: support set, adapted state and
+     * dirty mark go together (the deletes reach the changelogs, so restored state forgets too).
+     */
+    private void expireIdleTasks(long now) {
+        long cutoff = now - settings.limits().taskTtlMs();
+        List<String> idle = new ArrayList<>();
+        try (KeyValueIterator<String, SupportSet> it = sets.all()) {
+            while (it.hasNext()) {
+                KeyValue<String, SupportSet> entry = it.next();
+                if (entry.value.getLastUpdated().toEpochMilli() < cutoff) {
+                    idle.add(entry.key);
+                }
+            }
+        }
+        for (String task : idle) {
+            sets.delete(task);
+            adapted.delete(task);
+            dirty.delete(task);
         }
     }
 

@@ -4,13 +4,16 @@ import io.metastream.learn.Support;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.state.SupportPoint;
 import io.metastream.schemas.state.SupportSet;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
- * Typed access to the {@value StoreNames#SUPPORT_SETS} store: each task's most recent samples,
- * bounded, without duplicates by event id.
+ * Typed access to the {@value StoreNames#SUPPORT_SETS} store: each task's most recent samples by
+ * event time, bounded, without duplicates. A redelivered sample is recognised by its event id while
+ * it is retained, and by its age once it has been evicted: a full set ignores a sample older than
+ * everything it holds, so a late redelivery can never push out a newer sample.
  */
 final class SupportSetStore {
     private final KeyValueStore<String, SupportSet> store;
@@ -26,7 +29,7 @@ final class SupportSetStore {
      *
      * @return false when a sample with the same event id is already retained (a redelivery)
      */
-    boolean append(LabelledSample sample) {
+    boolean append(LabelledSample sample, long nowMs) {
         SupportSet current = store.get(sample.getTaskId());
         List<SupportPoint> points = current == null ? new ArrayList<>() : new ArrayList<>(current.getPoints());
         for (SupportPoint p : points) {
@@ -34,14 +37,23 @@ final class SupportSetStore {
                 return false;
             }
         }
-        points.add(SupportPoint.newBuilder().setEventId(sample.getEventId()).setFeatures(sample.getFeatures())
-                .setTarget(sample.getTarget()).setEventTime(sample.getEventTime()).build());
+        Instant time = sample.getEventTime();
+        if (points.size() >= maxSize && time.isBefore(points.get(0).getEventTime())) {
+            return false;
+        }
+        int at = points.size();
+        while (at > 0 && points.get(at - 1).getEventTime().isAfter(time)) {
+            at--;
+        }
+        points.add(at, SupportPoint.newBuilder().setEventId(sample.getEventId()).setFeatures(sample.getFeatures())
+                .setTarget(sample.getTarget()).setEventTime(time).build());
         while (points.size() > maxSize) {
             points.remove(0);
         }
         long seen = current == null ? 1 : current.getTotalSeen() + 1;
+        Instant lastSeen = current == null || time.isAfter(current.getLastSeen()) ? time : current.getLastSeen();
         store.put(sample.getTaskId(), SupportSet.newBuilder().setPoints(points).setTotalSeen(seen)
-                .setLastSeen(sample.getEventTime()).build());
+                .setLastSeen(lastSeen).setLastUpdated(Instant.ofEpochMilli(nowMs)).build());
         return true;
     }
 

@@ -4,7 +4,7 @@ import io.metastream.app.config.MetastreamConfig;
 
 /** The settings the processors read, taken from {@link MetastreamConfig} once. */
 public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, int adaptationBatchMax,
-        boolean adaptOnQuery, long queryMaxWaitMs) {
+        boolean adaptOnQuery, long queryMaxWaitMs, Limits limits) {
     public TopologySettings {
         if (supportMaxSize < 1 || adaptationIntervalMs < 1 || adaptationBatchMax < 1 || queryMaxWaitMs < 1) {
             throw new IllegalArgumentException("support size, intervals and batch size must be positive: "
@@ -12,11 +12,31 @@ public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, in
         }
     }
 
+    /** What input and state may be: bad input past a limit becomes a dead letter, idle state expires. */
+    public record Limits(int maxRecordBytes, long maxFutureMs, int deadLetterMaxValueBytes, long taskTtlMs,
+            long expiryIntervalMs) {
+        public static Limits defaults() {
+            return new Limits(64 * 1024, 3_600_000L, 64 * 1024, 7L * 24 * 3_600_000, 60_000L);
+        }
+    }
+
+    /** The defaults of {@link MetastreamConfig} with these batching settings. */
+    public static TopologySettings of(int supportMaxSize, long adaptationIntervalMs, int adaptationBatchMax,
+            boolean adaptOnQuery, long queryMaxWaitMs) {
+        return new TopologySettings(supportMaxSize, adaptationIntervalMs, adaptationBatchMax, adaptOnQuery,
+                queryMaxWaitMs, Limits.defaults());
+    }
+
     public static TopologySettings from(MetastreamConfig config) {
         return new TopologySettings(config.getInt(MetastreamConfig.SUPPORT_MAX_SIZE_CONFIG),
                 config.getLong(MetastreamConfig.ADAPTATION_INTERVAL_MS_CONFIG),
                 config.getInt(MetastreamConfig.ADAPTATION_BATCH_MAX_CONFIG),
                 config.getBoolean(MetastreamConfig.ADAPTATION_ON_QUERY_CONFIG),
-                config.getLong(MetastreamConfig.QUERY_MAX_WAIT_MS_CONFIG));
+                config.getLong(MetastreamConfig.QUERY_MAX_WAIT_MS_CONFIG),
+                new Limits(config.getInt(MetastreamConfig.INPUT_MAX_RECORD_BYTES_CONFIG),
+                        config.getLong(MetastreamConfig.INPUT_MAX_FUTURE_MS_CONFIG),
+                        config.getInt(MetastreamConfig.DEAD_LETTER_MAX_VALUE_BYTES_CONFIG),
+                        config.getLong(MetastreamConfig.TASK_TTL_MS_CONFIG),
+                        config.getLong(MetastreamConfig.TASK_EXPIRY_INTERVAL_MS_CONFIG)));
     }
 }

@@ -54,7 +54,7 @@ class MetastreamTopologyTest {
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         driver = new TopologyTestDriver(
-                MetastreamTopology.build(topics, new TopologySettings(20, 200, 256, true, 20), model), props);
+                MetastreamTopology.build(topics, TopologySettings.of(20, 200, 256, true, 20), model), props);
         samples = driver.createInputTopic("samples", Serdes.ByteArray().serializer(), Serdes.ByteArray().serializer());
         queries = driver.createInputTopic("queries", Serdes.ByteArray().serializer(), Serdes.ByteArray().serializer());
         predictions = driver.createOutputTopic("predictions", Serdes.String().deserializer(),
@@ -188,6 +188,69 @@ class MetastreamTopologyTest {
         assertThat(set.getTotalSeen()).isEqualTo(30);
         assertThat(set.getPoints().get(0).getEventId()).isEqualTo("e10");
         assertThat(set.getPoints()).noneMatch(p -> p.getTarget() == 99f);
+    }
+
+    @Test
+    void shouldKeepTheSupportSetWhenAnEvictedSampleIsRedelivered() {
+        for (int i = 0; i < 25; i++) {
+            sample("late", "e" + i, i, 1f);
+        }
+        KeyValueStore<String, SupportSet> sets = driver.getKeyValueStore(StoreNames.SUPPORT_SETS);
+        SupportSet before = sets.get("late");
+        samples.pipeInput(key("late"), SAMPLES.encode(LabelledSample.newBuilder().setEventId("e2").setTaskId("late")
+                .setFeatures(List.of(2f)).setTarget(1f).setEventTime(Instant.parse("2026-01-01T00:00:00.003Z"))
+                .build()), clock);
+        assertThat(sets.get("late").getPoints()).isEqualTo(before.getPoints());
+        assertThat(sets.get("late").getTotalSeen()).isEqualTo(25);
+    }
+
+    @Test
+    void shouldExpireIdleTasksWithTheirAdaptedState() {
+        sample("old", "o1", 1f, 1f);
+        driver.advanceWallClockTime(Duration.ofMillis(250));
+        KeyValueStore<String, SupportSet> sets = driver.getKeyValueStore(StoreNames.SUPPORT_SETS);
+        KeyValueStore<String, ?> adapted = driver.getKeyValueStore(StoreNames.ADAPTED_TASKS);
+        assertThat(adapted.get("old")).isNotNull();
+        driver.advanceWallClockTime(Duration.ofDays(6));
+        sample("fresh", "f1", 1f, 1f);
+        driver.advanceWallClockTime(Duration.ofDays(1).plusMinutes(2));
+        assertThat(sets.get("old")).as("idle for 7 days").isNull();
+        assertThat(adapted.get("old")).isNull();
+        assertThat(sets.get("fresh")).as("idle for 1 day").isNotNull();
+    }
+
+    @Test
+    void shouldIsolateAQueryWhoseStateIsCorruptAndAnswerTheRestOfItsBatch() {
+        sample("good", "g1", 1f, 1f);
+        sample("bad", "b1", 1f, 1f);
+        driver.advanceWallClockTime(Duration.ofMillis(250));
+        KeyValueStore<String, io.metastream.schemas.state.AdaptedTask> adapted =
+                driver.getKeyValueStore(StoreNames.ADAPTED_TASKS);
+        io.metastream.schemas.state.AdaptedTask state = adapted.get("bad");
+        state.setState(java.nio.ByteBuffer.wrap(new byte[12]));
+        adapted.put("bad", state);
+        query("good", "q-good", 0f);
+        query("bad", "q-bad", 0f);
+        driver.advanceWallClockTime(Duration.ofMillis(25));
+        assertThat(predictions.readValuesToList()).extracting(Prediction::getQueryId).containsExactly("q-good");
+        DeadLetter letter = deadLetters.readValue();
+        assertThat(letter.getReasonCode()).isEqualTo("PROCESSING_ERROR");
+        assertThat(letter.getReason()).contains("q-bad");
+        assertThat(QUERIES.decode(letter.getValue().array()).getQueryId()).isEqualTo("q-bad");
+        driver.advanceWallClockTime(Duration.ofMillis(25));
+        assertThat(deadLetters.isEmpty()).as("the poisoned query is not retried forever").isTrue();
+    }
+
+    @Test
+    void shouldDeadLetterOversizedAndFutureRecords() {
+        byte[] huge = new byte[64 * 1024 + 1];
+        samples.pipeInput(key("t"), huge, clock);
+        queries.pipeInput(key("t"), QUERIES.encode(PredictionRequest.newBuilder().setQueryId("f").setTaskId("t")
+                .setFeatures(List.of(1f)).setEventTime(Instant.now().plus(Duration.ofDays(2))).build()), clock);
+        List<DeadLetter> letters = deadLetters.readValuesToList();
+        assertThat(letters).extracting(DeadLetter::getReasonCode).containsExactly("OVERSIZED", "FUTURE_TIMESTAMP");
+        assertThat(letters.get(0).getValue().remaining()).as("the kept bytes are capped").isEqualTo(64 * 1024);
+        assertThat(letters.get(0).getReason()).contains("value cut from 65537");
     }
 
     @Test

@@ -1,0 +1,97 @@
+package io.metastream.app.topology;
+
+import io.metastream.schemas.DeadLetter;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.streams.errors.ErrorHandlerContext;
+import org.apache.kafka.streams.errors.ProcessingExceptionHandler;
+import org.apache.kafka.streams.errors.ProductionExceptionHandler;
+import org.apache.kafka.streams.processor.api.Record;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Kafka Streams exception handlers that turn an error no processor caught into a dead letter
+ * (KIP-1034: the handler returns the dead-letter records and Streams produces them in the same
+ * transaction) and let the stream thread carry on. Processors already dead-letter the failures they
+ * expect; these catch the rest: an exception escaping a processor, an output record the broker
+ * refuses.
+ */
+public final class ErrorsToDeadLetters {
+    public static final String TOPIC = "metastream.dead.letter.topic";
+    public static final String MAX_VALUE_BYTES = "metastream.dead.letter.max.value.bytes";
+    public static final String COUNTERS = "metastream.dead.letter.counters";
+    private static final Logger LOG = LoggerFactory.getLogger(ErrorsToDeadLetters.class);
+
+    private ErrorsToDeadLetters() {
+    }
+
+    /** Shared configuration of both handlers. */
+    private static final class Target {
+        String topic = "dead-letters";
+        int maxValueBytes = 64 * 1024;
+        DeadLetterCounters counters;
+
+        void configure(Map<String, ?> configs) {
+            if (configs.get(TOPIC) != null) {
+                topic = configs.get(TOPIC).toString();
+            }
+            if (configs.get(MAX_VALUE_BYTES) != null) {
+                maxValueBytes = Integer.parseInt(configs.get(MAX_VALUE_BYTES).toString());
+            }
+            if (configs.get(COUNTERS) instanceof DeadLetterCounters c) {
+                counters = c;
+            }
+        }
+
+        List<ProducerRecord<byte[], byte[]>> letter(ErrorHandlerContext context, RejectReason reason, Exception e) {
+            LOG.warn("dead-lettering {}-{}@{} ({}): {}", context.topic(), context.partition(), context.offset(), reason,
+                    e.toString());
+            DeadLetter letter = DeadLetters.letter(context.topic(), context.partition(), context.offset(),
+                    context.sourceRawKey(), context.sourceRawValue(), reason, e.getClass().getName(),
+                    String.valueOf(e.getMessage()), maxValueBytes);
+            if (counters != null) {
+                counters.increment(String.valueOf(context.topic()), reason);
+            }
+            return List.of(new ProducerRecord<>(topic, null, context.sourceRawKey(), DeadLetters.encode(letter)));
+        }
+    }
+
+    /** An exception thrown by a processor while handling a record. */
+    public static final class Processing implements ProcessingExceptionHandler {
+        private final Target target = new Target();
+
+        @Override
+        public void configure(Map<String, ?> configs) {
+            target.configure(configs);
+        }
+
+        @Override
+        public Response handleError(ErrorHandlerContext context, Record<?, ?> record, Exception exception) {
+            return Response.resume(target.letter(context, RejectReason.PROCESSING_ERROR, exception));
+        }
+    }
+
+    /** An output record the producer or broker refused (too large, serialization, ...). */
+    public static final class Production implements ProductionExceptionHandler {
+        private final Target target = new Target();
+
+        @Override
+        public void configure(Map<String, ?> configs) {
+            target.configure(configs);
+        }
+
+        @Override
+        public Response handleError(ErrorHandlerContext context, ProducerRecord<byte[], byte[]> record,
+                Exception exception) {
+            return Response.resume(target.letter(context, RejectReason.PRODUCTION_ERROR, exception));
+        }
+
+        @Override
+        public Response handleSerializationError(ErrorHandlerContext context, ProducerRecord record,
+                Exception exception, SerializationExceptionOrigin origin) {
+            return Response.resume(target.letter(context, RejectReason.PRODUCTION_ERROR, exception));
+        }
+    }
+}
