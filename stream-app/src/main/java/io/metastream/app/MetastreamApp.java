@@ -25,6 +25,7 @@ import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.slf4j.Logger;
@@ -112,8 +113,8 @@ public final class MetastreamApp implements AutoCloseable {
                 }
                 createIgnoringRaces(admin, missing);
             }
-            Map<String, TopicDescription> inputs = admin.describeTopics(
-                    List.of(topics.samples().name(), topics.queries().name())).allTopicNames().get();
+            Map<String, TopicDescription> inputs = describeWhenVisible(admin,
+                    List.of(topics.samples().name(), topics.queries().name()));
             int samples = inputs.get(topics.samples().name()).partitions().size();
             int queries = inputs.get(topics.queries().name()).partitions().size();
             if (samples != queries) {
@@ -126,6 +127,22 @@ public final class MetastreamApp implements AutoCloseable {
         } catch (ExecutionException e) {
             throw new IllegalStateException("cannot check or create topics " + topics.names() + ": "
                     + e.getCause().getMessage(), e.getCause());
+        }
+    }
+
+    /** A topic just created may not be describable for a moment; retry for up to 30 s. */
+    private static Map<String, TopicDescription> describeWhenVisible(Admin admin, List<String> names)
+            throws InterruptedException, ExecutionException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            try {
+                return admin.describeTopics(names).allTopicNames().get();
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(100);
+            }
         }
     }
 

@@ -51,6 +51,8 @@ final class RunCommand implements Callable<Integer> {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 // SIGTERM: flush, commit and close the stores before the JVM exits.
                 app.close();
+                System.out.println("stopped cleanly");
+                System.out.flush();
                 stopped.countDown();
             }, "metastream-shutdown"));
             app.start(Duration.ofMinutes(5));

@@ -105,10 +105,15 @@ public final class MetastreamConfig extends AbstractConfig {
     private static final String ADAPTATION_ON_QUERY_DOC = "Adapt a task whose support set changed since its "
             + "last adaptation before answering its queries, so every prediction uses every sample before it; "
             + "off, queries use the state of the last background adaptation.";
-    public static final String QUERY_MAX_WAIT_MS_CONFIG = "query.max.wait.ms";
-    private static final String QUERY_MAX_WAIT_MS_DOC = "Period of the punctuator that answers waiting queries: "
-            + "it adapts their tasks that have new samples in one batched call and answers all of them in one "
-            + "batched prediction. Bounds the time a query waits in the pipeline.";
+    public static final String QUERY_BATCH_INTERVAL_MS_CONFIG = "query.batch.interval.ms";
+    private static final String QUERY_BATCH_INTERVAL_MS_DOC = "Period of the punctuator that answers waiting queries: "
+            + "it adapts their tasks that have new samples in one batched call and answers them in one batched "
+            + "prediction.";
+    public static final String QUERY_SAMPLE_WAIT_MS_CONFIG = "query.sample.wait.ms";
+    private static final String QUERY_SAMPLE_WAIT_MS_DOC = "Kafka Streams orders the samples and queries topics only "
+            + "among records already fetched, so a query can arrive before samples produced earlier. A query is "
+            + "answered once samples up to its timestamp have been processed on its partition, or after this long, "
+            + "whichever comes first (for partitions where samples are sparse).";
     public static final String DJL_THREADS_CONFIG = "djl.threads";
     private static final String DJL_THREADS_DOC = "libtorch intra-op threads; keep below the core count so "
             + "Kafka Streams keeps a core.";
@@ -170,8 +175,10 @@ public final class MetastreamConfig extends AbstractConfig {
             .define(ADAPTATION_BATCH_MAX_CONFIG, Type.INT, 256, Range.between(1, 65_536), Importance.MEDIUM,
                     ADAPTATION_BATCH_MAX_DOC)
             .define(ADAPTATION_ON_QUERY_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, ADAPTATION_ON_QUERY_DOC)
-            .define(QUERY_MAX_WAIT_MS_CONFIG, Type.LONG, 20L, Range.between(1, 60_000), Importance.MEDIUM,
-                    QUERY_MAX_WAIT_MS_DOC)
+            .define(QUERY_BATCH_INTERVAL_MS_CONFIG, Type.LONG, 20L, Range.between(1, 60_000), Importance.MEDIUM,
+                    QUERY_BATCH_INTERVAL_MS_DOC)
+            .define(QUERY_SAMPLE_WAIT_MS_CONFIG, Type.LONG, 1000L, Range.atLeast(0), Importance.MEDIUM,
+                    QUERY_SAMPLE_WAIT_MS_DOC)
             .define(DJL_THREADS_CONFIG, Type.INT, 1, Range.between(1, 256), Importance.LOW, DJL_THREADS_DOC);
 
     public MetastreamConfig(Map<?, ?> props) {

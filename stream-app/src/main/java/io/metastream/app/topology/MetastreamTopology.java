@@ -15,8 +15,8 @@ import org.apache.kafka.streams.state.Stores;
  *  samples ─► ingest-samples ─► support-sets (RocksDB) ─► punctuator: batched adaptation ─► adaptations
  *               │ bad ─► dead-letters                       └─► adapted-tasks (RocksDB)
  *  queries ─► answer-queries ─► predictions (adapted state, or the base when cold)
- *               │ task has new samples ─► pending-queries (RocksDB) ─► punctuator: batched adaptation
- *               │                                                      + batched prediction ─► predictions
+ *               └─► pending-queries (RocksDB) ─► punctuator, once the samples before each query are in:
+ *                                                 batched adaptation + batched prediction ─► predictions
  *               │ bad ─► dead-letters
  * </pre>
  * Both input processors share the three stores, so samples and queries of a partition are handled
@@ -53,6 +53,9 @@ public final class MetastreamTopology {
 
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(StoreNames.PENDING_QUERIES),
                 Serdes.String(), new AvroSerde<>(PendingQuery.class)), ANSWER_QUERIES);
+
+        topology.addStateStore(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(StoreNames.SAMPLE_WATERMARK),
+                Serdes.String(), Serdes.Long()).withLoggingDisabled(), INGEST_SAMPLES, ANSWER_QUERIES);
 
         topology.addSink(PREDICTIONS_SINK, topics.predictions().name(), topics.predictions().keySerde().serializer(),
                 topics.predictions().valueSerde().serializer(), ANSWER_QUERIES);

@@ -26,11 +26,13 @@ import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
  * Queries in, predictions out, in micro-batches. Every query waits in
- * {@value StoreNames#PENDING_QUERIES} (a changelogged store, so a crash does not lose it) for at
- * most {@code query.max.wait.ms}; then one batched call adapts every waiting query's task that has
- * new samples, and one batched call answers all waiting queries. A prediction therefore reflects
- * every sample processed before it, and the ML cost per punctuation is two native calls whatever
- * the query rate (one call per query costs about as much as a batch of hundreds). A task adapted
+ * {@value StoreNames#PENDING_QUERIES} (a changelogged store, so a crash does not lose it) until the
+ * samples partition has been processed up to the query's timestamp (Kafka Streams orders two topics
+ * only among fetched records), or {@code query.sample.wait.ms} at most. Every
+ * {@code query.batch.interval.ms}, one batched call adapts the ready queries' tasks that have new
+ * samples and one batched call answers them. A prediction therefore reflects every sample produced
+ * before it on its partition, and the ML cost per punctuation is two native calls whatever the query
+ * rate (one call per query costs about as much as a batch of hundreds). A task adapted
  * under a base that is no longer served is re-adapted in the same batch. A cold task is answered by
  * the base.
  */
@@ -43,6 +45,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
     private KeyValueStore<String, AdaptedTask> adapted;
     private KeyValueStore<String, Long> dirty;
     private KeyValueStore<String, PendingQuery> pending;
+    private KeyValueStore<String, Long> watermark;
     private TaskAdaptation adaptation;
     private DeadLetters deadLetters;
 
@@ -57,12 +60,13 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
         adapted = context.getStateStore(StoreNames.ADAPTED_TASKS);
         dirty = context.getStateStore(StoreNames.DIRTY_TASKS);
         pending = context.getStateStore(StoreNames.PENDING_QUERIES);
+        watermark = context.getStateStore(StoreNames.SAMPLE_WATERMARK);
         adaptation = new TaskAdaptation(model,
                 new SupportSetStore(context.getStateStore(StoreNames.SUPPORT_SETS), settings.supportMaxSize()),
                 adapted, dirty);
         deadLetters = new DeadLetters(context, MetastreamTopology.DEAD_LETTERS_SINK,
                 settings.limits().deadLetterMaxValueBytes());
-        context.schedule(Duration.ofMillis(settings.queryMaxWaitMs()), PunctuationType.WALL_CLOCK_TIME,
+        context.schedule(Duration.ofMillis(settings.queryBatchIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
                 now -> answerPending());
     }
 
@@ -77,21 +81,34 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
         PredictionRequest request = outcome.record();
         PendingQuery query = PendingQuery.newBuilder().setQueryId(request.getQueryId())
                 .setTaskId(request.getTaskId()).setFeatures(request.getFeatures())
-                .setReceivedTimestamp(Instant.ofEpochMilli(record.timestamp())).build();
+                .setReceivedTimestamp(Instant.ofEpochMilli(record.timestamp()))
+                .setArrivedAt(Instant.ofEpochMilli(context().currentSystemTimeMs())).build();
         pending.put(request.getTaskId() + SEPARATOR + request.getQueryId(), query);
     }
 
-    /** Adapts every stale task with waiting queries in one call, then answers them all in one call. */
+    /**
+     * Takes every waiting query whose preceding samples are in (or that has waited
+     * {@code query.sample.wait.ms}), adapts their stale tasks in one call and answers them in one call.
+     */
     private void answerPending() {
+        long now = context().currentSystemTimeMs();
+        Long seen = watermark.get(SampleProcessor.WATERMARK_KEY);
+        long samplesUpTo = seen == null ? Long.MIN_VALUE : seen;
         List<String> keys = new ArrayList<>();
         List<PendingQuery> queries = new ArrayList<>();
         Set<String> tasks = new LinkedHashSet<>();
         try (KeyValueIterator<String, PendingQuery> it = pending.all()) {
             while (it.hasNext()) {
                 KeyValue<String, PendingQuery> entry = it.next();
-                keys.add(entry.key);
-                queries.add(entry.value);
-                tasks.add(entry.value.getTaskId());
+                PendingQuery q = entry.value;
+                // Strictly later: several records share a millisecond, so an equal timestamp proves nothing.
+                boolean samplesIn = q.getReceivedTimestamp().toEpochMilli() < samplesUpTo;
+                boolean waitedEnough = now - q.getArrivedAt().toEpochMilli() >= settings.querySampleWaitMs();
+                if (samplesIn || waitedEnough) {
+                    keys.add(entry.key);
+                    queries.add(q);
+                    tasks.add(q.getTaskId());
+                }
             }
         }
         if (queries.isEmpty()) {

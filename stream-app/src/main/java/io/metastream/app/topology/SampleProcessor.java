@@ -22,6 +22,7 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * punctuator, adapt all dirty tasks of this stream task in one batched call.
  */
 final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, SpecificRecord> {
+    static final String WATERMARK_KEY = "samples";
     private final ActiveModel model;
     private final TopologySettings settings;
     private SupportSetStore supportSets;
@@ -30,6 +31,8 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
     private DeadLetters deadLetters;
     private KeyValueStore<String, SupportSet> sets;
     private KeyValueStore<String, AdaptedTask> adapted;
+    private KeyValueStore<String, Long> watermark;
+    private long highestTimestamp = Long.MIN_VALUE;
 
     SampleProcessor(ActiveModel model, TopologySettings settings) {
         this.model = model;
@@ -48,6 +51,7 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
                 settings.limits().deadLetterMaxValueBytes());
         this.sets = sets;
         this.adapted = adapted;
+        this.watermark = context.getStateStore(StoreNames.SAMPLE_WATERMARK);
         context.schedule(Duration.ofMillis(settings.adaptationIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
                 now -> adaptDirtyTasks());
         context.schedule(Duration.ofMillis(settings.limits().expiryIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
@@ -57,6 +61,11 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
     @Override
     public void process(Record<byte[], byte[]> record) {
         long now = context().currentSystemTimeMs();
+        // Every record, valid or not, proves the partition has been read up to its timestamp.
+        if (record.timestamp() > highestTimestamp) {
+            highestTimestamp = record.timestamp();
+            watermark.put(WATERMARK_KEY, highestTimestamp);
+        }
         InputValidator.Outcome<LabelledSample> outcome = InputValidator.sample(record.key(), record.value(),
                 model.base().inputDim(), settings.limits(), now);
         if (!outcome.isAccepted()) {

@@ -12,6 +12,12 @@ public final class StoreNames {
     /** {@code <task id> NUL <query id>} of a query waiting for its task's batched adaptation. */
     public static final String PENDING_QUERIES = "pending-queries";
 
+    /**
+     * In memory, not logged: the highest record timestamp processed on this stream task's samples
+     * partition, so queries can wait for the samples that precede them.
+     */
+    public static final String SAMPLE_WATERMARK = "sample-watermark";
+
     private StoreNames() {
     }
 }

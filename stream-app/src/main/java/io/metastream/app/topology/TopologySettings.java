@@ -4,11 +4,11 @@ import io.metastream.app.config.MetastreamConfig;
 
 /** The settings the processors read, taken from {@link MetastreamConfig} once. */
 public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, int adaptationBatchMax,
-        boolean adaptOnQuery, long queryMaxWaitMs, Limits limits) {
+        boolean adaptOnQuery, long queryBatchIntervalMs, long querySampleWaitMs, Limits limits) {
     public TopologySettings {
-        if (supportMaxSize < 1 || adaptationIntervalMs < 1 || adaptationBatchMax < 1 || queryMaxWaitMs < 1) {
+        if (supportMaxSize < 1 || adaptationIntervalMs < 1 || adaptationBatchMax < 1 || queryBatchIntervalMs < 1) {
             throw new IllegalArgumentException("support size, intervals and batch size must be positive: "
-                    + supportMaxSize + ", " + adaptationIntervalMs + ", " + adaptationBatchMax + ", " + queryMaxWaitMs);
+                    + supportMaxSize + ", " + adaptationIntervalMs + ", " + adaptationBatchMax + ", " + queryBatchIntervalMs);
         }
     }
 
@@ -22,9 +22,9 @@ public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, in
 
     /** The defaults of {@link MetastreamConfig} with these batching settings. */
     public static TopologySettings of(int supportMaxSize, long adaptationIntervalMs, int adaptationBatchMax,
-            boolean adaptOnQuery, long queryMaxWaitMs) {
+            boolean adaptOnQuery, long queryBatchIntervalMs) {
         return new TopologySettings(supportMaxSize, adaptationIntervalMs, adaptationBatchMax, adaptOnQuery,
-                queryMaxWaitMs, Limits.defaults());
+                queryBatchIntervalMs, 250L, Limits.defaults());
     }
 
     public static TopologySettings from(MetastreamConfig config) {
@@ -32,7 +32,8 @@ public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, in
                 config.getLong(MetastreamConfig.ADAPTATION_INTERVAL_MS_CONFIG),
                 config.getInt(MetastreamConfig.ADAPTATION_BATCH_MAX_CONFIG),
                 config.getBoolean(MetastreamConfig.ADAPTATION_ON_QUERY_CONFIG),
-                config.getLong(MetastreamConfig.QUERY_MAX_WAIT_MS_CONFIG),
+                config.getLong(MetastreamConfig.QUERY_BATCH_INTERVAL_MS_CONFIG),
+                config.getLong(MetastreamConfig.QUERY_SAMPLE_WAIT_MS_CONFIG),
                 new Limits(config.getInt(MetastreamConfig.INPUT_MAX_RECORD_BYTES_CONFIG),
                         config.getLong(MetastreamConfig.INPUT_MAX_FUTURE_MS_CONFIG),
                         config.getInt(MetastreamConfig.DEAD_LETTER_MAX_VALUE_BYTES_CONFIG),

@@ -59,6 +59,7 @@ final class StreamingFixture implements AutoCloseable {
     final List<Prediction> predictions = new CopyOnWriteArrayList<>();
     final List<Integer> predictionPartitions = new CopyOnWriteArrayList<>();
     final List<ModelSwapEvent> swaps = new CopyOnWriteArrayList<>();
+    final Map<String, Float> queryFeatures = new java.util.concurrent.ConcurrentHashMap<>();
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private final Thread collector;
     private volatile boolean collecting = true;
@@ -112,6 +113,17 @@ final class StreamingFixture implements AutoCloseable {
         return app;
     }
 
+    /** Starts a child-JVM instance that is killed when the fixture closes, whatever the test did. */
+    ChildInstance startChild(String name, Map<String, String> settings) throws java.io.IOException {
+        ChildInstance child = ChildInstance.start(dir, name, settings);
+        closeables.add(() -> {
+            if (child.isAlive()) {
+                child.kill();
+            }
+        });
+        return child;
+    }
+
     /** Sends {@code samples} samples then {@code queries} queries for each task; returns the query ids. */
     List<String> sendTasks(String prefix, int tasks, int samples, int queries) {
         List<String> ids = new ArrayList<>();
@@ -127,13 +139,22 @@ final class StreamingFixture implements AutoCloseable {
             for (int q = 0; q < queries; q++) {
                 String id = task + "-q" + q;
                 ids.add(id);
-                send(topics.queries().name(), task, QUERIES.encode(PredictionRequest.newBuilder().setQueryId(id)
-                        .setTaskId(task).setFeatures(List.of(random.nextFloat() * 10 - 5))
-                        .setEventTime(Instant.now()).build()));
+                sendQuery(task, id, random.nextFloat() * 10 - 5);
             }
         }
         producer.flush();
         return ids;
+    }
+
+    /** One query, remembered so a later query can ask the same thing. */
+    void sendQuery(String task, String queryId, float x) {
+        queryFeatures.put(queryId, x);
+        send(topics.queries().name(), task, QUERIES.encode(PredictionRequest.newBuilder().setQueryId(queryId)
+                .setTaskId(task).setFeatures(List.of(x)).setEventTime(Instant.now()).build()));
+    }
+
+    Prediction prediction(String queryId) {
+        return predictions.stream().filter(p -> p.getQueryId().equals(queryId)).findFirst().orElseThrow();
     }
 
     private void send(String topic, String key, byte[] value) {

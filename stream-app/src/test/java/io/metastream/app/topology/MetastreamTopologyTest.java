@@ -33,6 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
 class MetastreamTopologyTest {
     private static final AvroCodec<LabelledSample> SAMPLES = AvroCodec.of(LabelledSample.class);
     private static final AvroCodec<PredictionRequest> QUERIES = AvroCodec.of(PredictionRequest.class);
+    /** Past query.sample.wait.ms: a query with no later sample on its partition is answered by then. */
+    private static final Duration SAMPLE_WAIT = Duration.ofMillis(300);
 
     @TempDir
     Path stateDir;
@@ -100,7 +102,7 @@ class MetastreamTopologyTest {
         }
         query("user-1", "q1", 0.5f);
         assertThat(predictions.isEmpty()).as("a query for a task with new samples waits for the batch").isTrue();
-        driver.advanceWallClockTime(Duration.ofMillis(25));
+        driver.advanceWallClockTime(SAMPLE_WAIT);
         Prediction p = predictions.readValue();
         assertThat(p.getQueryId()).isEqualTo("q1");
         assertThat(p.getTaskId()).isEqualTo("user-1");
@@ -116,9 +118,36 @@ class MetastreamTopologyTest {
     }
 
     @Test
+    void shouldHoldAQueryUntilTheSamplesBeforeItHaveBeenProcessed() {
+        Instant t = clock.plusSeconds(10);
+        queries.pipeInput(key("u"), QUERIES.encode(PredictionRequest.newBuilder().setQueryId("early").setTaskId("u")
+                .setFeatures(List.of(0f)).setEventTime(t).build()), t);
+        // Produced before the query but processed after it, as happens across two topics.
+        samples.pipeInput(key("u"), SAMPLES.encode(LabelledSample.newBuilder().setEventId("s1").setTaskId("u")
+                .setFeatures(List.of(1f)).setTarget(2f).setEventTime(t.minusMillis(5)).build()), t.minusMillis(5));
+        driver.advanceWallClockTime(Duration.ofMillis(40));
+        assertThat(predictions.isEmpty()).as("samples are only known up to before the query").isTrue();
+        samples.pipeInput(key("other"), SAMPLES.encode(LabelledSample.newBuilder().setEventId("s2").setTaskId("other")
+                .setFeatures(List.of(1f)).setTarget(2f).setEventTime(t.plusMillis(1)).build()), t.plusMillis(1));
+        driver.advanceWallClockTime(Duration.ofMillis(40));
+        Prediction p = predictions.readValue();
+        assertThat(p.getQueryId()).isEqualTo("early");
+        assertThat(p.getSupportSize()).as("the earlier sample is in").isEqualTo(1);
+    }
+
+    @Test
+    void shouldAnswerAfterTheBoundWhenNoLaterSampleComes() {
+        query("quiet", "q", 0f);
+        driver.advanceWallClockTime(Duration.ofMillis(100));
+        assertThat(predictions.isEmpty()).isTrue();
+        driver.advanceWallClockTime(Duration.ofMillis(200));
+        assertThat(predictions.readValue().getQueryId()).isEqualTo("q");
+    }
+
+    @Test
     void shouldAnswerColdTaskWithTheBase() {
         query("nobody", "q-cold", 1.25f);
-        driver.advanceWallClockTime(Duration.ofMillis(25));
+        driver.advanceWallClockTime(SAMPLE_WAIT);
         Prediction p = predictions.readValue();
         assertThat(p.getAdapted()).isFalse();
         assertThat(p.getSupportSize()).isZero();
@@ -157,7 +186,7 @@ class MetastreamTopologyTest {
             query("u" + t, "q" + t + "b", 1f);
         }
         assertThat(predictions.isEmpty()).isTrue();
-        driver.advanceWallClockTime(Duration.ofMillis(25));
+        driver.advanceWallClockTime(SAMPLE_WAIT);
         List<Prediction> answered = predictions.readValuesToList();
         assertThat(answered).extracting(Prediction::getQueryId)
                 .containsExactlyInAnyOrder("q0a", "q0b", "q1a", "q1b", "q2a", "q2b", "q3a", "q3b");
@@ -169,7 +198,7 @@ class MetastreamTopologyTest {
         KeyValueStore<String, ?> pending = driver.getKeyValueStore(StoreNames.PENDING_QUERIES);
         assertThat(pending.approximateNumEntries()).isZero();
         query("u0", "q0c", 2f);
-        driver.advanceWallClockTime(Duration.ofMillis(25));
+        driver.advanceWallClockTime(SAMPLE_WAIT);
         Prediction clean = predictions.readValue();
         assertThat(clean.getQueryId()).isEqualTo("q0c");
         assertThat(clean.getSupportSize()).isEqualTo(5);
@@ -231,13 +260,13 @@ class MetastreamTopologyTest {
         adapted.put("bad", state);
         query("good", "q-good", 0f);
         query("bad", "q-bad", 0f);
-        driver.advanceWallClockTime(Duration.ofMillis(25));
+        driver.advanceWallClockTime(SAMPLE_WAIT);
         assertThat(predictions.readValuesToList()).extracting(Prediction::getQueryId).containsExactly("q-good");
         DeadLetter letter = deadLetters.readValue();
         assertThat(letter.getReasonCode()).isEqualTo("PROCESSING_ERROR");
         assertThat(letter.getReason()).contains("q-bad");
         assertThat(QUERIES.decode(letter.getValue().array()).getQueryId()).isEqualTo("q-bad");
-        driver.advanceWallClockTime(Duration.ofMillis(25));
+        driver.advanceWallClockTime(SAMPLE_WAIT);
         assertThat(deadLetters.isEmpty()).as("the poisoned query is not retried forever").isTrue();
     }
 
@@ -265,7 +294,7 @@ class MetastreamTopologyTest {
         queries.pipeInput(key("t"), QUERIES.encode(PredictionRequest.newBuilder().setQueryId("q").setTaskId("")
                 .setFeatures(List.of(1f)).setEventTime(clock).build()), clock);
         query("t", "good", 0f);
-        driver.advanceWallClockTime(Duration.ofMillis(25));
+        driver.advanceWallClockTime(SAMPLE_WAIT);
 
         List<DeadLetter> letters = deadLetters.readValuesToList();
         assertThat(letters).extracting(DeadLetter::getReasonCode).containsExactly(
