@@ -63,7 +63,26 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         DemoOptions options = new DemoOptions(tasks, shots, queries, rate, badFraction, seed, dataDir, trainIterations,
                 partitions, overrides, swap);
-        DemoReport result = new DemoRunner(options, System.out).run();
+        DemoRunner runner = new DemoRunner(options, System.out);
+        java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            // SIGTERM: stop the traffic, let the pipeline drain and close, then the broker.
+            runner.requestStop();
+            try {
+                finished.await(90, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "demo-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            return finish(runner.run());
+        } finally {
+            finished.countDown();
+        }
+    }
+
+    private Integer finish(DemoReport result) throws java.io.IOException {
         System.out.println();
         System.out.println(result.summary());
         if (report != null) {

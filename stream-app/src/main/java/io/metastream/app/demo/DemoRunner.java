@@ -49,6 +49,16 @@ public final class DemoRunner {
 
     private final DemoOptions options;
     private final PrintStream out;
+    private final Map<Integer, Long> rssMb = new TreeMap<>();
+    private volatile boolean stopRequested;
+
+    /**
+     * Asks a running demo to stop producing, drain what it sent, and close the pipeline before the
+     * broker (for SIGTERM). The demo's report then covers what was sent.
+     */
+    public void requestStop() {
+        stopRequested = true;
+    }
 
     public DemoRunner(DemoOptions options, PrintStream out) {
         this.options = options;
@@ -151,6 +161,10 @@ public final class DemoRunner {
             long lastPrint = start;
             int sent = 0;
             for (SimulatedPopulation.Event e : events) {
+                if (stopRequested) {
+                    out.println("stop requested: draining what was sent");
+                    break;
+                }
                 long due = start + (long) (sent * 1e9 / options.rate());
                 while (System.nanoTime() < due) {
                     Thread.onSpinWait();
@@ -174,6 +188,11 @@ public final class DemoRunner {
             }
             producer.flush();
             long deadline = System.nanoTime() + DRAIN_TIMEOUT.toNanos();
+            List<SimulatedPopulation.Event> sentEvents = events.subList(0, sent);
+            events = sentEvents;
+            validQueries = sentEvents.stream().filter(SimulatedPopulation.Event::isValidQuery).count();
+            samples = sentEvents.stream().filter(ev -> ev.sample() && ev.badKind() == null).count();
+            injected = sentEvents.stream().filter(ev -> ev.badKind() != null).count();
             while (observer.predictions.size() < validQueries || observer.deadLetters.get() < injected) {
                 observer.check();
                 if (System.nanoTime() > deadline) {
@@ -218,9 +237,13 @@ public final class DemoRunner {
     private void progressLine(long start, int sent, int total, OutputObserver o, long validQueries,
             ActiveModel model) {
         double[] lat = o.latencyMs.values().stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        int second = (int) ((System.nanoTime() - start) / 1_000_000_000L);
+        long rss = residentMegabytes();
+        rssMb.put(second, rss);
         out.printf(Locale.ROOT, "[%5.1fs] sent %d/%d | predictions %d/%d | adaptations %d | dead letters %d | "
-                + "p50 %.1f ms | serving %s%n", (System.nanoTime() - start) / 1e9, sent, total, o.predictions.size(),
-                validQueries, o.adaptations.get(), o.deadLetters.get(), percentile(lat, 0.50), model.base().version());
+                + "p50 %.1f ms | rss %d MB | serving %s%n", (System.nanoTime() - start) / 1e9, sent, total,
+                o.predictions.size(), validQueries, o.adaptations.get(), o.deadLetters.get(), percentile(lat, 0.50),
+                rss, model.base().version());
     }
 
     private DemoReport report(List<SimulatedPopulation.Event> events, OutputObserver o, ActiveModel model,
@@ -266,7 +289,8 @@ public final class DemoRunner {
                 o.deadLetters.get(), injected, byReason, metrics, mseBase.mean(), mseBase.ci95(), mseAdapted.mean(),
                 mseAdapted.ci95(), mseAdapted.mean() / mseBase.mean(), buckets, percentile(lat, 0.50), percentile(lat, 0.99),
                 lat.length == 0 ? 0 : lat[lat.length - 1], (System.nanoTime() - wallStart) / 1e9, base.version(),
-                byVersion, model.learner().device(), config.getString(MetastreamConfig.PROCESSING_GUARANTEE_CONFIG));
+                byVersion, model.learner().device(), config.getString(MetastreamConfig.PROCESSING_GUARANTEE_CONFIG),
+                new TreeMap<>(rssMb));
     }
 
     private static KafkaProducer<String, byte[]> producer(String bootstrap) {
@@ -276,6 +300,20 @@ public final class DemoRunner {
         p.put(ProducerConfig.LINGER_MS_CONFIG, 2);
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+    }
+
+    /** Resident set size of this process (Linux), or -1 where /proc is not there. */
+    static long residentMegabytes() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
+        }
+        return -1;
     }
 
     static double percentile(double[] sorted, double q) {
