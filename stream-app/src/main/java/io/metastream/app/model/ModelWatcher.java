@@ -2,25 +2,19 @@ package io.metastream.app.model;
 
 import io.metastream.app.topology.Topics;
 import io.metastream.learn.BaseModel;
-import io.metastream.schemas.ModelChange;
 import io.metastream.schemas.ModelSwapEvent;
 import io.metastream.store.ModelStore;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicBoolean;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
+import io.metastream.app.kafka.AssignedConsumerThread;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,10 +35,8 @@ public final class ModelWatcher implements AutoCloseable {
     private final String alias;
     private final ActiveModel model;
     private final String instanceId;
-    private final KafkaConsumer<String, byte[]> consumer;
     private final KafkaProducer<String, byte[]> producer;
-    private final AtomicBoolean running = new AtomicBoolean(true);
-    private final Thread thread;
+    private final AssignedConsumerThread reader;
 
     public ModelWatcher(String bootstrapServers, Topics topics, ModelStore store, String modelName, String alias,
             ActiveModel model, String instanceId) {
@@ -54,50 +46,34 @@ public final class ModelWatcher implements AutoCloseable {
         this.alias = alias;
         this.model = model;
         this.instanceId = instanceId;
-        this.consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false), new StringDeserializer(), new ByteArrayDeserializer());
         this.producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
                 ProducerConfig.ACKS_CONFIG, "all"), new StringSerializer(), new ByteArraySerializer());
-        this.thread = new Thread(this::loop, "model-watcher");
-        thread.setDaemon(true);
+        this.reader = new AssignedConsumerThread("model-watcher", bootstrapServers, Map.of(),
+                List.of(topics.models().name()), this::follow);
     }
 
     /** Reads the models topic from the start (its compacted state), then follows it. */
     public ModelWatcher start() {
-        List<TopicPartition> partitions = consumer.partitionsFor(topics.models().name()).stream()
-                .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
-        consumer.assign(partitions);
-        consumer.seekToBeginning(partitions);
-        thread.start();
+        reader.start();
         return this;
     }
 
-    private void loop() {
+    /** Only the newest change of this model's alias in a poll matters. */
+    private void follow(ConsumerRecords<String, byte[]> records) {
         String key = Topics.modelKey(modelName, alias);
-        try {
-            while (running.get()) {
-                String target = null;
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                    if (key.equals(r.key()) && r.value() != null) {
-                        try {
-                            target = topics.models().valueSerde().deserializer().deserialize(r.topic(), r.value())
-                                    .getVersion();
-                        } catch (RuntimeException e) {
-                            LOG.error("unreadable model change at {}-{}@{}: {}", r.topic(), r.partition(), r.offset(),
-                                    e.getMessage());
-                        }
-                    }
-                }
-                if (target != null) {
-                    apply(target); // only the newest change in a poll matters
+        String target = null;
+        for (ConsumerRecord<String, byte[]> r : records) {
+            if (key.equals(r.key()) && r.value() != null) {
+                try {
+                    target = topics.models().valueSerde().deserializer().deserialize(r.topic(), r.value()).getVersion();
+                } catch (RuntimeException e) {
+                    LOG.error("unreadable model change at {}-{}@{}: {}", r.topic(), r.partition(), r.offset(),
+                            e.getMessage());
                 }
             }
-        } catch (WakeupException e) {
-            // close() asked us to stop
-        } catch (RuntimeException e) {
-            LOG.error("model watcher stopped; the current base keeps serving", e);
-        } finally {
-            consumer.close(Duration.ofSeconds(5));
+        }
+        if (target != null) {
+            apply(target);
         }
     }
 
@@ -130,13 +106,8 @@ public final class ModelWatcher implements AutoCloseable {
 
     @Override
     public void close() {
-        running.set(false);
-        consumer.wakeup();
-        try {
-            thread.join(10_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        reader.close();
+        reader.failure().ifPresent(f -> LOG.error("model watcher had stopped; the base did not change since", f));
         producer.close(Duration.ofSeconds(5));
     }
 }
