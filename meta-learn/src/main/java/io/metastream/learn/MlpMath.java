@@ -108,4 +108,24 @@ final class MlpMath {
         return current;
     }
 
+    /**
+     * {@code steps} steps of {@code phi = phi - alpha * grad} with per-parameter step sizes
+     * {@code alphas} (unpacked like the parameters, task axis 1 or T). Written with NDArray ops
+     * only, so when {@code params} or {@code alphas} require gradients an autograd graph over the
+     * whole inner loop, second-order terms included, comes for free: the inner gradient is an
+     * explicit function of the parameters, not a backward pass.
+     */
+    static List<NDArray> sgd(List<NDArray> params, List<NDArray> alphas, NDArray x, NDArray y, NDArray w,
+            int steps) {
+        List<NDArray> current = params;
+        for (int s = 0; s < steps; s++) {
+            List<NDArray> grads = gradients(current, x, y, w);
+            List<NDArray> next = new ArrayList<>(current.size());
+            for (int i = 0; i < current.size(); i++) {
+                next.add(current.get(i).sub(grads.get(i).mul(alphas.get(i))));
+            }
+            current = next;
+        }
+        return current;
+    }
 }
