@@ -92,8 +92,8 @@ public final class MetaTrainer {
         Random random = new Random(plan.seed());
         float[] theta = initialParameters(arch, random);
         float[] alpha = initialStepSizes(arch, plan.adaptation().stepSize(), random);
-        Adam adam = new Adam(theta.length, plan.outerStepSize());
-        Adam alphaAdam = new Adam(theta.length, plan.outerStepSize());
+        Adam adam = new Adam(theta.length);
+        Adam alphaAdam = new Adam(theta.length);
         float[] curve = new float[plan.iterations()];
         try (NDManager root = NDManager.newBaseManager(device)) {
             for (int it = 0; it < plan.iterations(); it++) {
@@ -110,15 +110,15 @@ public final class MetaTrainer {
                                 algorithm == Algorithm.METASGD, TaskBatch.of(scratch, supports, arch.inputDim()),
                                 TaskBatch.of(scratch, queries, arch.inputDim()), plan.adaptation().steps());
                         curve[it] = g.queryLoss();
-                        adam.step(theta, g.theta());
+                        adam.step(theta, g.theta(), plan.outerStepSizeAt(it));
                         if (g.alpha() != null) {
-                            alphaAdam.step(alpha, g.alpha());
+                            alphaAdam.step(alpha, g.alpha(), plan.outerStepSizeAt(it));
                         }
                     } else {
                         float[] direction = new float[theta.length];
                         curve[it] = outerDirection(scratch, arch, theta, supports, queries, plan.adaptation(),
                                 direction);
-                        adam.step(theta, direction);
+                        adam.step(theta, direction, plan.outerStepSizeAt(it));
                     }
                 }
                 progress.iteration(it + 1, plan.iterations(), curve[it]);
@@ -200,16 +200,14 @@ public final class MetaTrainer {
     static final class Adam {
         private final float[] m;
         private final float[] v;
-        private final float lr;
         private int t;
 
-        Adam(int n, float lr) {
+        Adam(int n) {
             this.m = new float[n];
             this.v = new float[n];
-            this.lr = lr;
         }
 
-        void step(float[] params, float[] grad) {
+        void step(float[] params, float[] grad, float lr) {
             t++;
             double c1 = 1 - Math.pow(0.9, t);
             double c2 = 1 - Math.pow(0.999, t);
