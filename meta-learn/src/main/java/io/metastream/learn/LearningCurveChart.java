@@ -97,7 +97,7 @@ public final class LearningCurveChart {
         for (int i = 0; i <= 5; i++) {
             int x = LEFT + plotW * i / 5;
             g.drawLine(x, TOP + plotH, x, TOP + plotH + 5);
-            g.drawString(Integer.toString(iterations * i / 5), x - 15, TOP + plotH + 20);
+            g.drawString(Integer.toString(iterations * i / 5), x - (i == 5 ? 35 : 15), TOP + plotH + 20);
         }
         g.drawString("meta-iteration", LEFT + plotW - 90, HEIGHT - 10);
         g.drawString("query loss after adaptation, log scale: grey per iteration, blue moving average", LEFT,

@@ -92,18 +92,21 @@ class MetaTrainerTest {
 
     @Test
     void shouldKeepNativeMemoryFlatOverManySecondOrderMetaSteps() {
-        // A leaked autograd graph would cost about a megabyte a step here; the bound allows for
-        // allocator and JIT noise only. The 10,000-step CLI runs log the same figure (RESULTS.md).
+        // A leaked autograd graph would cost about a megabyte a step here. Native memory is
+        // approximated as resident size minus the Java heap the JVM has committed, because the
+        // heap itself grows during the first few thousand steps. The CLI logs the resident size
+        // every 100 steps of its 20,000-step runs (RESULTS.md).
         MetaTrainingPlan d = MetaTrainingPlan.sinusoidDefault();
         MetaTrainingPlan plan = new MetaTrainingPlan(d.architecture(), new AdaptationSettings(2, 0.01f), 2000, 5,
                 10, 10, 0.001f, 7L);
-        long[] rss = new long[plan.iterations() + 1];
+        long[] nativeKb = new long[plan.iterations() + 1];
         new MetaTrainer(MetaTrainer.Algorithm.METASGD, Device.cpu()).train(new SinusoidTasks(), plan,
-                (done, total, loss) -> rss[done] = done % 250 == 0 ? residentKb() : 0);
-        long warm = rss[500];
-        long end = rss[2000];
-        assertThat(warm).isPositive();
-        assertThat(end - warm).as("resident kB growth from step 500 to 2000").isLessThan(40_000);
+                (done, total, loss) -> {
+                    if (done == 500 || done == total) {
+                        nativeKb[done] = residentKb() - Runtime.getRuntime().totalMemory() / 1024;
+                    }
+                });
+        assertThat(nativeKb[2000] - nativeKb[500]).as("native kB growth from step 500 to 2000").isLessThan(40_000);
     }
 
     static long residentKb() {
