@@ -5,7 +5,10 @@ import java.util.Objects;
 /**
  * An immutable meta-learned base: architecture, parameters (host floats in the
  * {@link MlpArchitecture} layout), the inner loop it was meta-trained for, and the version that
- * names it on every prediction. Holds no native memory, so one instance is safely shared by all
+ * names it on every prediction. Optionally a per-parameter inner step-size vector {@code alpha} in
+ * the same layout, so the inner update is {@code phi = theta - alpha * grad}: Meta-SGD learns it,
+ * ANIL sets it to the step size on the head and 0 on the body. Without it the scalar step size of
+ * the adaptation settings applies to every parameter (MAML, Reptile, fine-tuning). Holds no native memory, so one instance is safely shared by all
  * stream threads; each batched call copies the few kilobytes of parameters into its own scratch
  * manager (on the GPU when there is one).
  */
@@ -15,26 +18,48 @@ public final class BaseModel {
     private final MlpArchitecture architecture;
     private final float[] parameters;
     private final AdaptationSettings adaptation;
+    private final float[] stepSizes;
 
     /**
+     * A base adapted with the scalar step size of {@code adaptation}.
+     *
      * @throws IllegalArgumentException if the parameter count does not match the architecture
      */
     public BaseModel(String version, String learner, MlpArchitecture architecture, float[] parameters,
             AdaptationSettings adaptation) {
+        this(version, learner, architecture, parameters, adaptation, null);
+    }
+
+    /**
+     * @param stepSizes per-parameter inner step sizes in the parameter layout, or {@code null} for
+     *     the scalar step size of {@code adaptation}
+     * @throws IllegalArgumentException if a vector's length does not match the architecture or a
+     *     value is not finite
+     */
+    public BaseModel(String version, String learner, MlpArchitecture architecture, float[] parameters,
+            AdaptationSettings adaptation, float[] stepSizes) {
         this.version = Objects.requireNonNull(version, "version");
         this.learner = Objects.requireNonNull(learner, "learner");
         this.architecture = Objects.requireNonNull(architecture, "architecture");
         this.adaptation = Objects.requireNonNull(adaptation, "adaptation");
-        if (parameters.length != architecture.parameterCount()) {
-            throw new IllegalArgumentException(architecture + " has " + architecture.parameterCount()
-                    + " parameters, got " + parameters.length);
+        checkVector("parameter", parameters, architecture);
+        this.parameters = parameters.clone();
+        if (stepSizes != null) {
+            checkVector("step size", stepSizes, architecture);
         }
-        for (int i = 0; i < parameters.length; i++) {
-            if (!Float.isFinite(parameters[i])) {
-                throw new IllegalArgumentException("parameter " + i + " is not finite: " + parameters[i]);
+        this.stepSizes = stepSizes == null ? null : stepSizes.clone();
+    }
+
+    private static void checkVector(String what, float[] v, MlpArchitecture architecture) {
+        if (v.length != architecture.parameterCount()) {
+            throw new IllegalArgumentException(architecture + " has " + architecture.parameterCount() + " "
+                    + what + "s, got " + v.length);
+        }
+        for (int i = 0; i < v.length; i++) {
+            if (!Float.isFinite(v[i])) {
+                throw new IllegalArgumentException(what + " " + i + " is not finite: " + v[i]);
             }
         }
-        this.parameters = parameters.clone();
     }
 
     /** {@code name@version}, as carried by predictions and adaptation events. */
@@ -68,9 +93,38 @@ public final class BaseModel {
         return adaptation;
     }
 
+    /** A copy of the per-parameter inner step sizes, or {@code null} when the scalar one applies. */
+    public float[] stepSizes() {
+        return stepSizes == null ? null : stepSizes.clone();
+    }
+
+    public boolean hasStepSizes() {
+        return stepSizes != null;
+    }
+
+    /**
+     * The step sizes to run {@code settings} with: the base's own vector scaled by the ratio of the
+     * requested to the trained scalar step size (so an override still scales the whole update), or
+     * {@code null} when the base has no vector. Callers must not modify the array.
+     */
+    float[] stepSizesFor(AdaptationSettings settings) {
+        if (stepSizes == null) {
+            return null;
+        }
+        if (settings.stepSize() == adaptation.stepSize()) {
+            return stepSizes;
+        }
+        float scale = settings.stepSize() / adaptation.stepSize();
+        float[] scaled = new float[stepSizes.length];
+        for (int i = 0; i < scaled.length; i++) {
+            scaled[i] = stepSizes[i] * scale;
+        }
+        return scaled;
+    }
+
     @Override
     public String toString() {
         return version + " (" + learner + ", " + architecture + ", " + adaptation.steps() + " steps of "
-                + adaptation.stepSize() + ")";
+                + (stepSizes == null ? Float.toString(adaptation.stepSize()) : "per-parameter sizes") + ")";
     }
 }

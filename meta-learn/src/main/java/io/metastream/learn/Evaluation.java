@@ -42,6 +42,15 @@ public final class Evaluation {
 
     public static Report evaluate(Learner learner, BaseModel base, TaskFamily family, int tasks, int shots,
             int querySize, long seed, int batchSize) {
+        return evaluate(learner, base, base.adaptation(), family, tasks, shots, querySize, seed, batchSize);
+    }
+
+    /**
+     * Scores {@code base} adapted with {@code settings} (e.g. another number of inner steps) on
+     * {@code tasks} fresh tasks drawn with {@code seed}; the same seed gives the same tasks.
+     */
+    public static Report evaluate(Learner learner, BaseModel base, AdaptationSettings settings, TaskFamily family,
+            int tasks, int shots, int querySize, long seed, int batchSize) {
         Random random = new Random(seed);
         double[] baseMse = new double[tasks];
         double[] adaptedMse = new double[tasks];
@@ -54,7 +63,7 @@ public final class Evaluation {
                 supports.add(e.support());
                 queries.add(e.query());
             }
-            AdaptedBatch adapted = learner.adapt(base, supports);
+            AdaptedBatch adapted = learner.adapt(base, supports, settings);
             List<float[]> states = new ArrayList<>(n);
             List<float[]> none = new ArrayList<>(n);
             List<float[][]> inputs = new ArrayList<>(n);

@@ -10,7 +10,8 @@ import java.util.List;
 
 /**
  * Adaptation by a few SGD steps from the base, batched over tasks: the online half of MAML,
- * first-order MAML and Reptile (they differ only in how the base was meta-trained). Owns one root
+ * first-order MAML, Reptile, Meta-SGD, ANIL and the fine-tuning baseline (they differ only in how
+ * the base was trained and in the base's per-parameter step sizes, if any). Owns one root
  * {@link NDManager}; each call works in its own sub-manager, closed before the call returns.
  */
 public final class GradientLearner implements Learner {
@@ -31,8 +32,11 @@ public final class GradientLearner implements Learner {
                 TaskBatch batch = TaskBatch.of(scratch, supports, arch.inputDim());
                 List<NDArray> theta = MlpMath.unpack(baseRows(scratch, base, 1), arch);
                 NDArray lossBefore = MlpMath.loss(theta, batch.x, batch.y, batch.w);
-                List<NDArray> phi = MlpMath.sgd(theta, batch.x, batch.y, batch.w, settings.steps(),
-                        settings.stepSize());
+                float[] alpha = base.stepSizesFor(settings);
+                List<NDArray> phi = alpha == null
+                        ? MlpMath.sgd(theta, batch.x, batch.y, batch.w, settings.steps(), settings.stepSize())
+                        : MlpMath.sgd(theta, MlpMath.unpack(scratch.create(alpha, new Shape(1, alpha.length)), arch),
+                                batch.x, batch.y, batch.w, settings.steps());
                 NDArray lossAfter = MlpMath.loss(phi, batch.x, batch.y, batch.w);
                 // With zero steps phi is the un-broadcast base; give every task its own row.
                 NDArray packed = MlpMath.pack(phi).broadcast(new Shape(batch.tasks, arch.parameterCount()));

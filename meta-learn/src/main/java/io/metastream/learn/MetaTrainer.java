@@ -15,7 +15,15 @@ import java.util.Random;
  *   <li>{@link Algorithm#REPTILE} (Nichol, Achiam and Schulman, "On First-Order Meta-Learning
  *       Algorithms", 2018): {@code theta - mean_t phi_t};</li>
  *   <li>{@link Algorithm#FOMAML} (first-order MAML, Finn et al. 2017, section 5.2): the query-set
- *       gradient at {@code phi_t}, averaged over tasks.</li>
+ *       gradient at {@code phi_t}, averaged over tasks;</li>
+ *   <li>{@link Algorithm#MAML} (Finn et al. 2017): the exact gradient of the query loss through
+ *       the inner loop, second-order terms included ({@link SecondOrderGradient});</li>
+ *   <li>{@link Algorithm#METASGD} (Li, Zhou, Chen and Li, "Meta-SGD", 2017): as MAML, and the
+ *       per-parameter inner step sizes are learned too, initialised uniform in [0.005, 0.1];</li>
+ *   <li>{@link Algorithm#ANIL} (Raghu, Raghu, Bengio and Vinyals, "Rapid Learning or Feature
+ *       Reuse?", ICLR 2020): as MAML, but the inner loop adapts only the last layer;</li>
+ *   <li>{@link Algorithm#PRETRAIN}: no inner loop; the mean loss on all tasks pooled, the
+ *       fine-tuning baseline of Finn et al. 2017, figure 3.</li>
  * </ul>
  * The direction goes through Adam (the outer optimiser of Finn et al.). Parameters live on the
  * host between iterations; each iteration's native memory is one scratch manager, so memory stays
@@ -24,10 +32,30 @@ import java.util.Random;
 public final class MetaTrainer {
     /** Outer-loop rule. */
     public enum Algorithm {
-        REPTILE, FOMAML;
+        REPTILE, FOMAML, MAML, METASGD, ANIL, PRETRAIN;
 
         public String id() {
             return name().toLowerCase(java.util.Locale.ROOT);
+        }
+
+        /**
+         * Parses an {@link #id()}.
+         *
+         * @throws IllegalArgumentException naming the known ids
+         */
+        public static Algorithm fromId(String id) {
+            for (Algorithm a : values()) {
+                if (a.id().equals(id)) {
+                    return a;
+                }
+            }
+            throw new IllegalArgumentException("unknown algorithm '" + id + "' (known: "
+                    + java.util.Arrays.stream(values()).map(Algorithm::id).toList() + ")");
+        }
+
+        /** Whether the trained base carries per-parameter inner step sizes. */
+        public boolean hasStepSizes() {
+            return this == METASGD || this == ANIL;
         }
     }
 
@@ -45,8 +73,14 @@ public final class MetaTrainer {
         this.device = device;
     }
 
-    /** The result: trained parameters and the learning curve (mean post-adaptation query loss). */
-    public record Result(float[] parameters, float[] curve) {
+    /**
+     * The result: trained parameters, the learning curve (mean post-adaptation query loss), and
+     * the per-parameter inner step sizes for {@link Algorithm#hasStepSizes()} algorithms, else null.
+     */
+    public record Result(float[] parameters, float[] curve, float[] stepSizes) {
+        public Result(float[] parameters, float[] curve) {
+            this(parameters, curve, null);
+        }
     }
 
     public Result train(TaskFamily family, MetaTrainingPlan plan, Progress progress) {
@@ -57,7 +91,9 @@ public final class MetaTrainer {
         }
         Random random = new Random(plan.seed());
         float[] theta = initialParameters(arch, random);
-        Adam adam = new Adam(theta.length, plan.outerStepSize());
+        float[] alpha = initialStepSizes(arch, plan.adaptation().stepSize(), random);
+        Adam adam = new Adam(theta.length);
+        Adam alphaAdam = new Adam(theta.length);
         float[] curve = new float[plan.iterations()];
         try (NDManager root = NDManager.newBaseManager(device)) {
             for (int it = 0; it < plan.iterations(); it++) {
@@ -69,14 +105,53 @@ public final class MetaTrainer {
                     queries.add(e.query());
                 }
                 try (NDManager scratch = root.newSubManager()) {
-                    float[] direction = new float[theta.length];
-                    curve[it] = outerDirection(scratch, arch, theta, supports, queries, plan.adaptation(), direction);
-                    adam.step(theta, direction);
+                    if (algorithm == Algorithm.MAML || algorithm.hasStepSizes()) {
+                        SecondOrderGradient.Result g = SecondOrderGradient.compute(scratch, arch, theta, alpha,
+                                algorithm == Algorithm.METASGD, TaskBatch.of(scratch, supports, arch.inputDim()),
+                                TaskBatch.of(scratch, queries, arch.inputDim()), plan.adaptation().steps());
+                        curve[it] = g.queryLoss();
+                        adam.step(theta, g.theta(), plan.outerStepSizeAt(it));
+                        if (g.alpha() != null) {
+                            alphaAdam.step(alpha, g.alpha(), plan.outerStepSizeAt(it));
+                        }
+                    } else {
+                        float[] direction = new float[theta.length];
+                        curve[it] = outerDirection(scratch, arch, theta, supports, queries, plan.adaptation(),
+                                direction);
+                        adam.step(theta, direction, plan.outerStepSizeAt(it));
+                    }
                 }
                 progress.iteration(it + 1, plan.iterations(), curve[it]);
             }
         }
-        return new Result(theta, curve);
+        return new Result(theta, curve, algorithm.hasStepSizes() ? alpha : null);
+    }
+
+    /**
+     * The inner step sizes the algorithm starts from: uniform in [0.005, 0.1] for Meta-SGD (Li et
+     * al. 2017, section 4.1), the scalar step on the last layer and 0 elsewhere for ANIL, and the
+     * scalar step everywhere for the rest (only MAML reads it).
+     */
+    float[] initialStepSizes(MlpArchitecture arch, float stepSize, Random random) {
+        float[] alpha = new float[arch.parameterCount()];
+        switch (algorithm) {
+            case METASGD -> {
+                // A separate stream, so theta's initialisation is the same for every algorithm.
+                Random r = new Random(random.nextLong());
+                for (int i = 0; i < alpha.length; i++) {
+                    alpha[i] = 0.005f + r.nextFloat() * 0.095f;
+                }
+            }
+            case ANIL -> java.util.Arrays.fill(alpha, headOffset(arch), alpha.length, stepSize);
+            default -> java.util.Arrays.fill(alpha, stepSize);
+        }
+        return alpha;
+    }
+
+    /** Index of the first parameter of the last layer (its weights, then its bias). */
+    static int headOffset(MlpArchitecture arch) {
+        int last = arch.depth() - 1;
+        return arch.parameterCount() - arch.fanIn(last) * arch.fanOut(last) - arch.fanOut(last);
     }
 
     /** Fills {@code direction} (a descent direction for theta) and returns the mean query loss. */
@@ -86,12 +161,22 @@ public final class MetaTrainer {
         TaskBatch query = TaskBatch.of(scratch, queries, arch.inputDim());
         NDArray thetaRow = scratch.create(theta, new Shape(1, theta.length));
         List<NDArray> params = MlpMath.unpack(thetaRow, arch);
+        if (algorithm == Algorithm.PRETRAIN) {
+            // Every labelled point of every task counts alike: the support rows join the query rows.
+            NDArray x = support.x.concat(query.x, 1);
+            NDArray y = support.y.concat(query.y, 1);
+            NDArray w = support.w.concat(query.w, 1).div(2f);
+            NDArray grad = MlpMath.pack(MlpMath.gradients(params, x, y, w)).mean(new int[] {0}, true);
+            System.arraycopy(grad.toFloatArray(), 0, direction, 0, direction.length);
+            return MlpMath.loss(params, x, y, w).mean().getFloat();
+        }
         List<NDArray> phi = MlpMath.sgd(params, support.x, support.y, support.w, adaptation.steps(),
                 adaptation.stepSize());
         float queryLoss = MlpMath.loss(phi, query.x, query.y, query.w).mean().getFloat();
         NDArray dir = switch (algorithm) {
             case REPTILE -> thetaRow.sub(MlpMath.pack(phi).mean(new int[] {0}, true));
             case FOMAML -> MlpMath.pack(MlpMath.gradients(phi, query.x, query.y, query.w)).mean(new int[] {0}, true);
+            default -> throw new IllegalStateException(algorithm + " has no first-order direction");
         };
         System.arraycopy(dir.toFloatArray(), 0, direction, 0, direction.length);
         return queryLoss;
@@ -115,16 +200,14 @@ public final class MetaTrainer {
     static final class Adam {
         private final float[] m;
         private final float[] v;
-        private final float lr;
         private int t;
 
-        Adam(int n, float lr) {
+        Adam(int n) {
             this.m = new float[n];
             this.v = new float[n];
-            this.lr = lr;
         }
 
-        void step(float[] params, float[] grad) {
+        void step(float[] params, float[] grad, float lr) {
             t++;
             double c1 = 1 - Math.pow(0.9, t);
             double c2 = 1 - Math.pow(0.999, t);

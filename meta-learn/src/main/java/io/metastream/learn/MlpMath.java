@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Activation;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -16,6 +17,12 @@ import java.util.List;
  * mode is per thread, while these functions are called from every stream thread at once. Every
  * result belongs to the manager of {@code x} (the left operand of the first op), so callers pass
  * inputs created in a per-call scratch manager.
+ *
+ * <p>No op that autograd may record takes a Java number ({@code x.mul(2f)}, {@code x.maximum(0f)}):
+ * DJL turns the number into a tensor over a direct buffer and closes it right after the op, but
+ * libtorch's autograd keeps that tensor for the backward pass, which then reads memory the garbage
+ * collector may already have freed. The second-order meta-gradient went wrong about once in a few
+ * hundred steps that way; {@code gt(0f)} is safe because nothing differentiates it.
  */
 final class MlpMath {
     private MlpMath() {
@@ -52,7 +59,7 @@ final class MlpMath {
         int depth = params.size() / 2;
         for (int l = 0; l < depth; l++) {
             NDArray z = a.matMul(params.get(2 * l)).add(params.get(2 * l + 1));
-            a = l < depth - 1 ? z.maximum(0f) : z;
+            a = l < depth - 1 ? Activation.relu(z) : z;
         }
         return a;
     }
@@ -77,12 +84,14 @@ final class MlpMath {
             NDArray z = a.matMul(params.get(2 * l)).add(params.get(2 * l + 1));
             if (l < depth - 1) {
                 reluMasks.add(z.gt(0f).toType(DataType.FLOAT32, false));
-                a = z.maximum(0f);
+                a = Activation.relu(z);
             } else {
                 a = z;
             }
         }
-        NDArray delta = a.sub(y).mul(w).mul(2f);
+        NDArray weighted = a.sub(y).mul(w);
+        NDArray delta = weighted.add(weighted); // 2 * weighted, exactly, without a scalar operand
+
         NDArray[] grads = new NDArray[params.size()];
         for (int l = depth - 1; l >= 0; l--) {
             grads[2 * l] = activations.get(l).transpose(0, 2, 1).matMul(delta);
@@ -108,4 +117,24 @@ final class MlpMath {
         return current;
     }
 
+    /**
+     * {@code steps} steps of {@code phi = phi - alpha * grad} with per-parameter step sizes
+     * {@code alphas} (unpacked like the parameters, task axis 1 or T). Written with NDArray ops
+     * only, so when {@code params} or {@code alphas} require gradients an autograd graph over the
+     * whole inner loop, second-order terms included, comes for free: the inner gradient is an
+     * explicit function of the parameters, not a backward pass.
+     */
+    static List<NDArray> sgd(List<NDArray> params, List<NDArray> alphas, NDArray x, NDArray y, NDArray w,
+            int steps) {
+        List<NDArray> current = params;
+        for (int s = 0; s < steps; s++) {
+            List<NDArray> grads = gradients(current, x, y, w);
+            List<NDArray> next = new ArrayList<>(current.size());
+            for (int i = 0; i < current.size(); i++) {
+                next.add(current.get(i).sub(grads.get(i).mul(alphas.get(i))));
+            }
+            current = next;
+        }
+        return current;
+    }
 }

@@ -60,6 +60,44 @@ class GradientLearnerTest {
     }
 
     @Test
+    void shouldMatchOneByOneAdaptationWithPerParameterStepSizes() {
+        Random r = new Random(17);
+        float[] alpha = new float[ARCH.parameterCount()];
+        for (int i = 0; i < alpha.length; i++) {
+            alpha[i] = 0.005f + 0.05f * r.nextFloat();
+        }
+        BaseModel metaSgd = new BaseModel("sine@1", "metasgd", ARCH, base.parameters(), new AdaptationSettings(2, 0.01f),
+                alpha);
+        List<Support> sets = supports(13, 19, true);
+        AdaptedBatch batched = learner.adapt(metaSgd, sets);
+        for (int t = 0; t < sets.size(); t++) {
+            AdaptedTask alone = learner.adapt(metaSgd, List.of(sets.get(t))).tasks().get(0);
+            assertThat(batched.tasks().get(t).state()).containsExactly(alone.state(), within(1e-5f));
+        }
+        // The vector really is used per parameter: plain-Java steps with it agree.
+        Support s = sets.get(9);
+        PlainMlp plain = new PlainMlp(ARCH);
+        double[] expected = plain.adapt(PlainMlp.toDouble(base.parameters()), PlainMlp.toDouble(alpha), s, 2);
+        float[] actual = batched.tasks().get(9).state();
+        for (int i = 0; i < expected.length; i++) {
+            assertThat((double) actual[i]).as("param %d", i).isCloseTo(expected[i], within(1e-4));
+        }
+    }
+
+    @Test
+    void shouldLeaveTheBodyUntouchedWhenOnlyTheHeadHasAStepSize() {
+        float[] alpha = new float[ARCH.parameterCount()];
+        int head = MetaTrainer.headOffset(ARCH);
+        java.util.Arrays.fill(alpha, head, alpha.length, 0.05f);
+        BaseModel anil = new BaseModel("sine@1", "anil", ARCH, base.parameters(), new AdaptationSettings(3, 0.05f),
+                alpha);
+        AdaptedTask t = learner.adapt(anil, supports(1, 23, false)).tasks().get(0);
+        assertThat(java.util.Arrays.copyOf(t.state(), head)).containsExactly(java.util.Arrays.copyOf(base.parameters(), head));
+        assertThat(t.lossAfter()).isLessThan(t.lossBefore());
+        assertThat(head).isEqualTo(ARCH.parameterCount() - 41);
+    }
+
+    @Test
     void shouldLowerSupportLossOfEveryTask() {
         for (AdaptedTask task : learner.adapt(base, supports(20, 5, false)).tasks()) {
             assertThat(task.lossAfter()).isLessThan(task.lossBefore());

@@ -1,27 +1,37 @@
 package io.metastream.app.cli;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import io.metastream.app.console.ConsoleProgress;
 import io.metastream.app.model.BaseModelTraining;
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.DjlRuntime;
+import io.metastream.learn.LearningCurveChart;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.learn.SinusoidTasks;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = "Meta-train a base model and publish it, with its provenance, to a model store.")
+        description = "Meta-train a base model and publish it, with its provenance, to a model store. "
+                + "Writes a JSON training log and a learning-curve PNG under <out>/_runs/<name>-v<version>/.")
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--dataset", defaultValue = "sinusoid", description = "Task family: sinusoid.")
     String dataset;
 
-    @Option(names = "--algorithm", defaultValue = "reptile", description = "reptile or fomaml.")
+    @Option(names = "--algorithm", defaultValue = "reptile",
+            description = "maml (second order), fomaml, reptile, metasgd, anil, or pretrain (the pooled "
+                    + "fine-tuning baseline).")
     String algorithm;
 
     @Option(names = "--out", required = true, description = "Model store root directory.")
@@ -33,11 +43,28 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--iterations", defaultValue = "5000", description = "Meta-training iterations.")
     int iterations;
 
-    @Option(names = "--inner-steps", defaultValue = "5", description = "Inner SGD steps (also used online).")
-    int innerSteps;
+    @Option(names = "--inner-steps",
+            description = "Inner SGD steps, also the default online: 5 for reptile and fomaml, else 1.")
+    Integer innerSteps;
 
-    @Option(names = "--inner-step-size", defaultValue = "0.02", description = "Inner SGD step size.")
-    float innerStepSize;
+    @Option(names = "--inner-step-size",
+            description = "Inner SGD step size: 0.02 for reptile, fomaml and pretrain, 0.01 for maml and anil "
+                    + "(Finn et al. 2017); the nominal size for metasgd, whose sizes are learned.")
+    Float innerStepSize;
+
+    @Option(names = "--shots", defaultValue = "10", description = "Support examples per task (K).")
+    int shots;
+
+    @Option(names = "--meta-batch", defaultValue = "25", description = "Tasks per meta-iteration.")
+    int metaBatch;
+
+    @Option(names = "--outer-step-size", defaultValue = "0.002", description = "Adam step size of the outer loop.")
+    float outerStepSize;
+
+    @Option(names = "--outer-decay-to", defaultValue = "1",
+            description = "Decay the outer step size linearly to this fraction of itself by the last iteration "
+                    + "(1: constant).")
+    float outerDecayTo;
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed.")
     long seed;
@@ -46,24 +73,55 @@ final class TrainCommand implements Callable<Integer> {
     String promote;
 
     @Override
-    public Integer call() {
+    public Integer call() throws IOException {
         if (!dataset.equals("sinusoid")) {
             throw new IllegalArgumentException("unknown dataset '" + dataset + "' (available: sinusoid)");
         }
-        MetaTrainer.Algorithm algo = MetaTrainer.Algorithm.valueOf(algorithm.toUpperCase(Locale.ROOT));
+        MetaTrainer.Algorithm algo = MetaTrainer.Algorithm.fromId(algorithm.toLowerCase(Locale.ROOT));
+        boolean firstOrderDefaults = algo == MetaTrainer.Algorithm.REPTILE || algo == MetaTrainer.Algorithm.FOMAML;
+        int steps = innerSteps != null ? innerSteps : firstOrderDefaults ? 5 : 1;
+        float stepSize = innerStepSize != null ? innerStepSize
+                : firstOrderDefaults || algo == MetaTrainer.Algorithm.PRETRAIN ? 0.02f : 0.01f;
         DjlRuntime.start(1);
         MetaTrainingPlan d = MetaTrainingPlan.sinusoidDefault();
-        MetaTrainingPlan plan = new MetaTrainingPlan(d.architecture(), new AdaptationSettings(innerSteps, innerStepSize),
-                iterations, d.metaBatch(), d.shots(), d.queryShots(), d.outerStepSize(), seed);
+        MetaTrainingPlan plan = new MetaTrainingPlan(d.architecture(), new AdaptationSettings(steps, stepSize),
+                iterations, metaBatch, shots, d.queryShots(), outerStepSize, seed, outerDecayTo);
         LocalDirectoryModelStore store = new LocalDirectoryModelStore(out);
         ConsoleProgress bar = new ConsoleProgress(System.out, "meta-training " + algo.id());
-        ModelManifest manifest = BaseModelTraining.trainAndPublish(store, name, algo, new SinusoidTasks(), plan,
+        BaseModelTraining.TrainingRun run = BaseModelTraining.train(store, name, algo, new SinusoidTasks(), plan,
                 (done, total, loss) -> bar.update(done, total, String.format(Locale.ROOT, "query loss %.3f", loss)));
-        System.out.println("published " + manifest.ref() + " metrics " + manifest.provenance().get("metrics"));
+        ModelManifest manifest = run.manifest();
+        Path runDir = out.resolve("_runs").resolve(name + "-v" + manifest.version());
+        Files.createDirectories(runDir);
+        Files.write(runDir.resolve("learning-curve.png"), LearningCurveChart.png(run.curve(),
+                manifest.ref() + " (" + algo.id() + ", " + steps + " inner step" + (steps == 1 ? "" : "s")
+                        + ", K=" + shots + ")"));
+        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+                .writeValue(runDir.resolve("training-log.json").toFile(), log(run, plan, algo));
+        System.out.printf(Locale.ROOT, "trained in %.1f s; published %s metrics %s%n", run.trainSeconds(),
+                manifest.ref(), manifest.provenance().get("metrics"));
+        System.out.println("training log and learning curve in " + runDir);
         if (promote != null) {
             store.setAlias(name, promote, manifest.version());
             System.out.println(promote + " -> " + manifest.ref());
         }
         return 0;
+    }
+
+    private static Map<String, Object> log(BaseModelTraining.TrainingRun run, MetaTrainingPlan plan,
+            MetaTrainer.Algorithm algo) {
+        Map<String, Object> log = new LinkedHashMap<>();
+        log.put("model", run.manifest().ref());
+        log.put("algorithm", algo.id());
+        log.put("train_seconds", run.trainSeconds());
+        log.put("plan", Map.of("architecture", plan.architecture().spec(), "iterations", plan.iterations(),
+                "meta_batch", plan.metaBatch(), "shots", plan.shots(), "query_shots", plan.queryShots(),
+                "inner_steps", plan.adaptation().steps(), "inner_step_size", plan.adaptation().stepSize(),
+                "outer_step_size", plan.outerStepSize(), "final_outer_step_fraction", plan.finalOuterStepFraction(),
+                "seed", plan.seed()));
+        log.put("provenance", run.manifest().provenance());
+        log.put("resident_kb", run.memory());
+        log.put("query_loss", run.curve());
+        return log;
     }
 }

@@ -8,6 +8,7 @@ import io.metastream.store.LoadedArtifact;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStore;
 import io.metastream.store.ModelStoreException;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -19,9 +20,21 @@ import java.util.Set;
  */
 public final class BaseModelArtifacts {
     public static final String PARAMETERS_FILE = "parameters.msp";
+    /**
+     * Per-parameter inner step sizes, in the parameter file format and layout; present for the
+     * learners in {@link #STEP_SIZE_LEARNERS}, absent for the rest.
+     */
+    public static final String STEP_SIZES_FILE = "step-sizes.msp";
     public static final String ARCHITECTURE = "mlp";
-    /** Learners whose online adaptation is {@link io.metastream.learn.GradientLearner}. */
-    public static final Set<String> GRADIENT_LEARNERS = Set.of("reptile", "fomaml", "maml");
+    /**
+     * Learners whose online adaptation is {@link io.metastream.learn.GradientLearner}: all of them
+     * take SGD steps from the base, ANIL and Meta-SGD with per-parameter step sizes, and
+     * {@code pretrain} is the fine-tuning baseline.
+     */
+    public static final Set<String> GRADIENT_LEARNERS = Set.of("reptile", "fomaml", "maml", "metasgd", "anil",
+            "pretrain");
+    /** Learners that cannot be served without {@link #STEP_SIZES_FILE}. */
+    public static final Set<String> STEP_SIZE_LEARNERS = Set.of("metasgd", "anil");
 
     private BaseModelArtifacts() {
     }
@@ -41,11 +54,18 @@ public final class BaseModelArtifacts {
         if (!ARCHITECTURE.equals(m.architecture())) {
             throw new ModelStoreException(m.ref() + ": architecture '" + m.architecture() + "' is not supported");
         }
-        ParameterFile.Contents contents;
-        try {
-            contents = ParameterFile.read(artifact.file(PARAMETERS_FILE));
-        } catch (IllegalArgumentException e) {
-            throw new ModelStoreException(m.ref() + "/" + PARAMETERS_FILE + ": " + e.getMessage(), e);
+        ParameterFile.Contents contents = readParameters(artifact, PARAMETERS_FILE);
+        float[] stepSizes = null;
+        if (m.files().containsKey(STEP_SIZES_FILE)) {
+            ParameterFile.Contents alpha = readParameters(artifact, STEP_SIZES_FILE);
+            if (!alpha.architecture().equals(contents.architecture())) {
+                throw new ModelStoreException(m.ref() + "/" + STEP_SIZES_FILE + " is for " + alpha.architecture()
+                        + ", the parameters for " + contents.architecture());
+            }
+            stepSizes = alpha.parameters();
+        } else if (STEP_SIZE_LEARNERS.contains(m.learner())) {
+            throw new ModelStoreException(m.ref() + ": learner '" + m.learner() + "' needs " + STEP_SIZES_FILE
+                    + ", files are " + m.files().keySet());
         }
         if (!List.of(contents.architecture().inputDim()).equals(m.inputShape())) {
             throw new ModelStoreException(m.ref() + ": manifest input shape " + m.inputShape()
@@ -59,7 +79,20 @@ public final class BaseModelArtifacts {
         } catch (RuntimeException e) {
             throw new ModelStoreException(m.ref() + ": manifest adaptation settings are incomplete: " + a, e);
         }
-        return new BaseModel(m.ref(), m.learner(), contents.architecture(), contents.parameters(), settings);
+        try {
+            return new BaseModel(m.ref(), m.learner(), contents.architecture(), contents.parameters(), settings,
+                    stepSizes);
+        } catch (IllegalArgumentException e) {
+            throw new ModelStoreException(m.ref() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static ParameterFile.Contents readParameters(LoadedArtifact artifact, String file) {
+        try {
+            return ParameterFile.read(artifact.file(file));
+        } catch (IllegalArgumentException e) {
+            throw new ModelStoreException(artifact.ref() + "/" + file + ": " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -69,14 +102,32 @@ public final class BaseModelArtifacts {
      */
     public static ModelManifest publish(ModelStore store, String name, String learner, MlpArchitecture arch,
             float[] parameters, AdaptationSettings adaptation, Map<String, Object> provenance) {
+        return publish(store, name, new BaseModel(name + "@draft", learner, arch, parameters, adaptation),
+                provenance);
+    }
+
+    /**
+     * Publishes a base, with its per-parameter step sizes if it has them, as a new version.
+     *
+     * @return the stored manifest, with its assigned version
+     */
+    public static ModelManifest publish(ModelStore store, String name, BaseModel base, Map<String, Object> provenance) {
+        MlpArchitecture arch = base.architecture();
+        AdaptationSettings adaptation = base.adaptation();
+        String learner = base.learner();
+        Map<String, byte[]> files = new LinkedHashMap<>();
+        files.put(PARAMETERS_FILE, ParameterFile.write(arch, base.parameters()));
+        if (base.hasStepSizes()) {
+            files.put(STEP_SIZES_FILE, ParameterFile.write(arch, base.stepSizes()));
+        }
         ModelManifest.Builder draft = ModelManifest.builder()
                 .setLearner(learner)
                 .setArchitecture(ARCHITECTURE)
                 .setInputShape(arch.inputDim())
                 .optArchitectureParams(Map.of("layers", arch.layerList(), "activation", "relu"))
                 .optAdaptation(Map.of("inner_steps", adaptation.steps(), "step_size", (double) adaptation.stepSize(),
-                        "optimizer", "sgd"))
+                        "optimizer", "sgd", "step_sizes", base.hasStepSizes() ? "per-parameter" : "scalar"))
                 .optProvenance(provenance);
-        return store.publish(name, draft, Map.of(PARAMETERS_FILE, ParameterFile.write(arch, parameters)));
+        return store.publish(name, draft, files);
     }
 }

@@ -10,6 +10,10 @@ import io.metastream.learn.TaskFamily;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStore;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.LinkedHashMap;
@@ -28,13 +32,38 @@ public final class BaseModelTraining {
     private BaseModelTraining() {
     }
 
+    /** Resident set size is sampled this often (iterations) for the training log. */
+    private static final int MEMORY_SAMPLE_EVERY = 100;
+
+    /**
+     * One finished run: what was published, the learning curve, and the process's resident set
+     * size (kB) every {@value #MEMORY_SAMPLE_EVERY} iterations as {@code [iteration, kB]} pairs, so
+     * that a log shows whether native memory stayed flat.
+     */
+    public record TrainingRun(ModelManifest manifest, BaseModel base, float[] curve, List<long[]> memory,
+            double trainSeconds) {
+    }
+
     public static ModelManifest trainAndPublish(ModelStore store, String name, MetaTrainer.Algorithm algorithm,
             TaskFamily family, MetaTrainingPlan plan, MetaTrainer.Progress progress) {
+        return train(store, name, algorithm, family, plan, progress).manifest();
+    }
+
+    /** Meta-trains, evaluates and publishes; returns the run with its curve and memory samples. */
+    public static TrainingRun train(ModelStore store, String name, MetaTrainer.Algorithm algorithm,
+            TaskFamily family, MetaTrainingPlan plan, MetaTrainer.Progress progress) {
+        List<long[]> memory = new ArrayList<>();
+        MetaTrainer.Progress sampling = (done, total, loss) -> {
+            if (done % MEMORY_SAMPLE_EVERY == 0 || done == 1 || done == total) {
+                memory.add(new long[] {done, residentKb()});
+            }
+            progress.iteration(done, total, loss);
+        };
         long start = System.nanoTime();
-        MetaTrainer.Result result = new MetaTrainer(algorithm, DjlRuntime.defaultDevice()).train(family, plan, progress);
+        MetaTrainer.Result result = new MetaTrainer(algorithm, DjlRuntime.defaultDevice()).train(family, plan, sampling);
         double trainSeconds = (System.nanoTime() - start) / 1e9;
         BaseModel candidate = new BaseModel(name + "@candidate", algorithm.id(), plan.architecture(),
-                result.parameters(), plan.adaptation());
+                result.parameters(), plan.adaptation(), result.stepSizes());
         Evaluation.Report report;
         try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
             report = Evaluation.evaluate(learner, candidate, family, EVAL_TASKS, plan.shots(), EVAL_QUERIES,
@@ -50,6 +79,11 @@ public final class BaseModelTraining {
         provenance.put("query_shots", plan.queryShots());
         provenance.put("outer_optimizer", "adam");
         provenance.put("outer_step_size", (double) plan.outerStepSize());
+        provenance.put("final_outer_step_fraction", (double) plan.finalOuterStepFraction());
+        provenance.put("inner_steps", plan.adaptation().steps());
+        provenance.put("inner_step_size", (double) plan.adaptation().stepSize());
+        provenance.put("inner_step_sizes", candidate.hasStepSizes() ? "per-parameter (" + BaseModelArtifacts.STEP_SIZES_FILE
+                + ")" : "scalar");
         provenance.put("train_seconds", Math.round(trainSeconds * 10) / 10.0);
         provenance.put("git_commit", gitCommit());
         provenance.put("libraries", DjlRuntime.versions());
@@ -62,8 +96,27 @@ public final class BaseModelTraining {
         metrics.put("mse_adapted", report.adapted().mean());
         metrics.put("mse_adapted_ci95", report.adapted().ci95());
         provenance.put("metrics", metrics);
-        return BaseModelArtifacts.publish(store, name, algorithm.id(), plan.architecture(), result.parameters(),
-                plan.adaptation(), provenance);
+        if (memory.size() > 2) {
+            // The first sample is taken before libtorch's allocator has warmed up.
+            provenance.put("resident_kb_after_warmup", memory.get(1)[1]);
+            provenance.put("resident_kb_at_end", memory.get(memory.size() - 1)[1]);
+        }
+        ModelManifest manifest = BaseModelArtifacts.publish(store, name, candidate, provenance);
+        return new TrainingRun(manifest, candidate, result.curve(), memory, trainSeconds);
+    }
+
+    /** This process's resident set size in kB from {@code /proc/self/status}, or -1 off Linux. */
+    static long residentKb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", ""));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+        return -1;
     }
 
     /** The commit of the working directory's git checkout, or "unknown" outside one. */
