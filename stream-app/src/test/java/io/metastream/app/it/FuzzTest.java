@@ -111,6 +111,42 @@ class FuzzTest {
         }
     }
 
+    /**
+     * Under at-least-once a refused output record is skipped and dead-lettered. (Under exactly-once
+     * the broker's refusal poisons the whole transaction, which Kafka Streams cannot continue past,
+     * so topics must admit the pipeline's outputs, which are all bounded in size.)
+     */
+    @Test
+    void shouldDeadLetterOutputRecordsTheBrokerRefusesAndKeepAnswering() throws Exception {
+        try (StreamingFixture f = new StreamingFixture(dir)) {
+            f.store.setAlias(StreamingFixture.MODEL, "production", f.publishVersion(1).version());
+            try (org.apache.kafka.clients.admin.Admin admin = f.broker.admin()) {
+                var topic = new org.apache.kafka.common.config.ConfigResource(
+                        org.apache.kafka.common.config.ConfigResource.Type.TOPIC, f.topics.adaptations().name());
+                admin.incrementalAlterConfigs(Map.of(topic, List.of(new org.apache.kafka.clients.admin.AlterConfigOp(
+                        new org.apache.kafka.clients.admin.ConfigEntry("max.message.bytes", "64"),
+                        org.apache.kafka.clients.admin.AlterConfigOp.OpType.SET)))).all().get();
+            }
+            MetastreamApp app = f.startInstance("refused",
+                    Map.of(io.metastream.app.config.MetastreamConfig.PROCESSING_GUARANTEE_CONFIG, "at_least_once"));
+            List<String> queries = f.sendTasks("big-", 12, 3, 1);
+            await(Duration.ofSeconds(60), "every query answered", () -> f.answered(queries));
+            List<DeadLetter> letters = new CopyOnWriteArrayList<>();
+            readDeadLetters(f, letters, 12);
+            assertThat(letters).hasSizeGreaterThanOrEqualTo(12).allSatisfy(l -> {
+                assertThat(l.getReasonCode()).isEqualTo("PRODUCTION_ERROR");
+                assertThat(l.getErrorClass()).contains("RecordTooLarge");
+            });
+            assertThat(f.predictions.stream().map(Prediction::getQueryId).toList())
+                    .doesNotHaveDuplicates().containsExactlyInAnyOrderElementsOf(queries);
+            assertThat(app.streams().state().isRunningOrRebalancing()).isTrue();
+            long counted = app.deadLetterCounts().entrySet().stream().filter(e -> e.getKey().endsWith(":PRODUCTION_ERROR"))
+                    .mapToLong(Map.Entry::getValue).sum();
+            assertThat(counted).as("production errors counted").isGreaterThanOrEqualTo(12);
+            assertThat(app.deadLetterCounts()).containsKey("punctuation:PRODUCTION_ERROR");
+        }
+    }
+
     private static byte[] bad(String kind, boolean sample, String task, Random random) {
         Instant now = Instant.now();
         return switch (kind) {

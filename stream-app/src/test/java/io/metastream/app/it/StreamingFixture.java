@@ -98,12 +98,19 @@ final class StreamingFixture implements AutoCloseable {
 
     /** Starts an instance serving {@code MODEL@production} that follows the models topic. */
     MetastreamApp startInstance(String instanceId) {
-        MetastreamConfig config = new MetastreamConfig(Map.of(
+        return startInstance(instanceId, Map.of());
+    }
+
+    /** Starts an instance with some settings overridden. */
+    MetastreamApp startInstance(String instanceId, Map<String, Object> overrides) {
+        Map<String, Object> settings = new HashMap<>(Map.of(
                 MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
                 MetastreamConfig.APPLICATION_ID_CONFIG, "lifecycle",
                 MetastreamConfig.STATE_DIR_CONFIG, dir.resolve("state-" + instanceId).toString(),
                 MetastreamConfig.MODEL_NAME_CONFIG, MODEL,
                 MetastreamConfig.INSTANCE_ID_CONFIG, instanceId));
+        settings.putAll(overrides);
+        MetastreamConfig config = new MetastreamConfig(settings);
         ActiveModel model = new ActiveModel(BaseModelArtifacts.load(store, MODEL, "production"),
                 new GradientLearner(Device.cpu()));
         MetastreamApp app = new MetastreamApp(config, model, store);
