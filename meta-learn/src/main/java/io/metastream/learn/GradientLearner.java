@@ -30,9 +30,10 @@ public final class GradientLearner implements Learner {
             try (NDManager scratch = root.newSubManager()) {
                 TaskBatch batch = TaskBatch.of(scratch, supports, arch.inputDim());
                 List<NDArray> theta = MlpMath.unpack(baseRows(scratch, base, 1), arch);
-                NDArray lossBefore = MlpMath.loss(theta, batch.x, batch.y, batch.w);
-                List<NDArray> phi = MlpMath.sgd(theta, batch.x, batch.y, batch.w, settings.steps(),
+                MlpMath.Descent descent = MlpMath.descend(theta, batch.x, batch.y, batch.w, settings.steps(),
                         settings.stepSize());
+                NDArray lossBefore = descent.lossBefore();
+                List<NDArray> phi = descent.params();
                 NDArray lossAfter = MlpMath.loss(phi, batch.x, batch.y, batch.w);
                 // With zero steps phi is the un-broadcast base; give every task its own row.
                 NDArray packed = MlpMath.pack(phi).broadcast(new Shape(batch.tasks, arch.parameterCount()));

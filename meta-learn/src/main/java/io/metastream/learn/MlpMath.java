@@ -61,13 +61,20 @@ final class MlpMath {
      * With {@code w = 1/n_t} on a task's real rows and 0 on padding this is the task's MSE.
      */
     static NDArray loss(List<NDArray> params, NDArray x, NDArray y, NDArray w) {
-        NDArray err = forward(params, x).sub(y);
+        return weightedSquares(forward(params, x).sub(y), w);
+    }
+
+    private static NDArray weightedSquares(NDArray err, NDArray w) {
         return err.mul(err).mul(w).sum(new int[] {1, 2});
     }
 
     /** Gradients of {@link #loss} with respect to every parameter, each with the task axis. */
     static List<NDArray> gradients(List<NDArray> params, NDArray x, NDArray y, NDArray w) {
-        return scaledGradients(params, x, y, w.mul(2f));
+        return backprop(params, x, y, w.mul(2f)).grads();
+    }
+
+    /** Gradients (see {@link #backprop}) and the output error {@code f(x) - y} they came from. */
+    private record Pass(List<NDArray> grads, NDArray error) {
     }
 
     /**
@@ -75,7 +82,7 @@ final class MlpMath {
      * factor rides on the output error, so it costs nothing per parameter. Every returned array is
      * freshly allocated and may be updated in place.
      */
-    private static List<NDArray> scaledGradients(List<NDArray> params, NDArray x, NDArray y, NDArray rowScale) {
+    private static Pass backprop(List<NDArray> params, NDArray x, NDArray y, NDArray rowScale) {
         int depth = params.size() / 2;
         List<NDArray> activations = new ArrayList<>(depth);
         NDArray a = x;
@@ -84,7 +91,8 @@ final class MlpMath {
             NDArray z = a.matMul(params.get(2 * l)).add(params.get(2 * l + 1));
             a = l < depth - 1 ? z.maximum(0f) : z;
         }
-        NDArray delta = a.sub(y).mul(rowScale);
+        NDArray error = a.sub(y);
+        NDArray delta = error.mul(rowScale);
         NDArray[] grads = new NDArray[params.size()];
         for (int l = depth - 1; l >= 0; l--) {
             grads[2 * l] = activations.get(l).transpose(0, 2, 1).matMul(delta);
@@ -95,23 +103,43 @@ final class MlpMath {
                 delta = delta.matMul(params.get(2 * l).transpose(0, 2, 1)).mul(activations.get(l).sign());
             }
         }
-        return List.of(grads);
+        return new Pass(List.of(grads), error);
     }
 
     /** {@code steps} SGD steps of size {@code stepSize} on {@link #loss}, for all tasks at once. */
     static List<NDArray> sgd(List<NDArray> params, NDArray x, NDArray y, NDArray w, int steps, float stepSize) {
+        return descend(params, x, y, w, steps, stepSize).params();
+    }
+
+    /** Parameters after the SGD steps, and {@link #loss} at the parameters they started from. */
+    record Descent(List<NDArray> params, NDArray lossBefore) {
+    }
+
+    /**
+     * {@link #sgd}, also returning the loss before the first step, taken from that step's forward
+     * pass instead of a forward pass of its own.
+     */
+    static Descent descend(List<NDArray> params, NDArray x, NDArray y, NDArray w, int steps, float stepSize) {
+        if (steps == 0) {
+            return new Descent(params, loss(params, x, y, w));
+        }
         // -stepSize times the gradient comes straight out of backpropagation, and each update is one
         // in-place add onto that fresh array: no extra pass, and no new allocation, per parameter.
         NDArray rowScale = w.mul(-2f * stepSize);
+        NDArray lossBefore = null;
         List<NDArray> current = params;
         for (int s = 0; s < steps; s++) {
-            List<NDArray> next = scaledGradients(current, x, y, rowScale);
+            Pass pass = backprop(current, x, y, rowScale);
+            if (s == 0) {
+                lossBefore = weightedSquares(pass.error(), w);
+            }
+            List<NDArray> next = pass.grads();
             for (int i = 0; i < current.size(); i++) {
                 next.get(i).addi(current.get(i));
             }
             current = next;
         }
-        return current;
+        return new Descent(current, lossBefore);
     }
 
 }
