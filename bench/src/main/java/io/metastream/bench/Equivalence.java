@@ -21,7 +21,8 @@ final class Equivalence {
 
     /**
      * @return the largest absolute parameter difference seen
-     * @throws IllegalStateException if any task differs by more than {@link #TOLERANCE} or in fall-back
+     * @throws IllegalStateException if any task's parameters differ by more than {@link #TOLERANCE},
+     *     its support losses by more than that relative to their size, or its fall-back decision differs
      */
     static float check(GradientLearner learner, BaseModel base, List<Support> supports) {
         List<AdaptedTask> batched = learner.adapt(base, supports).tasks();
@@ -35,6 +36,8 @@ final class Equivalence {
                 throw new IllegalStateException("task " + t + ": plain Java fell back " + mine.fellBack()
                         + ", GradientLearner " + theirs.fellBack());
             }
+            checkLoss(t, "before", mine.lossBefore(), theirs.lossBefore());
+            checkLoss(t, "after", mine.lossAfter(), theirs.lossAfter());
             for (int i = 0; i < theta.length; i++) {
                 float diff = Math.abs(mine.state()[i] - theirs.state()[i]);
                 if (!(diff <= TOLERANCE)) {
@@ -45,6 +48,13 @@ final class Equivalence {
             }
         }
         return worst;
+    }
+
+    private static void checkLoss(int task, String which, float mine, float theirs) {
+        if (!(Math.abs(mine - theirs) <= TOLERANCE * Math.max(1f, Math.abs(theirs)))) {
+            throw new IllegalStateException("task " + task + ": support loss " + which + " is " + mine
+                    + " in plain Java, " + theirs + " in GradientLearner");
+        }
     }
 
     public static void main(String[] args) {
