@@ -56,9 +56,11 @@ public class AdaptationBenchmark {
 
     @Benchmark
     @OperationsPerInvocation(Workloads.POOL)
-    public void batched(Blackhole bh) {
+    public void batched(Blackhole bh, CpuTime cpu) {
+        cpu.start();
         for (List<Support> batch : batches) {
             bh.consume(learner.adapt(base, batch));
         }
+        cpu.stop(Workloads.POOL);
     }
 }

@@ -64,17 +64,21 @@ public class BaselineBenchmark {
 
     @Benchmark
     @OperationsPerInvocation(TASKS)
-    public void djlOneTaskAtATime(Blackhole bh) {
+    public void djlOneTaskAtATime(Blackhole bh, CpuTime cpu) {
+        cpu.start();
         for (Support s : supports) {
             bh.consume(learner.adapt(base, List.of(s)));
         }
+        cpu.stop(TASKS);
     }
 
     @Benchmark
     @OperationsPerInvocation(TASKS)
-    public void plainJava(Blackhole bh) {
+    public void plainJava(Blackhole bh, CpuTime cpu) {
+        cpu.start();
         for (Support s : supports) {
             bh.consume(plain.adapt(theta, s, settings));
         }
+        cpu.stop(TASKS);
     }
 }

@@ -70,9 +70,11 @@ public class PredictionBenchmark {
 
     @Benchmark
     @OperationsPerInvocation(Workloads.POOL)
-    public void batched(Blackhole bh) {
+    public void batched(Blackhole bh, CpuTime cpu) {
+        cpu.start();
         for (int b = 0; b < stateBatches.size(); b++) {
             bh.consume(learner.predict(base, stateBatches.get(b), queryBatches.get(b)));
         }
+        cpu.stop(Workloads.POOL);
     }
 }
