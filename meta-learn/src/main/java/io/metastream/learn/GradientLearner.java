@@ -24,6 +24,7 @@ public final class GradientLearner implements Learner {
     @Override
     public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
         long start = System.nanoTime();
+        DjlRuntime.configureCurrentThread();
         MlpArchitecture arch = base.architecture();
         List<AdaptedTask> results = new ArrayList<>(supports.size());
         if (!supports.isEmpty()) {
@@ -82,6 +83,7 @@ public final class GradientLearner implements Learner {
         for (float[][] q : queries) {
             asSets.add(new Support(q, new float[q.length]));
         }
+        DjlRuntime.configureCurrentThread();
         try (NDManager scratch = root.newSubManager()) {
             TaskBatch batch = TaskBatch.of(scratch, asSets, arch.inputDim());
             List<NDArray> params = MlpMath.unpack(scratch.create(rows, new Shape(tasks, p)), arch);

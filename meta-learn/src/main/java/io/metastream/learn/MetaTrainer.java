@@ -55,6 +55,7 @@ public final class MetaTrainer {
             throw new IllegalArgumentException(arch + " does not take the " + family.inputDim()
                     + " inputs of " + family.id());
         }
+        DjlRuntime.configureCurrentThread();
         Random random = new Random(plan.seed());
         float[] theta = initialParameters(arch, random);
         Adam adam = new Adam(theta.length, plan.outerStepSize());
