@@ -14,6 +14,8 @@ import org.openjdk.jmh.annotations.State;
  * native op runs on the calling thread, so this counts all the work, and it moves far less than
  * wall-clock time when other processes compete for the cores of a shared machine. (It still rises
  * somewhat under contention: shared caches and hyper-threads slow the same instructions.)
+ * JMH sums these per-iteration values over the iterations in its summary line; {@link Report}
+ * averages them instead.
  */
 @State(Scope.Thread)
 @AuxCounters(AuxCounters.Type.EVENTS)
