@@ -2,6 +2,7 @@ package io.metastream.learn;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
+import ai.djl.pytorch.jni.JniUtils;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -11,6 +12,11 @@ import java.util.Map;
  * must not claim every core.
  */
 public final class DjlRuntime {
+    /** Intra-op threads the engine was started with; 0 until {@link #start} has run. */
+    private static volatile int startedIntraOpThreads;
+    /** Whether the calling thread's libtorch thread count has been set. */
+    private static final ThreadLocal<Boolean> THREAD_CONFIGURED = ThreadLocal.withInitial(() -> false);
+
     private DjlRuntime() {
     }
 
@@ -26,7 +32,27 @@ public final class DjlRuntime {
         if (System.getProperty("ai.djl.pytorch.num_interop_threads") == null) {
             System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
         }
-        return Engine.getEngine("PyTorch");
+        Engine engine = Engine.getEngine("PyTorch");
+        if (startedIntraOpThreads == 0) {
+            startedIntraOpThreads = Math.max(1, Integer.getInteger("ai.djl.pytorch.num_threads", 1));
+        }
+        return engine;
+    }
+
+    /**
+     * Gives the calling thread the intra-op thread count the engine was started with. libtorch's
+     * CPU build keeps that count per OS thread (OpenMP), and the engine sets it only in the thread
+     * that loads it; any other thread, a Kafka Streams stream thread for one, otherwise runs its ops
+     * on OpenMP's default of one thread per core. On a busy 2-core machine that made a one-task
+     * adaptation in such a thread take 20 to several hundred times longer (docs/BENCHMARKS.md). One
+     * native call per thread, then a thread-local check; does nothing before {@link #start}.
+     */
+    static void configureCurrentThread() {
+        int threads = startedIntraOpThreads;
+        if (threads > 0 && !THREAD_CONFIGURED.get()) {
+            JniUtils.setNumThreads(threads);
+            THREAD_CONFIGURED.set(true);
+        }
     }
 
     /** A GPU when the engine sees one (a CUDA libtorch via PYTORCH_LIBRARY_PATH), else the CPU. */

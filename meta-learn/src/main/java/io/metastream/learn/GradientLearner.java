@@ -25,18 +25,26 @@ public final class GradientLearner implements Learner {
     @Override
     public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
         long start = System.nanoTime();
+        DjlRuntime.configureCurrentThread();
         MlpArchitecture arch = base.architecture();
         List<AdaptedTask> results = new ArrayList<>(supports.size());
         if (!supports.isEmpty()) {
             try (NDManager scratch = root.newSubManager()) {
                 TaskBatch batch = TaskBatch.of(scratch, supports, arch.inputDim());
                 List<NDArray> theta = MlpMath.unpack(baseRows(scratch, base, 1), arch);
-                NDArray lossBefore = MlpMath.loss(theta, batch.x, batch.y, batch.w);
                 float[] alpha = base.stepSizesFor(settings);
-                List<NDArray> phi = alpha == null
-                        ? MlpMath.sgd(theta, batch.x, batch.y, batch.w, settings.steps(), settings.stepSize())
-                        : MlpMath.sgd(theta, MlpMath.unpack(scratch.create(alpha, new Shape(1, alpha.length)), arch),
-                                batch.x, batch.y, batch.w, settings.steps());
+                NDArray lossBefore;
+                List<NDArray> phi;
+                if (alpha == null) {
+                    MlpMath.Descent descent = MlpMath.descend(theta, batch.x, batch.y, batch.w, settings.steps(),
+                            settings.stepSize());
+                    lossBefore = descent.lossBefore();
+                    phi = descent.params();
+                } else {
+                    lossBefore = MlpMath.loss(theta, batch.x, batch.y, batch.w);
+                    phi = MlpMath.sgd(theta, MlpMath.unpack(scratch.create(alpha, new Shape(1, alpha.length)), arch),
+                            batch.x, batch.y, batch.w, settings.steps());
+                }
                 NDArray lossAfter = MlpMath.loss(phi, batch.x, batch.y, batch.w);
                 // With zero steps phi is the un-broadcast base; give every task its own row.
                 NDArray packed = MlpMath.pack(phi).broadcast(new Shape(batch.tasks, arch.parameterCount()));
@@ -85,6 +93,7 @@ public final class GradientLearner implements Learner {
         for (float[][] q : queries) {
             asSets.add(new Support(q, new float[q.length]));
         }
+        DjlRuntime.configureCurrentThread();
         try (NDManager scratch = root.newSubManager()) {
             TaskBatch batch = TaskBatch.of(scratch, asSets, arch.inputDim());
             List<NDArray> params = MlpMath.unpack(scratch.create(rows, new Shape(tasks, p)), arch);

@@ -89,6 +89,7 @@ public final class MetaTrainer {
             throw new IllegalArgumentException(arch + " does not take the " + family.inputDim()
                     + " inputs of " + family.id());
         }
+        DjlRuntime.configureCurrentThread();
         Random random = new Random(plan.seed());
         float[] theta = initialParameters(arch, random);
         float[] alpha = initialStepSizes(arch, plan.adaptation().stepSize(), random);

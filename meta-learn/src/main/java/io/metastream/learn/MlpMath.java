@@ -137,4 +137,54 @@ final class MlpMath {
         }
         return current;
     }
+
+    /** Parameters after the SGD steps, and {@link #loss} at the parameters they started from. */
+    record Descent(List<NDArray> params, NDArray lossBefore) {
+    }
+
+    /**
+     * {@link #sgd} for the online path, where nothing records gradients: {@code -stepSize} times
+     * the gradient comes straight out of backpropagation (the factor rides on the output error),
+     * each update is one in-place add onto that fresh array, and the loss before the first step
+     * comes from that step's forward pass. Not for meta-training under autograd: the in-place
+     * updates and the scalar row scale would corrupt a recorded graph.
+     */
+    static Descent descend(List<NDArray> params, NDArray x, NDArray y, NDArray w, int steps, float stepSize) {
+        if (steps == 0) {
+            return new Descent(params, loss(params, x, y, w));
+        }
+        NDArray rowScale = w.mul(-2f * stepSize);
+        NDArray lossBefore = null;
+        List<NDArray> current = params;
+        for (int s = 0; s < steps; s++) {
+            int depth = current.size() / 2;
+            List<NDArray> activations = new ArrayList<>(depth);
+            NDArray a = x;
+            for (int l = 0; l < depth; l++) {
+                activations.add(a);
+                NDArray z = a.matMul(current.get(2 * l)).add(current.get(2 * l + 1));
+                a = l < depth - 1 ? Activation.relu(z) : z;
+            }
+            NDArray error = a.sub(y);
+            if (s == 0) {
+                lossBefore = error.mul(error).mul(w).sum(new int[] {1, 2});
+            }
+            NDArray delta = error.mul(rowScale);
+            NDArray[] next = new NDArray[current.size()];
+            for (int l = depth - 1; l >= 0; l--) {
+                next[2 * l] = activations.get(l).transpose(0, 2, 1).matMul(delta);
+                next[2 * l + 1] = delta.sum(new int[] {1}, true);
+                if (l > 0) {
+                    // ReLU's derivative from its output: sign(relu(z)) is 1 where z > 0, else 0, as a
+                    // float mask in one op (a bool mask's conversion costs ~6x more).
+                    delta = delta.matMul(current.get(2 * l).transpose(0, 2, 1)).mul(activations.get(l).sign());
+                }
+            }
+            for (int i = 0; i < next.length; i++) {
+                next[i].addi(current.get(i));
+            }
+            current = List.of(next);
+        }
+        return new Descent(current, lossBefore);
+    }
 }

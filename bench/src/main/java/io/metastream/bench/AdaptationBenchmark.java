@@ -1,0 +1,66 @@
+package io.metastream.bench;
+
+import io.metastream.learn.BaseModel;
+import io.metastream.learn.DjlRuntime;
+import io.metastream.learn.GradientLearner;
+import io.metastream.learn.Support;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.Blackhole;
+
+/**
+ * Adaptations per second of {@link GradientLearner#adapt}: every invocation adapts the same
+ * {@link Workloads#POOL} tasks, in batched calls of {@code batchSize} tasks each, so the score is
+ * tasks per second at every batch size. {@code batchSize = 1} is the one-task-at-a-time DJL path.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = "-Dai.djl.offline=true")
+public class AdaptationBenchmark {
+    @Param({"1", "4", "16", "64", "256", "1024"})
+    public int batchSize;
+
+    private GradientLearner learner;
+    private BaseModel base;
+    private List<List<Support>> batches;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        DjlRuntime.start(1);
+        base = Workloads.base();
+        batches = Workloads.batches(Workloads.supports(Workloads.POOL), batchSize);
+        learner = new GradientLearner(DjlRuntime.defaultDevice());
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        learner.close();
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(Workloads.POOL)
+    public void batched(Blackhole bh, CpuTime cpu) {
+        cpu.start();
+        for (List<Support> batch : batches) {
+            bh.consume(learner.adapt(base, batch));
+        }
+        cpu.stop(Workloads.POOL);
+    }
+}
