@@ -46,6 +46,7 @@ public final class DemoRunner {
     public static final String MODEL_NAME = "sinusoid";
     public static final String ALIAS = "production";
     private static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(60);
+    private static final int REPORT_CHUNK = 4096;
 
     private final DemoOptions options;
     private final PrintStream out;
@@ -255,7 +256,14 @@ public final class DemoRunner {
         for (SimulatedPopulation.Event q : queries) {
             inputs.add(new float[][] {{q.x()}});
         }
-        float[][] basePredictions = model.learner().predict(base, Arrays.asList(new float[queries.size()][]), inputs);
+        // In chunks: the learner copies the base into a row per task, 7 KB each.
+        float[][] basePredictions = new float[queries.size()][];
+        for (int from = 0; from < queries.size(); from += REPORT_CHUNK) {
+            int to = Math.min(queries.size(), from + REPORT_CHUNK);
+            float[][] chunk = model.learner().predict(base, Arrays.asList(new float[to - from][]),
+                    inputs.subList(from, to));
+            System.arraycopy(chunk, 0, basePredictions, from, chunk.length);
+        }
         List<Double> baseErr = new ArrayList<>();
         List<Double> adaptedErr = new ArrayList<>();
         long adapted = 0;
