@@ -17,7 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Instances in their own JVMs, killed with SIGKILL: exactly-once output and state that survives,
- * whether the local RocksDB files survive or only the changelogs do.
+ * whether the local RocksDB files survive or only the changelogs do; redelivered samples change
+ * nothing.
  */
 class CrashRecoveryTest {
     @TempDir
@@ -45,6 +46,8 @@ class CrashRecoveryTest {
             ChildInstance a = f.startChild("a", settings(f, "a", state));
             List<String> first = f.sendTasks("p1-", 20, 6, 1);
             await(Duration.ofSeconds(60), "phase 1 answered", () -> f.answered(first));
+            // Redelivered samples must leave the support sets (and so the answers below) unchanged.
+            first.forEach(id -> f.redeliverSamples(f.prediction(id).getTaskId()));
 
             List<String> all = new ArrayList<>(first);
             Thread traffic = new Thread(() -> {

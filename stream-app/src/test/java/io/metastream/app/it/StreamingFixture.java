@@ -60,6 +60,7 @@ final class StreamingFixture implements AutoCloseable {
     final List<Integer> predictionPartitions = new CopyOnWriteArrayList<>();
     final List<ModelSwapEvent> swaps = new CopyOnWriteArrayList<>();
     final Map<String, Float> queryFeatures = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, List<byte[]>> sentSamples = new java.util.concurrent.ConcurrentHashMap<>();
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private final Thread collector;
     private volatile boolean collecting = true;
@@ -139,9 +140,11 @@ final class StreamingFixture implements AutoCloseable {
             SinusoidTasks.Sinusoid sine = new SinusoidTasks().sampleTask(random);
             for (int i = 0; i < samples; i++) {
                 float x = random.nextFloat() * 10 - 5;
-                send(topics.samples().name(), task, SAMPLES.encode(LabelledSample.newBuilder().setEventId(task + "-s" + i)
+                byte[] sample = SAMPLES.encode(LabelledSample.newBuilder().setEventId(task + "-s" + i)
                         .setTaskId(task).setFeatures(List.of(x)).setTarget(sine.value(x))
-                        .setEventTime(Instant.now()).build()));
+                        .setEventTime(Instant.now()).build());
+                sentSamples.computeIfAbsent(task, k -> new CopyOnWriteArrayList<>()).add(sample);
+                send(topics.samples().name(), task, sample);
             }
             for (int q = 0; q < queries; q++) {
                 String id = task + "-q" + q;
@@ -151,6 +154,14 @@ final class StreamingFixture implements AutoCloseable {
         }
         producer.flush();
         return ids;
+    }
+
+    /** Sends every sample of {@code task} again, byte for byte, as a retrying producer would. */
+    void redeliverSamples(String task) {
+        for (byte[] sample : sentSamples.getOrDefault(task, List.of())) {
+            send(topics.samples().name(), task, sample);
+        }
+        producer.flush();
     }
 
     /** One query, remembered so a later query can ask the same thing. */
