@@ -165,48 +165,16 @@ class GradientLearnerTest {
         }
     }
 
+    private static final PlainMlp PLAIN = new PlainMlp(ARCH);
+
     /** Support MSE in double precision with parameter i moved by delta: the reference for gradients. */
     private static double plainLoss(float[] theta, int i, double delta, Support s) {
-        double[] p = new double[theta.length];
-        for (int k = 0; k < p.length; k++) {
-            p[k] = theta[k];
-        }
+        double[] p = PlainMlp.toDouble(theta);
         p[i] += delta;
-        double sum = 0;
-        for (int n = 0; n < s.size(); n++) {
-            double d = plainForward(p, s.features()[n][0]) - s.targets()[n];
-            sum += d * d;
-        }
-        return sum / s.size();
+        return PLAIN.loss(p, s);
     }
 
     private static float plainForward(float[] theta, float x) {
-        double[] p = new double[theta.length];
-        for (int k = 0; k < p.length; k++) {
-            p[k] = theta[k];
-        }
-        return (float) plainForward(p, x);
-    }
-
-    /** A 1-40-40-1 forward pass in plain Java loops, following the MlpArchitecture layout. */
-    private static double plainForward(double[] p, double x) {
-        int[] layers = ARCH.layers();
-        double[] a = {x};
-        int off = 0;
-        for (int l = 0; l < layers.length - 1; l++) {
-            int in = layers[l];
-            int out = layers[l + 1];
-            double[] z = new double[out];
-            for (int j = 0; j < out; j++) {
-                double s = p[off + in * out + j];
-                for (int k = 0; k < in; k++) {
-                    s += a[k] * p[off + k * out + j];
-                }
-                z[j] = l < layers.length - 2 ? Math.max(0, s) : s;
-            }
-            off += in * out + out;
-            a = z;
-        }
-        return a[0];
+        return (float) PLAIN.forward(PlainMlp.toDouble(theta), new float[] {x});
     }
 }
