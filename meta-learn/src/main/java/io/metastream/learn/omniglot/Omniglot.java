@@ -38,24 +38,31 @@ public final class Omniglot {
     /** Characters grouped by alphabet, alphabets and characters in name order. */
     private final Map<String, Map<String, List<float[]>>> alphabets;
 
-    private Omniglot(Map<String, Map<String, List<float[]>>> alphabets) {
+    /** The split folder (first path element) each alphabet was first read from. */
+    private final Map<String, String> splits;
+    private final String source;
+
+    private Omniglot(Map<String, Map<String, List<float[]>>> alphabets, Map<String, String> splits, String source) {
         this.alphabets = alphabets;
+        this.splits = splits;
+        this.source = source;
     }
 
     /** The two bundled "background small" archives: 8 alphabets, 242 characters. */
     public static Omniglot bundled() {
         Map<String, Map<String, List<float[]>>> all = new TreeMap<>();
+        Map<String, String> splits = new TreeMap<>();
         for (String archive : BUNDLED) {
             try (InputStream in = Omniglot.class.getResourceAsStream("/omniglot/" + archive)) {
                 if (in == null) {
                     throw new IllegalStateException("/omniglot/" + archive + " is missing from the class path");
                 }
-                readZip(in, all);
+                readZip(in, all, splits);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read bundled /omniglot/" + archive, e);
             }
         }
-        return new Omniglot(all);
+        return new Omniglot(all, splits, "bundled " + BUNDLED);
     }
 
     /**
@@ -67,6 +74,7 @@ public final class Omniglot {
      */
     public static Omniglot fromDirectory(Path root) {
         Map<String, Map<String, List<float[]>>> all = new TreeMap<>();
+        Map<String, String> splits = new TreeMap<>();
         try (Stream<Path> files = Files.walk(root, 4)) {
             for (Path png : files.filter(p -> p.toString().endsWith(".png")).sorted().toList()) {
                 Path rel = root.relativize(png);
@@ -74,6 +82,7 @@ public final class Omniglot {
                     continue;
                 }
                 add(all, rel.getName(1).toString(), rel.getName(2).toString(), Files.readAllBytes(png), png.toString());
+                splits.putIfAbsent(rel.getName(1).toString(), rel.getName(0).toString());
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read Omniglot folder " + root, e);
@@ -81,10 +90,11 @@ public final class Omniglot {
         if (all.isEmpty()) {
             throw new IllegalArgumentException(root + " holds no <split>/<Alphabet>/<character>/*.png images");
         }
-        return new Omniglot(all);
+        return new Omniglot(all, splits, root.toAbsolutePath().toString());
     }
 
-    private static void readZip(InputStream in, Map<String, Map<String, List<float[]>>> all) throws IOException {
+    private static void readZip(InputStream in, Map<String, Map<String, List<float[]>>> all,
+            Map<String, String> splits) throws IOException {
         // Names sorted first so that the order of drawings never depends on the archive's order.
         Map<String, byte[]> entries = new TreeMap<>();
         try (ZipInputStream zip = new ZipInputStream(in)) {
@@ -99,6 +109,7 @@ public final class Omniglot {
             String[] parts = e.getKey().split("/");
             if (parts.length == 4) {
                 add(archive, parts[1], parts[2], e.getValue(), e.getKey());
+                splits.putIfAbsent(parts[1], parts[0]);
             }
         }
         archive.forEach((alphabet, chars) -> chars.forEach(
@@ -166,6 +177,20 @@ public final class Omniglot {
             chars.forEach((name, images) -> out.add(new Character(a, name, Collections.unmodifiableList(images))));
         }
         return out;
+    }
+
+    /** Where the images came from: the bundled archives or a folder, for provenance. */
+    public String source() {
+        return source;
+    }
+
+    /**
+     * The alphabets read from a split folder whose name contains {@code evaluation} (the full
+     * data set's {@code images_evaluation}), the default test alphabets for a user folder.
+     */
+    public List<String> evaluationSplitAlphabets() {
+        return splits.entrySet().stream().filter(e -> e.getValue().contains("evaluation")).map(Map.Entry::getKey)
+                .toList();
     }
 
     /** Number of characters in each alphabet. */

@@ -46,6 +46,7 @@ class OmniglotTest {
         Omniglot o = Omniglot.fromDirectory(root);
         assertThat(o.alphabets()).containsExactly("Alpha", "Beta");
         assertThat(o.sizes()).containsEntry("Alpha", 3).containsEntry("Beta", 3);
+        assertThat(o.evaluationSplitAlphabets()).containsExactly("Beta");
         List<Omniglot.Character> chars = o.characters(List.of("Beta"));
         assertThat(chars).extracting(Omniglot.Character::name).containsExactly("character01", "character02",
                 "character03");
