@@ -49,7 +49,13 @@ public final class ProtoNetTraining {
         Map<String, Object> metrics = new LinkedHashMap<>();
         metrics.put("protocol", EVAL_TASKS + " tasks within one test alphabet, " + EVAL_QUERIES
                 + " queries per class, no rotations, seed " + (plan.seed() + 1));
+        int largest = testAlphabets.stream().mapToInt(a -> data.sizes().get(a)).max().orElse(0);
         for (int ways : new int[] {5, 20}) {
+            if (ways > largest) {
+                // A user folder's test alphabets may be too small for 20-way within-alphabet tasks.
+                metrics.put(ways + "way", "skipped: the largest test alphabet has " + largest + " characters");
+                continue;
+            }
             for (int shots : new int[] {1, 5}) {
                 Evaluation.Estimate e = ProtoNetEvaluation.evaluate(result.parameters(), test, ways, shots,
                         EVAL_QUERIES, EVAL_TASKS, plan.seed() + 1, DjlRuntime.defaultDevice());
