@@ -29,15 +29,27 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Model store root directory.")
     Path model;
 
-    @Option(names = "--ref", defaultValue = "sinusoid",
-            description = "name, name@version or name@alias; a bare name means its newest version.")
+    @Option(names = "--ref",
+            description = "name, name@version or name@alias; a bare name means its newest version (default: the dataset).")
     String ref;
 
-    @Option(names = "--dataset", defaultValue = "sinusoid", description = "Task family: sinusoid.")
+    @Option(names = "--dataset", defaultValue = "sinusoid", description = "Task family: sinusoid or omniglot.")
     String dataset;
 
-    @Option(names = "--shots", defaultValue = "10", description = "Support examples per task (K).")
-    int shots;
+    @Option(names = "--shots", description = "Support examples per task (K), per class for omniglot; default 10 "
+            + "for sinusoid, 1 for omniglot.")
+    Integer shots;
+
+    @Option(names = "--ways", defaultValue = "5", description = "omniglot only: classes per test task (N).")
+    int ways;
+
+    @Option(names = "--data", description = "omniglot only: a folder in the full Omniglot layout "
+            + "(default: the bundled background-small archives).")
+    Path data;
+
+    @Option(names = "--test-alphabets", split = ",",
+            description = "omniglot only: alphabets to test on (default: the model's held-out alphabets).")
+    List<String> testAlphabets;
 
     @Option(names = "--steps", description = "Inner steps (default: the model's own; 0 scores the unadapted base).")
     Integer steps;
@@ -45,8 +57,9 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--tasks", defaultValue = "600", description = "Test tasks (at least 600 for a reported figure).")
     int tasks;
 
-    @Option(names = "--queries", defaultValue = "100", description = "Query points per task.")
-    int queries;
+    @Option(names = "--queries", description = "Query points per task (default 100); omniglot: per class "
+            + "(default 15).")
+    Integer queries;
 
     @Option(names = "--seed", defaultValue = "43", description = "Seed of the test tasks (training uses 42).")
     long seed;
@@ -56,9 +69,15 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (!dataset.equals("sinusoid")) {
-            throw new IllegalArgumentException("unknown dataset '" + dataset + "' (available: sinusoid)");
+        if (dataset.equals("omniglot")) {
+            return OmniglotEval.run(this);
         }
+        if (!dataset.equals("sinusoid")) {
+            throw new IllegalArgumentException("unknown dataset '" + dataset + "' (available: sinusoid, omniglot)");
+        }
+        int shots = this.shots != null ? this.shots : 10;
+        int queries = this.queries != null ? this.queries : 100;
+        String ref = this.ref != null ? this.ref : "sinusoid";
         if (tasks < 2 || shots < 1 || queries < 1) {
             throw new IllegalArgumentException("--tasks must be >= 2 and --shots, --queries >= 1, got " + tasks
                     + ", " + shots + ", " + queries);
@@ -104,7 +123,7 @@ final class EvalCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static String newest(List<ModelManifest> versions) {
+    static String newest(List<ModelManifest> versions) {
         return versions.get(versions.size() - 1).version();
     }
 }

@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -26,22 +27,23 @@ import picocli.CommandLine.Option;
         description = "Meta-train a base model and publish it, with its provenance, to a model store. "
                 + "Writes a JSON training log and a learning-curve PNG under <out>/_runs/<name>-v<version>/.")
 final class TrainCommand implements Callable<Integer> {
-    @Option(names = "--dataset", defaultValue = "sinusoid", description = "Task family: sinusoid.")
+    @Option(names = "--dataset", defaultValue = "sinusoid", description = "Task family: sinusoid or omniglot.")
     String dataset;
 
     @Option(names = "--algorithm", defaultValue = "reptile",
             description = "maml (second order), fomaml, reptile, metasgd, anil, or pretrain (the pooled "
-                    + "fine-tuning baseline).")
+                    + "fine-tuning baseline) for sinusoid; protonet for omniglot.")
     String algorithm;
 
     @Option(names = "--out", required = true, description = "Model store root directory.")
     Path out;
 
-    @Option(names = "--name", defaultValue = "sinusoid", description = "Model name in the store.")
+    @Option(names = "--name", description = "Model name in the store (default: the dataset).")
     String name;
 
-    @Option(names = "--iterations", defaultValue = "5000", description = "Meta-training iterations.")
-    int iterations;
+    @Option(names = "--iterations",
+            description = "Meta-training iterations (episodes for omniglot); default 5000 for sinusoid, 1500 for omniglot.")
+    Integer iterations;
 
     @Option(names = "--inner-steps",
             description = "Inner SGD steps, also the default online: 5 for reptile and fomaml, else 1.")
@@ -52,8 +54,20 @@ final class TrainCommand implements Callable<Integer> {
                     + "(Finn et al. 2017); the nominal size for metasgd, whose sizes are learned.")
     Float innerStepSize;
 
-    @Option(names = "--shots", defaultValue = "10", description = "Support examples per task (K).")
-    int shots;
+    @Option(names = "--shots", description = "Support examples per task (K): default 10 for sinusoid, 5 per class "
+            + "for omniglot.")
+    Integer shots;
+
+    @Option(names = "--data", description = "omniglot only: a folder in the full Omniglot layout "
+            + "<split>/<Alphabet>/characterNN/*.png (default: the bundled background-small archives).")
+    Path data;
+
+    @Option(names = "--ways", defaultValue = "20", description = "omniglot only: classes per training episode.")
+    int ways;
+
+    @Option(names = "--test-alphabets", split = ",", description = "omniglot only: alphabets kept out of training "
+            + "(default: Balinese, Early_Aramaic, Greek for the bundled data; the images_evaluation alphabets of --data).")
+    List<String> testAlphabets;
 
     @Option(names = "--meta-batch", defaultValue = "25", description = "Tasks per meta-iteration.")
     int metaBatch;
@@ -74,9 +88,15 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (!dataset.equals("sinusoid")) {
-            throw new IllegalArgumentException("unknown dataset '" + dataset + "' (available: sinusoid)");
+        if (dataset.equals("omniglot")) {
+            return OmniglotTrain.run(this);
         }
+        if (!dataset.equals("sinusoid")) {
+            throw new IllegalArgumentException("unknown dataset '" + dataset + "' (available: sinusoid, omniglot)");
+        }
+        int iterations = this.iterations != null ? this.iterations : 5000;
+        int shots = this.shots != null ? this.shots : 10;
+        String name = this.name != null ? this.name : "sinusoid";
         MetaTrainer.Algorithm algo = MetaTrainer.Algorithm.fromId(algorithm.toLowerCase(Locale.ROOT));
         boolean firstOrderDefaults = algo == MetaTrainer.Algorithm.REPTILE || algo == MetaTrainer.Algorithm.FOMAML;
         int steps = innerSteps != null ? innerSteps : firstOrderDefaults ? 5 : 1;

@@ -4,6 +4,8 @@ import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.MlpArchitecture;
 import io.metastream.learn.ParameterFile;
+import io.metastream.learn.omniglot.ConvEmbedding;
+import io.metastream.learn.omniglot.Omniglot;
 import io.metastream.store.LoadedArtifact;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStore;
@@ -33,6 +35,14 @@ public final class BaseModelArtifacts {
      */
     public static final Set<String> GRADIENT_LEARNERS = Set.of("reptile", "fomaml", "maml", "metasgd", "anil",
             "pretrain");
+    /**
+     * The prototypical-network learner (Snell et al. 2017): a {@link ConvEmbedding} in
+     * {@link #EMBEDDING_FILE}, architecture {@link ConvEmbedding#ARCHITECTURE}; adaptation is
+     * computing class prototypes, so it has no inner steps. Trained and scored offline only.
+     */
+    public static final String PROTONET = "protonet";
+    public static final String EMBEDDING_FILE = "embedding.mse";
+
     /** Learners that cannot be served without {@link #STEP_SIZES_FILE}. */
     public static final Set<String> STEP_SIZE_LEARNERS = Set.of("metasgd", "anil");
 
@@ -47,6 +57,10 @@ public final class BaseModelArtifacts {
     public static BaseModel load(ModelStore store, String name, String versionOrAlias) {
         LoadedArtifact artifact = store.load(name, versionOrAlias);
         ModelManifest m = artifact.manifest();
+        if (PROTONET.equals(m.learner())) {
+            throw new ModelStoreException(m.ref() + ": learner protonet is served offline only (train/eval), "
+                    + "not in the stream yet");
+        }
         if (!GRADIENT_LEARNERS.contains(m.learner())) {
             throw new ModelStoreException(m.ref() + ": learner '" + m.learner() + "' is not supported by this build "
                     + "(supported: " + GRADIENT_LEARNERS + ")");
@@ -85,6 +99,45 @@ public final class BaseModelArtifacts {
         } catch (IllegalArgumentException e) {
             throw new ModelStoreException(m.ref() + ": " + e.getMessage(), e);
         }
+    }
+
+    /** A stored prototypical network: its manifest and its {@link ConvEmbedding} file. */
+    public record ProtoNetArtifact(ModelManifest manifest, byte[] embedding) {
+    }
+
+    /**
+     * Loads {@code name@versionOrAlias} as a prototypical network, for offline evaluation.
+     *
+     * @throws ModelStoreException if it is missing, corrupt, or not a conv4 protonet
+     */
+    public static ProtoNetArtifact loadProtoNet(ModelStore store, String name, String versionOrAlias) {
+        LoadedArtifact artifact = store.load(name, versionOrAlias);
+        ModelManifest m = artifact.manifest();
+        if (!PROTONET.equals(m.learner()) || !ConvEmbedding.ARCHITECTURE.equals(m.architecture())) {
+            throw new ModelStoreException(m.ref() + " is a " + m.learner() + " " + m.architecture()
+                    + ", not a " + PROTONET + " " + ConvEmbedding.ARCHITECTURE);
+        }
+        return new ProtoNetArtifact(m, artifact.file(EMBEDDING_FILE));
+    }
+
+    /**
+     * Publishes a trained conv4 embedding as a new version of a {@code protonet} model.
+     *
+     * @return the stored manifest, with its assigned version
+     */
+    public static ModelManifest publishProtoNet(ModelStore store, String name, byte[] embedding,
+            Map<String, Object> provenance) {
+        ModelManifest.Builder draft = ModelManifest.builder()
+                .setLearner(PROTONET)
+                .setArchitecture(ConvEmbedding.ARCHITECTURE)
+                .setInputShape(1, Omniglot.SIZE, Omniglot.SIZE)
+                .optArchitectureParams(Map.of("blocks", 4, "filters", ConvEmbedding.FILTERS, "kernel", 3,
+                        "block", "conv3x3-batchnorm-relu-maxpool2x2", "embedding_dim", ConvEmbedding.FILTERS,
+                        "format_version", ConvEmbedding.CURRENT_VERSION))
+                .optAdaptation(Map.of("rule", "class prototypes (mean support embedding)",
+                        "distance", "squared euclidean"))
+                .optProvenance(provenance);
+        return store.publish(name, draft, Map.of(EMBEDDING_FILE, embedding));
     }
 
     private static ParameterFile.Contents readParameters(LoadedArtifact artifact, String file) {
