@@ -51,10 +51,10 @@ public final class ErrorsToDeadLetters {
         }
 
         List<ProducerRecord<byte[], byte[]>> letter(ErrorHandlerContext context, RejectReason reason, Exception e) {
-            LOG.warn("dead-lettering {}-{}@{} ({}): {}", context.topic(), context.partition(), context.offset(), reason,
-                    e.toString());
             // Records produced by a punctuator have no source record.
             String source = context.topic() == null ? "punctuation" : context.topic();
+            LOG.warn("dead-lettering {}-{}@{} ({}): {}", source, context.partition(), context.offset(), reason,
+                    e.toString());
             DeadLetter letter = DeadLetters.letter(source, context.partition(), context.offset(),
                     context.sourceRawKey(), context.sourceRawValue(), reason, e.getClass().getName(),
                     String.valueOf(e.getMessage()), maxValueBytes);

@@ -3,6 +3,7 @@ package io.metastream.app.it;
 import ai.djl.Device;
 import io.metastream.app.MetastreamApp;
 import io.metastream.app.config.MetastreamConfig;
+import io.metastream.app.kafka.AssignedConsumerThread;
 import io.metastream.app.kafka.EmbeddedKafkaBroker;
 import io.metastream.app.model.ActiveModel;
 import io.metastream.app.model.BaseModelArtifacts;
@@ -31,14 +32,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
@@ -62,8 +59,7 @@ final class StreamingFixture implements AutoCloseable {
     final Map<String, Float> queryFeatures = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<String, List<byte[]>> sentSamples = new java.util.concurrent.ConcurrentHashMap<>();
     private final List<AutoCloseable> closeables = new ArrayList<>();
-    private final Thread collector;
-    private volatile boolean collecting = true;
+    private final AssignedConsumerThread collector;
     private final Random random = new Random(5);
 
     StreamingFixture(Path dir) {
@@ -79,9 +75,10 @@ final class StreamingFixture implements AutoCloseable {
             partitions.put(name, name.equals(topics.models().name()) ? 1 : 4);
         }
         broker.createTopics(partitions);
-        this.collector = new Thread(this::collect, "fixture-collector");
-        collector.setDaemon(true);
-        collector.start();
+        this.collector = new AssignedConsumerThread("fixture-collector", broker.bootstrapServers(),
+                Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
+                List.of(topics.predictions().name(), topics.modelEvents().name()),
+                records -> records.forEach(this::collect)).start();
     }
 
     /** Meta-trains briefly with {@code seed} and publishes the result as the model's next version. */
@@ -200,27 +197,12 @@ final class StreamingFixture implements AutoCloseable {
                 == queryIds.size();
     }
 
-    private void collect() {
-        Map<String, Object> p = Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        try (KafkaConsumer<String, byte[]> consumer =
-                new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
-            List<TopicPartition> parts = new ArrayList<>();
-            for (String t : List.of(topics.predictions().name(), topics.modelEvents().name())) {
-                consumer.partitionsFor(t).forEach(i -> parts.add(new TopicPartition(t, i.partition())));
-            }
-            consumer.assign(parts);
-            consumer.seekToBeginning(parts);
-            while (collecting) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(50))) {
-                    if (r.topic().equals(topics.predictions().name())) {
-                        predictions.add(topics.predictions().valueSerde().deserializer().deserialize(r.topic(), r.value()));
-                        predictionPartitions.add(r.partition());
-                    } else {
-                        swaps.add(topics.modelEvents().valueSerde().deserializer().deserialize(r.topic(), r.value()));
-                    }
-                }
-            }
+    private void collect(ConsumerRecord<String, byte[]> r) {
+        if (r.topic().equals(topics.predictions().name())) {
+            predictions.add(topics.predictions().valueSerde().deserializer().deserialize(r.topic(), r.value()));
+            predictionPartitions.add(r.partition());
+        } else {
+            swaps.add(topics.modelEvents().valueSerde().deserializer().deserialize(r.topic(), r.value()));
         }
     }
 
@@ -229,8 +211,7 @@ final class StreamingFixture implements AutoCloseable {
         for (int i = closeables.size() - 1; i >= 0; i--) {
             closeables.get(i).close();
         }
-        collecting = false;
-        collector.join(10_000);
+        collector.close();
         producer.close();
         broker.close();
     }
