@@ -103,6 +103,24 @@ class AvroCodecTest {
     }
 
     @Test
+    void shouldReadAnAdaptedStateWrittenBeforeItHadAnEncodingAsFloat32() {
+        Schema v1 = SchemaHistory.of("AdaptedTask").get(0);
+        GenericRecord r = new GenericData.Record(v1);
+        r.put("base_version", "sinusoid@1");
+        r.put("support_size", 10);
+        r.put("state", ByteBuffer.wrap(new byte[] {0, 0, (byte) 0x80, 0x3f}));
+        r.put("loss_before", 1f);
+        r.put("loss_after", 0.5f);
+        r.put("adapted_at", 1_700_000_000_000L);
+        byte[] bytes = toBytes(new BinaryMessageEncoder<GenericRecord>(GenericData.get(), v1), r);
+        io.metastream.schemas.state.AdaptedTask decoded =
+                AvroCodec.of(io.metastream.schemas.state.AdaptedTask.class).decode(bytes);
+        assertThat(decoded.getStateEncoding()).as("0 = little-endian float32").isEqualTo(0);
+        assertThat(decoded.getNewestSampleTime()).isEqualTo(java.time.Instant.EPOCH);
+        assertThat(decoded.getState().remaining()).isEqualTo(4);
+    }
+
+    @Test
     void shouldWrapDecodeFailureInKafkaSerializationException() {
         AvroSerde<LabelledSample> serde = new AvroSerde<>(LabelledSample.class);
         assertThat(serde.deserializer().deserialize("t", serde.serializer().serialize("t", sample())))

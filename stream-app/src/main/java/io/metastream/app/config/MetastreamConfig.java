@@ -101,6 +101,16 @@ public final class MetastreamConfig extends AbstractConfig {
             + "all dirty tasks of a stream task in one batched call.";
     public static final String ADAPTATION_BATCH_MAX_CONFIG = "adaptation.batch.max";
     private static final String ADAPTATION_BATCH_MAX_DOC = "Most tasks adapted in one batched call.";
+    public static final String ADAPTATION_ENABLED_CONFIG = "adaptation.enabled";
+    private static final String ADAPTATION_ENABLED_DOC = "Off, nothing is adapted: samples are still validated and "
+            + "kept, and every query is answered by the base. The end-to-end benchmark runs both ways to price the "
+            + "machine learning against Kafka Streams alone.";
+    public static final String ADAPTED_STATE_ENCODING_CONFIG = "adapted.state.encoding";
+    private static final String ADAPTED_STATE_ENCODING_DOC = "How adapted fast weights are stored: int8-delta (the "
+            + "difference from the base, one byte a weight plus a scale per 64, about 1.9 KB for the 1-40-40-1 MLP) or "
+            + "float32 (4 bytes a weight, 7 KB). Either is read back whichever is configured.";
+    public static final String ADAPTED_STATE_FLOAT32 = "float32";
+    public static final String ADAPTED_STATE_INT8_DELTA = "int8-delta";
     public static final String ADAPTATION_ON_QUERY_CONFIG = "adaptation.on.query";
     private static final String ADAPTATION_ON_QUERY_DOC = "Adapt a task whose support set changed since its "
             + "last adaptation before answering its queries, so every prediction uses every sample before it; "
@@ -174,6 +184,10 @@ public final class MetastreamConfig extends AbstractConfig {
                     ADAPTATION_INTERVAL_MS_DOC)
             .define(ADAPTATION_BATCH_MAX_CONFIG, Type.INT, 256, Range.between(1, 65_536), Importance.MEDIUM,
                     ADAPTATION_BATCH_MAX_DOC)
+            .define(ADAPTATION_ENABLED_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, ADAPTATION_ENABLED_DOC)
+            .define(ADAPTED_STATE_ENCODING_CONFIG, Type.STRING, ADAPTED_STATE_INT8_DELTA,
+                    ValidString.in(ADAPTED_STATE_INT8_DELTA, ADAPTED_STATE_FLOAT32), Importance.LOW,
+                    ADAPTED_STATE_ENCODING_DOC)
             .define(ADAPTATION_ON_QUERY_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, ADAPTATION_ON_QUERY_DOC)
             .define(QUERY_BATCH_INTERVAL_MS_CONFIG, Type.LONG, 20L, Range.between(1, 60_000), Importance.MEDIUM,
                     QUERY_BATCH_INTERVAL_MS_DOC)

@@ -311,7 +311,7 @@ public final class DemoRunner {
     }
 
     /** Resident set size of this process (Linux), or -1 where /proc is not there. */
-    static long residentMegabytes() {
+    public static long residentMegabytes() {
         try {
             for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
                 if (line.startsWith("VmRSS:")) {
@@ -324,7 +324,8 @@ public final class DemoRunner {
         return -1;
     }
 
-    static double percentile(double[] sorted, double q) {
+    /** The {@code q} quantile of {@code sorted} (nearest rank), 0 when empty. */
+    public static double percentile(double[] sorted, double q) {
         if (sorted.length == 0) {
             return 0;
         }

@@ -63,7 +63,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
         watermark = context.getStateStore(StoreNames.SAMPLE_WATERMARK);
         adaptation = new TaskAdaptation(model,
                 new SupportSetStore(context.getStateStore(StoreNames.SUPPORT_SETS), settings.supportMaxSize()),
-                adapted, dirty);
+                adapted, dirty, settings.stateEncoding());
         deadLetters = new DeadLetters(context, MetastreamTopology.DEAD_LETTERS_SINK,
                 settings.limits().deadLetterMaxValueBytes());
         context.schedule(Duration.ofMillis(settings.queryBatchIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
@@ -138,7 +138,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
     private void adaptAndAnswer(Set<String> tasks, List<PendingQuery> queries, BaseModel base) {
         List<String> stale = new ArrayList<>();
         for (String task : tasks) {
-            if (settings.adaptOnQuery() && (dirty.get(task) != null || adaptedUnderAnotherBase(task, base))) {
+            if (settings.adaptsOnQuery() && (dirty.get(task) != null || adaptedUnderAnotherBase(task, base))) {
                 stale.add(task);
             }
         }
@@ -174,16 +174,25 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
         List<float[]> states = new ArrayList<>(queries.size());
         List<float[][]> inputs = new ArrayList<>(queries.size());
         int[] supportSizes = new int[queries.size()];
+        long[] adaptedThrough = new long[queries.size()];
+        float[] baseParameters = null;
         for (int i = 0; i < queries.size(); i++) {
             PendingQuery q = queries.get(i);
             AdaptedTask state = adapted.get(q.getTaskId());
             boolean usable = state != null && state.getBaseVersion().equals(base.version());
-            if (state != null && !usable && dirty.get(q.getTaskId()) == null) {
+            if (state != null && !usable && settings.adaptationEnabled() && dirty.get(q.getTaskId()) == null) {
                 // Only with adaptation.on.query off: answer with the base, adapt in the background.
                 dirty.put(q.getTaskId(), q.getReceivedTimestamp().toEpochMilli());
             }
-            states.add(usable ? Floats.fromBytes(state.getState()) : null);
+            if (usable && baseParameters == null) {
+                baseParameters = base.parameters();
+            }
+            // Always the decoded bytes, also right after adapting: answers must not depend on
+            // whether the state came from this run or from a changelog restore.
+            states.add(usable ? AdaptedStateCodec.decode(state.getState(), state.getStateEncoding(), baseParameters)
+                    : null);
             supportSizes[i] = usable ? state.getSupportSize() : 0;
+            adaptedThrough[i] = usable ? state.getNewestSampleTime().toEpochMilli() : 0L;
             inputs.add(new float[][] {Floats.toArray(q.getFeatures())});
         }
         float[][] values = model.learner().predict(base, states, inputs);
@@ -194,7 +203,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
             Prediction prediction = Prediction.newBuilder().setQueryId(q.getQueryId()).setTaskId(q.getTaskId())
                     .setValue(values[i][0]).setModelVersion(base.version()).setSupportSize(supportSizes[i])
                     .setAdapted(states.get(i) != null).setLatencyMicros(Math.max(0, (now - received) * 1_000))
-                    .build();
+                    .setAdaptedThrough(Instant.ofEpochMilli(adaptedThrough[i])).build();
             context().forward(new Record<String, SpecificRecord>(q.getTaskId(), prediction, received),
                     MetastreamTopology.PREDICTIONS_SINK);
         }

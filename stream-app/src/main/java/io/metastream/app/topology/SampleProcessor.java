@@ -46,14 +46,16 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
         KeyValueStore<String, AdaptedTask> adapted = context.getStateStore(StoreNames.ADAPTED_TASKS);
         dirty = context.getStateStore(StoreNames.DIRTY_TASKS);
         supportSets = new SupportSetStore(sets, settings.supportMaxSize());
-        adaptation = new TaskAdaptation(model, supportSets, adapted, dirty);
+        adaptation = new TaskAdaptation(model, supportSets, adapted, dirty, settings.stateEncoding());
         deadLetters = new DeadLetters(context, MetastreamTopology.DEAD_LETTERS_SINK,
                 settings.limits().deadLetterMaxValueBytes());
         this.sets = sets;
         this.adapted = adapted;
         this.watermark = context.getStateStore(StoreNames.SAMPLE_WATERMARK);
-        context.schedule(Duration.ofMillis(settings.adaptationIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
-                now -> adaptDirtyTasks());
+        if (settings.adaptationEnabled()) {
+            context.schedule(Duration.ofMillis(settings.adaptationIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
+                    now -> adaptDirtyTasks());
+        }
         context.schedule(Duration.ofMillis(settings.limits().expiryIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
                 this::expireIdleTasks);
     }
@@ -73,7 +75,7 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
             return;
         }
         LabelledSample sample = outcome.record();
-        if (supportSets.append(sample, now) && dirty.get(sample.getTaskId()) == null) {
+        if (supportSets.append(sample, now) && settings.adaptationEnabled() && dirty.get(sample.getTaskId()) == null) {
             dirty.put(sample.getTaskId(), record.timestamp());
         }
     }

@@ -57,11 +57,15 @@ final class SupportSetStore {
         return true;
     }
 
-    /** The task's support set for a learner; empty when the task has none. */
-    Support support(String taskId) {
+    /** A task's support set for a learner, and the event time of its newest sample (0 when empty). */
+    record Snapshot(Support support, long newestEventTimeMs) {
+    }
+
+    /** The task's support set; empty when the task has none. */
+    Snapshot snapshot(String taskId) {
         SupportSet set = store.get(taskId);
         if (set == null) {
-            return new Support(new float[0][], new float[0]);
+            return new Snapshot(new Support(new float[0][], new float[0]), 0L);
         }
         List<SupportPoint> points = set.getPoints();
         float[][] features = new float[points.size()][];
@@ -70,6 +74,6 @@ final class SupportSetStore {
             features[i] = Floats.toArray(points.get(i).getFeatures());
             targets[i] = points.get(i).getTarget();
         }
-        return new Support(features, targets);
+        return new Snapshot(new Support(features, targets), set.getLastSeen().toEpochMilli());
     }
 }

@@ -23,10 +23,12 @@ final class TaskAdaptation {
     private final SupportSetStore supportSets;
     private final KeyValueStore<String, AdaptedTask> adapted;
     private final KeyValueStore<String, Long> dirty;
+    private final int stateEncoding;
 
     TaskAdaptation(ActiveModel model, SupportSetStore supportSets, KeyValueStore<String, AdaptedTask> adapted,
-            KeyValueStore<String, Long> dirty) {
+            KeyValueStore<String, Long> dirty, int stateEncoding) {
         this.model = model;
+        this.stateEncoding = stateEncoding;
         this.supportSets = supportSets;
         this.adapted = adapted;
         this.dirty = dirty;
@@ -42,24 +44,33 @@ final class TaskAdaptation {
             return List.of();
         }
         List<Support> supports = new ArrayList<>(taskIds.size());
-        for (String id : taskIds) {
-            supports.add(supportSets.support(id));
+        long[] newest = new long[taskIds.size()];
+        for (int i = 0; i < taskIds.size(); i++) {
+            SupportSetStore.Snapshot snapshot = supportSets.snapshot(taskIds.get(i));
+            supports.add(snapshot.support());
+            newest[i] = snapshot.newestEventTimeMs();
         }
         AdaptedBatch batch = model.learner().adapt(base, supports);
+        float[] baseParameters = base.parameters();
         Instant now = Instant.now();
         long perTaskMicros = batch.micros() / taskIds.size();
         List<AdaptationEvent> events = new ArrayList<>(taskIds.size());
         for (int i = 0; i < taskIds.size(); i++) {
             io.metastream.learn.AdaptedTask result = batch.tasks().get(i);
             String id = taskIds.get(i);
+            Instant newestSample = Instant.ofEpochMilli(newest[i]);
+            AdaptedStateCodec.Encoded state = AdaptedStateCodec.encode(result.state(), baseParameters,
+                    stateEncoding);
             adapted.put(id, AdaptedTask.newBuilder().setBaseVersion(base.version())
-                    .setSupportSize(result.supportSize()).setState(Floats.toBytes(result.state()))
-                    .setLossBefore(result.lossBefore()).setLossAfter(result.lossAfter()).setAdaptedAt(now).build());
+                    .setSupportSize(result.supportSize()).setState(state.bytes()).setStateEncoding(state.encoding())
+                    .setLossBefore(result.lossBefore()).setLossAfter(result.lossAfter()).setAdaptedAt(now)
+                    .setNewestSampleTime(newestSample).build());
             dirty.delete(id);
             events.add(AdaptationEvent.newBuilder().setTaskId(id).setBaseVersion(base.version())
                     .setSupportSize(result.supportSize()).setLossBefore(result.lossBefore())
                     .setLossAfter(result.lossAfter()).setSteps(batch.steps()).setMicros(perTaskMicros)
-                    .setBatchSize(taskIds.size()).setFellBack(result.fellBack()).setDevice(batch.device()).build());
+                    .setBatchSize(taskIds.size()).setFellBack(result.fellBack()).setDevice(batch.device())
+                    .setNewestSampleTime(newestSample).build());
         }
         return events;
     }

@@ -4,12 +4,18 @@ import io.metastream.app.config.MetastreamConfig;
 
 /** The settings the processors read, taken from {@link MetastreamConfig} once. */
 public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, int adaptationBatchMax,
-        boolean adaptOnQuery, long queryBatchIntervalMs, long querySampleWaitMs, Limits limits) {
+        boolean adaptOnQuery, long queryBatchIntervalMs, long querySampleWaitMs, Limits limits,
+        boolean adaptationEnabled, int stateEncoding) {
     public TopologySettings {
         if (supportMaxSize < 1 || adaptationIntervalMs < 1 || adaptationBatchMax < 1 || queryBatchIntervalMs < 1) {
             throw new IllegalArgumentException("support size, intervals and batch size must be positive: "
                     + supportMaxSize + ", " + adaptationIntervalMs + ", " + adaptationBatchMax + ", " + queryBatchIntervalMs);
         }
+    }
+
+    /** Whether queries adapt stale tasks first: only when adaptation is on at all. */
+    public boolean adaptsOnQuery() {
+        return adaptationEnabled && adaptOnQuery;
     }
 
     /** What input and state may be: bad input past a limit becomes a dead letter, idle state expires. */
@@ -24,7 +30,7 @@ public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, in
     public static TopologySettings of(int supportMaxSize, long adaptationIntervalMs, int adaptationBatchMax,
             boolean adaptOnQuery, long queryBatchIntervalMs) {
         return new TopologySettings(supportMaxSize, adaptationIntervalMs, adaptationBatchMax, adaptOnQuery,
-                queryBatchIntervalMs, 250L, Limits.defaults());
+                queryBatchIntervalMs, 250L, Limits.defaults(), true, AdaptedStateCodec.INT8_DELTA);
     }
 
     public static TopologySettings from(MetastreamConfig config) {
@@ -38,6 +44,10 @@ public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, in
                         config.getLong(MetastreamConfig.INPUT_MAX_FUTURE_MS_CONFIG),
                         config.getInt(MetastreamConfig.DEAD_LETTER_MAX_VALUE_BYTES_CONFIG),
                         config.getLong(MetastreamConfig.TASK_TTL_MS_CONFIG),
-                        config.getLong(MetastreamConfig.TASK_EXPIRY_INTERVAL_MS_CONFIG)));
+                        config.getLong(MetastreamConfig.TASK_EXPIRY_INTERVAL_MS_CONFIG)),
+                config.getBoolean(MetastreamConfig.ADAPTATION_ENABLED_CONFIG),
+                config.getString(MetastreamConfig.ADAPTED_STATE_ENCODING_CONFIG)
+                        .equals(MetastreamConfig.ADAPTED_STATE_FLOAT32) ? AdaptedStateCodec.FLOAT32
+                        : AdaptedStateCodec.INT8_DELTA);
     }
 }

@@ -51,12 +51,20 @@ class MetastreamTopologyTest {
     @BeforeEach
     void start() {
         model = TestModels.activeQuickBase();
+        startWith(TopologySettings.of(20, 200, 256, true, 20));
+    }
+
+    /** (Re)starts the driver on the same state directory with other settings. */
+    private void startWith(TopologySettings settings) {
+        if (driver != null) {
+            driver.close();
+        }
         Properties props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, "topology-test");
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         driver = new TopologyTestDriver(
-                MetastreamTopology.build(topics, TopologySettings.of(20, 200, 256, true, 20), model), props);
+                MetastreamTopology.build(topics, settings, model), props);
         samples = driver.createInputTopic("samples", Serdes.ByteArray().serializer(), Serdes.ByteArray().serializer());
         queries = driver.createInputTopic("queries", Serdes.ByteArray().serializer(), Serdes.ByteArray().serializer());
         predictions = driver.createOutputTopic("predictions", Serdes.String().deserializer(),
@@ -115,6 +123,66 @@ class MetastreamTopologyTest {
         assertThat(event.getSupportSize()).isEqualTo(10);
         assertThat(event.getLossAfter()).isLessThan(event.getLossBefore());
         assertThat(predictions.isEmpty()).isTrue();
+    }
+
+    @Test
+    void shouldTellWhichSamplesTheAnsweringStateIncludes() {
+        sample("user-1", "e1", 1f, 2f);
+        sample("user-1", "e2", 2f, 3f);
+        Instant newest = clock;
+        driver.advanceWallClockTime(Duration.ofMillis(250));
+        assertThat(adaptations.readValue().getNewestSampleTime()).isEqualTo(newest);
+        query("user-1", "q1", 0.5f);
+        driver.advanceWallClockTime(SAMPLE_WAIT);
+        Prediction p = predictions.readValue();
+        assertThat(p.getAdapted()).isTrue();
+        assertThat(p.getAdaptedThrough()).isEqualTo(newest);
+        query("cold", "q2", 0.5f);
+        driver.advanceWallClockTime(SAMPLE_WAIT);
+        assertThat(predictions.readValue().getAdaptedThrough()).as("the base answered").isEqualTo(Instant.EPOCH);
+    }
+
+    @Test
+    void shouldKeepSamplesButAnswerWithTheBaseWhenAdaptationIsOff() {
+        TopologySettings on = TopologySettings.of(20, 200, 256, true, 20);
+        startWith(new TopologySettings(on.supportMaxSize(), on.adaptationIntervalMs(), on.adaptationBatchMax(),
+                on.adaptOnQuery(), on.queryBatchIntervalMs(), on.querySampleWaitMs(), on.limits(), false,
+                on.stateEncoding()));
+        for (int i = 0; i < 10; i++) {
+            sample("user-1", "e" + i, -5 + i, (float) (3 * Math.sin(i)));
+        }
+        query("user-1", "q1", 0.5f);
+        driver.advanceWallClockTime(SAMPLE_WAIT);
+        Prediction p = predictions.readValue();
+        assertThat(p.getAdapted()).isFalse();
+        assertThat(p.getValue()).isEqualTo(basePrediction(0.5f));
+        assertThat(adaptations.isEmpty()).isTrue();
+        KeyValueStore<String, SupportSet> sets = driver.getKeyValueStore(StoreNames.SUPPORT_SETS);
+        assertThat(sets.get("user-1").getPoints()).hasSize(10);
+        KeyValueStore<String, Long> dirty = driver.getKeyValueStore(StoreNames.DIRTY_TASKS);
+        assertThat(dirty.get("user-1")).as("nothing waits for an adaptation that never comes").isNull();
+    }
+
+    @Test
+    void shouldServeAStateWrittenAsFloat32WhileWritingInt8Delta() {
+        sample("user-1", "e1", 1f, 2f);
+        sample("user-1", "e2", 2f, 3f);
+        driver.advanceWallClockTime(Duration.ofMillis(250));
+        KeyValueStore<String, io.metastream.schemas.state.AdaptedTask> adapted =
+                driver.getKeyValueStore(StoreNames.ADAPTED_TASKS);
+        io.metastream.schemas.state.AdaptedTask written = adapted.get("user-1");
+        assertThat(written.getStateEncoding()).isEqualTo(AdaptedStateCodec.INT8_DELTA);
+        float[] weights = AdaptedStateCodec.decode(written.getState(), written.getStateEncoding(),
+                model.base().parameters());
+        // What a v1 instance wrote: plain float32, no encoding field (so its default, 0).
+        written.setState(Floats.toBytes(weights));
+        written.setStateEncoding(AdaptedStateCodec.FLOAT32);
+        adapted.put("user-1", written);
+        query("user-1", "q1", 0.5f);
+        driver.advanceWallClockTime(SAMPLE_WAIT);
+        float expected = model.learner().predict(model.base(), List.of(weights),
+                List.<float[][]>of(new float[][] {{0.5f}}))[0][0];
+        assertThat(predictions.readValue().getValue()).isEqualTo(expected);
     }
 
     @Test
