@@ -90,7 +90,10 @@ public final class AdaptedStateCodec {
             // scale 0 means the whole block equals the base (e.g. a task that fell back).
             float inverse = scale == 0f ? 0f : 1f / scale;
             for (int i = from; i < to; i++) {
-                int q = Math.round((state[i] - base[i]) * inverse);
+                // Round half away from zero by truncation: Math.round showed in the stream thread's
+                // profile, and |d * inverse| <= 127 (+ rounding) so the cast cannot overflow.
+                float d = (state[i] - base[i]) * inverse;
+                int q = (int) (d + (d >= 0f ? 0.5f : -0.5f));
                 out[at++] = (byte) Math.max(-127, Math.min(127, q));
             }
         }
