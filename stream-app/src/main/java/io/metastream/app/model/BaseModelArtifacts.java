@@ -88,8 +88,10 @@ public final class BaseModelArtifacts {
         Map<String, Object> a = m.adaptation();
         AdaptationSettings settings;
         try {
+            // support_prior came with the recommender; artifacts without it use the mean loss.
+            Object prior = a.getOrDefault("support_prior", 0);
             settings = new AdaptationSettings(((Number) a.get("inner_steps")).intValue(),
-                    ((Number) a.get("step_size")).floatValue());
+                    ((Number) a.get("step_size")).floatValue(), ((Number) prior).floatValue());
         } catch (RuntimeException e) {
             throw new ModelStoreException(m.ref() + ": manifest adaptation settings are incomplete: " + a, e);
         }
@@ -99,6 +101,18 @@ public final class BaseModelArtifacts {
         } catch (IllegalArgumentException e) {
             throw new ModelStoreException(m.ref() + ": " + e.getMessage(), e);
         }
+    }
+
+    private static Map<String, Object> adaptationMap(BaseModel base) {
+        AdaptationSettings adaptation = base.adaptation();
+        Map<String, Object> a = new LinkedHashMap<>(Map.of("inner_steps", adaptation.steps(), "step_size",
+                (double) adaptation.stepSize(), "optimizer", "sgd", "step_sizes",
+                base.hasStepSizes() ? "per-parameter" : "scalar"));
+        if (adaptation.supportPrior() != 0) {
+            // Written only when set, so the artifacts of every earlier learner stay byte-identical.
+            a.put("support_prior", (double) adaptation.supportPrior());
+        }
+        return a;
     }
 
     /** A stored prototypical network: its manifest and its {@link ConvEmbedding} file. */
@@ -178,8 +192,7 @@ public final class BaseModelArtifacts {
                 .setArchitecture(ARCHITECTURE)
                 .setInputShape(arch.inputDim())
                 .optArchitectureParams(Map.of("layers", arch.layerList(), "activation", "relu"))
-                .optAdaptation(Map.of("inner_steps", adaptation.steps(), "step_size", (double) adaptation.stepSize(),
-                        "optimizer", "sgd", "step_sizes", base.hasStepSizes() ? "per-parameter" : "scalar"))
+                .optAdaptation(adaptationMap(base))
                 .optProvenance(provenance);
         return store.publish(name, draft, files);
     }
