@@ -49,9 +49,28 @@ public final class BaseModelTraining {
         return train(store, name, algorithm, family, plan, progress).manifest();
     }
 
-    /** Meta-trains, evaluates and publishes; returns the run with its curve and memory samples. */
+    /** Scores a trained candidate on held-out data; the result goes into the provenance as {@code metrics}. */
+    @FunctionalInterface
+    public interface HeldOut {
+        Map<String, Object> metrics(BaseModel candidate);
+    }
+
+    /**
+     * Meta-trains, evaluates on {@value #EVAL_TASKS} fresh tasks of the family and publishes;
+     * returns the run with its curve and memory samples.
+     */
     public static TrainingRun train(ModelStore store, String name, MetaTrainer.Algorithm algorithm,
             TaskFamily family, MetaTrainingPlan plan, MetaTrainer.Progress progress) {
+        return train(store, name, algorithm, family, plan, progress, freshTasks(family, plan), Map.of());
+    }
+
+    /**
+     * Meta-trains, scores with {@code heldOut} and publishes with {@code data} (what identifies the
+     * training data beyond the family's id) in the provenance.
+     */
+    public static TrainingRun train(ModelStore store, String name, MetaTrainer.Algorithm algorithm,
+            TaskFamily family, MetaTrainingPlan plan, MetaTrainer.Progress progress, HeldOut heldOut,
+            Map<String, Object> data) {
         List<long[]> memory = new ArrayList<>();
         MetaTrainer.Progress sampling = (done, total, loss) -> {
             if (done % MEMORY_SAMPLE_EVERY == 0 || done == 1 || done == total) {
@@ -64,13 +83,9 @@ public final class BaseModelTraining {
         double trainSeconds = (System.nanoTime() - start) / 1e9;
         BaseModel candidate = new BaseModel(name + "@candidate", algorithm.id(), plan.architecture(),
                 result.parameters(), plan.adaptation(), result.stepSizes());
-        Evaluation.Report report;
-        try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
-            report = Evaluation.evaluate(learner, candidate, family, EVAL_TASKS, plan.shots(), EVAL_QUERIES,
-                    plan.seed() + 1, 200);
-        }
         Map<String, Object> provenance = new LinkedHashMap<>();
         provenance.put("dataset", family.id());
+        provenance.putAll(data);
         provenance.put("algorithm", algorithm.id());
         provenance.put("seed", plan.seed());
         provenance.put("iterations", plan.iterations());
@@ -82,20 +97,16 @@ public final class BaseModelTraining {
         provenance.put("final_outer_step_fraction", (double) plan.finalOuterStepFraction());
         provenance.put("inner_steps", plan.adaptation().steps());
         provenance.put("inner_step_size", (double) plan.adaptation().stepSize());
+        if (plan.adaptation().supportPrior() != 0) {
+            provenance.put("support_prior", (double) plan.adaptation().supportPrior());
+        }
         provenance.put("inner_step_sizes", candidate.hasStepSizes() ? "per-parameter (" + BaseModelArtifacts.STEP_SIZES_FILE
                 + ")" : "scalar");
         provenance.put("train_seconds", Math.round(trainSeconds * 10) / 10.0);
         provenance.put("git_commit", gitCommit());
         provenance.put("libraries", DjlRuntime.versions());
         provenance.put("trained_at", Instant.now().toString());
-        Map<String, Object> metrics = new LinkedHashMap<>();
-        metrics.put("protocol", EVAL_TASKS + " held-out tasks, " + plan.shots() + "-shot, " + EVAL_QUERIES
-                + " query points, seed " + (plan.seed() + 1));
-        metrics.put("mse_base", report.base().mean());
-        metrics.put("mse_base_ci95", report.base().ci95());
-        metrics.put("mse_adapted", report.adapted().mean());
-        metrics.put("mse_adapted_ci95", report.adapted().ci95());
-        provenance.put("metrics", metrics);
+        provenance.put("metrics", heldOut.metrics(candidate));
         if (memory.size() > 2) {
             // The first sample is taken before libtorch's allocator has warmed up.
             provenance.put("resident_kb_after_warmup", memory.get(1)[1]);
@@ -103,6 +114,25 @@ public final class BaseModelTraining {
         }
         ModelManifest manifest = BaseModelArtifacts.publish(store, name, candidate, provenance);
         return new TrainingRun(manifest, candidate, result.curve(), memory, trainSeconds);
+    }
+
+    /** Query MSE before and after adaptation on fresh tasks, K-shot as trained, 100 query points. */
+    private static HeldOut freshTasks(TaskFamily family, MetaTrainingPlan plan) {
+        return candidate -> {
+            Evaluation.Report report;
+            try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
+                report = Evaluation.evaluate(learner, candidate, family, EVAL_TASKS, plan.shots(), EVAL_QUERIES,
+                        plan.seed() + 1, 200);
+            }
+            Map<String, Object> metrics = new LinkedHashMap<>();
+            metrics.put("protocol", EVAL_TASKS + " held-out tasks, " + plan.shots() + "-shot, " + EVAL_QUERIES
+                    + " query points, seed " + (plan.seed() + 1));
+            metrics.put("mse_base", report.base().mean());
+            metrics.put("mse_base_ci95", report.base().ci95());
+            metrics.put("mse_adapted", report.adapted().mean());
+            metrics.put("mse_adapted_ci95", report.adapted().ci95());
+            return metrics;
+        };
     }
 
     /** This process's resident set size in kB from {@code /proc/self/status}, or -1 off Linux. */
