@@ -39,9 +39,9 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--queries", description = "Queries per task (default ${DEFAULT-VALUE}).", defaultValue = "5")
     int queries;
 
-    @Option(names = "--rate", description = "Events per second produced (default ${DEFAULT-VALUE}).",
-            defaultValue = "1000")
-    int rate;
+    @Option(names = "--rate", description = "Events per second produced (default 1000 for sinusoid, 400 for "
+            + "movielens, whose adaptations are larger).")
+    Integer rate;
 
     @Option(names = "--bad-fraction", description = "Malformed records mixed in, per valid record "
             + "(default ${DEFAULT-VALUE}).", defaultValue = "0.01")
@@ -56,8 +56,8 @@ final class DemoCommand implements Callable<Integer> {
     Path dataDir;
 
     @Option(names = "--train-iterations", description = "Meta-training iterations on first run "
-            + "(default ${DEFAULT-VALUE}).", defaultValue = "5000")
-    int trainIterations;
+            + "(default 5000 for sinusoid, 2000 for movielens).")
+    Integer trainIterations;
 
     @Option(names = "--partitions", description = "Partitions of the demo topics (default ${DEFAULT-VALUE}).",
             defaultValue = "4")
@@ -82,7 +82,9 @@ final class DemoCommand implements Callable<Integer> {
         if (!scenario.equals("sinusoid")) {
             throw new IllegalArgumentException("unknown scenario '" + scenario + "' (available: sinusoid, movielens)");
         }
-        DemoOptions options = new DemoOptions(tasks, shots, queries, rate, badFraction, seed, dataDir, trainIterations,
+        DemoOptions options = new DemoOptions(tasks, shots, queries,
+                rate != null ? rate : DemoOptions.defaults(dataDir).rate(), badFraction, seed, dataDir,
+                trainIterations != null ? trainIterations : DemoOptions.defaults(dataDir).trainIterations(),
                 partitions, overrides, swap);
         DemoRunner runner = new DemoRunner(options, System.out);
         java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
@@ -104,8 +106,9 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private Integer movieLens() throws java.io.IOException {
-        ReplayReport result = new MovieLensDemo(new MovieLensDemo.Options(data, dataDir, rate, users, partitions,
-                overrides), System.out).run();
+        ReplayReport result = new MovieLensDemo(new MovieLensDemo.Options(data, dataDir,
+                rate != null ? rate : MovieLensDemo.DEFAULT_RATE, users, partitions,
+                trainIterations, overrides), System.out).run();
         System.out.println();
         System.out.print(result.summary());
         if (report != null) {

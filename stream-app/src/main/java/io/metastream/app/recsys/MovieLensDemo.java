@@ -31,8 +31,14 @@ import java.util.Optional;
  * pipeline's predictions with every baseline as ratings arrive.
  */
 public final class MovieLensDemo {
-    /** Where the data comes from and how fast to replay it. */
-    public record Options(Path data, Path dataDir, int rate, int maxUsers, int partitions,
+    /** Records a second by default: each carries a 51-feature rating whose adaptation costs about 1 ms. */
+    public static final int DEFAULT_RATE = 400;
+
+    /**
+     * Where the data comes from ({@code data} null: synthetic, under {@code dataDir}), how fast to
+     * replay it, and how long to meta-train on first run ({@code trainIterations} null: the default plan's).
+     */
+    public record Options(Path data, Path dataDir, int rate, int maxUsers, int partitions, Integer trainIterations,
             Map<String, String> overrides) {
     }
 
@@ -64,7 +70,10 @@ public final class MovieLensDemo {
                     MetastreamConfig.MODEL_NAME_CONFIG, ColdStartModels.MODEL_NAME,
                     MetastreamConfig.TOPIC_PARTITIONS_CONFIG, options.partitions(),
                     // Keep every support rating the protocol allows, so the stream adapts on what eval does.
-                    MetastreamConfig.SUPPORT_MAX_SIZE_CONFIG, data.split().protocol().maxRatings()));
+                    MetastreamConfig.SUPPORT_MAX_SIZE_CONFIG, data.split().protocol().maxRatings(),
+                    // A prequential query must see exactly the ratings before it: on a loaded machine,
+                    // wait longer for the samples topic to catch up before answering without them.
+                    MetastreamConfig.QUERY_SAMPLE_WAIT_MS_CONFIG, 5000L));
             settings.putAll(options.overrides());
             MetastreamConfig config = new MetastreamConfig(settings);
             try (GradientLearner local = new GradientLearner(DjlRuntime.defaultDevice());
@@ -102,7 +111,8 @@ public final class MovieLensDemo {
         out.println("no preference model for this data in " + store.root() + " yet: meta-training one (Reptile)");
         ConsoleProgress bar = new ConsoleProgress(out, "meta-training");
         ModelManifest m = ColdStartModels.train(store, ColdStartModels.MODEL_NAME, MetaTrainer.Algorithm.REPTILE, data,
-                ColdStartData.defaultPlan(), (done, total, loss) -> bar.update(done, total,
+                options.trainIterations() == null ? ColdStartData.defaultPlan()
+                        : ColdStartData.defaultPlan().withIterations(options.trainIterations()), (done, total, loss) -> bar.update(done, total,
                         String.format(Locale.ROOT, "query loss %.3f", loss))).manifest();
         out.println("published " + m.ref() + "; held-out metrics " + m.provenance().get("metrics"));
         return ColdStartModels.load(store, ColdStartModels.MODEL_NAME, m.version(), data);

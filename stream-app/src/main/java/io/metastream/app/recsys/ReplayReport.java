@@ -71,6 +71,7 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
         }
         Map<Method, float[][]> local = ColdStartEvaluation.predictAll(cases, data.features(), learner, meta, pooled);
         Map<String, List<List<Double>>> errors = new LinkedHashMap<>();
+        List<String> mismatches = new ArrayList<>();
         long answered = 0;
         long asExpected = 0;
         long adapted = 0;
@@ -84,6 +85,9 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
             }
             answered++;
             asExpected += p.getSupportSize() == e.given() ? 1 : 0;
+            if (p.getSupportSize() != e.given() && mismatches.size() < 10) {
+                mismatches.add(e.id() + ": " + p.getSupportSize() + " samples, expected " + e.given());
+            }
             adapted += p.getAdapted() ? 1 : 0;
             double truth = e.rating().rating();
             float stream = ColdStartEvaluation.clamp(p.getValue());
@@ -125,6 +129,10 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
                 }
                 answered++;
                 heldOutAsExpected += p.getSupportSize() == evs.get(k).given() ? 1 : 0;
+                if (p.getSupportSize() != evs.get(k).given() && mismatches.size() < 10) {
+                    mismatches.add(evs.get(k).id() + ": " + p.getSupportSize() + " samples, expected "
+                            + evs.get(k).given());
+                }
                 values[k] = ColdStartEvaluation.clamp(p.getValue());
             }
             if (complete) {
@@ -156,6 +164,7 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
         consistency.put("answered_from_adapted_state", adapted);
         consistency.put("support_size_as_expected", asExpected + heldOutAsExpected);
         consistency.put("support_size_checked", answered);
+        consistency.put("support_size_mismatch_examples", mismatches);
         consistency.put("mean_abs_gap_to_local_adaptation", prequentialAnswered == 0 ? 0 : sumGap / prequentialAnswered);
         consistency.put("max_abs_gap_to_local_adaptation", maxGap);
         double[] lat = o.latencyMs().values().stream().mapToDouble(Double::doubleValue).sorted().toArray();

@@ -142,9 +142,19 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
     }
 
     private void adaptAndAnswer(Set<String> tasks, List<PendingQuery> queries, BaseModel base) {
+        Map<Integer, io.metastream.learn.AdaptedTask> asOf = adaptAsOf(queries, base);
+        // A task whose every query here is answered as of an earlier time needs no fresh state now;
+        // the sample punctuator adapts it on its own schedule.
+        Set<String> needState = new LinkedHashSet<>();
+        for (int i = 0; i < queries.size(); i++) {
+            if (!asOf.containsKey(i)) {
+                needState.add(queries.get(i).getTaskId());
+            }
+        }
         List<String> stale = new ArrayList<>();
         for (String task : tasks) {
-            if (settings.adaptOnQuery() && (dirty.get(task) != null || adaptedUnderAnotherBase(task, base))) {
+            if (settings.adaptOnQuery() && needState.contains(task)
+                    && (dirty.get(task) != null || adaptedUnderAnotherBase(task, base))) {
                 stale.add(task);
             }
         }
@@ -156,7 +166,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
                         MetastreamTopology.ADAPTATIONS_SINK);
             }
         }
-        answer(queries, base, adaptAsOf(queries, base));
+        answer(queries, base, asOf);
     }
 
     /**
