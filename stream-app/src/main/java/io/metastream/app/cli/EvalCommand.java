@@ -7,7 +7,7 @@ import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
-import io.metastream.learn.GradientLearner;
+import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.SinusoidTasks;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
@@ -51,7 +51,8 @@ final class EvalCommand implements Callable<Integer> {
             description = "omniglot only: alphabets to test on (default: the model's held-out alphabets).")
     List<String> testAlphabets;
 
-    @Option(names = "--steps", description = "Inner steps (default: the model's own; 0 scores the unadapted base).")
+    @Option(names = "--steps", description = "Inner steps (default: the model's own; 0 scores the unadapted base). "
+            + "Not for task-encoder and anil-ridge, which adapt without steps.")
     Integer steps;
 
     @Option(names = "--tasks", defaultValue = "600", description = "Test tasks (at least 600 for a reported figure).")
@@ -88,10 +89,14 @@ final class EvalCommand implements Callable<Integer> {
         String name = at < 0 ? ref : ref.substring(0, at);
         String version = at >= 0 ? ref.substring(at + 1) : newest(store.versions(name));
         BaseModel base = BaseModelArtifacts.load(store, name, version);
+        if (steps != null && BaseModelArtifacts.STEP_FREE_LEARNERS.contains(base.learner())) {
+            throw new IllegalArgumentException(base.version() + " is a " + base.learner() + " base, which adapts "
+                    + "without inner steps: drop --steps (the report's 'unadapted' is the cold prediction)");
+        }
         AdaptationSettings settings = steps == null ? base.adaptation() : base.adaptation().withSteps(steps);
         Evaluation.Report r;
         long start = System.nanoTime();
-        try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
+        try (DispatchingLearner learner = new DispatchingLearner(DjlRuntime.defaultDevice())) {
             r = Evaluation.evaluate(learner, base, settings, new SinusoidTasks(), tasks, shots, queries, seed, 200);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
@@ -105,7 +110,8 @@ final class EvalCommand implements Callable<Integer> {
         out.put("dataset", new SinusoidTasks().id());
         out.put("shots", shots);
         out.put("steps", settings.steps());
-        out.put("step_size", base.hasStepSizes() ? "per-parameter" : settings.stepSize());
+        out.put("step_size", base.hasStepSizes() ? "per-parameter"
+                : BaseModelArtifacts.STEP_FREE_LEARNERS.contains(base.learner()) ? "none" : settings.stepSize());
         out.put("queries_per_task", queries);
         out.put("seed", seed);
         out.put("unadapted", Map.of("mean", r.base().mean(), "ci95", r.base().ci95()));

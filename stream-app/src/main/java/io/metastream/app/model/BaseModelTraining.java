@@ -3,7 +3,10 @@ package io.metastream.app.model;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
-import io.metastream.learn.GradientLearner;
+import io.metastream.learn.AdaptationSettings;
+import io.metastream.learn.DispatchingLearner;
+import io.metastream.learn.RidgeHeadLearner;
+import io.metastream.learn.TaskEncoderTrainer;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.learn.TaskFamily;
@@ -49,29 +52,76 @@ public final class BaseModelTraining {
         return train(store, name, algorithm, family, plan, progress).manifest();
     }
 
-    /** Meta-trains, evaluates and publishes; returns the run with its curve and memory samples. */
+    /**
+     * Meta-trains with a {@link MetaTrainer} algorithm, evaluates and publishes; returns the run with
+     * its curve and memory samples.
+     */
     public static TrainingRun train(ModelStore store, String name, MetaTrainer.Algorithm algorithm,
             TaskFamily family, MetaTrainingPlan plan, MetaTrainer.Progress progress) {
         List<long[]> memory = new ArrayList<>();
-        MetaTrainer.Progress sampling = (done, total, loss) -> {
+        long start = System.nanoTime();
+        MetaTrainer.Result result = new MetaTrainer(algorithm, DjlRuntime.defaultDevice()).train(family, plan,
+                sampling(memory, progress));
+        double trainSeconds = (System.nanoTime() - start) / 1e9;
+        boolean ridge = algorithm == MetaTrainer.Algorithm.ANIL_RIDGE;
+        BaseModel candidate = new BaseModel(name + "@candidate", algorithm.id(), plan.architecture(),
+                result.parameters(), ridge ? AdaptationSettings.NONE : plan.adaptation(), result.stepSizes());
+        Map<String, Object> provenance = new LinkedHashMap<>();
+        if (ridge) {
+            provenance.put("inner_loop", "none: closed-form ridge head, lambda " + RidgeHeadLearner.LAMBDA);
+        } else {
+            provenance.put("inner_steps", plan.adaptation().steps());
+            provenance.put("inner_step_size", (double) plan.adaptation().stepSize());
+            provenance.put("inner_step_sizes", candidate.hasStepSizes() ? "per-parameter ("
+                    + BaseModelArtifacts.STEP_SIZES_FILE + ")" : "scalar");
+        }
+        return evaluateAndPublish(store, name, candidate, family, plan, plan.shots(), provenance, result.curve(),
+                memory, trainSeconds);
+    }
+
+    /**
+     * Meta-trains a task encoder ({@link TaskEncoderTrainer}, support sizes 0 to {@code plan.shots()}),
+     * evaluates it at {@value #TASK_ENCODER_EVAL_SHOTS} shots (or fewer if trained on fewer) and publishes it.
+     */
+    public static TrainingRun trainTaskEncoder(ModelStore store, String name, TaskFamily family,
+            MetaTrainingPlan plan, int embeddingDim, MetaTrainer.Progress progress) {
+        List<long[]> memory = new ArrayList<>();
+        long start = System.nanoTime();
+        TaskEncoderTrainer.Result result = new TaskEncoderTrainer(DjlRuntime.defaultDevice(), embeddingDim)
+                .train(family, plan, sampling(memory, progress));
+        double trainSeconds = (System.nanoTime() - start) / 1e9;
+        Map<String, Object> provenance = new LinkedHashMap<>();
+        provenance.put("inner_loop", "none: one forward pass of the task encoder");
+        provenance.put("embedding_dim", embeddingDim);
+        provenance.put("support_sizes", "uniform 0.." + plan.shots());
+        return evaluateAndPublish(store, name, result.base(name + "@candidate"), family, plan,
+                Math.min(TASK_ENCODER_EVAL_SHOTS, plan.shots()), provenance, result.curve(), memory, trainSeconds);
+    }
+
+    /** The shot count a task encoder, trained on a range of support sizes, is scored at by {@code train}. */
+    private static final int TASK_ENCODER_EVAL_SHOTS = 10;
+
+    /** Passes progress on and samples the resident set size for the training log. */
+    private static MetaTrainer.Progress sampling(List<long[]> memory, MetaTrainer.Progress progress) {
+        return (done, total, loss) -> {
             if (done % MEMORY_SAMPLE_EVERY == 0 || done == 1 || done == total) {
                 memory.add(new long[] {done, residentKb()});
             }
             progress.iteration(done, total, loss);
         };
-        long start = System.nanoTime();
-        MetaTrainer.Result result = new MetaTrainer(algorithm, DjlRuntime.defaultDevice()).train(family, plan, sampling);
-        double trainSeconds = (System.nanoTime() - start) / 1e9;
-        BaseModel candidate = new BaseModel(name + "@candidate", algorithm.id(), plan.architecture(),
-                result.parameters(), plan.adaptation(), result.stepSizes());
+    }
+
+    private static TrainingRun evaluateAndPublish(ModelStore store, String name, BaseModel candidate,
+            TaskFamily family, MetaTrainingPlan plan, int evalShots, Map<String, Object> learnerProvenance,
+            float[] curve, List<long[]> memory, double trainSeconds) {
         Evaluation.Report report;
-        try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
-            report = Evaluation.evaluate(learner, candidate, family, EVAL_TASKS, plan.shots(), EVAL_QUERIES,
+        try (DispatchingLearner learner = new DispatchingLearner(DjlRuntime.defaultDevice())) {
+            report = Evaluation.evaluate(learner, candidate, family, EVAL_TASKS, evalShots, EVAL_QUERIES,
                     plan.seed() + 1, 200);
         }
         Map<String, Object> provenance = new LinkedHashMap<>();
         provenance.put("dataset", family.id());
-        provenance.put("algorithm", algorithm.id());
+        provenance.put("algorithm", candidate.learner());
         provenance.put("seed", plan.seed());
         provenance.put("iterations", plan.iterations());
         provenance.put("meta_batch", plan.metaBatch());
@@ -80,16 +130,13 @@ public final class BaseModelTraining {
         provenance.put("outer_optimizer", "adam");
         provenance.put("outer_step_size", (double) plan.outerStepSize());
         provenance.put("final_outer_step_fraction", (double) plan.finalOuterStepFraction());
-        provenance.put("inner_steps", plan.adaptation().steps());
-        provenance.put("inner_step_size", (double) plan.adaptation().stepSize());
-        provenance.put("inner_step_sizes", candidate.hasStepSizes() ? "per-parameter (" + BaseModelArtifacts.STEP_SIZES_FILE
-                + ")" : "scalar");
+        provenance.putAll(learnerProvenance);
         provenance.put("train_seconds", Math.round(trainSeconds * 10) / 10.0);
         provenance.put("git_commit", gitCommit());
         provenance.put("libraries", DjlRuntime.versions());
         provenance.put("trained_at", Instant.now().toString());
         Map<String, Object> metrics = new LinkedHashMap<>();
-        metrics.put("protocol", EVAL_TASKS + " held-out tasks, " + plan.shots() + "-shot, " + EVAL_QUERIES
+        metrics.put("protocol", EVAL_TASKS + " held-out tasks, " + evalShots + "-shot, " + EVAL_QUERIES
                 + " query points, seed " + (plan.seed() + 1));
         metrics.put("mse_base", report.base().mean());
         metrics.put("mse_base_ci95", report.base().ci95());
@@ -102,7 +149,7 @@ public final class BaseModelTraining {
             provenance.put("resident_kb_at_end", memory.get(memory.size() - 1)[1]);
         }
         ModelManifest manifest = BaseModelArtifacts.publish(store, name, candidate, provenance);
-        return new TrainingRun(manifest, candidate, result.curve(), memory, trainSeconds);
+        return new TrainingRun(manifest, candidate, curve, memory, trainSeconds);
     }
 
     /** This process's resident set size in kB from {@code /proc/self/status}, or -1 off Linux. */
