@@ -122,6 +122,29 @@ class TaskEncoderLearnerTest {
     }
 
     @Test
+    void shouldKeepNativeMemoryFlatOverManyTrainingSteps() {
+        // As MetaTrainerTest: resident size minus the committed Java heap approximates native memory.
+        MetaTrainingPlan d = MetaTrainingPlan.sinusoidDefault();
+        MetaTrainingPlan plan = new MetaTrainingPlan(d.architecture(), AdaptationSettings.NONE, 2000, 5, 20, 10,
+                0.001f, 7L);
+        long[] nativeKb = new long[plan.iterations() + 1];
+        new TaskEncoderTrainer(Device.cpu(), 16).train(SINE, plan, (done, total, loss) -> {
+            if (done == 500 || done == total) {
+                nativeKb[done] = MetaTrainerTest.residentKb() - Runtime.getRuntime().totalMemory() / 1024;
+            }
+        });
+        assertThat(nativeKb[2000] - nativeKb[500]).as("native kB growth from step 500 to 2000").isLessThan(40_000);
+    }
+
+    @Test
+    void shouldBeReproducibleForAFixedSeed() {
+        MetaTrainingPlan plan = MetaTrainingPlan.sinusoidDefault().withIterations(20).withShots(20);
+        float[] a = new TaskEncoderTrainer(Device.cpu(), 8).train(SINE, plan, (d, t, l) -> { }).encoderParameters();
+        float[] b = new TaskEncoderTrainer(Device.cpu(), 8).train(SINE, plan, (d, t, l) -> { }).encoderParameters();
+        assertThat(a).containsExactly(b);
+    }
+
+    @Test
     void shouldMatchFiniteDifferencesOfTheMetaObjective() {
         MlpArchitecture plan = MlpArchitecture.parse("1-8-8-1");
         MlpArchitecture enc = TaskEncoderTrainer.encoderArchitecture(plan, 4);

@@ -116,8 +116,10 @@ final class EvalCommand implements Callable<Integer> {
         out.put("seed", seed);
         out.put("unadapted", Map.of("mean", r.base().mean(), "ci95", r.base().ci95()));
         out.put("seconds", Math.round(seconds * 100) / 100.0);
-        System.out.printf(Locale.ROOT, "%s (%s) %d-shot, %d steps: MSE %.4f ± %.4f over %d tasks (unadapted %.4f ± %.4f)%n",
-                base.version(), base.learner(), shots, settings.steps(), r.adapted().mean(), r.adapted().ci95(),
+        String loop = BaseModelArtifacts.STEP_FREE_LEARNERS.contains(base.learner()) ? "no inner steps"
+                : settings.steps() + " steps";
+        System.out.printf(Locale.ROOT, "%s (%s) %d-shot, %s: MSE %.4f ± %.4f over %d tasks (unadapted %.4f ± %.4f)%n",
+                base.version(), base.learner(), shots, loop, r.adapted().mean(), r.adapted().ci95(),
                 r.adapted().tasks(), r.base().mean(), r.base().ci95());
         if (report != null) {
             Path parent = report.toAbsolutePath().getParent();
