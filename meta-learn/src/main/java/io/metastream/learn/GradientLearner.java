@@ -30,7 +30,7 @@ public final class GradientLearner implements Learner {
         List<AdaptedTask> results = new ArrayList<>(supports.size());
         if (!supports.isEmpty()) {
             try (NDManager scratch = root.newSubManager()) {
-                TaskBatch batch = TaskBatch.of(scratch, supports, arch.inputDim());
+                TaskBatch batch = TaskBatch.of(scratch, supports, arch.inputDim(), settings.supportPrior());
                 List<NDArray> theta = MlpMath.unpack(baseRows(scratch, base, 1), arch);
                 float[] alpha = base.stepSizesFor(settings);
                 NDArray lossBefore;

@@ -119,7 +119,8 @@ public final class MetaTrainer {
                         adam.step(theta, g.gradient(), plan.outerStepSizeAt(it));
                     } else if (algorithm == Algorithm.MAML || algorithm.hasStepSizes()) {
                         SecondOrderGradient.Result g = SecondOrderGradient.compute(scratch, arch, theta, alpha,
-                                algorithm == Algorithm.METASGD, TaskBatch.of(scratch, supports, arch.inputDim()),
+                                algorithm == Algorithm.METASGD,
+                                TaskBatch.of(scratch, supports, arch.inputDim(), plan.adaptation().supportPrior()),
                                 TaskBatch.of(scratch, queries, arch.inputDim()), plan.adaptation().steps());
                         curve[it] = g.queryLoss();
                         adam.step(theta, g.theta(), plan.outerStepSizeAt(it));
@@ -169,7 +170,7 @@ public final class MetaTrainer {
     /** Fills {@code direction} (a descent direction for theta) and returns the mean query loss. */
     private float outerDirection(NDManager scratch, MlpArchitecture arch, float[] theta, List<Support> supports,
             List<Support> queries, AdaptationSettings adaptation, float[] direction) {
-        TaskBatch support = TaskBatch.of(scratch, supports, arch.inputDim());
+        TaskBatch support = TaskBatch.of(scratch, supports, arch.inputDim(), adaptation.supportPrior());
         TaskBatch query = TaskBatch.of(scratch, queries, arch.inputDim());
         NDArray thetaRow = scratch.create(theta, new Shape(1, theta.length));
         List<NDArray> params = MlpMath.unpack(thetaRow, arch);

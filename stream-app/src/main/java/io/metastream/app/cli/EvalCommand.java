@@ -33,7 +33,8 @@ final class EvalCommand implements Callable<Integer> {
             description = "name, name@version or name@alias; a bare name means its newest version (default: the dataset).")
     String ref;
 
-    @Option(names = "--dataset", defaultValue = "sinusoid", description = "Task family: sinusoid or omniglot.")
+    @Option(names = "--dataset", defaultValue = "sinusoid", description = "Task family: sinusoid, omniglot, or "
+            + "movielens (MAE, RMSE and nDCG@3 of the meta-learned model and every baseline on cold users).")
     String dataset;
 
     @Option(names = "--shots", description = "Support examples per task (K), per class for omniglot; default 10 "
@@ -43,8 +44,9 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--ways", defaultValue = "5", description = "omniglot only: classes per test task (N).")
     int ways;
 
-    @Option(names = "--data", description = "omniglot only: a folder in the full Omniglot layout "
-            + "(default: the bundled background-small archives).")
+    @Option(names = "--data", description = "omniglot: a folder in the full Omniglot layout "
+            + "(default: the bundled background-small archives); movielens: the MovieLens folder the model was "
+            + "trained on (required).")
     Path data;
 
     @Option(names = "--test-alphabets", split = ",",
@@ -73,8 +75,12 @@ final class EvalCommand implements Callable<Integer> {
         if (dataset.equals("omniglot")) {
             return OmniglotEval.run(this);
         }
+        if (dataset.equals("movielens")) {
+            return MovieLensEval.run(this);
+        }
         if (!dataset.equals("sinusoid")) {
-            throw new IllegalArgumentException("unknown dataset '" + dataset + "' (available: sinusoid, omniglot)");
+            throw new IllegalArgumentException("unknown dataset '" + dataset
+                    + "' (available: sinusoid, omniglot, movielens)");
         }
         int shots = this.shots != null ? this.shots : 10;
         int queries = this.queries != null ? this.queries : 100;

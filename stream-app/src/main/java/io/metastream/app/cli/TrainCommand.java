@@ -29,7 +29,8 @@ import picocli.CommandLine.Option;
         description = "Meta-train a base model and publish it, with its provenance, to a model store. "
                 + "Writes a JSON training log and a learning-curve PNG under <out>/_runs/<name>-v<version>/.")
 final class TrainCommand implements Callable<Integer> {
-    @Option(names = "--dataset", defaultValue = "sinusoid", description = "Task family: sinusoid or omniglot.")
+    @Option(names = "--dataset", defaultValue = "sinusoid",
+            description = "Task family: sinusoid, omniglot, or movielens (one task per user).")
     String dataset;
 
     @Option(names = "--algorithm", defaultValue = "reptile",
@@ -65,8 +66,9 @@ final class TrainCommand implements Callable<Integer> {
             description = "task-encoder only: length of the task embedding.")
     int embeddingDim;
 
-    @Option(names = "--data", description = "omniglot only: a folder in the full Omniglot layout "
-            + "<split>/<Alphabet>/characterNN/*.png (default: the bundled background-small archives).")
+    @Option(names = "--data", description = "omniglot: a folder in the full Omniglot layout "
+            + "<split>/<Alphabet>/characterNN/*.png (default: the bundled background-small archives); movielens: a "
+            + "MovieLens 100K or 1M folder (required).")
     Path data;
 
     @Option(names = "--ways", defaultValue = "20", description = "omniglot only: classes per training episode.")
@@ -98,8 +100,12 @@ final class TrainCommand implements Callable<Integer> {
         if (dataset.equals("omniglot")) {
             return OmniglotTrain.run(this);
         }
+        if (dataset.equals("movielens")) {
+            return MovieLensTrain.run(this);
+        }
         if (!dataset.equals("sinusoid")) {
-            throw new IllegalArgumentException("unknown dataset '" + dataset + "' (available: sinusoid, omniglot)");
+            throw new IllegalArgumentException("unknown dataset '" + dataset
+                    + "' (available: sinusoid, omniglot, movielens)");
         }
         String algo = algorithm.toLowerCase(Locale.ROOT);
         boolean taskEncoder = algo.equals(TaskEncoderLearner.ID);

@@ -116,8 +116,10 @@ public final class BaseModelArtifacts {
         Map<String, Object> a = m.adaptation();
         AdaptationSettings settings;
         try {
+            // support_prior came with the recommender; artifacts without it use the mean loss.
+            Object prior = a.getOrDefault("support_prior", 0);
             settings = new AdaptationSettings(((Number) a.get("inner_steps")).intValue(),
-                    ((Number) a.get("step_size")).floatValue());
+                    ((Number) a.get("step_size")).floatValue(), ((Number) prior).floatValue());
         } catch (RuntimeException e) {
             throw new ModelStoreException(m.ref() + ": manifest adaptation settings are incomplete: " + a, e);
         }
@@ -203,8 +205,16 @@ public final class BaseModelArtifacts {
                     "rule", "task embedding: mean of the encoder over the support points, one forward pass");
             case RidgeHeadLearner.ID -> Map.of("inner_steps", 0, "ridge_lambda", (double) RidgeHeadLearner.LAMBDA,
                     "rule", "closed-form ridge regression of the last layer, shrunk towards the base's");
-            default -> Map.of("inner_steps", a.steps(), "step_size", (double) a.stepSize(), "optimizer", "sgd",
-                    "step_sizes", base.hasStepSizes() ? "per-parameter" : "scalar");
+            default -> {
+                Map<String, Object> m = new LinkedHashMap<>(Map.of("inner_steps", a.steps(), "step_size",
+                        (double) a.stepSize(), "optimizer", "sgd", "step_sizes",
+                        base.hasStepSizes() ? "per-parameter" : "scalar"));
+                if (a.supportPrior() != 0) {
+                    // Written only when set, so the artifacts of every earlier learner stay byte-identical.
+                    m.put("support_prior", (double) a.supportPrior());
+                }
+                yield m;
+            }
         };
     }
 
