@@ -3,6 +3,8 @@ package io.metastream.app.cli;
 import io.metastream.app.demo.DemoOptions;
 import io.metastream.app.demo.DemoReport;
 import io.metastream.app.demo.DemoRunner;
+import io.metastream.app.recsys.MovieLensDemo;
+import io.metastream.app.recsys.ReplayReport;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -12,8 +14,21 @@ import picocli.CommandLine.Option;
 
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Run everything in this process: an embedded KRaft broker, the pipeline, and a simulated "
-                + "population of sinusoid tasks; print live progress and a summary.")
+                + "population of sinusoid tasks (or, with --scenario movielens, the cold users of a MovieLens data "
+                + "set replayed in time order); print live progress and a summary.")
 final class DemoCommand implements Callable<Integer> {
+    @Option(names = "--scenario", defaultValue = "sinusoid",
+            description = "sinusoid (default) or movielens: cold-start recommendation, see --data.")
+    String scenario;
+
+    @Option(names = "--data", description = "movielens: a MovieLens 100K or 1M folder; without it a synthetic data set "
+            + "in the same format is written under --data-dir on first run.")
+    Path data;
+
+    @Option(names = "--users", defaultValue = "0", description = "movielens: replay at most this many cold users "
+            + "(default: all).")
+    int users;
+
     @Option(names = "--tasks", description = "Simulated tasks (default ${DEFAULT-VALUE}).", defaultValue = "1000")
     int tasks;
 
@@ -61,6 +76,12 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (scenario.equals("movielens")) {
+            return movieLens();
+        }
+        if (!scenario.equals("sinusoid")) {
+            throw new IllegalArgumentException("unknown scenario '" + scenario + "' (available: sinusoid, movielens)");
+        }
         DemoOptions options = new DemoOptions(tasks, shots, queries, rate, badFraction, seed, dataDir, trainIterations,
                 partitions, overrides, swap);
         DemoRunner runner = new DemoRunner(options, System.out);
@@ -80,6 +101,18 @@ final class DemoCommand implements Callable<Integer> {
         } finally {
             finished.countDown();
         }
+    }
+
+    private Integer movieLens() throws java.io.IOException {
+        ReplayReport result = new MovieLensDemo(new MovieLensDemo.Options(data, dataDir, rate, users, partitions,
+                overrides), System.out).run();
+        System.out.println();
+        System.out.print(result.summary());
+        if (report != null) {
+            result.write(report);
+            System.out.println("report written to " + report.toAbsolutePath());
+        }
+        return result.missingPredictions() == 0 && result.duplicatePredictions() == 0 ? 0 : 1;
     }
 
     private Integer finish(DemoReport result) throws java.io.IOException {

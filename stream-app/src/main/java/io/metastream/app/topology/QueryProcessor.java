@@ -2,6 +2,7 @@ package io.metastream.app.topology;
 
 import io.metastream.app.model.ActiveModel;
 import io.metastream.learn.BaseModel;
+import io.metastream.learn.Support;
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.Prediction;
 import io.metastream.schemas.PredictionRequest;
@@ -12,8 +13,10 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.streams.KeyValue;
@@ -28,7 +31,10 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * Queries in, predictions out, in micro-batches. Every query waits in
  * {@value StoreNames#PENDING_QUERIES} (a changelogged store, so a crash does not lose it) until the
  * samples partition has been processed up to the query's timestamp (Kafka Streams orders two topics
- * only among fetched records), or {@code query.sample.wait.ms} at most. Every
+ * only among fetched records), or {@code query.sample.wait.ms} at most. A query is answered as of its
+ * timestamp: when its task already holds samples from after it (a prequential test asks about a
+ * rating just before sending it), it is answered from an adaptation to the earlier samples only,
+ * made for that query and not stored. Every
  * {@code query.batch.interval.ms}, one batched call adapts the ready queries' tasks that have new
  * samples and one batched call answers them. A prediction therefore reflects every sample produced
  * before it on its partition, and the ML cost per punctuation is two native calls whatever the query
@@ -46,6 +52,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
     private KeyValueStore<String, Long> dirty;
     private KeyValueStore<String, PendingQuery> pending;
     private KeyValueStore<String, Long> watermark;
+    private SupportSetStore supportSets;
     private TaskAdaptation adaptation;
     private DeadLetters deadLetters;
 
@@ -61,9 +68,8 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
         dirty = context.getStateStore(StoreNames.DIRTY_TASKS);
         pending = context.getStateStore(StoreNames.PENDING_QUERIES);
         watermark = context.getStateStore(StoreNames.SAMPLE_WATERMARK);
-        adaptation = new TaskAdaptation(model,
-                new SupportSetStore(context.getStateStore(StoreNames.SUPPORT_SETS), settings.supportMaxSize()),
-                adapted, dirty);
+        supportSets = new SupportSetStore(context.getStateStore(StoreNames.SUPPORT_SETS), settings.supportMaxSize());
+        adaptation = new TaskAdaptation(model, supportSets, adapted, dirty);
         deadLetters = new DeadLetters(context, MetastreamTopology.DEAD_LETTERS_SINK,
                 settings.limits().deadLetterMaxValueBytes());
         context.schedule(Duration.ofMillis(settings.queryBatchIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
@@ -150,7 +156,37 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
                         MetastreamTopology.ADAPTATIONS_SINK);
             }
         }
-        answer(queries, base);
+        answer(queries, base, adaptAsOf(queries, base));
+    }
+
+    /**
+     * Adapts, in one batched call, the task of each query that its task's later samples would
+     * otherwise leak into, on the samples up to the query's timestamp; keyed by query index.
+     */
+    private Map<Integer, io.metastream.learn.AdaptedTask> adaptAsOf(List<PendingQuery> queries, BaseModel base) {
+        List<Integer> which = new ArrayList<>();
+        List<Support> prefixes = new ArrayList<>();
+        Map<Integer, io.metastream.learn.AdaptedTask> out = new HashMap<>();
+        for (int i = 0; i < queries.size(); i++) {
+            PendingQuery q = queries.get(i);
+            Support before = supportSets.asOf(q.getTaskId(), q.getReceivedTimestamp().toEpochMilli());
+            if (before == null) {
+                continue;
+            }
+            if (before.size() == 0) {
+                out.put(i, null);
+            } else {
+                which.add(i);
+                prefixes.add(before);
+            }
+        }
+        if (!prefixes.isEmpty()) {
+            List<io.metastream.learn.AdaptedTask> states = model.learner().adapt(base, prefixes).tasks();
+            for (int k = 0; k < which.size(); k++) {
+                out.put(which.get(k), states.get(k));
+            }
+        }
+        return out;
     }
 
     /** The request a pending query came from, as its original producer would have encoded it. */
@@ -169,13 +205,24 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
         return state != null && !state.getBaseVersion().equals(base.version());
     }
 
-    /** One batched prediction for {@code queries}, each with its task's adapted state if usable. */
-    private void answer(List<PendingQuery> queries, BaseModel base) {
+    /**
+     * One batched prediction for {@code queries}, each with its task's adapted state if usable, or
+     * with its own state from {@code asOf} (a {@code null} value: no earlier samples, the base).
+     */
+    private void answer(List<PendingQuery> queries, BaseModel base,
+            Map<Integer, io.metastream.learn.AdaptedTask> asOf) {
         List<float[]> states = new ArrayList<>(queries.size());
         List<float[][]> inputs = new ArrayList<>(queries.size());
         int[] supportSizes = new int[queries.size()];
         for (int i = 0; i < queries.size(); i++) {
             PendingQuery q = queries.get(i);
+            inputs.add(new float[][] {Floats.toArray(q.getFeatures())});
+            if (asOf.containsKey(i)) {
+                io.metastream.learn.AdaptedTask own = asOf.get(i);
+                states.add(own == null ? null : own.state());
+                supportSizes[i] = own == null ? 0 : own.supportSize();
+                continue;
+            }
             AdaptedTask state = adapted.get(q.getTaskId());
             boolean usable = state != null && state.getBaseVersion().equals(base.version());
             if (state != null && !usable && dirty.get(q.getTaskId()) == null) {
@@ -184,7 +231,6 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
             }
             states.add(usable ? Floats.fromBytes(state.getState()) : null);
             supportSizes[i] = usable ? state.getSupportSize() : 0;
-            inputs.add(new float[][] {Floats.toArray(q.getFeatures())});
         }
         float[][] values = model.learner().predict(base, states, inputs);
         long now = context().currentSystemTimeMs();

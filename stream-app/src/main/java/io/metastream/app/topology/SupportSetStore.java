@@ -60,10 +60,28 @@ final class SupportSetStore {
     /** The task's support set for a learner; empty when the task has none. */
     Support support(String taskId) {
         SupportSet set = store.get(taskId);
-        if (set == null) {
-            return new Support(new float[0][], new float[0]);
+        return set == null ? new Support(new float[0][], new float[0]) : toSupport(set.getPoints());
+    }
+
+    /**
+     * The samples of the task with an event time at or before {@code timeMs}, or {@code null} when
+     * that is all of them (the task's current support set applies).
+     */
+    Support asOf(String taskId, long timeMs) {
+        SupportSet set = store.get(taskId);
+        if (set == null || !set.getLastSeen().isAfter(Instant.ofEpochMilli(timeMs))) {
+            return null;
         }
-        List<SupportPoint> points = set.getPoints();
+        List<SupportPoint> before = new ArrayList<>();
+        for (SupportPoint p : set.getPoints()) {
+            if (!p.getEventTime().isAfter(Instant.ofEpochMilli(timeMs))) {
+                before.add(p);
+            }
+        }
+        return toSupport(before);
+    }
+
+    private static Support toSupport(List<SupportPoint> points) {
         float[][] features = new float[points.size()][];
         float[] targets = new float[points.size()];
         for (int i = 0; i < points.size(); i++) {
