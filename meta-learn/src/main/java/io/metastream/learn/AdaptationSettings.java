@@ -12,6 +12,12 @@ package io.metastream.learn;
  * recommender needs it: one rating says little about a user's taste.
  */
 public record AdaptationSettings(int steps, float stepSize, float supportPrior) {
+    /**
+     * No inner steps: the settings of learners that adapt without gradient steps (the task
+     * encoder's forward pass, ANIL's closed-form ridge head). The step size is never used.
+     */
+    public static final AdaptationSettings NONE = new AdaptationSettings(0, 1f);
+
     public AdaptationSettings {
         if (steps < 0 || steps > 1000) {
             throw new IllegalArgumentException("steps must be in [0, 1000], got " + steps);

@@ -7,7 +7,7 @@ import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
-import io.metastream.learn.GradientLearner;
+import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.SinusoidTasks;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
@@ -53,7 +53,8 @@ final class EvalCommand implements Callable<Integer> {
             description = "omniglot only: alphabets to test on (default: the model's held-out alphabets).")
     List<String> testAlphabets;
 
-    @Option(names = "--steps", description = "Inner steps (default: the model's own; 0 scores the unadapted base).")
+    @Option(names = "--steps", description = "Inner steps (default: the model's own; 0 scores the unadapted base). "
+            + "Not for task-encoder and anil-ridge, which adapt without steps.")
     Integer steps;
 
     @Option(names = "--tasks", defaultValue = "600", description = "Test tasks (at least 600 for a reported figure).")
@@ -94,10 +95,14 @@ final class EvalCommand implements Callable<Integer> {
         String name = at < 0 ? ref : ref.substring(0, at);
         String version = at >= 0 ? ref.substring(at + 1) : newest(store.versions(name));
         BaseModel base = BaseModelArtifacts.load(store, name, version);
+        if (steps != null && BaseModelArtifacts.STEP_FREE_LEARNERS.contains(base.learner())) {
+            throw new IllegalArgumentException(base.version() + " is a " + base.learner() + " base, which adapts "
+                    + "without inner steps: drop --steps (the report's 'unadapted' is the cold prediction)");
+        }
         AdaptationSettings settings = steps == null ? base.adaptation() : base.adaptation().withSteps(steps);
         Evaluation.Report r;
         long start = System.nanoTime();
-        try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
+        try (DispatchingLearner learner = new DispatchingLearner(DjlRuntime.defaultDevice())) {
             r = Evaluation.evaluate(learner, base, settings, new SinusoidTasks(), tasks, shots, queries, seed, 200);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
@@ -111,13 +116,16 @@ final class EvalCommand implements Callable<Integer> {
         out.put("dataset", new SinusoidTasks().id());
         out.put("shots", shots);
         out.put("steps", settings.steps());
-        out.put("step_size", base.hasStepSizes() ? "per-parameter" : settings.stepSize());
+        out.put("step_size", base.hasStepSizes() ? "per-parameter"
+                : BaseModelArtifacts.STEP_FREE_LEARNERS.contains(base.learner()) ? "none" : settings.stepSize());
         out.put("queries_per_task", queries);
         out.put("seed", seed);
         out.put("unadapted", Map.of("mean", r.base().mean(), "ci95", r.base().ci95()));
         out.put("seconds", Math.round(seconds * 100) / 100.0);
-        System.out.printf(Locale.ROOT, "%s (%s) %d-shot, %d steps: MSE %.4f ± %.4f over %d tasks (unadapted %.4f ± %.4f)%n",
-                base.version(), base.learner(), shots, settings.steps(), r.adapted().mean(), r.adapted().ci95(),
+        String loop = BaseModelArtifacts.STEP_FREE_LEARNERS.contains(base.learner()) ? "no inner steps"
+                : settings.steps() + " steps";
+        System.out.printf(Locale.ROOT, "%s (%s) %d-shot, %s: MSE %.4f ± %.4f over %d tasks (unadapted %.4f ± %.4f)%n",
+                base.version(), base.learner(), shots, loop, r.adapted().mean(), r.adapted().ci95(),
                 r.adapted().tasks(), r.base().mean(), r.base().ci95());
         if (report != null) {
             Path parent = report.toAbsolutePath().getParent();

@@ -14,7 +14,6 @@ import io.metastream.learn.SinusoidTasks;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
-import io.metastream.learn.GradientLearner;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.schemas.Prediction;
@@ -85,7 +84,7 @@ public final class DemoRunner {
                     MetastreamConfig.SUPPORT_MAX_SIZE_CONFIG, Math.max(20, options.shots())));
             settings.putAll(options.overrides());
             MetastreamConfig config = new MetastreamConfig(settings);
-            try (ActiveModel model = new ActiveModel(base, new GradientLearner(DjlRuntime.defaultDevice()));
+            try (ActiveModel model = new ActiveModel(base, DjlRuntime.defaultDevice());
                     MetastreamApp app = new MetastreamApp(config, model, store)) {
                 app.ensureTopics();
                 app.start(Duration.ofSeconds(60));

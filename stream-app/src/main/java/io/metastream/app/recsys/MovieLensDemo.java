@@ -77,7 +77,7 @@ public final class MovieLensDemo {
             settings.putAll(options.overrides());
             MetastreamConfig config = new MetastreamConfig(settings);
             try (GradientLearner local = new GradientLearner(DjlRuntime.defaultDevice());
-                    ActiveModel model = new ActiveModel(meta, new GradientLearner(DjlRuntime.defaultDevice()));
+                    ActiveModel model = new ActiveModel(meta, DjlRuntime.defaultDevice());
                     MetastreamApp app = new MetastreamApp(config, model, store)) {
                 app.ensureTopics();
                 app.start(Duration.ofSeconds(60));
