@@ -7,7 +7,7 @@ import io.metastream.app.recsys.ColdStartComparison;
 import io.metastream.app.recsys.ColdStartModels;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
-import io.metastream.learn.GradientLearner;
+import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.movielens.ColdStartData;
 import io.metastream.store.LocalDirectoryModelStore;
 import java.io.IOException;
@@ -43,7 +43,7 @@ final class MovieLensEval {
         ConsoleProgress bar = new ConsoleProgress(System.out, "pooled baseline");
         BaseModel pooled = ColdStartModels.pooledBaseline(data, meta, (done, total, loss) -> bar.update(done, total, ""));
         ColdStartComparison result;
-        try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
+        try (DispatchingLearner learner = new DispatchingLearner(DjlRuntime.defaultDevice())) {
             result = ColdStartComparison.run(data, learner, meta, pooled);
         }
         double seconds = (System.nanoTime() - start) / 1e9;

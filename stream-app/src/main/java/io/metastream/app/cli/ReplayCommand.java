@@ -8,7 +8,7 @@ import io.metastream.app.recsys.ReplayReport;
 import io.metastream.app.topology.Topics;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
-import io.metastream.learn.GradientLearner;
+import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.movielens.ColdStartData;
 import io.metastream.store.LocalDirectoryModelStore;
 import java.io.IOException;
@@ -82,7 +82,7 @@ final class ReplayCommand implements Callable<Integer> {
         MovieLensReplay.Outcome outcome = replay.run(cfg.getString(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG),
                 Topics.from(cfg));
         ReplayReport result;
-        try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
+        try (DispatchingLearner learner = new DispatchingLearner(DjlRuntime.defaultDevice())) {
             result = ReplayReport.of(d, outcome, learner, meta, pooled);
         }
         System.out.println();

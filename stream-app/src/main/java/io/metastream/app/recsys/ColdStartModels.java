@@ -4,7 +4,7 @@ import io.metastream.app.model.BaseModelArtifacts;
 import io.metastream.app.model.BaseModelTraining;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
-import io.metastream.learn.GradientLearner;
+import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.learn.movielens.ColdStartData;
@@ -39,7 +39,7 @@ public final class ColdStartModels {
         List<ColdStartEvaluation.Case> cases = ColdStartEvaluation.cases(data.split());
         Map<String, Object> metrics = new LinkedHashMap<>();
         metrics.put("protocol", data.split().protocol().describe());
-        try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
+        try (DispatchingLearner learner = new DispatchingLearner(DjlRuntime.defaultDevice())) {
             for (boolean adapt : new boolean[] {false, true}) {
                 ColdStartEvaluation.Scores s = ColdStartEvaluation.score(cases,
                         ColdStartEvaluation.model(cases, data.features(), learner, candidate, adapt));

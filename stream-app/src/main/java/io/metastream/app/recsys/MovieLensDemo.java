@@ -8,7 +8,7 @@ import io.metastream.app.kafka.EmbeddedKafkaBroker;
 import io.metastream.app.model.ActiveModel;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
-import io.metastream.learn.GradientLearner;
+import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.movielens.ColdStartData;
 import io.metastream.learn.movielens.SyntheticMovieLens;
@@ -76,7 +76,7 @@ public final class MovieLensDemo {
                     MetastreamConfig.QUERY_SAMPLE_WAIT_MS_CONFIG, 5000L));
             settings.putAll(options.overrides());
             MetastreamConfig config = new MetastreamConfig(settings);
-            try (GradientLearner local = new GradientLearner(DjlRuntime.defaultDevice());
+            try (DispatchingLearner local = new DispatchingLearner(DjlRuntime.defaultDevice());
                     ActiveModel model = new ActiveModel(meta, DjlRuntime.defaultDevice());
                     MetastreamApp app = new MetastreamApp(config, model, store)) {
                 app.ensureTopics();
