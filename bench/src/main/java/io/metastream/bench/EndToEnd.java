@@ -13,7 +13,6 @@ import io.metastream.app.topology.StoreNames;
 import io.metastream.app.topology.Topics;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
-import io.metastream.learn.GradientLearner;
 import io.metastream.learn.SinusoidTasks;
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.LabelledSample;
@@ -199,7 +198,7 @@ public final class EndToEnd {
                 + "queries/s for %d s (+%d s warm-up) ==%n", mode, options.tasks(), options.backlog(),
                 options.sampleRate(), options.queryRate(), options.seconds(), options.warmup());
         Population population = new Population(options.tasks(), 42L);
-        try (ActiveModel model = new ActiveModel(base, new GradientLearner(DjlRuntime.defaultDevice()));
+        try (ActiveModel model = new ActiveModel(base, DjlRuntime.defaultDevice());
                 MetastreamApp app = new MetastreamApp(config, model);
                 KafkaProducer<String, byte[]> producer = producer(broker.bootstrapServers());
                 Admin admin = broker.admin()) {

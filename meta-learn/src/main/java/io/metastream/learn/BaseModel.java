@@ -8,9 +8,15 @@ import java.util.Objects;
  * names it on every prediction. Optionally a per-parameter inner step-size vector {@code alpha} in
  * the same layout, so the inner update is {@code phi = theta - alpha * grad}: Meta-SGD learns it,
  * ANIL sets it to the step size on the head and 0 on the body. Without it the scalar step size of
- * the adaptation settings applies to every parameter (MAML, Reptile, fine-tuning). Holds no native memory, so one instance is safely shared by all
- * stream threads; each batched call copies the few kilobytes of parameters into its own scratch
- * manager (on the GPU when there is one).
+ * the adaptation settings applies to every parameter (MAML, Reptile, fine-tuning).
+ *
+ * <p>A task-encoder base ({@link #taskEncoder}) has a second network, the encoder, that maps each
+ * support point {@code [x, y]} to a vector; their mean is the task embedding, and the main network
+ * (the decoder) reads {@code [x, embedding]}. Its {@link #inputDim()} is that of {@code x}.
+ *
+ * <p>Holds no native memory, so one instance is safely shared by all stream threads; each batched
+ * call copies the few kilobytes of parameters into its own scratch manager (on the GPU when there
+ * is one).
  */
 public final class BaseModel {
     private final String version;
@@ -19,6 +25,8 @@ public final class BaseModel {
     private final float[] parameters;
     private final AdaptationSettings adaptation;
     private final float[] stepSizes;
+    private final MlpArchitecture encoder;
+    private final float[] encoderParameters;
 
     /**
      * A base adapted with the scalar step size of {@code adaptation}.
@@ -38,6 +46,11 @@ public final class BaseModel {
      */
     public BaseModel(String version, String learner, MlpArchitecture architecture, float[] parameters,
             AdaptationSettings adaptation, float[] stepSizes) {
+        this(version, learner, architecture, parameters, adaptation, stepSizes, null, null);
+    }
+
+    private BaseModel(String version, String learner, MlpArchitecture architecture, float[] parameters,
+            AdaptationSettings adaptation, float[] stepSizes, MlpArchitecture encoder, float[] encoderParameters) {
         this.version = Objects.requireNonNull(version, "version");
         this.learner = Objects.requireNonNull(learner, "learner");
         this.architecture = Objects.requireNonNull(architecture, "architecture");
@@ -48,6 +61,30 @@ public final class BaseModel {
             checkVector("step size", stepSizes, architecture);
         }
         this.stepSizes = stepSizes == null ? null : stepSizes.clone();
+        this.encoder = encoder;
+        if (encoder != null) {
+            checkVector("encoder parameter", encoderParameters, encoder);
+            int embedding = encoder.outputDim();
+            int x = encoder.inputDim() - 1;
+            if (x < 1 || architecture.inputDim() != x + embedding) {
+                throw new IllegalArgumentException("the decoder " + architecture + " must read [x, embedding] of "
+                        + "the encoder " + encoder + ": " + (x + embedding) + " inputs");
+            }
+        }
+        this.encoderParameters = encoder == null ? null : encoderParameters.clone();
+    }
+
+    /**
+     * A task-encoder base: {@code encoder} maps a support point {@code [x, y]} ({@code d + 1}
+     * inputs) to {@code R} outputs, and {@code decoder} maps {@code [x, embedding]} ({@code d + R}
+     * inputs) to the prediction. Adapted without inner steps ({@link AdaptationSettings#NONE}).
+     *
+     * @throws IllegalArgumentException if the shapes do not fit together or a value is not finite
+     */
+    public static BaseModel taskEncoder(String version, MlpArchitecture encoder, float[] encoderParameters,
+            MlpArchitecture decoder, float[] decoderParameters) {
+        return new BaseModel(version, TaskEncoderLearner.ID, decoder, decoderParameters, AdaptationSettings.NONE,
+                null, Objects.requireNonNull(encoder, "encoder"), encoderParameters);
     }
 
     private static void checkVector(String what, float[] v, MlpArchitecture architecture) {
@@ -75,8 +112,29 @@ public final class BaseModel {
         return architecture;
     }
 
+    /** Length of a feature vector {@code x}. */
     public int inputDim() {
-        return architecture.inputDim();
+        return encoder == null ? architecture.inputDim() : encoder.inputDim() - 1;
+    }
+
+    /** The task encoder's architecture, or {@code null} for a base without one. */
+    public MlpArchitecture encoderArchitecture() {
+        return encoder;
+    }
+
+    /** A copy of the task encoder's parameters, or {@code null} for a base without one. */
+    public float[] encoderParameters() {
+        return encoderParameters == null ? null : encoderParameters.clone();
+    }
+
+    /** The encoder parameters without copying; callers must not modify the array. */
+    float[] encoderParametersView() {
+        return encoderParameters;
+    }
+
+    /** Length of the task embedding, 0 for a base without a task encoder. */
+    public int embeddingDim() {
+        return encoder == null ? 0 : encoder.outputDim();
     }
 
     /** A copy of the parameters. */
@@ -124,6 +182,9 @@ public final class BaseModel {
 
     @Override
     public String toString() {
+        if (encoder != null) {
+            return version + " (" + learner + ", encoder " + encoder + ", decoder " + architecture + ")";
+        }
         return version + " (" + learner + ", " + architecture + ", " + adaptation.steps() + " steps of "
                 + (stepSizes == null ? Float.toString(adaptation.stepSize()) : "per-parameter sizes") + ")";
     }

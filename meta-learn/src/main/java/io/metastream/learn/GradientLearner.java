@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -22,49 +23,84 @@ public final class GradientLearner implements Learner {
         this.root = NDManager.newBaseManager(device);
     }
 
+    /**
+     * A batch pads every support set to the largest one, so support sets of very different sizes
+     * (a recommender's users: 1 to 100 ratings) are adapted in groups whose largest set is at most
+     * this many times the smallest, or {@link #GROUP_PADDING} rows more, whichever is larger: the
+     * arithmetic wasted on padding stays bounded, and small sets (where a native call costs more
+     * than the padding) still share one call.
+     */
+    static final double GROUP_SIZE_RATIO = 1.5;
+    static final int GROUP_PADDING = 16;
+
     @Override
     public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
         long start = System.nanoTime();
         DjlRuntime.configureCurrentThread();
-        MlpArchitecture arch = base.architecture();
-        List<AdaptedTask> results = new ArrayList<>(supports.size());
-        if (!supports.isEmpty()) {
-            try (NDManager scratch = root.newSubManager()) {
-                TaskBatch batch = TaskBatch.of(scratch, supports, arch.inputDim());
-                List<NDArray> theta = MlpMath.unpack(baseRows(scratch, base, 1), arch);
-                float[] alpha = base.stepSizesFor(settings);
-                NDArray lossBefore;
-                List<NDArray> phi;
-                if (alpha == null) {
-                    MlpMath.Descent descent = MlpMath.descend(theta, batch.x, batch.y, batch.w, settings.steps(),
-                            settings.stepSize());
-                    lossBefore = descent.lossBefore();
-                    phi = descent.params();
-                } else {
-                    lossBefore = MlpMath.loss(theta, batch.x, batch.y, batch.w);
-                    phi = MlpMath.sgd(theta, MlpMath.unpack(scratch.create(alpha, new Shape(1, alpha.length)), arch),
-                            batch.x, batch.y, batch.w, settings.steps());
-                }
-                NDArray lossAfter = MlpMath.loss(phi, batch.x, batch.y, batch.w);
-                // With zero steps phi is the un-broadcast base; give every task its own row.
-                NDArray packed = MlpMath.pack(phi).broadcast(new Shape(batch.tasks, arch.parameterCount()));
-                float[] all = packed.toFloatArray();
-                float[] before = lossBefore.toFloatArray();
-                float[] after = lossAfter.toFloatArray();
-                int p = arch.parameterCount();
-                for (int t = 0; t < batch.tasks; t++) {
-                    // Never hand out an adaptation that fits its own support set worse than the
-                    // base does: SGD overshoots on some tiny support sets, and a diverged state
-                    // would answer every later query of the task with garbage.
-                    boolean worse = !(after[t] <= before[t]);
-                    float[] state = worse ? base.parameters() : Arrays.copyOfRange(all, t * p, (t + 1) * p);
-                    results.add(new AdaptedTask(state, supports.get(t).size(), before[t],
-                            worse ? before[t] : after[t], worse));
-                }
+        Integer[] order = new Integer[supports.size()];
+        Arrays.setAll(order, i -> i);
+        Arrays.sort(order, Comparator.comparingInt(i -> supports.get(i).size()));
+        AdaptedTask[] results = new AdaptedTask[supports.size()];
+        int from = 0;
+        while (from < order.length) {
+            int smallest = supports.get(order[from]).size();
+            double largest = Math.max(smallest * GROUP_SIZE_RATIO, smallest + GROUP_PADDING);
+            int to = from + 1;
+            while (to < order.length && supports.get(order[to]).size() <= largest) {
+                to++;
             }
+            List<Support> group = new ArrayList<>(to - from);
+            for (int k = from; k < to; k++) {
+                group.add(supports.get(order[k]));
+            }
+            List<AdaptedTask> adapted = adaptGroup(base, group, settings);
+            for (int k = from; k < to; k++) {
+                results[order[k]] = adapted.get(k - from);
+            }
+            from = to;
         }
         long micros = (System.nanoTime() - start) / 1_000;
-        return new AdaptedBatch(results, micros, device(), settings.steps());
+        return new AdaptedBatch(Arrays.asList(results), micros, device(), settings.steps());
+    }
+
+    /** One batched call for support sets of similar sizes. */
+    private List<AdaptedTask> adaptGroup(BaseModel base, List<Support> supports, AdaptationSettings settings) {
+        MlpArchitecture arch = base.architecture();
+        List<AdaptedTask> results = new ArrayList<>(supports.size());
+        try (NDManager scratch = root.newSubManager()) {
+            TaskBatch batch = TaskBatch.of(scratch, supports, arch.inputDim(), settings.supportPrior());
+            List<NDArray> theta = MlpMath.unpack(baseRows(scratch, base, 1), arch);
+            float[] alpha = base.stepSizesFor(settings);
+            NDArray lossBefore;
+            List<NDArray> phi;
+            if (alpha == null) {
+                MlpMath.Descent descent = MlpMath.descend(theta, batch.x, batch.y, batch.w, settings.steps(),
+                        settings.stepSize());
+                lossBefore = descent.lossBefore();
+                phi = descent.params();
+            } else {
+                lossBefore = MlpMath.loss(theta, batch.x, batch.y, batch.w);
+                phi = MlpMath.sgd(theta, MlpMath.unpack(scratch.create(alpha, new Shape(1, alpha.length)), arch),
+                        batch.x, batch.y, batch.w, settings.steps());
+            }
+            NDArray lossAfter = MlpMath.loss(phi, batch.x, batch.y, batch.w);
+            // With zero steps phi is the un-broadcast base; give every task its own row.
+            NDArray packed = MlpMath.pack(phi).broadcast(new Shape(batch.tasks, arch.parameterCount()));
+            float[] all = packed.toFloatArray();
+            float[] before = lossBefore.toFloatArray();
+            float[] after = lossAfter.toFloatArray();
+            int p = arch.parameterCount();
+            for (int t = 0; t < batch.tasks; t++) {
+                // Never hand out an adaptation that fits its own support set worse than the
+                // base does: SGD overshoots on some tiny support sets, and a diverged state
+                // would answer every later query of the task with garbage.
+                boolean worse = !(after[t] <= before[t]);
+                float[] state = worse ? base.parameters() : Arrays.copyOfRange(all, t * p, (t + 1) * p);
+                results.add(new AdaptedTask(state, supports.get(t).size(), before[t],
+                        worse ? before[t] : after[t], worse));
+            }
+        }
+        return results;
     }
 
     @Override

@@ -22,6 +22,9 @@ import java.util.Random;
  *       per-parameter inner step sizes are learned too, initialised uniform in [0.005, 0.1];</li>
  *   <li>{@link Algorithm#ANIL} (Raghu, Raghu, Bengio and Vinyals, "Rapid Learning or Feature
  *       Reuse?", ICLR 2020): as MAML, but the inner loop adapts only the last layer;</li>
+ *   <li>{@link Algorithm#ANIL_RIDGE}: ANIL with a closed-form ridge-regression head instead of inner
+ *       steps (R2-D2, Bertinetto et al. 2019); the exact gradient through the solve
+ *       ({@link RidgeHeadLearner});</li>
  *   <li>{@link Algorithm#PRETRAIN}: no inner loop; the mean loss on all tasks pooled, the
  *       fine-tuning baseline of Finn et al. 2017, figure 3.</li>
  * </ul>
@@ -32,10 +35,11 @@ import java.util.Random;
 public final class MetaTrainer {
     /** Outer-loop rule. */
     public enum Algorithm {
-        REPTILE, FOMAML, MAML, METASGD, ANIL, PRETRAIN;
+        REPTILE, FOMAML, MAML, METASGD, ANIL, ANIL_RIDGE, PRETRAIN;
 
+        /** The id in manifests and on the command line, e.g. {@code anil-ridge}. */
         public String id() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
         }
 
         /**
@@ -106,9 +110,17 @@ public final class MetaTrainer {
                     queries.add(e.query());
                 }
                 try (NDManager scratch = root.newSubManager()) {
-                    if (algorithm == Algorithm.MAML || algorithm.hasStepSizes()) {
+                    if (algorithm == Algorithm.ANIL_RIDGE) {
+                        TaskBatch support = TaskBatch.of(scratch, supports, arch.inputDim());
+                        TaskBatch query = TaskBatch.of(scratch, queries, arch.inputDim());
+                        Autograd.Result g = Autograd.gradient(scratch, theta,
+                                row -> RidgeHeadLearner.queryLoss(MlpMath.unpack(row, arch), support, query));
+                        curve[it] = g.loss();
+                        adam.step(theta, g.gradient(), plan.outerStepSizeAt(it));
+                    } else if (algorithm == Algorithm.MAML || algorithm.hasStepSizes()) {
                         SecondOrderGradient.Result g = SecondOrderGradient.compute(scratch, arch, theta, alpha,
-                                algorithm == Algorithm.METASGD, TaskBatch.of(scratch, supports, arch.inputDim()),
+                                algorithm == Algorithm.METASGD,
+                                TaskBatch.of(scratch, supports, arch.inputDim(), plan.adaptation().supportPrior()),
                                 TaskBatch.of(scratch, queries, arch.inputDim()), plan.adaptation().steps());
                         curve[it] = g.queryLoss();
                         adam.step(theta, g.theta(), plan.outerStepSizeAt(it));
@@ -158,7 +170,7 @@ public final class MetaTrainer {
     /** Fills {@code direction} (a descent direction for theta) and returns the mean query loss. */
     private float outerDirection(NDManager scratch, MlpArchitecture arch, float[] theta, List<Support> supports,
             List<Support> queries, AdaptationSettings adaptation, float[] direction) {
-        TaskBatch support = TaskBatch.of(scratch, supports, arch.inputDim());
+        TaskBatch support = TaskBatch.of(scratch, supports, arch.inputDim(), adaptation.supportPrior());
         TaskBatch query = TaskBatch.of(scratch, queries, arch.inputDim());
         NDArray thetaRow = scratch.create(theta, new Shape(1, theta.length));
         List<NDArray> params = MlpMath.unpack(thetaRow, arch);

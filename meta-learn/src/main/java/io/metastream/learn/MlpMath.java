@@ -55,11 +55,19 @@ final class MlpMath {
 
     /** Network output {@code [T, K, out]}. */
     static NDArray forward(List<NDArray> params, NDArray x) {
+        int last = params.size() / 2 - 1;
+        return hidden(params, x).matMul(params.get(2 * last)).add(params.get(2 * last + 1));
+    }
+
+    /**
+     * The activations that enter the last layer, {@code [T, K, fanIn(last)]}: the features the
+     * network's linear head reads (the input itself for a one-layer network).
+     */
+    static NDArray hidden(List<NDArray> params, NDArray x) {
         NDArray a = x;
         int depth = params.size() / 2;
-        for (int l = 0; l < depth; l++) {
-            NDArray z = a.matMul(params.get(2 * l)).add(params.get(2 * l + 1));
-            a = l < depth - 1 ? Activation.relu(z) : z;
+        for (int l = 0; l < depth - 1; l++) {
+            a = Activation.relu(a.matMul(params.get(2 * l)).add(params.get(2 * l + 1)));
         }
         return a;
     }

@@ -7,9 +7,9 @@ import java.util.List;
 
 /**
  * Support (or query) sets of many tasks padded to one block: {@code x [T, K, d]},
- * {@code y [T, K, 1]} and per-row weights {@code w [T, K, 1]} that are {@code 1/n_t} on a task's
- * {@code n_t} real rows and 0 on padding, so tasks of different sizes share one batched call and
- * padding never moves a gradient.
+ * {@code y [T, K, 1]} and per-row weights {@code w [T, K, 1]} that are {@code 1/(n_t + prior)} on a
+ * task's {@code n_t} real rows and 0 on padding, so tasks of different sizes share one batched
+ * call and padding never moves a gradient ({@link AdaptationSettings#supportPrior()}).
  */
 final class TaskBatch {
     final NDArray x;
@@ -24,10 +24,15 @@ final class TaskBatch {
         this.tasks = tasks;
     }
 
+    /** Rows weighted by {@code 1/n_t}: each task's loss is its mean. */
+    static TaskBatch of(NDManager manager, List<Support> sets, int inputDim) {
+        return of(manager, sets, inputDim, 0f);
+    }
+
     /**
      * @throws IllegalArgumentException if a feature vector's length is not {@code inputDim}
      */
-    static TaskBatch of(NDManager manager, List<Support> sets, int inputDim) {
+    static TaskBatch of(NDManager manager, List<Support> sets, int inputDim, float prior) {
         int tasks = sets.size();
         int rows = 1;
         for (Support s : sets) {
@@ -47,7 +52,7 @@ final class TaskBatch {
                 }
                 System.arraycopy(f, 0, x, (t * rows + k) * inputDim, inputDim);
                 y[t * rows + k] = s.targets()[k];
-                w[t * rows + k] = 1f / n;
+                w[t * rows + k] = 1f / (n + prior);
             }
         }
         return new TaskBatch(

@@ -43,6 +43,28 @@ class GradientLearnerTest {
         return out;
     }
 
+    /**
+     * With a support prior of p, one SGD step on n samples is the mean-loss step scaled by
+     * n / (n + p): a one-sample task moves a fraction of the way, a large one almost all of it.
+     */
+    @Test
+    void shouldDampTheUpdateOfSmallSupportSetsByThePrior() {
+        Support one = supports(1, 11, false).get(0);
+        Support single = new Support(new float[][] {one.features()[0]}, new float[] {one.targets()[0]});
+        AdaptationSettings plain = new AdaptationSettings(1, 0.02f);
+        AdaptationSettings prior = new AdaptationSettings(1, 0.02f, 9f);
+        float[] theta = base.parameters();
+        for (Support s : List.of(single, one)) {
+            float[] meanStep = learner.adapt(base, List.of(s), plain).tasks().get(0).state();
+            float[] damped = learner.adapt(base, List.of(s), prior).tasks().get(0).state();
+            float scale = s.size() / (s.size() + 9f);
+            for (int i = 0; i < theta.length; i++) {
+                assertThat(damped[i] - theta[i]).as("size %d param %d", s.size(), i)
+                        .isCloseTo(scale * (meanStep[i] - theta[i]), within(1e-6f));
+            }
+        }
+    }
+
     @Test
     void shouldMatchOneByOneAdaptationWhenBatchedWithRaggedSupportSets() {
         List<Support> sets = supports(37, 3, true);

@@ -82,7 +82,7 @@ class MetaTrainerTest {
         for (int t = 0; t < 20; t++) {
             supports.add(new SinusoidTasks().sample(r, 10, 1).support());
         }
-        try (GradientLearner learner = new GradientLearner(Device.cpu())) {
+        try (DispatchingLearner learner = new DispatchingLearner(Device.cpu())) {
             for (AdaptedTask task : learner.adapt(base, supports).tasks()) {
                 assertThat(task.fellBack()).isFalse();
                 assertThat(task.lossAfter()).isLessThan(task.lossBefore());

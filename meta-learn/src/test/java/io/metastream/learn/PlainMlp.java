@@ -20,16 +20,18 @@ final class PlainMlp {
     }
 
     double forward(double[] p, float[] x) {
-        return forwardAll(p, x)[layers.length - 1][0];
+        return forwardAll(p, toDouble(x))[layers.length - 1][0];
+    }
+
+    /** Every output of the network (the last layer is linear). */
+    double[] outputs(double[] p, double[] x) {
+        return forwardAll(p, x)[layers.length - 1];
     }
 
     /** Activations of every layer, the input first and the (linear) output last. */
-    private double[][] forwardAll(double[] p, float[] x) {
+    private double[][] forwardAll(double[] p, double[] x) {
         double[][] acts = new double[layers.length][];
-        acts[0] = new double[x.length];
-        for (int i = 0; i < x.length; i++) {
-            acts[0][i] = x[i];
-        }
+        acts[0] = x.clone();
         int off = 0;
         for (int l = 0; l < layers.length - 1; l++) {
             int in = layers[l];
@@ -66,7 +68,7 @@ final class PlainMlp {
             offsets[l] = offsets[l - 1] + layers[l - 1] * layers[l] + layers[l];
         }
         for (int n = 0; n < s.size(); n++) {
-            double[][] acts = forwardAll(p, s.features()[n]);
+            double[][] acts = forwardAll(p, toDouble(s.features()[n]));
             double[] delta = {2 * (acts[layers.length - 1][0] - s.targets()[n]) / s.size()};
             for (int l = layers.length - 2; l >= 0; l--) {
                 int in = layers[l];

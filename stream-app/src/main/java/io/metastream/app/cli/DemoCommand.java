@@ -3,6 +3,8 @@ package io.metastream.app.cli;
 import io.metastream.app.demo.DemoOptions;
 import io.metastream.app.demo.DemoReport;
 import io.metastream.app.demo.DemoRunner;
+import io.metastream.app.recsys.MovieLensDemo;
+import io.metastream.app.recsys.ReplayReport;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -12,8 +14,21 @@ import picocli.CommandLine.Option;
 
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Run everything in this process: an embedded KRaft broker, the pipeline, and a simulated "
-                + "population of sinusoid tasks; print live progress and a summary.")
+                + "population of sinusoid tasks (or, with --scenario movielens, the cold users of a MovieLens data "
+                + "set replayed in time order); print live progress and a summary.")
 final class DemoCommand implements Callable<Integer> {
+    @Option(names = "--scenario", defaultValue = "sinusoid",
+            description = "sinusoid (default) or movielens: cold-start recommendation, see --data.")
+    String scenario;
+
+    @Option(names = "--data", description = "movielens: a MovieLens 100K or 1M folder; without it a synthetic data set "
+            + "in the same format is written under --data-dir on first run.")
+    Path data;
+
+    @Option(names = "--users", defaultValue = "0", description = "movielens: replay at most this many cold users "
+            + "(default: all).")
+    int users;
+
     @Option(names = "--tasks", description = "Simulated tasks (default ${DEFAULT-VALUE}).", defaultValue = "1000")
     int tasks;
 
@@ -24,9 +39,9 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--queries", description = "Queries per task (default ${DEFAULT-VALUE}).", defaultValue = "5")
     int queries;
 
-    @Option(names = "--rate", description = "Events per second produced (default ${DEFAULT-VALUE}).",
-            defaultValue = "1000")
-    int rate;
+    @Option(names = "--rate", description = "Events per second produced (default 1000 for sinusoid, 400 for "
+            + "movielens, whose adaptations are larger).")
+    Integer rate;
 
     @Option(names = "--bad-fraction", description = "Malformed records mixed in, per valid record "
             + "(default ${DEFAULT-VALUE}).", defaultValue = "0.01")
@@ -41,8 +56,8 @@ final class DemoCommand implements Callable<Integer> {
     Path dataDir;
 
     @Option(names = "--train-iterations", description = "Meta-training iterations on first run "
-            + "(default ${DEFAULT-VALUE}).", defaultValue = "5000")
-    int trainIterations;
+            + "(default 5000 for sinusoid, 2000 for movielens).")
+    Integer trainIterations;
 
     @Option(names = "--partitions", description = "Partitions of the demo topics (default ${DEFAULT-VALUE}).",
             defaultValue = "4")
@@ -61,7 +76,15 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DemoOptions options = new DemoOptions(tasks, shots, queries, rate, badFraction, seed, dataDir, trainIterations,
+        if (scenario.equals("movielens")) {
+            return movieLens();
+        }
+        if (!scenario.equals("sinusoid")) {
+            throw new IllegalArgumentException("unknown scenario '" + scenario + "' (available: sinusoid, movielens)");
+        }
+        DemoOptions options = new DemoOptions(tasks, shots, queries,
+                rate != null ? rate : DemoOptions.defaults(dataDir).rate(), badFraction, seed, dataDir,
+                trainIterations != null ? trainIterations : DemoOptions.defaults(dataDir).trainIterations(),
                 partitions, overrides, swap);
         DemoRunner runner = new DemoRunner(options, System.out);
         java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
@@ -80,6 +103,19 @@ final class DemoCommand implements Callable<Integer> {
         } finally {
             finished.countDown();
         }
+    }
+
+    private Integer movieLens() throws java.io.IOException {
+        ReplayReport result = new MovieLensDemo(new MovieLensDemo.Options(data, dataDir,
+                rate != null ? rate : MovieLensDemo.DEFAULT_RATE, users, partitions,
+                trainIterations, overrides), System.out).run();
+        System.out.println();
+        System.out.print(result.summary());
+        if (report != null) {
+            result.write(report);
+            System.out.println("report written to " + report.toAbsolutePath());
+        }
+        return result.missingPredictions() == 0 && result.duplicatePredictions() == 0 ? 0 : 1;
     }
 
     private Integer finish(DemoReport result) throws java.io.IOException {

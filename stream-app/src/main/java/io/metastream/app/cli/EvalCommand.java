@@ -7,7 +7,7 @@ import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
-import io.metastream.learn.GradientLearner;
+import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.SinusoidTasks;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
@@ -33,7 +33,8 @@ final class EvalCommand implements Callable<Integer> {
             description = "name, name@version or name@alias; a bare name means its newest version (default: the dataset).")
     String ref;
 
-    @Option(names = "--dataset", defaultValue = "sinusoid", description = "Task family: sinusoid or omniglot.")
+    @Option(names = "--dataset", defaultValue = "sinusoid", description = "Task family: sinusoid, omniglot, or "
+            + "movielens (MAE, RMSE and nDCG@3 of the meta-learned model and every baseline on cold users).")
     String dataset;
 
     @Option(names = "--shots", description = "Support examples per task (K), per class for omniglot; default 10 "
@@ -43,15 +44,17 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--ways", defaultValue = "5", description = "omniglot only: classes per test task (N).")
     int ways;
 
-    @Option(names = "--data", description = "omniglot only: a folder in the full Omniglot layout "
-            + "(default: the bundled background-small archives).")
+    @Option(names = "--data", description = "omniglot: a folder in the full Omniglot layout "
+            + "(default: the bundled background-small archives); movielens: the MovieLens folder the model was "
+            + "trained on (required).")
     Path data;
 
     @Option(names = "--test-alphabets", split = ",",
             description = "omniglot only: alphabets to test on (default: the model's held-out alphabets).")
     List<String> testAlphabets;
 
-    @Option(names = "--steps", description = "Inner steps (default: the model's own; 0 scores the unadapted base).")
+    @Option(names = "--steps", description = "Inner steps (default: the model's own; 0 scores the unadapted base). "
+            + "Not for task-encoder and anil-ridge, which adapt without steps.")
     Integer steps;
 
     @Option(names = "--tasks", defaultValue = "600", description = "Test tasks (at least 600 for a reported figure).")
@@ -72,8 +75,12 @@ final class EvalCommand implements Callable<Integer> {
         if (dataset.equals("omniglot")) {
             return OmniglotEval.run(this);
         }
+        if (dataset.equals("movielens")) {
+            return MovieLensEval.run(this);
+        }
         if (!dataset.equals("sinusoid")) {
-            throw new IllegalArgumentException("unknown dataset '" + dataset + "' (available: sinusoid, omniglot)");
+            throw new IllegalArgumentException("unknown dataset '" + dataset
+                    + "' (available: sinusoid, omniglot, movielens)");
         }
         int shots = this.shots != null ? this.shots : 10;
         int queries = this.queries != null ? this.queries : 100;
@@ -88,10 +95,14 @@ final class EvalCommand implements Callable<Integer> {
         String name = at < 0 ? ref : ref.substring(0, at);
         String version = at >= 0 ? ref.substring(at + 1) : newest(store.versions(name));
         BaseModel base = BaseModelArtifacts.load(store, name, version);
+        if (steps != null && BaseModelArtifacts.STEP_FREE_LEARNERS.contains(base.learner())) {
+            throw new IllegalArgumentException(base.version() + " is a " + base.learner() + " base, which adapts "
+                    + "without inner steps: drop --steps (the report's 'unadapted' is the cold prediction)");
+        }
         AdaptationSettings settings = steps == null ? base.adaptation() : base.adaptation().withSteps(steps);
         Evaluation.Report r;
         long start = System.nanoTime();
-        try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
+        try (DispatchingLearner learner = new DispatchingLearner(DjlRuntime.defaultDevice())) {
             r = Evaluation.evaluate(learner, base, settings, new SinusoidTasks(), tasks, shots, queries, seed, 200);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
@@ -105,13 +116,16 @@ final class EvalCommand implements Callable<Integer> {
         out.put("dataset", new SinusoidTasks().id());
         out.put("shots", shots);
         out.put("steps", settings.steps());
-        out.put("step_size", base.hasStepSizes() ? "per-parameter" : settings.stepSize());
+        out.put("step_size", base.hasStepSizes() ? "per-parameter"
+                : BaseModelArtifacts.STEP_FREE_LEARNERS.contains(base.learner()) ? "none" : settings.stepSize());
         out.put("queries_per_task", queries);
         out.put("seed", seed);
         out.put("unadapted", Map.of("mean", r.base().mean(), "ci95", r.base().ci95()));
         out.put("seconds", Math.round(seconds * 100) / 100.0);
-        System.out.printf(Locale.ROOT, "%s (%s) %d-shot, %d steps: MSE %.4f ± %.4f over %d tasks (unadapted %.4f ± %.4f)%n",
-                base.version(), base.learner(), shots, settings.steps(), r.adapted().mean(), r.adapted().ci95(),
+        String loop = BaseModelArtifacts.STEP_FREE_LEARNERS.contains(base.learner()) ? "no inner steps"
+                : settings.steps() + " steps";
+        System.out.printf(Locale.ROOT, "%s (%s) %d-shot, %s: MSE %.4f ± %.4f over %d tasks (unadapted %.4f ± %.4f)%n",
+                base.version(), base.learner(), shots, loop, r.adapted().mean(), r.adapted().ci95(),
                 r.adapted().tasks(), r.base().mean(), r.base().ci95());
         if (report != null) {
             Path parent = report.toAbsolutePath().getParent();

@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         description = "Online meta-learning in Kafka Streams: adapt a meta-learned base model to each task's "
                 + "support set and publish the adapted model's predictions.",
         subcommands = {DemoCommand.class, RunCommand.class, TrainCommand.class, EvalCommand.class,
-                ModelsCommand.class, BrokerCommand.class})
+                ModelsCommand.class, BrokerCommand.class, SynthesizeCommand.class, ReplayCommand.class})
 public final class MetastreamCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

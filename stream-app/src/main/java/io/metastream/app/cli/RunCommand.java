@@ -6,7 +6,6 @@ import io.metastream.app.model.ActiveModel;
 import io.metastream.app.model.BaseModelArtifacts;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
-import io.metastream.learn.GradientLearner;
 import io.metastream.store.LocalDirectoryModelStore;
 import java.io.IOException;
 import java.io.InputStream;
@@ -45,7 +44,7 @@ final class RunCommand implements Callable<Integer> {
                 cfg.getString(MetastreamConfig.MODEL_ALIAS_CONFIG));
         System.out.println("serving base " + base);
         CountDownLatch stopped = new CountDownLatch(1);
-        try (ActiveModel model = new ActiveModel(base, new GradientLearner(DjlRuntime.defaultDevice()));
+        try (ActiveModel model = new ActiveModel(base, DjlRuntime.defaultDevice());
                 MetastreamApp app = new MetastreamApp(cfg, model, store)) {
             app.ensureTopics();
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {

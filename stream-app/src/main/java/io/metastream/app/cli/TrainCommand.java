@@ -9,7 +9,9 @@ import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.LearningCurveChart;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
+import io.metastream.learn.RidgeHeadLearner;
 import io.metastream.learn.SinusoidTasks;
+import io.metastream.learn.TaskEncoderLearner;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
 import java.io.IOException;
@@ -27,12 +29,14 @@ import picocli.CommandLine.Option;
         description = "Meta-train a base model and publish it, with its provenance, to a model store. "
                 + "Writes a JSON training log and a learning-curve PNG under <out>/_runs/<name>-v<version>/.")
 final class TrainCommand implements Callable<Integer> {
-    @Option(names = "--dataset", defaultValue = "sinusoid", description = "Task family: sinusoid or omniglot.")
+    @Option(names = "--dataset", defaultValue = "sinusoid",
+            description = "Task family: sinusoid, omniglot, or movielens (one task per user).")
     String dataset;
 
     @Option(names = "--algorithm", defaultValue = "reptile",
-            description = "maml (second order), fomaml, reptile, metasgd, anil, or pretrain (the pooled "
-                    + "fine-tuning baseline) for sinusoid; protonet for omniglot.")
+            description = "maml (second order), fomaml, reptile, metasgd, anil, anil-ridge (ANIL with a "
+                    + "closed-form ridge head), task-encoder (adaptation is one forward pass), or pretrain (the "
+                    + "pooled fine-tuning baseline) for sinusoid; protonet for omniglot.")
     String algorithm;
 
     @Option(names = "--out", required = true, description = "Model store root directory.")
@@ -55,11 +59,16 @@ final class TrainCommand implements Callable<Integer> {
     Float innerStepSize;
 
     @Option(names = "--shots", description = "Support examples per task (K): default 10 for sinusoid, 5 per class "
-            + "for omniglot.")
+            + "for omniglot; for task-encoder the largest support size, sizes drawn from 0..K (default 20).")
     Integer shots;
 
-    @Option(names = "--data", description = "omniglot only: a folder in the full Omniglot layout "
-            + "<split>/<Alphabet>/characterNN/*.png (default: the bundled background-small archives).")
+    @Option(names = "--embedding-dim", defaultValue = "32",
+            description = "task-encoder only: length of the task embedding.")
+    int embeddingDim;
+
+    @Option(names = "--data", description = "omniglot: a folder in the full Omniglot layout "
+            + "<split>/<Alphabet>/characterNN/*.png (default: the bundled background-small archives); movielens: a "
+            + "MovieLens 100K or 1M folder (required).")
     Path data;
 
     @Option(names = "--ways", defaultValue = "20", description = "omniglot only: classes per training episode.")
@@ -91,31 +100,55 @@ final class TrainCommand implements Callable<Integer> {
         if (dataset.equals("omniglot")) {
             return OmniglotTrain.run(this);
         }
-        if (!dataset.equals("sinusoid")) {
-            throw new IllegalArgumentException("unknown dataset '" + dataset + "' (available: sinusoid, omniglot)");
+        if (dataset.equals("movielens")) {
+            return MovieLensTrain.run(this);
         }
+        if (!dataset.equals("sinusoid")) {
+            throw new IllegalArgumentException("unknown dataset '" + dataset
+                    + "' (available: sinusoid, omniglot, movielens)");
+        }
+        String algo = algorithm.toLowerCase(Locale.ROOT);
+        boolean taskEncoder = algo.equals(TaskEncoderLearner.ID);
         int iterations = this.iterations != null ? this.iterations : 5000;
-        int shots = this.shots != null ? this.shots : 10;
+        int shots = this.shots != null ? this.shots : taskEncoder ? 20 : 10;
         String name = this.name != null ? this.name : "sinusoid";
-        MetaTrainer.Algorithm algo = MetaTrainer.Algorithm.fromId(algorithm.toLowerCase(Locale.ROOT));
-        boolean firstOrderDefaults = algo == MetaTrainer.Algorithm.REPTILE || algo == MetaTrainer.Algorithm.FOMAML;
-        int steps = innerSteps != null ? innerSteps : firstOrderDefaults ? 5 : 1;
-        float stepSize = innerStepSize != null ? innerStepSize
-                : firstOrderDefaults || algo == MetaTrainer.Algorithm.PRETRAIN ? 0.02f : 0.01f;
-        DjlRuntime.start(1);
         MetaTrainingPlan d = MetaTrainingPlan.sinusoidDefault();
-        MetaTrainingPlan plan = new MetaTrainingPlan(d.architecture(), new AdaptationSettings(steps, stepSize),
-                iterations, metaBatch, shots, d.queryShots(), outerStepSize, seed, outerDecayTo);
+        DjlRuntime.start(1);
         LocalDirectoryModelStore store = new LocalDirectoryModelStore(out);
-        ConsoleProgress bar = new ConsoleProgress(System.out, "meta-training " + algo.id());
-        BaseModelTraining.TrainingRun run = BaseModelTraining.train(store, name, algo, new SinusoidTasks(), plan,
-                (done, total, loss) -> bar.update(done, total, String.format(Locale.ROOT, "query loss %.3f", loss)));
+        ConsoleProgress bar = new ConsoleProgress(System.out, "meta-training " + algo);
+        MetaTrainer.Progress progress = (done, total, loss) -> bar.update(done, total,
+                String.format(Locale.ROOT, "query loss %.3f", loss));
+        BaseModelTraining.TrainingRun run;
+        MetaTrainingPlan plan;
+        String innerLoop;
+        if (taskEncoder || algo.equals(RidgeHeadLearner.ID)) {
+            if (innerSteps != null || innerStepSize != null) {
+                throw new IllegalArgumentException(algo + " has no inner steps: drop --inner-steps and "
+                        + "--inner-step-size");
+            }
+            plan = new MetaTrainingPlan(d.architecture(), AdaptationSettings.NONE, iterations,
+                    metaBatch, shots, d.queryShots(), outerStepSize, seed, outerDecayTo);
+            run = taskEncoder
+                    ? BaseModelTraining.trainTaskEncoder(store, name, new SinusoidTasks(), plan, embeddingDim, progress)
+                    : BaseModelTraining.train(store, name, MetaTrainer.Algorithm.ANIL_RIDGE, new SinusoidTasks(), plan,
+                            progress);
+            innerLoop = taskEncoder ? "embedding " + embeddingDim + ", K=0.." + shots : "ridge head, K=" + shots;
+        } else {
+            MetaTrainer.Algorithm a = MetaTrainer.Algorithm.fromId(algo);
+            boolean firstOrderDefaults = a == MetaTrainer.Algorithm.REPTILE || a == MetaTrainer.Algorithm.FOMAML;
+            int steps = innerSteps != null ? innerSteps : firstOrderDefaults ? 5 : 1;
+            float stepSize = innerStepSize != null ? innerStepSize
+                    : firstOrderDefaults || a == MetaTrainer.Algorithm.PRETRAIN ? 0.02f : 0.01f;
+            plan = new MetaTrainingPlan(d.architecture(), new AdaptationSettings(steps, stepSize),
+                    iterations, metaBatch, shots, d.queryShots(), outerStepSize, seed, outerDecayTo);
+            run = BaseModelTraining.train(store, name, a, new SinusoidTasks(), plan, progress);
+            innerLoop = steps + " inner step" + (steps == 1 ? "" : "s") + ", K=" + shots;
+        }
         ModelManifest manifest = run.manifest();
         Path runDir = out.resolve("_runs").resolve(name + "-v" + manifest.version());
         Files.createDirectories(runDir);
         Files.write(runDir.resolve("learning-curve.png"), LearningCurveChart.png(run.curve(),
-                manifest.ref() + " (" + algo.id() + ", " + steps + " inner step" + (steps == 1 ? "" : "s")
-                        + ", K=" + shots + ")"));
+                manifest.ref() + " (" + algo + ", " + innerLoop + ")"));
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
                 .writeValue(runDir.resolve("training-log.json").toFile(), log(run, plan, algo));
         System.out.printf(Locale.ROOT, "trained in %.1f s; published %s metrics %s%n", run.trainSeconds(),
@@ -128,11 +161,10 @@ final class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static Map<String, Object> log(BaseModelTraining.TrainingRun run, MetaTrainingPlan plan,
-            MetaTrainer.Algorithm algo) {
+    private static Map<String, Object> log(BaseModelTraining.TrainingRun run, MetaTrainingPlan plan, String algo) {
         Map<String, Object> log = new LinkedHashMap<>();
         log.put("model", run.manifest().ref());
-        log.put("algorithm", algo.id());
+        log.put("algorithm", algo);
         log.put("train_seconds", run.trainSeconds());
         log.put("plan", Map.of("architecture", plan.architecture().spec(), "iterations", plan.iterations(),
                 "meta_batch", plan.metaBatch(), "shots", plan.shots(), "query_shots", plan.queryShots(),

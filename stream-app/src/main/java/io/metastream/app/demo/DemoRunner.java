@@ -5,6 +5,7 @@ import io.metastream.app.TempDirectory;
 import io.metastream.app.config.MetastreamConfig;
 import io.metastream.app.console.ConsoleProgress;
 import io.metastream.app.kafka.EmbeddedKafkaBroker;
+import io.metastream.app.kafka.Producers;
 import io.metastream.app.model.ActiveModel;
 import io.metastream.app.model.BaseModelTraining;
 import io.metastream.app.model.ModelBootstrap;
@@ -13,7 +14,6 @@ import io.metastream.learn.SinusoidTasks;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
-import io.metastream.learn.GradientLearner;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.schemas.Prediction;
@@ -31,10 +31,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
  * The embedded demo, end to end in one process: a real KRaft broker, the base model (meta-trained
@@ -87,7 +84,7 @@ public final class DemoRunner {
                     MetastreamConfig.SUPPORT_MAX_SIZE_CONFIG, Math.max(20, options.shots())));
             settings.putAll(options.overrides());
             MetastreamConfig config = new MetastreamConfig(settings);
-            try (ActiveModel model = new ActiveModel(base, new GradientLearner(DjlRuntime.defaultDevice()));
+            try (ActiveModel model = new ActiveModel(base, DjlRuntime.defaultDevice());
                     MetastreamApp app = new MetastreamApp(config, model, store)) {
                 app.ensureTopics();
                 app.start(Duration.ofSeconds(60));
@@ -156,7 +153,7 @@ public final class DemoRunner {
         long samples = events.stream().filter(e -> e.sample() && e.badKind() == null).count();
         long injected = events.stream().filter(e -> e.badKind() != null).count();
         try (OutputObserver observer = new OutputObserver(broker.bootstrapServers(), app.topics(), sentNanos);
-                KafkaProducer<String, byte[]> producer = producer(broker.bootstrapServers())) {
+                KafkaProducer<String, byte[]> producer = Producers.traffic(broker.bootstrapServers())) {
             warmUp(app, producer, observer);
             long start = System.nanoTime();
             long lastPrint = start;
@@ -299,15 +296,6 @@ public final class DemoRunner {
                 lat.length == 0 ? 0 : lat[lat.length - 1], (System.nanoTime() - wallStart) / 1e9, base.version(),
                 byVersion, model.learner().device(), config.getString(MetastreamConfig.PROCESSING_GUARANTEE_CONFIG),
                 new TreeMap<>(rssMb));
-    }
-
-    private static KafkaProducer<String, byte[]> producer(String bootstrap) {
-        Map<String, Object> p = new HashMap<>();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.LINGER_MS_CONFIG, 2);
-        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-        return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
     }
 
     /** Resident set size of this process (Linux), or -1 where /proc is not there. */

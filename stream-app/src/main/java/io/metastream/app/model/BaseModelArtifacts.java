@@ -4,6 +4,8 @@ import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.MlpArchitecture;
 import io.metastream.learn.ParameterFile;
+import io.metastream.learn.RidgeHeadLearner;
+import io.metastream.learn.TaskEncoderLearner;
 import io.metastream.learn.omniglot.ConvEmbedding;
 import io.metastream.learn.omniglot.Omniglot;
 import io.metastream.store.LoadedArtifact;
@@ -14,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * Turns model-store artifacts into {@link BaseModel}s and back. The store checks bytes and
@@ -46,6 +49,25 @@ public final class BaseModelArtifacts {
     /** Learners that cannot be served without {@link #STEP_SIZES_FILE}. */
     public static final Set<String> STEP_SIZE_LEARNERS = Set.of("metasgd", "anil");
 
+    /**
+     * The task encoder's encoder network, in the parameter file format; present for
+     * {@value TaskEncoderLearner#ID} bases, whose {@link #PARAMETERS_FILE} holds the decoder.
+     */
+    public static final String ENCODER_FILE = "encoder.msp";
+    /**
+     * Learners that adapt without inner steps: the task encoder (one forward pass) and ANIL with a
+     * closed-form ridge head. Their manifests say {@code inner_steps: 0} and the rule they use.
+     */
+    public static final Set<String> STEP_FREE_LEARNERS = Set.of(TaskEncoderLearner.ID, RidgeHeadLearner.ID);
+    /** Every learner the stream can serve; {@link io.metastream.learn.DispatchingLearner} picks per base. */
+    public static final Set<String> SERVED_LEARNERS = union(GRADIENT_LEARNERS, STEP_FREE_LEARNERS);
+
+    private static Set<String> union(Set<String> a, Set<String> b) {
+        Set<String> all = new TreeSet<>(a);
+        all.addAll(b);
+        return java.util.Collections.unmodifiableSet(all);
+    }
+
     private BaseModelArtifacts() {
     }
 
@@ -61,9 +83,9 @@ public final class BaseModelArtifacts {
             throw new ModelStoreException(m.ref() + ": learner protonet is served offline only (train/eval), "
                     + "not in the stream yet");
         }
-        if (!GRADIENT_LEARNERS.contains(m.learner())) {
+        if (!SERVED_LEARNERS.contains(m.learner())) {
             throw new ModelStoreException(m.ref() + ": learner '" + m.learner() + "' is not supported by this build "
-                    + "(supported: " + GRADIENT_LEARNERS + ")");
+                    + "(supported: " + SERVED_LEARNERS + ")");
         }
         if (!ARCHITECTURE.equals(m.architecture())) {
             throw new ModelStoreException(m.ref() + ": architecture '" + m.architecture() + "' is not supported");
@@ -81,24 +103,59 @@ public final class BaseModelArtifacts {
             throw new ModelStoreException(m.ref() + ": learner '" + m.learner() + "' needs " + STEP_SIZES_FILE
                     + ", files are " + m.files().keySet());
         }
+        if (TaskEncoderLearner.ID.equals(m.learner())) {
+            return loadTaskEncoder(artifact, contents);
+        }
         if (!List.of(contents.architecture().inputDim()).equals(m.inputShape())) {
             throw new ModelStoreException(m.ref() + ": manifest input shape " + m.inputShape()
                     + " disagrees with the parameter file's " + contents.architecture());
         }
+        if (STEP_FREE_LEARNERS.contains(m.learner())) {
+            return base(m, contents, AdaptationSettings.NONE, stepSizes);
+        }
         Map<String, Object> a = m.adaptation();
         AdaptationSettings settings;
         try {
+            // support_prior came with the recommender; artifacts without it use the mean loss.
+            Object prior = a.getOrDefault("support_prior", 0);
             settings = new AdaptationSettings(((Number) a.get("inner_steps")).intValue(),
-                    ((Number) a.get("step_size")).floatValue());
+                    ((Number) a.get("step_size")).floatValue(), ((Number) prior).floatValue());
         } catch (RuntimeException e) {
             throw new ModelStoreException(m.ref() + ": manifest adaptation settings are incomplete: " + a, e);
         }
+        return base(m, contents, settings, stepSizes);
+    }
+
+    private static BaseModel base(ModelManifest m, ParameterFile.Contents contents, AdaptationSettings settings,
+            float[] stepSizes) {
         try {
             return new BaseModel(m.ref(), m.learner(), contents.architecture(), contents.parameters(), settings,
                     stepSizes);
         } catch (IllegalArgumentException e) {
             throw new ModelStoreException(m.ref() + ": " + e.getMessage(), e);
         }
+    }
+
+    /** A task-encoder base: the decoder in {@link #PARAMETERS_FILE}, the encoder in {@link #ENCODER_FILE}. */
+    private static BaseModel loadTaskEncoder(LoadedArtifact artifact, ParameterFile.Contents decoder) {
+        ModelManifest m = artifact.manifest();
+        if (!m.files().containsKey(ENCODER_FILE)) {
+            throw new ModelStoreException(m.ref() + ": learner '" + m.learner() + "' needs " + ENCODER_FILE
+                    + ", files are " + m.files().keySet());
+        }
+        ParameterFile.Contents encoder = readParameters(artifact, ENCODER_FILE);
+        BaseModel base;
+        try {
+            base = BaseModel.taskEncoder(m.ref(), encoder.architecture(), encoder.parameters(),
+                    decoder.architecture(), decoder.parameters());
+        } catch (IllegalArgumentException e) {
+            throw new ModelStoreException(m.ref() + ": " + e.getMessage(), e);
+        }
+        if (!List.of(base.inputDim()).equals(m.inputShape())) {
+            throw new ModelStoreException(m.ref() + ": manifest input shape " + m.inputShape()
+                    + " disagrees with the encoder " + encoder.architecture());
+        }
+        return base;
     }
 
     /** A stored prototypical network: its manifest and its {@link ConvEmbedding} file. */
@@ -140,6 +197,27 @@ public final class BaseModelArtifacts {
         return store.publish(name, draft, Map.of(EMBEDDING_FILE, embedding));
     }
 
+    /** The manifest's adaptation section: the inner loop, or the rule of a step-free learner. */
+    private static Map<String, Object> adaptation(BaseModel base) {
+        AdaptationSettings a = base.adaptation();
+        return switch (base.learner()) {
+            case TaskEncoderLearner.ID -> Map.of("inner_steps", 0,
+                    "rule", "task embedding: mean of the encoder over the support points, one forward pass");
+            case RidgeHeadLearner.ID -> Map.of("inner_steps", 0, "ridge_lambda", (double) RidgeHeadLearner.LAMBDA,
+                    "rule", "closed-form ridge regression of the last layer, shrunk towards the base's");
+            default -> {
+                Map<String, Object> m = new LinkedHashMap<>(Map.of("inner_steps", a.steps(), "step_size",
+                        (double) a.stepSize(), "optimizer", "sgd", "step_sizes",
+                        base.hasStepSizes() ? "per-parameter" : "scalar"));
+                if (a.supportPrior() != 0) {
+                    // Written only when set, so the artifacts of every earlier learner stay byte-identical.
+                    m.put("support_prior", (double) a.supportPrior());
+                }
+                yield m;
+            }
+        };
+    }
+
     private static ParameterFile.Contents readParameters(LoadedArtifact artifact, String file) {
         try {
             return ParameterFile.read(artifact.file(file));
@@ -166,20 +244,27 @@ public final class BaseModelArtifacts {
      */
     public static ModelManifest publish(ModelStore store, String name, BaseModel base, Map<String, Object> provenance) {
         MlpArchitecture arch = base.architecture();
-        AdaptationSettings adaptation = base.adaptation();
         String learner = base.learner();
         Map<String, byte[]> files = new LinkedHashMap<>();
         files.put(PARAMETERS_FILE, ParameterFile.write(arch, base.parameters()));
         if (base.hasStepSizes()) {
             files.put(STEP_SIZES_FILE, ParameterFile.write(arch, base.stepSizes()));
         }
+        Map<String, Object> architecture = new LinkedHashMap<>();
+        architecture.put("layers", arch.layerList());
+        architecture.put("activation", "relu");
+        if (base.encoderArchitecture() != null) {
+            files.put(ENCODER_FILE, ParameterFile.write(base.encoderArchitecture(), base.encoderParameters()));
+            architecture.put("encoder_layers", base.encoderArchitecture().layerList());
+            architecture.put("embedding_dim", base.embeddingDim());
+            architecture.put("aggregation", "mean");
+        }
         ModelManifest.Builder draft = ModelManifest.builder()
                 .setLearner(learner)
                 .setArchitecture(ARCHITECTURE)
-                .setInputShape(arch.inputDim())
-                .optArchitectureParams(Map.of("layers", arch.layerList(), "activation", "relu"))
-                .optAdaptation(Map.of("inner_steps", adaptation.steps(), "step_size", (double) adaptation.stepSize(),
-                        "optimizer", "sgd", "step_sizes", base.hasStepSizes() ? "per-parameter" : "scalar"))
+                .setInputShape(base.inputDim())
+                .optArchitectureParams(architecture)
+                .optAdaptation(adaptation(base))
                 .optProvenance(provenance);
         return store.publish(name, draft, files);
     }

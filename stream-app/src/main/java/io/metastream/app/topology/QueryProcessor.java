@@ -2,6 +2,7 @@ package io.metastream.app.topology;
 
 import io.metastream.app.model.ActiveModel;
 import io.metastream.learn.BaseModel;
+import io.metastream.learn.Support;
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.Prediction;
 import io.metastream.schemas.PredictionRequest;
@@ -12,8 +13,10 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.streams.KeyValue;
@@ -28,7 +31,10 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * Queries in, predictions out, in micro-batches. Every query waits in
  * {@value StoreNames#PENDING_QUERIES} (a changelogged store, so a crash does not lose it) until the
  * samples partition has been processed up to the query's timestamp (Kafka Streams orders two topics
- * only among fetched records), or {@code query.sample.wait.ms} at most. Every
+ * only among fetched records), or {@code query.sample.wait.ms} at most. A query is answered as of its
+ * timestamp: when its task already holds samples from after it (a prequential test asks about a
+ * rating just before sending it), it is answered from an adaptation to the earlier samples only,
+ * made for that query and not stored. Every
  * {@code query.batch.interval.ms}, one batched call adapts the ready queries' tasks that have new
  * samples and one batched call answers them. A prediction therefore reflects every sample produced
  * before it on its partition, and the ML cost per punctuation is two native calls whatever the query
@@ -46,6 +52,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
     private KeyValueStore<String, Long> dirty;
     private KeyValueStore<String, PendingQuery> pending;
     private KeyValueStore<String, Long> watermark;
+    private SupportSetStore supportSets;
     private TaskAdaptation adaptation;
     private DeadLetters deadLetters;
 
@@ -61,9 +68,8 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
         dirty = context.getStateStore(StoreNames.DIRTY_TASKS);
         pending = context.getStateStore(StoreNames.PENDING_QUERIES);
         watermark = context.getStateStore(StoreNames.SAMPLE_WATERMARK);
-        adaptation = new TaskAdaptation(model,
-                new SupportSetStore(context.getStateStore(StoreNames.SUPPORT_SETS), settings.supportMaxSize()),
-                adapted, dirty, settings.stateEncoding());
+        supportSets = new SupportSetStore(context.getStateStore(StoreNames.SUPPORT_SETS), settings.supportMaxSize());
+        adaptation = new TaskAdaptation(model, supportSets, adapted, dirty, settings.stateEncoding());
         deadLetters = new DeadLetters(context, MetastreamTopology.DEAD_LETTERS_SINK,
                 settings.limits().deadLetterMaxValueBytes());
         context.schedule(Duration.ofMillis(settings.queryBatchIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
@@ -136,9 +142,19 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
     }
 
     private void adaptAndAnswer(Set<String> tasks, List<PendingQuery> queries, BaseModel base) {
+        Map<Integer, AsOf> asOf = adaptAsOf(queries, base);
+        // A task whose every query here is answered as of an earlier time needs no fresh state now;
+        // the sample punctuator adapts it on its own schedule.
+        Set<String> needState = new LinkedHashSet<>();
+        for (int i = 0; i < queries.size(); i++) {
+            if (!asOf.containsKey(i)) {
+                needState.add(queries.get(i).getTaskId());
+            }
+        }
         List<String> stale = new ArrayList<>();
         for (String task : tasks) {
-            if (settings.adaptsOnQuery() && (dirty.get(task) != null || adaptedUnderAnotherBase(task, base))) {
+            if (settings.adaptsOnQuery() && needState.contains(task)
+                    && (dirty.get(task) != null || adaptedUnderAnotherBase(task, base))) {
                 stale.add(task);
             }
         }
@@ -150,7 +166,47 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
                         MetastreamTopology.ADAPTATIONS_SINK);
             }
         }
-        answer(queries, base);
+        answer(queries, base, asOf);
+    }
+
+    /**
+     * Adapts, in one batched call, the task of each query that its task's later samples would
+     * otherwise leak into, on the samples up to the query's timestamp; keyed by query index. None
+     * with adaptation off.
+     */
+    private Map<Integer, AsOf> adaptAsOf(List<PendingQuery> queries, BaseModel base) {
+        List<Integer> which = new ArrayList<>();
+        List<Support> prefixes = new ArrayList<>();
+        List<Long> newest = new ArrayList<>();
+        Map<Integer, AsOf> out = new HashMap<>();
+        if (!settings.adaptationEnabled()) {
+            return out;
+        }
+        for (int i = 0; i < queries.size(); i++) {
+            PendingQuery q = queries.get(i);
+            SupportSetStore.Snapshot before = supportSets.asOf(q.getTaskId(), q.getReceivedTimestamp().toEpochMilli());
+            if (before == null) {
+                continue;
+            }
+            if (before.support().size() == 0) {
+                out.put(i, new AsOf(null, 0L));
+            } else {
+                which.add(i);
+                prefixes.add(before.support());
+                newest.add(before.newestEventTimeMs());
+            }
+        }
+        if (!prefixes.isEmpty()) {
+            List<io.metastream.learn.AdaptedTask> states = model.learner().adapt(base, prefixes).tasks();
+            for (int k = 0; k < which.size(); k++) {
+                out.put(which.get(k), new AsOf(states.get(k), newest.get(k)));
+            }
+        }
+        return out;
+    }
+
+    /** A query's own state, adapted on its task's samples up to its timestamp; {@code state} null: the base. */
+    private record AsOf(io.metastream.learn.AdaptedTask state, long newestSampleMs) {
     }
 
     /** The request a pending query came from, as its original producer would have encoded it. */
@@ -169,8 +225,12 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
         return state != null && !state.getBaseVersion().equals(base.version());
     }
 
-    /** One batched prediction for {@code queries}, each with its task's adapted state if usable. */
-    private void answer(List<PendingQuery> queries, BaseModel base) {
+    /**
+     * One batched prediction for {@code queries}, each with its task's adapted state if usable, or
+     * with its own state from {@code asOf} (a {@code null} value: no earlier samples, the base).
+     */
+    private void answer(List<PendingQuery> queries, BaseModel base,
+            Map<Integer, AsOf> asOf) {
         List<float[]> states = new ArrayList<>(queries.size());
         List<float[][]> inputs = new ArrayList<>(queries.size());
         int[] supportSizes = new int[queries.size()];
@@ -178,6 +238,14 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
         float[] baseParameters = null;
         for (int i = 0; i < queries.size(); i++) {
             PendingQuery q = queries.get(i);
+            inputs.add(new float[][] {Floats.toArray(q.getFeatures())});
+            if (asOf.containsKey(i)) {
+                AsOf own = asOf.get(i);
+                states.add(own.state() == null ? null : own.state().state());
+                supportSizes[i] = own.state() == null ? 0 : own.state().supportSize();
+                adaptedThrough[i] = own.state() == null ? 0L : own.newestSampleMs();
+                continue;
+            }
             AdaptedTask state = adapted.get(q.getTaskId());
             boolean usable = state != null && state.getBaseVersion().equals(base.version());
             if (state != null && !usable && settings.adaptationEnabled() && dirty.get(q.getTaskId()) == null) {
@@ -193,7 +261,6 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
                     : null);
             supportSizes[i] = usable ? state.getSupportSize() : 0;
             adaptedThrough[i] = usable ? state.getNewestSampleTime().toEpochMilli() : 0L;
-            inputs.add(new float[][] {Floats.toArray(q.getFeatures())});
         }
         float[][] values = model.learner().predict(base, states, inputs);
         long now = context().currentSystemTimeMs();

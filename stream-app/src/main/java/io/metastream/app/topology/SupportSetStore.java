@@ -64,16 +64,37 @@ final class SupportSetStore {
     /** The task's support set; empty when the task has none. */
     Snapshot snapshot(String taskId) {
         SupportSet set = store.get(taskId);
-        if (set == null) {
-            return new Snapshot(new Support(new float[0][], new float[0]), 0L);
+        return set == null ? new Snapshot(new Support(new float[0][], new float[0]), 0L)
+                : new Snapshot(toSupport(set.getPoints()), set.getLastSeen().toEpochMilli());
+    }
+
+    /**
+     * The samples of the task with an event time at or before {@code timeMs}, or {@code null} when
+     * that is all of them (the task's current support set applies).
+     */
+    Snapshot asOf(String taskId, long timeMs) {
+        SupportSet set = store.get(taskId);
+        if (set == null || !set.getLastSeen().isAfter(Instant.ofEpochMilli(timeMs))) {
+            return null;
         }
-        List<SupportPoint> points = set.getPoints();
+        List<SupportPoint> before = new ArrayList<>();
+        long newest = 0L;
+        for (SupportPoint p : set.getPoints()) {
+            if (!p.getEventTime().isAfter(Instant.ofEpochMilli(timeMs))) {
+                before.add(p);
+                newest = Math.max(newest, p.getEventTime().toEpochMilli());
+            }
+        }
+        return new Snapshot(toSupport(before), newest);
+    }
+
+    private static Support toSupport(List<SupportPoint> points) {
         float[][] features = new float[points.size()][];
         float[] targets = new float[points.size()];
         for (int i = 0; i < points.size(); i++) {
             features[i] = Floats.toArray(points.get(i).getFeatures());
             targets[i] = points.get(i).getTarget();
         }
-        return new Snapshot(new Support(features, targets), set.getLastSeen().toEpochMilli());
+        return new Support(features, targets);
     }
 }

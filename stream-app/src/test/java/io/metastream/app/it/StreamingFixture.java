@@ -8,11 +8,12 @@ import io.metastream.app.kafka.EmbeddedKafkaBroker;
 import io.metastream.app.model.ActiveModel;
 import io.metastream.app.model.BaseModelArtifacts;
 import io.metastream.app.topology.Topics;
+import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
-import io.metastream.learn.GradientLearner;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.learn.SinusoidTasks;
+import io.metastream.learn.TaskEncoderTrainer;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.ModelSwapEvent;
 import io.metastream.schemas.Prediction;
@@ -57,6 +58,8 @@ final class StreamingFixture implements AutoCloseable {
     final List<Integer> predictionPartitions = new CopyOnWriteArrayList<>();
     final List<ModelSwapEvent> swaps = new CopyOnWriteArrayList<>();
     final Map<String, Float> queryFeatures = new java.util.concurrent.ConcurrentHashMap<>();
+    /** The sinusoid behind each task sent by {@link #sendTasks}, to score predictions against. */
+    final Map<String, SinusoidTasks.Sinusoid> sines = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<String, List<byte[]>> sentSamples = new java.util.concurrent.ConcurrentHashMap<>();
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private final AssignedConsumerThread collector;
@@ -91,6 +94,16 @@ final class StreamingFixture implements AutoCloseable {
         return new ManifestRef(m.version(), m.ref());
     }
 
+    /** Meta-trains a task encoder briefly with {@code seed} and publishes it as the model's next version. */
+    ManifestRef publishTaskEncoder(long seed, int iterations) {
+        MetaTrainingPlan plan = MetaTrainingPlan.sinusoidDefault().withIterations(iterations).withShots(20)
+                .withSeed(seed);
+        BaseModel base = new TaskEncoderTrainer(Device.cpu(), 16).train(new SinusoidTasks(), plan, (d, t, l) -> { })
+                .base(MODEL + "@draft");
+        ModelManifest m = BaseModelArtifacts.publish(store, MODEL, base, Map.of("seed", seed));
+        return new ManifestRef(m.version(), m.ref());
+    }
+
     record ManifestRef(String version, String ref) {
     }
 
@@ -110,7 +123,7 @@ final class StreamingFixture implements AutoCloseable {
         settings.putAll(overrides);
         MetastreamConfig config = new MetastreamConfig(settings);
         ActiveModel model = new ActiveModel(BaseModelArtifacts.load(store, MODEL, "production"),
-                new GradientLearner(Device.cpu()));
+                Device.cpu());
         MetastreamApp app = new MetastreamApp(config, model, store);
         closeables.add(model);
         closeables.add(app);
@@ -135,6 +148,7 @@ final class StreamingFixture implements AutoCloseable {
         for (int t = 0; t < tasks; t++) {
             String task = prefix + t;
             SinusoidTasks.Sinusoid sine = new SinusoidTasks().sampleTask(random);
+            sines.put(task, sine);
             for (int i = 0; i < samples; i++) {
                 float x = random.nextFloat() * 10 - 5;
                 byte[] sample = SAMPLES.encode(LabelledSample.newBuilder().setEventId(task + "-s" + i)

@@ -6,11 +6,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import ai.djl.Device;
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
+import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.GradientLearner;
 import io.metastream.learn.MlpArchitecture;
 import io.metastream.learn.ParameterFile;
+import io.metastream.learn.RidgeHeadLearner;
 import io.metastream.learn.Support;
+import io.metastream.learn.TaskEncoderLearner;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStoreException;
@@ -62,6 +65,65 @@ class BaseModelArtifactsTest {
                         .containsExactly(learner.predict(saved, List.<float[]>of(a), List.<float[][]>of(queries))[0]);
             }
         }
+    }
+
+    @Test
+    void shouldRoundTripATaskEncoderAndARidgeHeadBaseExactly(@TempDir Path dir) {
+        DjlRuntime.start(1);
+        LocalDirectoryModelStore store = new LocalDirectoryModelStore(dir);
+        MlpArchitecture encoder = MlpArchitecture.parse("2-40-40-8");
+        MlpArchitecture decoder = MlpArchitecture.parse("9-40-40-1");
+        BaseModel encoderBase = BaseModel.taskEncoder("te@0", encoder, random(encoder, 5), decoder, random(decoder, 6));
+        BaseModel ridgeBase = new BaseModel("r@0", RidgeHeadLearner.ID, ARCH, randomVector(7, 0.5f),
+                AdaptationSettings.NONE);
+        Support support = new Support(new float[][] {{0.5f}, {-2f}, {3f}}, new float[] {0.4f, -0.9f, 0.1f});
+        float[][] queries = {{1f}, {-4f}};
+        try (DispatchingLearner learner = new DispatchingLearner(Device.cpu())) {
+            for (BaseModel saved : List.of(encoderBase, ridgeBase)) {
+                ModelManifest m = BaseModelArtifacts.publish(store, saved.learner(), saved, Map.of("seed", 1));
+                assertThat(m.adaptation()).containsEntry("inner_steps", 0);
+                assertThat(m.inputShape()).containsExactly(1);
+                BaseModel loaded = BaseModelArtifacts.load(store, saved.learner(), m.version());
+                assertThat(loaded.learner()).isEqualTo(saved.learner());
+                assertThat(loaded.inputDim()).isEqualTo(1);
+                assertThat(loaded.architecture()).isEqualTo(saved.architecture());
+                assertThat(loaded.parameters()).containsExactly(saved.parameters());
+                assertThat(loaded.adaptation()).isEqualTo(AdaptationSettings.NONE);
+                float[] a = learner.adapt(saved, List.of(support)).tasks().get(0).state();
+                float[] b = learner.adapt(loaded, List.of(support)).tasks().get(0).state();
+                assertThat(b).containsExactly(a);
+                assertThat(learner.predict(loaded, List.<float[]>of(b), List.<float[][]>of(queries))[0])
+                        .containsExactly(learner.predict(saved, List.<float[]>of(a), List.<float[][]>of(queries))[0]);
+            }
+            BaseModel loaded = BaseModelArtifacts.load(store, TaskEncoderLearner.ID, "1");
+            assertThat(loaded.encoderArchitecture()).isEqualTo(encoder);
+            assertThat(loaded.encoderParameters()).containsExactly(encoderBase.encoderParameters());
+            assertThat(learner.adapt(loaded, List.of(support)).tasks().get(0).state()).hasSize(8);
+            assertThat(learner.adapt(BaseModelArtifacts.load(store, RidgeHeadLearner.ID, "1"), List.of(support))
+                    .tasks().get(0).state()).hasSize(41);
+        }
+    }
+
+    @Test
+    void shouldRefuseATaskEncoderArtifactWithoutItsEncoder(@TempDir Path dir) {
+        LocalDirectoryModelStore store = new LocalDirectoryModelStore(dir);
+        MlpArchitecture decoder = MlpArchitecture.parse("9-40-40-1");
+        ModelManifest.Builder draft = ModelManifest.builder().setLearner(TaskEncoderLearner.ID).setArchitecture("mlp")
+                .setInputShape(1).optAdaptation(Map.of("inner_steps", 0));
+        store.publish("te", draft, Map.of(BaseModelArtifacts.PARAMETERS_FILE,
+                ParameterFile.write(decoder, random(decoder, 3))));
+        assertThatThrownBy(() -> BaseModelArtifacts.load(store, "te", "1"))
+                .isInstanceOf(ModelStoreException.class)
+                .hasMessageContaining("needs " + BaseModelArtifacts.ENCODER_FILE);
+    }
+
+    private static float[] random(MlpArchitecture arch, long seed) {
+        Random r = new Random(seed);
+        float[] v = new float[arch.parameterCount()];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (r.nextFloat() * 2 - 1) * 0.5f;
+        }
+        return v;
     }
 
     @Test

@@ -203,6 +203,36 @@ class MetastreamTopologyTest {
         assertThat(p.getSupportSize()).as("the earlier sample is in").isEqualTo(1);
     }
 
+    /**
+     * The prequential test: each rating is asked about just before it is sent. A query must be
+     * answered from the samples before it, never from the one that follows it, even when that
+     * sample is processed first.
+     */
+    @Test
+    void shouldAnswerAQueryAsOfItsTimestampWhenLaterSamplesAreAlreadyIn() {
+        sample("p", "s0", -2f, 1f);
+        sample("p", "s1", -1f, 2f);
+        query("p", "before-s2", 0.5f);
+        sample("p", "s2", 0f, 3f);
+        query("p", "before-s3", 0.5f);
+        sample("p", "s3", 1f, 4f);
+        query("p", "after-all", 0.5f);
+        sample("other", "later", 0f, 0f); // moves the samples watermark past every query
+        driver.advanceWallClockTime(Duration.ofMillis(40));
+        java.util.Map<String, Prediction> byId = new java.util.HashMap<>();
+        predictions.readValuesToList().forEach(p -> byId.put(p.getQueryId(), p));
+        assertThat(byId.get("before-s2").getSupportSize()).isEqualTo(2);
+        assertThat(byId.get("before-s3").getSupportSize()).isEqualTo(3);
+        assertThat(byId.get("after-all").getSupportSize()).isEqualTo(4);
+        // Each answer is exactly the adaptation to its own prefix.
+        io.metastream.learn.Support two = new io.metastream.learn.Support(new float[][] {{-2f}, {-1f}},
+                new float[] {1f, 2f});
+        float[] state = model.learner().adapt(model.base(), List.of(two)).tasks().get(0).state();
+        float expected = model.learner().predict(model.base(), List.of(state), List.<float[][]>of(new float[][] {{0.5f}}))[0][0];
+        assertThat(byId.get("before-s2").getValue()).isCloseTo(expected, within(1e-5f));
+        assertThat(byId.get("before-s2").getValue()).isNotCloseTo(byId.get("after-all").getValue(), within(1e-4f));
+    }
+
     @Test
     void shouldAnswerAfterTheBoundWhenNoLaterSampleComes() {
         query("quiet", "q", 0f);

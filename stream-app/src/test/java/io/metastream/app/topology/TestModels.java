@@ -4,7 +4,6 @@ import ai.djl.Device;
 import io.metastream.app.model.ActiveModel;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
-import io.metastream.learn.GradientLearner;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.learn.SinusoidTasks;
@@ -28,6 +27,6 @@ public final class TestModels {
     }
 
     public static ActiveModel activeQuickBase() {
-        return new ActiveModel(quickSinusoidBase(), new GradientLearner(Device.cpu()));
+        return new ActiveModel(quickSinusoidBase(), Device.cpu());
     }
 }

@@ -1,0 +1,101 @@
+package io.metastream.app.recsys;
+
+import io.metastream.app.model.BaseModelArtifacts;
+import io.metastream.app.model.BaseModelTraining;
+import io.metastream.learn.BaseModel;
+import io.metastream.learn.DjlRuntime;
+import io.metastream.learn.DispatchingLearner;
+import io.metastream.learn.MetaTrainer;
+import io.metastream.learn.MetaTrainingPlan;
+import io.metastream.learn.movielens.ColdStartData;
+import io.metastream.learn.movielens.ColdStartEvaluation;
+import io.metastream.store.ModelManifest;
+import io.metastream.store.ModelStore;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The preference models of the recommendation workflow: the meta-learned base (trained,
+ * evaluated on the cold-start protocol and published with the data's fingerprint), its loading
+ * with a check that the data is the one it was trained on, and the pooled-pretraining baseline
+ * that every evaluation trains in the same run.
+ */
+public final class ColdStartModels {
+    /** The model name the workflow uses unless told otherwise. */
+    public static final String MODEL_NAME = "movielens";
+
+    private ColdStartModels() {
+    }
+
+    /** Meta-trains on the meta-train users, scores on the meta-test users, publishes. */
+    public static BaseModelTraining.TrainingRun train(ModelStore store, String name, MetaTrainer.Algorithm algorithm,
+            ColdStartData data, MetaTrainingPlan plan, MetaTrainer.Progress progress) {
+        return BaseModelTraining.train(store, name, algorithm, data.tasks(), plan, progress,
+                candidate -> heldOutMetrics(data, candidate), data.provenance());
+    }
+
+    private static Map<String, Object> heldOutMetrics(ColdStartData data, BaseModel candidate) {
+        List<ColdStartEvaluation.Case> cases = ColdStartEvaluation.cases(data.split());
+        Map<String, Object> metrics = new LinkedHashMap<>();
+        metrics.put("protocol", data.split().protocol().describe());
+        try (DispatchingLearner learner = new DispatchingLearner(DjlRuntime.defaultDevice())) {
+            for (boolean adapt : new boolean[] {false, true}) {
+                ColdStartEvaluation.Scores s = ColdStartEvaluation.score(cases,
+                        ColdStartEvaluation.model(cases, data.features(), learner, candidate, adapt));
+                String suffix = adapt ? "_adapted" : "_unadapted";
+                metrics.put("mae" + suffix, s.mae().mean());
+                metrics.put("mae" + suffix + "_ci95", s.mae().ci95());
+                metrics.put("rmse" + suffix, s.rmse().mean());
+                metrics.put("ndcg3" + suffix, s.ndcg3().mean());
+            }
+        }
+        metrics.put("users", cases.size());
+        return metrics;
+    }
+
+    /**
+     * Loads {@code name@versionOrAlias} for {@code data}.
+     *
+     * @throws IllegalArgumentException if the model was trained on other data: its features (item
+     *     statistics) and split would not be this data's
+     */
+    public static BaseModel load(ModelStore store, String name, String versionOrAlias, ColdStartData data) {
+        ModelManifest m = store.load(name, versionOrAlias).manifest();
+        Object trainedOn = m.provenance().get("data_fingerprint");
+        if (!data.fingerprint().equals(trainedOn)) {
+            throw new IllegalArgumentException(m.ref() + " was trained on data " + trainedOn + ", but this folder is "
+                    + data.fingerprint() + ": train a model on it first (train --dataset movielens --data ...)");
+        }
+        return BaseModelArtifacts.load(store, name, versionOrAlias);
+    }
+
+    /** The newest version of {@code name} trained on {@code data}, if any. */
+    public static java.util.Optional<ModelManifest> newestFor(ModelStore store, String name, ColdStartData data) {
+        if (!store.modelNames().contains(name)) {
+            return java.util.Optional.empty();
+        }
+        List<ModelManifest> versions = store.versions(name);
+        for (int i = versions.size() - 1; i >= 0; i--) {
+            if (data.fingerprint().equals(versions.get(i).provenance().get("data_fingerprint"))) {
+                return java.util.Optional.of(versions.get(i));
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * The fine-tuning baseline of Finn et al. 2017 (figure 3) for {@code meta}: the same network
+     * pre-trained on all meta-train users pooled, adapted with {@code meta}'s inner loop. Trained
+     * in the caller's run, not stored.
+     */
+    public static BaseModel pooledBaseline(ColdStartData data, BaseModel meta, MetaTrainer.Progress progress) {
+        MetaTrainingPlan d = ColdStartData.defaultPlan();
+        MetaTrainingPlan plan = new MetaTrainingPlan(meta.architecture(), meta.adaptation(), d.iterations(),
+                d.metaBatch(), d.shots(), d.queryShots(), d.outerStepSize(), d.seed(), d.finalOuterStepFraction());
+        MetaTrainer.Result r = new MetaTrainer(MetaTrainer.Algorithm.PRETRAIN, DjlRuntime.defaultDevice())
+                .train(data.tasks(), plan, progress);
+        return new BaseModel("pooled-pretraining@in-run", MetaTrainer.Algorithm.PRETRAIN.id(), meta.architecture(),
+                r.parameters(), meta.adaptation());
+    }
+}
