@@ -152,13 +152,14 @@ class MetastreamTopologyTest {
             sample("user-1", "e" + i, -5 + i, (float) (3 * Math.sin(i)));
         }
         query("user-1", "q1", 0.5f);
+        sample("user-1", "after-q1", 0f, 1f); // a later sample already in: the as-of path
         driver.advanceWallClockTime(SAMPLE_WAIT);
         Prediction p = predictions.readValue();
         assertThat(p.getAdapted()).isFalse();
         assertThat(p.getValue()).isEqualTo(basePrediction(0.5f));
         assertThat(adaptations.isEmpty()).isTrue();
         KeyValueStore<String, SupportSet> sets = driver.getKeyValueStore(StoreNames.SUPPORT_SETS);
-        assertThat(sets.get("user-1").getPoints()).hasSize(10);
+        assertThat(sets.get("user-1").getPoints()).hasSize(11);
         KeyValueStore<String, Long> dirty = driver.getKeyValueStore(StoreNames.DIRTY_TASKS);
         assertThat(dirty.get("user-1")).as("nothing waits for an adaptation that never comes").isNull();
     }
@@ -212,10 +213,13 @@ class MetastreamTopologyTest {
     void shouldAnswerAQueryAsOfItsTimestampWhenLaterSamplesAreAlreadyIn() {
         sample("p", "s0", -2f, 1f);
         sample("p", "s1", -1f, 2f);
+        Instant s1 = clock;
         query("p", "before-s2", 0.5f);
         sample("p", "s2", 0f, 3f);
+        Instant s2 = clock;
         query("p", "before-s3", 0.5f);
         sample("p", "s3", 1f, 4f);
+        Instant s3 = clock;
         query("p", "after-all", 0.5f);
         sample("other", "later", 0f, 0f); // moves the samples watermark past every query
         driver.advanceWallClockTime(Duration.ofMillis(40));
@@ -224,6 +228,9 @@ class MetastreamTopologyTest {
         assertThat(byId.get("before-s2").getSupportSize()).isEqualTo(2);
         assertThat(byId.get("before-s3").getSupportSize()).isEqualTo(3);
         assertThat(byId.get("after-all").getSupportSize()).isEqualTo(4);
+        assertThat(byId.get("before-s2").getAdaptedThrough()).isEqualTo(s1);
+        assertThat(byId.get("before-s3").getAdaptedThrough()).isEqualTo(s2);
+        assertThat(byId.get("after-all").getAdaptedThrough()).isEqualTo(s3);
         // Each answer is exactly the adaptation to its own prefix.
         io.metastream.learn.Support two = new io.metastream.learn.Support(new float[][] {{-2f}, {-1f}},
                 new float[] {1f, 2f});
