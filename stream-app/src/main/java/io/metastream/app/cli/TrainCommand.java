@@ -78,16 +78,27 @@ final class TrainCommand implements Callable<Integer> {
             + "(default: Balinese, Early_Aramaic, Greek for the bundled data; the images_evaluation alphabets of --data).")
     List<String> testAlphabets;
 
-    @Option(names = "--meta-batch", defaultValue = "25", description = "Tasks per meta-iteration.")
-    int metaBatch;
+    @Option(names = "--meta-batch", description = "Tasks per meta-iteration (default 25).")
+    Integer metaBatchOption;
 
-    @Option(names = "--outer-step-size", defaultValue = "0.002", description = "Adam step size of the outer loop.")
-    float outerStepSize;
+    @Option(names = "--outer-step-size", description = "Adam step size of the outer loop (default 0.002).")
+    Float outerStepSizeOption;
 
-    @Option(names = "--outer-decay-to", defaultValue = "1",
+    @Option(names = "--outer-decay-to",
             description = "Decay the outer step size linearly to this fraction of itself by the last iteration "
-                    + "(1: constant).")
+                    + "(default 1, constant).")
+    Float outerDecayToOption;
+
+    int metaBatch;
+    float outerStepSize;
     float outerDecayTo;
+
+    /** The outer-loop options the user gave, the {@code defaults} plan's elsewhere. */
+    void outerLoopDefaults(MetaTrainingPlan defaults) {
+        metaBatch = metaBatchOption != null ? metaBatchOption : defaults.metaBatch();
+        outerStepSize = outerStepSizeOption != null ? outerStepSizeOption : defaults.outerStepSize();
+        outerDecayTo = outerDecayToOption != null ? outerDecayToOption : defaults.finalOuterStepFraction();
+    }
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed.")
     long seed;
@@ -101,8 +112,10 @@ final class TrainCommand implements Callable<Integer> {
             return OmniglotTrain.run(this);
         }
         if (dataset.equals("movielens")) {
+            outerLoopDefaults(io.metastream.learn.movielens.ColdStartData.defaultPlan());
             return MovieLensTrain.run(this);
         }
+        outerLoopDefaults(MetaTrainingPlan.sinusoidDefault());
         if (!dataset.equals("sinusoid")) {
             throw new IllegalArgumentException("unknown dataset '" + dataset
                     + "' (available: sinusoid, omniglot, movielens)");
