@@ -92,12 +92,6 @@ final class ReplayCommand implements Callable<Integer> {
         try (DispatchingLearner learner = new DispatchingLearner(DjlRuntime.defaultDevice())) {
             result = ReplayReport.of(d, outcome, learner, meta, pooled);
         }
-        System.out.println();
-        System.out.print(result.summary());
-        if (report != null) {
-            result.write(report);
-            System.out.println("report written to " + report.toAbsolutePath());
-        }
-        return result.missingPredictions() == 0 && result.duplicatePredictions() == 0 ? 0 : 1;
+        return result.finish(System.out, report);
     }
 }

@@ -158,13 +158,23 @@ final class TrainCommand implements Callable<Integer> {
             innerLoop = steps + " inner step" + (steps == 1 ? "" : "s") + ", K=" + shots;
         }
         ModelManifest manifest = run.manifest();
+        return finish(store, name, manifest, run.trainSeconds(), run.curve(),
+                manifest.ref() + " (" + algo + ", " + innerLoop + ")", log(run, plan, algo));
+    }
+
+    /**
+     * The end of every training run: the learning curve and the JSON log under
+     * {@code <out>/_runs/<name>-v<version>/}, a line about what was published, and
+     * {@code --promote}.
+     */
+    int finish(LocalDirectoryModelStore store, String name, ModelManifest manifest, double trainSeconds,
+            float[] curve, String chartTitle, Map<String, Object> log) throws IOException {
         Path runDir = out.resolve("_runs").resolve(name + "-v" + manifest.version());
         Files.createDirectories(runDir);
-        Files.write(runDir.resolve("learning-curve.png"), LearningCurveChart.png(run.curve(),
-                manifest.ref() + " (" + algo + ", " + innerLoop + ")"));
+        Files.write(runDir.resolve("learning-curve.png"), LearningCurveChart.png(curve, chartTitle));
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
-                .writeValue(runDir.resolve("training-log.json").toFile(), log(run, plan, algo));
-        System.out.printf(Locale.ROOT, "trained in %.1f s; published %s metrics %s%n", run.trainSeconds(),
+                .writeValue(runDir.resolve("training-log.json").toFile(), log);
+        System.out.printf(Locale.ROOT, "trained in %.1f s; published %s metrics %s%n", trainSeconds,
                 manifest.ref(), manifest.provenance().get("metrics"));
         System.out.println("training log and learning curve in " + runDir);
         if (promote != null) {

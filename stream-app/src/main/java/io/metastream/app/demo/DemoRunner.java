@@ -312,7 +312,8 @@ public final class DemoRunner {
         return -1;
     }
 
-    static double percentile(double[] sorted, double q) {
+    /** The {@code q} quantile of sorted values (nearest rank), 0 for none. */
+    public static double percentile(double[] sorted, double q) {
         if (sorted.length == 0) {
             return 0;
         }
