@@ -21,7 +21,9 @@ import java.util.Random;
  *   <li>{@link Algorithm#METASGD} (Li, Zhou, Chen and Li, "Meta-SGD", 2017): as MAML, and the
  *       per-parameter inner step sizes are learned too, initialised uniform in [0.005, 0.1];</li>
  *   <li>{@link Algorithm#ANIL} (Raghu, Raghu, Bengio and Vinyals, "Rapid Learning or Feature
- *       Reuse?", ICLR 2020): as MAML, but the inner loop adapts only the last layer;</li>
+ *       Reuse?", ICLR 2020): as MAML, but the inner loop adapts only the last layer, whose
+ *       per-parameter step sizes are learned as in Meta-SGD (starting from the scalar step);
+ *       with one fixed step size, one step on the head alone moves too little (docs/RESULTS.md);</li>
  *   <li>{@link Algorithm#ANIL_RIDGE}: ANIL with a closed-form ridge-regression head instead of inner
  *       steps (R2-D2, Bertinetto et al. 2019); the exact gradient through the solve
  *       ({@link RidgeHeadLearner});</li>
@@ -119,11 +121,15 @@ public final class MetaTrainer {
                         adam.step(theta, g.gradient(), plan.outerStepSizeAt(it));
                     } else if (algorithm == Algorithm.MAML || algorithm.hasStepSizes()) {
                         SecondOrderGradient.Result g = SecondOrderGradient.compute(scratch, arch, theta, alpha,
-                                algorithm == Algorithm.METASGD,
+                                algorithm.hasStepSizes(),
                                 TaskBatch.of(scratch, supports, arch.inputDim(), plan.adaptation().supportPrior()),
                                 TaskBatch.of(scratch, queries, arch.inputDim()), plan.adaptation().steps());
                         curve[it] = g.queryLoss();
                         adam.step(theta, g.theta(), plan.outerStepSizeAt(it));
+                        if (g.alpha() != null && algorithm == Algorithm.ANIL) {
+                            // The body's step sizes stay 0: ANIL adapts the head only.
+                            java.util.Arrays.fill(g.alpha(), 0, headOffset(arch), 0f);
+                        }
                         if (g.alpha() != null) {
                             alphaAdam.step(alpha, g.alpha(), plan.outerStepSizeAt(it));
                         }

@@ -65,6 +65,16 @@ class MetaTrainerTest {
             assertThat(report.adapted().mean()).isLessThan(0.7 * report.base().mean());
         }
         assertThat(mean(result.curve(), 250, 300)).isLessThan(mean(result.curve(), 0, 50));
+        if (algorithm == MetaTrainer.Algorithm.ANIL) {
+            // The body never moves in the inner loop; the head's step sizes are learned.
+            float[] alpha = result.stepSizes();
+            int head = MetaTrainer.headOffset(plan.architecture());
+            for (int i = 0; i < head; i++) {
+                assertThat(alpha[i]).as("body step size %d", i).isZero();
+            }
+            assertThat(java.util.stream.IntStream.range(head, alpha.length).filter(i -> alpha[i] != 0.1f).count())
+                    .as("head step sizes moved from 0.1").isGreaterThan((alpha.length - head) / 2);
+        }
     }
 
     @ParameterizedTest

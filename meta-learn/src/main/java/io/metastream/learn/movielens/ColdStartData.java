@@ -35,7 +35,7 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
 
     /**
      * The preference model's default meta-training: a 51-32-16-1 ReLU MLP (the dense first layer is
-     * MeLU's side-information embedding, the rest its decision layers), Reptile over 16 users a
+     * MeLU's side-information embedding, the rest its decision layers), Reptile over 25 users a
      * meta-batch, each user's support up to 90 ratings (the protocol's maximum) against 10 query
      * ratings; online, 10 SGD steps of 0.1 with a support prior of 10 pseudo-ratings
      * ({@link AdaptationSettings#supportPrior()}). Chosen on the synthetic data set by the
@@ -44,7 +44,7 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
      */
     public static MetaTrainingPlan defaultPlan() {
         return new MetaTrainingPlan(MlpArchitecture.parse(MovieLensFeatures.DIM + "-32-16-1"),
-                new AdaptationSettings(10, 0.1f, 10f), 2000, 16, 90, 10, 0.002f, 42L, 0.1f);
+                new AdaptationSettings(10, 0.1f, 10f), 2000, 25, 90, 10, 0.002f, 42L, 1f);
     }
 
     /** What a stored model records about its data, so a reader can tell it is the same. */

@@ -109,13 +109,7 @@ final class DemoCommand implements Callable<Integer> {
         ReplayReport result = new MovieLensDemo(new MovieLensDemo.Options(data, dataDir,
                 rate != null ? rate : MovieLensDemo.DEFAULT_RATE, users, partitions,
                 trainIterations, overrides), System.out).run();
-        System.out.println();
-        System.out.print(result.summary());
-        if (report != null) {
-            result.write(report);
-            System.out.println("report written to " + report.toAbsolutePath());
-        }
-        return result.missingPredictions() == 0 && result.duplicatePredictions() == 0 ? 0 : 1;
+        return result.finish(System.out, report);
     }
 
     private Integer finish(DemoReport result) throws java.io.IOException {

@@ -1,21 +1,16 @@
 package io.metastream.app.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.metastream.app.console.ConsoleProgress;
 import io.metastream.app.model.BaseModelTraining;
 import io.metastream.app.recsys.ColdStartModels;
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.DjlRuntime;
-import io.metastream.learn.LearningCurveChart;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.learn.movielens.ColdStartData;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -49,10 +44,6 @@ final class MovieLensTrain {
         BaseModelTraining.TrainingRun run = ColdStartModels.train(store, name, algo, data, plan,
                 (done, total, loss) -> bar.update(done, total, String.format(Locale.ROOT, "query loss %.3f", loss)));
         ModelManifest manifest = run.manifest();
-        Path runDir = c.out.resolve("_runs").resolve(name + "-v" + manifest.version());
-        Files.createDirectories(runDir);
-        Files.write(runDir.resolve("learning-curve.png"), LearningCurveChart.png(run.curve(),
-                manifest.ref() + " (" + algo.id() + ", MovieLens users, query MSE)"));
         Map<String, Object> log = new LinkedHashMap<>();
         log.put("model", manifest.ref());
         log.put("algorithm", algo.id());
@@ -60,15 +51,7 @@ final class MovieLensTrain {
         log.put("provenance", manifest.provenance());
         log.put("resident_kb", run.memory());
         log.put("query_loss", run.curve());
-        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
-                .writeValue(runDir.resolve("training-log.json").toFile(), log);
-        System.out.printf(Locale.ROOT, "trained in %.1f s; published %s metrics %s%n", run.trainSeconds(),
-                manifest.ref(), manifest.provenance().get("metrics"));
-        System.out.println("training log and learning curve in " + runDir);
-        if (c.promote != null) {
-            store.setAlias(name, c.promote, manifest.version());
-            System.out.println(c.promote + " -> " + manifest.ref());
-        }
-        return 0;
+        return c.finish(store, name, manifest, run.trainSeconds(), run.curve(),
+                manifest.ref() + " (" + algo.id() + ", MovieLens users, query MSE)", log);
     }
 }

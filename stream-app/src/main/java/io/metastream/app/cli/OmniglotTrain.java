@@ -1,19 +1,14 @@
 package io.metastream.app.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.metastream.app.console.ConsoleProgress;
 import io.metastream.app.model.BaseModelArtifacts;
 import io.metastream.app.model.ProtoNetTraining;
 import io.metastream.learn.DjlRuntime;
-import io.metastream.learn.LearningCurveChart;
 import io.metastream.learn.omniglot.Omniglot;
 import io.metastream.learn.omniglot.ProtoNetPlan;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -45,10 +40,6 @@ final class OmniglotTrain {
         ProtoNetTraining.TrainingRun run = ProtoNetTraining.train(store, name, data, test, plan,
                 (done, total, loss) -> bar.update(done, total, String.format(Locale.ROOT, "episode loss %.3f", loss)));
         ModelManifest manifest = run.manifest();
-        Path runDir = c.out.resolve("_runs").resolve(name + "-v" + manifest.version());
-        Files.createDirectories(runDir);
-        Files.write(runDir.resolve("learning-curve.png"), LearningCurveChart.png(run.loss(), manifest.ref()
-                + " (protonet, " + plan.ways() + "-way " + plan.shots() + "-shot episodes, loss)"));
         Map<String, Object> log = new LinkedHashMap<>();
         log.put("model", manifest.ref());
         log.put("algorithm", BaseModelArtifacts.PROTONET);
@@ -57,15 +48,7 @@ final class OmniglotTrain {
         log.put("provenance", manifest.provenance());
         log.put("episode_loss", run.loss());
         log.put("episode_accuracy", run.accuracy());
-        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
-                .writeValue(runDir.resolve("training-log.json").toFile(), log);
-        System.out.printf(Locale.ROOT, "trained in %.1f s; published %s metrics %s%n", run.trainSeconds(),
-                manifest.ref(), manifest.provenance().get("metrics"));
-        System.out.println("training log and learning curve in " + runDir);
-        if (c.promote != null) {
-            store.setAlias(name, c.promote, manifest.version());
-            System.out.println(c.promote + " -> " + manifest.ref());
-        }
-        return 0;
+        return c.finish(store, name, manifest, run.trainSeconds(), run.loss(), manifest.ref() + " (protonet, "
+                + plan.ways() + "-way " + plan.shots() + "-shot episodes, loss)", log);
     }
 }

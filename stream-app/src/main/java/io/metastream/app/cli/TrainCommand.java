@@ -78,16 +78,27 @@ final class TrainCommand implements Callable<Integer> {
             + "(default: Balinese, Early_Aramaic, Greek for the bundled data; the images_evaluation alphabets of --data).")
     List<String> testAlphabets;
 
-    @Option(names = "--meta-batch", defaultValue = "25", description = "Tasks per meta-iteration.")
-    int metaBatch;
+    @Option(names = "--meta-batch", description = "Tasks per meta-iteration (default 25).")
+    Integer metaBatchOption;
 
-    @Option(names = "--outer-step-size", defaultValue = "0.002", description = "Adam step size of the outer loop.")
-    float outerStepSize;
+    @Option(names = "--outer-step-size", description = "Adam step size of the outer loop (default 0.002).")
+    Float outerStepSizeOption;
 
-    @Option(names = "--outer-decay-to", defaultValue = "1",
+    @Option(names = "--outer-decay-to",
             description = "Decay the outer step size linearly to this fraction of itself by the last iteration "
-                    + "(1: constant).")
+                    + "(default 1, constant).")
+    Float outerDecayToOption;
+
+    int metaBatch;
+    float outerStepSize;
     float outerDecayTo;
+
+    /** The outer-loop options the user gave, the {@code defaults} plan's elsewhere. */
+    void outerLoopDefaults(MetaTrainingPlan defaults) {
+        metaBatch = metaBatchOption != null ? metaBatchOption : defaults.metaBatch();
+        outerStepSize = outerStepSizeOption != null ? outerStepSizeOption : defaults.outerStepSize();
+        outerDecayTo = outerDecayToOption != null ? outerDecayToOption : defaults.finalOuterStepFraction();
+    }
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed.")
     long seed;
@@ -101,8 +112,10 @@ final class TrainCommand implements Callable<Integer> {
             return OmniglotTrain.run(this);
         }
         if (dataset.equals("movielens")) {
+            outerLoopDefaults(io.metastream.learn.movielens.ColdStartData.defaultPlan());
             return MovieLensTrain.run(this);
         }
+        outerLoopDefaults(MetaTrainingPlan.sinusoidDefault());
         if (!dataset.equals("sinusoid")) {
             throw new IllegalArgumentException("unknown dataset '" + dataset
                     + "' (available: sinusoid, omniglot, movielens)");
@@ -145,13 +158,23 @@ final class TrainCommand implements Callable<Integer> {
             innerLoop = steps + " inner step" + (steps == 1 ? "" : "s") + ", K=" + shots;
         }
         ModelManifest manifest = run.manifest();
+        return finish(store, name, manifest, run.trainSeconds(), run.curve(),
+                manifest.ref() + " (" + algo + ", " + innerLoop + ")", log(run, plan, algo));
+    }
+
+    /**
+     * The end of every training run: the learning curve and the JSON log under
+     * {@code <out>/_runs/<name>-v<version>/}, a line about what was published, and
+     * {@code --promote}.
+     */
+    int finish(LocalDirectoryModelStore store, String name, ModelManifest manifest, double trainSeconds,
+            float[] curve, String chartTitle, Map<String, Object> log) throws IOException {
         Path runDir = out.resolve("_runs").resolve(name + "-v" + manifest.version());
         Files.createDirectories(runDir);
-        Files.write(runDir.resolve("learning-curve.png"), LearningCurveChart.png(run.curve(),
-                manifest.ref() + " (" + algo + ", " + innerLoop + ")"));
+        Files.write(runDir.resolve("learning-curve.png"), LearningCurveChart.png(curve, chartTitle));
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
-                .writeValue(runDir.resolve("training-log.json").toFile(), log(run, plan, algo));
-        System.out.printf(Locale.ROOT, "trained in %.1f s; published %s metrics %s%n", run.trainSeconds(),
+                .writeValue(runDir.resolve("training-log.json").toFile(), log);
+        System.out.printf(Locale.ROOT, "trained in %.1f s; published %s metrics %s%n", trainSeconds,
                 manifest.ref(), manifest.provenance().get("metrics"));
         System.out.println("training log and learning curve in " + runDir);
         if (promote != null) {

@@ -312,7 +312,7 @@ public final class DemoRunner {
         return -1;
     }
 
-    /** The {@code q} quantile of {@code sorted} (nearest rank), 0 when empty. */
+    /** The {@code q} quantile of sorted values (nearest rank), 0 for none. */
     public static double percentile(double[] sorted, double q) {
         if (sorted.length == 0) {
             return 0;

@@ -2,6 +2,7 @@ package io.metastream.app.recsys;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.metastream.app.demo.DemoRunner;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.Evaluation;
 import io.metastream.learn.Learner;
@@ -12,6 +13,7 @@ import io.metastream.learn.movielens.ColdStartSplit;
 import io.metastream.learn.movielens.MovieLens;
 import io.metastream.schemas.Prediction;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -168,7 +170,7 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
         consistency.put("mean_abs_gap_to_local_adaptation", prequentialAnswered == 0 ? 0 : sumGap / prequentialAnswered);
         consistency.put("max_abs_gap_to_local_adaptation", maxGap);
         double[] lat = o.latencyMs().values().stream().mapToDouble(Double::doubleValue).sorted().toArray();
-        return new ReplayReport(counts, prequential, heldOut, consistency, percentile(lat, 0.5), percentile(lat, 0.99));
+        return new ReplayReport(counts, prequential, heldOut, consistency, DemoRunner.percentile(lat, 0.5), DemoRunner.percentile(lat, 0.99));
     }
 
     private static void add(Map<String, List<List<Double>>> errors, String method, int given, double error) {
@@ -180,14 +182,6 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
             return b;
         });
         buckets.get(bucket(given)).add(error);
-    }
-
-    static double percentile(double[] sorted, double q) {
-        if (sorted.length == 0) {
-            return 0;
-        }
-        int i = (int) Math.ceil(q * sorted.length) - 1;
-        return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
     }
 
     /** The prequential MAE of {@code method} in a bucket, or NaN when the bucket is empty. */
@@ -268,6 +262,20 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
                 ColdStartComparison.estimate(s.rmse()), "ndcg3", ColdStartComparison.estimate(s.ndcg3()))));
         out.put("held_out", held);
         return out;
+    }
+
+    /**
+     * Prints the summary, writes the JSON report when {@code file} is given, and returns the exit
+     * code: 0 when every query was answered exactly once.
+     */
+    public int finish(PrintStream out, Path file) throws IOException {
+        out.println();
+        out.print(summary());
+        if (file != null) {
+            write(file);
+            out.println("report written to " + file.toAbsolutePath());
+        }
+        return missingPredictions() == 0 && duplicatePredictions() == 0 ? 0 : 1;
     }
 
     public void write(Path file) throws IOException {
