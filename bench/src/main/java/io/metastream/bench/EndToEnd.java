@@ -8,6 +8,7 @@ import io.metastream.app.config.MetastreamConfig;
 import io.metastream.app.demo.DemoRunner;
 import io.metastream.app.kafka.AssignedConsumerThread;
 import io.metastream.app.kafka.EmbeddedKafkaBroker;
+import io.metastream.app.kafka.Producers;
 import io.metastream.app.model.ActiveModel;
 import io.metastream.app.topology.StoreNames;
 import io.metastream.app.topology.Topics;
@@ -45,11 +46,8 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StoreQueryParameters;
 import org.apache.kafka.streams.state.KeyValueIterator;
@@ -200,7 +198,7 @@ public final class EndToEnd {
         Population population = new Population(options.tasks(), 42L);
         try (ActiveModel model = new ActiveModel(base, DjlRuntime.defaultDevice());
                 MetastreamApp app = new MetastreamApp(config, model);
-                KafkaProducer<String, byte[]> producer = producer(broker.bootstrapServers());
+                KafkaProducer<String, byte[]> producer = Producers.traffic(broker.bootstrapServers());
                 Admin admin = broker.admin()) {
             app.ensureTopics();
             Topics topics = app.topics();
@@ -701,15 +699,6 @@ public final class EndToEnd {
         int size() {
             return size;
         }
-    }
-
-    private static KafkaProducer<String, byte[]> producer(String bootstrap) {
-        Map<String, Object> p = new HashMap<>();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.LINGER_MS_CONFIG, 2);
-        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-        return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
     }
 
     private static void sleepMillis(long ms) {
