@@ -1,0 +1,67 @@
+package io.metastream.app.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.metastream.learn.movielens.ColdStartEvaluation;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The recommendation workflow as a user runs it: synthesize, train, eval, each a command. */
+class MovieLensCommandsTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void shouldTrainOnAFolderAndReportEveryMethodAndRefuseOtherData() throws IOException {
+        Path data = dir.resolve("ml");
+        Path models = dir.resolve("models");
+        CommandLine cli = new CommandLine(new MetastreamCommand());
+        assertThat(cli.execute("synthesize", "--out", data.toString(), "--users", "200", "--items", "150")).isZero();
+        assertThat(data.resolve("u.data")).exists();
+        assertThat(cli.execute("train", "--dataset", "movielens", "--data", data.toString(), "--out",
+                models.toString(), "--iterations", "200", "--promote", "production")).isZero();
+        assertThat(models.resolve("_runs/movielens-v1/learning-curve.png")).exists();
+        JsonNode log = new ObjectMapper().readTree(models.resolve("_runs/movielens-v1/training-log.json").toFile());
+        assertThat(log.get("provenance").get("data_fingerprint").asText()).hasSize(16);
+        assertThat(log.get("provenance").get("support_prior").asDouble()).isEqualTo(10.0);
+
+        Path report = dir.resolve("eval.json");
+        assertThat(cli.execute("eval", "--dataset", "movielens", "--data", data.toString(), "--model",
+                models.toString(), "--report", report.toString())).isZero();
+        JsonNode r = new ObjectMapper().readTree(report.toFile());
+        assertThat(r.get("metric").asText()).isEqualTo("mae");
+        assertThat(r.get("tasks").asInt()).isEqualTo(r.get("methods").get("global_mean").get("mae").get("n").asInt());
+        assertThat(r.get("mean").asDouble()).isBetween(0.0, 4.0);
+        assertThat(r.get("ci95").asDouble()).isPositive();
+        for (ColdStartEvaluation.Method m : ColdStartEvaluation.Method.values()) {
+            JsonNode method = r.get("methods").get(m.id());
+            assertThat(method).as(m.id()).isNotNull();
+            assertThat(method.get("ndcg3").get("mean").asDouble()).isBetween(0.0, 1.0);
+            assertThat(method.get("rmse").get("mean").asDouble())
+                    .isGreaterThanOrEqualTo(method.get("mae").get("mean").asDouble());
+        }
+        assertThat(r.get("mae_by_support").get("0").get("meta_adapted").get("mean").asDouble())
+                .isEqualTo(r.get("mae_by_support").get("0").get("base_unadapted").get("mean").asDouble());
+
+        // The model carries its data's fingerprint: other data is refused, with a way out.
+        Path other = dir.resolve("other");
+        assertThat(cli.execute("synthesize", "--out", other.toString(), "--users", "200", "--items", "150",
+                "--seed", "2")).isZero();
+        java.io.StringWriter err = new java.io.StringWriter();
+        cli.setErr(new java.io.PrintWriter(err));
+        cli.setExecutionExceptionHandler((e, c, p) -> {
+            c.getErr().println("error: " + e.getMessage());
+            return 1;
+        });
+        assertThat(cli.execute("eval", "--dataset", "movielens", "--data", other.toString(), "--model",
+                models.toString())).isEqualTo(1);
+        assertThat(err.toString()).contains("train --dataset movielens");
+        assertThat(Files.exists(dir.resolve("other/u.data"))).isTrue();
+    }
+}
