@@ -1,9 +1,11 @@
 package io.metastream.learn.movielens;
 
+import io.metastream.learn.Support;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * Dense features of a (user, item) pair, the input of the preference model, in the spirit of MeLU's
@@ -106,13 +108,22 @@ public final class MovieLensFeatures {
     }
 
     /** Features of each rating of a user, in order, and the ratings as targets. */
-    public io.metastream.learn.Support support(List<MovieLens.Rating> ratings) {
+    public Support support(List<MovieLens.Rating> ratings) {
+        return support(ratings, r -> encode(r.user(), r.item()));
+    }
+
+    /** As {@link #support}, each meta-train rating left out of its own item's statistics. */
+    public Support trainingSupport(List<MovieLens.Rating> ratings) {
+        return support(ratings, this::encodeTraining);
+    }
+
+    private static Support support(List<MovieLens.Rating> ratings, Function<MovieLens.Rating, float[]> encoder) {
         float[][] x = new float[ratings.size()][];
         float[] y = new float[ratings.size()];
         for (int k = 0; k < x.length; k++) {
-            x[k] = encode(ratings.get(k).user(), ratings.get(k).item());
+            x[k] = encoder.apply(ratings.get(k));
             y[k] = ratings.get(k).rating();
         }
-        return new io.metastream.learn.Support(x, y);
+        return new Support(x, y);
     }
 }

@@ -1,6 +1,5 @@
 package io.metastream.learn.movielens;
 
-import io.metastream.learn.Support;
 import io.metastream.learn.TaskFamily;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -35,17 +34,8 @@ public final class MovieLensTasks implements TaskFamily {
         int max = Math.min(supportSize, rest);
         int k = Math.min(max, (int) Math.floor(Math.exp(random.nextDouble() * Math.log(max + 1))));
         k = Math.max(1, k);
-        return new Episode(training(shuffled.subList(q, q + k)), training(shuffled.subList(0, q)));
-    }
-
-    private Support training(List<MovieLens.Rating> ratings) {
-        float[][] x = new float[ratings.size()][];
-        float[] y = new float[ratings.size()];
-        for (int i = 0; i < x.length; i++) {
-            x[i] = features.encodeTraining(ratings.get(i));
-            y[i] = ratings.get(i).rating();
-        }
-        return new Support(x, y);
+        return new Episode(features.trainingSupport(shuffled.subList(q, q + k)),
+                features.trainingSupport(shuffled.subList(0, q)));
     }
 
     @Override
