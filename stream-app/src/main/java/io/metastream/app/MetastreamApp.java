@@ -3,6 +3,7 @@ package io.metastream.app;
 import io.metastream.app.config.MetastreamConfig;
 import io.metastream.app.model.ActiveModel;
 import io.metastream.app.model.ModelWatcher;
+import io.metastream.app.topology.AdaptationEngine;
 import io.metastream.app.topology.DeadLetterCounters;
 import io.metastream.app.topology.ErrorsToDeadLetters;
 import io.metastream.app.topology.MetastreamTopology;
@@ -43,6 +44,7 @@ public final class MetastreamApp implements AutoCloseable {
     private final Topics topics;
     private final ActiveModel model;
     private final KafkaStreams streams;
+    private final AdaptationEngine engine;
     private final ModelStore store;
     private final DeadLetterCounters handlerDeadLetters = new DeadLetterCounters();
     private ModelWatcher watcher;
@@ -63,7 +65,13 @@ public final class MetastreamApp implements AutoCloseable {
         this.model = model;
         Properties props = config.streamsProperties();
         props.put(ErrorsToDeadLetters.COUNTERS, handlerDeadLetters);
-        this.streams = new KafkaStreams(MetastreamTopology.build(topics, TopologySettings.from(config), model), props);
+        TopologySettings settings = TopologySettings.from(config);
+        this.engine = config.getString(MetastreamConfig.ADAPTATION_ENGINE_CONFIG)
+                .equals(MetastreamConfig.ADAPTATION_ENGINE_SHARED)
+                        ? AdaptationEngine.shared(model.learner(), settings.adaptationBatchMax(),
+                                config.getLong(MetastreamConfig.ADAPTATION_ENGINE_WAIT_MS_CONFIG))
+                        : AdaptationEngine.onCallingThread(model.learner(), settings.adaptationBatchMax());
+        this.streams = new KafkaStreams(MetastreamTopology.build(topics, settings, model, engine), props);
         streams.setUncaughtExceptionHandler(e -> {
             // Record-level failures never reach here (they become dead letters); what does is a
             // broken thread, which a fresh thread may survive.
@@ -78,6 +86,11 @@ public final class MetastreamApp implements AutoCloseable {
 
     public ActiveModel model() {
         return model;
+    }
+
+    /** Where this instance's background adaptation runs, with its call counts. */
+    public AdaptationEngine engine() {
+        return engine;
     }
 
     public KafkaStreams streams() {
@@ -200,6 +213,7 @@ public final class MetastreamApp implements AutoCloseable {
             watcher.close();
         }
         streams.close(Duration.ofSeconds(30));
+        engine.close();
     }
 
     private static void sleep(long ms) {

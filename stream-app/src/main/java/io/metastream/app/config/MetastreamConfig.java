@@ -104,6 +104,17 @@ public final class MetastreamConfig extends AbstractConfig {
             + "(adaptation.on.query).";
     public static final String ADAPTATION_BATCH_MAX_CONFIG = "adaptation.batch.max";
     private static final String ADAPTATION_BATCH_MAX_DOC = "Most tasks adapted in one batched call.";
+    public static final String ADAPTATION_ENGINE_CONFIG = "adaptation.engine";
+    private static final String ADAPTATION_ENGINE_DOC = "Where background adaptation runs. shared: one engine "
+            + "thread per instance gathers the dirty tasks of every stream task and stream thread into batched "
+            + "calls, while the stream threads go on processing records; the stream tasks write the results in their "
+            + "own transactions. stream-thread: each stream task adapts its own dirty tasks on its stream thread. "
+            + "Queries that need a fresh state are adapted on their stream thread either way.";
+    public static final String ADAPTATION_ENGINE_SHARED = "shared";
+    public static final String ADAPTATION_ENGINE_STREAM_THREAD = "stream-thread";
+    public static final String ADAPTATION_ENGINE_WAIT_MS_CONFIG = "adaptation.engine.wait.ms";
+    private static final String ADAPTATION_ENGINE_WAIT_MS_DOC = "How long the shared engine waits for more "
+            + "stream tasks' dirty tasks after the first arrives, unless adaptation.batch.max tasks are in.";
     public static final String ADAPTATION_ENABLED_CONFIG = "adaptation.enabled";
     private static final String ADAPTATION_ENABLED_DOC = "Off, nothing is adapted: samples are still validated and "
             + "kept, and every query is answered by the base. The end-to-end benchmark runs both ways to price the "
@@ -187,6 +198,11 @@ public final class MetastreamConfig extends AbstractConfig {
                     ADAPTATION_INTERVAL_MS_DOC)
             .define(ADAPTATION_BATCH_MAX_CONFIG, Type.INT, 256, Range.between(1, 65_536), Importance.MEDIUM,
                     ADAPTATION_BATCH_MAX_DOC)
+            .define(ADAPTATION_ENGINE_CONFIG, Type.STRING, ADAPTATION_ENGINE_SHARED,
+                    ValidString.in(ADAPTATION_ENGINE_SHARED, ADAPTATION_ENGINE_STREAM_THREAD), Importance.MEDIUM,
+                    ADAPTATION_ENGINE_DOC)
+            .define(ADAPTATION_ENGINE_WAIT_MS_CONFIG, Type.LONG, 5L, Range.between(0, 60_000), Importance.LOW,
+                    ADAPTATION_ENGINE_WAIT_MS_DOC)
             .define(ADAPTATION_ENABLED_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, ADAPTATION_ENABLED_DOC)
             .define(ADAPTED_STATE_ENCODING_CONFIG, Type.STRING, ADAPTED_STATE_INT8_DELTA,
                     ValidString.in(ADAPTED_STATE_INT8_DELTA, ADAPTED_STATE_FLOAT32), Importance.LOW,

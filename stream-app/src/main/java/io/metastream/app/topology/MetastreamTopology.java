@@ -12,8 +12,9 @@ import org.apache.kafka.streams.state.Stores;
 /**
  * The pipeline, top to bottom:
  * <pre>
- *  samples ─► ingest-samples ─► support-sets (RocksDB) ─► punctuator: batched adaptation ─► adaptations
- *               │ bad ─► dead-letters                       └─► adapted-tasks (RocksDB)
+ *  samples ─► ingest-samples ─► support-sets (RocksDB) ─► punctuator: dirty tasks ─► adaptation engine
+ *               │ bad ─► dead-letters       (batched across stream threads) ─► next punctuation ─► adaptations
+ *                                                                                       └─► adapted-tasks (RocksDB)
  *  queries ─► answer-queries ─► predictions (adapted state, or the base when cold)
  *               └─► pending-queries (RocksDB) ─► punctuator, once the samples before each query are in:
  *                                                 batched adaptation + batched prediction ─► predictions
@@ -34,15 +35,20 @@ public final class MetastreamTopology {
     private MetastreamTopology() {
     }
 
-    public static Topology build(Topics topics, TopologySettings settings, ActiveModel model) {
+    /**
+     * @param engine where background adaptation runs: shared by every stream thread of the
+     *     instance, which closes it after the streams
+     */
+    public static Topology build(Topics topics, TopologySettings settings, ActiveModel model,
+            AdaptationEngine engine) {
         Topology topology = new Topology();
         topology.addSource(SAMPLES_SOURCE, Serdes.ByteArray().deserializer(), Serdes.ByteArray().deserializer(),
                 topics.samples().name());
         topology.addSource(QUERIES_SOURCE, Serdes.ByteArray().deserializer(), Serdes.ByteArray().deserializer(),
                 topics.queries().name());
 
-        topology.addProcessor(INGEST_SAMPLES, () -> new SampleProcessor(model, settings), SAMPLES_SOURCE);
-        topology.addProcessor(ANSWER_QUERIES, () -> new QueryProcessor(model, settings), QUERIES_SOURCE);
+        topology.addProcessor(INGEST_SAMPLES, () -> new SampleProcessor(model, engine, settings), SAMPLES_SOURCE);
+        topology.addProcessor(ANSWER_QUERIES, () -> new QueryProcessor(model, engine, settings), QUERIES_SOURCE);
 
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(StoreNames.SUPPORT_SETS),
                 Serdes.String(), new AvroSerde<>(SupportSet.class)), INGEST_SAMPLES, ANSWER_QUERIES);

@@ -47,6 +47,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
     private static final AvroCodec<PredictionRequest> QUERIES = AvroCodec.of(PredictionRequest.class);
 
     private final ActiveModel model;
+    private final AdaptationEngine engine;
     private final TopologySettings settings;
     private KeyValueStore<String, AdaptedTask> adapted;
     private KeyValueStore<String, Long> dirty;
@@ -56,8 +57,9 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
     private TaskAdaptation adaptation;
     private DeadLetters deadLetters;
 
-    QueryProcessor(ActiveModel model, TopologySettings settings) {
+    QueryProcessor(ActiveModel model, AdaptationEngine engine, TopologySettings settings) {
         this.model = model;
+        this.engine = engine;
         this.settings = settings;
     }
 
@@ -69,7 +71,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
         pending = context.getStateStore(StoreNames.PENDING_QUERIES);
         watermark = context.getStateStore(StoreNames.SAMPLE_WATERMARK);
         supportSets = new SupportSetStore(context.getStateStore(StoreNames.SUPPORT_SETS), settings.supportMaxSize());
-        adaptation = new TaskAdaptation(model, supportSets, adapted, dirty, settings.stateEncoding());
+        adaptation = new TaskAdaptation(engine, supportSets, adapted, dirty, settings.stateEncoding());
         deadLetters = new DeadLetters(context, MetastreamTopology.DEAD_LETTERS_SINK,
                 settings.limits().deadLetterMaxValueBytes());
         context.schedule(Duration.ofMillis(settings.queryBatchIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
@@ -159,12 +161,9 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
             }
         }
         long now = context().currentSystemTimeMs();
-        for (int from = 0; from < stale.size(); from += settings.adaptationBatchMax()) {
-            List<String> batch = stale.subList(from, Math.min(stale.size(), from + settings.adaptationBatchMax()));
-            for (AdaptationEvent event : adaptation.adapt(batch, base)) {
-                context().forward(new Record<String, SpecificRecord>(event.getTaskId(), event, now),
-                        MetastreamTopology.ADAPTATIONS_SINK);
-            }
+        for (AdaptationEvent event : adaptation.adapt(stale, base)) {
+            context().forward(new Record<String, SpecificRecord>(event.getTaskId(), event, now),
+                    MetastreamTopology.ADAPTATIONS_SINK);
         }
         answer(queries, base, asOf);
     }

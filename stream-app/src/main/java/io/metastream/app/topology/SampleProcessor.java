@@ -5,9 +5,12 @@ import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.state.AdaptedTask;
 import io.metastream.schemas.state.SupportSet;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.PunctuationType;
@@ -18,12 +21,16 @@ import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
- * Samples in: validate, append to the task's support set, mark the task dirty. On a wall-clock
- * punctuator, adapt all dirty tasks of this stream task in one batched call.
+ * Samples in: validate, append to the task's support set, mark the task dirty. Every
+ * {@code adaptation.interval.ms} of wall-clock time, hand all dirty tasks of this stream task to the
+ * {@link AdaptationEngine} as one round, and record the round once it is done (on a later
+ * punctuation when the engine has its own thread). One round per stream task is in flight at a
+ * time; the samples that arrive meanwhile are remembered, so their tasks stay dirty.
  */
 final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, SpecificRecord> {
     static final String WATERMARK_KEY = "samples";
     private final ActiveModel model;
+    private final AdaptationEngine engine;
     private final TopologySettings settings;
     private SupportSetStore supportSets;
     private KeyValueStore<String, Long> dirty;
@@ -33,9 +40,15 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
     private KeyValueStore<String, AdaptedTask> adapted;
     private KeyValueStore<String, Long> watermark;
     private long highestTimestamp = Long.MIN_VALUE;
+    private TaskAdaptation.Round inFlight;
+    /** Tasks given a sample, and tasks forgotten, since the round in flight read its support sets. */
+    private final Set<String> changedSinceRound = new HashSet<>();
+    private final Set<String> droppedSinceRound = new HashSet<>();
+    private long nextRoundAtMs;
 
-    SampleProcessor(ActiveModel model, TopologySettings settings) {
+    SampleProcessor(ActiveModel model, AdaptationEngine engine, TopologySettings settings) {
         this.model = model;
+        this.engine = engine;
         this.settings = settings;
     }
 
@@ -46,15 +59,18 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
         KeyValueStore<String, AdaptedTask> adapted = context.getStateStore(StoreNames.ADAPTED_TASKS);
         dirty = context.getStateStore(StoreNames.DIRTY_TASKS);
         supportSets = new SupportSetStore(sets, settings.supportMaxSize());
-        adaptation = new TaskAdaptation(model, supportSets, adapted, dirty, settings.stateEncoding());
+        adaptation = new TaskAdaptation(engine, supportSets, adapted, dirty, settings.stateEncoding());
         deadLetters = new DeadLetters(context, MetastreamTopology.DEAD_LETTERS_SINK,
                 settings.limits().deadLetterMaxValueBytes());
         this.sets = sets;
         this.adapted = adapted;
         this.watermark = context.getStateStore(StoreNames.SAMPLE_WATERMARK);
         if (settings.adaptationEnabled()) {
-            context.schedule(Duration.ofMillis(settings.adaptationIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
-                    now -> adaptDirtyTasks());
+            nextRoundAtMs = context.currentSystemTimeMs() + settings.adaptationIntervalMs();
+            // A shared engine finishes rounds between punctuations; look for them as often as queries are answered.
+            long tick = engine.isShared() ? Math.min(settings.adaptationIntervalMs(), settings.queryBatchIntervalMs())
+                    : settings.adaptationIntervalMs();
+            context.schedule(Duration.ofMillis(tick), PunctuationType.WALL_CLOCK_TIME, this::adaptationTick);
         }
         context.schedule(Duration.ofMillis(settings.limits().expiryIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
                 this::expireIdleTasks);
@@ -75,8 +91,21 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
             return;
         }
         LabelledSample sample = outcome.record();
-        if (supportSets.append(sample, now) && settings.adaptationEnabled() && dirty.get(sample.getTaskId()) == null) {
-            dirty.put(sample.getTaskId(), record.timestamp());
+        if (supportSets.append(sample, now) && settings.adaptationEnabled()) {
+            if (inFlight != null) {
+                changedSinceRound.add(sample.getTaskId());
+            }
+            if (dirty.get(sample.getTaskId()) == null) {
+                dirty.put(sample.getTaskId(), record.timestamp());
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        if (inFlight != null) {
+            // Revoked or shutting down: the tasks stay dirty in the changelog for their next owner.
+            inFlight.cancel();
         }
     }
 
@@ -99,32 +128,55 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
             sets.delete(task);
             adapted.delete(task);
             dirty.delete(task);
+            if (inFlight != null) {
+                droppedSinceRound.add(task);
+            }
         }
     }
 
-    /** Adapts every dirty task, in batches of at most {@code adaptation.batch.max}. */
-    private void adaptDirtyTasks() {
-        List<String> batch = new ArrayList<>(settings.adaptationBatchMax());
-        List<List<String>> batches = new ArrayList<>();
+    /** Records the round in flight once it is done, and starts the next one when it is due. */
+    private void adaptationTick(long now) {
+        if (inFlight != null) {
+            if (!inFlight.isDone()) {
+                return;
+            }
+            finishRound(now);
+        }
+        if (now < nextRoundAtMs) {
+            return;
+        }
+        nextRoundAtMs = now + settings.adaptationIntervalMs();
+        List<String> ids = new ArrayList<>();
         try (KeyValueIterator<String, Long> it = dirty.all()) {
             while (it.hasNext()) {
-                KeyValue<String, Long> entry = it.next();
-                batch.add(entry.key);
-                if (batch.size() == settings.adaptationBatchMax()) {
-                    batches.add(batch);
-                    batch = new ArrayList<>(settings.adaptationBatchMax());
-                }
+                ids.add(it.next().key);
             }
         }
-        if (!batch.isEmpty()) {
-            batches.add(batch);
+        if (ids.isEmpty()) {
+            return;
         }
-        long now = context().currentSystemTimeMs();
-        for (List<String> ids : batches) {
-            for (AdaptationEvent event : adaptation.adapt(ids)) {
+        inFlight = adaptation.prepare(ids, model.base());
+        adaptation.submit(inFlight);
+        if (inFlight.isDone()) {
+            finishRound(now);
+        }
+    }
+
+    private void finishRound(long now) {
+        TaskAdaptation.Round round = inFlight;
+        inFlight = null;
+        if (!round.isCancelled()) {
+            for (AdaptationEvent event : adaptation.record(round, changedSinceRound, droppedSinceRound)) {
                 context().forward(new Record<String, SpecificRecord>(event.getTaskId(), event, now),
                         MetastreamTopology.ADAPTATIONS_SINK);
             }
+            for (TaskAdaptation.Failure failure : adaptation.failures(round)) {
+                deadLetters.send(failure.taskId().getBytes(StandardCharsets.UTF_8), null, now,
+                        RejectReason.PROCESSING_ERROR, failure.error().getClass().getName(),
+                        "adapting task " + failure.taskId() + " failed: " + failure.error().getMessage());
+            }
         }
+        changedSinceRound.clear();
+        droppedSinceRound.clear();
     }
 }

@@ -4,6 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import io.metastream.app.model.ActiveModel;
+import io.metastream.learn.AdaptationSettings;
+import io.metastream.learn.AdaptedBatch;
+import io.metastream.learn.BaseModel;
+import io.metastream.learn.Learner;
+import io.metastream.learn.Support;
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.DeadLetter;
 import io.metastream.schemas.LabelledSample;
@@ -18,6 +23,9 @@ import java.time.Instant;
 import java.util.Collections;
 import java.util.List;
 import java.util.Properties;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.StreamsConfig;
@@ -56,6 +64,11 @@ class MetastreamTopologyTest {
 
     /** (Re)starts the driver on the same state directory with other settings. */
     private void startWith(TopologySettings settings) {
+        startWith(settings, AdaptationEngine.onCallingThread(model.learner(), settings.adaptationBatchMax()));
+    }
+
+    /** (Re)starts the driver with background adaptation on {@code engine}. */
+    private void startWith(TopologySettings settings, AdaptationEngine engine) {
         if (driver != null) {
             driver.close();
         }
@@ -64,7 +77,7 @@ class MetastreamTopologyTest {
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         driver = new TopologyTestDriver(
-                MetastreamTopology.build(topics, settings, model), props);
+                MetastreamTopology.build(topics, settings, model, engine), props);
         samples = driver.createInputTopic("samples", Serdes.ByteArray().serializer(), Serdes.ByteArray().serializer());
         queries = driver.createInputTopic("queries", Serdes.ByteArray().serializer(), Serdes.ByteArray().serializer());
         predictions = driver.createOutputTopic("predictions", Serdes.String().deserializer(),
@@ -100,6 +113,97 @@ class MetastreamTopologyTest {
     private float basePrediction(float x) {
         return model.learner().predict(model.base(), Collections.singletonList(null),
                 List.<float[][]>of(new float[][] {{x}}))[0][0];
+    }
+
+    @Test
+    void shouldKeepATaskThatGotSamplesDuringASharedEngineRoundDirtyAndAdaptItAgain() throws Exception {
+        GatedLearner gated = new GatedLearner(model.learner());
+        try (AdaptationEngine engine = AdaptationEngine.shared(gated, 256, 0)) {
+            startWith(TopologySettings.of(20, 200, 256, true, 20), engine);
+            KeyValueStore<String, Long> dirty = driver.getKeyValueStore(StoreNames.DIRTY_TASKS);
+            sample("user-1", "e0", 0.5f, 1f);
+            sample("user-1", "e1", 1.5f, 2f);
+            driver.advanceWallClockTime(Duration.ofMillis(200));
+            assertThat(gated.entered.await(30, TimeUnit.SECONDS)).as("round 1 reached the engine").isTrue();
+            sample("user-1", "e2", 2.5f, 3f);
+            gated.release.countDown();
+            awaitAdapted(engine, 1);
+            // The stream thread went on meanwhile; it records round 1 on its next punctuation.
+            assertThat(adaptations.isEmpty()).isTrue();
+            driver.advanceWallClockTime(Duration.ofMillis(20));
+            AdaptationEvent first = adaptations.readValue();
+            assertThat(first.getSupportSize()).isEqualTo(2);
+            assertThat(dirty.get("user-1")).as("e2 came after round 1 read the support set").isNotNull();
+
+            driver.advanceWallClockTime(Duration.ofMillis(200));
+            awaitAdapted(engine, 2);
+            driver.advanceWallClockTime(Duration.ofMillis(20));
+            AdaptationEvent second = adaptations.readValue();
+            assertThat(second.getSupportSize()).isEqualTo(3);
+            assertThat(dirty.get("user-1")).isNull();
+            assertThat(gated.threads).containsOnly("metastream-adaptation-engine");
+
+            // The stored state is the one adapting to all three samples gives.
+            query("user-1", "q", 0.25f);
+            driver.advanceWallClockTime(SAMPLE_WAIT);
+            Support all = new Support(new float[][] {{0.5f}, {1.5f}, {2.5f}}, new float[] {1f, 2f, 3f});
+            float[] state = model.learner().adapt(model.base(), List.of(all)).tasks().get(0).state();
+            float expected = model.learner().predict(model.base(), List.of(state),
+                    List.<float[][]>of(new float[][] {{0.25f}}))[0][0];
+            Prediction p = predictions.readValue();
+            assertThat(p.getSupportSize()).isEqualTo(3);
+            assertThat(p.getValue()).isCloseTo(expected, within(1e-2f));
+            assertThat(gated.threads).as("no query-time adaptation was needed").containsOnly(
+                    "metastream-adaptation-engine");
+        }
+    }
+
+    private static void awaitAdapted(AdaptationEngine engine, long tasks) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (engine.tasksAdapted() < tasks) {
+            assertThat(System.nanoTime()).as("engine adapted " + tasks + " tasks within 30 s").isLessThan(deadline);
+            Thread.sleep(5);
+        }
+        // tasksAdapted counts before the job's hook and hand-over: give them a moment.
+        Thread.sleep(50);
+    }
+
+    /** The real learner; its first adapt call waits for {@code release}. */
+    private static final class GatedLearner implements Learner {
+        private final Learner delegate;
+        final CountDownLatch entered = new CountDownLatch(1);
+        final CountDownLatch release = new CountDownLatch(1);
+        final List<String> threads = new CopyOnWriteArrayList<>();
+
+        GatedLearner(Learner delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
+            threads.add(Thread.currentThread().getName());
+            entered.countDown();
+            try {
+                release.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return delegate.adapt(base, supports, settings);
+        }
+
+        @Override
+        public float[][] predict(BaseModel base, List<float[]> states, List<float[][]> queries) {
+            return delegate.predict(base, states, queries);
+        }
+
+        @Override
+        public String device() {
+            return delegate.device();
+        }
+
+        @Override
+        public void close() {
+        }
     }
 
     @Test
