@@ -10,6 +10,7 @@ import io.metastream.app.kafka.AssignedConsumerThread;
 import io.metastream.app.kafka.EmbeddedKafkaBroker;
 import io.metastream.app.kafka.Producers;
 import io.metastream.app.model.ActiveModel;
+import io.metastream.app.topology.AdaptationEngine;
 import io.metastream.app.topology.StoreNames;
 import io.metastream.app.topology.Topics;
 import io.metastream.learn.BaseModel;
@@ -76,18 +77,24 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * <pre>java -cp bench/target/benchmarks.jar io.metastream.bench.EndToEnd [--tasks 20000]
  *     [--sample-rate 20000] [--query-rate 2000] [--seconds 30] [--warmup 5] [--backlog 400000]
  *     [--modes off,on] [--set key=value ...] [--report e2e.json]</pre>
- * {@code --modes} may repeat modes ({@code off,on,off,on}); with four runs or more the first two
- * only warm up the JIT and the on/off ratios average the rest.
+ * Modes: {@code off} (adaptation off), {@code on} (on, on the shared adaptation engine, the default)
+ * and {@code thread} (on, each stream task adapting on its stream thread). {@code --modes} may repeat
+ * them ({@code off,on,thread,off,on,thread}); when every mode runs twice or more, the first round
+ * only warms up the JIT and the ratios to {@code off} average the rest.
  */
 public final class EndToEnd {
     private static final AvroCodec<LabelledSample> SAMPLES = AvroCodec.of(LabelledSample.class);
     private static final AvroCodec<PredictionRequest> QUERIES = AvroCodec.of(PredictionRequest.class);
     private static final String WARM_UP_TASK = "warm-up";
+    /** Modes: adaptation off; on, on the shared engine (the default); on, on the stream threads. */
+    private static final String OFF = "off";
+    private static final String ON = "on";
+    private static final String THREAD = "thread";
     private static final Duration DRAIN_LIMIT = Duration.ofSeconds(180);
     private static final Duration ANSWER_LIMIT = Duration.ofSeconds(60);
 
     record Options(int tasks, int sampleRate, int queryRate, int seconds, int warmup, int backlog,
-            List<Boolean> modes, Map<String, String> overrides, Path report) {
+            List<String> modes, Map<String, String> overrides, Path report) {
         static Options parse(String[] args) {
             Map<String, String> values = new HashMap<>(Map.of("--tasks", "20000", "--sample-rate", "20000",
                     "--query-rate", "2000", "--seconds", "30", "--warmup", "5", "--backlog", "400000",
@@ -107,11 +114,12 @@ public final class EndToEnd {
                             + " and --set key=value (any MetastreamConfig key)");
                 }
             }
-            List<Boolean> modes = Arrays.stream(values.get("--modes").split(",")).map(m -> switch (m.trim()) {
-                case "on" -> true;
-                case "off" -> false;
-                default -> throw new IllegalArgumentException("--modes takes on and off, got " + m);
-            }).toList();
+            List<String> modes = Arrays.stream(values.get("--modes").split(",")).map(String::trim).toList();
+            for (String m : modes) {
+                if (!List.of(OFF, ON, THREAD).contains(m)) {
+                    throw new IllegalArgumentException("--modes takes on, thread and off, got " + m);
+                }
+            }
             return new Options(Integer.parseInt(values.get("--tasks")), Integer.parseInt(values.get("--sample-rate")),
                     Integer.parseInt(values.get("--query-rate")), Integer.parseInt(values.get("--seconds")),
                     Integer.parseInt(values.get("--warmup")), Integer.parseInt(values.get("--backlog")), modes,
@@ -144,23 +152,27 @@ public final class EndToEnd {
             EndToEnd bench = new EndToEnd(options, base, broker, scratch.path());
             Map<String, Map<String, Object>> runs = new LinkedHashMap<>();
             for (int i = 0; i < options.modes().size(); i++) {
-                String name = (options.modes().get(i) ? "on" : "off") + (i + 1);
+                String name = options.modes().get(i) + (i + 1);
                 runs.put(name, bench.run(options.modes().get(i), name));
             }
             report.put("runs", runs);
-            // With four runs or more, the first pair only warms up the JIT (the first run of a JVM is
-            // the slowest whichever mode it is) and stays out of the ratios.
+            // With every mode run twice or more, the first round of modes only warms up the JIT (the
+            // first run of a JVM is the slowest whichever mode it is) and stays out of the ratios.
+            int distinct = (int) options.modes().stream().distinct().count();
             Map<String, Map<String, Object>> measured = new LinkedHashMap<>();
-            runs.entrySet().stream().skip(runs.size() >= 4 ? 2 : 0).forEach(e -> measured.put(e.getKey(), e.getValue()));
+            runs.entrySet().stream().skip(runs.size() >= 2 * distinct ? distinct : 0)
+                    .forEach(e -> measured.put(e.getKey(), e.getValue()));
             report.put("ratio_runs", List.copyOf(measured.keySet()));
-            for (String metric : List.of("drain_samples_per_s", "drain_samples_per_stream_cpu_s",
+            for (String metric : List.of("drain_samples_per_s", "drain_samples_per_pipeline_cpu_s",
                     "drain_samples_per_process_cpu_s")) {
-                double on = mean(measured, "on", metric);
-                double off = mean(measured, "off", metric);
-                if (on > 0 && off > 0) {
-                    report.put(metric + "_ratio_on_to_off", on / off);
-                    System.out.printf(Locale.ROOT, "%s, adaptation on / off (means over %s): %.0f / %.0f = "
-                            + "%.2f%n", metric, measured.keySet(), on, off, on / off);
+                for (String mode : List.of(ON, THREAD)) {
+                    double on = mean(measured, mode, metric);
+                    double off = mean(measured, OFF, metric);
+                    if (on > 0 && off > 0) {
+                        report.put(metric + "_ratio_" + mode + "_to_off", on / off);
+                        System.out.printf(Locale.ROOT, "%s, adaptation %s / off (means over %s): %.0f / %.0f = "
+                                + "%.2f%n", metric, mode, measured.keySet(), on, off, on / off);
+                    }
                 }
             }
         }
@@ -175,7 +187,7 @@ public final class EndToEnd {
     }
 
     /** One mode in its own topics, application id and state directory, all named {@code name}. */
-    private Map<String, Object> run(boolean adapt, String name) {
+    private Map<String, Object> run(String kind, String name) {
         String mode = name;
         Map<String, Object> out = new LinkedHashMap<>();
         Map<String, Object> settings = new HashMap<>();
@@ -183,7 +195,7 @@ public final class EndToEnd {
         settings.put(MetastreamConfig.APPLICATION_ID_CONFIG, "e2e-" + mode);
         settings.put(MetastreamConfig.STATE_DIR_CONFIG, work.resolve("state-" + mode).toString());
         settings.put(MetastreamConfig.MODEL_WATCH_CONFIG, false);
-        settings.put(MetastreamConfig.ADAPTATION_ENABLED_CONFIG, adapt);
+        settings.put(MetastreamConfig.ADAPTATION_ENABLED_CONFIG, !kind.equals(OFF));
         for (String topic : List.of(MetastreamConfig.TOPIC_SAMPLES_CONFIG, MetastreamConfig.TOPIC_QUERIES_CONFIG,
                 MetastreamConfig.TOPIC_PREDICTIONS_CONFIG, MetastreamConfig.TOPIC_ADAPTATIONS_CONFIG,
                 MetastreamConfig.TOPIC_DEAD_LETTERS_CONFIG, MetastreamConfig.TOPIC_MODELS_CONFIG,
@@ -191,6 +203,9 @@ public final class EndToEnd {
             settings.put(topic, mode + "-" + topic.substring("topic.".length()).replace('.', '-'));
         }
         settings.putAll(options.overrides());
+        if (kind.equals(THREAD)) {
+            settings.put(MetastreamConfig.ADAPTATION_ENGINE_CONFIG, MetastreamConfig.ADAPTATION_ENGINE_STREAM_THREAD);
+        }
         MetastreamConfig config = new MetastreamConfig(settings);
         System.out.printf(Locale.ROOT, "%n== %s: %d tasks, backlog %d samples, then %d samples/s + %d "
                 + "queries/s for %d s (+%d s warm-up) ==%n", mode, options.tasks(), options.backlog(),
@@ -216,14 +231,16 @@ public final class EndToEnd {
             Drain drain = waitUntilCommitted(admin, config, topics.samples().name(), drainStart);
             Cpu drainCpu = Cpu.now().since(cpuStart);
             out.put("drain_stream_cpu_s", drainCpu.streamNanos() / 1e9);
+            out.put("drain_engine_cpu_s", drainCpu.engineNanos() / 1e9);
             out.put("drain_process_cpu_s", drainCpu.processNanos() / 1e9);
-            out.put("drain_samples_per_stream_cpu_s", options.backlog() / (drainCpu.streamNanos() / 1e9));
+            out.put("drain_samples_per_pipeline_cpu_s",
+                    options.backlog() / ((drainCpu.streamNanos() + drainCpu.engineNanos()) / 1e9));
             out.put("drain_samples_per_process_cpu_s", options.backlog() / (drainCpu.processNanos() / 1e9));
             out.put("drain_seconds_from_start", drain.seconds());
             out.put("drain_samples_per_s", drain.steadyRate());
             System.out.printf(Locale.ROOT, "drain: %d samples in %.1f s from start; %.0f samples/s from the first "
                     + "commit to the last; %.0f samples per stream-thread CPU-second, %.0f per process CPU-second%n",
-                    options.backlog(), drain.seconds(), drain.steadyRate(), out.get("drain_samples_per_stream_cpu_s"),
+                    options.backlog(), drain.seconds(), drain.steadyRate(), out.get("drain_samples_per_pipeline_cpu_s"),
                     out.get("drain_samples_per_process_cpu_s"));
 
             out.putAll(ratePhase(app, producer, admin, config, population));
@@ -386,6 +403,9 @@ public final class EndToEnd {
             out.put("rate_catch_up_seconds_after_send", catchUp);
             out.put("rate_predictions", observed.predictions.get());
             out.put("rate_stream_cpu_s", rateCpu.streamNanos() / 1e9);
+            out.put("rate_engine_cpu_s", rateCpu.engineNanos() / 1e9);
+            out.put("engine_learner_calls", app.engine().learnerCalls());
+            out.put("engine_tasks_adapted", app.engine().tasksAdapted());
             out.put("rate_process_cpu_s", rateCpu.processNanos() / 1e9);
             out.put("rate_wall_s", (System.nanoTime() - start) / 1e9);
             out.put("rss_mb_max", rss.stream().mapToLong(Long::longValue).max().orElse(-1));
@@ -508,21 +528,25 @@ public final class EndToEnd {
      * process (broker, load generator and RocksDB's native threads included). On this shared machine
      * wall-clock rates follow the other tenants' load; work per CPU-second does much less.
      */
-    record Cpu(long streamNanos, long processNanos) {
+    record Cpu(long streamNanos, long engineNanos, long processNanos) {
         static Cpu now() {
             long stream = 0;
+            long engine = 0;
             for (java.lang.management.ThreadInfo t : THREADS.getThreadInfo(THREADS.getAllThreadIds())) {
                 if (t != null && t.getThreadName().contains("-StreamThread-")) {
                     stream += Math.max(0, THREADS.getThreadCpuTime(t.getThreadId()));
+                } else if (t != null && t.getThreadName().equals(AdaptationEngine.THREAD_NAME)) {
+                    engine += Math.max(0, THREADS.getThreadCpuTime(t.getThreadId()));
                 }
             }
             long process = ((com.sun.management.OperatingSystemMXBean)
                     java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
-            return new Cpu(stream, process);
+            return new Cpu(stream, engine, process);
         }
 
         Cpu since(Cpu start) {
-            return new Cpu(streamNanos - start.streamNanos, processNanos - start.processNanos);
+            return new Cpu(streamNanos - start.streamNanos, engineNanos - start.engineNanos,
+                    processNanos - start.processNanos);
         }
     }
 

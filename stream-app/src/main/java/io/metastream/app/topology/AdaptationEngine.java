@@ -39,6 +39,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class AdaptationEngine implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(AdaptationEngine.class);
+    /** The engine thread's name, for profiles and CPU accounting. */
+    public static final String THREAD_NAME = "metastream-adaptation-engine";
 
     private final Learner learner;
     private final int batchMax;
@@ -58,7 +60,7 @@ public final class AdaptationEngine implements AutoCloseable {
         this.batchMax = batchMax;
         this.waitNanos = TimeUnit.MILLISECONDS.toNanos(waitMs);
         if (ownThread) {
-            thread = new Thread(this::loop, "metastream-adaptation-engine");
+            thread = new Thread(this::loop, THREAD_NAME);
             thread.setDaemon(true);
             thread.start();
         } else {

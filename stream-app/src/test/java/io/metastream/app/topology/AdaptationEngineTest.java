@@ -46,7 +46,7 @@ class AdaptationEngineTest {
 
         // Both stream threads' jobs went into one learner call, made on the engine's thread.
         assertThat(learner.callSizes).containsExactly(7);
-        assertThat(learner.threads).containsExactly("metastream-adaptation-engine");
+        assertThat(learner.threads).containsExactly(AdaptationEngine.THREAD_NAME);
         assertThat(a.callSize()).isEqualTo(7);
         // Each job gets back exactly what adapting its own tasks alone would give.
         float[] alone = model.learner().adapt(base, List.of(second.get(2))).tasks().get(0).state();
@@ -90,7 +90,7 @@ class AdaptationEngineTest {
         });
         engine.submit(job);
         awaitDone(job);
-        assertThat(hookThread).containsExactly("metastream-adaptation-engine");
+        assertThat(hookThread).containsExactly(AdaptationEngine.THREAD_NAME);
     }
 
     @Test

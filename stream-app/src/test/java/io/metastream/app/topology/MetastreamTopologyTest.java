@@ -141,7 +141,7 @@ class MetastreamTopologyTest {
             AdaptationEvent second = adaptations.readValue();
             assertThat(second.getSupportSize()).isEqualTo(3);
             assertThat(dirty.get("user-1")).isNull();
-            assertThat(gated.threads).containsOnly("metastream-adaptation-engine");
+            assertThat(gated.threads).containsOnly(AdaptationEngine.THREAD_NAME);
 
             // The stored state is the one adapting to all three samples gives.
             query("user-1", "q", 0.25f);
@@ -154,7 +154,7 @@ class MetastreamTopologyTest {
             assertThat(p.getSupportSize()).isEqualTo(3);
             assertThat(p.getValue()).isCloseTo(expected, within(1e-2f));
             assertThat(gated.threads).as("no query-time adaptation was needed").containsOnly(
-                    "metastream-adaptation-engine");
+                    AdaptationEngine.THREAD_NAME);
         }
     }
 
