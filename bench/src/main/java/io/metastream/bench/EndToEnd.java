@@ -239,7 +239,8 @@ public final class EndToEnd {
             out.put("drain_seconds_from_start", drain.seconds());
             out.put("drain_samples_per_s", drain.steadyRate());
             System.out.printf(Locale.ROOT, "drain: %d samples in %.1f s from start; %.0f samples/s from the first "
-                    + "commit to the last; %.0f samples per stream-thread CPU-second, %.0f per process CPU-second%n",
+                    + "commit to the last; %.0f samples per pipeline-thread (stream + engine) CPU-second, %.0f per "
+                    + "process CPU-second%n",
                     options.backlog(), drain.seconds(), drain.steadyRate(), out.get("drain_samples_per_pipeline_cpu_s"),
                     out.get("drain_samples_per_process_cpu_s"));
 

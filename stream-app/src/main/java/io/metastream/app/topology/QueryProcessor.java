@@ -183,6 +183,9 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
         }
         for (int i = 0; i < queries.size(); i++) {
             PendingQuery q = queries.get(i);
+            if (holdsNothingAfter(q.getTaskId(), q.getReceivedTimestamp())) {
+                continue;
+            }
             SupportSetStore.Snapshot before = supportSets.asOf(q.getTaskId(), q.getReceivedTimestamp().toEpochMilli());
             if (before == null) {
                 continue;
@@ -202,6 +205,19 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
             }
         }
         return out;
+    }
+
+    /**
+     * Whether the task surely holds no sample after {@code time}, known without decoding its support
+     * set: a task that is not dirty has its whole set in its adapted state (or has no samples at
+     * all), and that state records its newest sample. Dirty tasks need the set read.
+     */
+    private boolean holdsNothingAfter(String task, Instant time) {
+        if (dirty.get(task) != null) {
+            return false;
+        }
+        AdaptedTask state = adapted.get(task);
+        return state == null || !state.getNewestSampleTime().isAfter(time);
     }
 
     /** A query's own state, adapted on its task's samples up to its timestamp; {@code state} null: the base. */

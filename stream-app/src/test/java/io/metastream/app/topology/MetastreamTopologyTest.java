@@ -345,6 +345,27 @@ class MetastreamTopologyTest {
     }
 
     @Test
+    void shouldAnswerAsOfTheQueryEvenWhenTheLaterSampleIsAlreadyAdaptedIn() {
+        // Background rounds every 20 ms, queries every 200 ms: the task is adapted, and clean, first.
+        startWith(TopologySettings.of(20, 20, 256, true, 200));
+        sample("p", "s0", -2f, 1f);
+        sample("p", "s1", -1f, 2f);
+        query("p", "before-s2", 0.5f);
+        sample("p", "s2", 0f, 3f);
+        driver.advanceWallClockTime(Duration.ofMillis(20));
+        assertThat(adaptations.readValue().getSupportSize()).isEqualTo(3);
+        driver.advanceWallClockTime(Duration.ofMillis(200));
+        Prediction p = predictions.readValue();
+        assertThat(p.getSupportSize()).isEqualTo(2);
+        io.metastream.learn.Support two = new io.metastream.learn.Support(new float[][] {{-2f}, {-1f}},
+                new float[] {1f, 2f});
+        float[] state = model.learner().adapt(model.base(), List.of(two)).tasks().get(0).state();
+        float expected = model.learner().predict(model.base(), List.of(state),
+                List.<float[][]>of(new float[][] {{0.5f}}))[0][0];
+        assertThat(p.getValue()).isCloseTo(expected, within(1e-5f));
+    }
+
+    @Test
     void shouldAnswerAfterTheBoundWhenNoLaterSampleComes() {
         query("quiet", "q", 0f);
         driver.advanceWallClockTime(Duration.ofMillis(100));
