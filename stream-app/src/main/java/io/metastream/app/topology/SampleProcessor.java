@@ -145,7 +145,11 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
         if (now < nextRoundAtMs) {
             return;
         }
-        nextRoundAtMs = now + settings.adaptationIntervalMs();
+        // A fixed schedule, as Kafka Streams keeps its punctuators: "now + interval" would skip every
+        // other tick whenever a punctuation fires a little late.
+        while (nextRoundAtMs <= now) {
+            nextRoundAtMs += settings.adaptationIntervalMs();
+        }
         List<String> ids = new ArrayList<>();
         try (KeyValueIterator<String, Long> it = dirty.all()) {
             while (it.hasNext()) {
