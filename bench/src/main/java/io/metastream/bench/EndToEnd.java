@@ -407,6 +407,8 @@ public final class EndToEnd {
             out.put("rate_engine_cpu_s", rateCpu.engineNanos() / 1e9);
             out.put("engine_learner_calls", app.engine().learnerCalls());
             out.put("engine_tasks_adapted", app.engine().tasksAdapted());
+            out.put("engine_round_calls", app.engine().roundCalls());
+            out.put("engine_round_tasks", app.engine().roundTasks());
             out.put("rate_process_cpu_s", rateCpu.processNanos() / 1e9);
             out.put("rate_wall_s", (System.nanoTime() - start) / 1e9);
             out.put("rss_mb_max", rss.stream().mapToLong(Long::longValue).max().orElse(-1));

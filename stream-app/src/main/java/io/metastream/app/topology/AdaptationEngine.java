@@ -50,6 +50,8 @@ public final class AdaptationEngine implements AutoCloseable {
     private volatile boolean running = true;
     private final AtomicLong learnerCalls = new AtomicLong();
     private final AtomicLong tasksAdapted = new AtomicLong();
+    private final AtomicLong roundCalls = new AtomicLong();
+    private final AtomicLong roundTasks = new AtomicLong();
 
     private AdaptationEngine(Learner learner, int batchMax, long waitMs, boolean ownThread) {
         if (batchMax < 1 || waitMs < 0) {
@@ -83,20 +85,30 @@ public final class AdaptationEngine implements AutoCloseable {
         return thread != null;
     }
 
-    /** Learner calls made so far. */
+    /** Learner calls made so far, for rounds and for queries. */
     public long learnerCalls() {
         return learnerCalls.get();
     }
 
-    /** Tasks adapted so far. */
+    /** Tasks adapted so far, for rounds and for queries. */
     public long tasksAdapted() {
         return tasksAdapted.get();
+    }
+
+    /** Learner calls made for submitted rounds (background adaptation) so far. */
+    public long roundCalls() {
+        return roundCalls.get();
+    }
+
+    /** Tasks adapted in submitted rounds so far; divided by {@link #roundCalls()}, the mean batch. */
+    public long roundTasks() {
+        return roundTasks.get();
     }
 
     /** Hands {@code job} to the engine: adapted later on its thread, or now when it has none. */
     void submit(Job job) {
         if (thread == null) {
-            runHere(job);
+            adapt(List.of(job), true);
         } else if (!running) {
             job.cancel();
         } else {
@@ -106,7 +118,7 @@ public final class AdaptationEngine implements AutoCloseable {
 
     /** Adapts {@code job} on the calling thread, whatever the engine's mode (queries cannot wait). */
     void runHere(Job job) {
-        adapt(List.of(job));
+        adapt(List.of(job), false);
     }
 
     private void loop() {
@@ -128,7 +140,7 @@ public final class AdaptationEngine implements AutoCloseable {
                     gathered.add(next);
                     tasks += next.size();
                 }
-                adapt(gathered);
+                adapt(gathered, true);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
@@ -144,7 +156,7 @@ public final class AdaptationEngine implements AutoCloseable {
     }
 
     /** One learner call per base and per {@code batchMax} tasks for the jobs given; each job ends done. */
-    private void adapt(List<Job> jobs) {
+    private void adapt(List<Job> jobs, boolean round) {
         Map<BaseModel, List<Job>> byBase = new IdentityHashMap<>();
         for (Job job : jobs) {
             if (!job.cancelled) {
@@ -166,6 +178,10 @@ public final class AdaptationEngine implements AutoCloseable {
                 try {
                     AdaptedBatch batch = learner.adapt(group.getKey(), supports.subList(from, to));
                     learnerCalls.incrementAndGet();
+                    if (round) {
+                        roundCalls.incrementAndGet();
+                        roundTasks.addAndGet(to - from);
+                    }
                     for (int i = from; i < to; i++) {
                         results[i] = batch.tasks().get(i - from);
                     }

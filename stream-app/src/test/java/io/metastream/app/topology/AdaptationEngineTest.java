@@ -63,6 +63,14 @@ class AdaptationEngineTest {
         awaitDone(job);
         assertThat(learner.callSizes).containsExactly(8, 8, 4);
         assertThat(engine.tasksAdapted()).isEqualTo(20);
+        assertThat(engine.roundCalls()).isEqualTo(3);
+        assertThat(engine.roundTasks()).isEqualTo(20);
+        // A query's adaptation runs on its caller and is no round.
+        AdaptationEngine.Job now = new AdaptationEngine.Job(model.base(), supports(2, 8), j -> { });
+        engine.runHere(now);
+        assertThat(now.isDone()).isTrue();
+        assertThat(engine.learnerCalls()).isEqualTo(4);
+        assertThat(engine.roundCalls()).isEqualTo(3);
     }
 
     @Test
