@@ -97,13 +97,15 @@ public final class MetastreamConfig extends AbstractConfig {
     public static final String SUPPORT_MAX_SIZE_CONFIG = "support.max.size";
     private static final String SUPPORT_MAX_SIZE_DOC = "Samples kept per task; the oldest is evicted first.";
     public static final String ADAPTATION_INTERVAL_MS_CONFIG = "adaptation.interval.ms";
-    private static final String ADAPTATION_INTERVAL_MS_DOC = "Wall-clock period of the punctuator that adapts "
-            + "all dirty tasks of a stream task in one batched call. Longer lets more samples share one adaptation "
-            + "(500 ms: adaptation costs 0.6-0.9x of the pipeline's sample throughput, 200 ms: 0.26x; docs/BENCHMARKS.md); "
+    private static final String ADAPTATION_INTERVAL_MS_DOC = "Wall-clock period at which each stream task hands "
+            + "all its dirty tasks to the adaptation engine as one round (see adaptation.engine). Longer lets more "
+            + "samples share one adaptation (with 500 ms the pipeline drains 0.5-0.9x the samples/s it does without "
+            + "adaptation, with 200 ms 0.26x; docs/BENCHMARKS.md); "
             + "queries never wait for it, since a task with new samples is adapted before its queries are answered "
             + "(adaptation.on.query).";
     public static final String ADAPTATION_BATCH_MAX_CONFIG = "adaptation.batch.max";
-    private static final String ADAPTATION_BATCH_MAX_DOC = "Most tasks adapted in one batched call.";
+    private static final String ADAPTATION_BATCH_MAX_DOC = "Most tasks adapted in one batched learner call; "
+            + "larger rounds are split.";
     public static final String ADAPTATION_ENGINE_CONFIG = "adaptation.engine";
     private static final String ADAPTATION_ENGINE_DOC = "Where background adaptation runs. shared: one engine "
             + "thread per instance gathers the dirty tasks of every stream task and stream thread into batched "
