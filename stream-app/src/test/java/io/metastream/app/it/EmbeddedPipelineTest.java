@@ -51,7 +51,10 @@ class EmbeddedPipelineTest {
 
     @Test
     void shouldAnswerEveryDemoQueryOnceAndBeatTheBaseByHalfWithTenShots() throws Exception {
-        DemoOptions options = new DemoOptions(200, 10, 5, 1000, 0.02, 11L, dir, 2000, 4, Map.of(), false);
+        // Two stream threads, so both hand their rounds to the one shared adaptation engine (the
+        // other embedded-broker tests run one thread).
+        DemoOptions options = new DemoOptions(200, 10, 5, 1000, 0.02, 11L, dir, 2000, 4,
+                Map.of(MetastreamConfig.NUM_STREAM_THREADS_CONFIG, "2"), false);
         ByteArrayOutputStream console = new ByteArrayOutputStream();
         DemoReport report = new DemoRunner(options, new PrintStream(console, true, StandardCharsets.UTF_8)).run();
 
