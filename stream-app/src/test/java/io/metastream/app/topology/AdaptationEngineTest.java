@@ -4,10 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.offset;
 
 import io.metastream.app.model.ActiveModel;
-import io.metastream.learn.AdaptationSettings;
-import io.metastream.learn.AdaptedBatch;
 import io.metastream.learn.BaseModel;
-import io.metastream.learn.Learner;
 import io.metastream.learn.Support;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -19,7 +16,7 @@ import org.junit.jupiter.api.Test;
 
 class AdaptationEngineTest {
     private final ActiveModel model = TestModels.activeQuickBase();
-    private final RecordingLearner learner = new RecordingLearner(model.learner());
+    private final RecordingLearner learner = RecordingLearner.of(model.learner());
     private AdaptationEngine engine;
 
     @AfterEach
@@ -147,38 +144,5 @@ class AdaptationEngineTest {
             out.add(new Support(x, y));
         }
         return out;
-    }
-
-    /** The real learner, recording each adapt call's size and thread. */
-    private static final class RecordingLearner implements Learner {
-        private final Learner delegate;
-        final List<Integer> callSizes = Collections.synchronizedList(new ArrayList<>());
-        final List<String> threads = Collections.synchronizedList(new ArrayList<>());
-
-        RecordingLearner(Learner delegate) {
-            this.delegate = delegate;
-        }
-
-        @Override
-        public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
-            threads.add(Thread.currentThread().getName());
-            AdaptedBatch batch = delegate.adapt(base, supports, settings);
-            callSizes.add(supports.size());
-            return batch;
-        }
-
-        @Override
-        public float[][] predict(BaseModel base, List<float[]> states, List<float[][]> queries) {
-            return delegate.predict(base, states, queries);
-        }
-
-        @Override
-        public String device() {
-            return delegate.device();
-        }
-
-        @Override
-        public void close() {
-        }
     }
 }

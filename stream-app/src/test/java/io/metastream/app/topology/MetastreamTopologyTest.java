@@ -4,10 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import io.metastream.app.model.ActiveModel;
-import io.metastream.learn.AdaptationSettings;
-import io.metastream.learn.AdaptedBatch;
-import io.metastream.learn.BaseModel;
-import io.metastream.learn.Learner;
 import io.metastream.learn.Support;
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.DeadLetter;
@@ -23,8 +19,6 @@ import java.time.Instant;
 import java.util.Collections;
 import java.util.List;
 import java.util.Properties;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.serialization.Serdes;
@@ -117,7 +111,7 @@ class MetastreamTopologyTest {
 
     @Test
     void shouldKeepATaskThatGotSamplesDuringASharedEngineRoundDirtyAndAdaptItAgain() throws Exception {
-        GatedLearner gated = new GatedLearner(model.learner());
+        RecordingLearner gated = RecordingLearner.holdingFirstCall(model.learner());
         try (AdaptationEngine engine = AdaptationEngine.shared(gated, 256, 0)) {
             startWith(TopologySettings.of(20, 200, 256, true, 20), engine);
             KeyValueStore<String, Long> dirty = driver.getKeyValueStore(StoreNames.DIRTY_TASKS);
@@ -166,44 +160,6 @@ class MetastreamTopologyTest {
         }
         // tasksAdapted counts before the job's hook and hand-over: give them a moment.
         Thread.sleep(50);
-    }
-
-    /** The real learner; its first adapt call waits for {@code release}. */
-    private static final class GatedLearner implements Learner {
-        private final Learner delegate;
-        final CountDownLatch entered = new CountDownLatch(1);
-        final CountDownLatch release = new CountDownLatch(1);
-        final List<String> threads = new CopyOnWriteArrayList<>();
-
-        GatedLearner(Learner delegate) {
-            this.delegate = delegate;
-        }
-
-        @Override
-        public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
-            threads.add(Thread.currentThread().getName());
-            entered.countDown();
-            try {
-                release.await(30, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            return delegate.adapt(base, supports, settings);
-        }
-
-        @Override
-        public float[][] predict(BaseModel base, List<float[]> states, List<float[][]> queries) {
-            return delegate.predict(base, states, queries);
-        }
-
-        @Override
-        public String device() {
-            return delegate.device();
-        }
-
-        @Override
-        public void close() {
-        }
     }
 
     @Test
