@@ -177,11 +177,7 @@ public final class AdaptationEngine implements AutoCloseable {
                 int to = Math.min(supports.size(), from + batchMax);
                 try {
                     AdaptedBatch batch = learner.adapt(group.getKey(), supports.subList(from, to));
-                    learnerCalls.incrementAndGet();
-                    if (round) {
-                        roundCalls.incrementAndGet();
-                        roundTasks.addAndGet(to - from);
-                    }
+                    countCall(to - from, round);
                     for (int i = from; i < to; i++) {
                         results[i] = batch.tasks().get(i - from);
                     }
@@ -193,9 +189,11 @@ public final class AdaptationEngine implements AutoCloseable {
                     for (int i = from; i < to; i++) {
                         try {
                             AdaptedBatch one = learner.adapt(group.getKey(), List.of(supports.get(i)));
-                            learnerCalls.incrementAndGet();
+                            countCall(1, round);
                             results[i] = one.tasks().get(0);
                             micros += one.micros();
+                            device = one.device();
+                            steps = one.steps();
                         } catch (RuntimeException e) {
                             errors[i] = e;
                         }
@@ -210,6 +208,14 @@ public final class AdaptationEngine implements AutoCloseable {
                 job.finish(results, errors, offset, microsPerTask, callSize, device, steps);
                 offset += job.size();
             }
+        }
+    }
+
+    private void countCall(int tasks, boolean round) {
+        learnerCalls.incrementAndGet();
+        if (round) {
+            roundCalls.incrementAndGet();
+            roundTasks.addAndGet(tasks);
         }
     }
 

@@ -199,9 +199,14 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
             }
         }
         if (!prefixes.isEmpty()) {
-            List<io.metastream.learn.AdaptedTask> states = model.learner().adapt(base, prefixes).tasks();
+            // On this thread, like every query-time adaptation: the query cannot wait for a round.
+            AdaptationEngine.Job job = new AdaptationEngine.Job(base, prefixes, done -> { });
+            engine.runHere(job);
             for (int k = 0; k < which.size(); k++) {
-                out.put(which.get(k), new AsOf(states.get(k), newest.get(k)));
+                if (job.error(k) != null) {
+                    throw job.error(k);
+                }
+                out.put(which.get(k), new AsOf(job.result(k), newest.get(k)));
             }
         }
         return out;
