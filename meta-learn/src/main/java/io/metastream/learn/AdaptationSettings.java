@@ -10,8 +10,11 @@ package io.metastream.learn;
  * positive prior is a pseudo-count of samples that agree with the base: a task with one sample
  * moves {@code 1 / (1 + supportPrior)} as far as one with many, the way a shrunk mean moves. A
  * recommender needs it: one rating says little about a user's taste.
+ *
+ * <p>{@code loss} replaces the squared error where the base was trained for another ({@link Loss}):
+ * the support loss, the query loss of meta-training, and the link of the predictions.
  */
-public record AdaptationSettings(int steps, float stepSize, float supportPrior) {
+public record AdaptationSettings(int steps, float stepSize, float supportPrior, Loss loss) {
     /**
      * No inner steps: the settings of learners that adapt without gradient steps (the task
      * encoder's forward pass, ANIL's closed-form ridge head). The step size is never used.
@@ -19,6 +22,7 @@ public record AdaptationSettings(int steps, float stepSize, float supportPrior) 
     public static final AdaptationSettings NONE = new AdaptationSettings(0, 1f);
 
     public AdaptationSettings {
+        java.util.Objects.requireNonNull(loss, "loss");
         if (steps < 0 || steps > 1000) {
             throw new IllegalArgumentException("steps must be in [0, 1000], got " + steps);
         }
@@ -30,12 +34,21 @@ public record AdaptationSettings(int steps, float stepSize, float supportPrior) 
         }
     }
 
+    /** Squared-error settings. */
+    public AdaptationSettings(int steps, float stepSize, float supportPrior) {
+        this(steps, stepSize, supportPrior, Loss.MSE);
+    }
+
     /** Settings with the mean support loss (no prior). */
     public AdaptationSettings(int steps, float stepSize) {
         this(steps, stepSize, 0f);
     }
 
     public AdaptationSettings withSteps(int newSteps) {
-        return new AdaptationSettings(newSteps, stepSize, supportPrior);
+        return new AdaptationSettings(newSteps, stepSize, supportPrior, loss);
+    }
+
+    public AdaptationSettings withLoss(Loss newLoss) {
+        return new AdaptationSettings(steps, stepSize, supportPrior, newLoss);
     }
 }

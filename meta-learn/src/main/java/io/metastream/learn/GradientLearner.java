@@ -75,15 +75,15 @@ public final class GradientLearner implements Learner {
             List<NDArray> phi;
             if (alpha == null) {
                 MlpMath.Descent descent = MlpMath.descend(theta, batch.x, batch.y, batch.w, settings.steps(),
-                        settings.stepSize());
+                        settings.stepSize(), settings.loss());
                 lossBefore = descent.lossBefore();
                 phi = descent.params();
             } else {
-                lossBefore = MlpMath.loss(theta, batch.x, batch.y, batch.w);
+                lossBefore = MlpMath.loss(theta, batch.x, batch.y, batch.w, settings.loss());
                 phi = MlpMath.sgd(theta, MlpMath.unpack(scratch.create(alpha, new Shape(1, alpha.length)), arch),
-                        batch.x, batch.y, batch.w, settings.steps());
+                        batch.x, batch.y, batch.w, settings.steps(), settings.loss());
             }
-            NDArray lossAfter = MlpMath.loss(phi, batch.x, batch.y, batch.w);
+            NDArray lossAfter = MlpMath.loss(phi, batch.x, batch.y, batch.w, settings.loss());
             // With zero steps phi is the un-broadcast base; give every task its own row.
             NDArray packed = MlpMath.pack(phi).broadcast(new Shape(batch.tasks, arch.parameterCount()));
             float[] all = packed.toFloatArray();
@@ -135,8 +135,12 @@ public final class GradientLearner implements Learner {
             List<NDArray> params = MlpMath.unpack(scratch.create(rows, new Shape(tasks, p)), arch);
             float[] flat = MlpMath.forward(params, batch.x).toFloatArray();
             int width = (int) batch.x.getShape().get(1);
+            Loss loss = base.adaptation().loss();
             for (int t = 0; t < tasks; t++) {
                 out[t] = Arrays.copyOfRange(flat, t * width, t * width + queries.get(t).length);
+                for (int k = 0; k < out[t].length; k++) {
+                    out[t][k] = loss.link(out[t][k]);
+                }
             }
         }
         return out;

@@ -95,6 +95,10 @@ public final class MetaTrainer {
             throw new IllegalArgumentException(arch + " does not take the " + family.inputDim()
                     + " inputs of " + family.id());
         }
+        if (algorithm == Algorithm.ANIL_RIDGE && plan.adaptation().loss() != Loss.MSE) {
+            throw new IllegalArgumentException("anil-ridge solves a squared-error head in closed form; loss "
+                    + plan.adaptation().loss().id() + " needs a gradient-based algorithm");
+        }
         DjlRuntime.configureCurrentThread();
         Random random = new Random(plan.seed());
         float[] theta = initialParameters(arch, random);
@@ -123,7 +127,8 @@ public final class MetaTrainer {
                         SecondOrderGradient.Result g = SecondOrderGradient.compute(scratch, arch, theta, alpha,
                                 algorithm.hasStepSizes(),
                                 TaskBatch.of(scratch, supports, arch.inputDim(), plan.adaptation().supportPrior()),
-                                TaskBatch.of(scratch, queries, arch.inputDim()), plan.adaptation().steps());
+                                TaskBatch.of(scratch, queries, arch.inputDim()), plan.adaptation().steps(),
+                                plan.adaptation().loss());
                         curve[it] = g.queryLoss();
                         adam.step(theta, g.theta(), plan.outerStepSizeAt(it));
                         if (g.alpha() != null && algorithm == Algorithm.ANIL) {
@@ -185,16 +190,18 @@ public final class MetaTrainer {
             NDArray x = support.x.concat(query.x, 1);
             NDArray y = support.y.concat(query.y, 1);
             NDArray w = support.w.concat(query.w, 1).div(2f);
-            NDArray grad = MlpMath.pack(MlpMath.gradients(params, x, y, w)).mean(new int[] {0}, true);
+            NDArray grad = MlpMath.pack(MlpMath.gradients(params, x, y, w, adaptation.loss()))
+                    .mean(new int[] {0}, true);
             System.arraycopy(grad.toFloatArray(), 0, direction, 0, direction.length);
-            return MlpMath.loss(params, x, y, w).mean().getFloat();
+            return MlpMath.loss(params, x, y, w, adaptation.loss()).mean().getFloat();
         }
         List<NDArray> phi = MlpMath.sgd(params, support.x, support.y, support.w, adaptation.steps(),
-                adaptation.stepSize());
-        float queryLoss = MlpMath.loss(phi, query.x, query.y, query.w).mean().getFloat();
+                adaptation.stepSize(), adaptation.loss());
+        float queryLoss = MlpMath.loss(phi, query.x, query.y, query.w, adaptation.loss()).mean().getFloat();
         NDArray dir = switch (algorithm) {
             case REPTILE -> thetaRow.sub(MlpMath.pack(phi).mean(new int[] {0}, true));
-            case FOMAML -> MlpMath.pack(MlpMath.gradients(phi, query.x, query.y, query.w)).mean(new int[] {0}, true);
+            case FOMAML -> MlpMath.pack(MlpMath.gradients(phi, query.x, query.y, query.w, adaptation.loss()))
+                    .mean(new int[] {0}, true);
             default -> throw new IllegalStateException(algorithm + " has no first-order direction");
         };
         System.arraycopy(dir.toFloatArray(), 0, direction, 0, direction.length);

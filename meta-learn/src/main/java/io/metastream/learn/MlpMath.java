@@ -77,12 +77,21 @@ final class MlpMath {
      * With {@code w = 1/n_t} on a task's real rows and 0 on padding this is the task's MSE.
      */
     static NDArray loss(List<NDArray> params, NDArray x, NDArray y, NDArray w) {
-        NDArray err = forward(params, x).sub(y);
-        return err.mul(err).mul(w).sum(new int[] {1, 2});
+        return loss(params, x, y, w, Loss.MSE);
+    }
+
+    /** As {@link #loss(List, NDArray, NDArray, NDArray)} with {@code loss} in place of the squared error. */
+    static NDArray loss(List<NDArray> params, NDArray x, NDArray y, NDArray w, Loss loss) {
+        return loss.rows(forward(params, x), y).mul(w).sum(new int[] {1, 2});
     }
 
     /** Gradients of {@link #loss} with respect to every parameter, each with the task axis. */
     static List<NDArray> gradients(List<NDArray> params, NDArray x, NDArray y, NDArray w) {
+        return gradients(params, x, y, w, Loss.MSE);
+    }
+
+    /** Gradients of {@link #loss(List, NDArray, NDArray, NDArray, Loss)}. */
+    static List<NDArray> gradients(List<NDArray> params, NDArray x, NDArray y, NDArray w, Loss loss) {
         int depth = params.size() / 2;
         List<NDArray> activations = new ArrayList<>(depth);
         List<NDArray> reluMasks = new ArrayList<>(depth);
@@ -97,8 +106,7 @@ final class MlpMath {
                 a = z;
             }
         }
-        NDArray weighted = a.sub(y).mul(w);
-        NDArray delta = weighted.add(weighted); // 2 * weighted, exactly, without a scalar operand
+        NDArray delta = loss.derivative(a, y).mul(w);
 
         NDArray[] grads = new NDArray[params.size()];
         for (int l = depth - 1; l >= 0; l--) {
@@ -112,10 +120,11 @@ final class MlpMath {
     }
 
     /** {@code steps} SGD steps of size {@code stepSize} on {@link #loss}, for all tasks at once. */
-    static List<NDArray> sgd(List<NDArray> params, NDArray x, NDArray y, NDArray w, int steps, float stepSize) {
+    static List<NDArray> sgd(List<NDArray> params, NDArray x, NDArray y, NDArray w, int steps, float stepSize,
+            Loss loss) {
         List<NDArray> current = params;
         for (int s = 0; s < steps; s++) {
-            List<NDArray> grads = gradients(current, x, y, w);
+            List<NDArray> grads = gradients(current, x, y, w, loss);
             List<NDArray> next = new ArrayList<>(current.size());
             for (int i = 0; i < current.size(); i++) {
                 next.add(grads.get(i).mul(-stepSize).add(current.get(i)));
@@ -133,10 +142,10 @@ final class MlpMath {
      * explicit function of the parameters, not a backward pass.
      */
     static List<NDArray> sgd(List<NDArray> params, List<NDArray> alphas, NDArray x, NDArray y, NDArray w,
-            int steps) {
+            int steps, Loss loss) {
         List<NDArray> current = params;
         for (int s = 0; s < steps; s++) {
-            List<NDArray> grads = gradients(current, x, y, w);
+            List<NDArray> grads = gradients(current, x, y, w, loss);
             List<NDArray> next = new ArrayList<>(current.size());
             for (int i = 0; i < current.size(); i++) {
                 next.add(current.get(i).sub(grads.get(i).mul(alphas.get(i))));
@@ -157,11 +166,13 @@ final class MlpMath {
      * comes from that step's forward pass. Not for meta-training under autograd: the in-place
      * updates and the scalar row scale would corrupt a recorded graph.
      */
-    static Descent descend(List<NDArray> params, NDArray x, NDArray y, NDArray w, int steps, float stepSize) {
+    static Descent descend(List<NDArray> params, NDArray x, NDArray y, NDArray w, int steps, float stepSize,
+            Loss loss) {
         if (steps == 0) {
-            return new Descent(params, loss(params, x, y, w));
+            return new Descent(params, loss(params, x, y, w, loss));
         }
-        NDArray rowScale = w.mul(-2f * stepSize);
+        boolean squared = loss == Loss.MSE;
+        NDArray rowScale = w.mul((squared ? -2f : -1f) * stepSize);
         NDArray lossBefore = null;
         List<NDArray> current = params;
         for (int s = 0; s < steps; s++) {
@@ -173,9 +184,10 @@ final class MlpMath {
                 NDArray z = a.matMul(current.get(2 * l)).add(current.get(2 * l + 1));
                 a = l < depth - 1 ? Activation.relu(z) : z;
             }
-            NDArray error = a.sub(y);
+            NDArray error = squared ? a.sub(y) : loss.derivative(a, y);
             if (s == 0) {
-                lossBefore = error.mul(error).mul(w).sum(new int[] {1, 2});
+                lossBefore = squared ? error.mul(error).mul(w).sum(new int[] {1, 2}) : loss.rows(a, y).mul(w)
+                        .sum(new int[] {1, 2});
             }
             NDArray delta = error.mul(rowScale);
             NDArray[] next = new NDArray[current.size()];

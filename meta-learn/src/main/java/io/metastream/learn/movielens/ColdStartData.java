@@ -16,12 +16,35 @@ import java.util.Map;
 public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatures features) {
     /** Reads {@code dir} and prepares it with MeLU's protocol. */
     public static ColdStartData read(Path dir) {
-        return prepare(MovieLens.read(dir), ColdStartSplit.Protocol.melu());
+        return read(dir, RatingTarget.RATING);
+    }
+
+    /** Reads {@code dir} for {@code target}. */
+    public static ColdStartData read(Path dir, RatingTarget target) {
+        return read(dir, target, MovieLensFeatures.FeatureSet.ALL);
+    }
+
+    /** Reads {@code dir} for {@code target} with {@code featureSet} on. */
+    public static ColdStartData read(Path dir, RatingTarget target, MovieLensFeatures.FeatureSet featureSet) {
+        return prepare(MovieLens.read(dir), ColdStartSplit.Protocol.melu(), target, featureSet);
     }
 
     public static ColdStartData prepare(MovieLens data, ColdStartSplit.Protocol protocol) {
+        return prepare(data, protocol, RatingTarget.RATING);
+    }
+
+    public static ColdStartData prepare(MovieLens data, ColdStartSplit.Protocol protocol, RatingTarget target) {
+        return prepare(data, protocol, target, MovieLensFeatures.FeatureSet.ALL);
+    }
+
+    public static ColdStartData prepare(MovieLens data, ColdStartSplit.Protocol protocol, RatingTarget target,
+            MovieLensFeatures.FeatureSet featureSet) {
         ColdStartSplit split = ColdStartSplit.of(data, protocol);
-        return new ColdStartData(data, split, MovieLensFeatures.fit(data, split.trainRatings()));
+        return new ColdStartData(data, split, MovieLensFeatures.fit(data, split.trainRatings(), target, featureSet));
+    }
+
+    public RatingTarget target() {
+        return features.target();
     }
 
     public String fingerprint() {
@@ -43,8 +66,13 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
      * better in MAE there but 2.4 times the arithmetic per adaptation, which the stream pays per rating.
      */
     public static MetaTrainingPlan defaultPlan() {
+        return defaultPlan(RatingTarget.RATING);
+    }
+
+    /** {@link #defaultPlan()} with {@code target}'s loss. */
+    public static MetaTrainingPlan defaultPlan(RatingTarget target) {
         return new MetaTrainingPlan(MlpArchitecture.parse(MovieLensFeatures.DIM + "-32-16-1"),
-                new AdaptationSettings(10, 0.1f, 10f), 2000, 25, 90, 10, 0.002f, 42L, 1f);
+                new AdaptationSettings(10, 0.1f, 10f, target.loss()), 2000, 25, 90, 10, 0.002f, 42L, 1f);
     }
 
     /** What a stored model records about its data, so a reader can tell it is the same. */
@@ -52,11 +80,13 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
         Map<String, Object> p = new LinkedHashMap<>();
         p.put("data_format", data.format().name());
         p.put("data_fingerprint", fingerprint());
+        p.put("target", target().id());
+        p.put("feature_set", features.featureSet().id());
         p.put("protocol", split.protocol().describe());
         p.put("meta_train_users", split.train().size());
         p.put("meta_test_users", split.test().size());
-        p.put("features", MovieLensFeatures.DIM + " dense features (genres, year, item mean and count from "
-                + "meta-train users, gender, age group, occupation)");
+        p.put("features", MovieLensFeatures.DIM + " dense features (genres, year, item mean, count and rating "
+                + "distribution from meta-train users, gender, age group, occupation)");
         return p;
     }
 }

@@ -4,30 +4,40 @@ import io.metastream.learn.AdaptedBatch;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.Evaluation;
 import io.metastream.learn.Learner;
+import io.metastream.learn.Loss;
 import io.metastream.learn.Support;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Scores rating predictors on cold users, each user a case of support ratings (what they rated
- * so far) and query ratings (what to predict): MAE and RMSE over each user's query items and the
- * nDCG@3 of ranking them by the prediction, each averaged over users with a 95% confidence
- * interval (MeLU, Lee et al. 2019, section 4.2, reports the same three). All methods run on the
- * same cases and predictions are clamped to the rating scale 1..5.
+ * Scores predictors on cold users, each user a case of support ratings (what they rated so far)
+ * and query ratings (what to predict). For the {@link RatingTarget#RATING rating} target: MAE and
+ * RMSE over each user's query items and the nDCG@3 of ranking them by the prediction (MeLU, Lee et
+ * al. 2019, section 4.2, reports the same three); for the {@link RatingTarget#BINARY binary}
+ * target: log-loss, the AUC of ranking the user's positives above their negatives, and nDCG@3 with
+ * the 0/1 gains. Each metric is averaged over users with a 95% confidence interval; AUC and the
+ * binary nDCG over the users whose query has both classes (AUC) or a positive (nDCG). All methods
+ * run on the same cases, and predictions are clamped to the target's scale.
  */
 public final class ColdStartEvaluation {
     /** Pseudo-ratings at zero bias added to a user's residuals, so one rating moves the bias a little. */
     static final double USER_BIAS_SHRINKAGE = 5;
+    /** Pseudo-ratings at zero offset added to a user's residuals on each genre. */
+    static final double GENRE_SHRINKAGE = 10;
     private static final int CHUNK = 256;
 
     /** The predictors, baselines first. */
     public enum Method {
         GLOBAL_MEAN("global mean"),
         ITEM_MEAN("item mean"),
+        ITEM_MEDIAN("item median"),
         ITEM_MEAN_USER_BIAS("item mean + online user bias"),
+        POPULARITY_GENRE("item mean + online genre taste"),
+        MATRIX_FACTORISATION("matrix factorisation, user fitted online"),
         BASE_UNADAPTED("meta-learned base, unadapted"),
         POOLED_FINE_TUNED("pooled pre-training + fine-tuning"),
         META_ADAPTED("meta-learned base, adapted");
@@ -45,14 +55,65 @@ public final class ColdStartEvaluation {
         public String id() {
             return name().toLowerCase(java.util.Locale.ROOT);
         }
+
+        /** Whether the method predicts {@code target}: a median is no probability. */
+        public boolean applies(RatingTarget target) {
+            return this != ITEM_MEDIAN || target == RatingTarget.RATING;
+        }
     }
 
     /** One user: ratings to learn from, ratings to predict. */
     public record Case(int user, List<MovieLens.Rating> support, List<MovieLens.Rating> query) {
     }
 
-    /** The three metrics of one method. */
-    public record Scores(Evaluation.Estimate mae, Evaluation.Estimate rmse, Evaluation.Estimate ndcg3) {
+    /** The metrics of one method, in report order, the target's primary metric first. */
+    public record Scores(Map<String, Evaluation.Estimate> metrics) {
+        public Evaluation.Estimate get(String metric) {
+            Evaluation.Estimate e = metrics.get(metric);
+            if (e == null) {
+                throw new IllegalArgumentException("no metric " + metric + " (have " + metrics.keySet() + ")");
+            }
+            return e;
+        }
+
+        public Evaluation.Estimate mae() {
+            return get("mae");
+        }
+
+        public Evaluation.Estimate rmse() {
+            return get("rmse");
+        }
+
+        public Evaluation.Estimate ndcg3() {
+            return get("ndcg3");
+        }
+
+        /** The first metric: MAE for ratings, AUC for the binary target. */
+        public Evaluation.Estimate primary() {
+            return metrics.values().iterator().next();
+        }
+    }
+
+    /** The metric names of {@code target}, the primary first. */
+    public static List<String> metrics(RatingTarget target) {
+        return target == RatingTarget.RATING ? List.of("mae", "rmse", "ndcg3") : List.of("auc", "logloss", "ndcg3");
+    }
+
+    /** Whether a lower value of {@code metric} is better. */
+    public static boolean lowerIsBetter(String metric) {
+        return !metric.equals("auc") && !metric.equals("ndcg3");
+    }
+
+    /**
+     * Everything the methods predict with: the features (and through them the target), the
+     * learner, the meta-learned base, the pooled-pretraining base fine-tuned with its own
+     * adaptation settings, and the matrix factorisation fitted on the meta-train users.
+     */
+    public record Models(MovieLensFeatures features, Learner learner, BaseModel meta, BaseModel pooled,
+            MatrixFactorization mf) {
+        public RatingTarget target() {
+            return features.target();
+        }
     }
 
     private ColdStartEvaluation() {
@@ -77,43 +138,93 @@ public final class ColdStartEvaluation {
         return out;
     }
 
-    /**
-     * Every method's predictions, {@code [case][query item]}. {@code pooled} is the base
-     * pre-trained on all meta-train users pooled, fine-tuned with its own adaptation settings.
-     */
-    public static Map<Method, float[][]> predictAll(List<Case> cases, MovieLensFeatures features, Learner learner,
-            BaseModel meta, BaseModel pooled) {
+    /** Every applicable method's predictions, {@code [case][query item]}. */
+    public static Map<Method, float[][]> predictAll(List<Case> cases, Models models) {
+        MovieLensFeatures features = models.features();
+        RatingTarget target = models.target();
+        boolean rating = target == RatingTarget.RATING;
         Map<Method, float[][]> out = new EnumMap<>(Method.class);
-        out.put(Method.GLOBAL_MEAN, statistic(cases, (c, item) -> features.globalMean()));
-        out.put(Method.ITEM_MEAN, statistic(cases, (c, item) -> features.itemMean(item)));
-        out.put(Method.ITEM_MEAN_USER_BIAS, statistic(cases, (c, item) -> features.itemMean(item)
+        double global = rating ? features.globalMean() : features.itemPositiveRate(Integer.MIN_VALUE);
+        out.put(Method.GLOBAL_MEAN, statistic(cases, target, (c, item) -> global));
+        out.put(Method.ITEM_MEAN, statistic(cases, target, (c, item) -> itemBaseline(features, item)));
+        if (rating) {
+            out.put(Method.ITEM_MEDIAN, statistic(cases, target, (c, item) -> features.itemMedian(item)));
+        }
+        out.put(Method.ITEM_MEAN_USER_BIAS, statistic(cases, target, (c, item) -> itemBaseline(features, item)
                 + userBias(features, c.support())));
-        out.put(Method.BASE_UNADAPTED, model(cases, features, learner, meta, false));
-        out.put(Method.POOLED_FINE_TUNED, model(cases, features, learner, pooled, true));
-        out.put(Method.META_ADAPTED, model(cases, features, learner, meta, true));
+        out.put(Method.POPULARITY_GENRE, statistic(cases, target, (c, item) -> itemBaseline(features, item)
+                + genreTaste(features, c.support(), item)));
+        out.put(Method.MATRIX_FACTORISATION, matrixFactorisation(cases, models));
+        out.put(Method.BASE_UNADAPTED, model(cases, features, models.learner(), models.meta(), false));
+        out.put(Method.POOLED_FINE_TUNED, model(cases, features, models.learner(), models.pooled(), true));
+        out.put(Method.META_ADAPTED, model(cases, features, models.learner(), models.meta(), true));
         return out;
     }
 
-    /** The mean residual of a user's ratings against the item means, shrunk towards 0. */
+    /** The item's mean rating, or its positive rate for the binary target. */
+    static double itemBaseline(MovieLensFeatures features, int item) {
+        return features.target() == RatingTarget.RATING ? features.itemMean(item) : features.itemPositiveRate(item);
+    }
+
+    /** The mean residual of a user's targets against the item baseline, shrunk towards 0. */
     public static double userBias(MovieLensFeatures features, List<MovieLens.Rating> ratings) {
         double sum = 0;
         for (MovieLens.Rating r : ratings) {
-            sum += r.rating() - features.itemMean(r.item());
+            sum += features.target().of(r.rating()) - itemBaseline(features, r.item());
         }
         return sum / (ratings.size() + USER_BIAS_SHRINKAGE);
+    }
+
+    /**
+     * The user's taste for {@code item}'s genres: their mean residual on each genre of the item
+     * (shrunk towards 0), averaged over the item's genres.
+     */
+    static double genreTaste(MovieLensFeatures features, List<MovieLens.Rating> ratings, int item) {
+        boolean[] genres = features.genres(item);
+        double taste = 0;
+        int count = 0;
+        for (int g = 0; g < genres.length; g++) {
+            if (!genres[g]) {
+                continue;
+            }
+            double sum = 0;
+            int n = 0;
+            for (MovieLens.Rating r : ratings) {
+                if (features.genres(r.item())[g]) {
+                    sum += features.target().of(r.rating()) - itemBaseline(features, r.item());
+                    n++;
+                }
+            }
+            taste += sum / (n + GENRE_SHRINKAGE);
+            count++;
+        }
+        return count == 0 ? 0 : taste / count;
+    }
+
+    private static float[][] matrixFactorisation(List<Case> cases, Models models) {
+        float[][] out = new float[cases.size()][];
+        for (int i = 0; i < out.length; i++) {
+            Case c = cases.get(i);
+            double[] user = models.mf().fitUser(c.support(), models.target());
+            out[i] = new float[c.query().size()];
+            for (int k = 0; k < out[i].length; k++) {
+                out[i][k] = models.target().clamp(models.mf().predict(user, c.query().get(k).item()));
+            }
+        }
+        return out;
     }
 
     private interface Statistic {
         double predict(Case c, int item);
     }
 
-    private static float[][] statistic(List<Case> cases, Statistic s) {
+    private static float[][] statistic(List<Case> cases, RatingTarget target, Statistic s) {
         float[][] out = new float[cases.size()][];
         for (int i = 0; i < out.length; i++) {
             Case c = cases.get(i);
             out[i] = new float[c.query().size()];
             for (int k = 0; k < out[i].length; k++) {
-                out[i][k] = clamp(s.predict(c, c.query().get(k).item()));
+                out[i][k] = target.clamp(s.predict(c, c.query().get(k).item()));
             }
         }
         return out;
@@ -143,7 +254,7 @@ public final class ColdStartEvaluation {
             for (int i = 0; i < chunk.size(); i++) {
                 float[] p = predicted[i];
                 for (int k = 0; k < p.length; k++) {
-                    p[k] = clamp(p[k]);
+                    p[k] = features.target().clamp(p[k]);
                 }
                 out[from + i] = p;
             }
@@ -151,25 +262,92 @@ public final class ColdStartEvaluation {
         return out;
     }
 
-    /** MAE, RMSE and nDCG@3 per user, averaged over users. */
+    /** The target's metrics per user, averaged over users. */
+    public static Scores score(List<Case> cases, float[][] predictions, RatingTarget target) {
+        Map<String, double[]> perUser = perUser(cases, predictions, target);
+        Map<String, Evaluation.Estimate> out = new LinkedHashMap<>();
+        perUser.forEach((metric, values) -> out.put(metric, Evaluation.Estimate.of(defined(values))));
+        return new Scores(out);
+    }
+
+    /** {@link #score} for ratings. */
     public static Scores score(List<Case> cases, float[][] predictions) {
-        double[] mae = new double[cases.size()];
-        double[] rmse = new double[cases.size()];
-        double[] ndcg = new double[cases.size()];
-        for (int i = 0; i < mae.length; i++) {
-            float[] truth = ratings(cases.get(i).query());
-            double abs = 0;
-            double sq = 0;
-            for (int k = 0; k < truth.length; k++) {
-                double d = predictions[i][k] - truth[k];
-                abs += Math.abs(d);
-                sq += d * d;
+        return score(cases, predictions, RatingTarget.RATING);
+    }
+
+    /**
+     * The difference {@code a - b} in {@code metric}, paired by user: the right interval for "is a
+     * better than b on the same users", much narrower than two overlapping marginal intervals.
+     */
+    public static Evaluation.Estimate pairedDifference(List<Case> cases, float[][] a, float[][] b, RatingTarget target,
+            String metric) {
+        double[] x = perUser(cases, a, target).get(metric);
+        double[] y = perUser(cases, b, target).get(metric);
+        double[] d = new double[x.length];
+        int n = 0;
+        for (int i = 0; i < x.length; i++) {
+            if (!Double.isNaN(x[i]) && !Double.isNaN(y[i])) {
+                d[n++] = x[i] - y[i];
             }
-            mae[i] = abs / truth.length;
-            rmse[i] = Math.sqrt(sq / truth.length);
-            ndcg[i] = ndcg(3, predictions[i], truth);
         }
-        return new Scores(Evaluation.Estimate.of(mae), Evaluation.Estimate.of(rmse), Evaluation.Estimate.of(ndcg));
+        return Evaluation.Estimate.of(Arrays.copyOf(d, n));
+    }
+
+    /** Per-user values of each metric, NaN where a user's query leaves it undefined. */
+    private static Map<String, double[]> perUser(List<Case> cases, float[][] predictions, RatingTarget target) {
+        Map<String, double[]> out = new LinkedHashMap<>();
+        for (String m : metrics(target)) {
+            out.put(m, new double[cases.size()]);
+        }
+        for (int i = 0; i < cases.size(); i++) {
+            float[] truth = targets(cases.get(i).query(), target);
+            float[] p = predictions[i];
+            if (target == RatingTarget.RATING) {
+                double abs = 0;
+                double sq = 0;
+                for (int k = 0; k < truth.length; k++) {
+                    double d = p[k] - truth[k];
+                    abs += Math.abs(d);
+                    sq += d * d;
+                }
+                out.get("mae")[i] = abs / truth.length;
+                out.get("rmse")[i] = Math.sqrt(sq / truth.length);
+                out.get("ndcg3")[i] = ndcg(3, p, truth);
+            } else {
+                double loss = 0;
+                boolean anyPositive = false;
+                for (int k = 0; k < truth.length; k++) {
+                    loss += Loss.LOGISTIC.of(p[k], truth[k]);
+                    anyPositive |= truth[k] > 0;
+                }
+                out.get("logloss")[i] = loss / truth.length;
+                out.get("auc")[i] = auc(p, truth);
+                out.get("ndcg3")[i] = anyPositive ? ndcg(3, p, truth) : Double.NaN;
+            }
+        }
+        return out;
+    }
+
+    private static double[] defined(double[] values) {
+        return Arrays.stream(values).filter(v -> !Double.isNaN(v)).toArray();
+    }
+
+    /**
+     * The probability that a random positive is scored above a random negative (ties count a
+     * half), NaN when the items are all of one class.
+     */
+    public static double auc(float[] predicted, float[] truth) {
+        double wins = 0;
+        int pairs = 0;
+        for (int a = 0; a < truth.length; a++) {
+            for (int b = 0; b < truth.length; b++) {
+                if (truth[a] > 0 && truth[b] <= 0) {
+                    pairs++;
+                    wins += predicted[a] > predicted[b] ? 1 : predicted[a] == predicted[b] ? 0.5 : 0;
+                }
+            }
+        }
+        return pairs == 0 ? Double.NaN : wins / pairs;
     }
 
     /**
@@ -196,16 +374,11 @@ public final class ColdStartEvaluation {
         return idx;
     }
 
-    static float[] ratings(List<MovieLens.Rating> ratings) {
+    static float[] targets(List<MovieLens.Rating> ratings, RatingTarget target) {
         float[] out = new float[ratings.size()];
         for (int i = 0; i < out.length; i++) {
-            out[i] = ratings.get(i).rating();
+            out[i] = target.of(ratings.get(i).rating());
         }
         return out;
-    }
-
-    /** Onto the rating scale. */
-    public static float clamp(double rating) {
-        return (float) Math.max(1, Math.min(5, rating));
     }
 }

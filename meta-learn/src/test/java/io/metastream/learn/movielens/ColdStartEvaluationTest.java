@@ -58,11 +58,12 @@ class ColdStartEvaluationTest {
         BaseModel pooled = train(d, MetaTrainer.Algorithm.PRETRAIN, plan);
         List<ColdStartEvaluation.Case> cases = ColdStartEvaluation.cases(d.split());
         try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
-            Map<ColdStartEvaluation.Method, float[][]> all = ColdStartEvaluation.predictAll(cases, d.features(),
-                    learner, meta, pooled);
+            Map<ColdStartEvaluation.Method, float[][]> all = ColdStartEvaluation.predictAll(cases,
+                    new ColdStartEvaluation.Models(d.features(), learner, meta, pooled,
+                            MatrixFactorization.fit(d.split(), RatingTarget.RATING, 42L)));
             double adapted = ColdStartEvaluation.score(cases, all.get(ColdStartEvaluation.Method.META_ADAPTED)).mae()
                     .mean();
-            for (ColdStartEvaluation.Method m : ColdStartEvaluation.Method.values()) {
+            for (ColdStartEvaluation.Method m : all.keySet()) {
                 if (m != ColdStartEvaluation.Method.META_ADAPTED) {
                     double baseline = ColdStartEvaluation.score(cases, all.get(m)).mae().mean();
                     assertTrue(adapted < baseline, m.label() + " MAE " + baseline + " vs adapted " + adapted);

@@ -41,6 +41,15 @@ final class EvalCommand implements Callable<Integer> {
             + "for sinusoid, 1 for omniglot.")
     Integer shots;
 
+    @Option(names = "--features", defaultValue = "all", description = "movielens only: all (genres, year, item "
+            + "statistics, user demographics) or item-statistics (item mean, count and rating distribution only, "
+            + "what wins on MovieLens 100K); eval and replay must name the set the model was trained with.")
+    String features;
+
+    @Option(names = "--target", defaultValue = "rating", description = "movielens only: rating (MAE, RMSE, "
+            + "nDCG@3) or binary (rating >= 4 a positive; AUC, log-loss, nDCG@3); the model must be trained for it.")
+    String target;
+
     @Option(names = "--ways", defaultValue = "5", description = "omniglot only: classes per test task (N).")
     int ways;
 

@@ -9,6 +9,8 @@ import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.movielens.ColdStartData;
+import io.metastream.learn.movielens.MovieLensFeatures;
+import io.metastream.learn.movielens.RatingTarget;
 import io.metastream.store.LocalDirectoryModelStore;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -28,10 +30,11 @@ final class MovieLensEval {
         if (c.data == null) {
             throw new IllegalArgumentException("movielens needs --data DIR, the folder the model was trained on");
         }
-        ColdStartData data = ColdStartData.read(c.data);
+        ColdStartData data = ColdStartData.read(c.data, RatingTarget.fromId(c.target),
+                MovieLensFeatures.FeatureSet.fromId(c.features));
         DjlRuntime.start(1);
         LocalDirectoryModelStore store = new LocalDirectoryModelStore(c.model);
-        String ref = c.ref != null ? c.ref : ColdStartModels.MODEL_NAME;
+        String ref = c.ref != null ? c.ref : ColdStartModels.modelName(data.target());
         int at = ref.indexOf('@');
         String name = at < 0 ? ref : ref.substring(0, at);
         String version = at >= 0 ? ref.substring(at + 1)
@@ -41,10 +44,10 @@ final class MovieLensEval {
         BaseModel meta = ColdStartModels.load(store, name, version, data);
         long start = System.nanoTime();
         ConsoleProgress bar = new ConsoleProgress(System.out, "pooled baseline");
-        BaseModel pooled = ColdStartModels.pooledBaseline(data, meta, (done, total, loss) -> bar.update(done, total, ""));
         ColdStartComparison result;
         try (DispatchingLearner learner = new DispatchingLearner(DjlRuntime.defaultDevice())) {
-            result = ColdStartComparison.run(data, learner, meta, pooled);
+            result = ColdStartComparison.run(data, ColdStartModels.peers(data, learner, meta,
+                    (done, total, loss) -> bar.update(done, total, "")));
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         System.out.printf(Locale.ROOT, "%s on %s %s, %s%n%n", meta.version(), data.data().format(), data.fingerprint(),

@@ -5,9 +5,12 @@ import io.metastream.app.model.BaseModelTraining;
 import io.metastream.app.recsys.ColdStartModels;
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.DjlRuntime;
+import io.metastream.learn.Loss;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.learn.movielens.ColdStartData;
+import io.metastream.learn.movielens.MovieLensFeatures;
+import io.metastream.learn.movielens.RatingTarget;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
 import java.io.IOException;
@@ -26,17 +29,20 @@ final class MovieLensTrain {
                     + "(https://grouplens.org/datasets/movielens/), or a synthetic one from `metastream.jar synthesize --out DIR`");
         }
         MetaTrainer.Algorithm algo = MetaTrainer.Algorithm.fromId(c.algorithm.toLowerCase(Locale.ROOT));
-        ColdStartData data = ColdStartData.read(c.data);
-        MetaTrainingPlan d = ColdStartData.defaultPlan();
+        RatingTarget target = RatingTarget.fromId(c.target);
+        ColdStartData data = ColdStartData.read(c.data, target, MovieLensFeatures.FeatureSet.fromId(c.features));
+        MetaTrainingPlan d = ColdStartData.defaultPlan(target);
         AdaptationSettings a = d.adaptation();
         MetaTrainingPlan plan = new MetaTrainingPlan(d.architecture(),
                 new AdaptationSettings(c.innerSteps != null ? c.innerSteps : a.steps(),
-                        c.innerStepSize != null ? c.innerStepSize : a.stepSize(), a.supportPrior()),
+                        c.innerStepSize != null ? c.innerStepSize : a.stepSize(),
+                        c.supportPrior != null ? c.supportPrior : a.supportPrior(),
+                        c.loss != null ? Loss.fromId(c.loss) : a.loss()),
                 c.iterations != null ? c.iterations : d.iterations(), c.metaBatch, c.shots != null ? c.shots : d.shots(),
                 d.queryShots(), c.outerStepSize, c.seed, c.outerDecayTo);
-        String name = c.name != null ? c.name : ColdStartModels.MODEL_NAME;
-        System.out.printf(Locale.ROOT, "%s %s: %d meta-train users, %d meta-test users (%s)%n", data.data().format(),
-                data.fingerprint(), data.split().train().size(), data.split().test().size(),
+        String name = c.name != null ? c.name : ColdStartModels.modelName(target);
+        System.out.printf(Locale.ROOT, "%s %s, target %s, loss %s: %d meta-train users, %d meta-test users (%s)%n",
+                data.data().format(), data.fingerprint(), target.id(), plan.adaptation().loss().id(), data.split().train().size(), data.split().test().size(),
                 data.split().protocol().describe());
         DjlRuntime.start(1);
         LocalDirectoryModelStore store = new LocalDirectoryModelStore(c.out);
@@ -52,6 +58,6 @@ final class MovieLensTrain {
         log.put("resident_kb", run.memory());
         log.put("query_loss", run.curve());
         return c.finish(store, name, manifest, run.trainSeconds(), run.curve(),
-                manifest.ref() + " (" + algo.id() + ", MovieLens users, query MSE)", log);
+                manifest.ref() + " (" + algo.id() + ", MovieLens users, query " + plan.adaptation().loss().id() + ")", log);
     }
 }

@@ -10,6 +10,8 @@ import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.movielens.ColdStartData;
+import io.metastream.learn.movielens.MovieLensFeatures;
+import io.metastream.learn.movielens.RatingTarget;
 import io.metastream.store.LocalDirectoryModelStore;
 import java.io.IOException;
 import java.io.InputStream;
@@ -34,6 +36,15 @@ final class ReplayCommand implements Callable<Integer> {
 
     @Option(names = "--data", required = true, description = "The MovieLens folder the served model was trained on.")
     Path data;
+
+    @Option(names = "--features", defaultValue = "all", description = "movielens only: all (genres, year, item "
+            + "statistics, user demographics) or item-statistics (item mean, count and rating distribution only, "
+            + "what wins on MovieLens 100K); eval and replay must name the set the model was trained with.")
+    String features;
+
+    @Option(names = "--target", defaultValue = "rating", description = "rating or binary: what the served model "
+            + "predicts (train --target); samples carry that target, the report scores it.")
+    String target;
 
     @Option(names = "--config", required = true, description = "The pipeline's properties file (bootstrap servers, "
             + "topics, model store, model name and alias).")
@@ -62,7 +73,8 @@ final class ReplayCommand implements Callable<Integer> {
         }
         props.putAll(overrides);
         MetastreamConfig cfg = new MetastreamConfig(props);
-        ColdStartData d = ColdStartData.read(data);
+        ColdStartData d = ColdStartData.read(data, RatingTarget.fromId(target),
+                MovieLensFeatures.FeatureSet.fromId(features));
         DjlRuntime.start(1);
         LocalDirectoryModelStore store = new LocalDirectoryModelStore(
                 Path.of(cfg.getString(MetastreamConfig.MODEL_STORE_DIR_CONFIG)));
@@ -82,7 +94,6 @@ final class ReplayCommand implements Callable<Integer> {
                     + "The report counts such answers; 5000 avoids them");
         }
         ConsoleProgress bar = new ConsoleProgress(System.out, "pooled baseline");
-        BaseModel pooled = ColdStartModels.pooledBaseline(d, meta, (done, total, loss) -> bar.update(done, total, ""));
         // A fresh task-id prefix per run: these users are cold, whatever earlier replays left in the state.
         String prefix = "ml-" + UUID.randomUUID().toString().substring(0, 8) + "-";
         MovieLensReplay replay = new MovieLensReplay(d, new MovieLensReplay.Options(rate, users, prefix), System.out);
@@ -90,7 +101,8 @@ final class ReplayCommand implements Callable<Integer> {
                 Topics.from(cfg));
         ReplayReport result;
         try (DispatchingLearner learner = new DispatchingLearner(DjlRuntime.defaultDevice())) {
-            result = ReplayReport.of(d, outcome, learner, meta, pooled);
+            result = ReplayReport.of(d, outcome, ColdStartModels.peers(d, learner, meta,
+                    (done, total, loss) -> bar.update(done, total, "")));
         }
         return result.finish(System.out, report);
     }

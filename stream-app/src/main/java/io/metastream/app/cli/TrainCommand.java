@@ -7,6 +7,7 @@ import io.metastream.app.model.BaseModelTraining;
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.LearningCurveChart;
+import io.metastream.learn.Loss;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.learn.RidgeHeadLearner;
@@ -57,6 +58,24 @@ final class TrainCommand implements Callable<Integer> {
             description = "Inner SGD step size: 0.02 for reptile, fomaml and pretrain, 0.01 for maml and anil "
                     + "(Finn et al. 2017); the nominal size for metasgd, whose sizes are learned.")
     Float innerStepSize;
+
+    @Option(names = "--loss", description = "Loss of the inner and outer loop: mse, mae (absolute error, the "
+            + "median's loss) or logistic (targets 0/1, predictions served as probabilities). Default: mse; for "
+            + "movielens mae with --target rating, logistic with --target binary.")
+    String loss;
+
+    @Option(names = "--support-prior", description = "movielens only: pseudo-ratings that agree with the base, "
+            + "added to each support set's loss (default 10).")
+    Float supportPrior;
+
+    @Option(names = "--features", defaultValue = "all", description = "movielens only: all (genres, year, item "
+            + "statistics, user demographics) or item-statistics (item mean, count and rating distribution only, "
+            + "what wins on MovieLens 100K); eval and replay must name the set the model was trained with.")
+    String features;
+
+    @Option(names = "--target", defaultValue = "rating", description = "movielens only: rating (1..5, scored by "
+            + "MAE) or binary (rating >= 4 is a positive; log-loss, AUC, nDCG).")
+    String target;
 
     @Option(names = "--shots", description = "Support examples per task (K): default 10 for sinusoid, 5 per class "
             + "for omniglot; for task-encoder the largest support size, sizes drawn from 0..K (default 20).")
@@ -152,7 +171,8 @@ final class TrainCommand implements Callable<Integer> {
             int steps = innerSteps != null ? innerSteps : firstOrderDefaults ? 5 : 1;
             float stepSize = innerStepSize != null ? innerStepSize
                     : firstOrderDefaults || a == MetaTrainer.Algorithm.PRETRAIN ? 0.02f : 0.01f;
-            plan = new MetaTrainingPlan(d.architecture(), new AdaptationSettings(steps, stepSize),
+            plan = new MetaTrainingPlan(d.architecture(), new AdaptationSettings(steps, stepSize, 0f,
+                    loss == null ? Loss.MSE : Loss.fromId(loss)),
                     iterations, metaBatch, shots, d.queryShots(), outerStepSize, seed, outerDecayTo);
             run = BaseModelTraining.train(store, name, a, new SinusoidTasks(), plan, progress);
             innerLoop = steps + " inner step" + (steps == 1 ? "" : "s") + ", K=" + shots;

@@ -2,6 +2,7 @@ package io.metastream.app.model;
 
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
+import io.metastream.learn.Loss;
 import io.metastream.learn.MlpArchitecture;
 import io.metastream.learn.ParameterFile;
 import io.metastream.learn.RidgeHeadLearner;
@@ -118,8 +119,10 @@ public final class BaseModelArtifacts {
         try {
             // support_prior came with the recommender; artifacts without it use the mean loss.
             Object prior = a.getOrDefault("support_prior", 0);
+            // loss came with the logistic and absolute-error bases; artifacts without it are squared error.
             settings = new AdaptationSettings(((Number) a.get("inner_steps")).intValue(),
-                    ((Number) a.get("step_size")).floatValue(), ((Number) prior).floatValue());
+                    ((Number) a.get("step_size")).floatValue(), ((Number) prior).floatValue(),
+                    Loss.fromId(String.valueOf(a.getOrDefault("loss", Loss.MSE.id()))));
         } catch (RuntimeException e) {
             throw new ModelStoreException(m.ref() + ": manifest adaptation settings are incomplete: " + a, e);
         }
@@ -212,6 +215,12 @@ public final class BaseModelArtifacts {
                 if (a.supportPrior() != 0) {
                     // Written only when set, so the artifacts of every earlier learner stay byte-identical.
                     m.put("support_prior", (double) a.supportPrior());
+                }
+                if (a.loss() != Loss.MSE) {
+                    // Likewise only when not squared error; the stream applies its link to predictions.
+                    m.put("loss", a.loss().id());
+                    m.put("link", a.loss() == Loss.LOGISTIC ? "sigmoid (predictions are probabilities)"
+                            : "identity");
                 }
                 yield m;
             }

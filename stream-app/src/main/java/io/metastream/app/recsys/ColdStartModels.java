@@ -5,10 +5,13 @@ import io.metastream.app.model.BaseModelTraining;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.DispatchingLearner;
+import io.metastream.learn.Learner;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.learn.movielens.ColdStartData;
 import io.metastream.learn.movielens.ColdStartEvaluation;
+import io.metastream.learn.movielens.MatrixFactorization;
+import io.metastream.learn.movielens.RatingTarget;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStore;
 import java.util.LinkedHashMap;
@@ -39,19 +42,36 @@ public final class ColdStartModels {
         List<ColdStartEvaluation.Case> cases = ColdStartEvaluation.cases(data.split());
         Map<String, Object> metrics = new LinkedHashMap<>();
         metrics.put("protocol", data.split().protocol().describe());
+        metrics.put("target", data.target().id());
         try (DispatchingLearner learner = new DispatchingLearner(DjlRuntime.defaultDevice())) {
             for (boolean adapt : new boolean[] {false, true}) {
                 ColdStartEvaluation.Scores s = ColdStartEvaluation.score(cases,
-                        ColdStartEvaluation.model(cases, data.features(), learner, candidate, adapt));
+                        ColdStartEvaluation.model(cases, data.features(), learner, candidate, adapt), data.target());
                 String suffix = adapt ? "_adapted" : "_unadapted";
-                metrics.put("mae" + suffix, s.mae().mean());
-                metrics.put("mae" + suffix + "_ci95", s.mae().ci95());
-                metrics.put("rmse" + suffix, s.rmse().mean());
-                metrics.put("ndcg3" + suffix, s.ndcg3().mean());
+                s.metrics().forEach((metric, e) -> {
+                    metrics.put(metric + suffix, e.mean());
+                    metrics.put(metric + suffix + "_ci95", e.ci95());
+                });
             }
         }
         metrics.put("users", cases.size());
         return metrics;
+    }
+
+    /** The default model name for {@code target}: one name a target, so their versions never mix. */
+    public static String modelName(RatingTarget target) {
+        return target == RatingTarget.RATING ? MODEL_NAME : MODEL_NAME + "-" + target.id();
+    }
+
+    /**
+     * Everything {@link ColdStartEvaluation#predictAll} needs for {@code meta} on {@code data}: the
+     * pooled baseline is trained and the matrix factorisation fitted here, in the caller's run.
+     */
+    public static ColdStartEvaluation.Models peers(ColdStartData data, Learner learner, BaseModel meta,
+            MetaTrainer.Progress progress) {
+        BaseModel pooled = pooledBaseline(data, meta, progress);
+        return new ColdStartEvaluation.Models(data.features(), learner, meta, pooled,
+                MatrixFactorization.fit(data.split(), data.target(), 42L));
     }
 
     /**
@@ -67,17 +87,34 @@ public final class ColdStartModels {
             throw new IllegalArgumentException(m.ref() + " was trained on data " + trainedOn + ", but this folder is "
                     + data.fingerprint() + ": train a model on it first (train --dataset movielens --data ...)");
         }
+        String features = String.valueOf(m.provenance().getOrDefault("feature_set", "all"));
+        if (!data.features().featureSet().id().equals(features)) {
+            throw new IllegalArgumentException(m.ref() + " was trained on the '" + features + "' features, not '"
+                    + data.features().featureSet().id() + "': pass --features " + features);
+        }
+        if (!data.target().id().equals(targetOf(m))) {
+            throw new IllegalArgumentException(m.ref() + " predicts the " + targetOf(m) + " target, not "
+                    + data.target().id() + ": pass --target " + targetOf(m) + " or train one for it");
+        }
         return BaseModelArtifacts.load(store, name, versionOrAlias);
     }
 
-    /** The newest version of {@code name} trained on {@code data}, if any. */
+    /** The target a stored model predicts; models from before the field predict ratings. */
+    static String targetOf(ModelManifest m) {
+        return String.valueOf(m.provenance().getOrDefault("target", RatingTarget.RATING.id()));
+    }
+
+    /** The newest version of {@code name} trained on {@code data} for its target, if any. */
     public static java.util.Optional<ModelManifest> newestFor(ModelStore store, String name, ColdStartData data) {
         if (!store.modelNames().contains(name)) {
             return java.util.Optional.empty();
         }
         List<ModelManifest> versions = store.versions(name);
         for (int i = versions.size() - 1; i >= 0; i--) {
-            if (data.fingerprint().equals(versions.get(i).provenance().get("data_fingerprint"))) {
+            if (data.fingerprint().equals(versions.get(i).provenance().get("data_fingerprint"))
+                    && data.target().id().equals(targetOf(versions.get(i)))
+                    && data.features().featureSet().id().equals(
+                            String.valueOf(versions.get(i).provenance().getOrDefault("feature_set", "all")))) {
                 return java.util.Optional.of(versions.get(i));
             }
         }
@@ -90,7 +127,7 @@ public final class ColdStartModels {
      * in the caller's run, not stored.
      */
     public static BaseModel pooledBaseline(ColdStartData data, BaseModel meta, MetaTrainer.Progress progress) {
-        MetaTrainingPlan d = ColdStartData.defaultPlan();
+        MetaTrainingPlan d = ColdStartData.defaultPlan(data.target());
         MetaTrainingPlan plan = new MetaTrainingPlan(meta.architecture(), meta.adaptation(), d.iterations(),
                 d.metaBatch(), d.shots(), d.queryShots(), d.outerStepSize(), d.seed(), d.finalOuterStepFraction());
         MetaTrainer.Result r = new MetaTrainer(MetaTrainer.Algorithm.PRETRAIN, DjlRuntime.defaultDevice())

@@ -60,7 +60,6 @@ public final class MovieLensDemo {
         BaseModel meta = loadOrTrain(store, data);
         out.println("serving base " + meta);
         ConsoleProgress bar = new ConsoleProgress(out, "pooled baseline");
-        BaseModel pooled = ColdStartModels.pooledBaseline(data, meta, (done, total, loss) -> bar.update(done, total, ""));
         try (TempDirectory scratch = TempDirectory.create("metastream-movielens-");
                 EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(scratch.path().resolve("broker"))) {
             Map<String, Object> settings = new HashMap<>(Map.of(
@@ -85,7 +84,8 @@ public final class MovieLensDemo {
                 MovieLensReplay replay = new MovieLensReplay(data, new MovieLensReplay.Options(options.rate(),
                         options.maxUsers(), "ml-"), out);
                 MovieLensReplay.Outcome outcome = replay.run(broker.bootstrapServers(), app.topics());
-                return ReplayReport.of(data, outcome, local, meta, pooled);
+                return ReplayReport.of(data, outcome, ColdStartModels.peers(data, local, meta,
+                        (done, total, loss) -> bar.update(done, total, "")));
             }
         }
     }

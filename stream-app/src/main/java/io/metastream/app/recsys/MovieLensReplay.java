@@ -169,7 +169,7 @@ public final class MovieLensReplay {
                 Instant time = Instant.ofEpochMilli(lastTimestamp);
                 if (e.kind() == Kind.SAMPLE) {
                     LabelledSample s = LabelledSample.newBuilder().setEventId(e.id()).setTaskId(task).setFeatures(f)
-                            .setTarget(e.rating().rating()).setEventTime(time).build();
+                            .setTarget(data.target().of(e.rating().rating())).setEventTime(time).build();
                     producer.send(new ProducerRecord<>(topics.samples().name(), null, lastTimestamp, task,
                             topics.samples().valueSerde().serializer().serialize(topics.samples().name(), s)));
                 } else {

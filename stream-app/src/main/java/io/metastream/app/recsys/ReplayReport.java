@@ -3,12 +3,11 @@ package io.metastream.app.recsys;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.metastream.app.demo.DemoRunner;
-import io.metastream.learn.BaseModel;
 import io.metastream.learn.Evaluation;
-import io.metastream.learn.Learner;
 import io.metastream.learn.movielens.ColdStartData;
 import io.metastream.learn.movielens.ColdStartEvaluation;
 import io.metastream.learn.movielens.ColdStartEvaluation.Method;
+import io.metastream.learn.movielens.RatingTarget;
 import io.metastream.learn.movielens.ColdStartSplit;
 import io.metastream.learn.movielens.MovieLens;
 import io.metastream.schemas.Prediction;
@@ -49,8 +48,8 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
         return b;
     }
 
-    public static ReplayReport of(ColdStartData data, MovieLensReplay.Outcome o, Learner learner, BaseModel meta,
-            BaseModel pooled) {
+    public static ReplayReport of(ColdStartData data, MovieLensReplay.Outcome o, ColdStartEvaluation.Models models) {
+        RatingTarget target = data.target();
         int q = data.split().protocol().queryItems();
         Map<Integer, List<MovieLens.Rating>> supportOf = new HashMap<>();
         for (ColdStartSplit.UserHistory h : data.split().test()) {
@@ -72,7 +71,7 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
             cases.add(new ColdStartEvaluation.Case(e.rating().user(),
                     supportOf.get(e.rating().user()).subList(0, e.given()), List.of(e.rating())));
         }
-        Map<Method, float[][]> local = ColdStartEvaluation.predictAll(cases, data.features(), learner, meta, pooled);
+        Map<Method, float[][]> local = ColdStartEvaluation.predictAll(cases, models);
         Map<String, List<List<Double>>> errors = new LinkedHashMap<>();
         List<String> mismatches = new ArrayList<>();
         long answered = 0;
@@ -92,11 +91,11 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
                 mismatches.add(e.id() + ": " + p.getSupportSize() + " samples, expected " + e.given());
             }
             adapted += p.getAdapted() ? 1 : 0;
-            double truth = e.rating().rating();
-            float stream = ColdStartEvaluation.clamp(p.getValue());
-            add(errors, STREAM, e.given(), Math.abs(stream - truth));
-            for (Method m : Method.values()) {
-                add(errors, m.id(), e.given(), Math.abs(local.get(m)[i][0] - truth));
+            double truth = target.of(e.rating().rating());
+            float stream = target.clamp(p.getValue());
+            add(errors, STREAM, e.given(), target.loss().of(stream, truth));
+            for (Map.Entry<Method, float[][]> m : local.entrySet()) {
+                add(errors, m.getKey().id(), e.given(), target.loss().of(m.getValue()[i][0], truth));
             }
             double gap = Math.abs(stream - local.get(Method.META_ADAPTED)[i][0]);
             maxGap = Math.max(maxGap, gap);
@@ -136,7 +135,7 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
                     mismatches.add(evs.get(k).id() + ": " + p.getSupportSize() + " samples, expected "
                             + evs.get(k).given());
                 }
-                values[k] = ColdStartEvaluation.clamp(p.getValue());
+                values[k] = target.clamp(p.getValue());
             }
             if (complete) {
                 heldOutCases.add(new ColdStartEvaluation.Case(u.getKey(), supportOf.get(u.getKey()),
@@ -146,12 +145,13 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
         }
         Map<String, ColdStartEvaluation.Scores> heldOut = new LinkedHashMap<>();
         if (!heldOutCases.isEmpty()) {
-            heldOut.put(STREAM, ColdStartEvaluation.score(heldOutCases, streamHeldOut.toArray(new float[0][])));
-            ColdStartEvaluation.predictAll(heldOutCases, data.features(), learner, meta, pooled)
-                    .forEach((m, p) -> heldOut.put(m.id(), ColdStartEvaluation.score(heldOutCases, p)));
+            heldOut.put(STREAM, ColdStartEvaluation.score(heldOutCases, streamHeldOut.toArray(new float[0][]), target));
+            ColdStartEvaluation.predictAll(heldOutCases, models)
+                    .forEach((m, p) -> heldOut.put(m.id(), ColdStartEvaluation.score(heldOutCases, p, target)));
         }
         long queries = prequentialEvents.size() + heldOutQueries;
         Map<String, Object> counts = new LinkedHashMap<>();
+        counts.put("target", target.id());
         counts.put("users", heldOutByUser.size());
         counts.put("samples", samples);
         counts.put("queries", queries);
@@ -198,7 +198,7 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
         buckets.get(bucket(given)).add(error);
     }
 
-    /** The prequential MAE of {@code method} in a bucket, or NaN when the bucket is empty. */
+    /** The prequential loss (MAE for ratings) of {@code method} in a bucket, or NaN when the bucket is empty. */
     public double prequentialMae(String method, String bucket) {
         Evaluation.Estimate e = prequential.getOrDefault(method, Map.of()).get(bucket);
         return e == null ? Double.NaN : e.mean();
@@ -225,7 +225,8 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
         latencyMs.forEach((kind, q) -> b.append(String.format(Locale.ROOT, "latency query -> prediction (%s): p50 %.1f "
                 + "ms, p99 %.1f ms%n", kind.replace('_', '-'), q[0], q[1])));
         b.append('\n');
-        b.append(String.format(Locale.ROOT, "prequential MAE by ratings the user had given:%n%-36s", ""));
+        b.append(String.format(Locale.ROOT, "prequential %s by ratings the user had given:%n%-36s", prequentialMetric(),
+                ""));
         for (String label : BUCKET_LABELS) {
             b.append(String.format(Locale.ROOT, "%8s", label));
         }
@@ -240,12 +241,23 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
             b.append('\n');
         });
         if (!heldOut.isEmpty()) {
-            b.append(String.format(Locale.ROOT, "%nheld-out items after each user's support (%d users):%n%-36s %-17s "
-                    + "%-17s %-17s%n", heldOut.get(STREAM).mae().tasks(), "", "MAE", "RMSE", "nDCG@3"));
-            heldOut.forEach((method, s) -> b.append(String.format(Locale.ROOT, "%-36s %-17s %-17s %-17s%n",
-                    label(method), pm(s.mae()), pm(s.rmse()), pm(s.ndcg3()))));
+            List<String> metrics = List.copyOf(heldOut.get(STREAM).metrics().keySet());
+            b.append(String.format(Locale.ROOT, "%nheld-out items after each user's support (%d users):%n%-36s",
+                    heldOut.get(STREAM).primary().tasks(), ""));
+            metrics.forEach(m -> b.append(String.format(Locale.ROOT, " %-17s", m.toUpperCase(Locale.ROOT))));
+            b.append('\n');
+            heldOut.forEach((method, s) -> {
+                b.append(String.format(Locale.ROOT, "%-36s", label(method)));
+                metrics.forEach(m -> b.append(String.format(Locale.ROOT, " %-17s", pm(s.get(m)))));
+                b.append('\n');
+            });
         }
         return b.toString();
+    }
+
+    /** What the prequential figures are: the target's loss per query. */
+    private String prequentialMetric() {
+        return RatingTarget.BINARY.id().equals(counts.get("target")) ? "log-loss" : "MAE";
     }
 
     private static String label(String method) {
@@ -273,10 +285,14 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
             row.forEach((bucket, e) -> r.put(bucket, ColdStartComparison.estimate(e)));
             pre.put(method, r);
         });
-        out.put("prequential_mae_by_ratings_given", pre);
+        out.put(prequentialMetric().equals("MAE") ? "prequential_mae_by_ratings_given"
+                : "prequential_logloss_by_ratings_given", pre);
         Map<String, Object> held = new LinkedHashMap<>();
-        heldOut.forEach((method, s) -> held.put(method, Map.of("mae", ColdStartComparison.estimate(s.mae()), "rmse",
-                ColdStartComparison.estimate(s.rmse()), "ndcg3", ColdStartComparison.estimate(s.ndcg3()))));
+        heldOut.forEach((method, s) -> {
+            Map<String, Object> row = new LinkedHashMap<>();
+            s.metrics().forEach((m, e) -> row.put(m, ColdStartComparison.estimate(e)));
+            held.put(method, row);
+        });
         out.put("held_out", held);
         return out;
     }
