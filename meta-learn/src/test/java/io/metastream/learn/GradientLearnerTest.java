@@ -187,6 +187,69 @@ class GradientLearnerTest {
         }
     }
 
+    /**
+     * The logistic and absolute-error gradients against central differences of the same losses in
+     * double precision, on 0/1 targets (logistic) and the sine's targets (absolute error, away
+     * from its kink at zero error).
+     */
+    @Test
+    void shouldMatchFiniteDifferencesForLogisticAndAbsoluteLosses() {
+        Support sine = supports(1, 17, false).get(0);
+        float[] binary = new float[sine.size()];
+        for (int k = 0; k < binary.length; k++) {
+            binary[k] = sine.targets()[k] > 0 ? 1f : 0f;
+        }
+        Support clicks = new Support(sine.features(), binary);
+        float[] theta = base.parameters();
+        for (Loss loss : List.of(Loss.LOGISTIC, Loss.ABSOLUTE)) {
+            Support s = loss == Loss.LOGISTIC ? clicks : sine;
+            try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
+                TaskBatch b = TaskBatch.of(m, List.of(s), 1);
+                List<NDArray> params = MlpMath.unpack(m.create(theta, new Shape(1, theta.length)), ARCH);
+                float[] analytic = MlpMath.pack(MlpMath.gradients(params, b.x, b.y, b.w, loss)).toFloatArray();
+                for (int i = 0; i < theta.length; i++) {
+                    double eps = 1e-6;
+                    double numeric = (plainLoss(theta, i, eps, s, loss) - plainLoss(theta, i, -eps, s, loss))
+                            / (2 * eps);
+                    assertThat(analytic[i]).as("%s: d loss / d param %d", loss, i)
+                            .isCloseTo((float) numeric, within((float) (1e-4 + 1e-3 * Math.abs(numeric))));
+                }
+            }
+        }
+    }
+
+    /** A logistic base's predictions are the sigmoid of its output, and adaptation lowers its log-loss. */
+    @Test
+    void shouldServeProbabilitiesAndAdaptALogisticBase() {
+        BaseModel logistic = new BaseModel("logistic@1", "reptile", ARCH, base.parameters(),
+                new AdaptationSettings(20, 0.5f, 0f, Loss.LOGISTIC));
+        float[][] xs = {{-3f}, {-1f}, {1f}, {3f}};
+        Support clicks = new Support(xs, new float[] {0f, 0f, 1f, 1f});
+        float[] raw = learner.predict(base, java.util.Collections.singletonList(null), List.<float[][]>of(xs))[0];
+        float[] p = learner.predict(logistic, java.util.Collections.singletonList(null), List.<float[][]>of(xs))[0];
+        for (int k = 0; k < xs.length; k++) {
+            assertThat(p[k]).isCloseTo((float) (1 / (1 + Math.exp(-raw[k]))), within(1e-6f));
+        }
+        AdaptedTask t = learner.adapt(logistic, List.of(clicks)).tasks().get(0);
+        assertThat(t.lossAfter()).isLessThan(t.lossBefore() * 0.8f);
+        float[] adapted = learner.predict(logistic, List.<float[]>of(t.state()), List.<float[][]>of(xs))[0];
+        assertThat(adapted[3]).isGreaterThan(adapted[0]);
+        assertThat(adapted[3]).isGreaterThan(0.5f);
+        assertThat(adapted[0]).isLessThan(0.5f);
+    }
+
+    private static double plainLoss(float[] theta, int i, double delta, Support s, Loss loss) {
+        double[] p = PlainMlp.toDouble(theta);
+        p[i] += delta;
+        double sum = 0;
+        for (int k = 0; k < s.size(); k++) {
+            double z = PLAIN.forward(p, s.features()[k]);
+            double y = s.targets()[k];
+            sum += loss == Loss.LOGISTIC ? Math.log1p(Math.exp(z)) - y * z : Math.abs(z - y);
+        }
+        return sum / s.size();
+    }
+
     private static final PlainMlp PLAIN = new PlainMlp(ARCH);
 
     /** Support MSE in double precision with parameter i moved by delta: the reference for gradients. */

@@ -120,27 +120,64 @@ class MovieLensTest {
     void featuresComeFromMetaTrainUsersAndLeaveATrainingRatingOut() {
         SyntheticMovieLens.write(dir, new SyntheticMovieLens.Spec(60, 50, 13, 40, 6));
         ColdStartData d = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.melu());
-        MovieLens.Rating r = d.split().train().get(0).ratings().get(0);
+        List<MovieLens.Rating> train = d.split().trainRatings();
+        MovieLens.Rating r = train.get(0);
         float[] serving = d.features().encode(r.user(), r.item());
         float[] training = d.features().encodeTraining(r);
         assertEquals(MovieLensFeatures.DIM, serving.length);
         assertEquals(1f, sum(serving, 23, 30), "one age group");
         assertEquals(1f, sum(serving, 30, 51), "one occupation");
-        assertNotEquals(serving[20], training[20], "the item mean without the rating itself");
-        // Only meta-train ratings count: the item mean is the shrunk mean of those ratings.
-        double s = 0;
+        assertEquals(1f, sum(serving, 51, 56), 1e-5f, "a rating distribution");
+        assertEquals(1f, sum(training, 51, 56), 1e-5f, "a rating distribution");
+        double all = 0;
         int n = 0;
-        for (MovieLens.Rating t : d.split().trainRatings()) {
+        for (MovieLens.Rating t : train) {
             if (t.item() == r.item()) {
-                s += t.rating();
+                all += t.rating();
                 n++;
             }
         }
         double g = d.features().globalMean();
-        assertEquals((s + 5 * g) / (n + 5), d.features().itemMean(r.item()), 1e-9);
-        assertEquals((float) ((s + 5 * g) / (n + 5) - g), serving[20], 1e-6f);
-        float[] again = d.features().encode(r.user(), r.item());
-        assertArrayEquals(serving, again);
+        // Serving: every meta-train rating of the item; training: all but the rating itself.
+        assertEquals((all + 5 * g) / (n + 5), d.features().itemMean(r.item()), 1e-9);
+        assertEquals((float) ((all + 5 * g) / (n + 5) - g), serving[20], 1e-6f);
+        assertEquals((float) ((all - r.rating() + 5 * g) / (n - 1 + 5) - g), training[20], 1e-6f);
+        assertEquals((float) (Math.log1p(n - 1) / 6), training[21], 1e-6f);
+        assertEquals((d.features().itemMedian(r.item()) - 3) / 2f, serving[56], 0f);
+        assertArrayEquals(serving, d.features().encode(r.user(), r.item()));
+        // The item-statistics set keeps the layout and turns the rest off.
+        ColdStartData items = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.melu(),
+                RatingTarget.RATING, MovieLensFeatures.FeatureSet.ITEM_STATISTICS);
+        float[] only = items.features().encode(r.user(), r.item());
+        assertEquals(0f, sum(only, 0, 20) + sum(only, 22, 51), "genres, year and the user are off");
+        assertEquals(serving[20], only[20]);
+        assertEquals(sum(serving, 51, 56), sum(only, 51, 56), 1e-6f);
+    }
+
+    /** The binary target: a positive from 4 stars; the item's positive rate is shrunk like its mean. */
+    @Test
+    void binaryTargetsArePositivesFromFourStars() {
+        SyntheticMovieLens.write(dir, new SyntheticMovieLens.Spec(60, 50, 13, 40, 6));
+        ColdStartData d = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.melu(),
+                RatingTarget.BINARY);
+        List<MovieLens.Rating> ratings = d.split().test().get(0).ratings();
+        float[] y = d.features().support(ratings).targets();
+        for (int k = 0; k < y.length; k++) {
+            assertEquals(ratings.get(k).rating() >= 4 ? 1f : 0f, y[k]);
+        }
+        int item = ratings.get(0).item();
+        double positives = 0;
+        int n = 0;
+        double allPositives = 0;
+        for (MovieLens.Rating t : d.split().trainRatings()) {
+            allPositives += t.rating() >= 4 ? 1 : 0;
+            if (t.item() == item) {
+                positives += t.rating() >= 4 ? 1 : 0;
+                n++;
+            }
+        }
+        double global = allPositives / d.split().trainRatings().size();
+        assertEquals((positives + 5 * global) / (n + 5), d.features().itemPositiveRate(item), 1e-9);
     }
 
     private static float sum(float[] v, int from, int to) {

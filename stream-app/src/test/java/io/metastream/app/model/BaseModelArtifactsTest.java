@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import ai.djl.Device;
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
+import io.metastream.learn.Loss;
 import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.GradientLearner;
@@ -64,6 +65,20 @@ class BaseModelArtifactsTest {
                 assertThat(learner.predict(loaded, List.<float[]>of(b), List.<float[][]>of(queries))[0])
                         .containsExactly(learner.predict(saved, List.<float[]>of(a), List.<float[][]>of(queries))[0]);
             }
+        }
+    }
+
+    /** The loss travels in the manifest; a squared-error manifest stays without the field. */
+    @Test
+    void shouldRoundTripTheLossAndLeaveSquaredErrorManifestsAsTheyWere(@TempDir Path dir) {
+        LocalDirectoryModelStore store = new LocalDirectoryModelStore(dir);
+        for (Loss loss : Loss.values()) {
+            BaseModel saved = new BaseModel("x@0", "reptile", ARCH, randomVector(1, 0.5f),
+                    new AdaptationSettings(3, 0.01f, 2f, loss));
+            ModelManifest m = BaseModelArtifacts.publish(store, "l-" + loss.id(), saved, Map.of("seed", 1));
+            assertThat(m.adaptation().get("loss")).isEqualTo(loss == Loss.MSE ? null : loss.id());
+            assertThat(BaseModelArtifacts.load(store, "l-" + loss.id(), m.version()).adaptation().loss())
+                    .isEqualTo(loss);
         }
     }
 
