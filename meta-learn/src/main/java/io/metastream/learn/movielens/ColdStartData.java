@@ -57,13 +57,15 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
     }
 
     /**
-     * The preference model's default meta-training: a 51-32-16-1 ReLU MLP (the dense first layer is
+     * The preference model's default meta-training: a 57-32-16-1 ReLU MLP (the dense first layer is
      * MeLU's side-information embedding, the rest its decision layers), Reptile over 25 users a
      * meta-batch, each user's support up to 90 ratings (the protocol's maximum) against 10 query
      * ratings; online, 10 SGD steps of 0.1 with a support prior of 10 pseudo-ratings
      * ({@link AdaptationSettings#supportPrior()}). Chosen on the synthetic data set by the
-     * cold-user MAE curve over support sizes 0 to 90 (docs/RESULTS.md); 51-64-32-1 is about 0.03
+     * cold-user MAE curve over support sizes 0 to 90 (docs/RESULTS.md); 51-64-32-1 was about 0.03
      * better in MAE there but 2.4 times the arithmetic per adaptation, which the stream pays per rating.
+     * On the real MovieLens 100K this plan's fixed steps follow noise; the recipe that works there
+     * (ANIL, learned step sizes, item statistics only) is in docs/RESULTS.md.
      */
     public static MetaTrainingPlan defaultPlan() {
         return defaultPlan(RatingTarget.RATING);

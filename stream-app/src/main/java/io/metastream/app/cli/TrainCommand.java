@@ -158,6 +158,9 @@ final class TrainCommand implements Callable<Integer> {
                 throw new IllegalArgumentException(algo + " has no inner steps: drop --inner-steps and "
                         + "--inner-step-size");
             }
+            if (loss != null && Loss.fromId(loss) != Loss.MSE) {
+                throw new IllegalArgumentException(algo + " is trained with squared error only: drop --loss " + loss);
+            }
             plan = new MetaTrainingPlan(d.architecture(), AdaptationSettings.NONE, iterations,
                     metaBatch, shots, d.queryShots(), outerStepSize, seed, outerDecayTo);
             run = taskEncoder
