@@ -20,6 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "eval", mixinStandardHelpOptions = true,
@@ -41,17 +42,11 @@ final class EvalCommand implements Callable<Integer> {
             + "for sinusoid, 1 for omniglot.")
     Integer shots;
 
-    @Option(names = "--features", defaultValue = "all", description = "movielens only: all (genres, year, item "
-            + "statistics, user demographics) or item-statistics (item mean, count and rating distribution only, "
-            + "what wins on MovieLens 100K); eval and replay must name the set the model was trained with.")
-    String features;
-
-    @Option(names = "--target", defaultValue = "rating", description = "movielens only: rating (MAE, RMSE, "
-            + "nDCG@3) or binary (rating >= 4 a positive; AUC, log-loss, nDCG@3); the model must be trained for it.")
-    String target;
-
     @Option(names = "--ways", defaultValue = "5", description = "omniglot only: classes per test task (N).")
     int ways;
+
+    @Mixin
+    MovieLensOptions movielens = new MovieLensOptions();
 
     @Option(names = "--data", description = "omniglot: a folder in the full Omniglot layout "
             + "(default: the bundled background-small archives); movielens: the MovieLens folder the model was "

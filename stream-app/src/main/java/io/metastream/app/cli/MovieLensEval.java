@@ -9,8 +9,6 @@ import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.movielens.ColdStartData;
-import io.metastream.learn.movielens.MovieLensFeatures;
-import io.metastream.learn.movielens.RatingTarget;
 import io.metastream.store.LocalDirectoryModelStore;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -30,8 +28,7 @@ final class MovieLensEval {
         if (c.data == null) {
             throw new IllegalArgumentException("movielens needs --data DIR, the folder the model was trained on");
         }
-        ColdStartData data = ColdStartData.read(c.data, RatingTarget.fromId(c.target),
-                MovieLensFeatures.FeatureSet.fromId(c.features));
+        ColdStartData data = c.movielens.read(c.data);
         DjlRuntime.start(1);
         LocalDirectoryModelStore store = new LocalDirectoryModelStore(c.model);
         String ref = c.ref != null ? c.ref : ColdStartModels.modelName(data.target());

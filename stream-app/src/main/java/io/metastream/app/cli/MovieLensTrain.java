@@ -9,7 +9,6 @@ import io.metastream.learn.Loss;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.learn.movielens.ColdStartData;
-import io.metastream.learn.movielens.MovieLensFeatures;
 import io.metastream.learn.movielens.RatingTarget;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
@@ -29,8 +28,8 @@ final class MovieLensTrain {
                     + "(https://grouplens.org/datasets/movielens/), or a synthetic one from `metastream.jar synthesize --out DIR`");
         }
         MetaTrainer.Algorithm algo = MetaTrainer.Algorithm.fromId(c.algorithm.toLowerCase(Locale.ROOT));
-        RatingTarget target = RatingTarget.fromId(c.target);
-        ColdStartData data = ColdStartData.read(c.data, target, MovieLensFeatures.FeatureSet.fromId(c.features));
+        RatingTarget target = c.movielens.target();
+        ColdStartData data = c.movielens.read(c.data);
         MetaTrainingPlan d = ColdStartData.defaultPlan(target);
         AdaptationSettings a = d.adaptation();
         MetaTrainingPlan plan = new MetaTrainingPlan(d.architecture(),

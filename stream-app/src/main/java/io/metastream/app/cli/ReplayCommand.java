@@ -10,8 +10,6 @@ import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.movielens.ColdStartData;
-import io.metastream.learn.movielens.MovieLensFeatures;
-import io.metastream.learn.movielens.RatingTarget;
 import io.metastream.store.LocalDirectoryModelStore;
 import java.io.IOException;
 import java.io.InputStream;
@@ -23,6 +21,7 @@ import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "replay", mixinStandardHelpOptions = true,
@@ -34,17 +33,11 @@ final class ReplayCommand implements Callable<Integer> {
     @Option(names = "--dataset", defaultValue = "movielens", description = "Only movielens.")
     String dataset;
 
+    @Mixin
+    MovieLensOptions movielens = new MovieLensOptions();
+
     @Option(names = "--data", required = true, description = "The MovieLens folder the served model was trained on.")
     Path data;
-
-    @Option(names = "--features", defaultValue = "all", description = "movielens only: all (genres, year, item "
-            + "statistics, user demographics) or item-statistics (item mean, count and rating distribution only, "
-            + "what wins on MovieLens 100K); eval and replay must name the set the model was trained with.")
-    String features;
-
-    @Option(names = "--target", defaultValue = "rating", description = "rating or binary: what the served model "
-            + "predicts (train --target); samples carry that target, the report scores it.")
-    String target;
 
     @Option(names = "--config", required = true, description = "The pipeline's properties file (bootstrap servers, "
             + "topics, model store, model name and alias).")
@@ -73,8 +66,7 @@ final class ReplayCommand implements Callable<Integer> {
         }
         props.putAll(overrides);
         MetastreamConfig cfg = new MetastreamConfig(props);
-        ColdStartData d = ColdStartData.read(data, RatingTarget.fromId(target),
-                MovieLensFeatures.FeatureSet.fromId(features));
+        ColdStartData d = movielens.read(data);
         DjlRuntime.start(1);
         LocalDirectoryModelStore store = new LocalDirectoryModelStore(
                 Path.of(cfg.getString(MetastreamConfig.MODEL_STORE_DIR_CONFIG)));

@@ -24,6 +24,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "train", mixinStandardHelpOptions = true,
@@ -68,15 +69,6 @@ final class TrainCommand implements Callable<Integer> {
             + "added to each support set's loss (default 10).")
     Float supportPrior;
 
-    @Option(names = "--features", defaultValue = "all", description = "movielens only: all (genres, year, item "
-            + "statistics, user demographics) or item-statistics (item mean, count and rating distribution only, "
-            + "what wins on MovieLens 100K); eval and replay must name the set the model was trained with.")
-    String features;
-
-    @Option(names = "--target", defaultValue = "rating", description = "movielens only: rating (1..5, scored by "
-            + "MAE) or binary (rating >= 4 is a positive; log-loss, AUC, nDCG).")
-    String target;
-
     @Option(names = "--shots", description = "Support examples per task (K): default 10 for sinusoid, 5 per class "
             + "for omniglot; for task-encoder the largest support size, sizes drawn from 0..K (default 20).")
     Integer shots;
@@ -84,6 +76,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--embedding-dim", defaultValue = "32",
             description = "task-encoder only: length of the task embedding.")
     int embeddingDim;
+
+    @Mixin
+    MovieLensOptions movielens = new MovieLensOptions();
 
     @Option(names = "--data", description = "omniglot: a folder in the full Omniglot layout "
             + "<split>/<Alphabet>/characterNN/*.png (default: the bundled background-small archives); movielens: a "

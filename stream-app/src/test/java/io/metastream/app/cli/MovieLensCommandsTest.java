@@ -64,4 +64,46 @@ class MovieLensCommandsTest {
         assertThat(err.toString()).contains("train --dataset movielens");
         assertThat(Files.exists(dir.resolve("other/u.data"))).isTrue();
     }
+
+    /**
+     * The click variant end to end as a user runs it: a logistic base (its manifest says so) that
+     * eval scores by AUC and log-loss, better than the global positive rate; eval refuses the
+     * wrong feature set with the option that fixes it.
+     */
+    @Test
+    void shouldTrainAndScoreTheBinaryTargetAndRefuseAnotherFeatureSet() throws IOException {
+        Path data = dir.resolve("ml");
+        Path models = dir.resolve("models");
+        CommandLine cli = new CommandLine(new MetastreamCommand());
+        assertThat(cli.execute("synthesize", "--out", data.toString(), "--users", "200", "--items", "150")).isZero();
+        assertThat(cli.execute("train", "--dataset", "movielens", "--data", data.toString(), "--out",
+                models.toString(), "--target", "binary", "--features", "item-statistics", "--algorithm", "anil",
+                "--inner-steps", "2", "--iterations", "300", "--outer-step-size", "0.005")).isZero();
+        JsonNode manifest = new ObjectMapper().readTree(models.resolve("movielens-binary/1/manifest.json").toFile());
+        assertThat(manifest.toString()).contains("\"loss\":\"logistic\"");
+        assertThat(manifest.get("provenance").get("target").asText()).isEqualTo("binary");
+        assertThat(manifest.get("provenance").get("feature_set").asText()).isEqualTo("item-statistics");
+
+        Path report = dir.resolve("eval.json");
+        assertThat(cli.execute("eval", "--dataset", "movielens", "--data", data.toString(), "--model",
+                models.toString(), "--target", "binary", "--features", "item-statistics", "--report",
+                report.toString())).isZero();
+        JsonNode r = new ObjectMapper().readTree(report.toFile());
+        assertThat(r.get("metric").asText()).isEqualTo("auc");
+        assertThat(r.get("methods").get("item_median")).as("no median of a click").isNull();
+        double adapted = r.get("methods").get("meta_adapted").get("logloss").get("mean").asDouble();
+        double global = r.get("methods").get("global_mean").get("logloss").get("mean").asDouble();
+        assertThat(adapted).isLessThan(global);
+        assertThat(r.get("adapted_minus_best_other").get("all").get("best_other").asText()).isNotEqualTo("meta_adapted");
+
+        java.io.StringWriter err = new java.io.StringWriter();
+        cli.setErr(new java.io.PrintWriter(err));
+        cli.setExecutionExceptionHandler((e, c, p) -> {
+            c.getErr().println("error: " + e.getMessage());
+            return 1;
+        });
+        assertThat(cli.execute("eval", "--dataset", "movielens", "--data", data.toString(), "--model",
+                models.toString(), "--target", "binary", "--ref", "movielens-binary@1")).isEqualTo(1);
+        assertThat(err.toString()).contains("--features item-statistics");
+    }
 }
