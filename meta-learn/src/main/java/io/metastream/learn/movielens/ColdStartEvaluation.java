@@ -144,7 +144,7 @@ public final class ColdStartEvaluation {
         RatingTarget target = models.target();
         boolean rating = target == RatingTarget.RATING;
         Map<Method, float[][]> out = new EnumMap<>(Method.class);
-        double global = rating ? features.globalMean() : features.itemPositiveRate(Integer.MIN_VALUE);
+        double global = rating ? features.globalMean() : features.globalPositiveRate();
         out.put(Method.GLOBAL_MEAN, statistic(cases, target, (c, item) -> global));
         out.put(Method.ITEM_MEAN, statistic(cases, target, (c, item) -> itemBaseline(features, item)));
         if (rating) {

@@ -139,12 +139,19 @@ public final class MovieLensFeatures {
     public double itemPositiveRate(int item) {
         double[] s = itemSums.getOrDefault(item, new double[2 + LEVELS]);
         double positives = 0;
-        double global = 0;
         for (int l = (int) RatingTarget.POSITIVE_FROM - 1; l < LEVELS; l++) {
             positives += s[2 + l];
+        }
+        return (positives + SHRINKAGE * globalPositiveRate()) / (s[1] + SHRINKAGE);
+    }
+
+    /** The share of all meta-train ratings that are positives, the global baseline of the binary target. */
+    public double globalPositiveRate() {
+        double global = 0;
+        for (int l = (int) RatingTarget.POSITIVE_FROM - 1; l < LEVELS; l++) {
             global += globalDistribution[l];
         }
-        return (positives + SHRINKAGE * global) / (s[1] + SHRINKAGE);
+        return global;
     }
 
     /** Mean rating of the meta-train users, the global-mean baseline. */
