@@ -24,7 +24,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = "Score a stored base on fresh tasks: query MSE after K-shot adaptation, mean and 95% "
+        description = "Score a stored base on fresh tasks: query MSE after K-shot adaptation, mean and 95%% "
                 + "confidence interval over tasks, printed and written as JSON.")
 final class EvalCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Model store root directory.")
