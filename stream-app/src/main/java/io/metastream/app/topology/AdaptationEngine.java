@@ -186,6 +186,9 @@ public final class AdaptationEngine implements AutoCloseable {
                     steps = batch.steps();
                 } catch (RuntimeException batchFailure) {
                     // One poisoned support set must not fail its neighbours: retry one task at a time.
+                    // Logged here because a retry that succeeds would otherwise leave no trace of it.
+                    LOG.warn("adapting a batch of {} tasks on {} failed; retrying them one at a time",
+                            to - from, group.getKey().version(), batchFailure);
                     for (int i = from; i < to; i++) {
                         try {
                             AdaptedBatch one = learner.adapt(group.getKey(), List.of(supports.get(i)));

@@ -26,6 +26,8 @@ import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Queries in, predictions out, in micro-batches. Every query waits in
@@ -43,6 +45,7 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * the base.
  */
 final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, SpecificRecord> {
+    private static final Logger LOG = LoggerFactory.getLogger(QueryProcessor.class);
     private static final char SEPARATOR = '\u0000';
     private static final AvroCodec<PredictionRequest> QUERIES = AvroCodec.of(PredictionRequest.class);
 
@@ -128,6 +131,9 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
         } catch (RuntimeException batchFailure) {
             // One poisoned task (say, corrupt state) must not hold every query of the batch hostage
             // or fail the stream thread: retry one query at a time and dead-letter only the culprit.
+            // Logged here because a retry that succeeds would otherwise leave no trace of it.
+            LOG.warn("answering {} queries of tasks {} failed; retrying them one at a time", queries.size(), tasks,
+                    batchFailure);
             for (PendingQuery q : queries) {
                 try {
                     adaptAndAnswer(Set.of(q.getTaskId()), List.of(q), base);
