@@ -41,8 +41,8 @@ final class MovieLensTrain {
                 d.queryShots(), c.outerStepSize, c.seed, c.outerDecayTo);
         String name = c.name != null ? c.name : ColdStartModels.modelName(target);
         System.out.printf(Locale.ROOT, "%s %s, target %s, loss %s: %d meta-train users, %d meta-test users (%s)%n",
-                data.data().format(), data.fingerprint(), target.id(), plan.adaptation().loss().id(), data.split().train().size(), data.split().test().size(),
-                data.split().protocol().describe());
+                data.data().format(), data.fingerprint(), target.id(), plan.adaptation().loss().id(),
+                data.split().train().size(), data.split().test().size(), data.split().protocol().describe());
         DjlRuntime.start(1);
         LocalDirectoryModelStore store = new LocalDirectoryModelStore(c.out);
         ConsoleProgress bar = new ConsoleProgress(System.out, "meta-training " + algo.id());
@@ -57,6 +57,7 @@ final class MovieLensTrain {
         log.put("resident_kb", run.memory());
         log.put("query_loss", run.curve());
         return c.finish(store, name, manifest, run.trainSeconds(), run.curve(),
-                manifest.ref() + " (" + algo.id() + ", MovieLens users, query " + plan.adaptation().loss().id() + ")", log);
+                manifest.ref() + " (" + algo.id() + ", MovieLens users, query " + plan.adaptation().loss().id() + ")",
+                log);
     }
 }

@@ -77,31 +77,40 @@ public final class ColdStartModels {
     /**
      * Loads {@code name@versionOrAlias} for {@code data}.
      *
-     * @throws IllegalArgumentException if the model was trained on other data: its features (item
-     *     statistics) and split would not be this data's
+     * @throws IllegalArgumentException if the model was trained on other data (its item statistics
+     *     and split would not be this data's), for another target or on another feature set
      */
     public static BaseModel load(ModelStore store, String name, String versionOrAlias, ColdStartData data) {
         ModelManifest m = store.load(name, versionOrAlias).manifest();
-        Object trainedOn = m.provenance().get("data_fingerprint");
-        if (!data.fingerprint().equals(trainedOn)) {
-            throw new IllegalArgumentException(m.ref() + " was trained on data " + trainedOn + ", but this folder is "
-                    + data.fingerprint() + ": train a model on it first (train --dataset movielens --data ...)");
-        }
-        String features = String.valueOf(m.provenance().getOrDefault("feature_set", "all"));
-        if (!data.features().featureSet().id().equals(features)) {
-            throw new IllegalArgumentException(m.ref() + " was trained on the '" + features + "' features, not '"
-                    + data.features().featureSet().id() + "': pass --features " + features);
-        }
-        if (!data.target().id().equals(targetOf(m))) {
-            throw new IllegalArgumentException(m.ref() + " predicts the " + targetOf(m) + " target, not "
-                    + data.target().id() + ": pass --target " + targetOf(m) + " or train one for it");
+        String mismatch = mismatch(m, data);
+        if (mismatch != null) {
+            throw new IllegalArgumentException(mismatch);
         }
         return BaseModelArtifacts.load(store, name, versionOrAlias);
     }
 
-    /** The target a stored model predicts; models from before the field predict ratings. */
-    static String targetOf(ModelManifest m) {
-        return String.valueOf(m.provenance().getOrDefault("target", RatingTarget.RATING.id()));
+    /**
+     * Why {@code m} cannot serve {@code data} (other data, another target or feature set), with the
+     * way out, or {@code null} when it can. Models from before the fields predict ratings from all
+     * features.
+     */
+    private static String mismatch(ModelManifest m, ColdStartData data) {
+        Object trainedOn = m.provenance().get("data_fingerprint");
+        if (!data.fingerprint().equals(trainedOn)) {
+            return m.ref() + " was trained on data " + trainedOn + ", but this folder is " + data.fingerprint()
+                    + ": train a model on it first (train --dataset movielens --data ...)";
+        }
+        String features = String.valueOf(m.provenance().getOrDefault("feature_set", "all"));
+        if (!data.features().featureSet().id().equals(features)) {
+            return m.ref() + " was trained on the '" + features + "' features, not '"
+                    + data.features().featureSet().id() + "': pass --features " + features;
+        }
+        String target = String.valueOf(m.provenance().getOrDefault("target", RatingTarget.RATING.id()));
+        if (!data.target().id().equals(target)) {
+            return m.ref() + " predicts the " + target + " target, not " + data.target().id() + ": pass --target "
+                    + target + " or train one for it";
+        }
+        return null;
     }
 
     /** The newest version of {@code name} trained on {@code data} for its target, if any. */
@@ -111,10 +120,7 @@ public final class ColdStartModels {
         }
         List<ModelManifest> versions = store.versions(name);
         for (int i = versions.size() - 1; i >= 0; i--) {
-            if (data.fingerprint().equals(versions.get(i).provenance().get("data_fingerprint"))
-                    && data.target().id().equals(targetOf(versions.get(i)))
-                    && data.features().featureSet().id().equals(
-                            String.valueOf(versions.get(i).provenance().getOrDefault("feature_set", "all")))) {
+            if (mismatch(versions.get(i), data) == null) {
                 return java.util.Optional.of(versions.get(i));
             }
         }
