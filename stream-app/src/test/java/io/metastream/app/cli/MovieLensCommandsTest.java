@@ -53,12 +53,7 @@ class MovieLensCommandsTest {
         Path other = dir.resolve("other");
         assertThat(cli.execute("synthesize", "--out", other.toString(), "--users", "200", "--items", "150",
                 "--seed", "2")).isZero();
-        java.io.StringWriter err = new java.io.StringWriter();
-        cli.setErr(new java.io.PrintWriter(err));
-        cli.setExecutionExceptionHandler((e, c, p) -> {
-            c.getErr().println("error: " + e.getMessage());
-            return 1;
-        });
+        java.io.StringWriter err = errorsOf(cli);
         assertThat(cli.execute("eval", "--dataset", "movielens", "--data", other.toString(), "--model",
                 models.toString())).isEqualTo(1);
         assertThat(err.toString()).contains("train --dataset movielens");
@@ -96,14 +91,20 @@ class MovieLensCommandsTest {
         assertThat(adapted).isLessThan(global);
         assertThat(r.get("adapted_minus_best_other").get("all").get("best_other").asText()).isNotEqualTo("meta_adapted");
 
+        java.io.StringWriter err = errorsOf(cli);
+        assertThat(cli.execute("eval", "--dataset", "movielens", "--data", data.toString(), "--model",
+                models.toString(), "--target", "binary", "--ref", "movielens-binary@1")).isEqualTo(1);
+        assertThat(err.toString()).contains("--features item-statistics");
+    }
+
+    /** Makes {@code cli} print a failed command's message, as the jar's main does, and returns what it prints. */
+    private static java.io.StringWriter errorsOf(CommandLine cli) {
         java.io.StringWriter err = new java.io.StringWriter();
         cli.setErr(new java.io.PrintWriter(err));
         cli.setExecutionExceptionHandler((e, c, p) -> {
             c.getErr().println("error: " + e.getMessage());
             return 1;
         });
-        assertThat(cli.execute("eval", "--dataset", "movielens", "--data", data.toString(), "--model",
-                models.toString(), "--target", "binary", "--ref", "movielens-binary@1")).isEqualTo(1);
-        assertThat(err.toString()).contains("--features item-statistics");
+        return err;
     }
 }
