@@ -7,7 +7,7 @@ import io.metastream.app.topology.AdaptationEngine;
 import io.metastream.app.topology.DeadLetterCounters;
 import io.metastream.app.topology.ErrorsToDeadLetters;
 import io.metastream.app.topology.MetastreamTopology;
-import io.metastream.app.topology.Topics;
+import io.metastream.app.kafka.Topics;
 import io.metastream.app.topology.TopologySettings;
 import io.metastream.store.ModelStore;
 import java.time.Duration;
@@ -64,7 +64,8 @@ public final class MetastreamApp implements AutoCloseable {
         this.topics = Topics.from(config);
         this.model = model;
         Properties props = config.streamsProperties();
-        props.put(ErrorsToDeadLetters.COUNTERS, handlerDeadLetters);
+        ErrorsToDeadLetters.install(props, topics.deadLetters().name(),
+                config.getInt(MetastreamConfig.DEAD_LETTER_MAX_VALUE_BYTES_CONFIG), handlerDeadLetters);
         TopologySettings settings = TopologySettings.from(config);
         this.engine = config.getString(MetastreamConfig.ADAPTATION_ENGINE_CONFIG)
                 .equals(MetastreamConfig.ADAPTATION_ENGINE_SHARED)

@@ -10,7 +10,6 @@ import org.apache.kafka.common.config.ConfigDef.Range;
 import org.apache.kafka.common.config.ConfigDef.Type;
 import org.apache.kafka.common.config.ConfigDef.ValidString;
 import org.apache.kafka.common.config.ConfigException;
-import io.metastream.app.topology.ErrorsToDeadLetters;
 import org.apache.kafka.streams.StreamsConfig;
 
 /**
@@ -246,7 +245,10 @@ public final class MetastreamConfig extends AbstractConfig {
         return getString(APPLICATION_ID_CONFIG) + "@" + host + ":" + ProcessHandle.current().pid();
     }
 
-    /** Properties for {@link org.apache.kafka.streams.KafkaStreams}. */
+    /**
+     * Properties for {@link org.apache.kafka.streams.KafkaStreams}, without the exception handlers:
+     * the instance installs those ({@code ErrorsToDeadLetters.install}) with its own counters.
+     */
     public Properties streamsProperties() {
         Properties p = new Properties();
         p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, getString(BOOTSTRAP_SERVERS_CONFIG));
@@ -259,10 +261,6 @@ public final class MetastreamConfig extends AbstractConfig {
         p.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, BoundedRocksDbMemory.class);
         p.put(BoundedRocksDbMemory.BLOCK_CACHE_BYTES, getLong(ROCKSDB_BLOCK_CACHE_BYTES_CONFIG));
         p.put(BoundedRocksDbMemory.WRITE_BUFFER_BYTES, getLong(ROCKSDB_WRITE_BUFFER_BYTES_CONFIG));
-        p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, ErrorsToDeadLetters.Processing.class);
-        p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, ErrorsToDeadLetters.Production.class);
-        p.put(ErrorsToDeadLetters.TOPIC, getString(TOPIC_DEAD_LETTERS_CONFIG));
-        p.put(ErrorsToDeadLetters.MAX_VALUE_BYTES, getInt(DEAD_LETTER_MAX_VALUE_BYTES_CONFIG));
         // A query and the samples before it sit on two partitions of one stream task. With 0 the
         // task still waits for a partition that is empty locally but known to have data on the
         // broker, so records are taken in timestamp order without a fixed idle delay.

@@ -1,6 +1,6 @@
 package io.metastream.app.model;
 
-import io.metastream.app.topology.Topics;
+import io.metastream.app.kafka.Topics;
 import io.metastream.schemas.ModelChange;
 import io.metastream.store.ModelStore;
 import java.time.Instant;

@@ -1,6 +1,6 @@
 package io.metastream.app.model;
 
-import io.metastream.app.topology.Topics;
+import io.metastream.app.kafka.Topics;
 import io.metastream.learn.BaseModel;
 import io.metastream.schemas.ModelSwapEvent;
 import io.metastream.store.ModelStore;

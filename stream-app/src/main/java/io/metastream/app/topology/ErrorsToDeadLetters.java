@@ -32,6 +32,20 @@ public final class ErrorsToDeadLetters {
     private ErrorsToDeadLetters() {
     }
 
+    /**
+     * Installs both handlers in {@code streamsProperties}: errors become dead letters on
+     * {@code deadLetterTopic}, counted in {@code counters}. An application that embeds metastream
+     * calls this on the properties of its own {@code KafkaStreams}.
+     */
+    public static void install(java.util.Properties streamsProperties, String deadLetterTopic, int maxValueBytes,
+            DeadLetterCounters counters) {
+        streamsProperties.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, Processing.class);
+        streamsProperties.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, Production.class);
+        streamsProperties.put(TOPIC, deadLetterTopic);
+        streamsProperties.put(MAX_VALUE_BYTES, maxValueBytes);
+        streamsProperties.put(COUNTERS, counters);
+    }
+
     /** Shared configuration of both handlers. */
     private static final class Target {
         String topic = "dead-letters";

@@ -1,5 +1,7 @@
 package io.metastream.app.topology;
 
+import io.metastream.app.kafka.Topics;
+
 import io.metastream.app.model.ActiveModel;
 import io.metastream.schemas.serde.AvroSerde;
 import io.metastream.schemas.state.AdaptedTask;

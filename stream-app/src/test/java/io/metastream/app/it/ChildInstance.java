@@ -31,7 +31,7 @@ final class ChildInstance {
         Path log = dir.resolve(name + "-" + System.nanoTime() + ".log");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process p = new ProcessBuilder(List.of(java, "-Xmx768m", "-Dai.djl.offline=true", "-cp",
-                System.getProperty("java.class.path"), "io.metastream.app.cli.MetastreamCommand", "run", "--config",
+                System.getProperty("java.class.path"), "io.metastream.cli.MetastreamCommand", "run", "--config",
                 config.toString())).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         ChildInstance child = new ChildInstance(p, log);
         try {

@@ -1,5 +1,7 @@
 package io.metastream.app.topology;
 
+import io.metastream.app.kafka.Topics;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 

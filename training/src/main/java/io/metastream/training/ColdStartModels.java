@@ -1,0 +1,144 @@
+package io.metastream.training;
+
+import io.metastream.app.model.BaseModelArtifacts;
+import io.metastream.training.BaseModelTraining;
+import io.metastream.learn.BaseModel;
+import io.metastream.learn.DjlRuntime;
+import io.metastream.learn.DispatchingLearner;
+import io.metastream.learn.Learner;
+import io.metastream.learn.MetaTrainer;
+import io.metastream.learn.MetaTrainingPlan;
+import io.metastream.learn.movielens.ColdStartData;
+import io.metastream.learn.movielens.ColdStartEvaluation;
+import io.metastream.learn.movielens.MatrixFactorization;
+import io.metastream.learn.movielens.RatingTarget;
+import io.metastream.store.ModelManifest;
+import io.metastream.store.ModelStore;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The preference models of the recommendation workflow: the meta-learned base (trained,
+ * evaluated on the cold-start protocol and published with the data's fingerprint), its loading
+ * with a check that the data is the one it was trained on, and the pooled-pretraining baseline
+ * that every evaluation trains in the same run.
+ */
+public final class ColdStartModels {
+    /** The model name the workflow uses unless told otherwise. */
+    public static final String MODEL_NAME = "movielens";
+
+    private ColdStartModels() {
+    }
+
+    /** Meta-trains on the meta-train users, scores on the meta-test users, publishes. */
+    public static BaseModelTraining.TrainingRun train(ModelStore store, String name, MetaTrainer.Algorithm algorithm,
+            ColdStartData data, MetaTrainingPlan plan, MetaTrainer.Progress progress) {
+        return BaseModelTraining.train(store, name, algorithm, data.tasks(), plan, progress,
+                candidate -> heldOutMetrics(data, candidate), data.provenance());
+    }
+
+    private static Map<String, Object> heldOutMetrics(ColdStartData data, BaseModel candidate) {
+        List<ColdStartEvaluation.Case> cases = ColdStartEvaluation.cases(data.split());
+        Map<String, Object> metrics = new LinkedHashMap<>();
+        metrics.put("protocol", data.split().protocol().describe());
+        metrics.put("target", data.target().id());
+        try (DispatchingLearner learner = new DispatchingLearner(DjlRuntime.defaultDevice())) {
+            for (boolean adapt : new boolean[] {false, true}) {
+                ColdStartEvaluation.Scores s = ColdStartEvaluation.score(cases,
+                        ColdStartEvaluation.model(cases, data.features(), learner, candidate, adapt), data.target());
+                String suffix = adapt ? "_adapted" : "_unadapted";
+                s.metrics().forEach((metric, e) -> {
+                    metrics.put(metric + suffix, e.mean());
+                    metrics.put(metric + suffix + "_ci95", e.ci95());
+                });
+            }
+        }
+        metrics.put("users", cases.size());
+        return metrics;
+    }
+
+    /** The default model name for {@code target}: one name a target, so their versions never mix. */
+    public static String modelName(RatingTarget target) {
+        return target == RatingTarget.RATING ? MODEL_NAME : MODEL_NAME + "-" + target.id();
+    }
+
+    /**
+     * Everything {@link ColdStartEvaluation#predictAll} needs for {@code meta} on {@code data}: the
+     * pooled baseline is trained and the matrix factorisation fitted here, in the caller's run.
+     */
+    public static ColdStartEvaluation.Models peers(ColdStartData data, Learner learner, BaseModel meta,
+            MetaTrainer.Progress progress) {
+        BaseModel pooled = pooledBaseline(data, meta, progress);
+        return new ColdStartEvaluation.Models(data.features(), learner, meta, pooled,
+                MatrixFactorization.fit(data.split(), data.target(), 42L));
+    }
+
+    /**
+     * Loads {@code name@versionOrAlias} for {@code data}.
+     *
+     * @throws IllegalArgumentException if the model was trained on other data (its item statistics
+     *     and split would not be this data's), for another target or on another feature set
+     */
+    public static BaseModel load(ModelStore store, String name, String versionOrAlias, ColdStartData data) {
+        ModelManifest m = store.load(name, versionOrAlias).manifest();
+        String mismatch = mismatch(m, data);
+        if (mismatch != null) {
+            throw new IllegalArgumentException(mismatch);
+        }
+        return BaseModelArtifacts.load(store, name, versionOrAlias);
+    }
+
+    /**
+     * Why {@code m} cannot serve {@code data} (other data, another target or feature set), with the
+     * way out, or {@code null} when it can. Models from before the fields predict ratings from all
+     * features.
+     */
+    private static String mismatch(ModelManifest m, ColdStartData data) {
+        Object trainedOn = m.provenance().get("data_fingerprint");
+        if (!data.fingerprint().equals(trainedOn)) {
+            return m.ref() + " was trained on data " + trainedOn + ", but this folder is " + data.fingerprint()
+                    + ": train a model on it first (train --dataset movielens --data ...)";
+        }
+        String features = String.valueOf(m.provenance().getOrDefault("feature_set", "all"));
+        if (!data.features().featureSet().id().equals(features)) {
+            return m.ref() + " was trained on the '" + features + "' features, not '"
+                    + data.features().featureSet().id() + "': pass --features " + features;
+        }
+        String target = String.valueOf(m.provenance().getOrDefault("target", RatingTarget.RATING.id()));
+        if (!data.target().id().equals(target)) {
+            return m.ref() + " predicts the " + target + " target, not " + data.target().id() + ": pass --target "
+                    + target + " or train one for it";
+        }
+        return null;
+    }
+
+    /** The newest version of {@code name} trained on {@code data} for its target, if any. */
+    public static java.util.Optional<ModelManifest> newestFor(ModelStore store, String name, ColdStartData data) {
+        if (!store.modelNames().contains(name)) {
+            return java.util.Optional.empty();
+        }
+        List<ModelManifest> versions = store.versions(name);
+        for (int i = versions.size() - 1; i >= 0; i--) {
+            if (mismatch(versions.get(i), data) == null) {
+                return java.util.Optional.of(versions.get(i));
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * The fine-tuning baseline of Finn et al. 2017 (figure 3) for {@code meta}: the same network
+     * pre-trained on all meta-train users pooled, adapted with {@code meta}'s inner loop. Trained
+     * in the caller's run, not stored.
+     */
+    public static BaseModel pooledBaseline(ColdStartData data, BaseModel meta, MetaTrainer.Progress progress) {
+        MetaTrainingPlan d = ColdStartData.defaultPlan(data.target());
+        MetaTrainingPlan plan = new MetaTrainingPlan(meta.architecture(), meta.adaptation(), d.iterations(),
+                d.metaBatch(), d.shots(), d.queryShots(), d.outerStepSize(), d.seed(), d.finalOuterStepFraction());
+        MetaTrainer.Result r = new MetaTrainer(MetaTrainer.Algorithm.PRETRAIN, DjlRuntime.defaultDevice())
+                .train(data.tasks(), plan, progress);
+        return new BaseModel("pooled-pretraining@in-run", MetaTrainer.Algorithm.PRETRAIN.id(), meta.architecture(),
+                r.parameters(), meta.adaptation());
+    }
+}
