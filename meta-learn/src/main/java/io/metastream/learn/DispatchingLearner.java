@@ -1,35 +1,82 @@
 package io.metastream.learn;
 
 import ai.djl.Device;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
- * The learner a base asks for in its manifest: {@link TaskEncoderLearner} for
- * {@value TaskEncoderLearner#ID} bases, {@link RidgeHeadLearner} for {@value RidgeHeadLearner#ID},
- * and {@link GradientLearner} for every other one (the gradient-based learners of
- * {@link MetaTrainer}). The choice is made per call from the base passed in, so one instance
- * serves a stream across a hot swap from one kind of base to another; adapted states stay tied to
- * the base version that made them. Owns the three learners and closes them.
+ * The learner a base asks for in its manifest, looked up by the manifest's learner id in a
+ * registry: {@link #builtIn} registers {@link GradientLearner} for every id of
+ * {@link GradientLearner#LEARNER_IDS}, {@link TaskEncoderLearner} and {@link RidgeHeadLearner};
+ * {@link #with} adds an application's own. The choice is made per call from the base passed in,
+ * so one instance serves a stream across a hot swap from one kind of base to another; adapted
+ * states stay tied to the base version that made them. Owns its learners and closes each once.
  */
 public final class DispatchingLearner implements Learner {
-    private final GradientLearner gradient;
-    private final RidgeHeadLearner ridge;
-    private final TaskEncoderLearner encoder;
+    private final Map<String, Learner> byId;
+    private final String device;
 
-    /** @param device where to compute; {@link DjlRuntime#defaultDevice()} picks a GPU when present */
+    /** The built-in learners, computing on {@code device} ({@link DjlRuntime#defaultDevice()} picks a GPU). */
     public DispatchingLearner(Device device) {
-        this.gradient = new GradientLearner(device);
-        this.ridge = new RidgeHeadLearner(device);
-        this.encoder = new TaskEncoderLearner(device);
+        this(builtIn(device), device.toString());
     }
 
-    /** The learner that serves {@code base}. */
+    private DispatchingLearner(Map<String, Learner> byId, String device) {
+        this.byId = Collections.unmodifiableMap(new LinkedHashMap<>(byId));
+        this.device = device;
+    }
+
+    /** Learners by manifest learner id, as {@link #DispatchingLearner(Device)} registers them. */
+    public static Map<String, Learner> builtIn(Device device) {
+        Map<String, Learner> m = new LinkedHashMap<>();
+        GradientLearner gradient = new GradientLearner(device);
+        for (String id : GradientLearner.LEARNER_IDS) {
+            m.put(id, gradient);
+        }
+        m.put(RidgeHeadLearner.ID, new RidgeHeadLearner(device));
+        m.put(TaskEncoderLearner.ID, new TaskEncoderLearner(device));
+        return m;
+    }
+
+    /**
+     * This registry plus {@code learner} for bases whose manifest names {@code id} (replacing a
+     * built-in one of that id). The returned instance owns all the learners; close only it.
+     */
+    public DispatchingLearner with(String id, Learner learner) {
+        Map<String, Learner> m = new LinkedHashMap<>(byId);
+        m.put(Objects.requireNonNull(id, "id"), Objects.requireNonNull(learner, "learner"));
+        return new DispatchingLearner(m, device);
+    }
+
+    /** The learner ids this instance serves. */
+    public Set<String> learnerIds() {
+        return new TreeSet<>(byId.keySet());
+    }
+
+    @Override
+    public boolean serves(BaseModel base) {
+        Learner l = byId.get(base.learner());
+        return l != null && l.serves(base);
+    }
+
+    /**
+     * The learner that serves {@code base}.
+     *
+     * @throws IllegalArgumentException if none is registered for its learner id
+     */
     public Learner forBase(BaseModel base) {
-        return switch (base.learner()) {
-            case TaskEncoderLearner.ID -> encoder;
-            case RidgeHeadLearner.ID -> ridge;
-            default -> gradient;
-        };
+        Learner l = byId.get(base.learner());
+        if (l == null) {
+            throw new IllegalArgumentException(base.version() + ": no learner registered for '" + base.learner()
+                    + "' (registered: " + learnerIds() + ")");
+        }
+        return l;
     }
 
     @Override
@@ -44,19 +91,27 @@ public final class DispatchingLearner implements Learner {
 
     @Override
     public String device() {
-        return gradient.device();
+        return device;
     }
 
     @Override
     public void close() {
-        try {
-            encoder.close();
-        } finally {
+        RuntimeException first = null;
+        Set<Learner> distinct = Collections.newSetFromMap(new IdentityHashMap<>());
+        distinct.addAll(byId.values());
+        for (Learner l : distinct) {
             try {
-                ridge.close();
-            } finally {
-                gradient.close();
+                l.close();
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
             }
+        }
+        if (first != null) {
+            throw first;
         }
     }
 }

@@ -16,6 +16,13 @@ import java.util.List;
  * {@link NDManager}; each call works in its own sub-manager, closed before the call returns.
  */
 public final class GradientLearner implements Learner {
+    /**
+     * The manifest learner ids this learner serves: all take SGD steps from the base, ANIL and
+     * Meta-SGD with per-parameter step sizes, and {@code pretrain} is the fine-tuning baseline.
+     */
+    public static final java.util.Set<String> LEARNER_IDS = java.util.Set.of("reptile", "fomaml", "maml", "metasgd",
+            "anil", "pretrain");
+
     private final NDManager root;
 
     /** @param device where to compute; {@link DjlRuntime#defaultDevice()} picks a GPU when present */

@@ -28,6 +28,14 @@ public interface Learner extends AutoCloseable {
      */
     float[][] predict(BaseModel base, List<float[]> states, List<float[][]> queries);
 
+    /**
+     * Whether this learner can adapt and predict with {@code base} (a registry of learners answers
+     * by the base's learner id); a hot swap to a base no learner serves is refused.
+     */
+    default boolean serves(BaseModel base) {
+        return true;
+    }
+
     /** Where this learner computes, e.g. {@code cpu()} or {@code gpu(0)}. */
     String device();
 

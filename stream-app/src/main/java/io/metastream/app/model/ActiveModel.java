@@ -4,6 +4,7 @@ import ai.djl.Device;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.Learner;
+import io.metastream.store.ModelStore;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -17,12 +18,35 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class ActiveModel implements AutoCloseable {
     private final AtomicReference<BaseModel> base;
-    private final DispatchingLearner learner;
+    private final Learner learner;
 
-    /** Serves {@code base} with learners computing on {@code device}, owned by this instance. */
+    /** Serves {@code base} with the built-in learners computing on {@code device}, owned by this instance. */
     public ActiveModel(BaseModel base, Device device) {
-        this.base = new AtomicReference<>(Objects.requireNonNull(base, "base"));
-        this.learner = new DispatchingLearner(device);
+        this(base, new DispatchingLearner(device));
+    }
+
+    /**
+     * Serves {@code base} with {@code learner}, which this instance owns and closes: an application's
+     * own, or the built-in registry plus its own ({@link DispatchingLearner#with}).
+     *
+     * @throws IllegalArgumentException if {@code learner} does not serve {@code base}
+     */
+    public ActiveModel(BaseModel base, Learner learner) {
+        this.learner = Objects.requireNonNull(learner, "learner");
+        this.base = new AtomicReference<>(checkServed(Objects.requireNonNull(base, "base")));
+    }
+
+    /** Loads {@code name@versionOrAlias} from {@code store} and serves it with the built-in learners. */
+    public static ActiveModel load(ModelStore store, String name, String versionOrAlias, Device device) {
+        return new ActiveModel(BaseModelArtifacts.load(store, name, versionOrAlias), device);
+    }
+
+    private BaseModel checkServed(BaseModel b) {
+        if (!learner.serves(b)) {
+            throw new IllegalArgumentException(b.version() + ": no learner serves '" + b.learner() + "'"
+                    + (learner instanceof DispatchingLearner d ? " (registered: " + d.learnerIds() + ")" : ""));
+        }
+        return b;
     }
 
     public BaseModel base() {
@@ -36,9 +60,11 @@ public final class ActiveModel implements AutoCloseable {
     /**
      * Serves {@code next} from now on.
      *
-     * @throws IllegalArgumentException if it takes a different input size than the current base
+     * @throws IllegalArgumentException if it takes a different input size than the current base, or
+     *     no learner serves it
      */
     public void swap(BaseModel next) {
+        checkServed(next);
         BaseModel current = base.get();
         if (next.inputDim() != current.inputDim()) {
             throw new IllegalArgumentException("cannot swap " + current.version() + " (" + current.inputDim()

@@ -37,8 +37,7 @@ public final class BaseModelArtifacts {
      * take SGD steps from the base, ANIL and Meta-SGD with per-parameter step sizes, and
      * {@code pretrain} is the fine-tuning baseline.
      */
-    public static final Set<String> GRADIENT_LEARNERS = Set.of("reptile", "fomaml", "maml", "metasgd", "anil",
-            "pretrain");
+    public static final Set<String> GRADIENT_LEARNERS = io.metastream.learn.GradientLearner.LEARNER_IDS;
     /**
      * The prototypical-network learner (Snell et al. 2017): a {@link ConvEmbedding} in
      * {@link #EMBEDDING_FILE}, architecture {@link ConvEmbedding#ARCHITECTURE}; adaptation is
@@ -84,10 +83,8 @@ public final class BaseModelArtifacts {
             throw new ModelStoreException(m.ref() + ": learner protonet is served offline only (train/eval), "
                     + "not in the stream yet");
         }
-        if (!SERVED_LEARNERS.contains(m.learner())) {
-            throw new ModelStoreException(m.ref() + ": learner '" + m.learner() + "' is not supported by this build "
-                    + "(supported: " + SERVED_LEARNERS + ")");
-        }
+        // A learner id that is not built in (an application registers its own learner for it) loads
+        // as an MLP with inner-loop settings; whether a learner serves it is the ActiveModel's check.
         if (!ARCHITECTURE.equals(m.architecture())) {
             throw new ModelStoreException(m.ref() + ": architecture '" + m.architecture() + "' is not supported");
         }

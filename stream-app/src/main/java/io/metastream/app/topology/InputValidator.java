@@ -13,8 +13,6 @@ import java.util.List;
  * stream-thread exception.
  */
 final class InputValidator {
-    private static final AvroCodec<LabelledSample> SAMPLES = AvroCodec.of(LabelledSample.class);
-    private static final AvroCodec<PredictionRequest> QUERIES = AvroCodec.of(PredictionRequest.class);
 
     /** Either the decoded record or why it was refused. */
     record Outcome<T>(T record, RejectReason reason, String errorClass, String detail) {
@@ -34,19 +32,19 @@ final class InputValidator {
     private InputValidator() {
     }
 
-    static Outcome<LabelledSample> sample(byte[] key, byte[] value, int inputDim, TopologySettings.Limits limits,
-            long nowMs) {
+    static Outcome<LabelledSample> sample(InputDecoder<LabelledSample> decoder, String topic, byte[] key, byte[] value,
+            long timestampMs, int inputDim, TopologySettings.Limits limits, long nowMs) {
         Outcome<LabelledSample> tooBig = checkSize(value, limits);
         if (tooBig != null) {
             return tooBig;
         }
         LabelledSample s;
         try {
-            s = SAMPLES.decode(value);
+            s = decoder.decode(topic, key, value, timestampMs);
         } catch (RecordDecodeException e) {
             return decodeFailure(e);
         }
-        Outcome<LabelledSample> common = check(key, s.getTaskId(), s.getFeatures(), inputDim,
+        Outcome<LabelledSample> common = check(decoder.keyIsTaskId(), key, s.getTaskId(), s.getFeatures(), inputDim,
                 s.getEventTime().toEpochMilli(), limits, nowMs);
         if (common != null) {
             return common;
@@ -57,19 +55,19 @@ final class InputValidator {
         return Outcome.accepted(s);
     }
 
-    static Outcome<PredictionRequest> query(byte[] key, byte[] value, int inputDim, TopologySettings.Limits limits,
-            long nowMs) {
+    static Outcome<PredictionRequest> query(InputDecoder<PredictionRequest> decoder, String topic, byte[] key,
+            byte[] value, long timestampMs, int inputDim, TopologySettings.Limits limits, long nowMs) {
         Outcome<PredictionRequest> tooBig = checkSize(value, limits);
         if (tooBig != null) {
             return tooBig;
         }
         PredictionRequest q;
         try {
-            q = QUERIES.decode(value);
+            q = decoder.decode(topic, key, value, timestampMs);
         } catch (RecordDecodeException e) {
             return decodeFailure(e);
         }
-        Outcome<PredictionRequest> common = check(key, q.getTaskId(), q.getFeatures(), inputDim,
+        Outcome<PredictionRequest> common = check(decoder.keyIsTaskId(), key, q.getTaskId(), q.getFeatures(), inputDim,
                 q.getEventTime().toEpochMilli(), limits, nowMs);
         return common != null ? common : Outcome.accepted(q);
     }
@@ -90,14 +88,18 @@ final class InputValidator {
         return null;
     }
 
-    /** @return a rejection, or null when the task id, key, features and time are acceptable */
-    private static <T> Outcome<T> check(byte[] key, String taskId, List<Float> features, int inputDim,
+    /**
+     * @param keyIsTaskId whether the record key must equal the task id (not when the application's
+     *     mapping defines the key)
+     * @return a rejection, or null when the task id, key, features and time are acceptable
+     */
+    private static <T> Outcome<T> check(boolean keyIsTaskId, byte[] key, String taskId, List<Float> features, int inputDim,
             long eventTimeMs, TopologySettings.Limits limits, long nowMs) {
         if (taskId == null || taskId.isBlank()) {
             return Outcome.rejected(RejectReason.MISSING_TASK_ID, "InputValidator", "task_id is empty");
         }
         String keyText = key == null ? null : new String(key, StandardCharsets.UTF_8);
-        if (!taskId.equals(keyText)) {
+        if (keyIsTaskId && !taskId.equals(keyText)) {
             return Outcome.rejected(RejectReason.KEY_MISMATCH, "InputValidator",
                     "record key '" + keyText + "' differs from task_id '" + taskId + "'");
         }

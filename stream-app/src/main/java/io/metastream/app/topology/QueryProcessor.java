@@ -52,6 +52,9 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
     private final ActiveModel model;
     private final AdaptationEngine engine;
     private final TopologySettings settings;
+    private final PipelineNames names;
+    private final String topic;
+    private final InputDecoder<PredictionRequest> decoder;
     private KeyValueStore<String, AdaptedTask> adapted;
     private KeyValueStore<String, Long> dirty;
     private KeyValueStore<String, PendingQuery> pending;
@@ -60,22 +63,25 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
     private TaskAdaptation adaptation;
     private DeadLetters deadLetters;
 
-    QueryProcessor(ActiveModel model, AdaptationEngine engine, TopologySettings settings) {
-        this.model = model;
-        this.engine = engine;
-        this.settings = settings;
+    QueryProcessor(MetastreamTopology.Processors pipeline) {
+        this.model = pipeline.model();
+        this.engine = pipeline.engine();
+        this.settings = pipeline.settings();
+        this.names = pipeline.names();
+        this.topic = pipeline.queriesTopic();
+        this.decoder = pipeline.queries();
     }
 
     @Override
     public void init(ProcessorContext<String, SpecificRecord> context) {
         super.init(context);
-        adapted = context.getStateStore(StoreNames.ADAPTED_TASKS);
-        dirty = context.getStateStore(StoreNames.DIRTY_TASKS);
-        pending = context.getStateStore(StoreNames.PENDING_QUERIES);
-        watermark = context.getStateStore(StoreNames.SAMPLE_WATERMARK);
-        supportSets = new SupportSetStore(context.getStateStore(StoreNames.SUPPORT_SETS), settings.supportMaxSize());
+        adapted = context.getStateStore(names.adaptedTasks());
+        dirty = context.getStateStore(names.dirtyTasks());
+        pending = context.getStateStore(names.pendingQueries());
+        watermark = context.getStateStore(names.sampleWatermark());
+        supportSets = new SupportSetStore(context.getStateStore(names.supportSets()), settings.supportMaxSize());
         adaptation = new TaskAdaptation(engine, supportSets, adapted, dirty, settings.stateEncoding());
-        deadLetters = new DeadLetters(context, MetastreamTopology.DEAD_LETTERS_SINK,
+        deadLetters = new DeadLetters(context, names.of(MetastreamTopology.DEAD_LETTERS_SINK),
                 settings.limits().deadLetterMaxValueBytes());
         context.schedule(Duration.ofMillis(settings.queryBatchIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
                 now -> answerPending());
@@ -83,8 +89,9 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
 
     @Override
     public void process(Record<byte[], byte[]> record) {
-        InputValidator.Outcome<PredictionRequest> outcome = InputValidator.query(record.key(), record.value(),
-                model.base().inputDim(), settings.limits(), context().currentSystemTimeMs());
+        InputValidator.Outcome<PredictionRequest> outcome = InputValidator.query(decoder, topic, record.key(),
+                record.value(), record.timestamp(), model.base().inputDim(), settings.limits(),
+                context().currentSystemTimeMs());
         if (!outcome.isAccepted()) {
             deadLetters.send(record, outcome);
             return;
@@ -169,7 +176,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
         long now = context().currentSystemTimeMs();
         for (AdaptationEvent event : adaptation.adapt(stale, base)) {
             context().forward(new Record<String, SpecificRecord>(event.getTaskId(), event, now),
-                    MetastreamTopology.ADAPTATIONS_SINK);
+                    names.of(MetastreamTopology.ADAPTATIONS_SINK));
         }
         answer(queries, base, asOf);
     }
@@ -298,7 +305,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
                     .setAdapted(states.get(i) != null).setLatencyMicros(Math.max(0, (now - received) * 1_000))
                     .setAdaptedThrough(Instant.ofEpochMilli(adaptedThrough[i])).build();
             context().forward(new Record<String, SpecificRecord>(q.getTaskId(), prediction, received),
-                    MetastreamTopology.PREDICTIONS_SINK);
+                    names.of(MetastreamTopology.PREDICTIONS_SINK));
         }
     }
 }

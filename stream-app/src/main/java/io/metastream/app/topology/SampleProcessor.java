@@ -32,6 +32,9 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
     private final ActiveModel model;
     private final AdaptationEngine engine;
     private final TopologySettings settings;
+    private final PipelineNames names;
+    private final String topic;
+    private final InputDecoder<LabelledSample> decoder;
     private SupportSetStore supportSets;
     private KeyValueStore<String, Long> dirty;
     private TaskAdaptation adaptation;
@@ -46,25 +49,28 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
     private final Set<String> droppedSinceRound = new HashSet<>();
     private long nextRoundAtMs;
 
-    SampleProcessor(ActiveModel model, AdaptationEngine engine, TopologySettings settings) {
-        this.model = model;
-        this.engine = engine;
-        this.settings = settings;
+    SampleProcessor(MetastreamTopology.Processors pipeline) {
+        this.model = pipeline.model();
+        this.engine = pipeline.engine();
+        this.settings = pipeline.settings();
+        this.names = pipeline.names();
+        this.topic = pipeline.samplesTopic();
+        this.decoder = pipeline.samples();
     }
 
     @Override
     public void init(ProcessorContext<String, SpecificRecord> context) {
         super.init(context);
-        KeyValueStore<String, SupportSet> sets = context.getStateStore(StoreNames.SUPPORT_SETS);
-        KeyValueStore<String, AdaptedTask> adapted = context.getStateStore(StoreNames.ADAPTED_TASKS);
-        dirty = context.getStateStore(StoreNames.DIRTY_TASKS);
+        KeyValueStore<String, SupportSet> sets = context.getStateStore(names.supportSets());
+        KeyValueStore<String, AdaptedTask> adapted = context.getStateStore(names.adaptedTasks());
+        dirty = context.getStateStore(names.dirtyTasks());
         supportSets = new SupportSetStore(sets, settings.supportMaxSize());
         adaptation = new TaskAdaptation(engine, supportSets, adapted, dirty, settings.stateEncoding());
-        deadLetters = new DeadLetters(context, MetastreamTopology.DEAD_LETTERS_SINK,
+        deadLetters = new DeadLetters(context, names.of(MetastreamTopology.DEAD_LETTERS_SINK),
                 settings.limits().deadLetterMaxValueBytes());
         this.sets = sets;
         this.adapted = adapted;
-        this.watermark = context.getStateStore(StoreNames.SAMPLE_WATERMARK);
+        this.watermark = context.getStateStore(names.sampleWatermark());
         if (settings.adaptationEnabled()) {
             nextRoundAtMs = context.currentSystemTimeMs() + settings.adaptationIntervalMs();
             // A shared engine finishes rounds between punctuations; look for them as often as queries are answered.
@@ -84,8 +90,8 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
             highestTimestamp = record.timestamp();
             watermark.put(WATERMARK_KEY, highestTimestamp);
         }
-        InputValidator.Outcome<LabelledSample> outcome = InputValidator.sample(record.key(), record.value(),
-                model.base().inputDim(), settings.limits(), now);
+        InputValidator.Outcome<LabelledSample> outcome = InputValidator.sample(decoder, topic, record.key(),
+                record.value(), record.timestamp(), model.base().inputDim(), settings.limits(), now);
         if (!outcome.isAccepted()) {
             deadLetters.send(record, outcome);
             return;
@@ -172,7 +178,7 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
         if (!round.isCancelled()) {
             for (AdaptationEvent event : adaptation.record(round, changedSinceRound, droppedSinceRound)) {
                 context().forward(new Record<String, SpecificRecord>(event.getTaskId(), event, now),
-                        MetastreamTopology.ADAPTATIONS_SINK);
+                        names.of(MetastreamTopology.ADAPTATIONS_SINK));
             }
             for (TaskAdaptation.Failure failure : adaptation.failures(round)) {
                 deadLetters.send(failure.taskId().getBytes(StandardCharsets.UTF_8), null, now,

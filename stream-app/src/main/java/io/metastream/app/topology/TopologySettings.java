@@ -26,6 +26,11 @@ public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, in
         }
     }
 
+    /** The defaults of {@link MetastreamConfig}. */
+    public static TopologySettings defaults() {
+        return of(20, 500L, 256, true, 20L);
+    }
+
     /** The defaults of {@link MetastreamConfig} with these batching settings. */
     public static TopologySettings of(int supportMaxSize, long adaptationIntervalMs, int adaptationBatchMax,
             boolean adaptOnQuery, long queryBatchIntervalMs) {
