@@ -30,7 +30,7 @@ import picocli.CommandLine.Parameters;
 /** {@code models list | show | publish | promote | rollback | verify}. */
 @Command(name = "models", mixinStandardHelpOptions = true,
         description = "Inspect and manage the model store; promote and roll back while the pipeline runs.",
-        subcommands = {ModelsCommand.ListModels.class, ModelsCommand.Show.class, ModelsCommand.Publish.class,
+        subcommands = {ModelsCommand.ListModels.class, ModelsCommand.Show.class, ModelsCommand.Publish.class, ModelsCommand.Import.class,
                 ModelsCommand.Promote.class, ModelsCommand.Rollback.class, ModelsCommand.Verify.class})
 final class ModelsCommand {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -198,6 +198,55 @@ final class ModelsCommand {
             ModelManifest m = options.open().publish(artifact.manifest().name(), artifact.manifest().toDraft(),
                     artifact.files());
             options.print(tree(m), "published " + m.ref() + " (from " + artifact.ref() + " in " + dir + ")");
+            return 0;
+        }
+    }
+
+    @Command(name = "import", mixinStandardHelpOptions = true,
+            description = "Import an MLP's weights saved from PyTorch as safetensors (examples/pytorch/) as the next "
+                    + "version of a model: Linear layers in order, ReLU between them, the last one linear.")
+    static final class Import implements Callable<Integer> {
+        @Mixin
+        StoreOptions options;
+
+        @Option(names = "--safetensors", required = true, description = "The weights file.")
+        java.nio.file.Path file;
+
+        @Option(names = "--name", required = true, description = "Model name in the store.")
+        String name;
+
+        @Option(names = "--layers", split = ",", description = "The Linear layers' name prefixes in order, e.g. "
+                + "net.0,net.2 (default: every <prefix>.weight with a <prefix>.bias, by the numbers in the names).")
+        List<String> layers = List.of();
+
+        @Option(names = "--learner", defaultValue = "reptile",
+                description = "Manifest learner: reptile, fomaml, maml or pretrain (all adapt by SGD). Default ${DEFAULT-VALUE}.")
+        String learner;
+
+        @Option(names = "--loss", defaultValue = "mse", description = "mse, mae or logistic (predictions served as "
+                + "probabilities). Default ${DEFAULT-VALUE}.")
+        String loss;
+
+        @Option(names = "--inner-steps", defaultValue = "5", description = "Online SGD steps. Default ${DEFAULT-VALUE}.")
+        int innerSteps;
+
+        @Option(names = "--inner-step-size", defaultValue = "0.05", description = "Default ${DEFAULT-VALUE}.")
+        float innerStepSize;
+
+        @Option(names = "--promote", description = "Point this alias (e.g. production) at the new version.")
+        String promote;
+
+        @Override
+        public Integer call() throws java.io.IOException {
+            ModelStore store = options.open();
+            ModelManifest m = io.metastream.training.WeightImport.publish(store, name, file, layers, learner,
+                    new io.metastream.learn.AdaptationSettings(innerSteps, innerStepSize, 0f,
+                            io.metastream.learn.Loss.fromId(loss)));
+            if (promote != null) {
+                store.setAlias(name, promote, m.version());
+            }
+            options.print(Map.of("ref", m.ref(), "input_shape", m.inputShape()), "imported " + m.ref() + " from "
+                    + file.getFileName() + (promote != null ? "; " + promote + " -> " + m.ref() : ""));
             return 0;
         }
     }

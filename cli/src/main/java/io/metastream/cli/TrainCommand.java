@@ -32,7 +32,8 @@ import picocli.CommandLine.Option;
                 + "Writes a JSON training log and a learning-curve PNG under <out>/_runs/<name>-v<version>/.")
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--dataset", defaultValue = "sinusoid",
-            description = "Task family: sinusoid, omniglot, or movielens (one task per user).")
+            description = "Task family: sinusoid, omniglot, movielens (one task per user), or records (your own "
+                    + "task-keyed rows in --data).")
     String dataset;
 
     @Option(names = "--algorithm", defaultValue = "reptile",
@@ -82,8 +83,17 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--data", description = "omniglot: a folder in the full Omniglot layout "
             + "<split>/<Alphabet>/characterNN/*.png (default: the bundled background-small archives); movielens: a "
-            + "MovieLens 100K or 1M folder (required).")
+            + "MovieLens 100K or 1M folder (required); records: a CSV or Avro container file, or a folder of them "
+            + "(required).")
     Path data;
+
+    @Option(names = "--hidden", split = ",", description = "records only: hidden layer widths, e.g. 64,32 "
+            + "(default 40,40).")
+    List<Integer> hidden = RecordsTrain.defaultHidden();
+
+    @Option(names = "--held-out", defaultValue = "0.2",
+            description = "records only: fraction of the tasks held out of training and scored.")
+    double heldOut;
 
     @Option(names = "--ways", defaultValue = "20", description = "omniglot only: classes per training episode.")
     int ways;
@@ -125,6 +135,10 @@ final class TrainCommand implements Callable<Integer> {
         if (dataset.equals("omniglot")) {
             return OmniglotTrain.run(this);
         }
+        if (dataset.equals("records")) {
+            outerLoopDefaults(MetaTrainingPlan.sinusoidDefault());
+            return RecordsTrain.run(this);
+        }
         if (dataset.equals("movielens")) {
             outerLoopDefaults(io.metastream.learn.movielens.ColdStartData.defaultPlan());
             return MovieLensTrain.run(this);
@@ -132,7 +146,7 @@ final class TrainCommand implements Callable<Integer> {
         outerLoopDefaults(MetaTrainingPlan.sinusoidDefault());
         if (!dataset.equals("sinusoid")) {
             throw new IllegalArgumentException("unknown dataset '" + dataset
-                    + "' (available: sinusoid, omniglot, movielens)");
+                    + "' (available: sinusoid, omniglot, movielens, records)");
         }
         String algo = algorithm.toLowerCase(Locale.ROOT);
         boolean taskEncoder = algo.equals(TaskEncoderLearner.ID);

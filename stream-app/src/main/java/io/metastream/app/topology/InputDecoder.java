@@ -39,7 +39,7 @@ abstract class InputDecoder<T> {
         Objects.requireNonNull(mapping, "mapping");
         return new Mapped<>(keySerde, valueSerde, (k, v, ts) -> {
             TaskSample s = Objects.requireNonNull(mapping.toSample(k, v, ts), "the mapping returned no sample");
-            return LabelledSample.newBuilder().setTaskId(s.taskId()).setFeatures(boxed(s.features()))
+            return LabelledSample.newBuilder().setEventId(s.eventId()).setTaskId(s.taskId()).setFeatures(boxed(s.features()))
                     .setTarget(s.target()).setEventTime(Instant.ofEpochMilli(s.eventTimeMs())).build();
         });
     }

@@ -1,0 +1,72 @@
+package io.metastream.cli;
+
+import io.metastream.cli.console.ConsoleProgress;
+import io.metastream.learn.AdaptationSettings;
+import io.metastream.learn.DjlRuntime;
+import io.metastream.learn.Loss;
+import io.metastream.learn.MetaTrainer;
+import io.metastream.learn.MetaTrainingPlan;
+import io.metastream.learn.records.TaskRecords;
+import io.metastream.store.LocalDirectoryModelStore;
+import io.metastream.store.ModelManifest;
+import io.metastream.training.BaseModelTraining;
+import io.metastream.training.RecordsTraining;
+import java.io.IOException;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** {@code train --dataset records}: a base for an application's own task-keyed rows. */
+final class RecordsTrain {
+    private RecordsTrain() {
+    }
+
+    static int run(TrainCommand c) throws IOException {
+        if (c.data == null) {
+            throw new IllegalArgumentException("records needs --data FILE|DIR: CSV (columns task_id, target, "
+                    + "optional event_time, every other column a feature) or Avro container files of LabelledSample rows");
+        }
+        MetaTrainer.Algorithm algo = MetaTrainer.Algorithm.fromId(c.algorithm.toLowerCase(Locale.ROOT));
+        if (algo == MetaTrainer.Algorithm.ANIL_RIDGE) {
+            throw new IllegalArgumentException("records: anil-ridge is squared error only; use another algorithm");
+        }
+        TaskRecords records = TaskRecords.read(c.data);
+        Loss loss = c.loss != null ? Loss.fromId(c.loss) : records.binaryTargets() ? Loss.LOGISTIC : Loss.MSE;
+        if (loss == Loss.LOGISTIC && !records.binaryTargets()) {
+            throw new IllegalArgumentException("--loss logistic needs targets 0 or 1; " + c.data + " has others");
+        }
+        RecordsTraining.Data data = RecordsTraining.Data.split(records, c.heldOut, c.seed);
+        boolean firstOrder = algo == MetaTrainer.Algorithm.REPTILE || algo == MetaTrainer.Algorithm.FOMAML;
+        MetaTrainingPlan plan = new MetaTrainingPlan(RecordsTraining.architecture(records.inputDim(), c.hidden),
+                new AdaptationSettings(c.innerSteps != null ? c.innerSteps : firstOrder ? 5 : 1,
+                        c.innerStepSize != null ? c.innerStepSize : 0.05f, 0f, loss),
+                c.iterations != null ? c.iterations : 2000, c.metaBatch, c.shots != null ? c.shots : 10, 10,
+                c.outerStepSize, c.seed, c.outerDecayTo);
+        String name = c.name != null ? c.name : "records";
+        System.out.printf(Locale.ROOT, "%s: %d tasks (%d for training, %d held out), %d rows, %d features, loss %s, "
+                + "architecture %s%n", records.source(), records.taskCount(), data.train().taskCount(),
+                data.heldOut().taskCount(), records.rowCount(), records.inputDim(), loss.id(),
+                plan.architecture().spec());
+        DjlRuntime.start(1);
+        LocalDirectoryModelStore store = new LocalDirectoryModelStore(c.out);
+        ConsoleProgress bar = new ConsoleProgress(System.out, "meta-training " + algo.id());
+        BaseModelTraining.TrainingRun run = RecordsTraining.train(store, name, algo, data, plan,
+                (done, total, l) -> bar.update(done, total, String.format(Locale.ROOT, "query loss %.3f", l)));
+        ModelManifest manifest = run.manifest();
+        Map<String, Object> log = new LinkedHashMap<>();
+        log.put("model", manifest.ref());
+        log.put("algorithm", algo.id());
+        log.put("architecture", plan.architecture().spec());
+        log.put("train_seconds", run.trainSeconds());
+        log.put("provenance", manifest.provenance());
+        log.put("resident_kb", run.memory());
+        log.put("query_loss", run.curve());
+        return c.finish(store, name, manifest, run.trainSeconds(), run.curve(),
+                manifest.ref() + " (" + algo.id() + ", " + records.taskCount() + " tasks, " + loss.id() + ")", log);
+    }
+
+    static List<Integer> defaultHidden() {
+        return List.of(40, 40);
+    }
+}

@@ -1,0 +1,107 @@
+package io.metastream.learn.records;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.apache.avro.Schema;
+import org.apache.avro.file.DataFileWriter;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericDatumWriter;
+import org.apache.avro.generic.GenericRecord;
+
+/** Writes rows as the files {@link TaskRecords#read} reads, and makes rows to write. */
+final class RecordFiles {
+    /** The project's sample record, read from the schemas module so the test follows it. */
+    static final Path LABELLED_SAMPLE = Path.of("..", "schemas", "src", "main", "avro", "LabelledSample.avsc");
+
+    private RecordFiles() {
+    }
+
+    /** {@code tasks} tasks of 3 to 8 rows, {@code dim} features, targets 0 or 1, times out of order. */
+    static List<TaskRecords.Row> binaryRows(int tasks, int dim, long seed) {
+        Random r = new Random(seed);
+        List<TaskRecords.Row> rows = new ArrayList<>();
+        for (int t = 0; t < tasks; t++) {
+            int n = 3 + r.nextInt(6);
+            for (int i = 0; i < n; i++) {
+                float[] x = new float[dim];
+                for (int d = 0; d < dim; d++) {
+                    x[d] = (float) r.nextGaussian();
+                }
+                rows.add(new TaskRecords.Row("task-" + t, x, r.nextBoolean() ? 1f : 0f,
+                        1_700_000_000_000L + r.nextInt(1_000_000)));
+            }
+        }
+        return rows;
+    }
+
+    static Path writeCsv(Path file, List<TaskRecords.Row> rows) {
+        int dim = rows.get(0).features().length;
+        StringBuilder s = new StringBuilder("task_id,event_time");
+        for (int d = 0; d < dim; d++) {
+            s.append(",f").append(d);
+        }
+        s.append(",target\n");
+        for (TaskRecords.Row row : rows) {
+            s.append(row.taskId()).append(',').append(row.hasEventTime() ? String.valueOf(row.eventTimeMs()) : "");
+            for (float v : row.features()) {
+                s.append(',').append(v); // Float.toString round-trips exactly
+            }
+            s.append(',').append(row.target()).append('\n');
+        }
+        return write(file, s.toString());
+    }
+
+    static Path write(Path file, String text) {
+        try {
+            return Files.writeString(file, text);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static Schema labelledSample() {
+        try {
+            return new Schema.Parser().parse(LABELLED_SAMPLE.toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Rows as LabelledSample records; every row must have an event time. */
+    static Path writeLabelledSamples(Path file, List<TaskRecords.Row> rows) {
+        Schema schema = labelledSample();
+        List<GenericRecord> records = new ArrayList<>();
+        int id = 0;
+        for (TaskRecords.Row row : rows) {
+            GenericRecord rec = new GenericData.Record(schema);
+            rec.put("event_id", "e" + id++);
+            rec.put("task_id", row.taskId());
+            List<Float> x = new ArrayList<>();
+            for (float v : row.features()) {
+                x.add(v);
+            }
+            rec.put("features", x);
+            rec.put("target", row.target());
+            rec.put("event_time", row.eventTimeMs());
+            records.add(rec);
+        }
+        return writeAvro(file, schema, records);
+    }
+
+    static Path writeAvro(Path file, Schema schema, List<GenericRecord> records) {
+        try (DataFileWriter<GenericRecord> w = new DataFileWriter<>(new GenericDatumWriter<>(schema))) {
+            w.create(schema, file.toFile());
+            for (GenericRecord r : records) {
+                w.append(r);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return file;
+    }
+}
