@@ -11,6 +11,7 @@ import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
 import io.metastream.training.BaseModelTraining;
 import io.metastream.training.RecordsTraining;
+import io.metastream.training.SamplesTopicRows;
 import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,20 +24,35 @@ final class RecordsTrain {
     }
 
     static int run(TrainCommand c) throws IOException {
-        if (c.data == null) {
-            throw new IllegalArgumentException("records needs --data FILE|DIR: CSV (columns task_id, target, "
-                    + "optional event_time, every other column a feature) or Avro container files of LabelledSample rows");
+        if ((c.data == null) == (c.topic.topic == null)) {
+            throw new IllegalArgumentException("records needs --data FILE|DIR (CSV with columns task_id, target, "
+                    + "optional event_time, every other column a feature; or Avro container files of LabelledSample "
+                    + "rows) or --topic with --bootstrap-servers and --from, not both");
         }
         MetaTrainer.Algorithm algo = MetaTrainer.Algorithm.fromId(c.algorithm.toLowerCase(Locale.ROOT));
         if (algo == MetaTrainer.Algorithm.ANIL_RIDGE) {
             throw new IllegalArgumentException("records: anil-ridge is squared error only; use another algorithm");
         }
-        TaskRecords records = TaskRecords.read(c.data);
+        Map<String, Object> origin = new LinkedHashMap<>();
+        TaskRecords records;
+        if (c.data != null) {
+            records = TaskRecords.read(c.data);
+        } else {
+            SamplesTopicRows.Read read = c.topic.read();
+            records = read.records();
+            origin.put("topic", c.topic.topic);
+            origin.put("topic_range", List.of(c.topic.from.toString(), c.topic.to().toString()));
+            Map<String, Object> offsets = new java.util.TreeMap<>();
+            read.offsets().forEach((partition, range) -> offsets.put(String.valueOf(partition),
+                    List.of(range[0], range[1])));
+            origin.put("topic_offsets", offsets);
+            origin.put("topic_records_skipped", read.skipped());
+        }
         Loss loss = c.loss != null ? Loss.fromId(c.loss) : records.binaryTargets() ? Loss.LOGISTIC : Loss.MSE;
         if (loss == Loss.LOGISTIC && !records.binaryTargets()) {
             throw new IllegalArgumentException("--loss logistic needs targets 0 or 1; " + c.data + " has others");
         }
-        RecordsTraining.Data data = RecordsTraining.Data.split(records, c.heldOut, c.seed);
+        RecordsTraining.Data data = RecordsTraining.Data.split(records, c.heldOut, c.seed).withOrigin(origin);
         boolean firstOrder = algo == MetaTrainer.Algorithm.REPTILE || algo == MetaTrainer.Algorithm.FOMAML;
         MetaTrainingPlan plan = new MetaTrainingPlan(RecordsTraining.architecture(records.inputDim(), c.hidden),
                 new AdaptationSettings(c.innerSteps != null ? c.innerSteps : firstOrder ? 5 : 1,
@@ -64,6 +80,35 @@ final class RecordsTrain {
         log.put("query_loss", run.curve());
         return c.finish(store, name, manifest, run.trainSeconds(), run.curve(),
                 manifest.ref() + " (" + algo.id() + ", " + records.taskCount() + " tasks, " + loss.id() + ")", log);
+    }
+
+    /** {@code --topic}: training rows from the samples topic instead of files. */
+    static final class TopicSource {
+        @picocli.CommandLine.Option(names = "--topic", description = "records only: read the rows from this samples "
+                + "topic (LabelledSample Avro) instead of --data.")
+        String topic;
+
+        @picocli.CommandLine.Option(names = "--bootstrap-servers", description = "records with --topic: the cluster.")
+        String bootstrapServers;
+
+        @picocli.CommandLine.Option(names = "--from", description = "records with --topic: first record timestamp "
+                + "read, an ISO-8601 instant such as 2026-11-01T00:00:00Z.")
+        java.time.Instant from;
+
+        @picocli.CommandLine.Option(names = "--to", description = "records with --topic: records before this instant "
+                + "(default: now).")
+        java.time.Instant toOption;
+
+        java.time.Instant to() {
+            return toOption != null ? toOption : java.time.Instant.now();
+        }
+
+        SamplesTopicRows.Read read() {
+            if (bootstrapServers == null || from == null) {
+                throw new IllegalArgumentException("--topic needs --bootstrap-servers and --from");
+            }
+            return SamplesTopicRows.read(bootstrapServers, topic, from, to(), java.time.Duration.ofMinutes(2));
+        }
     }
 
     static List<Integer> defaultHidden() {

@@ -2,21 +2,14 @@ package io.metastream.cli;
 
 import io.metastream.app.MetastreamApp;
 import io.metastream.app.config.MetastreamConfig;
-import io.metastream.app.model.ActiveModel;
-import io.metastream.app.model.BaseModelArtifacts;
-import io.metastream.learn.BaseModel;
-import io.metastream.learn.DjlRuntime;
-import io.metastream.store.LocalDirectoryModelStore;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -36,28 +29,7 @@ final class RunCommand implements Callable<Integer> {
             props.load(in);
         }
         props.putAll(overrides);
-        MetastreamConfig cfg = new MetastreamConfig(props);
-        DjlRuntime.start(cfg.getInt(MetastreamConfig.DJL_THREADS_CONFIG));
-        LocalDirectoryModelStore store = new LocalDirectoryModelStore(
-                Path.of(cfg.getString(MetastreamConfig.MODEL_STORE_DIR_CONFIG)));
-        BaseModel base = BaseModelArtifacts.load(store, cfg.getString(MetastreamConfig.MODEL_NAME_CONFIG),
-                cfg.getString(MetastreamConfig.MODEL_ALIAS_CONFIG));
-        System.out.println("serving base " + base);
-        CountDownLatch stopped = new CountDownLatch(1);
-        try (ActiveModel model = new ActiveModel(base, DjlRuntime.defaultDevice());
-                MetastreamApp app = new MetastreamApp(cfg, model, store)) {
-            app.ensureTopics();
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                // SIGTERM: flush, commit and close the stores before the JVM exits.
-                app.close();
-                System.out.println("stopped cleanly");
-                System.out.flush();
-                stopped.countDown();
-            }, "metastream-shutdown"));
-            app.start(Duration.ofMinutes(5));
-            System.out.println("running; topics " + app.topics().names());
-            stopped.await();
-        }
+        MetastreamApp.serveUntilShutdown(new MetastreamConfig(props));
         return 0;
     }
 }

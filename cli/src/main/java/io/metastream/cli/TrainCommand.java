@@ -91,6 +91,9 @@ final class TrainCommand implements Callable<Integer> {
             + "(default 40,40).")
     List<Integer> hidden = RecordsTrain.defaultHidden();
 
+    @Mixin
+    RecordsTrain.TopicSource topic = new RecordsTrain.TopicSource();
+
     @Option(names = "--held-out", defaultValue = "0.2",
             description = "records only: fraction of the tasks held out of training and scored.")
     double heldOut;

@@ -9,7 +9,13 @@ import io.metastream.app.topology.ErrorsToDeadLetters;
 import io.metastream.app.topology.MetastreamTopology;
 import io.metastream.app.kafka.Topics;
 import io.metastream.app.topology.TopologySettings;
+import io.metastream.app.model.BaseModelArtifacts;
+import io.metastream.learn.BaseModel;
+import io.metastream.learn.DjlRuntime;
+import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelStore;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,6 +54,67 @@ public final class MetastreamApp implements AutoCloseable {
     private final ModelStore store;
     private final DeadLetterCounters handlerDeadLetters = new DeadLetterCounters();
     private ModelWatcher watcher;
+    private boolean ownsModel;
+
+    /**
+     * The one start-up path of {@code run}, the demos, the benchmarks and the tests: serves
+     * {@code base} on {@link DjlRuntime#defaultDevice()} (the instance owns that model and closes
+     * it), creates the missing topics, checks co-partitioning, starts, and returns once RUNNING.
+     *
+     * @param store where hot-swapped versions are loaded from ({@code model.watch}), or null to
+     *     serve {@code base} only
+     */
+    public static MetastreamApp launch(MetastreamConfig config, BaseModel base, ModelStore store, Duration timeout) {
+        ActiveModel model = new ActiveModel(base, DjlRuntime.defaultDevice());
+        MetastreamApp app;
+        try {
+            app = new MetastreamApp(config, model, store);
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+        app.ownsModel = true;
+        try {
+            app.ensureTopics();
+            app.start(timeout);
+            return app;
+        } catch (RuntimeException e) {
+            app.close();
+            throw e;
+        }
+    }
+
+    /**
+     * {@link #launch(MetastreamConfig, BaseModel, ModelStore, Duration)} of the base that
+     * {@code model.name} and {@code model.alias} name in the store at {@code model.store.dir},
+     * with {@code djl.threads} libtorch threads.
+     */
+    public static MetastreamApp launch(MetastreamConfig config, Duration timeout) {
+        DjlRuntime.start(config.getInt(MetastreamConfig.DJL_THREADS_CONFIG));
+        LocalDirectoryModelStore store = new LocalDirectoryModelStore(
+                Path.of(config.getString(MetastreamConfig.MODEL_STORE_DIR_CONFIG)));
+        BaseModel base = BaseModelArtifacts.load(store, config.getString(MetastreamConfig.MODEL_NAME_CONFIG),
+                config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG));
+        System.out.println("serving base " + base);
+        return launch(config, base, store, timeout);
+    }
+
+    /**
+     * Runs the instance of {@link #launch(MetastreamConfig, Duration)} until the JVM is told to
+     * stop (SIGTERM): then it flushes, commits and closes the stores before the JVM exits.
+     */
+    public static void serveUntilShutdown(MetastreamConfig config) throws InterruptedException {
+        CountDownLatch stopped = new CountDownLatch(1);
+        MetastreamApp app = launch(config, Duration.ofMinutes(5));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            app.close();
+            System.out.println("stopped cleanly");
+            System.out.flush();
+            stopped.countDown();
+        }, "metastream-shutdown"));
+        System.out.println("running; topics " + app.topics().names());
+        stopped.await();
+    }
 
     /** An instance that serves {@code model} and never swaps it. */
     public MetastreamApp(MetastreamConfig config, ActiveModel model) {
@@ -215,6 +282,9 @@ public final class MetastreamApp implements AutoCloseable {
         }
         streams.close(Duration.ofSeconds(30));
         engine.close();
+        if (ownsModel) {
+            model.close();
+        }
     }
 
     private static void sleep(long ms) {

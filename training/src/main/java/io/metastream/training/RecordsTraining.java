@@ -32,11 +32,17 @@ public final class RecordsTraining {
     }
 
     /** The held-out tasks and how the data was split, for {@link #train}. */
-    public record Data(TaskRecords train, TaskRecords heldOut, double testFraction, long splitSeed) {
+    public record Data(TaskRecords train, TaskRecords heldOut, double testFraction, long splitSeed,
+            Map<String, Object> origin) {
         /** Splits {@code records} by task: {@code testFraction} of the tasks are held out. */
         public static Data split(TaskRecords records, double testFraction, long splitSeed) {
             TaskRecords.Split s = records.split(testFraction, splitSeed);
-            return new Data(s.train(), s.test(), testFraction, splitSeed);
+            return new Data(s.train(), s.test(), testFraction, splitSeed, Map.of());
+        }
+
+        /** The same data with {@code origin} (say, the topic offsets it was read from) in the provenance. */
+        public Data withOrigin(Map<String, Object> origin) {
+            return new Data(train, heldOut, testFraction, splitSeed, Map.copyOf(origin));
         }
 
         Map<String, Object> provenance() {
@@ -48,6 +54,7 @@ public final class RecordsTraining {
             p.put("rows", train.rowCount() + heldOut.rowCount());
             p.put("held_out_fraction", testFraction);
             p.put("split_seed", splitSeed);
+            p.putAll(origin);
             return p;
         }
     }

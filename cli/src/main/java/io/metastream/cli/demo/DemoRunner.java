@@ -84,10 +84,8 @@ public final class DemoRunner {
                     MetastreamConfig.SUPPORT_MAX_SIZE_CONFIG, Math.max(20, options.shots())));
             settings.putAll(options.overrides());
             MetastreamConfig config = new MetastreamConfig(settings);
-            try (ActiveModel model = new ActiveModel(base, DjlRuntime.defaultDevice());
-                    MetastreamApp app = new MetastreamApp(config, model, store)) {
-                app.ensureTopics();
-                app.start(Duration.ofSeconds(60));
+            try (MetastreamApp app = MetastreamApp.launch(config, base, store, Duration.ofSeconds(60))) {
+                ActiveModel model = app.model();
                 out.println("pipeline running (" + config.getString(MetastreamConfig.PROCESSING_GUARANTEE_CONFIG)
                         + ", RocksDB state in " + work.resolve("state") + ")");
                 return drive(broker, app, model, config, wallStart, store, swapTo);

@@ -7,7 +7,6 @@ import io.metastream.testkit.TempDirectory;
 import io.metastream.app.config.MetastreamConfig;
 import io.metastream.cli.console.ConsoleProgress;
 import io.metastream.testkit.EmbeddedKafkaBroker;
-import io.metastream.app.model.ActiveModel;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.DispatchingLearner;
@@ -78,10 +77,7 @@ public final class MovieLensDemo {
             settings.putAll(options.overrides());
             MetastreamConfig config = new MetastreamConfig(settings);
             try (DispatchingLearner local = new DispatchingLearner(DjlRuntime.defaultDevice());
-                    ActiveModel model = new ActiveModel(meta, DjlRuntime.defaultDevice());
-                    MetastreamApp app = new MetastreamApp(config, model, store)) {
-                app.ensureTopics();
-                app.start(Duration.ofSeconds(60));
+                    MetastreamApp app = MetastreamApp.launch(config, meta, store, Duration.ofSeconds(60))) {
                 out.println("pipeline running on the embedded broker " + broker.bootstrapServers());
                 MovieLensReplay replay = new MovieLensReplay(data, new MovieLensReplay.Options(options.rate(),
                         options.maxUsers(), "ml-"), out);

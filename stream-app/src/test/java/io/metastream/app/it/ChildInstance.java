@@ -23,7 +23,7 @@ final class ChildInstance {
         this.log = log;
     }
 
-    /** Starts {@code run} with these settings and waits until it reports RUNNING. */
+    /** Starts an instance as {@code run} does, with these settings, and waits until it reports RUNNING. */
     static ChildInstance start(Path dir, String name, Map<String, String> settings) throws IOException {
         Path config = dir.resolve(name + ".properties");
         Files.writeString(config, settings.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue())
@@ -31,8 +31,8 @@ final class ChildInstance {
         Path log = dir.resolve(name + "-" + System.nanoTime() + ".log");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process p = new ProcessBuilder(List.of(java, "-Xmx768m", "-Dai.djl.offline=true", "-cp",
-                System.getProperty("java.class.path"), "io.metastream.cli.MetastreamCommand", "run", "--config",
-                config.toString())).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+                System.getProperty("java.class.path"), ChildMain.class.getName(), config.toString()))
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         ChildInstance child = new ChildInstance(p, log);
         try {
             StreamingFixture.await(Duration.ofSeconds(90), name + " to start (log " + log + ")",

@@ -5,7 +5,6 @@ import io.metastream.app.MetastreamApp;
 import io.metastream.app.config.MetastreamConfig;
 import io.metastream.app.kafka.AssignedConsumerThread;
 import io.metastream.testkit.EmbeddedKafkaBroker;
-import io.metastream.app.model.ActiveModel;
 import io.metastream.app.model.BaseModelArtifacts;
 import io.metastream.app.kafka.Topics;
 import io.metastream.learn.BaseModel;
@@ -122,12 +121,9 @@ final class StreamingFixture implements AutoCloseable {
                 MetastreamConfig.INSTANCE_ID_CONFIG, instanceId));
         settings.putAll(overrides);
         MetastreamConfig config = new MetastreamConfig(settings);
-        ActiveModel model = new ActiveModel(BaseModelArtifacts.load(store, MODEL, "production"),
-                Device.cpu());
-        MetastreamApp app = new MetastreamApp(config, model, store);
-        closeables.add(model);
+        MetastreamApp app = MetastreamApp.launch(config, BaseModelArtifacts.load(store, MODEL, "production"), store,
+                Duration.ofSeconds(90));
         closeables.add(app);
-        app.start(Duration.ofSeconds(90));
         return app;
     }
 
