@@ -22,6 +22,28 @@ final class CsvRecords {
     private CsvRecords() {
     }
 
+    /** Writes {@code rows} in the layout {@link #parse} reads: task_id, event_time, f0..fN, target. */
+    static Path write(Path file, java.util.List<TaskRecords.Row> rows) {
+        int dim = rows.get(0).features().length;
+        StringBuilder s = new StringBuilder(TASK_ID + "," + EVENT_TIME);
+        for (int d = 0; d < dim; d++) {
+            s.append(",f").append(d);
+        }
+        s.append(',').append(TARGET).append('\n');
+        for (TaskRecords.Row row : rows) {
+            s.append(row.taskId()).append(',').append(row.hasEventTime() ? String.valueOf(row.eventTimeMs()) : "");
+            for (float v : row.features()) {
+                s.append(',').append(v); // Float.toString round-trips exactly
+            }
+            s.append(',').append(row.target()).append('\n');
+        }
+        try {
+            return java.nio.file.Files.writeString(file, s);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     static TaskRecords.Parsed parse(Path file) {
         try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             return parse(file, in);

@@ -205,6 +205,17 @@ public final class TaskRecords {
     }
 
     /**
+     * Writes {@code rows} as a CSV file that {@link #read} reads back exactly: columns task_id,
+     * event_time (empty for rows without one), f0..fN, target.
+     */
+    public static Path writeCsv(Path file, List<Row> rows) {
+        if (rows.isEmpty()) {
+            throw new IllegalArgumentException("no rows to write to " + file);
+        }
+        return CsvRecords.write(file, rows);
+    }
+
+    /**
      * Reads a {@code .csv} or {@code .avro} file, or every such file directly in a directory (in
      * name order; other files are ignored), which must agree in feature width and in whether rows
      * have an event time. A task's rows may be spread over several files.

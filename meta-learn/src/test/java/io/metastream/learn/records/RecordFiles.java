@@ -40,20 +40,7 @@ final class RecordFiles {
     }
 
     static Path writeCsv(Path file, List<TaskRecords.Row> rows) {
-        int dim = rows.get(0).features().length;
-        StringBuilder s = new StringBuilder("task_id,event_time");
-        for (int d = 0; d < dim; d++) {
-            s.append(",f").append(d);
-        }
-        s.append(",target\n");
-        for (TaskRecords.Row row : rows) {
-            s.append(row.taskId()).append(',').append(row.hasEventTime() ? String.valueOf(row.eventTimeMs()) : "");
-            for (float v : row.features()) {
-                s.append(',').append(v); // Float.toString round-trips exactly
-            }
-            s.append(',').append(row.target()).append('\n');
-        }
-        return write(file, s.toString());
+        return TaskRecords.writeCsv(file, rows);
     }
 
     static Path write(Path file, String text) {

@@ -21,7 +21,6 @@ import io.metastream.testkit.EmbeddedKafkaBroker;
 import io.metastream.testkit.TopicReader;
 import io.metastream.training.RecordsTraining;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -59,7 +58,7 @@ class ClicksAppTest {
     void shouldTrainOnItsOwnClickLogAndServeAdaptedProbabilitiesBesideItsOwnProcessor() throws Exception {
         DjlRuntime.start(1);
         SyntheticClicks.Population population = new SyntheticClicks.Population(DIM, 42L);
-        Path csv = writeCsv(dir.resolve("click-log.csv"), population.users("user-", 400, 1L, 1_700_000_000_000L));
+        Path csv = TaskRecords.writeCsv(dir.resolve("click-log.csv"), population.users("user-", 400, 1L, 1_700_000_000_000L));
 
         // What `train --dataset records --data click-log.csv --loss logistic --hidden 32` runs.
         RecordsTraining.Data data = RecordsTraining.Data.split(TaskRecords.read(csv), 0.25, 3L);
@@ -186,22 +185,6 @@ class ClicksAppTest {
     private static double metric(ModelManifest m, String key) {
         Object metrics = m.provenance().get("metrics");
         return ((Number) ((Map<?, ?>) metrics).get(key)).doubleValue();
-    }
-
-    private static Path writeCsv(Path file, List<TaskRecords.Row> rows) throws java.io.IOException {
-        StringBuilder sb = new StringBuilder("task_id,event_time,target");
-        for (int d = 0; d < DIM; d++) {
-            sb.append(",f").append(d);
-        }
-        sb.append('\n');
-        for (TaskRecords.Row r : rows) {
-            sb.append(r.taskId()).append(',').append(r.eventTimeMs()).append(',').append((int) r.target());
-            for (float f : r.features()) {
-                sb.append(',').append(f);
-            }
-            sb.append('\n');
-        }
-        return Files.writeString(file, sb);
     }
 
     private static KafkaProducer<String, byte[]> producer(EmbeddedKafkaBroker broker) {
