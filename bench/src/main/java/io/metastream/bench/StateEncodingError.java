@@ -1,6 +1,6 @@
 package io.metastream.bench;
 
-import io.metastream.app.topology.AdaptedStateCodec;
+import io.metastream.streams.topology.AdaptedStateCodec;
 import io.metastream.learn.AdaptedBatch;
 import io.metastream.learn.AdaptedTask;
 import io.metastream.learn.BaseModel;

@@ -1,6 +1,6 @@
 package io.metastream.training;
 
-import io.metastream.app.model.BaseModelArtifacts;
+import io.metastream.streams.model.BaseModelArtifacts;
 
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;

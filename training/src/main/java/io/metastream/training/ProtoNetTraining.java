@@ -1,6 +1,6 @@
 package io.metastream.training;
 
-import io.metastream.app.model.BaseModelArtifacts;
+import io.metastream.streams.model.BaseModelArtifacts;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
 import io.metastream.learn.MetaTrainer;

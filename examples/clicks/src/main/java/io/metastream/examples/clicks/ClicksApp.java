@@ -1,13 +1,13 @@
 package io.metastream.examples.clicks;
 
-import io.metastream.app.model.ActiveModel;
-import io.metastream.app.topology.AdaptationEngine;
-import io.metastream.app.topology.DeadLetterCounters;
-import io.metastream.app.topology.ErrorsToDeadLetters;
-import io.metastream.app.topology.MetastreamTopology;
-import io.metastream.app.topology.TaskQuery;
-import io.metastream.app.topology.TaskSample;
-import io.metastream.app.topology.TopologySettings;
+import io.metastream.streams.model.ActiveModel;
+import io.metastream.streams.topology.AdaptationEngine;
+import io.metastream.streams.topology.DeadLetterCounters;
+import io.metastream.streams.topology.ErrorsToDeadLetters;
+import io.metastream.streams.topology.MetastreamTopology;
+import io.metastream.streams.topology.TaskQuery;
+import io.metastream.streams.topology.TaskSample;
+import io.metastream.streams.topology.TopologySettings;
 import java.util.Properties;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.StreamsBuilder;

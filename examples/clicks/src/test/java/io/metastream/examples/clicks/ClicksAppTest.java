@@ -3,8 +3,8 @@ package io.metastream.examples.clicks;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
-import io.metastream.app.model.ActiveModel;
-import io.metastream.app.topology.AdaptationEngine;
+import io.metastream.streams.model.ActiveModel;
+import io.metastream.streams.topology.AdaptationEngine;
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
@@ -81,7 +81,7 @@ class ClicksAppTest {
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(null)) {
             broker.createTopics(Map.of(ClicksApp.CLICKS, 2, ClicksApp.IMPRESSIONS, 2, ClicksApp.PROBABILITIES, 2,
                     ClicksApp.ADS_TO_SHOW, 1, ClicksApp.ADAPTATIONS, 1, ClicksApp.DEAD_LETTERS, 1));
-            BaseModel base = io.metastream.app.model.BaseModelArtifacts.load(store, "clicks", meta.version());
+            BaseModel base = io.metastream.streams.model.BaseModelArtifacts.load(store, "clicks", meta.version());
             Map<String, Float> truth = new HashMap<>();
             Map<String, float[]> asked = new HashMap<>();
             try (ActiveModel model = new ActiveModel(base, Device.cpu());

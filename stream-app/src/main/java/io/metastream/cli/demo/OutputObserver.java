@@ -1,0 +1,85 @@
+package io.metastream.cli.demo;
+
+import io.metastream.streams.kafka.AssignedConsumerThread;
+import io.metastream.streams.kafka.Topics;
+import io.metastream.schemas.AdaptationEvent;
+import io.metastream.schemas.DeadLetter;
+import io.metastream.schemas.Prediction;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+
+/**
+ * Reads what the pipeline publishes, as a downstream service would: a read-committed consumer of
+ * predictions, adaptation events and dead letters, decoding the Avro bytes with the topics' serdes.
+ * Measures query-produced to prediction-consumed latency against the send times the producer
+ * recorded.
+ */
+final class OutputObserver implements AutoCloseable {
+    private final Topics topics;
+    private final Map<String, Long> sentNanos;
+    private final AssignedConsumerThread reader;
+
+    final Map<String, Prediction> predictions = new ConcurrentHashMap<>();
+    final Map<String, Double> latencyMs = new ConcurrentHashMap<>();
+    final AtomicLong duplicatePredictions = new AtomicLong();
+    final AtomicLong adaptations = new AtomicLong();
+    final AtomicLong adaptationMicros = new AtomicLong();
+    final AtomicLong deadLetters = new AtomicLong();
+    final Map<String, AtomicLong> deadLettersByReason = new ConcurrentHashMap<>();
+    final Map<String, AtomicLong> predictionsByVersion = new ConcurrentHashMap<>();
+    final java.util.concurrent.CountDownLatch warmUp = new java.util.concurrent.CountDownLatch(1);
+
+    OutputObserver(String bootstrapServers, Topics topics, Map<String, Long> sentNanos) {
+        this.topics = topics;
+        this.sentNanos = sentNanos;
+        this.reader = new AssignedConsumerThread("demo-observer", bootstrapServers,
+                Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
+                List.of(topics.predictions().name(), topics.adaptations().name(), topics.deadLetters().name()),
+                records -> records.forEach(this::observe)).start();
+    }
+
+    private void observe(ConsumerRecord<String, byte[]> r) {
+        long now = System.nanoTime();
+        if (r.topic().equals(topics.predictions().name())) {
+            Prediction p = topics.predictions().valueSerde().deserializer().deserialize(r.topic(), r.value());
+            if (p.getQueryId().equals(SimulatedPopulation.WARM_UP_QUERY)) {
+                warmUp.countDown();
+                return;
+            }
+            Long sent = sentNanos.get(p.getQueryId());
+            if (predictions.putIfAbsent(p.getQueryId(), p) != null) {
+                duplicatePredictions.incrementAndGet();
+            } else if (sent != null) {
+                latencyMs.put(p.getQueryId(), (now - sent) / 1e6);
+            }
+            predictionsByVersion.computeIfAbsent(p.getModelVersion(), v -> new AtomicLong()).incrementAndGet();
+        } else if (r.topic().equals(topics.adaptations().name())) {
+            if (r.key().equals(SimulatedPopulation.WARM_UP_TASK)) {
+                return;
+            }
+            AdaptationEvent e = topics.adaptations().valueSerde().deserializer().deserialize(r.topic(), r.value());
+            adaptations.incrementAndGet();
+            adaptationMicros.addAndGet(e.getMicros());
+        } else {
+            DeadLetter d = topics.deadLetters().valueSerde().deserializer().deserialize(r.topic(), r.value());
+            deadLetters.incrementAndGet();
+            deadLettersByReason.computeIfAbsent(d.getReasonCode(), k -> new AtomicLong()).incrementAndGet();
+        }
+    }
+
+    /** @throws IllegalStateException if the consumer thread failed */
+    void check() {
+        reader.failure().ifPresent(f -> {
+            throw new IllegalStateException("the output observer failed: " + f, f);
+        });
+    }
+
+    @Override
+    public void close() {
+        reader.close();
+    }
+}

@@ -1,0 +1,47 @@
+package io.metastream.cli.demo;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.metastream.streams.config.MetastreamConfig;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The embedded demo end to end: broker, first-run training, pipeline, simulated users, report. */
+class DemoRunnerTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void shouldAnswerEveryDemoQueryOnceAndBeatTheBaseByHalfWithTenShots() throws Exception {
+        // Two stream threads, so both hand their rounds to the one shared adaptation engine (the
+        // other embedded-broker tests run one thread).
+        DemoOptions options = new DemoOptions(200, 10, 5, 1000, 0.02, 11L, dir, 2000, 4,
+                Map.of(MetastreamConfig.NUM_STREAM_THREADS_CONFIG, "2"), false);
+        ByteArrayOutputStream console = new ByteArrayOutputStream();
+        DemoReport report = new DemoRunner(options, new PrintStream(console, true, StandardCharsets.UTF_8)).run();
+
+        assertThat(report.queries()).isEqualTo(1000);
+        assertThat(report.samples()).isEqualTo(2000);
+        assertThat(report.predictions()).isEqualTo(report.queries());
+        assertThat(report.missingPredictions()).isZero();
+        assertThat(report.duplicatePredictions()).isZero();
+        assertThat(report.deadLettersInjected()).isPositive();
+        assertThat(report.deadLetters()).isEqualTo(report.deadLettersInjected());
+        assertThat(report.deadLetterMetrics().values().stream().mapToLong(Long::longValue).sum())
+                .as("the dead-letter counters agree with the topic").isEqualTo(report.deadLetters());
+        assertThat(report.mseAdapted()).isLessThanOrEqualTo(0.5 * report.mseBase());
+        assertThat(report.predictionsByVersion()).containsOnlyKeys("sinusoid@1");
+        assertThat(report.adaptations()).isPositive();
+        assertThat(console.toString(StandardCharsets.UTF_8))
+                .contains("meta-training", "published sinusoid@1", "predictions 1000/1000");
+
+        Path reportFile = dir.resolve("report.json");
+        report.write(reportFile);
+        assertThat(DemoReport.read(reportFile)).isEqualTo(report);
+    }
+}

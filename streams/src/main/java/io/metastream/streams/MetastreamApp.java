@@ -1,0 +1,298 @@
+package io.metastream.streams;
+
+import io.metastream.streams.config.MetastreamConfig;
+import io.metastream.streams.model.ActiveModel;
+import io.metastream.streams.model.ModelWatcher;
+import io.metastream.streams.topology.AdaptationEngine;
+import io.metastream.streams.topology.DeadLetterCounters;
+import io.metastream.streams.topology.ErrorsToDeadLetters;
+import io.metastream.streams.topology.MetastreamTopology;
+import io.metastream.streams.kafka.Topics;
+import io.metastream.streams.topology.TopologySettings;
+import io.metastream.streams.model.BaseModelArtifacts;
+import io.metastream.learn.BaseModel;
+import io.metastream.learn.DjlRuntime;
+import io.metastream.store.LocalDirectoryModelStore;
+import io.metastream.store.ModelStore;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running metastream instance: the topology from {@link MetastreamTopology}, a
+ * {@link KafkaStreams} client, and the model it serves. Used by {@code run}, the demo and the
+ * integration tests alike.
+ */
+public final class MetastreamApp implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(MetastreamApp.class);
+
+    private final MetastreamConfig config;
+    private final Topics topics;
+    private final ActiveModel model;
+    private final KafkaStreams streams;
+    private final AdaptationEngine engine;
+    private final ModelStore store;
+    private final DeadLetterCounters handlerDeadLetters = new DeadLetterCounters();
+    private ModelWatcher watcher;
+    private boolean ownsModel;
+
+    /**
+     * The one start-up path of {@code run}, the demos, the benchmarks and the tests: serves
+     * {@code base} on {@link DjlRuntime#defaultDevice()} (the instance owns that model and closes
+     * it), creates the missing topics, checks co-partitioning, starts, and returns once RUNNING.
+     *
+     * @param store where hot-swapped versions are loaded from ({@code model.watch}), or null to
+     *     serve {@code base} only
+     */
+    public static MetastreamApp launch(MetastreamConfig config, BaseModel base, ModelStore store, Duration timeout) {
+        ActiveModel model = new ActiveModel(base, DjlRuntime.defaultDevice());
+        MetastreamApp app;
+        try {
+            app = new MetastreamApp(config, model, store);
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+        app.ownsModel = true;
+        try {
+            app.ensureTopics();
+            app.start(timeout);
+            return app;
+        } catch (RuntimeException e) {
+            app.close();
+            throw e;
+        }
+    }
+
+    /**
+     * {@link #launch(MetastreamConfig, BaseModel, ModelStore, Duration)} of the base that
+     * {@code model.name} and {@code model.alias} name in the store at {@code model.store.dir},
+     * with {@code djl.threads} libtorch threads.
+     */
+    public static MetastreamApp launch(MetastreamConfig config, Duration timeout) {
+        DjlRuntime.start(config.getInt(MetastreamConfig.DJL_THREADS_CONFIG));
+        LocalDirectoryModelStore store = new LocalDirectoryModelStore(
+                Path.of(config.getString(MetastreamConfig.MODEL_STORE_DIR_CONFIG)));
+        BaseModel base = BaseModelArtifacts.load(store, config.getString(MetastreamConfig.MODEL_NAME_CONFIG),
+                config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG));
+        System.out.println("serving base " + base);
+        return launch(config, base, store, timeout);
+    }
+
+    /**
+     * Runs the instance of {@link #launch(MetastreamConfig, Duration)} until the JVM is told to
+     * stop (SIGTERM): then it flushes, commits and closes the stores before the JVM exits.
+     */
+    public static void serveUntilShutdown(MetastreamConfig config) throws InterruptedException {
+        CountDownLatch stopped = new CountDownLatch(1);
+        MetastreamApp app = launch(config, Duration.ofMinutes(5));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            app.close();
+            System.out.println("stopped cleanly");
+            System.out.flush();
+            stopped.countDown();
+        }, "metastream-shutdown"));
+        System.out.println("running; topics " + app.topics().names());
+        stopped.await();
+    }
+
+    /** An instance that serves {@code model} and never swaps it. */
+    public MetastreamApp(MetastreamConfig config, ActiveModel model) {
+        this(config, model, null);
+    }
+
+    /**
+     * An instance that serves {@code model} and, when {@code model.watch} is on, follows the models
+     * topic to hot-swap it with versions loaded from {@code store}.
+     */
+    public MetastreamApp(MetastreamConfig config, ActiveModel model, ModelStore store) {
+        this.store = store;
+        this.config = config;
+        this.topics = Topics.from(config);
+        this.model = model;
+        Properties props = config.streamsProperties();
+        ErrorsToDeadLetters.install(props, topics.deadLetters().name(),
+                config.getInt(MetastreamConfig.DEAD_LETTER_MAX_VALUE_BYTES_CONFIG), handlerDeadLetters);
+        TopologySettings settings = TopologySettings.from(config);
+        this.engine = config.getString(MetastreamConfig.ADAPTATION_ENGINE_CONFIG)
+                .equals(MetastreamConfig.ADAPTATION_ENGINE_SHARED)
+                        ? AdaptationEngine.shared(model.learner(), settings.adaptationBatchMax(),
+                                config.getLong(MetastreamConfig.ADAPTATION_ENGINE_WAIT_MS_CONFIG))
+                        : AdaptationEngine.onCallingThread(model.learner(), settings.adaptationBatchMax());
+        this.streams = new KafkaStreams(MetastreamTopology.build(topics, settings, model, engine), props);
+        streams.setUncaughtExceptionHandler(e -> {
+            // Record-level failures never reach here (they become dead letters); what does is a
+            // broken thread, which a fresh thread may survive.
+            LOG.error("stream thread died, replacing it", e);
+            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
+        });
+    }
+
+    public Topics topics() {
+        return topics;
+    }
+
+    public ActiveModel model() {
+        return model;
+    }
+
+    /** Where this instance's background adaptation runs, with its call counts. */
+    public AdaptationEngine engine() {
+        return engine;
+    }
+
+    public KafkaStreams streams() {
+        return streams;
+    }
+
+    /**
+     * Creates the app's topics that do not exist yet (when {@code topic.create} is on) and checks
+     * that samples and queries are co-partitioned.
+     *
+     * @throws ConfigException if samples and queries have different partition counts
+     */
+    public void ensureTopics() {
+        Map<String, Object> adminProps = Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
+                config.getString(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG));
+        try (Admin admin = Admin.create(adminProps)) {
+            if (config.getBoolean(MetastreamConfig.TOPIC_CREATE_CONFIG)) {
+                Set<String> existing = admin.listTopics().names().get();
+                List<NewTopic> missing = new ArrayList<>();
+                Optional<Short> replication = Optional.of(config.getShort(MetastreamConfig.TOPIC_REPLICATION_FACTOR_CONFIG));
+                for (String name : topics.names()) {
+                    if (existing.contains(name)) {
+                        continue;
+                    }
+                    if (name.equals(topics.models().name())) {
+                        // One entry per alias, read whole by every instance: one compacted partition.
+                        missing.add(new NewTopic(name, Optional.of(1), replication)
+                                .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)));
+                    } else {
+                        missing.add(new NewTopic(name,
+                                Optional.of(config.getInt(MetastreamConfig.TOPIC_PARTITIONS_CONFIG)), replication));
+                    }
+                }
+                createIgnoringRaces(admin, missing);
+            }
+            Map<String, TopicDescription> inputs = describeWhenVisible(admin,
+                    List.of(topics.samples().name(), topics.queries().name()));
+            int samples = inputs.get(topics.samples().name()).partitions().size();
+            int queries = inputs.get(topics.queries().name()).partitions().size();
+            if (samples != queries) {
+                throw new ConfigException("topics " + topics.samples().name() + " (" + samples + " partitions) and "
+                        + topics.queries().name() + " (" + queries + ") must be co-partitioned");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while checking topics", e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("cannot check or create topics " + topics.names() + ": "
+                    + e.getCause().getMessage(), e.getCause());
+        }
+    }
+
+    /** A topic just created may not be describable for a moment; retry for up to 30 s. */
+    private static Map<String, TopicDescription> describeWhenVisible(Admin admin, List<String> names)
+            throws InterruptedException, ExecutionException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            try {
+                return admin.describeTopics(names).allTopicNames().get();
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(100);
+            }
+        }
+    }
+
+    private static void createIgnoringRaces(Admin admin, List<NewTopic> missing)
+            throws InterruptedException, ExecutionException {
+        if (missing.isEmpty()) {
+            return;
+        }
+        try {
+            admin.createTopics(missing).all().get();
+        } catch (ExecutionException e) {
+            if (!(e.getCause() instanceof TopicExistsException)) {
+                throw e;
+            }
+        }
+    }
+
+    /** Starts processing; returns once the client is RUNNING, or throws after {@code timeout}. */
+    public void start(Duration timeout) {
+        streams.start();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (streams.state() != KafkaStreams.State.RUNNING) {
+            if (System.nanoTime() > deadline || !streams.state().isRunningOrRebalancing()
+                    && streams.state() != KafkaStreams.State.CREATED) {
+                throw new IllegalStateException("Kafka Streams did not reach RUNNING within " + timeout
+                        + "; state " + streams.state());
+            }
+            sleep(20);
+        }
+        if (store != null && config.getBoolean(MetastreamConfig.MODEL_WATCH_CONFIG)) {
+            watcher = new ModelWatcher(config.getString(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG), topics, store,
+                    config.getString(MetastreamConfig.MODEL_NAME_CONFIG),
+                    config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG), model, config.instanceId()).start();
+        }
+    }
+
+    /**
+     * Dead letters this instance produced, by {@code <topic>:<REASON>}: those of the processors
+     * (stream metrics) and those of the exception handlers.
+     */
+    public Map<String, Long> deadLetterCounts() {
+        Map<String, Long> counts = new TreeMap<>(handlerDeadLetters.snapshot());
+        streams.metrics().forEach((name, metric) -> {
+            if (name.name().equals("dead-letters-total")) {
+                String reason = name.tags().get("metastream-id");
+                counts.merge(reason, ((Number) metric.metricValue()).longValue(), Long::sum);
+            }
+        });
+        return counts;
+    }
+
+    @Override
+    public void close() {
+        if (watcher != null) {
+            watcher.close();
+        }
+        streams.close(Duration.ofSeconds(30));
+        engine.close();
+        if (ownsModel) {
+            model.close();
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+}

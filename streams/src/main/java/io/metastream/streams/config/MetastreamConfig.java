@@ -1,0 +1,271 @@
+package io.metastream.streams.config;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.common.config.AbstractConfig;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigDef.Importance;
+import org.apache.kafka.common.config.ConfigDef.Range;
+import org.apache.kafka.common.config.ConfigDef.Type;
+import org.apache.kafka.common.config.ConfigDef.ValidString;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.streams.StreamsConfig;
+
+/**
+ * Every setting of a metastream instance, with defaults and validation. The command line maps its
+ * options onto these keys; a properties file for {@code run --config} uses them directly. Keys
+ * prefixed {@value #STREAMS_PREFIX} are handed to Kafka Streams unchanged (prefix removed), for
+ * anything this list does not name.
+ */
+public final class MetastreamConfig extends AbstractConfig {
+    public static final String STREAMS_PREFIX = "streams.";
+
+    public static final String BOOTSTRAP_SERVERS_CONFIG = "bootstrap.servers";
+    private static final String BOOTSTRAP_SERVERS_DOC = "Kafka brokers to connect to (host:port,...).";
+    public static final String APPLICATION_ID_CONFIG = "application.id";
+    private static final String APPLICATION_ID_DOC = "Kafka Streams application id: consumer group, "
+            + "prefix of internal topics. Instances with the same id share the work.";
+    public static final String STATE_DIR_CONFIG = "state.dir";
+    private static final String STATE_DIR_DOC = "Where the RocksDB state stores live.";
+    public static final String PROCESSING_GUARANTEE_CONFIG = "processing.guarantee";
+    private static final String PROCESSING_GUARANTEE_DOC = "exactly_once_v2 (default) or at_least_once.";
+    public static final String NUM_STREAM_THREADS_CONFIG = "num.stream.threads";
+    private static final String NUM_STREAM_THREADS_DOC = "Stream threads in this instance.";
+    public static final String COMMIT_INTERVAL_MS_CONFIG = "commit.interval.ms";
+    private static final String COMMIT_INTERVAL_MS_DOC = "How often to commit; under exactly-once this "
+            + "bounds how long a prediction waits before read-committed consumers see it.";
+
+    public static final String MODEL_STORE_DIR_CONFIG = "model.store.dir";
+    private static final String MODEL_STORE_DIR_DOC = "Root directory of the model store.";
+    public static final String MODEL_NAME_CONFIG = "model.name";
+    private static final String MODEL_NAME_DOC = "Name of the base model in the store.";
+    public static final String MODEL_ALIAS_CONFIG = "model.alias";
+    private static final String MODEL_ALIAS_DOC = "Alias (or version) of the base model to serve.";
+
+    public static final String TOPIC_SAMPLES_CONFIG = "topic.samples";
+    public static final String TOPIC_QUERIES_CONFIG = "topic.queries";
+    public static final String TOPIC_PREDICTIONS_CONFIG = "topic.predictions";
+    public static final String TOPIC_ADAPTATIONS_CONFIG = "topic.adaptations";
+    public static final String TOPIC_DEAD_LETTERS_CONFIG = "topic.dead.letters";
+
+    public static final String TOPIC_MODELS_CONFIG = "topic.models";
+    public static final String TOPIC_MODEL_EVENTS_CONFIG = "topic.model.events";
+    public static final String MODEL_WATCH_CONFIG = "model.watch";
+    private static final String MODEL_WATCH_DOC = "Follow the models topic and hot-swap the base when the served "
+            + "alias moves (loaded and verified off the stream threads; a refused artifact leaves the current base "
+            + "serving).";
+    public static final String INSTANCE_ID_CONFIG = "instance.id";
+    private static final String INSTANCE_ID_DOC = "Names this instance in model-events; default: application id, "
+            + "host name and process id.";
+
+    public static final String TOPIC_CREATE_CONFIG = "topic.create";
+    private static final String TOPIC_CREATE_DOC = "Create missing topics at start-up (the app's own input and "
+            + "output topics; Kafka Streams creates its internal ones).";
+    public static final String TOPIC_PARTITIONS_CONFIG = "topic.partitions";
+    private static final String TOPIC_PARTITIONS_DOC = "Partitions of topics this app creates. Samples and queries "
+            + "must have the same count: start-up fails otherwise.";
+    public static final String TOPIC_REPLICATION_FACTOR_CONFIG = "topic.replication.factor";
+    private static final String TOPIC_REPLICATION_FACTOR_DOC = "Replication factor of topics this app creates; "
+            + "-1 uses the broker default.";
+
+    public static final String INPUT_MAX_RECORD_BYTES_CONFIG = "input.max.record.bytes";
+    private static final String INPUT_MAX_RECORD_BYTES_DOC = "Input records larger than this go to the dead-letter "
+            + "topic as OVERSIZED before they are decoded.";
+    public static final String INPUT_MAX_FUTURE_MS_CONFIG = "input.max.future.ms";
+    private static final String INPUT_MAX_FUTURE_MS_DOC = "Records whose event time is further than this ahead of "
+            + "the wall clock go to the dead-letter topic as FUTURE_TIMESTAMP.";
+    public static final String DEAD_LETTER_MAX_VALUE_BYTES_CONFIG = "dead.letter.max.value.bytes";
+    private static final String DEAD_LETTER_MAX_VALUE_BYTES_DOC = "A dead letter keeps at most this many bytes of the "
+            + "original value (the reason says when it was cut), so a dead letter never outgrows what the broker takes.";
+    public static final String TASK_TTL_MS_CONFIG = "task.ttl.ms";
+    private static final String TASK_TTL_MS_DOC = "A task with no new sample for this long loses its support set and "
+            + "adapted state, so state does not grow without bound.";
+    public static final String TASK_EXPIRY_INTERVAL_MS_CONFIG = "task.expiry.interval.ms";
+    private static final String TASK_EXPIRY_INTERVAL_MS_DOC = "How often each stream task scans for idle tasks.";
+    public static final String NUM_STANDBY_REPLICAS_CONFIG = "num.standby.replicas";
+    private static final String NUM_STANDBY_REPLICAS_DOC = "Warm copies of each state store on other instances, for "
+            + "fast fail-over.";
+    public static final String ROCKSDB_BLOCK_CACHE_BYTES_CONFIG = "rocksdb.block.cache.bytes";
+    private static final String ROCKSDB_BLOCK_CACHE_BYTES_DOC = "One block cache shared by every RocksDB store of the "
+            + "process (index and filter blocks included).";
+    public static final String ROCKSDB_WRITE_BUFFER_BYTES_CONFIG = "rocksdb.write.buffer.bytes";
+    private static final String ROCKSDB_WRITE_BUFFER_BYTES_DOC = "Memtable memory of every RocksDB store of the process "
+            + "together, charged to the block cache.";
+
+    public static final String SUPPORT_MAX_SIZE_CONFIG = "support.max.size";
+    private static final String SUPPORT_MAX_SIZE_DOC = "Samples kept per task; the oldest is evicted first.";
+    public static final String ADAPTATION_INTERVAL_MS_CONFIG = "adaptation.interval.ms";
+    private static final String ADAPTATION_INTERVAL_MS_DOC = "Wall-clock period at which each stream task hands "
+            + "all its dirty tasks to the adaptation engine as one round (see adaptation.engine). Longer lets more "
+            + "samples share one adaptation (with 500 ms the pipeline drains 0.5-0.9x the samples/s it does without "
+            + "adaptation, with 200 ms 0.26x; docs/BENCHMARKS.md); "
+            + "queries never wait for it, since a task with new samples is adapted before its queries are answered "
+            + "(adaptation.on.query).";
+    public static final String ADAPTATION_BATCH_MAX_CONFIG = "adaptation.batch.max";
+    private static final String ADAPTATION_BATCH_MAX_DOC = "Most tasks adapted in one batched learner call; "
+            + "larger rounds are split.";
+    public static final String ADAPTATION_ENGINE_CONFIG = "adaptation.engine";
+    private static final String ADAPTATION_ENGINE_DOC = "Where background adaptation runs. shared: one engine "
+            + "thread per instance gathers the dirty tasks of every stream task and stream thread into batched "
+            + "calls, while the stream threads go on processing records; the stream tasks write the results in their "
+            + "own transactions. stream-thread: each stream task adapts its own dirty tasks on its stream thread. "
+            + "Queries that need a fresh state are adapted on their stream thread either way.";
+    public static final String ADAPTATION_ENGINE_SHARED = "shared";
+    public static final String ADAPTATION_ENGINE_STREAM_THREAD = "stream-thread";
+    public static final String ADAPTATION_ENGINE_WAIT_MS_CONFIG = "adaptation.engine.wait.ms";
+    private static final String ADAPTATION_ENGINE_WAIT_MS_DOC = "How long the shared engine waits for more "
+            + "stream tasks' dirty tasks after the first arrives, unless adaptation.batch.max tasks are in.";
+    public static final String ADAPTATION_ENABLED_CONFIG = "adaptation.enabled";
+    private static final String ADAPTATION_ENABLED_DOC = "Off, nothing is adapted: samples are still validated and "
+            + "kept, and every query is answered by the base. The end-to-end benchmark runs both ways to price the "
+            + "machine learning against Kafka Streams alone.";
+    public static final String ADAPTED_STATE_ENCODING_CONFIG = "adapted.state.encoding";
+    private static final String ADAPTED_STATE_ENCODING_DOC = "How adapted fast weights are stored: int8-delta (the "
+            + "difference from the base, one byte a weight plus a scale per 64, about 1.9 KB for the 1-40-40-1 MLP) or "
+            + "float32 (4 bytes a weight, 7 KB). Either is read back whichever is configured.";
+    public static final String ADAPTED_STATE_FLOAT32 = "float32";
+    public static final String ADAPTED_STATE_INT8_DELTA = "int8-delta";
+    public static final String ADAPTATION_ON_QUERY_CONFIG = "adaptation.on.query";
+    private static final String ADAPTATION_ON_QUERY_DOC = "Adapt a task whose support set changed since its "
+            + "last adaptation before answering its queries, so every prediction uses every sample before it; "
+            + "off, queries use the state of the last background adaptation.";
+    public static final String QUERY_BATCH_INTERVAL_MS_CONFIG = "query.batch.interval.ms";
+    private static final String QUERY_BATCH_INTERVAL_MS_DOC = "Period of the punctuator that answers waiting queries: "
+            + "it adapts their tasks that have new samples in one batched call and answers them in one batched "
+            + "prediction.";
+    public static final String QUERY_SAMPLE_WAIT_MS_CONFIG = "query.sample.wait.ms";
+    private static final String QUERY_SAMPLE_WAIT_MS_DOC = "Kafka Streams orders the samples and queries topics only "
+            + "among records already fetched, so a query can arrive before samples produced earlier. A query is "
+            + "answered once samples up to its timestamp have been processed on its partition, or after this long, "
+            + "whichever comes first (for partitions where samples are sparse).";
+    public static final String DJL_THREADS_CONFIG = "djl.threads";
+    private static final String DJL_THREADS_DOC = "libtorch intra-op threads; keep below the core count so "
+            + "Kafka Streams keeps a core.";
+
+    private static final ConfigDef CONFIG = new ConfigDef()
+            .define(BOOTSTRAP_SERVERS_CONFIG, Type.STRING, Importance.HIGH, BOOTSTRAP_SERVERS_DOC)
+            .define(APPLICATION_ID_CONFIG, Type.STRING, "metastream", Importance.HIGH, APPLICATION_ID_DOC)
+            .define(STATE_DIR_CONFIG, Type.STRING, Path.of(System.getProperty("java.io.tmpdir"), "metastream-state")
+                    .toString(), Importance.HIGH, STATE_DIR_DOC)
+            .define(PROCESSING_GUARANTEE_CONFIG, Type.STRING, StreamsConfig.EXACTLY_ONCE_V2,
+                    ValidString.in(StreamsConfig.EXACTLY_ONCE_V2, StreamsConfig.AT_LEAST_ONCE), Importance.HIGH,
+                    PROCESSING_GUARANTEE_DOC)
+            .define(NUM_STREAM_THREADS_CONFIG, Type.INT, 1, Range.between(1, 64), Importance.MEDIUM,
+                    NUM_STREAM_THREADS_DOC)
+            .define(COMMIT_INTERVAL_MS_CONFIG, Type.LONG, 100L, Range.atLeast(1), Importance.MEDIUM,
+                    COMMIT_INTERVAL_MS_DOC)
+            .define(MODEL_STORE_DIR_CONFIG, Type.STRING, "metastream-data/models", Importance.HIGH,
+                    MODEL_STORE_DIR_DOC)
+            .define(MODEL_NAME_CONFIG, Type.STRING, "sinusoid", Importance.HIGH, MODEL_NAME_DOC)
+            .define(MODEL_ALIAS_CONFIG, Type.STRING, "production", Importance.MEDIUM, MODEL_ALIAS_DOC)
+            .define(TOPIC_SAMPLES_CONFIG, Type.STRING, "samples", Importance.MEDIUM, "Labelled samples in.")
+            .define(TOPIC_QUERIES_CONFIG, Type.STRING, "queries", Importance.MEDIUM,
+                    "Prediction requests in; co-partitioned with samples.")
+            .define(TOPIC_PREDICTIONS_CONFIG, Type.STRING, "predictions", Importance.MEDIUM, "Predictions out.")
+            .define(TOPIC_ADAPTATIONS_CONFIG, Type.STRING, "adaptations", Importance.LOW, "Adaptation events out.")
+            .define(TOPIC_DEAD_LETTERS_CONFIG, Type.STRING, "dead-letters", Importance.MEDIUM,
+                    "Rejected records with their reasons.")
+            .define(TOPIC_MODELS_CONFIG, Type.STRING, "models", Importance.MEDIUM,
+                    "Compacted: the current version of every model alias.")
+            .define(TOPIC_MODEL_EVENTS_CONFIG, Type.STRING, "model-events", Importance.LOW,
+                    "What each instance did with a model change.")
+            .define(MODEL_WATCH_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, MODEL_WATCH_DOC)
+            .define(INSTANCE_ID_CONFIG, Type.STRING, "", Importance.LOW, INSTANCE_ID_DOC)
+            .define(TOPIC_CREATE_CONFIG, Type.BOOLEAN, true, Importance.LOW, TOPIC_CREATE_DOC)
+            .define(TOPIC_PARTITIONS_CONFIG, Type.INT, 4, Range.between(1, 10_000), Importance.MEDIUM,
+                    TOPIC_PARTITIONS_DOC)
+            .define(TOPIC_REPLICATION_FACTOR_CONFIG, Type.SHORT, (short) -1, Importance.LOW,
+                    TOPIC_REPLICATION_FACTOR_DOC)
+            .define(INPUT_MAX_RECORD_BYTES_CONFIG, Type.INT, 64 * 1024, Range.between(64, 8 * 1024 * 1024),
+                    Importance.MEDIUM, INPUT_MAX_RECORD_BYTES_DOC)
+            .define(INPUT_MAX_FUTURE_MS_CONFIG, Type.LONG, 3_600_000L, Range.atLeast(0), Importance.MEDIUM,
+                    INPUT_MAX_FUTURE_MS_DOC)
+            .define(DEAD_LETTER_MAX_VALUE_BYTES_CONFIG, Type.INT, 64 * 1024, Range.between(0, 512 * 1024),
+                    Importance.LOW, DEAD_LETTER_MAX_VALUE_BYTES_DOC)
+            .define(TASK_TTL_MS_CONFIG, Type.LONG, 7L * 24 * 3_600_000, Range.atLeast(1), Importance.MEDIUM,
+                    TASK_TTL_MS_DOC)
+            .define(TASK_EXPIRY_INTERVAL_MS_CONFIG, Type.LONG, 60_000L, Range.atLeast(1), Importance.LOW,
+                    TASK_EXPIRY_INTERVAL_MS_DOC)
+            .define(NUM_STANDBY_REPLICAS_CONFIG, Type.INT, 0, Range.between(0, 10), Importance.MEDIUM,
+                    NUM_STANDBY_REPLICAS_DOC)
+            .define(ROCKSDB_BLOCK_CACHE_BYTES_CONFIG, Type.LONG, 64L * 1024 * 1024, Range.atLeast(1024 * 1024),
+                    Importance.MEDIUM, ROCKSDB_BLOCK_CACHE_BYTES_DOC)
+            .define(ROCKSDB_WRITE_BUFFER_BYTES_CONFIG, Type.LONG, 32L * 1024 * 1024, Range.atLeast(1024 * 1024),
+                    Importance.MEDIUM, ROCKSDB_WRITE_BUFFER_BYTES_DOC)
+            .define(SUPPORT_MAX_SIZE_CONFIG, Type.INT, 20, Range.between(1, 10_000), Importance.MEDIUM,
+                    SUPPORT_MAX_SIZE_DOC)
+            .define(ADAPTATION_INTERVAL_MS_CONFIG, Type.LONG, 500L, Range.between(1, 3_600_000), Importance.MEDIUM,
+                    ADAPTATION_INTERVAL_MS_DOC)
+            .define(ADAPTATION_BATCH_MAX_CONFIG, Type.INT, 256, Range.between(1, 65_536), Importance.MEDIUM,
+                    ADAPTATION_BATCH_MAX_DOC)
+            .define(ADAPTATION_ENGINE_CONFIG, Type.STRING, ADAPTATION_ENGINE_SHARED,
+                    ValidString.in(ADAPTATION_ENGINE_SHARED, ADAPTATION_ENGINE_STREAM_THREAD), Importance.MEDIUM,
+                    ADAPTATION_ENGINE_DOC)
+            .define(ADAPTATION_ENGINE_WAIT_MS_CONFIG, Type.LONG, 5L, Range.between(0, 60_000), Importance.LOW,
+                    ADAPTATION_ENGINE_WAIT_MS_DOC)
+            .define(ADAPTATION_ENABLED_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, ADAPTATION_ENABLED_DOC)
+            .define(ADAPTED_STATE_ENCODING_CONFIG, Type.STRING, ADAPTED_STATE_INT8_DELTA,
+                    ValidString.in(ADAPTED_STATE_INT8_DELTA, ADAPTED_STATE_FLOAT32), Importance.LOW,
+                    ADAPTED_STATE_ENCODING_DOC)
+            .define(ADAPTATION_ON_QUERY_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, ADAPTATION_ON_QUERY_DOC)
+            .define(QUERY_BATCH_INTERVAL_MS_CONFIG, Type.LONG, 20L, Range.between(1, 60_000), Importance.MEDIUM,
+                    QUERY_BATCH_INTERVAL_MS_DOC)
+            .define(QUERY_SAMPLE_WAIT_MS_CONFIG, Type.LONG, 1000L, Range.atLeast(0), Importance.MEDIUM,
+                    QUERY_SAMPLE_WAIT_MS_DOC)
+            .define(DJL_THREADS_CONFIG, Type.INT, 1, Range.between(1, 256), Importance.LOW, DJL_THREADS_DOC);
+
+    public MetastreamConfig(Map<?, ?> props) {
+        super(CONFIG, props);
+        String topics = String.join(",", getString(TOPIC_SAMPLES_CONFIG), getString(TOPIC_QUERIES_CONFIG),
+                getString(TOPIC_PREDICTIONS_CONFIG), getString(TOPIC_ADAPTATIONS_CONFIG),
+                getString(TOPIC_DEAD_LETTERS_CONFIG), getString(TOPIC_MODELS_CONFIG),
+                getString(TOPIC_MODEL_EVENTS_CONFIG));
+        if (java.util.Arrays.stream(topics.split(",")).distinct().count() != 7) {
+            throw new ConfigException("topic names must be distinct, got " + topics);
+        }
+    }
+
+    public static ConfigDef configDef() {
+        return new ConfigDef(CONFIG);
+    }
+
+    /** {@code instance.id}, or application id, host name and process id when it is not set. */
+    public String instanceId() {
+        String configured = getString(INSTANCE_ID_CONFIG);
+        if (!configured.isBlank()) {
+            return configured;
+        }
+        String host;
+        try {
+            host = java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            host = "unknown-host";
+        }
+        return getString(APPLICATION_ID_CONFIG) + "@" + host + ":" + ProcessHandle.current().pid();
+    }
+
+    /**
+     * Properties for {@link org.apache.kafka.streams.KafkaStreams}, without the exception handlers:
+     * the instance installs those ({@code ErrorsToDeadLetters.install}) with its own counters.
+     */
+    public Properties streamsProperties() {
+        Properties p = new Properties();
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, getString(BOOTSTRAP_SERVERS_CONFIG));
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, getString(APPLICATION_ID_CONFIG));
+        p.put(StreamsConfig.STATE_DIR_CONFIG, getString(STATE_DIR_CONFIG));
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, getString(PROCESSING_GUARANTEE_CONFIG));
+        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, getInt(NUM_STREAM_THREADS_CONFIG));
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, getLong(COMMIT_INTERVAL_MS_CONFIG));
+        p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, getInt(NUM_STANDBY_REPLICAS_CONFIG));
+        p.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, BoundedRocksDbMemory.class);
+        p.put(BoundedRocksDbMemory.BLOCK_CACHE_BYTES, getLong(ROCKSDB_BLOCK_CACHE_BYTES_CONFIG));
+        p.put(BoundedRocksDbMemory.WRITE_BUFFER_BYTES, getLong(ROCKSDB_WRITE_BUFFER_BYTES_CONFIG));
+        // A query and the samples before it sit on two partitions of one stream task. With 0 the
+        // task still waits for a partition that is empty locally but known to have data on the
+        // broker, so records are taken in timestamp order without a fixed idle delay.
+        p.put(StreamsConfig.MAX_TASK_IDLE_MS_CONFIG, 0L);
+        p.putAll(originalsWithPrefix(STREAMS_PREFIX));
+        return p;
+    }
+}

@@ -1,0 +1,26 @@
+package io.metastream.streams.topology;
+
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Dead letters produced by Kafka Streams' exception handlers, which run outside any processor and
+ * so cannot reach the stream metrics; one instance per application, handed to the handlers
+ * through their configuration map.
+ */
+public final class DeadLetterCounters {
+    private final Map<String, LongAdder> counts = new ConcurrentHashMap<>();
+
+    void increment(String topic, RejectReason reason) {
+        counts.computeIfAbsent(topic + ":" + reason.name(), k -> new LongAdder()).increment();
+    }
+
+    /** Counts by {@code <source-topic>:<REASON>}. */
+    public Map<String, Long> snapshot() {
+        Map<String, Long> out = new TreeMap<>();
+        counts.forEach((k, v) -> out.put(k, v.sum()));
+        return out;
+    }
+}

@@ -1,0 +1,212 @@
+package io.metastream.streams.topology;
+
+import io.metastream.streams.kafka.Topics;
+import io.metastream.streams.model.ActiveModel;
+import io.metastream.schemas.AdaptationEvent;
+import io.metastream.schemas.DeadLetter;
+import io.metastream.schemas.LabelledSample;
+import io.metastream.schemas.Prediction;
+import io.metastream.schemas.PredictionRequest;
+import io.metastream.schemas.serde.AvroSerde;
+import io.metastream.schemas.state.AdaptedTask;
+import io.metastream.schemas.state.PendingQuery;
+import io.metastream.schemas.state.SupportSet;
+import java.util.Objects;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.state.Stores;
+
+/**
+ * The pipeline, top to bottom:
+ * <pre>
+ *  samples ─► ingest-samples ─► support-sets (RocksDB) ─► punctuator: dirty tasks ─► adaptation engine
+ *               │ bad ─► dead-letters       (batched across stream threads) ─► next punctuation ─► adaptations
+ *                                                                                       └─► adapted-tasks (RocksDB)
+ *  queries ─► answer-queries ─► predictions (adapted state, or the base when cold)
+ *               └─► pending-queries (RocksDB) ─► punctuator, once the samples before each query are in:
+ *                                                 batched adaptation + batched prediction ─► predictions
+ *               │ bad ─► dead-letters
+ * </pre>
+ * Both input processors share the three stores, so samples and queries of a partition are handled
+ * by one stream task. Built by the same factory in production, the demo, the tests and applications
+ * that embed metastream in their own topology ({@link #builder}), where every node and store name
+ * carries the pipeline's prefix ({@link PipelineNames}).
+ */
+public final class MetastreamTopology {
+    static final String SAMPLES_SOURCE = "samples-source";
+    static final String QUERIES_SOURCE = "queries-source";
+    static final String INGEST_SAMPLES = "ingest-samples";
+    static final String ANSWER_QUERIES = "answer-queries";
+    static final String PREDICTIONS_SINK = "predictions-sink";
+    static final String ADAPTATIONS_SINK = "adaptations-sink";
+    static final String DEAD_LETTERS_SINK = "dead-letters-sink";
+
+    private MetastreamTopology() {
+    }
+
+    /**
+     * metastream's own topology: Avro records on {@code topics}, unprefixed names.
+     *
+     * @param engine where background adaptation runs: shared by every stream thread of the
+     *     instance, which closes it after the streams
+     */
+    public static Topology build(Topics topics, TopologySettings settings, ActiveModel model,
+            AdaptationEngine engine) {
+        return builder(model, engine).settings(settings).topics(topics).addTo(new Topology());
+    }
+
+    /** A pipeline to add to an application's topology; inputs and outputs default to metastream's Avro. */
+    public static Builder builder(ActiveModel model, AdaptationEngine engine) {
+        return new Builder(model, engine);
+    }
+
+    /** What one pipeline reads and writes; {@link #addTo} adds its nodes and stores. */
+    public static final class Builder {
+        private final ActiveModel model;
+        private final AdaptationEngine engine;
+        private PipelineNames names = PipelineNames.unprefixed();
+        private TopologySettings settings = TopologySettings.defaults();
+        private String samplesTopic = "samples";
+        private InputDecoder<LabelledSample> samples = InputDecoder.avroSamples();
+        private String queriesTopic = "queries";
+        private InputDecoder<PredictionRequest> queries = InputDecoder.avroQueries();
+        private String predictionsTopic = "predictions";
+        private Serializer<Prediction> predictions = new AvroSerde<>(Prediction.class).serializer();
+        private String adaptationsTopic = "adaptations";
+        private String deadLettersTopic = "dead-letters";
+
+        private Builder(ActiveModel model, AdaptationEngine engine) {
+            this.model = Objects.requireNonNull(model, "model");
+            this.engine = Objects.requireNonNull(engine, "engine");
+        }
+
+        /** Prefixes every node and store name, so one application can hold several pipelines. */
+        public Builder prefix(String prefix) {
+            this.names = new PipelineNames(prefix);
+            return this;
+        }
+
+        public Builder settings(TopologySettings settings) {
+            this.settings = Objects.requireNonNull(settings, "settings");
+            return this;
+        }
+
+        /** metastream's Avro records on all five topics of {@code topics}. */
+        public Builder topics(Topics topics) {
+            samplesTopic = topics.samples().name();
+            samples = InputDecoder.avroSamples();
+            queriesTopic = topics.queries().name();
+            queries = InputDecoder.avroQueries();
+            predictionsTopic = topics.predictions().name();
+            predictions = topics.predictions().valueSerde().serializer();
+            adaptationsTopic = topics.adaptations().name();
+            deadLettersTopic = topics.deadLetters().name();
+            return this;
+        }
+
+        /** Samples as metastream's {@code LabelledSample} Avro records, keyed by task id. */
+        public Builder samples(String topic) {
+            samplesTopic = topic;
+            samples = InputDecoder.avroSamples();
+            return this;
+        }
+
+        /** Samples as the application's own records, read by its serdes and {@code mapping}. */
+        public <K, V> Builder samples(String topic, Serde<K> keySerde, Serde<V> valueSerde,
+                SampleMapping<K, V> mapping) {
+            samplesTopic = topic;
+            samples = InputDecoder.samples(keySerde, valueSerde, mapping);
+            return this;
+        }
+
+        public Builder queries(String topic) {
+            queriesTopic = topic;
+            queries = InputDecoder.avroQueries();
+            return this;
+        }
+
+        public <K, V> Builder queries(String topic, Serde<K> keySerde, Serde<V> valueSerde,
+                QueryMapping<K, V> mapping) {
+            queriesTopic = topic;
+            queries = InputDecoder.queries(keySerde, valueSerde, mapping);
+            return this;
+        }
+
+        /** Predictions as metastream's {@code Prediction} Avro records, keyed by task id. */
+        public Builder predictions(String topic) {
+            predictionsTopic = topic;
+            predictions = new AvroSerde<>(Prediction.class).serializer();
+            return this;
+        }
+
+        /** Predictions as the application's own records (keyed by task id), written by {@code mapping}. */
+        public <V> Builder predictions(String topic, Serde<V> valueSerde, PredictionMapping<V> mapping) {
+            Objects.requireNonNull(mapping, "mapping");
+            Serializer<V> out = valueSerde.serializer();
+            predictionsTopic = topic;
+            predictions = (t, p) -> p == null ? null : out.serialize(t, mapping.fromPrediction(p));
+            return this;
+        }
+
+        /** Where adaptation events go (metastream's Avro {@code AdaptationEvent}). */
+        public Builder adaptations(String topic) {
+            adaptationsTopic = topic;
+            return this;
+        }
+
+        /** Where rejected records go, with their bytes and the reason (Avro {@code DeadLetter}). */
+        public Builder deadLetters(String topic) {
+            deadLettersTopic = topic;
+            return this;
+        }
+
+        public PipelineNames names() {
+            return names;
+        }
+
+        /**
+         * Adds the pipeline's sources, processors, stores and sinks to {@code topology} (an
+         * application's own, e.g. from {@code StreamsBuilder.build()}).
+         *
+         * @return {@code topology}
+         */
+        public Topology addTo(Topology topology) {
+            Serde<byte[]> bytes = Serdes.ByteArray();
+            PipelineNames n = names;
+            Processors p = new Processors(n, settings, model, engine, samplesTopic, samples, queriesTopic, queries);
+            topology.addSource(n.of(SAMPLES_SOURCE), bytes.deserializer(), bytes.deserializer(), samplesTopic);
+            topology.addSource(n.of(QUERIES_SOURCE), bytes.deserializer(), bytes.deserializer(), queriesTopic);
+
+            topology.addProcessor(n.of(INGEST_SAMPLES), () -> new SampleProcessor(p), n.of(SAMPLES_SOURCE));
+            topology.addProcessor(n.of(ANSWER_QUERIES), () -> new QueryProcessor(p), n.of(QUERIES_SOURCE));
+
+            String[] both = {n.of(INGEST_SAMPLES), n.of(ANSWER_QUERIES)};
+            topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.supportSets()),
+                    Serdes.String(), new AvroSerde<>(SupportSet.class)), both);
+            topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.adaptedTasks()),
+                    Serdes.String(), new AvroSerde<>(AdaptedTask.class)), both);
+            topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.dirtyTasks()),
+                    Serdes.String(), Serdes.Long()), both);
+            topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.pendingQueries()),
+                    Serdes.String(), new AvroSerde<>(PendingQuery.class)), n.of(ANSWER_QUERIES));
+            topology.addStateStore(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(n.sampleWatermark()),
+                    Serdes.String(), Serdes.Long()).withLoggingDisabled(), both);
+
+            Serializer<String> keys = Serdes.String().serializer();
+            topology.addSink(n.of(PREDICTIONS_SINK), predictionsTopic, keys, predictions, n.of(ANSWER_QUERIES));
+            topology.addSink(n.of(ADAPTATIONS_SINK), adaptationsTopic, keys,
+                    new AvroSerde<>(AdaptationEvent.class).serializer(), both);
+            topology.addSink(n.of(DEAD_LETTERS_SINK), deadLettersTopic, keys,
+                    new AvroSerde<>(DeadLetter.class).serializer(), both);
+            return topology;
+        }
+    }
+
+    /** What both processors of one pipeline share. */
+    record Processors(PipelineNames names, TopologySettings settings, ActiveModel model, AdaptationEngine engine,
+            String samplesTopic, InputDecoder<LabelledSample> samples, String queriesTopic,
+            InputDecoder<PredictionRequest> queries) {
+    }
+}

@@ -1,0 +1,25 @@
+package io.metastream.streams.topology;
+
+/** Why a record was sent to the dead-letter topic. Stable names: they are counted and alerted on. */
+public enum RejectReason {
+    /** Not an Avro single-object-encoded record of the topic's type (bad header, truncated, empty). */
+    UNDECODABLE,
+    /** Single-object encoded, but with a schema fingerprint this build has never known. */
+    UNKNOWN_SCHEMA,
+    /** The record's task id is missing or blank. */
+    MISSING_TASK_ID,
+    /** The record key differs from the task id in the value, which would break co-partitioning. */
+    KEY_MISMATCH,
+    /** The feature vector's length differs from the base model's input size. */
+    WRONG_DIMENSION,
+    /** A feature or the target is NaN or infinite. */
+    NON_FINITE,
+    /** The record is larger than {@code input.max.record.bytes}. */
+    OVERSIZED,
+    /** The event time is further ahead of the wall clock than {@code input.max.future.ms}. */
+    FUTURE_TIMESTAMP,
+    /** A processor threw while handling the record (e.g. corrupt state); the record was isolated. */
+    PROCESSING_ERROR,
+    /** The broker refused an output record (e.g. too large) produced while handling this input. */
+    PRODUCTION_ERROR
+}

@@ -1,0 +1,58 @@
+package io.metastream.streams.topology;
+
+import io.metastream.streams.config.MetastreamConfig;
+
+/** The settings the processors read, taken from {@link MetastreamConfig} once. */
+public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, int adaptationBatchMax,
+        boolean adaptOnQuery, long queryBatchIntervalMs, long querySampleWaitMs, Limits limits,
+        boolean adaptationEnabled, int stateEncoding) {
+    public TopologySettings {
+        if (supportMaxSize < 1 || adaptationIntervalMs < 1 || adaptationBatchMax < 1 || queryBatchIntervalMs < 1) {
+            throw new IllegalArgumentException("support size, intervals and batch size must be positive: "
+                    + supportMaxSize + ", " + adaptationIntervalMs + ", " + adaptationBatchMax + ", " + queryBatchIntervalMs);
+        }
+    }
+
+    /** Whether queries adapt stale tasks first: only when adaptation is on at all. */
+    public boolean adaptsOnQuery() {
+        return adaptationEnabled && adaptOnQuery;
+    }
+
+    /** What input and state may be: bad input past a limit becomes a dead letter, idle state expires. */
+    public record Limits(int maxRecordBytes, long maxFutureMs, int deadLetterMaxValueBytes, long taskTtlMs,
+            long expiryIntervalMs) {
+        public static Limits defaults() {
+            return new Limits(64 * 1024, 3_600_000L, 64 * 1024, 7L * 24 * 3_600_000, 60_000L);
+        }
+    }
+
+    /** The defaults of {@link MetastreamConfig}. */
+    public static TopologySettings defaults() {
+        return of(20, 500L, 256, true, 20L);
+    }
+
+    /** The defaults of {@link MetastreamConfig} with these batching settings. */
+    public static TopologySettings of(int supportMaxSize, long adaptationIntervalMs, int adaptationBatchMax,
+            boolean adaptOnQuery, long queryBatchIntervalMs) {
+        return new TopologySettings(supportMaxSize, adaptationIntervalMs, adaptationBatchMax, adaptOnQuery,
+                queryBatchIntervalMs, 250L, Limits.defaults(), true, AdaptedStateCodec.INT8_DELTA);
+    }
+
+    public static TopologySettings from(MetastreamConfig config) {
+        return new TopologySettings(config.getInt(MetastreamConfig.SUPPORT_MAX_SIZE_CONFIG),
+                config.getLong(MetastreamConfig.ADAPTATION_INTERVAL_MS_CONFIG),
+                config.getInt(MetastreamConfig.ADAPTATION_BATCH_MAX_CONFIG),
+                config.getBoolean(MetastreamConfig.ADAPTATION_ON_QUERY_CONFIG),
+                config.getLong(MetastreamConfig.QUERY_BATCH_INTERVAL_MS_CONFIG),
+                config.getLong(MetastreamConfig.QUERY_SAMPLE_WAIT_MS_CONFIG),
+                new Limits(config.getInt(MetastreamConfig.INPUT_MAX_RECORD_BYTES_CONFIG),
+                        config.getLong(MetastreamConfig.INPUT_MAX_FUTURE_MS_CONFIG),
+                        config.getInt(MetastreamConfig.DEAD_LETTER_MAX_VALUE_BYTES_CONFIG),
+                        config.getLong(MetastreamConfig.TASK_TTL_MS_CONFIG),
+                        config.getLong(MetastreamConfig.TASK_EXPIRY_INTERVAL_MS_CONFIG)),
+                config.getBoolean(MetastreamConfig.ADAPTATION_ENABLED_CONFIG),
+                config.getString(MetastreamConfig.ADAPTED_STATE_ENCODING_CONFIG)
+                        .equals(MetastreamConfig.ADAPTED_STATE_FLOAT32) ? AdaptedStateCodec.FLOAT32
+                        : AdaptedStateCodec.INT8_DELTA);
+    }
+}

@@ -1,0 +1,144 @@
+package io.metastream.streams.it;
+
+import static io.metastream.streams.it.StreamingFixture.await;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.metastream.schemas.Prediction;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Instances in their own JVMs, killed with SIGKILL: exactly-once output and state that survives,
+ * whether the local RocksDB files survive or only the changelogs do; redelivered samples change
+ * nothing.
+ */
+class CrashRecoveryTest {
+    @TempDir
+    Path dir;
+
+    private Map<String, String> settings(StreamingFixture f, String instance, Path stateDir) {
+        Map<String, String> s = new HashMap<>();
+        s.put("bootstrap.servers", f.broker.bootstrapServers());
+        s.put("application.id", "crash");
+        s.put("state.dir", stateDir.toString());
+        s.put("model.store.dir", dir.resolve("models").toString());
+        s.put("model.name", StreamingFixture.MODEL);
+        s.put("instance.id", instance);
+        // A dead member is noticed after the session timeout; keep it short for the fail-over.
+        s.put("streams.consumer.session.timeout.ms", "6000");
+        s.put("streams.consumer.heartbeat.interval.ms", "1000");
+        return s;
+    }
+
+    @Test
+    void shouldAnswerExactlyOnceAndRestoreStateAfterAKillWithAndWithoutLocalState() throws Exception {
+        try (StreamingFixture f = new StreamingFixture(dir)) {
+            f.store.setAlias(StreamingFixture.MODEL, "production", f.publishVersion(1).version());
+            Path state = dir.resolve("state");
+            ChildInstance a = f.startChild("a", settings(f, "a", state));
+            List<String> first = f.sendTasks("p1-", 20, 6, 1);
+            await(Duration.ofSeconds(60), "phase 1 answered", () -> f.answered(first));
+            // Redelivered samples must leave the support sets (and so the answers below) unchanged.
+            first.forEach(id -> f.redeliverSamples(f.prediction(id).getTaskId()));
+
+            List<String> all = new ArrayList<>(first);
+            Thread traffic = new Thread(() -> {
+                for (int round = 0; round < 20; round++) {
+                    all.addAll(f.sendTasks("p2-" + round + "-", 5, 4, 1));
+                }
+            });
+            traffic.start();
+            Thread.sleep(300);
+            a.kill();
+            traffic.join();
+            ChildInstance restarted = f.startChild("a-restarted", settings(f, "a", state));
+            await(Duration.ofSeconds(90), "every query answered after the restart", () -> f.answered(all));
+            assertExactlyOnce(f, all);
+            assertStateAsBefore(f, first, "again");
+
+            restarted.kill();
+            deleteTree(state);
+            ChildInstance rebuilt = f.startChild("a-rebuilt", settings(f, "a", state));
+            assertStateAsBefore(f, first, "restored");
+            assertThat(rebuilt.terminate(Duration.ofSeconds(60))).as("exit on SIGTERM").isIn(0, 143);
+            assertThat(rebuilt.output()).contains("stopped cleanly");
+        }
+    }
+
+    @Test
+    void shouldLetTheSurvivorTakeOverWhenOneOfTwoInstancesDies() throws Exception {
+        try (StreamingFixture f = new StreamingFixture(dir)) {
+            f.store.setAlias(StreamingFixture.MODEL, "production", f.publishVersion(1).version());
+            ChildInstance a = f.startChild("a", settings(f, "a", dir.resolve("state-a")));
+            ChildInstance b = f.startChild("b", settings(f, "b", dir.resolve("state-b")));
+            List<String> warm = f.sendTasks("warm-", 16, 3, 1);
+            await(Duration.ofSeconds(60), "both instances answering", () -> f.answered(warm));
+
+            List<String> all = new ArrayList<>(warm);
+            Thread traffic = new Thread(() -> {
+                for (int round = 0; round < 30; round++) {
+                    all.addAll(f.sendTasks("t" + round + "-", 4, 3, 1));
+                    sleepQuietly(100);
+                }
+            });
+            traffic.start();
+            Thread.sleep(800);
+            a.kill();
+            traffic.join();
+            await(Duration.ofSeconds(120), "every query answered by the survivor", () -> f.answered(all));
+            assertExactlyOnce(f, all);
+            assertThat(b.isAlive()).isTrue();
+            b.terminate(Duration.ofSeconds(60));
+        }
+    }
+
+    private static void assertExactlyOnce(StreamingFixture f, List<String> queries) {
+        List<String> ids = f.predictions.stream().map(Prediction::getQueryId).filter(queries::contains).toList();
+        assertThat(ids).doesNotHaveDuplicates().containsExactlyInAnyOrderElementsOf(queries);
+    }
+
+    /**
+     * Asks each earlier query again, with no new sample: the answer can only equal the earlier one
+     * if the task's support set and adapted state are exactly what they were.
+     */
+    private static void assertStateAsBefore(StreamingFixture f, List<String> earlier, String suffix) {
+        List<String> again = new ArrayList<>();
+        for (String id : earlier) {
+            String task = f.prediction(id).getTaskId();
+            again.add(id + "-" + suffix);
+            f.sendQuery(task, id + "-" + suffix, f.queryFeatures.get(id));
+        }
+        f.producer.flush();
+        await(Duration.ofSeconds(90), "repeated queries (" + suffix + ")", () -> f.answered(again));
+        for (String id : earlier) {
+            Prediction before = f.prediction(id);
+            Prediction now = f.prediction(id + "-" + suffix);
+            assertThat(now.getSupportSize()).as(id).isEqualTo(before.getSupportSize()).isEqualTo(6);
+            assertThat(now.getAdapted()).isTrue();
+            assertThat(now.getValue()).as("%s answered from the same adapted state", id).isEqualTo(before.getValue());
+        }
+    }
+
+    private static void deleteTree(Path root) throws java.io.IOException {
+        try (Stream<Path> paths = Files.walk(root)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+        assertThat(root).doesNotExist();
+    }
+
+    private static void sleepQuietly(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
