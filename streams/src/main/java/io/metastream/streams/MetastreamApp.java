@@ -165,6 +165,11 @@ public final class MetastreamApp implements AutoCloseable {
         return streams;
     }
 
+    /** The watcher that follows the models topic, once started with {@code model.watch} on and a store. */
+    public Optional<ModelWatcher> watcher() {
+        return Optional.ofNullable(watcher);
+    }
+
     /**
      * Creates the app's topics that do not exist yet (when {@code topic.create} is on) and checks
      * that samples and queries are co-partitioned.

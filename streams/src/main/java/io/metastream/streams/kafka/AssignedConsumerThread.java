@@ -6,6 +6,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -20,30 +21,59 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  * thread and hands each poll's records to a handler. Assigned, not subscribed: it joins no group,
  * so every reader sees everything at once, with no rebalance delay (what a control-topic follower
  * and a latency-measuring observer both need).
+ *
+ * <p>By default a failure of the consumer or the handler ends the thread ({@link #failure()}).
+ * With {@link #restartOnFailure} it opens a new consumer after a growing backoff and goes on from
+ * the end of the last poll its handler completed: nothing is skipped, and only the records of a
+ * poll whose handler failed are handed over again.
  */
 public final class AssignedConsumerThread implements AutoCloseable {
-    private final KafkaConsumer<String, byte[]> consumer;
+    /** Told about every failure and every recovery of a restarting thread, on that thread. */
+    public interface FailureListener {
+        /** The consumer failed; the next attempt comes after {@code backoff}. */
+        void failed(RuntimeException error, int consecutiveFailures, Duration backoff);
+
+        /** A poll succeeded again after {@code failures} consecutive failures. */
+        void recovered(int failures);
+    }
+
+    private final Map<String, Object> props;
+    private final List<String> topics;
     private final Consumer<ConsumerRecords<String, byte[]>> handler;
     private final Thread thread;
+    private final Map<TopicPartition, Long> positions = new HashMap<>();
+    private final AtomicReference<RuntimeException> injected = new AtomicReference<>();
+    private volatile KafkaConsumer<String, byte[]> consumer;
     private volatile boolean running = true;
     private volatile RuntimeException failure;
+    private volatile boolean backingOff;
+    private volatile int restarts;
+    private Duration initialBackoff;
+    private Duration maxBackoff;
+    private FailureListener listener;
 
     /** @param extra consumer settings beyond the bootstrap servers, e.g. the isolation level */
     public AssignedConsumerThread(String name, String bootstrapServers, Map<String, Object> extra, List<String> topics,
             Consumer<ConsumerRecords<String, byte[]>> handler) {
-        Map<String, Object> props = new HashMap<>(extra);
+        this.props = new HashMap<>(extra);
         props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        this.consumer = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer());
+        this.topics = List.copyOf(topics);
         this.handler = handler;
-        List<TopicPartition> partitions = new ArrayList<>();
-        for (String topic : topics) {
-            consumer.partitionsFor(topic).forEach(p -> partitions.add(new TopicPartition(p.topic(), p.partition())));
-        }
-        consumer.assign(partitions);
-        consumer.seekToBeginning(partitions);
+        this.consumer = open();
         this.thread = new Thread(this::loop, name);
         thread.setDaemon(true);
+    }
+
+    /**
+     * Restarts the consumer after a failure, waiting {@code initial}, then twice as long after
+     * each further consecutive failure, up to {@code max}. Call before {@link #start()}.
+     */
+    public AssignedConsumerThread restartOnFailure(Duration initial, Duration max, FailureListener listener) {
+        this.initialBackoff = initial;
+        this.maxBackoff = max;
+        this.listener = listener;
+        return this;
     }
 
     public AssignedConsumerThread start() {
@@ -51,29 +81,122 @@ public final class AssignedConsumerThread implements AutoCloseable {
         return this;
     }
 
-    private void loop() {
+    private KafkaConsumer<String, byte[]> open() {
+        KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(props, new StringDeserializer(),
+                new ByteArrayDeserializer());
         try {
-            while (running) {
-                handler.accept(consumer.poll(Duration.ofMillis(50)));
+            List<TopicPartition> partitions = new ArrayList<>();
+            for (String topic : topics) {
+                c.partitionsFor(topic).forEach(p -> partitions.add(new TopicPartition(p.topic(), p.partition())));
             }
-        } catch (WakeupException e) {
-            // close() asked us to stop
+            c.assign(partitions);
+            c.seekToBeginning(partitions);
+            positions.forEach((tp, offset) -> {
+                if (partitions.contains(tp)) {
+                    c.seek(tp, offset);
+                }
+            });
+            return c;
         } catch (RuntimeException e) {
-            failure = e;
-        } finally {
-            consumer.close(Duration.ofSeconds(5));
+            c.close(Duration.ZERO);
+            throw e;
         }
     }
 
-    /** What stopped the thread early, if anything did. */
+    private void loop() {
+        int consecutive = 0;
+        Duration backoff = initialBackoff;
+        while (running) {
+            try {
+                if (consumer == null) {
+                    consumer = open();
+                }
+                ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(50));
+                RuntimeException simulated = injected.getAndSet(null);
+                if (simulated != null) {
+                    throw simulated;
+                }
+                handler.accept(records);
+                for (TopicPartition tp : records.partitions()) {
+                    var list = records.records(tp);
+                    positions.put(tp, list.get(list.size() - 1).offset() + 1);
+                }
+                if (consecutive > 0) {
+                    listener.recovered(consecutive);
+                    consecutive = 0;
+                    backoff = initialBackoff;
+                }
+            } catch (WakeupException e) {
+                // close() asked us to stop
+            } catch (RuntimeException e) {
+                if (!running) {
+                    break; // close() interrupted a poll
+                }
+                failure = e;
+                closeConsumer();
+                if (listener == null) {
+                    break;
+                }
+                consecutive++;
+                restarts++;
+                listener.failed(e, consecutive, backoff);
+                backingOff = true;
+                try {
+                    Thread.sleep(backoff.toMillis());
+                } catch (InterruptedException interrupted) {
+                    break;
+                } finally {
+                    backingOff = false;
+                }
+                backoff = backoff.multipliedBy(2).compareTo(maxBackoff) > 0 ? maxBackoff : backoff.multipliedBy(2);
+            }
+        }
+        closeConsumer();
+    }
+
+    private void closeConsumer() {
+        KafkaConsumer<String, byte[]> c = consumer;
+        consumer = null;
+        if (c != null) {
+            try {
+                c.close(Duration.ofSeconds(5));
+            } catch (RuntimeException ignored) {
+                // a consumer that failed may fail to close; the next one is new
+            }
+        }
+    }
+
+    /** What stopped the thread, or (when restarting) its most recent failure, if anything. */
     public Optional<RuntimeException> failure() {
         return Optional.ofNullable(failure);
+    }
+
+    /** Whether it is following its topics now: started, not stopped, not waiting to restart. */
+    public boolean isFollowing() {
+        return thread.isAlive() && running && !backingOff;
+    }
+
+    /** Failures it restarted after. */
+    public int restarts() {
+        return restarts;
+    }
+
+    /**
+     * Makes the next poll fail with {@code error}, as a broken consumer would: for tests and
+     * failure drills of what depends on this thread.
+     */
+    public void simulateFailure(RuntimeException error) {
+        injected.set(error);
     }
 
     @Override
     public void close() {
         running = false;
-        consumer.wakeup();
+        KafkaConsumer<String, byte[]> c = consumer;
+        if (c != null) {
+            c.wakeup();
+        }
+        thread.interrupt();
         try {
             thread.join(10_000);
         } catch (InterruptedException e) {

@@ -25,6 +25,11 @@ import org.slf4j.LoggerFactory;
  * misses a change), loads and verifies the new version on this thread while the stream threads
  * keep serving the old one, then swaps atomically. A version that fails to load or verify is
  * refused and the current base keeps serving. Each outcome is published to model-events.
+ *
+ * <p>A watcher that stops following would stop hot swaps with no sign, so its consumer restarts
+ * after a failure (backoff from 200 ms doubling to 30 s): each failure is logged and published to
+ * model-events as {@code WATCHER_FAILED} with the error, each recovery as {@code WATCHER_RESTARTED},
+ * and {@link #isFollowing()} says whether it follows now (for readiness checks and metrics).
  */
 public final class ModelWatcher implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ModelWatcher.class);
@@ -49,7 +54,56 @@ public final class ModelWatcher implements AutoCloseable {
         this.producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
                 ProducerConfig.ACKS_CONFIG, "all"), new StringSerializer(), new ByteArraySerializer());
         this.reader = new AssignedConsumerThread("model-watcher", bootstrapServers, Map.of(),
-                List.of(topics.models().name()), this::follow);
+                List.of(topics.models().name()), this::follow)
+                .restartOnFailure(Duration.ofMillis(200), Duration.ofSeconds(30), new AssignedConsumerThread.FailureListener() {
+                    @Override
+                    public void failed(RuntimeException error, int consecutiveFailures, Duration backoff) {
+                        LOG.error("model watcher failed ({} in a row); restarting in {} ms; hot swaps wait until then",
+                                consecutiveFailures, backoff.toMillis(), error);
+                        publishWatcherEvent("WATCHER_FAILED", error.getClass().getSimpleName() + ": "
+                                + error.getMessage() + " (failure " + consecutiveFailures + " in a row, restarting in "
+                                + backoff.toMillis() + " ms)");
+                    }
+
+                    @Override
+                    public void recovered(int failures) {
+                        LOG.info("model watcher follows {} again after {} failure(s)", topics.models().name(), failures);
+                        publishWatcherEvent("WATCHER_RESTARTED", "following again after " + failures + " failure(s)");
+                    }
+                });
+    }
+
+    /** Whether the watcher follows the models topic now; false while it waits to restart or once closed. */
+    public boolean isFollowing() {
+        return reader.isFollowing();
+    }
+
+    /** How many times its consumer failed and was restarted. */
+    public int restarts() {
+        return reader.restarts();
+    }
+
+    /** Makes the watcher's consumer fail once, as a broken one would: for tests and failure drills. */
+    public void simulateConsumerFailure(RuntimeException error) {
+        reader.simulateFailure(error);
+    }
+
+    private void publishWatcherEvent(String status, String reason) {
+        String serving = model.base().version();
+        ModelSwapEvent event = ModelSwapEvent.newBuilder().setInstanceId(instanceId).setModelName(modelName)
+                .setAlias(alias).setFromVersion(serving).setToVersion(serving).setStatus(status).setReason(reason)
+                .setLoadMicros(0).setAt(Instant.now()).build();
+        publish(event);
+    }
+
+    private void publish(ModelSwapEvent event) {
+        producer.send(new ProducerRecord<>(topics.modelEvents().name(), instanceId,
+                topics.modelEvents().valueSerde().serializer().serialize(topics.modelEvents().name(), event)),
+                (metadata, e) -> {
+                    if (e != null) {
+                        LOG.error("could not publish {} to {}", event.getStatus(), topics.modelEvents().name(), e);
+                    }
+                });
     }
 
     /** Reads the models topic from the start (its compacted state), then follows it. */
@@ -100,14 +154,15 @@ public final class ModelWatcher implements AutoCloseable {
         ModelSwapEvent event = ModelSwapEvent.newBuilder().setInstanceId(instanceId).setModelName(modelName)
                 .setAlias(alias).setFromVersion(current.version()).setToVersion(requested).setStatus(status)
                 .setReason(reason).setLoadMicros((System.nanoTime() - start) / 1_000).setAt(Instant.now()).build();
-        producer.send(new ProducerRecord<>(topics.modelEvents().name(), instanceId,
-                topics.modelEvents().valueSerde().serializer().serialize(topics.modelEvents().name(), event)));
+        publish(event);
     }
 
     @Override
     public void close() {
         reader.close();
-        reader.failure().ifPresent(f -> LOG.error("model watcher had stopped; the base did not change since", f));
+        if (reader.restarts() > 0) {
+            LOG.info("model watcher closed after {} restart(s)", reader.restarts());
+        }
         producer.close(Duration.ofSeconds(5));
     }
 }

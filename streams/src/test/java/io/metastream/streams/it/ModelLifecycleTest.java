@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.metastream.streams.model.BaseModelArtifacts;
 import io.metastream.streams.model.ModelPromotion;
+import io.metastream.streams.model.ModelWatcher;
 import io.metastream.schemas.ModelChange;
 import io.metastream.schemas.ModelSwapEvent;
 import io.metastream.schemas.Prediction;
@@ -122,6 +123,34 @@ class ModelLifecycleTest {
             List<String> after = f.sendTasks("after-", 32, 3, 1);
             await(Duration.ofSeconds(60), "queries after the promotion", () -> f.answered(after));
             assertThat(versionsOf(f, before)).containsOnly(MODEL + "@" + v1);
+            assertThat(versionsOf(f, after)).containsOnly(MODEL + "@" + v2);
+        }
+    }
+
+    /** A watcher whose consumer breaks restarts, says so on model-events, and a later promotion lands. */
+    @Test
+    void shouldRestartAFailedWatcherAndLandALaterPromotion() throws Exception {
+        try (StreamingFixture f = new StreamingFixture(dir)) {
+            String v1 = f.publishVersion(1).version();
+            String v2 = f.publishVersion(2).version();
+            f.store.setAlias(MODEL, "production", v1);
+            ModelWatcher watcher = f.startInstance("a").watcher().orElseThrow();
+            await(SWAP_BOUND, "the watcher to follow", watcher::isFollowing);
+
+            watcher.simulateConsumerFailure(new org.apache.kafka.common.KafkaException("simulated: consumer broken"));
+            await(SWAP_BOUND, "the failure on model-events",
+                    () -> event(f, "a", MODEL + "@" + v1, "WATCHER_FAILED") != null);
+            assertThat(event(f, "a", MODEL + "@" + v1, "WATCHER_FAILED").getReason())
+                    .contains("simulated: consumer broken").contains("restarting in 200 ms");
+            await(SWAP_BOUND, "the restart on model-events",
+                    () -> event(f, "a", MODEL + "@" + v1, "WATCHER_RESTARTED") != null);
+            assertThat(watcher.isFollowing()).isTrue();
+            assertThat(watcher.restarts()).isEqualTo(1);
+
+            ModelPromotion.promote(f.store, MODEL, "production", v2, true, f.broker.bootstrapServers(), f.topics);
+            await(SWAP_BOUND, "the swap to " + v2 + " after the restart", () -> swapped(f, "a", MODEL + "@" + v2));
+            List<String> after = f.sendTasks("after-restart-", 8, 3, 1);
+            await(Duration.ofSeconds(30), "queries after the promotion", () -> f.answered(after));
             assertThat(versionsOf(f, after)).containsOnly(MODEL + "@" + v2);
         }
     }
