@@ -23,6 +23,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Runs the real broker: the transactional round trip is what Kafka Streams' exactly-once needs,
  * so the internal-topic settings are checked here and not first in a topology test.
  */
+@Tag("embedded-broker")
 class EmbeddedKafkaBrokerTest {
     private static final String TOPIC = "samples";
     private static final int RECORDS = 100;

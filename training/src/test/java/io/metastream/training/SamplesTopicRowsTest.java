@@ -18,9 +18,11 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Training rows read back from a real samples topic over a time range. */
+@Tag("embedded-broker")
 class SamplesTopicRowsTest {
     private static final AvroCodec<LabelledSample> SAMPLES = AvroCodec.of(LabelledSample.class);
 

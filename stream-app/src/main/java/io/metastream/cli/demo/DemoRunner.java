@@ -201,7 +201,7 @@ public final class DemoRunner {
                 }
                 sleepMicros(20_000);
             }
-            sleepMicros(300_000); // let late duplicates, if any, arrive to be counted
+            observer.drainToEnd(config.getString(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG), Duration.ofSeconds(30));
             progressLine(start, sent, events.size(), observer, validQueries, model);
             return report(events, observer, model, config, app.deadLetterCounts(), samples, validQueries, injected,
                     wallStart);

@@ -71,6 +71,43 @@ final class OutputObserver implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits until every record committed to the output topics so far has been observed: the end
+     * offsets as a read-committed consumer sees them now, so a late duplicate is counted, not
+     * missed by a fixed grace period.
+     */
+    void drainToEnd(String bootstrapServers, java.time.Duration timeout) {
+        Map<org.apache.kafka.common.TopicPartition, Long> ends;
+        try (org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]> probe =
+                new org.apache.kafka.clients.consumer.KafkaConsumer<>(Map.of(
+                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
+                        new org.apache.kafka.common.serialization.ByteArrayDeserializer(),
+                        new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
+            List<org.apache.kafka.common.TopicPartition> partitions = new java.util.ArrayList<>();
+            for (String topic : List.of(topics.predictions().name(), topics.adaptations().name(),
+                    topics.deadLetters().name())) {
+                probe.partitionsFor(topic).forEach(p -> partitions.add(
+                        new org.apache.kafka.common.TopicPartition(topic, p.partition())));
+            }
+            ends = probe.endOffsets(partitions, timeout);
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!reader.handledUpTo(ends)) {
+            check();
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the output observer did not reach the end offsets " + ends
+                        + " within " + timeout);
+            }
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted", e);
+            }
+        }
+    }
+
     /** @throws IllegalStateException if the consumer thread failed */
     void check() {
         reader.failure().ifPresent(f -> {

@@ -8,10 +8,12 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The embedded demo end to end: broker, first-run training, pipeline, simulated users, report. */
+@Tag("embedded-broker")
 class DemoRunnerTest {
     @TempDir
     Path dir;

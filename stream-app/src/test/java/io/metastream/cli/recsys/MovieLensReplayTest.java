@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  * set, a preference model meta-trained on its warm users, and the cold users' ratings replayed in
  * time order through the real pipeline, each rating asked as a query before it is sent.
  */
+@Tag("embedded-broker")
 class MovieLensReplayTest {
     @TempDir
     Path dir;

@@ -41,7 +41,7 @@ public final class AssignedConsumerThread implements AutoCloseable {
     private final List<String> topics;
     private final Consumer<ConsumerRecords<String, byte[]>> handler;
     private final Thread thread;
-    private final Map<TopicPartition, Long> positions = new HashMap<>();
+    private final Map<TopicPartition, Long> positions = new java.util.concurrent.ConcurrentHashMap<>();
     private final AtomicReference<RuntimeException> injected = new AtomicReference<>();
     private volatile KafkaConsumer<String, byte[]> consumer;
     private volatile boolean running = true;
@@ -117,9 +117,9 @@ public final class AssignedConsumerThread implements AutoCloseable {
                     throw simulated;
                 }
                 handler.accept(records);
-                for (TopicPartition tp : records.partitions()) {
-                    var list = records.records(tp);
-                    positions.put(tp, list.get(list.size() - 1).offset() + 1);
+                // Positions, not last offsets: transaction markers take offsets too.
+                for (TopicPartition tp : consumer.assignment()) {
+                    positions.put(tp, consumer.position(tp));
                 }
                 if (consecutive > 0) {
                     listener.recovered(consecutive);
@@ -174,6 +174,14 @@ public final class AssignedConsumerThread implements AutoCloseable {
     /** Whether it is following its topics now: started, not stopped, not waiting to restart. */
     public boolean isFollowing() {
         return thread.isAlive() && running && !backingOff;
+    }
+
+    /**
+     * Whether the handler has seen every record before {@code offsets} (say, the end offsets of
+     * the moment): a reader synchronises on this instead of waiting a while.
+     */
+    public boolean handledUpTo(Map<TopicPartition, Long> offsets) {
+        return offsets.entrySet().stream().allMatch(e -> e.getValue() <= positions.getOrDefault(e.getKey(), 0L));
     }
 
     /** Failures it restarted after. */

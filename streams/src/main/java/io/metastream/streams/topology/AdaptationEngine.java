@@ -50,6 +50,7 @@ public final class AdaptationEngine implements AutoCloseable {
     private volatile boolean running = true;
     private final AtomicLong learnerCalls = new AtomicLong();
     private final AtomicLong tasksAdapted = new AtomicLong();
+    private final AtomicLong tasksDelivered = new AtomicLong();
     private final AtomicLong roundCalls = new AtomicLong();
     private final AtomicLong roundTasks = new AtomicLong();
 
@@ -93,6 +94,14 @@ public final class AdaptationEngine implements AutoCloseable {
     /** Tasks adapted so far, for rounds and for queries. */
     public long tasksAdapted() {
         return tasksAdapted.get();
+    }
+
+    /**
+     * Tasks whose results have been handed to their jobs, completion hooks run: after this moves,
+     * the next punctuation of the job's stream task sees the round done.
+     */
+    public long tasksDelivered() {
+        return tasksDelivered.get();
     }
 
     /** Learner calls made for submitted rounds (background adaptation) so far. */
@@ -211,6 +220,7 @@ public final class AdaptationEngine implements AutoCloseable {
                 job.finish(results, errors, offset, microsPerTask, callSize, device, steps);
                 offset += job.size();
             }
+            tasksDelivered.addAndGet(supports.size());
         }
     }
 

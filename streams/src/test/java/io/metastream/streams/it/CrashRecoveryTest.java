@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * whether the local RocksDB files survive or only the changelogs do; redelivered samples change
  * nothing.
  */
+@Tag("embedded-broker")
 class CrashRecoveryTest {
     @TempDir
     Path dir;

@@ -33,6 +33,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -40,6 +41,7 @@ import org.junit.jupiter.api.io.TempDir;
  * End to end on a real in-process KRaft broker: Avro bytes on the wire, RocksDB stores with
  * changelogs, exactly-once processing, DJL adaptation.
  */
+@Tag("embedded-broker")
 class EmbeddedPipelineTest {
     @TempDir
     Path dir;

@@ -33,6 +33,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,6 +42,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the pipeline stays up, every malformed record reaches the dead-letter topic with the right
  * reason, and every valid query is answered exactly once.
  */
+@Tag("embedded-broker")
 class FuzzTest {
     private static final int MALFORMED = 10_000;
     private static final AvroCodec<LabelledSample> SAMPLES = AvroCodec.of(LabelledSample.class);

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * base is hot-swapped to a task-encoder base on a real broker, and from then on adapts by the task
  * encoder, keeps task embeddings in the adapted-tasks store and answers from them.
  */
+@Tag("embedded-broker")
 class LearnerSwapTest {
     @TempDir
     Path dir;

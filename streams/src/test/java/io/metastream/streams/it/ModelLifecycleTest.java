@@ -18,10 +18,12 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Promotion, rollback and refusal of base models while the pipeline runs, on a real broker. */
+@Tag("embedded-broker")
 class ModelLifecycleTest {
     private static final Duration SWAP_BOUND = Duration.ofSeconds(5);
 
@@ -43,11 +45,13 @@ class ModelLifecycleTest {
                     sleep(100);
                 }
             });
-            sleep(1000);
+            await(Duration.ofSeconds(30), "predictions under " + v1, () -> f.predictions.stream()
+                    .anyMatch(p -> p.getModelVersion().equals(MODEL + "@" + v1)));
             ModelChange promoted = ModelPromotion.promote(f.store, MODEL, "production", v2, true,
                     f.broker.bootstrapServers(), f.topics);
             await(SWAP_BOUND, "the swap to " + v2, () -> swapped(f, "a", MODEL + "@" + v2));
-            sleep(1000);
+            await(Duration.ofSeconds(30), "predictions under " + v2, () -> f.predictions.stream()
+                    .anyMatch(p -> p.getModelVersion().equals(MODEL + "@" + v2)));
             ModelChange rolledBack = ModelPromotion.rollback(f.store, MODEL, "production",
                     f.broker.bootstrapServers(), f.topics);
             assertThat(rolledBack.getVersion()).isEqualTo(v1);
@@ -59,9 +63,9 @@ class ModelLifecycleTest {
             assertThat(ids).doesNotHaveDuplicates().containsExactlyInAnyOrderElementsOf(queries);
             // In each partition the versions run v1, then v2, then v1 again: never back and forth.
             Map<Integer, List<String>> runs = new HashMap<>();
-            for (int i = 0; i < f.predictions.size(); i++) {
-                List<String> run = runs.computeIfAbsent(f.predictionPartitions.get(i), p -> new ArrayList<>());
-                String version = f.predictions.get(i).getModelVersion();
+            for (Map.Entry<Integer, Prediction> e : f.predictionsByPartition) {
+                List<String> run = runs.computeIfAbsent(e.getKey(), p -> new ArrayList<>());
+                String version = e.getValue().getModelVersion();
                 if (run.isEmpty() || !run.get(run.size() - 1).equals(version)) {
                     run.add(version);
                 }

@@ -54,7 +54,8 @@ final class StreamingFixture implements AutoCloseable {
     final Topics topics = Topics.defaults();
     final KafkaProducer<String, byte[]> producer;
     final List<Prediction> predictions = new CopyOnWriteArrayList<>();
-    final List<Integer> predictionPartitions = new CopyOnWriteArrayList<>();
+    /** Each prediction with its partition, appended as one entry so the two never drift apart. */
+    final List<Map.Entry<Integer, Prediction>> predictionsByPartition = new CopyOnWriteArrayList<>();
     final List<ModelSwapEvent> swaps = new CopyOnWriteArrayList<>();
     final Map<String, Float> queryFeatures = new java.util.concurrent.ConcurrentHashMap<>();
     /** The sinusoid behind each task sent by {@link #sendTasks}, to score predictions against. */
@@ -209,8 +210,9 @@ final class StreamingFixture implements AutoCloseable {
 
     private void collect(ConsumerRecord<String, byte[]> r) {
         if (r.topic().equals(topics.predictions().name())) {
-            predictions.add(topics.predictions().valueSerde().deserializer().deserialize(r.topic(), r.value()));
-            predictionPartitions.add(r.partition());
+            Prediction p = topics.predictions().valueSerde().deserializer().deserialize(r.topic(), r.value());
+            predictionsByPartition.add(Map.entry(r.partition(), p));
+            predictions.add(p);
         } else {
             swaps.add(topics.modelEvents().valueSerde().deserializer().deserialize(r.topic(), r.value()));
         }

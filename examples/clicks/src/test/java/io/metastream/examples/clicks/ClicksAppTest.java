@@ -39,6 +39,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -46,6 +47,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The application as its team would test it: a base trained on its own click log (a CSV), then
  * its topology, metastream embedded, on a real broker with JSON records, exactly once.
  */
+@Tag("embedded-broker")
 class ClicksAppTest {
     private static final int DIM = 24;
     private static final int SHOTS = 10;
