@@ -174,8 +174,12 @@ public final class AdaptationEngine implements AutoCloseable {
         }
         for (Map.Entry<BaseModel, List<Job>> group : byBase.entrySet()) {
             List<Support> supports = new ArrayList<>();
+            List<String> ids = new ArrayList<>();
             for (Job job : group.getValue()) {
                 supports.addAll(job.supports);
+                for (int i = 0; i < job.supports.size(); i++) {
+                    ids.add(job.taskIds == null ? "?" : job.taskIds.get(i));
+                }
             }
             AdaptedTask[] results = new AdaptedTask[supports.size()];
             RuntimeException[] errors = new RuntimeException[supports.size()];
@@ -196,8 +200,8 @@ public final class AdaptationEngine implements AutoCloseable {
                 } catch (RuntimeException batchFailure) {
                     // One poisoned support set must not fail its neighbours: retry one task at a time.
                     // Logged here because a retry that succeeds would otherwise leave no trace of it.
-                    LOG.warn("adapting a batch of {} tasks on {} failed; retrying them one at a time",
-                            to - from, group.getKey().version(), batchFailure);
+                    LOG.warn("adapting a batch of {} tasks on {} failed; retrying them one at a time; tasks {}",
+                            to - from, group.getKey().version(), abbreviated(ids.subList(from, to)), batchFailure);
                     for (int i = from; i < to; i++) {
                         try {
                             AdaptedBatch one = learner.adapt(group.getKey(), List.of(supports.get(i)));
@@ -222,6 +226,12 @@ public final class AdaptationEngine implements AutoCloseable {
             }
             tasksDelivered.addAndGet(supports.size());
         }
+    }
+
+    /** At most 20 ids, and how many more: a log line, not a dump. */
+    static String abbreviated(List<String> ids) {
+        return ids.size() <= 20 ? ids.toString()
+                : ids.subList(0, 20).toString().replace("]", ", ... " + (ids.size() - 20) + " more]");
     }
 
     private void countCall(int tasks, boolean round) {
@@ -253,6 +263,7 @@ public final class AdaptationEngine implements AutoCloseable {
      */
     static final class Job {
         private final BaseModel base;
+        private final List<String> taskIds;
         private final List<Support> supports;
         private final Consumer<Job> whenAdapted;
         private final AdaptedTask[] results;
@@ -269,7 +280,16 @@ public final class AdaptationEngine implements AutoCloseable {
          *     done: work on the results that need not hold up the stream thread (encoding states)
          */
         Job(BaseModel base, List<Support> supports, Consumer<Job> whenAdapted) {
+            this(base, null, supports, whenAdapted);
+        }
+
+        /** @param taskIds the task of each support set, for the logs; or null when not known */
+        Job(BaseModel base, List<String> taskIds, List<Support> supports, Consumer<Job> whenAdapted) {
+            if (taskIds != null && taskIds.size() != supports.size()) {
+                throw new IllegalArgumentException(taskIds.size() + " task ids for " + supports.size() + " supports");
+            }
             this.base = base;
+            this.taskIds = taskIds == null ? null : List.copyOf(taskIds);
             this.supports = List.copyOf(supports);
             this.whenAdapted = whenAdapted;
             this.results = new AdaptedTask[supports.size()];

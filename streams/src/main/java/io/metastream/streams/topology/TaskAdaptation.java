@@ -47,7 +47,7 @@ final class TaskAdaptation {
             this.newest = newest;
             this.states = new AdaptedStateCodec.Encoded[ids.size()];
             // Encoding (a pass over every weight) runs where the learner ran, off the stream thread.
-            this.job = new AdaptationEngine.Job(base, supports, done -> {
+            this.job = new AdaptationEngine.Job(base, this.ids, supports, done -> {
                 float[] baseParameters = base.parameters();
                 for (int i = 0; i < states.length; i++) {
                     if (done.result(i) != null) {

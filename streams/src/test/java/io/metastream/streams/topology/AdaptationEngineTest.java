@@ -145,4 +145,17 @@ class AdaptationEngineTest {
         }
         return out;
     }
+
+    @Test
+    void shouldNameAtMostTwentyTasksInALogLine() {
+        List<String> ids = new java.util.ArrayList<>();
+        for (int i = 0; i < 25; i++) {
+            ids.add("t" + i);
+        }
+        assertThat(AdaptationEngine.abbreviated(ids.subList(0, 3))).isEqualTo("[t0, t1, t2]");
+        assertThat(AdaptationEngine.abbreviated(ids)).startsWith("[t0, t1").contains("t19, ... 5 more]")
+                .doesNotContain("t20");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new AdaptationEngine.Job(null, List.of("a"),
+                List.of(), j -> { })).isInstanceOf(IllegalArgumentException.class);
+    }
 }
