@@ -1,6 +1,18 @@
 package io.metastream.streams;
 
 import io.metastream.streams.config.MetastreamConfig;
+import io.metastream.streams.http.OperationsServer;
+import io.metastream.streams.metrics.MetastreamMetrics;
+import io.metastream.streams.topology.PipelineNames;
+import io.metastream.streams.topology.TaskStates;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.metastream.streams.model.ActiveModel;
 import io.metastream.streams.model.ModelWatcher;
 import io.metastream.streams.topology.AdaptationEngine;
@@ -34,6 +46,9 @@ import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.state.HostInfo;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,8 +67,14 @@ public final class MetastreamApp implements AutoCloseable {
     private final KafkaStreams streams;
     private final AdaptationEngine engine;
     private final ModelStore store;
-    private final DeadLetterCounters handlerDeadLetters = new DeadLetterCounters();
-    private ModelWatcher watcher;
+    private final DeadLetterCounters handlerDeadLetters;
+    private final MeterRegistry registry;
+    private final MetastreamMetrics metrics;
+    private final KafkaStreamsMetrics streamsMetrics;
+    private final OperationsServer http;
+    private final OperationsServer metricsServer;
+    private final HostInfo self;
+    private volatile ModelWatcher watcher;
     private boolean ownsModel;
 
     /**
@@ -126,11 +147,36 @@ public final class MetastreamApp implements AutoCloseable {
      * topic to hot-swap it with versions loaded from {@code store}.
      */
     public MetastreamApp(MetastreamConfig config, ActiveModel model, ModelStore store) {
+        this(config, model, store, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+    }
+
+    /**
+     * As {@link #MetastreamApp(MetastreamConfig, ActiveModel, ModelStore)}, with metastream's meters,
+     * Kafka Streams' and the JVM's in {@code registry} (the application's own, say). {@code /metrics}
+     * is served only when it is a {@link PrometheusMeterRegistry}.
+     */
+    public MetastreamApp(MetastreamConfig config, ActiveModel model, ModelStore store, MeterRegistry registry) {
         this.store = store;
+        this.registry = registry;
+        this.metrics = MetastreamMetrics.of(registry, "");
+        this.handlerDeadLetters = new DeadLetterCounters(metrics);
         this.config = config;
         this.topics = Topics.from(config);
         this.model = model;
         Properties props = config.streamsProperties();
+        int httpPort = config.getInt(MetastreamConfig.HTTP_PORT_CONFIG);
+        // Bound before the streams client exists: its application.server must name the real port.
+        this.http = httpPort < 0 ? null : new OperationsServer(config.getString(MetastreamConfig.HTTP_HOST_CONFIG),
+                httpPort);
+        int metricsPort = config.getInt(MetastreamConfig.METRICS_PORT_CONFIG);
+        this.metricsServer = metricsPort < 0 ? null
+                : new OperationsServer(config.getString(MetastreamConfig.HTTP_HOST_CONFIG), metricsPort);
+        if (http != null) {
+            self = new HostInfo(advertisedHost(config), http.port());
+            props.put(StreamsConfig.APPLICATION_SERVER_CONFIG, self.host() + ":" + self.port());
+        } else {
+            self = null;
+        }
         ErrorsToDeadLetters.install(props, topics.deadLetters().name(),
                 config.getInt(MetastreamConfig.DEAD_LETTER_MAX_VALUE_BYTES_CONFIG), handlerDeadLetters);
         TopologySettings settings = TopologySettings.from(config);
@@ -139,13 +185,85 @@ public final class MetastreamApp implements AutoCloseable {
                         ? AdaptationEngine.shared(model.learner(), settings.adaptationBatchMax(),
                                 config.getLong(MetastreamConfig.ADAPTATION_ENGINE_WAIT_MS_CONFIG))
                         : AdaptationEngine.onCallingThread(model.learner(), settings.adaptationBatchMax());
-        this.streams = new KafkaStreams(MetastreamTopology.build(topics, settings, model, engine), props);
+        engine.recordTo(metrics);
+        Topology topology = MetastreamTopology.builder(model, engine).settings(settings).topics(topics)
+                .metrics(metrics).addTo(new Topology());
+        this.streams = new KafkaStreams(topology, props);
+        metrics.serving(model.base().version(), model.base().learner());
+        model.onSwap(next -> metrics.serving(next.version(), next.learner()));
+        this.streamsMetrics = new KafkaStreamsMetrics(streams);
+        streamsMetrics.bindTo(registry);
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        metrics.watcher(() -> watcher != null && watcher.isFollowing());
         streams.setUncaughtExceptionHandler(e -> {
             // Record-level failures never reach here (they become dead letters); what does is a
             // broken thread, which a fresh thread may survive.
             LOG.error("stream thread died, replacing it", e);
             return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
         });
+    }
+
+    private static String advertisedHost(MetastreamConfig config) {
+        String configured = config.getString(MetastreamConfig.HTTP_ADVERTISED_HOST_CONFIG);
+        if (!configured.isBlank()) {
+            return configured;
+        }
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            return "localhost";
+        }
+    }
+
+    /** metastream's meters; Kafka Streams' and the JVM's are in the same {@link #registry()}. */
+    public MetastreamMetrics metrics() {
+        return metrics;
+    }
+
+    public MeterRegistry registry() {
+        return registry;
+    }
+
+    /** The port of the HTTP API ({@code http.port}), if on. */
+    public Optional<Integer> httpPort() {
+        return Optional.ofNullable(http).map(OperationsServer::port);
+    }
+
+    /** The port of the metrics server ({@code metrics.port}), if on. */
+    public Optional<Integer> metricsPort() {
+        return Optional.ofNullable(metricsServer).map(OperationsServer::port);
+    }
+
+    /** This instance's stores, read through interactive queries (what {@code /tasks} serves). */
+    public TaskStates taskStates() {
+        return new TaskStates(streams, PipelineNames.unprefixed(), model);
+    }
+
+    /**
+     * Live unless the streams client failed or is shutting down; ready only when RUNNING with the
+     * model watcher (if on) following the models topic.
+     */
+    public OperationsServer.Status status() {
+        KafkaStreams.State state = streams.state();
+        boolean watching = store != null && config.getBoolean(MetastreamConfig.MODEL_WATCH_CONFIG);
+        ModelWatcher w = watcher;
+        List<String> reasons = new ArrayList<>();
+        if (state != KafkaStreams.State.RUNNING) {
+            reasons.add("streams state " + state + " (ready only when RUNNING)");
+        }
+        if (watching && (w == null || !w.isFollowing())) {
+            reasons.add(w == null ? "model watcher not started" : "model watcher not following "
+                    + topics.models().name() + " (restarting after " + w.restarts() + " failure(s)); hot swaps wait");
+        }
+        boolean live = state != KafkaStreams.State.ERROR && state != KafkaStreams.State.PENDING_ERROR
+                && state != KafkaStreams.State.NOT_RUNNING && state != KafkaStreams.State.PENDING_SHUTDOWN;
+        Map<String, Object> details = new java.util.LinkedHashMap<>();
+        details.put("state", state.name());
+        details.put("model", model.base().version());
+        details.put("watcherFollowing", w != null && w.isFollowing());
+        return new OperationsServer.Status(live, reasons.isEmpty(), details, reasons);
     }
 
     public Topics topics() {
@@ -177,8 +295,7 @@ public final class MetastreamApp implements AutoCloseable {
      * @throws ConfigException if samples and queries have different partition counts
      */
     public void ensureTopics() {
-        Map<String, Object> adminProps = Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
-                config.getString(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG));
+        Map<String, Object> adminProps = config.clientProperties();
         try (Admin admin = Admin.create(adminProps)) {
             if (config.getBoolean(MetastreamConfig.TOPIC_CREATE_CONFIG)) {
                 Set<String> existing = admin.listTopics().names().get();
@@ -249,6 +366,20 @@ public final class MetastreamApp implements AutoCloseable {
     /** Starts processing; returns once the client is RUNNING, or throws after {@code timeout}. */
     public void start(Duration timeout) {
         streams.start();
+        for (OperationsServer server : new OperationsServer[] {http, metricsServer}) {
+            if (server != null) {
+                server.serveStatus(this::status);
+                if (registry instanceof PrometheusMeterRegistry prometheus) {
+                    server.serveMetrics(prometheus);
+                }
+            }
+        }
+        if (http != null) {
+            http.serveTasks(taskStates(), self).start();
+        }
+        if (metricsServer != null) {
+            metricsServer.start();
+        }
         long deadline = System.nanoTime() + timeout.toNanos();
         while (streams.state() != KafkaStreams.State.RUNNING) {
             if (System.nanoTime() > deadline || !streams.state().isRunningOrRebalancing()
@@ -259,9 +390,10 @@ public final class MetastreamApp implements AutoCloseable {
             sleep(20);
         }
         if (store != null && config.getBoolean(MetastreamConfig.MODEL_WATCH_CONFIG)) {
-            watcher = new ModelWatcher(config.getString(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG), topics, store,
+            watcher = new ModelWatcher(config.clientProperties(), topics, store,
                     config.getString(MetastreamConfig.MODEL_NAME_CONFIG),
-                    config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG), model, config.instanceId()).start();
+                    config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG), model, config.instanceId())
+                    .onEvent(event -> metrics.modelEvent(event.getStatus())).start();
         }
     }
 
@@ -285,7 +417,14 @@ public final class MetastreamApp implements AutoCloseable {
         if (watcher != null) {
             watcher.close();
         }
+        if (http != null) {
+            http.close();
+        }
+        if (metricsServer != null) {
+            metricsServer.close();
+        }
         streams.close(Duration.ofSeconds(30));
+        streamsMetrics.close();
         engine.close();
         if (ownsModel) {
             model.close();

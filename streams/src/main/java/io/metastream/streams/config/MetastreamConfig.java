@@ -139,6 +139,19 @@ public final class MetastreamConfig extends AbstractConfig {
             + "among records already fetched, so a query can arrive before samples produced earlier. A query is "
             + "answered once samples up to its timestamp have been processed on its partition, or after this long, "
             + "whichever comes first (for partitions where samples are sparse).";
+    public static final String HTTP_PORT_CONFIG = "http.port";
+    private static final String HTTP_PORT_DOC = "Port of the HTTP API (/tasks/{id}, /tasks/{id}/predict, /health, "
+            + "/ready, /metrics); 0 picks a free port, -1 turns it off. Its address is the instance's "
+            + "application.server, so every instance can forward a task's request to the instance that owns it.";
+    public static final String HTTP_HOST_CONFIG = "http.host";
+    private static final String HTTP_HOST_DOC = "Address the HTTP API listens on.";
+    public static final String HTTP_ADVERTISED_HOST_CONFIG = "http.advertised.host";
+    private static final String HTTP_ADVERTISED_HOST_DOC = "Host name the other instances reach this one's HTTP API "
+            + "at (its application.server); the host name of the machine when empty.";
+    public static final String METRICS_PORT_CONFIG = "metrics.port";
+    private static final String METRICS_PORT_DOC = "Port of a second HTTP server with /metrics (Prometheus text), "
+            + "/health and /ready only, for scrapers and probes; 0 picks a free port, -1 turns it off (the HTTP API "
+            + "serves /metrics too).";
     public static final String DJL_THREADS_CONFIG = "djl.threads";
     private static final String DJL_THREADS_DOC = "libtorch intra-op threads; keep below the core count so "
             + "Kafka Streams keeps a core.";
@@ -213,6 +226,10 @@ public final class MetastreamConfig extends AbstractConfig {
                     QUERY_BATCH_INTERVAL_MS_DOC)
             .define(QUERY_SAMPLE_WAIT_MS_CONFIG, Type.LONG, 1000L, Range.atLeast(0), Importance.MEDIUM,
                     QUERY_SAMPLE_WAIT_MS_DOC)
+            .define(HTTP_PORT_CONFIG, Type.INT, -1, Range.between(-1, 65_535), Importance.MEDIUM, HTTP_PORT_DOC)
+            .define(HTTP_HOST_CONFIG, Type.STRING, "0.0.0.0", Importance.LOW, HTTP_HOST_DOC)
+            .define(HTTP_ADVERTISED_HOST_CONFIG, Type.STRING, "", Importance.MEDIUM, HTTP_ADVERTISED_HOST_DOC)
+            .define(METRICS_PORT_CONFIG, Type.INT, -1, Range.between(-1, 65_535), Importance.MEDIUM, METRICS_PORT_DOC)
             .define(DJL_THREADS_CONFIG, Type.INT, 1, Range.between(1, 256), Importance.LOW, DJL_THREADS_DOC);
 
     public MetastreamConfig(Map<?, ?> props) {
@@ -246,12 +263,28 @@ public final class MetastreamConfig extends AbstractConfig {
     }
 
     /**
+     * What every Kafka client of the instance needs: {@code bootstrap.servers} and the security
+     * settings, passed through unchanged ({@code security.protocol}, {@code ssl.*}, {@code sasl.*}:
+     * TLS, SASL/SCRAM and the rest as the Kafka client documents them).
+     */
+    public Map<String, Object> clientProperties() {
+        Map<String, Object> p = new java.util.HashMap<>();
+        p.put(BOOTSTRAP_SERVERS_CONFIG, getString(BOOTSTRAP_SERVERS_CONFIG));
+        originals().forEach((key, value) -> {
+            if (key.equals("security.protocol") || key.startsWith("ssl.") || key.startsWith("sasl.")) {
+                p.put(key, value);
+            }
+        });
+        return p;
+    }
+
+    /**
      * Properties for {@link org.apache.kafka.streams.KafkaStreams}, without the exception handlers:
      * the instance installs those ({@code ErrorsToDeadLetters.install}) with its own counters.
      */
     public Properties streamsProperties() {
         Properties p = new Properties();
-        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, getString(BOOTSTRAP_SERVERS_CONFIG));
+        p.putAll(clientProperties());
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, getString(APPLICATION_ID_CONFIG));
         p.put(StreamsConfig.STATE_DIR_CONFIG, getString(STATE_DIR_CONFIG));
         p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, getString(PROCESSING_GUARANTEE_CONFIG));

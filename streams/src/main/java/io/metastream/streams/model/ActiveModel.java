@@ -19,6 +19,8 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class ActiveModel implements AutoCloseable {
     private final AtomicReference<BaseModel> base;
     private final Learner learner;
+    private final java.util.List<java.util.function.Consumer<BaseModel>> swapListeners =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /** Serves {@code base} with the built-in learners computing on {@code device}, owned by this instance. */
     public ActiveModel(BaseModel base, Device device) {
@@ -71,6 +73,12 @@ public final class ActiveModel implements AutoCloseable {
                     + " inputs) for " + next.version() + " (" + next.inputDim() + " inputs)");
         }
         base.set(next);
+        swapListeners.forEach(listener -> listener.accept(next));
+    }
+
+    /** Calls {@code listener} with every base swapped in from now on, on the swapping thread. */
+    public void onSwap(java.util.function.Consumer<BaseModel> listener) {
+        swapListeners.add(java.util.Objects.requireNonNull(listener, "listener"));
     }
 
     @Override

@@ -42,18 +42,25 @@ public final class ModelWatcher implements AutoCloseable {
     private final String instanceId;
     private final KafkaProducer<String, byte[]> producer;
     private final AssignedConsumerThread reader;
+    private volatile java.util.function.Consumer<ModelSwapEvent> listener = event -> { };
 
-    public ModelWatcher(String bootstrapServers, Topics topics, ModelStore store, String modelName, String alias,
-            ActiveModel model, String instanceId) {
+    /**
+     * @param clientProperties {@code bootstrap.servers} and the security settings of its producer
+     *     and consumer ({@code MetastreamConfig.clientProperties()})
+     */
+    public ModelWatcher(Map<String, Object> clientProperties, Topics topics, ModelStore store, String modelName,
+            String alias, ActiveModel model, String instanceId) {
+        String bootstrapServers = (String) clientProperties.get(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG);
+        Map<String, Object> producerProps = new java.util.HashMap<>(clientProperties);
+        producerProps.put(ProducerConfig.ACKS_CONFIG, "all");
         this.topics = topics;
         this.store = store;
         this.modelName = modelName;
         this.alias = alias;
         this.model = model;
         this.instanceId = instanceId;
-        this.producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                ProducerConfig.ACKS_CONFIG, "all"), new StringSerializer(), new ByteArraySerializer());
-        this.reader = new AssignedConsumerThread("model-watcher", bootstrapServers, Map.of(),
+        this.producer = new KafkaProducer<>(producerProps, new StringSerializer(), new ByteArraySerializer());
+        this.reader = new AssignedConsumerThread("model-watcher", bootstrapServers, clientProperties,
                 List.of(topics.models().name()), this::follow)
                 .restartOnFailure(Duration.ofMillis(200), Duration.ofSeconds(30), new AssignedConsumerThread.FailureListener() {
                     @Override
@@ -96,7 +103,18 @@ public final class ModelWatcher implements AutoCloseable {
         publish(event);
     }
 
+    /** Also hands every event it publishes to {@code listener} (metrics, say), on the watcher's thread. */
+    public ModelWatcher onEvent(java.util.function.Consumer<ModelSwapEvent> listener) {
+        this.listener = java.util.Objects.requireNonNull(listener, "listener");
+        return this;
+    }
+
     private void publish(ModelSwapEvent event) {
+        try {
+            listener.accept(event);
+        } catch (RuntimeException e) {
+            LOG.error("model event listener failed on {}", event.getStatus(), e);
+        }
         producer.send(new ProducerRecord<>(topics.modelEvents().name(), instanceId,
                 topics.modelEvents().valueSerde().serializer().serialize(topics.modelEvents().name(), event)),
                 (metadata, e) -> {

@@ -1,5 +1,6 @@
 package io.metastream.streams.topology;
 
+import io.metastream.streams.metrics.MetastreamMetrics;
 import io.metastream.learn.AdaptedBatch;
 import io.metastream.learn.AdaptedTask;
 import io.metastream.learn.BaseModel;
@@ -53,6 +54,7 @@ public final class AdaptationEngine implements AutoCloseable {
     private final AtomicLong tasksDelivered = new AtomicLong();
     private final AtomicLong roundCalls = new AtomicLong();
     private final AtomicLong roundTasks = new AtomicLong();
+    private volatile MetastreamMetrics metrics = MetastreamMetrics.none();
 
     private AdaptationEngine(Learner learner, int batchMax, long waitMs, boolean ownThread) {
         if (batchMax < 1 || waitMs < 0) {
@@ -79,6 +81,12 @@ public final class AdaptationEngine implements AutoCloseable {
     /** An engine that adapts each job on the thread that submits it, in calls of at most {@code batchMax}. */
     public static AdaptationEngine onCallingThread(Learner learner, int batchMax) {
         return new AdaptationEngine(learner, batchMax, 0, false);
+    }
+
+    /** Records every learner call's batch size and duration in {@code metrics} from now on. */
+    public AdaptationEngine recordTo(MetastreamMetrics metrics) {
+        this.metrics = java.util.Objects.requireNonNull(metrics, "metrics");
+        return this;
     }
 
     /** Whether jobs run on the engine's own thread rather than the submitter's. */
@@ -190,7 +198,7 @@ public final class AdaptationEngine implements AutoCloseable {
                 int to = Math.min(supports.size(), from + batchMax);
                 try {
                     AdaptedBatch batch = learner.adapt(group.getKey(), supports.subList(from, to));
-                    countCall(to - from, round);
+                    countCall(to - from, round, batch.micros());
                     for (int i = from; i < to; i++) {
                         results[i] = batch.tasks().get(i - from);
                     }
@@ -205,7 +213,7 @@ public final class AdaptationEngine implements AutoCloseable {
                     for (int i = from; i < to; i++) {
                         try {
                             AdaptedBatch one = learner.adapt(group.getKey(), List.of(supports.get(i)));
-                            countCall(1, round);
+                            countCall(1, round, one.micros());
                             results[i] = one.tasks().get(0);
                             micros += one.micros();
                             device = one.device();
@@ -234,7 +242,8 @@ public final class AdaptationEngine implements AutoCloseable {
                 : ids.subList(0, 20).toString().replace("]", ", ... " + (ids.size() - 20) + " more]");
     }
 
-    private void countCall(int tasks, boolean round) {
+    private void countCall(int tasks, boolean round, long micros) {
+        metrics.adaptationCall(tasks, micros);
         learnerCalls.incrementAndGet();
         if (round) {
             roundCalls.incrementAndGet();

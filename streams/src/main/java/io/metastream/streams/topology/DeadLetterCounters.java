@@ -1,5 +1,6 @@
 package io.metastream.streams.topology;
 
+import io.metastream.streams.metrics.MetastreamMetrics;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -12,9 +13,21 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class DeadLetterCounters {
     private final Map<String, LongAdder> counts = new ConcurrentHashMap<>();
+    private final MetastreamMetrics metrics;
+
+    /** Counts kept here only. */
+    public DeadLetterCounters() {
+        this(MetastreamMetrics.none());
+    }
+
+    /** Counts kept here and in {@code metrics}' {@code metastream_dead_letters_total}. */
+    public DeadLetterCounters(MetastreamMetrics metrics) {
+        this.metrics = metrics;
+    }
 
     void increment(String topic, RejectReason reason) {
         counts.computeIfAbsent(topic + ":" + reason.name(), k -> new LongAdder()).increment();
+        metrics.deadLetter(topic, reason.name());
     }
 
     /** Counts by {@code <source-topic>:<REASON>}. */

@@ -1,6 +1,7 @@
 package io.metastream.streams.topology;
 
 import io.metastream.schemas.DeadLetter;
+import io.metastream.streams.metrics.MetastreamMetrics;
 import io.metastream.schemas.serde.AvroCodec;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -28,9 +29,12 @@ final class DeadLetters {
     private final ProcessorContext<String, SpecificRecord> context;
     private final String sinkName;
     private final int maxValueBytes;
+    private final MetastreamMetrics metrics;
     private final Map<RejectReason, Sensor> sensors = new EnumMap<>(RejectReason.class);
 
-    DeadLetters(ProcessorContext<String, SpecificRecord> context, String sinkName, int maxValueBytes) {
+    DeadLetters(ProcessorContext<String, SpecificRecord> context, String sinkName, MetastreamMetrics metrics,
+            int maxValueBytes) {
+        this.metrics = metrics;
         this.context = context;
         this.sinkName = sinkName;
         this.maxValueBytes = maxValueBytes;
@@ -51,6 +55,7 @@ final class DeadLetters {
         context.forward(new Record<String, SpecificRecord>(keyText, letter, timestamp), sinkName);
         sensors.computeIfAbsent(reason, r -> context.metrics().addRateTotalSensor(
                 METRIC_SCOPE, topic + ":" + r.name(), METRIC_OPERATION, Sensor.RecordingLevel.INFO)).record();
+        metrics.deadLetter(topic, reason.name());
     }
 
     /** A dead letter whose value keeps at most {@code maxValueBytes} of the original. */

@@ -1,6 +1,7 @@
 package io.metastream.streams.topology;
 
 import io.metastream.streams.kafka.Topics;
+import io.metastream.streams.metrics.MetastreamMetrics;
 import io.metastream.streams.model.ActiveModel;
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.DeadLetter;
@@ -76,6 +77,7 @@ public final class MetastreamTopology {
         private Serializer<Prediction> predictions = new AvroSerde<>(Prediction.class).serializer();
         private String adaptationsTopic = "adaptations";
         private String deadLettersTopic = "dead-letters";
+        private MetastreamMetrics metrics = MetastreamMetrics.none();
 
         private Builder(ActiveModel model, AdaptationEngine engine) {
             this.model = Objects.requireNonNull(model, "model");
@@ -162,6 +164,12 @@ public final class MetastreamTopology {
             return this;
         }
 
+        /** Where this pipeline's meters go ({@link MetastreamMetrics#of}); none by default. */
+        public Builder metrics(MetastreamMetrics metrics) {
+            this.metrics = Objects.requireNonNull(metrics, "metrics");
+            return this;
+        }
+
         public PipelineNames names() {
             return names;
         }
@@ -175,7 +183,8 @@ public final class MetastreamTopology {
         public Topology addTo(Topology topology) {
             Serde<byte[]> bytes = Serdes.ByteArray();
             PipelineNames n = names;
-            Processors p = new Processors(n, settings, model, engine, samplesTopic, samples, queriesTopic, queries);
+            Processors p = new Processors(n, settings, model, engine, samplesTopic, samples, queriesTopic, queries,
+                    metrics);
             topology.addSource(n.of(SAMPLES_SOURCE), bytes.deserializer(), bytes.deserializer(), samplesTopic);
             topology.addSource(n.of(QUERIES_SOURCE), bytes.deserializer(), bytes.deserializer(), queriesTopic);
 
@@ -207,6 +216,6 @@ public final class MetastreamTopology {
     /** What both processors of one pipeline share. */
     record Processors(PipelineNames names, TopologySettings settings, ActiveModel model, AdaptationEngine engine,
             String samplesTopic, InputDecoder<LabelledSample> samples, String queriesTopic,
-            InputDecoder<PredictionRequest> queries) {
+            InputDecoder<PredictionRequest> queries, MetastreamMetrics metrics) {
     }
 }

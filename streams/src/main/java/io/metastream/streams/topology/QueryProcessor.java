@@ -1,5 +1,6 @@
 package io.metastream.streams.topology;
 
+import io.metastream.streams.metrics.MetastreamMetrics;
 import io.metastream.streams.model.ActiveModel;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.Support;
@@ -51,6 +52,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
 
     private final ActiveModel model;
     private final AdaptationEngine engine;
+    private final MetastreamMetrics metrics;
     private final TopologySettings settings;
     private final PipelineNames names;
     private final String topic;
@@ -66,6 +68,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
     QueryProcessor(MetastreamTopology.Processors pipeline) {
         this.model = pipeline.model();
         this.engine = pipeline.engine();
+        this.metrics = pipeline.metrics();
         this.settings = pipeline.settings();
         this.names = pipeline.names();
         this.topic = pipeline.queriesTopic();
@@ -80,8 +83,9 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
         pending = context.getStateStore(names.pendingQueries());
         watermark = context.getStateStore(names.sampleWatermark());
         supportSets = new SupportSetStore(context.getStateStore(names.supportSets()), settings.supportMaxSize());
-        adaptation = new TaskAdaptation(engine, supportSets, adapted, dirty, settings.stateEncoding());
-        deadLetters = new DeadLetters(context, names.of(MetastreamTopology.DEAD_LETTERS_SINK),
+        adaptation = new TaskAdaptation(engine, supportSets, adapted, dirty, settings.stateEncoding(),
+                metrics);
+        deadLetters = new DeadLetters(context, names.of(MetastreamTopology.DEAD_LETTERS_SINK), metrics,
                 settings.limits().deadLetterMaxValueBytes());
         context.schedule(Duration.ofMillis(settings.queryBatchIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
                 now -> answerPending());
@@ -97,6 +101,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
             return;
         }
         PredictionRequest request = outcome.record();
+        metrics.queryAccepted();
         PendingQuery query = PendingQuery.newBuilder().setQueryId(request.getQueryId())
                 .setTaskId(request.getTaskId()).setFeatures(request.getFeatures())
                 .setReceivedTimestamp(Instant.ofEpochMilli(record.timestamp()))
@@ -267,6 +272,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
         List<float[]> states = new ArrayList<>(queries.size());
         List<float[][]> inputs = new ArrayList<>(queries.size());
         int[] supportSizes = new int[queries.size()];
+        boolean[] hasSamples = new boolean[queries.size()];
         long[] adaptedThrough = new long[queries.size()];
         float[] baseParameters = null;
         for (int i = 0; i < queries.size(); i++) {
@@ -277,6 +283,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
                 states.add(own.state() == null ? null : own.state().state());
                 supportSizes[i] = own.state() == null ? 0 : own.state().supportSize();
                 adaptedThrough[i] = own.state() == null ? 0L : own.newestSampleMs();
+                hasSamples[i] = own.state() != null;
                 continue;
             }
             AdaptedTask state = adapted.get(q.getTaskId());
@@ -293,6 +300,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
             states.add(usable ? AdaptedStateCodec.decode(state.getState(), state.getStateEncoding(), baseParameters)
                     : null);
             supportSizes[i] = usable ? state.getSupportSize() : 0;
+            hasSamples[i] = state != null || dirty.get(q.getTaskId()) != null;
             adaptedThrough[i] = usable ? state.getNewestSampleTime().toEpochMilli() : 0L;
         }
         float[][] values = model.learner().predict(base, states, inputs);
@@ -306,6 +314,9 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
                     .setAdaptedThrough(Instant.ofEpochMilli(adaptedThrough[i])).build();
             context().forward(new Record<String, SpecificRecord>(q.getTaskId(), prediction, received),
                     names.of(MetastreamTopology.PREDICTIONS_SINK));
+            metrics.prediction(states.get(i) != null ? MetastreamMetrics.PredictionPath.ADAPTED
+                    : hasSamples[i] ? MetastreamMetrics.PredictionPath.FELL_BACK
+                    : MetastreamMetrics.PredictionPath.COLD, now - received);
         }
     }
 }

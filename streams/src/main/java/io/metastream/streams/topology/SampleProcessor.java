@@ -1,5 +1,6 @@
 package io.metastream.streams.topology;
 
+import io.metastream.streams.metrics.MetastreamMetrics;
 import io.metastream.streams.model.ActiveModel;
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.LabelledSample;
@@ -31,6 +32,7 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
     static final String WATERMARK_KEY = "samples";
     private final ActiveModel model;
     private final AdaptationEngine engine;
+    private final MetastreamMetrics metrics;
     private final TopologySettings settings;
     private final PipelineNames names;
     private final String topic;
@@ -52,6 +54,7 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
     SampleProcessor(MetastreamTopology.Processors pipeline) {
         this.model = pipeline.model();
         this.engine = pipeline.engine();
+        this.metrics = pipeline.metrics();
         this.settings = pipeline.settings();
         this.names = pipeline.names();
         this.topic = pipeline.samplesTopic();
@@ -65,8 +68,9 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
         KeyValueStore<String, AdaptedTask> adapted = context.getStateStore(names.adaptedTasks());
         dirty = context.getStateStore(names.dirtyTasks());
         supportSets = new SupportSetStore(sets, settings.supportMaxSize());
-        adaptation = new TaskAdaptation(engine, supportSets, adapted, dirty, settings.stateEncoding());
-        deadLetters = new DeadLetters(context, names.of(MetastreamTopology.DEAD_LETTERS_SINK),
+        adaptation = new TaskAdaptation(engine, supportSets, adapted, dirty, settings.stateEncoding(),
+                metrics);
+        deadLetters = new DeadLetters(context, names.of(MetastreamTopology.DEAD_LETTERS_SINK), metrics,
                 settings.limits().deadLetterMaxValueBytes());
         this.sets = sets;
         this.adapted = adapted;
@@ -97,6 +101,7 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
             return;
         }
         LabelledSample sample = outcome.record();
+        metrics.sampleAccepted();
         if (supportSets.append(sample, now) && settings.adaptationEnabled()) {
             if (inFlight != null) {
                 changedSinceRound.add(sample.getTaskId());

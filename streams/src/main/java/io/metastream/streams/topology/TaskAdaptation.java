@@ -3,6 +3,7 @@ package io.metastream.streams.topology;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.Support;
 import io.metastream.schemas.AdaptationEvent;
+import io.metastream.streams.metrics.MetastreamMetrics;
 import io.metastream.schemas.state.AdaptedTask;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -25,9 +26,11 @@ final class TaskAdaptation {
     private final KeyValueStore<String, AdaptedTask> adapted;
     private final KeyValueStore<String, Long> dirty;
     private final int stateEncoding;
+    private final MetastreamMetrics metrics;
 
     TaskAdaptation(AdaptationEngine engine, SupportSetStore supportSets, KeyValueStore<String, AdaptedTask> adapted,
-            KeyValueStore<String, Long> dirty, int stateEncoding) {
+            KeyValueStore<String, Long> dirty, int stateEncoding, MetastreamMetrics metrics) {
+        this.metrics = metrics;
         this.engine = engine;
         this.stateEncoding = stateEncoding;
         this.supportSets = supportSets;
@@ -142,6 +145,7 @@ final class TaskAdaptation {
                     .setSupportSize(result.supportSize()).setState(state.bytes()).setStateEncoding(state.encoding())
                     .setLossBefore(result.lossBefore()).setLossAfter(result.lossAfter()).setAdaptedAt(now)
                     .setNewestSampleTime(newestSample).build());
+            metrics.adapted(result.fellBack(), now.toEpochMilli() - round.newest[i]);
             events.add(AdaptationEvent.newBuilder().setTaskId(id).setBaseVersion(base.version())
                     .setSupportSize(result.supportSize()).setLossBefore(result.lossBefore())
                     .setLossAfter(result.lossAfter()).setSteps(job.steps()).setMicros(job.microsPerTask())

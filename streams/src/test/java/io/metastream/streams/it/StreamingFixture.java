@@ -183,7 +183,8 @@ final class StreamingFixture implements AutoCloseable {
         return predictions.stream().filter(p -> p.getQueryId().equals(queryId)).findFirst().orElseThrow();
     }
 
-    private void send(String topic, String key, byte[] value) {
+    /** Sends raw bytes (a malformed record, say); flush before expecting it. */
+    void send(String topic, String key, byte[] value) {
         producer.send(new ProducerRecord<>(topic, key, value));
     }
 
