@@ -21,7 +21,7 @@ public record DemoReport(int tasks, int shots, int queriesPerTask, long samples,
         Map<String, Long> deadLetterMetrics, double mseBase, double mseBaseCi95, double mseAdapted,
         double mseAdaptedCi95, double mseRatio, Map<Integer, SupportBucket> bySupportSize, double p50Ms, double p99Ms, double maxMs, double wallS,
         String modelVersion, Map<String, Long> predictionsByVersion, String device, String processingGuarantee,
-        Map<Integer, Long> rssMbBySecond) {
+        Map<Integer, Long> rssMbBySecond, Map<String, Double> scrapedMetrics) {
 
     /** Predictions made from a given support size, and their MSE. */
     public record SupportBucket(long predictions, double mse) {

@@ -28,6 +28,12 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import io.metastream.streams.metrics.PrometheusText;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -81,13 +87,16 @@ public final class DemoRunner {
                     MetastreamConfig.APPLICATION_ID_CONFIG, "metastream-demo",
                     MetastreamConfig.STATE_DIR_CONFIG, work.resolve("state").toString(),
                     MetastreamConfig.TOPIC_PARTITIONS_CONFIG, options.partitions(),
-                    MetastreamConfig.SUPPORT_MAX_SIZE_CONFIG, Math.max(20, options.shots())));
+                    MetastreamConfig.SUPPORT_MAX_SIZE_CONFIG, Math.max(20, options.shots()),
+                    MetastreamConfig.METRICS_PORT_CONFIG, 0));
             settings.putAll(options.overrides());
             MetastreamConfig config = new MetastreamConfig(settings);
             try (MetastreamApp app = MetastreamApp.launch(config, base, store, Duration.ofSeconds(60))) {
                 ActiveModel model = app.model();
                 out.println("pipeline running (" + config.getString(MetastreamConfig.PROCESSING_GUARANTEE_CONFIG)
                         + ", RocksDB state in " + work.resolve("state") + ")");
+                app.metricsPort().or(app::httpPort).ifPresent(port -> out.println("metrics at http://localhost:"
+                        + port + "/metrics, readiness at /ready"));
                 return drive(broker, app, model, config, wallStart, store, swapTo);
             }
         } finally {
@@ -203,8 +212,9 @@ public final class DemoRunner {
             }
             observer.drainToEnd(config.getString(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG), Duration.ofSeconds(30));
             progressLine(start, sent, events.size(), observer, validQueries, model);
+            Map<String, Double> scraped = scrapeOwnMetrics(app);
             return report(events, observer, model, config, app.deadLetterCounts(), samples, validQueries, injected,
-                    wallStart);
+                    wallStart, scraped);
         }
     }
 
@@ -244,7 +254,7 @@ public final class DemoRunner {
 
     private DemoReport report(List<SimulatedPopulation.Event> events, OutputObserver o, ActiveModel model,
             MetastreamConfig config, Map<String, Long> metrics, long samples, long validQueries, long injected,
-            long wallStart) {
+            long wallStart, Map<String, Double> scraped) {
         List<SimulatedPopulation.Event> queries = events.stream().filter(SimulatedPopulation.Event::isValidQuery).toList();
         BaseModel base = model.base();
         List<float[][]> inputs = new ArrayList<>(queries.size());
@@ -293,7 +303,30 @@ public final class DemoRunner {
                 mseAdapted.ci95(), mseAdapted.mean() / mseBase.mean(), buckets, percentile(lat, 0.50), percentile(lat, 0.99),
                 lat.length == 0 ? 0 : lat[lat.length - 1], (System.nanoTime() - wallStart) / 1e9, base.version(),
                 byVersion, model.learner().device(), config.getString(MetastreamConfig.PROCESSING_GUARANTEE_CONFIG),
-                new TreeMap<>(rssMb));
+                new TreeMap<>(rssMb), scraped);
+    }
+
+    /**
+     * metastream's own samples of the pipeline's {@code /metrics}, read over HTTP as a scraper would
+     * (empty with {@code metrics.port} and {@code http.port} off).
+     */
+    private Map<String, Double> scrapeOwnMetrics(MetastreamApp app) {
+        Optional<Integer> port = app.metricsPort().or(app::httpPort);
+        if (port.isEmpty()) {
+            return Map.of();
+        }
+        try {
+            HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                    URI.create("http://localhost:" + port.get() + "/metrics")).GET().build(),
+                    HttpResponse.BodyHandlers.ofString());
+            return PrometheusText.parse(r.body()).withPrefix("metastream_");
+        } catch (java.io.IOException e) {
+            out.println("could not scrape /metrics: " + e);
+            return Map.of();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Map.of();
+        }
     }
 
     /** Resident set size of this process (Linux), or -1 where /proc is not there. */

@@ -3,6 +3,7 @@ package io.metastream.cli.demo;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.metastream.streams.config.MetastreamConfig;
+import io.metastream.streams.metrics.PrometheusText;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -39,8 +40,23 @@ class DemoRunnerTest {
         assertThat(report.mseAdapted()).isLessThanOrEqualTo(0.5 * report.mseBase());
         assertThat(report.predictionsByVersion()).containsOnlyKeys("sinusoid@1");
         assertThat(report.adaptations()).isPositive();
+        // What a scraper saw at /metrics while the pipeline ran agrees with what the topics hold.
+        // The pipeline also saw the warm-up sample and query sent before the clock starts.
+        PrometheusText scraped = PrometheusText.of(report.scrapedMetrics());
+        assertThat(scraped.sum("metastream_samples_total")).isEqualTo(report.samples() + 1);
+        assertThat(scraped.sum("metastream_queries_total")).isEqualTo(report.queries() + 1);
+        assertThat(scraped.sum("metastream_predictions_total")).isEqualTo(report.predictions() + 1);
+        assertThat(scraped.sum("metastream_predictions_total", "path", "adapted"))
+                .isBetween((double) report.predictionsAdapted(), report.predictionsAdapted() + 1.0);
+        assertThat(scraped.sum("metastream_query_latency_seconds_count")).isEqualTo(report.predictions() + 1);
+        assertThat(scraped.sum("metastream_dead_letters_total")).isEqualTo(report.deadLetters());
+        assertThat(scraped.sum("metastream_adaptations_total")).isPositive();
+        assertThat(scraped.sum("metastream_adaptation_batch_tasks_count")).isPositive();
+        assertThat(scraped.sum("metastream_adaptation_seconds_sum")).isPositive();
+        assertThat(scraped.sum("metastream_model_served", "version", "sinusoid@1")).isEqualTo(1);
+        assertThat(scraped.sum("metastream_watcher_following")).isEqualTo(1);
         assertThat(console.toString(StandardCharsets.UTF_8))
-                .contains("meta-training", "published sinusoid@1", "predictions 1000/1000");
+                .contains("meta-training", "published sinusoid@1", "predictions 1000/1000", "/metrics");
 
         Path reportFile = dir.resolve("report.json");
         report.write(reportFile);

@@ -10,6 +10,7 @@ import io.metastream.schemas.Prediction;
 import io.metastream.streams.MetastreamApp;
 import io.metastream.streams.config.MetastreamConfig;
 import io.metastream.streams.http.OperationsServer;
+import io.metastream.streams.metrics.PrometheusText;
 import io.metastream.streams.model.ModelPromotion;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -23,8 +24,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.apache.kafka.streams.KafkaStreams;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -111,40 +110,40 @@ class OperationsTest {
             a.watcher().orElseThrow().simulateConsumerFailure(new IllegalStateException("drill"));
             String metricsA = "http://localhost:" + a.metricsPort().orElseThrow() + "/metrics";
             await(Duration.ofSeconds(10), "the watcher restarted", () -> a.watcher().orElseThrow().isFollowing()
-                    && sum(scrape(metricsA), "metastream_model_swaps_total", "outcome", "WATCHER_RESTARTED") == 1);
+                    && scrape(metricsA).sum("metastream_model_swaps_total", "outcome", "WATCHER_RESTARTED") == 1);
 
-            String scrapeA = scrape(metricsA);
-            String scrapeB = scrape("http://localhost:" + b.httpPort().orElseThrow() + "/metrics");
-            assertThat(sum(scrapeA, "metastream_samples_total") + sum(scrapeB, "metastream_samples_total"))
+            PrometheusText scrapeA = scrape(metricsA);
+            PrometheusText scrapeB = scrape("http://localhost:" + b.httpPort().orElseThrow() + "/metrics");
+            assertThat(scrapeA.sum("metastream_samples_total") + scrapeB.sum("metastream_samples_total"))
                     .isEqualTo(TASKS * SAMPLES);
-            assertThat(sum(scrapeA, "metastream_queries_total") + sum(scrapeB, "metastream_queries_total"))
+            assertThat(scrapeA.sum("metastream_queries_total") + scrapeB.sum("metastream_queries_total"))
                     .isEqualTo(2 * TASKS);
-            assertThat(sum(scrapeA, "metastream_predictions_total", "path", "adapted")
-                    + sum(scrapeB, "metastream_predictions_total", "path", "adapted")).isEqualTo(2 * TASKS);
-            assertThat(sum(scrapeA, "metastream_predictions_total", "path", "cold")
-                    + sum(scrapeB, "metastream_predictions_total", "path", "cold")).isZero();
-            assertThat(sum(scrapeA, "metastream_dead_letters_total", "reason", "UNDECODABLE")
-                    + sum(scrapeB, "metastream_dead_letters_total", "reason", "UNDECODABLE")).isEqualTo(1);
-            assertThat(sum(scrapeA, "metastream_query_latency_seconds_count")
-                    + sum(scrapeB, "metastream_query_latency_seconds_count")).isEqualTo(2 * TASKS);
-            for (String scrape : List.of(scrapeA, scrapeB)) {
-                double tasksAdapted = sum(scrape, "metastream_adaptations_total");
+            assertThat(scrapeA.sum("metastream_predictions_total", "path", "adapted")
+                    + scrapeB.sum("metastream_predictions_total", "path", "adapted")).isEqualTo(2 * TASKS);
+            assertThat(scrapeA.sum("metastream_predictions_total", "path", "cold")
+                    + scrapeB.sum("metastream_predictions_total", "path", "cold")).isZero();
+            assertThat(scrapeA.sum("metastream_dead_letters_total", "reason", "UNDECODABLE")
+                    + scrapeB.sum("metastream_dead_letters_total", "reason", "UNDECODABLE")).isEqualTo(1);
+            assertThat(scrapeA.sum("metastream_query_latency_seconds_count")
+                    + scrapeB.sum("metastream_query_latency_seconds_count")).isEqualTo(2 * TASKS);
+            for (PrometheusText scrape : List.of(scrapeA, scrapeB)) {
+                double tasksAdapted = scrape.sum("metastream_adaptations_total");
                 assertThat(tasksAdapted).isPositive();
-                assertThat(sum(scrape, "metastream_adaptation_batch_tasks_sum")).isGreaterThanOrEqualTo(tasksAdapted);
-                assertThat(sum(scrape, "metastream_adaptation_seconds_count")).isPositive();
-                assertThat(sum(scrape, "metastream_adaptation_seconds_sum")).isPositive().isLessThan(60);
-                double freshness = sum(scrape, "metastream_adaptation_freshness_seconds_sum")
-                        / sum(scrape, "metastream_adaptation_freshness_seconds_count");
+                assertThat(scrape.sum("metastream_adaptation_batch_tasks_sum")).isGreaterThanOrEqualTo(tasksAdapted);
+                assertThat(scrape.sum("metastream_adaptation_seconds_count")).isPositive();
+                assertThat(scrape.sum("metastream_adaptation_seconds_sum")).isPositive().isLessThan(60);
+                double freshness = scrape.sum("metastream_adaptation_freshness_seconds_sum")
+                        / scrape.sum("metastream_adaptation_freshness_seconds_count");
                 assertThat(freshness).as("mean seconds from a task's newest sample to its state").isBetween(0.0, 30.0);
-                assertThat(sum(scrape, "metastream_model_served", "version", MODEL + "@" + v2)).isEqualTo(1);
-                assertThat(sum(scrape, "metastream_model_served", "version", MODEL + "@" + v1)).isZero();
-                assertThat(sum(scrape, "metastream_model_swaps_total", "outcome", "SWAPPED")).isEqualTo(1);
-                assertThat(sum(scrape, "metastream_watcher_following")).isEqualTo(1);
-                assertThat(scrape).contains("kafka_stream_thread_process_total");
-                assertThat(scrape).contains("jvm_memory_used_bytes");
+                assertThat(scrape.sum("metastream_model_served", "version", MODEL + "@" + v2)).isEqualTo(1);
+                assertThat(scrape.sum("metastream_model_served", "version", MODEL + "@" + v1)).isZero();
+                assertThat(scrape.sum("metastream_model_swaps_total", "outcome", "SWAPPED")).isEqualTo(1);
+                assertThat(scrape.sum("metastream_watcher_following")).isEqualTo(1);
+                assertThat(scrape.withPrefix("kafka_stream_thread_process_total")).isNotEmpty();
+                assertThat(scrape.sum("jvm_memory_used_bytes")).isPositive();
             }
-            assertThat(sum(scrapeA, "metastream_model_swaps_total", "outcome", "WATCHER_FAILED")).isEqualTo(1);
-            assertThat(sum(scrapeA, "metastream_model_swaps_total", "outcome", "WATCHER_RESTARTED")).isEqualTo(1);
+            assertThat(scrapeA.sum("metastream_model_swaps_total", "outcome", "WATCHER_FAILED")).isEqualTo(1);
+            assertThat(scrapeA.sum("metastream_model_swaps_total", "outcome", "WATCHER_RESTARTED")).isEqualTo(1);
             assertThat(get(a, "/health").statusCode()).isEqualTo(200);
         }
     }
@@ -182,31 +181,9 @@ class OperationsTest {
         }
     }
 
-    private static String scrape(String url) {
+    private static PrometheusText scrape(String url) {
         HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(url)).GET().build());
         assertThat(r.statusCode()).isEqualTo(200);
-        return r.body();
-    }
-
-    private static final Pattern LINE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[^}]*\\})? (\\S+)$");
-
-    /** The sum of every sample of {@code name} whose labels include the given pairs. */
-    static double sum(String scrape, String name, String... labelPairs) {
-        double total = 0;
-        for (String line : scrape.split("\n")) {
-            Matcher m = LINE.matcher(line);
-            if (!m.matches() || !m.group(1).equals(name)) {
-                continue;
-            }
-            String labels = m.group(2) == null ? "" : m.group(2);
-            boolean all = true;
-            for (int i = 0; i < labelPairs.length; i += 2) {
-                all &= labels.contains(labelPairs[i] + "=\"" + labelPairs[i + 1] + "\"");
-            }
-            if (all) {
-                total += Double.parseDouble(m.group(3));
-            }
-        }
-        return total;
+        return PrometheusText.parse(r.body());
     }
 }
