@@ -26,6 +26,9 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.ScramCredentialInfo;
+import org.apache.kafka.clients.admin.ScramMechanism;
+import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.Uuid;
@@ -56,13 +59,33 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
 
     private final KafkaRaftServer server;
     private final String bootstrapServers;
+    private final String adminBootstrapServers;
+    private final Map<String, Object> clientSecurity;
     private final TempDirectory tempDir;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private EmbeddedKafkaBroker(KafkaRaftServer server, String bootstrapServers, TempDirectory tempDir) {
+    private EmbeddedKafkaBroker(KafkaRaftServer server, String bootstrapServers, String adminBootstrapServers,
+            Map<String, Object> clientSecurity, TempDirectory tempDir) {
         this.server = server;
         this.bootstrapServers = bootstrapServers;
+        this.adminBootstrapServers = adminBootstrapServers;
+        this.clientSecurity = Map.copyOf(clientSecurity);
         this.tempDir = tempDir;
+    }
+
+    /** A SCRAM user of a {@link #startSecured secured} broker. */
+    public record ScramUser(String name, String password) {
+    }
+
+    /**
+     * A broker whose client listener takes only TLS with SASL/SCRAM-SHA-256 ({@code SASL_SSL}),
+     * serving {@code certificates}' key, with {@code user} able to log in. Topic set-up by this
+     * class ({@link #admin()}, {@link #createTopics}) goes through a second, plaintext listener
+     * that only the broker itself advertises to its own tools; {@link #clientProperties()} is what
+     * a client needs on the secured one.
+     */
+    public static EmbeddedKafkaBroker startSecured(TestCertificates certificates, ScramUser user) {
+        return start(null, certificates, user);
     }
 
     /**
@@ -76,12 +99,29 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * @throws UncheckedIOException if no temporary directory or free port can be had
      */
     public static EmbeddedKafkaBroker start(Path dataDir) {
+        return start(dataDir, null, null);
+    }
+
+    private static EmbeddedKafkaBroker start(Path dataDir, TestCertificates certificates, ScramUser user) {
         long startNanos = System.nanoTime();
         TempDirectory tempDir = dataDir == null ? TempDirectory.create("metastream-kafka-") : null;
         Path logDir = (dataDir == null ? tempDir.path() : dataDir).resolve("kafka").toAbsolutePath();
         int[] ports = freePorts();
         String bootstrap = HOST + ":" + ports[0];
         Properties props = brokerProps(logDir, bootstrap, HOST + ":" + ports[1]);
+        String adminBootstrap = bootstrap;
+        Map<String, Object> clientSecurity = Map.of();
+        if (certificates != null) {
+            adminBootstrap = HOST + ":" + ports[2];
+            secure(props, bootstrap, adminBootstrap, HOST + ":" + ports[1], certificates);
+            clientSecurity = Map.of("security.protocol", "SASL_SSL",
+                    "sasl.mechanism", SCRAM_MECHANISM,
+                    "sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required username=\""
+                            + user.name() + "\" password=\"" + user.password() + "\";",
+                    "ssl.truststore.location", certificates.trustStore().toString(),
+                    "ssl.truststore.type", "PKCS12",
+                    "ssl.truststore.password", certificates.password());
+        }
         KafkaRaftServer server = null;
         try {
             Files.createDirectories(logDir);
@@ -90,8 +130,12 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             }
             server = new KafkaRaftServer(new KafkaConfig(props, false), Time.SYSTEM);
             server.startup();
-            EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, bootstrap, tempDir);
+            EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, bootstrap, adminBootstrap, clientSecurity,
+                    tempDir);
             broker.awaitAnswer(startNanos + START_TIMEOUT.toNanos());
+            if (user != null) {
+                broker.addScramUser(user);
+            }
             LOG.info("Kafka broker ready at {} in {} ms (logs in {})", bootstrap,
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos), logDir);
             return broker;
@@ -113,9 +157,24 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         return bootstrapServers;
     }
 
-    /** A new admin client for this broker; the caller closes it. */
+    /**
+     * What a client needs besides {@link #bootstrapServers()}: empty for a plaintext broker, the
+     * TLS trust store and the SCRAM login for a {@link #startSecured secured} one.
+     */
+    public Map<String, Object> clientProperties() {
+        return clientSecurity;
+    }
+
+    /** A new admin client for this broker (on the plaintext listener when secured); the caller closes it. */
     public Admin admin() {
-        return Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers));
+        return Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, adminBootstrapServers));
+    }
+
+    private void addScramUser(ScramUser user) throws InterruptedException, ExecutionException {
+        try (Admin admin = admin()) {
+            admin.alterUserScramCredentials(List.of(new UserScramCredentialUpsertion(user.name(),
+                    new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 4096), user.password()))).all().get();
+        }
     }
 
     /** Creates topics with one replica each; see {@link #createTopics(Collection)}. */
@@ -235,6 +294,25 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         }
     }
 
+    private static final String SCRAM_MECHANISM = "SCRAM-SHA-256";
+
+    /** The client listener takes SASL_SSL only; a plaintext INTERNAL one serves the broker and its set-up tools. */
+    private static void secure(Properties p, String clients, String internal, String controller,
+            TestCertificates certificates) {
+        p.put("listeners", "SASL_SSL://" + clients + ",INTERNAL://" + internal + "," + CONTROLLER_LISTENER + "://"
+                + controller);
+        p.put("advertised.listeners", "SASL_SSL://" + clients + ",INTERNAL://" + internal);
+        p.put("listener.security.protocol.map", "SASL_SSL:SASL_SSL,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        p.put("inter.broker.listener.name", "INTERNAL");
+        p.put("sasl.enabled.mechanisms", SCRAM_MECHANISM);
+        p.put("listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config",
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;");
+        p.put("ssl.keystore.location", certificates.keyStore().toString());
+        p.put("ssl.keystore.type", "PKCS12");
+        p.put("ssl.keystore.password", certificates.password());
+        p.put("ssl.key.password", certificates.password());
+    }
+
     private static Properties brokerProps(Path logDir, String broker, String controller) {
         Properties p = new Properties();
         p.put("process.roles", "broker,controller");
@@ -268,13 +346,14 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         return p;
     }
 
-    // Both sockets are open at once so the two ports differ. They are free when we look; another
+    // The sockets are open at once so the ports differ. They are free when we look; another
     // process could take one before the broker binds, a window small enough to accept here.
     private static int[] freePorts() {
         InetAddress loopback = InetAddress.getLoopbackAddress();
         try (ServerSocket broker = new ServerSocket(0, 1, loopback);
-                ServerSocket controller = new ServerSocket(0, 1, loopback)) {
-            return new int[] {broker.getLocalPort(), controller.getLocalPort()};
+                ServerSocket controller = new ServerSocket(0, 1, loopback);
+                ServerSocket internal = new ServerSocket(0, 1, loopback)) {
+            return new int[] {broker.getLocalPort(), controller.getLocalPort(), internal.getLocalPort()};
         } catch (IOException e) {
             throw new UncheckedIOException("No free loopback ports", e);
         }

@@ -37,8 +37,8 @@ class DockerConfigTest {
         Properties props = properties();
         Set<String> known = MetastreamConfig.configDef().names();
         for (String key : props.stringPropertyNames()) {
-            assertThat(known.contains(key) || key.startsWith(MetastreamConfig.STREAMS_PREFIX) || key.startsWith("ssl.")
-                    || key.startsWith("sasl.") || key.equals("security.protocol"))
+            assertThat(known.contains(key) || key.startsWith(MetastreamConfig.STREAMS_PREFIX)
+                    || MetastreamConfig.isClientSecuritySetting(key))
                     .as("metastream.properties key %s is a MetastreamConfig key", key).isTrue();
         }
         MetastreamConfig config = new MetastreamConfig(props);

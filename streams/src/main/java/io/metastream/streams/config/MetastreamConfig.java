@@ -271,11 +271,16 @@ public final class MetastreamConfig extends AbstractConfig {
         Map<String, Object> p = new java.util.HashMap<>();
         p.put(BOOTSTRAP_SERVERS_CONFIG, getString(BOOTSTRAP_SERVERS_CONFIG));
         originals().forEach((key, value) -> {
-            if (key.equals("security.protocol") || key.startsWith("ssl.") || key.startsWith("sasl.")) {
+            if (isClientSecuritySetting(key)) {
                 p.put(key, value);
             }
         });
         return p;
+    }
+
+    /** Whether {@code key} is a Kafka client's security setting ({@code security.protocol}, {@code ssl.*}, {@code sasl.*}). */
+    public static boolean isClientSecuritySetting(String key) {
+        return key.equals("security.protocol") || key.startsWith("ssl.") || key.startsWith("sasl.");
     }
 
     /**

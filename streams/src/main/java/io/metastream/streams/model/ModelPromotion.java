@@ -30,12 +30,22 @@ public final class ModelPromotion {
      */
     public static ModelChange promote(ModelStore store, String name, String alias, String version, boolean verify,
             String bootstrapServers, Topics topics) {
+        return promote(store, name, alias, version, verify, client(bootstrapServers), topics);
+    }
+
+    /**
+     * {@link #promote(ModelStore, String, String, String, boolean, String, Topics)} announced by a
+     * producer with {@code clientProperties} (bootstrap servers and security settings, as
+     * {@code MetastreamConfig.clientProperties()} gives them); null to only move the alias.
+     */
+    public static ModelChange promote(ModelStore store, String name, String alias, String version, boolean verify,
+            Map<String, Object> clientProperties, Topics topics) {
         if (verify) {
             BaseModelArtifacts.load(store, name, version);
         }
         Optional<String> previous = store.alias(name, alias);
         store.setAlias(name, alias, version);
-        return announce(change(name, alias, version, previous.orElse(null), "promote"), bootstrapServers, topics);
+        return announce(change(name, alias, version, previous.orElse(null), "promote"), clientProperties, topics);
     }
 
     /** Moves {@code alias} back along its promotion history and announces it. */
@@ -43,7 +53,11 @@ public final class ModelPromotion {
             Topics topics) {
         String previous = store.alias(name, alias).orElse(null);
         String now = store.rollback(name, alias);
-        return announce(change(name, alias, now, previous, "rollback"), bootstrapServers, topics);
+        return announce(change(name, alias, now, previous, "rollback"), client(bootstrapServers), topics);
+    }
+
+    private static Map<String, Object> client(String bootstrapServers) {
+        return bootstrapServers == null ? null : Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
     }
 
     private static ModelChange change(String name, String alias, String version, String previous, String action) {
@@ -56,13 +70,14 @@ public final class ModelPromotion {
      *
      * @throws IllegalStateException if the broker does not take it
      */
-    public static ModelChange announce(ModelChange change, String bootstrapServers, Topics topics) {
-        if (bootstrapServers == null) {
+    public static ModelChange announce(ModelChange change, Map<String, Object> clientProperties, Topics topics) {
+        if (clientProperties == null) {
             return change;
         }
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(
-                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers, ProducerConfig.ACKS_CONFIG, "all"),
-                new StringSerializer(), new ByteArraySerializer())) {
+        Map<String, Object> props = new java.util.HashMap<>(clientProperties);
+        props.put(ProducerConfig.ACKS_CONFIG, "all");
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(props, new StringSerializer(),
+                new ByteArraySerializer())) {
             String topic = topics.models().name();
             producer.send(new ProducerRecord<>(topic, Topics.modelKey(change.getModelName(), change.getAlias()),
                     topics.models().valueSerde().serializer().serialize(topic, change))).get();

@@ -110,6 +110,12 @@ public final class ErrorsToDeadLetters {
             target.configure(configs);
             Map<String, Object> props = new HashMap<>();
             props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, configs.get(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG));
+            // The same TLS and SASL settings as the Streams clients, or it cannot reach a secured broker.
+            configs.forEach((key, value) -> {
+                if (io.metastream.streams.config.MetastreamConfig.isClientSecuritySetting(key)) {
+                    props.put(key, value);
+                }
+            });
             props.put(ProducerConfig.ACKS_CONFIG, "all");
             props.put(ProducerConfig.CLIENT_ID_CONFIG, "metastream-dead-letters");
             side = new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());

@@ -66,20 +66,27 @@ final class StreamingFixture implements AutoCloseable {
     private final Random random = new Random(5);
 
     StreamingFixture(Path dir) {
+        this(dir, EmbeddedKafkaBroker.start(null));
+    }
+
+    /** The same on {@code broker}, which the fixture closes; its {@code clientProperties} reach every client. */
+    StreamingFixture(Path dir, EmbeddedKafkaBroker broker) {
         DjlRuntime.start(1);
         this.dir = dir;
-        this.broker = EmbeddedKafkaBroker.start(null);
+        this.broker = broker;
         this.store = new LocalDirectoryModelStore(dir.resolve("models"));
-        this.producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.LINGER_MS_CONFIG, 1), new StringSerializer(),
-                new ByteArraySerializer());
+        Map<String, Object> producerProps = new HashMap<>(broker.clientProperties());
+        producerProps.putAll(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.LINGER_MS_CONFIG, 1));
+        this.producer = new KafkaProducer<>(producerProps, new StringSerializer(), new ByteArraySerializer());
         Map<String, Integer> partitions = new HashMap<>();
         for (String name : topics.names()) {
             partitions.put(name, name.equals(topics.models().name()) ? 1 : 4);
         }
         broker.createTopics(partitions);
-        this.collector = new AssignedConsumerThread("fixture-collector", broker.bootstrapServers(),
-                Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
+        Map<String, Object> collectorProps = new HashMap<>(broker.clientProperties());
+        collectorProps.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        this.collector = new AssignedConsumerThread("fixture-collector", broker.bootstrapServers(), collectorProps,
                 List.of(topics.predictions().name(), topics.modelEvents().name()),
                 records -> records.forEach(this::collect)).start();
     }
@@ -120,6 +127,7 @@ final class StreamingFixture implements AutoCloseable {
                 MetastreamConfig.STATE_DIR_CONFIG, dir.resolve("state-" + instanceId).toString(),
                 MetastreamConfig.MODEL_NAME_CONFIG, MODEL,
                 MetastreamConfig.INSTANCE_ID_CONFIG, instanceId));
+        settings.putAll(broker.clientProperties());
         settings.putAll(overrides);
         MetastreamConfig config = new MetastreamConfig(settings);
         MetastreamApp app = MetastreamApp.launch(config, BaseModelArtifacts.load(store, MODEL, "production"), store,
