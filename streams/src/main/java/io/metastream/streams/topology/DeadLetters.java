@@ -48,7 +48,8 @@ final class DeadLetters {
     /** Dead-letters the record being processed, or (from a punctuator) the bytes of a stored one. */
     void send(byte[] key, byte[] value, long timestamp, RejectReason reason, String errorClass, String detail) {
         RecordMetadata meta = context.recordMetadata().orElse(null);
-        String topic = meta == null ? "unknown" : meta.topic();
+        // A punctuator's record metadata carries no topic (null), as does a record made by the application.
+        String topic = meta == null || meta.topic() == null ? "unknown" : meta.topic();
         DeadLetter letter = letter(topic, meta == null ? -1 : meta.partition(), meta == null ? -1 : meta.offset(),
                 key, value, reason, errorClass, detail, maxValueBytes);
         String keyText = key == null ? null : new String(key, StandardCharsets.UTF_8);
