@@ -20,6 +20,7 @@ import io.metastream.streams.topology.DeadLetterCounters;
 import io.metastream.streams.topology.ErrorsToDeadLetters;
 import io.metastream.streams.topology.MetastreamTopology;
 import io.metastream.streams.kafka.Topics;
+import io.metastream.schemas.serde.SchemaRegistryClient;
 import io.metastream.streams.topology.TopologySettings;
 import io.metastream.streams.model.BaseModelArtifacts;
 import io.metastream.learn.BaseModel;
@@ -161,7 +162,11 @@ public final class MetastreamApp implements AutoCloseable {
         this.metrics = MetastreamMetrics.of(registry, "");
         this.handlerDeadLetters = new DeadLetterCounters(metrics);
         this.config = config;
-        this.topics = Topics.from(config);
+        java.util.Optional<SchemaRegistryClient> schemaRegistry = config.schemaRegistry();
+        boolean registryOutputs = config.getBoolean(MetastreamConfig.SCHEMA_REGISTRY_OUTPUTS_CONFIG);
+        // With registry outputs, the app's own clients (the demo's, a test's) read and write that format too.
+        this.topics = registryOutputs ? Topics.from(config).withRegistry(schemaRegistry.orElseThrow())
+                : Topics.from(config);
         this.model = model;
         Properties props = config.streamsProperties();
         int httpPort = config.getInt(MetastreamConfig.HTTP_PORT_CONFIG);
@@ -186,8 +191,10 @@ public final class MetastreamApp implements AutoCloseable {
                                 config.getLong(MetastreamConfig.ADAPTATION_ENGINE_WAIT_MS_CONFIG))
                         : AdaptationEngine.onCallingThread(model.learner(), settings.adaptationBatchMax());
         engine.recordTo(metrics);
-        Topology topology = MetastreamTopology.builder(model, engine).settings(settings).topics(topics)
-                .metrics(metrics).addTo(new Topology());
+        MetastreamTopology.Builder pipeline = MetastreamTopology.builder(model, engine).settings(settings)
+                .topics(topics).metrics(metrics);
+        schemaRegistry.ifPresent(client -> pipeline.schemaRegistry(client, registryOutputs));
+        Topology topology = pipeline.addTo(new Topology());
         this.streams = new KafkaStreams(topology, props);
         metrics.serving(model.base().version(), model.base().learner());
         model.onSwap(next -> metrics.serving(next.version(), next.learner()));

@@ -7,14 +7,19 @@ package io.metastream.schemas.serde;
 public final class RecordDecodeException extends RuntimeException {
     /** Why decoding failed. */
     public enum Reason {
-        /** Not Avro single-object encoding at all (wrong or missing header). */
+        /** Neither Avro single-object encoding nor the registry's wire format (wrong or missing header). */
         BAD_HEADER,
-        /** A well-formed header whose schema fingerprint is not in the schema history. */
+        /** A well-formed header whose schema fingerprint is not in the schema history, or whose registry id the registry does not know. */
         UNKNOWN_SCHEMA,
         /** The header was fine but the body was truncated or malformed. */
         MALFORMED_BODY,
         /** No bytes at all (a null or empty value). */
-        EMPTY
+        EMPTY,
+        /**
+         * The writer's schema is known (a registry id) but cannot be read as this record type: it
+         * lacks a field without a default, changes a type, or is not an Avro schema.
+         */
+        INCOMPATIBLE_SCHEMA
     }
 
     private final Reason reason;

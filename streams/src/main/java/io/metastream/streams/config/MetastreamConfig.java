@@ -10,6 +10,7 @@ import org.apache.kafka.common.config.ConfigDef.Range;
 import org.apache.kafka.common.config.ConfigDef.Type;
 import org.apache.kafka.common.config.ConfigDef.ValidString;
 import org.apache.kafka.common.config.ConfigException;
+import io.metastream.schemas.serde.SchemaRegistryClient;
 import org.apache.kafka.streams.StreamsConfig;
 
 /**
@@ -152,6 +153,20 @@ public final class MetastreamConfig extends AbstractConfig {
     private static final String METRICS_PORT_DOC = "Port of a second HTTP server with /metrics (Prometheus text), "
             + "/health and /ready only, for scrapers and probes; 0 picks a free port, -1 turns it off (the HTTP API "
             + "serves /metrics too).";
+    public static final String SCHEMA_REGISTRY_URL_CONFIG = "schema.registry.url";
+    private static final String SCHEMA_REGISTRY_URL_DOC = "Root of a schema registry's Confluent-compatible REST API "
+            + "(Confluent Schema Registry: http://host:8081; Apicurio: http://host:8080/apis/ccompat/v7). When set, "
+            + "the samples and queries topics also accept the registry's wire format (magic byte 0, 4-byte schema "
+            + "id, Avro body); an id the registry does not know is an UNKNOWN_SCHEMA dead letter, a schema that "
+            + "cannot be read as the record an INCOMPATIBLE_SCHEMA one. Empty: single-object encoding only.";
+    public static final String SCHEMA_REGISTRY_OUTPUTS_CONFIG = "schema.registry.outputs";
+    private static final String SCHEMA_REGISTRY_OUTPUTS_DOC = "Write predictions, adaptation events and dead letters "
+            + "in the registry's wire format, their schemas registered under <topic>-value (needs "
+            + "schema.registry.url). Off: single-object encoding, the default.";
+    public static final String SCHEMA_REGISTRY_TIMEOUT_MS_CONFIG = "schema.registry.timeout.ms";
+    private static final String SCHEMA_REGISTRY_TIMEOUT_MS_DOC = "Connect and request timeout of a registry call. A "
+            + "registry that cannot be asked fails the stream thread (which is replaced and reads the record "
+            + "again) rather than dead-lettering a valid record; each schema id is asked once.";
     public static final String DJL_THREADS_CONFIG = "djl.threads";
     private static final String DJL_THREADS_DOC = "libtorch intra-op threads; keep below the core count so "
             + "Kafka Streams keeps a core.";
@@ -230,6 +245,10 @@ public final class MetastreamConfig extends AbstractConfig {
             .define(HTTP_HOST_CONFIG, Type.STRING, "0.0.0.0", Importance.LOW, HTTP_HOST_DOC)
             .define(HTTP_ADVERTISED_HOST_CONFIG, Type.STRING, "", Importance.MEDIUM, HTTP_ADVERTISED_HOST_DOC)
             .define(METRICS_PORT_CONFIG, Type.INT, -1, Range.between(-1, 65_535), Importance.MEDIUM, METRICS_PORT_DOC)
+            .define(SCHEMA_REGISTRY_URL_CONFIG, Type.STRING, "", Importance.MEDIUM, SCHEMA_REGISTRY_URL_DOC)
+            .define(SCHEMA_REGISTRY_OUTPUTS_CONFIG, Type.BOOLEAN, false, Importance.LOW, SCHEMA_REGISTRY_OUTPUTS_DOC)
+            .define(SCHEMA_REGISTRY_TIMEOUT_MS_CONFIG, Type.LONG, 10_000L, Range.atLeast(1), Importance.LOW,
+                    SCHEMA_REGISTRY_TIMEOUT_MS_DOC)
             .define(DJL_THREADS_CONFIG, Type.INT, 1, Range.between(1, 256), Importance.LOW, DJL_THREADS_DOC);
 
     public MetastreamConfig(Map<?, ?> props) {
@@ -241,6 +260,21 @@ public final class MetastreamConfig extends AbstractConfig {
         if (java.util.Arrays.stream(topics.split(",")).distinct().count() != 7) {
             throw new ConfigException("topic names must be distinct, got " + topics);
         }
+        if (getBoolean(SCHEMA_REGISTRY_OUTPUTS_CONFIG) && getString(SCHEMA_REGISTRY_URL_CONFIG).isBlank()) {
+            throw new ConfigException(SCHEMA_REGISTRY_OUTPUTS_CONFIG + "=true needs " + SCHEMA_REGISTRY_URL_CONFIG);
+        }
+        String registry = getString(SCHEMA_REGISTRY_URL_CONFIG);
+        if (!registry.isBlank() && !registry.startsWith("http://") && !registry.startsWith("https://")) {
+            throw new ConfigException(SCHEMA_REGISTRY_URL_CONFIG, registry, "not an http:// or https:// URL");
+        }
+    }
+
+    /** A client of the configured schema registry, or empty when {@code schema.registry.url} is not set. */
+    public java.util.Optional<SchemaRegistryClient> schemaRegistry() {
+        String url = getString(SCHEMA_REGISTRY_URL_CONFIG);
+        return url.isBlank() ? java.util.Optional.empty()
+                : java.util.Optional.of(new SchemaRegistryClient(url,
+                        java.time.Duration.ofMillis(getLong(SCHEMA_REGISTRY_TIMEOUT_MS_CONFIG))));
     }
 
     public static ConfigDef configDef() {

@@ -9,6 +9,7 @@ import io.metastream.schemas.ModelSwapEvent;
 import io.metastream.schemas.Prediction;
 import io.metastream.schemas.PredictionRequest;
 import io.metastream.schemas.serde.AvroSerde;
+import io.metastream.schemas.serde.SchemaRegistryClient;
 import java.util.List;
 import org.apache.kafka.common.serialization.Serdes;
 
@@ -33,6 +34,21 @@ public record Topics(Topic<String, LabelledSample> samples, Topic<String, Predic
                 new Topic<>(deadLetters, Serdes.String(), new AvroSerde<>(DeadLetter.class)),
                 new Topic<>(models, Serdes.String(), new AvroSerde<>(ModelChange.class)),
                 new Topic<>(modelEvents, Serdes.String(), new AvroSerde<>(ModelSwapEvent.class)));
+    }
+
+    /**
+     * The same topics with values in the schema registry's wire format (metastream's records,
+     * registered under {@code <topic>-value}); their deserializers read single-object encoding too.
+     */
+    public Topics withRegistry(SchemaRegistryClient registry) {
+        return new Topics(
+                new Topic<>(samples.name(), Serdes.String(), AvroSerde.withRegistry(LabelledSample.class, registry)),
+                new Topic<>(queries.name(), Serdes.String(), AvroSerde.withRegistry(PredictionRequest.class, registry)),
+                new Topic<>(predictions.name(), Serdes.String(), AvroSerde.withRegistry(Prediction.class, registry)),
+                new Topic<>(adaptations.name(), Serdes.String(),
+                        AvroSerde.withRegistry(AdaptationEvent.class, registry)),
+                new Topic<>(deadLetters.name(), Serdes.String(), AvroSerde.withRegistry(DeadLetter.class, registry)),
+                models, modelEvents);
     }
 
     public static Topics defaults() {

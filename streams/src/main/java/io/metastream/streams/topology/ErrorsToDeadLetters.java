@@ -1,6 +1,7 @@
 package io.metastream.streams.topology;
 
 import io.metastream.schemas.DeadLetter;
+import io.metastream.schemas.serde.SchemaRegistryClient;
 import java.util.List;
 import java.util.Map;
 import java.util.HashMap;
@@ -44,6 +45,23 @@ public final class ErrorsToDeadLetters {
         streamsProperties.put(TOPIC, deadLetterTopic);
         streamsProperties.put(MAX_VALUE_BYTES, maxValueBytes);
         streamsProperties.put(COUNTERS, counters);
+    }
+
+    /**
+     * A schema registry that cannot be asked is no fault of the record: failing the thread aborts
+     * the transaction, the replaced thread reads the record again, and nothing valid is lost to the
+     * dead-letter topic while the registry is down.
+     */
+    static boolean registryUnavailable(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof SchemaRegistryClient.SchemaRegistryException
+                    && !(t instanceof SchemaRegistryClient.IncompatibleSchemaException)) {
+                LOG.error("schema registry unavailable; failing the stream thread so the record is retried: {}",
+                        t.getMessage());
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Shared configuration of both handlers. */
@@ -90,6 +108,9 @@ public final class ErrorsToDeadLetters {
 
         @Override
         public Response handleError(ErrorHandlerContext context, Record<?, ?> record, Exception exception) {
+            if (registryUnavailable(exception)) {
+                return Response.fail();
+            }
             return Response.resume(target.letter(context, RejectReason.PROCESSING_ERROR, exception));
         }
     }
@@ -133,6 +154,9 @@ public final class ErrorsToDeadLetters {
         public Response handleSerializationError(ErrorHandlerContext context, ProducerRecord record,
                 Exception exception, SerializationExceptionOrigin origin) {
             // Serialization fails on the stream thread, inside the transaction: KIP-1034 is safe here.
+            if (registryUnavailable(exception)) {
+                return Response.fail();
+            }
             return Response.resume(target.letter(context, RejectReason.PRODUCTION_ERROR, exception));
         }
     }

@@ -4,16 +4,21 @@ import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.PredictionRequest;
 import io.metastream.schemas.serde.AvroCodec;
 import io.metastream.schemas.serde.RecordDecodeException;
+import io.metastream.schemas.serde.RegistryAvroCodec;
+import io.metastream.schemas.serde.SchemaRegistryClient;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Function;
+import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serde;
 
 /**
  * Turns the raw bytes of an input record into metastream's own sample or query record: Avro single
- * object encoding by default, or the application's serdes followed by its mapping. Sources read
+ * object encoding by default (and the schema registry's wire format when a registry is given), or
+ * the application's serdes followed by its mapping. Sources read
  * bytes so that a failure here is seen by the processor, with its offset, and becomes a dead letter.
  */
 abstract class InputDecoder<T> {
@@ -26,12 +31,22 @@ abstract class InputDecoder<T> {
      */
     abstract boolean keyIsTaskId();
 
-    static InputDecoder<LabelledSample> avroSamples() {
-        return new Avro<>(AvroCodec.of(LabelledSample.class));
-    }
-
-    static InputDecoder<PredictionRequest> avroQueries() {
-        return new Avro<>(AvroCodec.of(PredictionRequest.class));
+    /**
+     * metastream's own Avro record: single-object encoding, and also the schema registry's wire
+     * format when {@code registry} is not null.
+     */
+    static <T extends SpecificRecord> InputDecoder<T> avro(Class<T> type, SchemaRegistryClient registry) {
+        if (registry == null) {
+            AvroCodec<T> codec = AvroCodec.of(type);
+            return new Avro<>(bytes -> {
+                if (RegistryAvroCodec.isRegistryFormat(bytes)) {
+                    throw new RecordDecodeException(RecordDecodeException.Reason.BAD_HEADER, "the schema registry's "
+                            + "wire format (magic byte 0), but no schema.registry.url is configured", null);
+                }
+                return codec.decode(bytes);
+            });
+        }
+        return new Avro<>(RegistryAvroCodec.of(type, registry)::decode);
     }
 
     static <K, V> InputDecoder<LabelledSample> samples(Serde<K> keySerde, Serde<V> valueSerde,
@@ -64,16 +79,16 @@ abstract class InputDecoder<T> {
         return out;
     }
 
-    private static final class Avro<T extends org.apache.avro.specific.SpecificRecord> extends InputDecoder<T> {
-        private final AvroCodec<T> codec;
+    private static final class Avro<T extends SpecificRecord> extends InputDecoder<T> {
+        private final Function<byte[], T> codec;
 
-        Avro(AvroCodec<T> codec) {
+        Avro(Function<byte[], T> codec) {
             this.codec = codec;
         }
 
         @Override
         T decode(String topic, byte[] key, byte[] value, long timestampMs) {
-            return codec.decode(value);
+            return codec.apply(value);
         }
 
         @Override

@@ -73,8 +73,11 @@ final class InputValidator {
     }
 
     private static <T> Outcome<T> decodeFailure(RecordDecodeException e) {
-        RejectReason reason = e.reason() == RecordDecodeException.Reason.UNKNOWN_SCHEMA
-                ? RejectReason.UNKNOWN_SCHEMA : RejectReason.UNDECODABLE;
+        RejectReason reason = switch (e.reason()) {
+            case UNKNOWN_SCHEMA -> RejectReason.UNKNOWN_SCHEMA;
+            case INCOMPATIBLE_SCHEMA -> RejectReason.INCOMPATIBLE_SCHEMA;
+            default -> RejectReason.UNDECODABLE;
+        };
         Throwable root = e.getCause() != null ? e.getCause() : e;
         return Outcome.rejected(reason, root.getClass().getName(), e.getMessage());
     }

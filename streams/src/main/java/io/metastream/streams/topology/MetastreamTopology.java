@@ -9,10 +9,12 @@ import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.Prediction;
 import io.metastream.schemas.PredictionRequest;
 import io.metastream.schemas.serde.AvroSerde;
+import io.metastream.schemas.serde.SchemaRegistryClient;
 import io.metastream.schemas.state.AdaptedTask;
 import io.metastream.schemas.state.PendingQuery;
 import io.metastream.schemas.state.SupportSet;
 import java.util.Objects;
+import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.Serializer;
@@ -70,14 +72,18 @@ public final class MetastreamTopology {
         private PipelineNames names = PipelineNames.unprefixed();
         private TopologySettings settings = TopologySettings.defaults();
         private String samplesTopic = "samples";
-        private InputDecoder<LabelledSample> samples = InputDecoder.avroSamples();
+        /** null: metastream's own Avro records, decoded as {@link #schemaRegistry} says. */
+        private InputDecoder<LabelledSample> samples;
         private String queriesTopic = "queries";
-        private InputDecoder<PredictionRequest> queries = InputDecoder.avroQueries();
+        private InputDecoder<PredictionRequest> queries;
         private String predictionsTopic = "predictions";
-        private Serializer<Prediction> predictions = new AvroSerde<>(Prediction.class).serializer();
+        /** null: metastream's own Avro {@code Prediction}. */
+        private Serializer<Prediction> predictions;
         private String adaptationsTopic = "adaptations";
         private String deadLettersTopic = "dead-letters";
         private MetastreamMetrics metrics = MetastreamMetrics.none();
+        private SchemaRegistryClient registry;
+        private boolean registryOutputs;
 
         private Builder(ActiveModel model, AdaptationEngine engine) {
             this.model = Objects.requireNonNull(model, "model");
@@ -98,11 +104,11 @@ public final class MetastreamTopology {
         /** metastream's Avro records on all five topics of {@code topics}. */
         public Builder topics(Topics topics) {
             samplesTopic = topics.samples().name();
-            samples = InputDecoder.avroSamples();
+            samples = null;
             queriesTopic = topics.queries().name();
-            queries = InputDecoder.avroQueries();
+            queries = null;
             predictionsTopic = topics.predictions().name();
-            predictions = topics.predictions().valueSerde().serializer();
+            predictions = null;
             adaptationsTopic = topics.adaptations().name();
             deadLettersTopic = topics.deadLetters().name();
             return this;
@@ -111,7 +117,7 @@ public final class MetastreamTopology {
         /** Samples as metastream's {@code LabelledSample} Avro records, keyed by task id. */
         public Builder samples(String topic) {
             samplesTopic = topic;
-            samples = InputDecoder.avroSamples();
+            samples = null;
             return this;
         }
 
@@ -125,7 +131,7 @@ public final class MetastreamTopology {
 
         public Builder queries(String topic) {
             queriesTopic = topic;
-            queries = InputDecoder.avroQueries();
+            queries = null;
             return this;
         }
 
@@ -139,7 +145,7 @@ public final class MetastreamTopology {
         /** Predictions as metastream's {@code Prediction} Avro records, keyed by task id. */
         public Builder predictions(String topic) {
             predictionsTopic = topic;
-            predictions = new AvroSerde<>(Prediction.class).serializer();
+            predictions = null;
             return this;
         }
 
@@ -164,6 +170,21 @@ public final class MetastreamTopology {
             return this;
         }
 
+        /**
+         * Reads metastream's own sample and query records in the schema registry's wire format
+         * (magic byte 0, a 4-byte schema id) as well as in single-object encoding; an id the
+         * registry does not know is an {@code UNKNOWN_SCHEMA} dead letter, a schema that cannot be
+         * read as the record an {@code INCOMPATIBLE_SCHEMA} one. With {@code writeOutputs},
+         * predictions, adaptation events and dead letters are written in the registry's format too,
+         * their schemas registered under {@code <topic>-value}. An application's own serdes and
+         * mappings are left as they are.
+         */
+        public Builder schemaRegistry(SchemaRegistryClient registry, boolean writeOutputs) {
+            this.registry = Objects.requireNonNull(registry, "registry");
+            this.registryOutputs = writeOutputs;
+            return this;
+        }
+
         /** Where this pipeline's meters go ({@link MetastreamMetrics#of}); none by default. */
         public Builder metrics(MetastreamMetrics metrics) {
             this.metrics = Objects.requireNonNull(metrics, "metrics");
@@ -183,8 +204,9 @@ public final class MetastreamTopology {
         public Topology addTo(Topology topology) {
             Serde<byte[]> bytes = Serdes.ByteArray();
             PipelineNames n = names;
-            Processors p = new Processors(n, settings, model, engine, samplesTopic, samples, queriesTopic, queries,
-                    metrics);
+            Processors p = new Processors(n, settings, model, engine, samplesTopic,
+                    samples != null ? samples : InputDecoder.avro(LabelledSample.class, registry), queriesTopic,
+                    queries != null ? queries : InputDecoder.avro(PredictionRequest.class, registry), metrics);
             topology.addSource(n.of(SAMPLES_SOURCE), bytes.deserializer(), bytes.deserializer(), samplesTopic);
             topology.addSource(n.of(QUERIES_SOURCE), bytes.deserializer(), bytes.deserializer(), queriesTopic);
 
@@ -204,12 +226,15 @@ public final class MetastreamTopology {
                     Serdes.String(), Serdes.Long()).withLoggingDisabled(), both);
 
             Serializer<String> keys = Serdes.String().serializer();
-            topology.addSink(n.of(PREDICTIONS_SINK), predictionsTopic, keys, predictions, n.of(ANSWER_QUERIES));
-            topology.addSink(n.of(ADAPTATIONS_SINK), adaptationsTopic, keys,
-                    new AvroSerde<>(AdaptationEvent.class).serializer(), both);
-            topology.addSink(n.of(DEAD_LETTERS_SINK), deadLettersTopic, keys,
-                    new AvroSerde<>(DeadLetter.class).serializer(), both);
+            topology.addSink(n.of(PREDICTIONS_SINK), predictionsTopic, keys,
+                    predictions != null ? predictions : output(Prediction.class), n.of(ANSWER_QUERIES));
+            topology.addSink(n.of(ADAPTATIONS_SINK), adaptationsTopic, keys, output(AdaptationEvent.class), both);
+            topology.addSink(n.of(DEAD_LETTERS_SINK), deadLettersTopic, keys, output(DeadLetter.class), both);
             return topology;
+        }
+
+        private <T extends SpecificRecord> Serializer<T> output(Class<T> type) {
+            return (registryOutputs ? AvroSerde.withRegistry(type, registry) : new AvroSerde<>(type)).serializer();
         }
     }
 

@@ -4,8 +4,13 @@ package io.metastream.streams.topology;
 public enum RejectReason {
     /** Not an Avro single-object-encoded record of the topic's type (bad header, truncated, empty). */
     UNDECODABLE,
-    /** Single-object encoded, but with a schema fingerprint this build has never known. */
+    /**
+     * Single-object encoded with a schema fingerprint this build has never known, or in the
+     * registry wire format with an id the schema registry does not know.
+     */
     UNKNOWN_SCHEMA,
+    /** A registry schema id whose schema cannot be read as the topic's record type (or is not Avro). */
+    INCOMPATIBLE_SCHEMA,
     /** The record's task id is missing or blank. */
     MISSING_TASK_ID,
     /** The record key differs from the task id in the value, which would break co-partitioning. */

@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.apache.kafka.clients.admin.TransactionState;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -55,11 +56,11 @@ class CrashRecoveryTest {
             Thread traffic = new Thread(() -> {
                 for (int round = 0; round < 20; round++) {
                     all.addAll(f.sendTasks("p2-" + round + "-", 5, 4, 1));
+                    sleepQuietly(50); // traffic that outlasts the wait for an open transaction
                 }
             });
             traffic.start();
-            Thread.sleep(300);
-            a.kill();
+            killInsideAnOpenTransaction(f, a);
             traffic.join();
             ChildInstance restarted = f.startChild("a-restarted", settings(f, "a", state));
             await(Duration.ofSeconds(90), "every query answered after the restart", () -> f.answered(all));
@@ -92,14 +93,31 @@ class CrashRecoveryTest {
                 }
             });
             traffic.start();
-            Thread.sleep(800);
-            a.kill();
+            killInsideAnOpenTransaction(f, a);
             traffic.join();
             await(Duration.ofSeconds(120), "every query answered by the survivor", () -> f.answered(all));
             assertExactlyOnce(f, all);
             assertThat(b.isAlive()).isTrue();
             b.terminate(Duration.ofSeconds(60));
         }
+    }
+
+    /**
+     * Kills {@code child} while the broker holds one of the application's transactions open: it
+     * waits for an Ongoing transaction, kills at once, and checks that the transaction is still
+     * Ongoing afterwards. A dead producer can neither commit nor abort, so that proves the kill
+     * landed inside it; the survivor or the restarted instance must fence and abort it.
+     */
+    private static void killInsideAnOpenTransaction(StreamingFixture f, ChildInstance child) throws Exception {
+        List<String> open = new ArrayList<>();
+        await(Duration.ofSeconds(60), "a transaction of the application open on the broker", () -> {
+            open.addAll(f.openTransactions("crash"));
+            return !open.isEmpty();
+        });
+        child.kill();
+        Map<String, TransactionState> after = f.transactionStates(open);
+        assertThat(after).as("transactions open at the kill, as the broker sees them after it")
+                .containsValue(TransactionState.ONGOING);
     }
 
     private static void assertExactlyOnce(StreamingFixture f, List<String> queries) {

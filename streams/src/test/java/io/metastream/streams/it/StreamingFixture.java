@@ -30,11 +30,16 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BooleanSupplier;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ListTransactionsOptions;
+import org.apache.kafka.clients.admin.TransactionListing;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.admin.TransactionState;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -89,6 +94,38 @@ final class StreamingFixture implements AutoCloseable {
         this.collector = new AssignedConsumerThread("fixture-collector", broker.bootstrapServers(), collectorProps,
                 List.of(topics.predictions().name(), topics.modelEvents().name()),
                 records -> records.forEach(this::collect)).start();
+    }
+
+    /**
+     * The transactional ids of {@code applicationId}'s producers whose transaction the broker holds
+     * open now (state Ongoing): what a crash test waits for before it kills.
+     */
+    List<String> openTransactions(String applicationId) {
+        try (Admin admin = Admin.create(adminProperties())) {
+            return admin.listTransactions(new ListTransactionsOptions().filterStates(List.of(TransactionState.ONGOING)))
+                    .all().get().stream().map(TransactionListing::transactionalId)
+                    .filter(id -> id.startsWith(applicationId + "-")).toList();
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot list transactions", e);
+        }
+    }
+
+    /** The broker's state of each transaction of {@code transactionalIds}. */
+    Map<String, TransactionState> transactionStates(List<String> transactionalIds) {
+        try (Admin admin = Admin.create(adminProperties())) {
+            Map<String, TransactionState> states = new HashMap<>();
+            admin.describeTransactions(transactionalIds).all().get()
+                    .forEach((id, description) -> states.put(id, description.state()));
+            return states;
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot describe transactions " + transactionalIds, e);
+        }
+    }
+
+    private Map<String, Object> adminProperties() {
+        Map<String, Object> props = new HashMap<>(broker.clientProperties());
+        props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        return props;
     }
 
     /** Meta-trains briefly with {@code seed} and publishes the result as the model's next version. */
