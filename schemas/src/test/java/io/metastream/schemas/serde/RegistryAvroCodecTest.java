@@ -3,21 +3,14 @@ package io.metastream.schemas.serde;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import io.metastream.schemas.LabelledSample;
+import io.metastream.testkit.SchemaRegistryStandIn;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
 import org.apache.avro.generic.GenericData;
@@ -29,59 +22,24 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/**
- * The wire format and the failure modes of the codec, against a two-endpoint stand-in of the
- * registry's REST API (ids handed out in order, lookups counted). The real registry is exercised
- * by the streams module's {@code SchemaRegistryTest}.
- */
+/** The wire format and the failure modes of the codec, against the test kit's registry stand-in. */
 class RegistryAvroCodecTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
-    private HttpServer server;
-    private final Map<Integer, String> schemas = new ConcurrentHashMap<>();
-    private final AtomicInteger lookups = new AtomicInteger();
+    private SchemaRegistryStandIn registry;
     private SchemaRegistryClient client;
 
     @BeforeEach
-    void start() throws IOException {
-        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-        server.createContext("/subjects/", this::register);
-        server.createContext("/schemas/ids/", this::lookup);
-        server.start();
-        client = new SchemaRegistryClient("http://127.0.0.1:" + server.getAddress().getPort(), Duration.ofSeconds(5));
+    void start() {
+        registry = SchemaRegistryStandIn.start();
+        client = freshClient();
+    }
+
+    private SchemaRegistryClient freshClient() {
+        return new SchemaRegistryClient(registry.url(), Duration.ofSeconds(5));
     }
 
     @AfterEach
     void stop() {
-        server.stop(0);
-    }
-
-    private void register(HttpExchange exchange) throws IOException {
-        String schema = JSON.readTree(exchange.getRequestBody()).get("schema").asText();
-        int id = schemas.entrySet().stream().filter(e -> e.getValue().equals(schema)).map(Map.Entry::getKey)
-                .findFirst().orElseGet(() -> {
-                    int next = 100 + schemas.size();
-                    schemas.put(next, schema);
-                    return next;
-                });
-        answer(exchange, 200, "{\"id\":" + id + "}");
-    }
-
-    private void lookup(HttpExchange exchange) throws IOException {
-        lookups.incrementAndGet();
-        int id = Integer.parseInt(exchange.getRequestURI().getPath().substring("/schemas/ids/".length()));
-        String schema = schemas.get(id);
-        if (schema == null) {
-            answer(exchange, 404, "{\"error_code\":40403,\"message\":\"Schema not found\"}");
-        } else {
-            answer(exchange, 200, JSON.writeValueAsString(Map.of("schema", schema)));
-        }
-    }
-
-    private static void answer(HttpExchange exchange, int status, String body) throws IOException {
-        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-        exchange.sendResponseHeaders(status, bytes.length);
-        exchange.getResponseBody().write(bytes);
-        exchange.close();
+        registry.close();
     }
 
     private static LabelledSample sample() {
@@ -95,14 +53,14 @@ class RegistryAvroCodecTest {
         byte[] bytes = codec.encode("samples-value", sample());
         assertThat(bytes[0]).isEqualTo((byte) 0);
         int id = ByteBuffer.wrap(bytes, 1, 4).getInt();
-        assertThat(schemas).containsKey(id);
-        assertThat(new Schema.Parser().parse(schemas.get(id))).isEqualTo(LabelledSample.getClassSchema());
+        assertThat(registry.versions("samples-value")).containsExactly(id);
+        SchemaRegistryClient other = freshClient();
+        assertThat(other.schema(id)).contains(LabelledSample.getClassSchema());
 
-        RegistryAvroCodec<LabelledSample> fresh = RegistryAvroCodec.of(LabelledSample.class,
-                new SchemaRegistryClient(client.baseUrl().toString(), Duration.ofSeconds(5)));
+        RegistryAvroCodec<LabelledSample> fresh = RegistryAvroCodec.of(LabelledSample.class, freshClient());
         assertThat(fresh.decode(bytes)).isEqualTo(sample());
         assertThat(fresh.decode(bytes)).isEqualTo(sample());
-        assertThat(lookups).as("an id is asked once").hasValue(1);
+        assertThat(registry.lookups()).as("an id is asked once per client").isEqualTo(2);
     }
 
     @Test
@@ -149,15 +107,14 @@ class RegistryAvroCodecTest {
         GenericRecord r = new GenericData.Record(stranger);
         r.put("x", 7);
         int id = client.register("samples-value", stranger);
-        RegistryAvroCodec<LabelledSample> codec = RegistryAvroCodec.of(LabelledSample.class,
-                new SchemaRegistryClient(client.baseUrl().toString(), Duration.ofSeconds(5)));
+        RegistryAvroCodec<LabelledSample> codec = RegistryAvroCodec.of(LabelledSample.class, freshClient());
         byte[] bytes = wire(id, stranger, r);
         for (int i = 0; i < 2; i++) {
             assertThatThrownBy(() -> codec.decode(bytes)).isInstanceOf(RecordDecodeException.class)
                     .extracting(e -> ((RecordDecodeException) e).reason())
                     .isEqualTo(RecordDecodeException.Reason.INCOMPATIBLE_SCHEMA);
         }
-        assertThat(lookups).as("a refused id is remembered").hasValue(1);
+        assertThat(registry.lookups()).as("a refused id is remembered").isEqualTo(1);
     }
 
     @Test
@@ -166,7 +123,7 @@ class RegistryAvroCodecTest {
         assertThatThrownBy(() -> codec.decode(new byte[] {0, 0, 1}))
                 .extracting(e -> ((RecordDecodeException) e).reason())
                 .isEqualTo(RecordDecodeException.Reason.BAD_HEADER);
-        server.stop(0);
+        registry.close();
         assertThatThrownBy(() -> codec.decode(new byte[] {0, 0, 0, 0, 1, 2}))
                 .isInstanceOf(SchemaRegistryClient.SchemaRegistryException.class)
                 .isNotInstanceOf(SchemaRegistryClient.IncompatibleSchemaException.class)

@@ -41,6 +41,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.admin.TransactionState;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
@@ -69,6 +70,7 @@ final class StreamingFixture implements AutoCloseable {
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private final AssignedConsumerThread collector;
     private final Random random = new Random(5);
+    private volatile Deserializer<Prediction> predictionReader = topics.predictions().valueSerde().deserializer();
 
     StreamingFixture(Path dir) {
         this(dir, EmbeddedKafkaBroker.start(null));
@@ -254,9 +256,14 @@ final class StreamingFixture implements AutoCloseable {
                 == queryIds.size();
     }
 
+    /** How the collector reads predictions: single-object encoding unless a test says otherwise. */
+    void readPredictionsWith(Deserializer<Prediction> deserializer) {
+        predictionReader = deserializer;
+    }
+
     private void collect(ConsumerRecord<String, byte[]> r) {
         if (r.topic().equals(topics.predictions().name())) {
-            Prediction p = topics.predictions().valueSerde().deserializer().deserialize(r.topic(), r.value());
+            Prediction p = predictionReader.deserialize(r.topic(), r.value());
             predictionsByPartition.add(Map.entry(r.partition(), p));
             predictions.add(p);
         } else {
