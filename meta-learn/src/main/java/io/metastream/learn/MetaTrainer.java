@@ -90,7 +90,22 @@ public final class MetaTrainer {
     }
 
     public Result train(TaskFamily family, MetaTrainingPlan plan, Progress progress) {
+        return train(family, plan, progress, null);
+    }
+
+    /**
+     * Continues meta-training from {@code start} (its parameters, and its inner step sizes for
+     * Meta-SGD and ANIL) instead of a fresh initialisation: the follow-the-meta-leader step of
+     * online meta-learning (Finn et al., ICML 2019), each round warm-started from the last base.
+     * The optimiser's moments start afresh. A null {@code start} is {@link #train(TaskFamily,
+     * MetaTrainingPlan, Progress)}.
+     */
+    public Result train(TaskFamily family, MetaTrainingPlan plan, Progress progress, BaseModel start) {
         MlpArchitecture arch = plan.architecture();
+        if (start != null && !start.architecture().equals(arch)) {
+            throw new IllegalArgumentException("cannot continue " + start + " (" + start.architecture() + ") with "
+                    + arch);
+        }
         if (arch.inputDim() != family.inputDim()) {
             throw new IllegalArgumentException(arch + " does not take the " + family.inputDim()
                     + " inputs of " + family.id());
@@ -103,6 +118,12 @@ public final class MetaTrainer {
         Random random = new Random(plan.seed());
         float[] theta = initialParameters(arch, random);
         float[] alpha = initialStepSizes(arch, plan.adaptation().stepSize(), random);
+        if (start != null) {
+            theta = start.parameters().clone();
+            if (algorithm.hasStepSizes() && start.hasStepSizes()) {
+                alpha = start.stepSizes().clone();
+            }
+        }
         Adam adam = new Adam(theta.length);
         Adam alphaAdam = new Adam(theta.length);
         float[] curve = new float[plan.iterations()];

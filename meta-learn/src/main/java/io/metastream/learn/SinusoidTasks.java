@@ -14,6 +14,31 @@ public final class SinusoidTasks implements TaskFamily {
     public static final float MIN_X = -5f;
     public static final float MAX_X = 5f;
 
+    private final float minAmplitude;
+    private final float maxAmplitude;
+    private final float minPhase;
+    private final float maxPhase;
+
+    /** The family of the paper. */
+    public SinusoidTasks() {
+        this(MIN_AMPLITUDE, MAX_AMPLITUDE, 0f, MAX_PHASE);
+    }
+
+    /**
+     * Another prior over amplitude and phase (inputs stay uniform in [-5, 5]): a population that
+     * has drifted away from the paper's, for the continual meta-training scenarios.
+     */
+    public SinusoidTasks(float minAmplitude, float maxAmplitude, float minPhase, float maxPhase) {
+        if (!(minAmplitude > 0 && maxAmplitude >= minAmplitude && maxPhase >= minPhase)) {
+            throw new IllegalArgumentException("amplitude " + minAmplitude + ".." + maxAmplitude + ", phase "
+                    + minPhase + ".." + maxPhase);
+        }
+        this.minAmplitude = minAmplitude;
+        this.maxAmplitude = maxAmplitude;
+        this.minPhase = minPhase;
+        this.maxPhase = maxPhase;
+    }
+
     /** One sinusoid. */
     public record Sinusoid(float amplitude, float phase) {
         public float value(float x) {
@@ -35,8 +60,8 @@ public final class SinusoidTasks implements TaskFamily {
 
     /** A task drawn from the family's prior. */
     public Sinusoid sampleTask(Random random) {
-        return new Sinusoid(MIN_AMPLITUDE + random.nextFloat() * (MAX_AMPLITUDE - MIN_AMPLITUDE),
-                random.nextFloat() * MAX_PHASE);
+        return new Sinusoid(minAmplitude + random.nextFloat() * (maxAmplitude - minAmplitude),
+                minPhase + random.nextFloat() * (maxPhase - minPhase));
     }
 
     @Override
@@ -52,6 +77,11 @@ public final class SinusoidTasks implements TaskFamily {
 
     @Override
     public String id() {
-        return "sinusoid(A=0.1..5,phase=0..pi,x=-5..5)";
+        if (minAmplitude == MIN_AMPLITUDE && maxAmplitude == MAX_AMPLITUDE && minPhase == 0f
+                && maxPhase == MAX_PHASE) {
+            return "sinusoid(A=0.1..5,phase=0..pi,x=-5..5)";
+        }
+        return "sinusoid(A=" + minAmplitude + ".." + maxAmplitude + ",phase=" + minPhase + ".." + maxPhase
+                + ",x=-5..5)";
     }
 }

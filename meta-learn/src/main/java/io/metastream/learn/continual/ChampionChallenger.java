@@ -1,0 +1,95 @@
+package io.metastream.learn.continual;
+
+import io.metastream.learn.BaseModel;
+import io.metastream.learn.Evaluation;
+import io.metastream.learn.Learner;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Decides whether a candidate base replaces the champion: both are scored prequentially on the
+ * same held-out tasks (tasks the candidate did not train on) and compared task by task. The
+ * candidate wins only if the upper end of the 95% confidence interval of the paired difference
+ * (candidate minus champion, per-task prequential MSE) lies below {@code -margin} times the
+ * champion's error: better by the margin, and not by chance.
+ */
+public final class ChampionChallenger {
+    private final Learner learner;
+    private final int maxShots;
+    private final double margin;
+    private final int minTasks;
+
+    /**
+     * @param maxShots prequential shots scored per task (0 .. maxShots-1)
+     * @param margin the relative improvement the candidate must show, e.g. 0.05 for 5%
+     * @param minTasks fewer held-out tasks than this is no evidence: the candidate is refused
+     */
+    public ChampionChallenger(Learner learner, int maxShots, double margin, int minTasks) {
+        if (maxShots < 1 || margin < 0 || minTasks < 2) {
+            throw new IllegalArgumentException("maxShots >= 1, margin >= 0 and minTasks >= 2 needed");
+        }
+        this.learner = learner;
+        this.maxShots = maxShots;
+        this.margin = margin;
+        this.minTasks = minTasks;
+    }
+
+    /** The figures of one comparison and its outcome. */
+    public record Verdict(boolean promote, Evaluation.Estimate champion, Evaluation.Estimate challenger,
+            Evaluation.Estimate difference, double margin, Map<Integer, Evaluation.Estimate[]> byShots,
+            String reason) {
+        /** The figures as plain values, for provenance and events. */
+        public Map<String, Object> figures() {
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("tasks", difference.tasks());
+            out.put("champion_mse", champion.mean());
+            out.put("champion_ci95", champion.ci95());
+            out.put("challenger_mse", challenger.mean());
+            out.put("challenger_ci95", challenger.ci95());
+            out.put("difference", difference.mean());
+            out.put("difference_ci95", difference.ci95());
+            out.put("margin", margin);
+            byShots.forEach((k, e) -> {
+                out.put("champion_mse_" + k + "_shots", e[0].mean());
+                out.put("challenger_mse_" + k + "_shots", e[1].mean());
+            });
+            return out;
+        }
+    }
+
+    public Verdict judge(BaseModel champion, BaseModel challenger, List<TaskBuffer.BufferedTask> heldOut) {
+        double[][] a = Prequential.squaredErrors(learner, champion, heldOut, maxShots);
+        double[][] b = Prequential.squaredErrors(learner, challenger, heldOut, maxShots);
+        double[] perA = Prequential.perTask(a);
+        double[] perB = Prequential.perTask(b);
+        double[] diff = new double[perA.length];
+        for (int t = 0; t < diff.length; t++) {
+            diff[t] = perB[t] - perA[t];
+        }
+        Evaluation.Estimate champ = Evaluation.Estimate.of(perA);
+        Evaluation.Estimate chall = Evaluation.Estimate.of(perB);
+        Evaluation.Estimate d = Evaluation.Estimate.of(diff);
+        Map<Integer, Evaluation.Estimate[]> byShots = new LinkedHashMap<>();
+        for (int k : new int[] {0, 1, 5, 10}) {
+            if (k < maxShots) {
+                byShots.put(k, new Evaluation.Estimate[] {Prequential.atShots(a, k), Prequential.atShots(b, k)});
+            }
+        }
+        double bound = -margin * champ.mean();
+        boolean enough = heldOut.size() >= minTasks;
+        boolean wins = enough && Double.isFinite(d.mean()) && d.mean() + d.ci95() < bound;
+        String reason;
+        if (!enough) {
+            reason = "only " + heldOut.size() + " held-out tasks, fewer than " + minTasks;
+        } else if (wins) {
+            reason = String.format("candidate MSE %.4f vs champion %.4f: difference %.4f +- %.4f is below -%.1f%% "
+                    + "of the champion (%.4f)", chall.mean(), champ.mean(), d.mean(), d.ci95(), 100 * margin, bound);
+        } else {
+            reason = String.format("candidate MSE %.4f vs champion %.4f: difference %.4f +- %.4f does not clear "
+                    + "-%.1f%% of the champion (%.4f)", chall.mean(), champ.mean(), d.mean(), d.ci95(), 100 * margin,
+                    bound);
+        }
+        return new Verdict(wins, champ, chall, d, margin, byShots, reason);
+    }
+}

@@ -1,0 +1,99 @@
+package io.metastream.learn.continual;
+
+import io.metastream.learn.Support;
+import java.util.ArrayList;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The recent past of the stream as meta-training data: at most {@code maxTasks} tasks, each with
+ * its newest {@code maxSamplesPerTask} samples in arrival order. When full, the task that was
+ * updated least recently goes, so the buffer follows the population as it drifts. Counts the
+ * tasks it has first seen, which is what a trainer's "every N new tasks" trigger reads. Not
+ * thread-safe: one consumer thread fills it and takes snapshots.
+ */
+public final class TaskBuffer {
+    private final int maxTasks;
+    private final int maxSamplesPerTask;
+    // Access order: iteration starts at the task updated least recently.
+    private final LinkedHashMap<String, Entry> tasks;
+    private long tasksSeen;
+
+    public TaskBuffer(int maxTasks, int maxSamplesPerTask) {
+        if (maxTasks < 2 || maxSamplesPerTask < 2) {
+            throw new IllegalArgumentException("a buffer needs at least 2 tasks of 2 samples, got " + maxTasks
+                    + " and " + maxSamplesPerTask);
+        }
+        this.maxTasks = maxTasks;
+        this.maxSamplesPerTask = maxSamplesPerTask;
+        this.tasks = new LinkedHashMap<>(16, 0.75f, true);
+    }
+
+    /** Adds one sample of {@code taskId}, evicting that task's oldest sample or the stalest task if full. */
+    public void add(String taskId, float[] features, float target) {
+        Entry e = tasks.get(taskId);
+        if (e == null) {
+            if (tasks.size() == maxTasks) {
+                String stalest = tasks.keySet().iterator().next();
+                tasks.remove(stalest);
+            }
+            e = new Entry(tasksSeen++);
+            tasks.put(taskId, e);
+        }
+        if (e.samples.size() == maxSamplesPerTask) {
+            e.samples.removeFirst();
+        }
+        e.samples.addLast(new Sample(features.clone(), target));
+    }
+
+    /** How many distinct tasks were ever added (evicted ones included). */
+    public long tasksSeen() {
+        return tasksSeen;
+    }
+
+    public int size() {
+        return tasks.size();
+    }
+
+    /** The buffered tasks with at least {@code minSamples} samples, oldest first seen first. */
+    public List<BufferedTask> snapshot(int minSamples) {
+        List<Map.Entry<String, Entry>> entries = new ArrayList<>();
+        for (Map.Entry<String, Entry> e : tasks.entrySet()) {
+            if (e.getValue().samples.size() >= minSamples) {
+                entries.add(e);
+            }
+        }
+        entries.sort((a, b) -> Long.compare(a.getValue().firstSeen, b.getValue().firstSeen));
+        List<BufferedTask> out = new ArrayList<>(entries.size());
+        for (Map.Entry<String, Entry> e : entries) {
+            List<Sample> samples = new ArrayList<>(e.getValue().samples);
+            float[][] x = new float[samples.size()][];
+            float[] y = new float[samples.size()];
+            for (int i = 0; i < y.length; i++) {
+                x[i] = samples.get(i).features;
+                y[i] = samples.get(i).target;
+            }
+            out.add(new BufferedTask(e.getKey(), e.getValue().firstSeen, new Support(x, y)));
+        }
+        return out;
+    }
+
+    /** One task's samples in arrival order; {@code firstSeen} numbers tasks as they first arrived. */
+    public record BufferedTask(String taskId, long firstSeen, Support samples) {
+    }
+
+    private record Sample(float[] features, float target) {
+    }
+
+    private static final class Entry {
+        final long firstSeen;
+        final Deque<Sample> samples = new ArrayDeque<>();
+
+        Entry(long firstSeen) {
+            this.firstSeen = firstSeen;
+        }
+    }
+}
