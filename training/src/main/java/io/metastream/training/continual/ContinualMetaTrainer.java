@@ -1,0 +1,287 @@
+package io.metastream.training.continual;
+
+import io.metastream.learn.BaseModel;
+import io.metastream.learn.DjlRuntime;
+import io.metastream.learn.GradientLearner;
+import io.metastream.learn.MetaTrainer;
+import io.metastream.learn.MetaTrainingPlan;
+import io.metastream.learn.continual.BufferedTaskFamily;
+import io.metastream.learn.continual.ChampionChallenger;
+import io.metastream.learn.continual.TaskBuffer;
+import io.metastream.schemas.LabelledSample;
+import io.metastream.schemas.ModelSwapEvent;
+import io.metastream.schemas.serde.AvroCodec;
+import io.metastream.schemas.serde.RecordDecodeException;
+import io.metastream.store.ModelManifest;
+import io.metastream.store.ModelStore;
+import io.metastream.streams.config.MetastreamConfig;
+import io.metastream.streams.kafka.AssignedConsumerThread;
+import io.metastream.streams.kafka.Topics;
+import io.metastream.streams.model.BaseModelArtifacts;
+import io.metastream.streams.model.ModelPromotion;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Continual meta-training from the stream, in the style of follow-the-meta-leader (Finn et al.,
+ * "Online Meta-Learning", ICML 2019): reads the samples topic (read-committed, from the beginning,
+ * no consumer group: the offsets it trained on go into each candidate's provenance), keeps a
+ * bounded buffer of recent tasks, and every {@code meta.train.every.new.tasks} new tasks (or
+ * {@code meta.train.every.ms}) continues meta-training the served base with its own algorithm.
+ * The most recent tasks are held out by task; the candidate is published as a new version with
+ * alias {@code candidate}, judged against the champion prequentially on them
+ * ({@link ChampionChallenger}), and promoted to the served alias through the normal hot swap only
+ * when it wins. Every decision goes to model-events with its figures. Rounds run on their own
+ * thread, never on a stream thread; ingestion is not touched.
+ */
+public final class ContinualMetaTrainer implements AutoCloseable {
+    /** The instance id of its model-events. */
+    public static final String INSTANCE = "meta-trainer";
+    public static final String CANDIDATE_ALIAS = "candidate";
+    public static final String PROMOTED = "CANDIDATE_PROMOTED";
+    public static final String REFUSED = "CANDIDATE_REFUSED";
+    private static final Logger LOG = LoggerFactory.getLogger(ContinualMetaTrainer.class);
+    private static final AvroCodec<LabelledSample> SAMPLES = AvroCodec.of(LabelledSample.class);
+
+    private final MetastreamConfig config;
+    private final ContinualTrainingConfig settings;
+    private final ModelStore store;
+    private final Topics topics;
+    private final String model;
+    private final String alias;
+    private final TaskBuffer buffer;
+    private final Map<Integer, Long> offsets = new TreeMap<>();
+    private final ExecutorService rounds = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "meta-trainer-round");
+        t.setDaemon(true);
+        return t;
+    });
+    private final List<Decision> decisions = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private AssignedConsumerThread consumer;
+    private long tasksAtLastRound;
+    private long lastRoundMs = System.currentTimeMillis();
+    private boolean roundRunning;
+    private long skipped;
+
+    /** What one round decided, with the figures it decided on. */
+    public record Decision(String candidateVersion, String championVersion, boolean promoted,
+            ChampionChallenger.Verdict verdict, Map<Integer, Long> offsets, int trainedTasks, int heldOutTasks) {
+    }
+
+    public ContinualMetaTrainer(MetastreamConfig config, ContinualTrainingConfig settings, ModelStore store) {
+        this.config = config;
+        this.settings = settings;
+        this.store = store;
+        this.topics = Topics.from(config);
+        this.model = config.getString(MetastreamConfig.MODEL_NAME_CONFIG);
+        this.alias = config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG);
+        this.buffer = new TaskBuffer(settings.getInt(ContinualTrainingConfig.BUFFER_TASKS_CONFIG),
+                settings.getInt(ContinualTrainingConfig.BUFFER_SAMPLES_CONFIG));
+    }
+
+    /** Starts following the samples topic; rounds start on their own as tasks arrive. */
+    public ContinualMetaTrainer start() {
+        Map<String, Object> props = new java.util.HashMap<>(config.clientProperties());
+        props.remove(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG);
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        consumer = new AssignedConsumerThread("meta-trainer", config.getString(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG),
+                props, List.of(topics.samples().name()), records -> records.forEach(this::take))
+                .restartOnFailure(Duration.ofMillis(200), Duration.ofSeconds(30),
+                        new AssignedConsumerThread.FailureListener() {
+                            @Override
+                            public void failed(RuntimeException error, int failures, Duration backoff) {
+                                LOG.warn("meta-trainer consumer failed ({} in a row); restarting in {}", failures,
+                                        backoff, error);
+                            }
+
+                            @Override
+                            public void recovered(int failures) {
+                                LOG.info("meta-trainer consumer follows the samples topic again");
+                            }
+                        })
+                .start();
+        return this;
+    }
+
+    private synchronized void take(ConsumerRecord<String, byte[]> r) {
+        offsets.put(r.partition(), r.offset() + 1);
+        LabelledSample s;
+        try {
+            s = SAMPLES.decode(r.value());
+        } catch (RecordDecodeException e) {
+            skipped++; // the pipeline dead-letters it; here it is simply not training data
+            return;
+        }
+        float[] x = new float[s.getFeatures().size()];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = s.getFeatures().get(i);
+        }
+        boolean finite = Float.isFinite(s.getTarget());
+        for (float v : x) {
+            finite &= Float.isFinite(v);
+        }
+        if (!finite || s.getTaskId().isBlank()) {
+            skipped++;
+            return;
+        }
+        buffer.add(s.getTaskId(), x, s.getTarget());
+        maybeStartRound();
+    }
+
+    private void maybeStartRound() {
+        long fresh = buffer.tasksSeen() - tasksAtLastRound;
+        boolean due = fresh >= settings.getInt(ContinualTrainingConfig.EVERY_NEW_TASKS_CONFIG)
+                || (fresh > 0 && System.currentTimeMillis() - lastRoundMs
+                        >= settings.getLong(ContinualTrainingConfig.EVERY_MS_CONFIG));
+        if (!due || roundRunning) {
+            return;
+        }
+        roundRunning = true;
+        tasksAtLastRound = buffer.tasksSeen();
+        List<TaskBuffer.BufferedTask> tasks = buffer.snapshot(2);
+        Map<Integer, Long> at = new TreeMap<>(offsets);
+        rounds.execute(() -> {
+            try {
+                round(tasks, at).ifPresent(decisions::add);
+            } catch (RuntimeException e) {
+                LOG.error("meta-training round failed; the served base is unchanged", e);
+            } finally {
+                synchronized (this) {
+                    roundRunning = false;
+                    lastRoundMs = System.currentTimeMillis();
+                }
+            }
+        });
+    }
+
+    /**
+     * One round on {@code tasks} (oldest first seen first), read up to {@code offsets}: continue the
+     * served base on all but the most recent, judge it on those, and promote it if it wins.
+     *
+     * @return the decision, or empty when there are too few tasks to train and judge on
+     */
+    public Optional<Decision> round(List<TaskBuffer.BufferedTask> tasks, Map<Integer, Long> offsets) {
+        int heldOut = Math.min(settings.getInt(ContinualTrainingConfig.HELD_OUT_TASKS_CONFIG), tasks.size() / 2);
+        if (tasks.size() - heldOut < 2 || heldOut < 2) {
+            LOG.info("meta-training round skipped: {} tasks buffered", tasks.size());
+            return Optional.empty();
+        }
+        List<TaskBuffer.BufferedTask> train = tasks.subList(0, tasks.size() - heldOut);
+        List<TaskBuffer.BufferedTask> judgeOn = tasks.subList(tasks.size() - heldOut, tasks.size());
+        String championVersion = store.alias(model, alias).orElseThrow(() -> new IllegalStateException(
+                "no version of " + model + " is " + alias + ": nothing to continue from"));
+        BaseModel champion = BaseModelArtifacts.load(store, model, championVersion);
+        MetaTrainer.Algorithm algorithm = MetaTrainer.Algorithm.fromId(champion.learner());
+        if (!GradientLearner.LEARNER_IDS.contains(champion.learner()) || algorithm == MetaTrainer.Algorithm.MAML) {
+            // Second-order MAML works too but costs a Hessian-vector product per step; the
+            // first-order algorithms are the ones a background round can afford.
+            throw new IllegalStateException("continual meta-training supports reptile, fomaml, metasgd and anil; "
+                    + champion + " is " + champion.learner());
+        }
+        MetaTrainingPlan plan = new MetaTrainingPlan(champion.architecture(), champion.adaptation(),
+                settings.getInt(ContinualTrainingConfig.ITERATIONS_CONFIG),
+                settings.getInt(ContinualTrainingConfig.META_BATCH_CONFIG),
+                settings.getInt(ContinualTrainingConfig.SHOTS_CONFIG),
+                settings.getInt(ContinualTrainingConfig.SHOTS_CONFIG),
+                settings.getDouble(ContinualTrainingConfig.OUTER_STEP_CONFIG).floatValue(),
+                settings.getLong(ContinualTrainingConfig.SEED_CONFIG) + tasksAtLastRound);
+        long started = System.nanoTime();
+        MetaTrainer.Result result = new MetaTrainer(algorithm, DjlRuntime.defaultDevice()).train(
+                new BufferedTaskFamily(train, champion.inputDim(), "stream:" + topics.samples().name()), plan,
+                (d, t, l) -> { }, champion);
+        BaseModel draft = new BaseModel(model + "@draft", champion.learner(), champion.architecture(),
+                result.parameters(), champion.adaptation(), result.stepSizes());
+        ChampionChallenger.Verdict verdict;
+        try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
+            verdict = new ChampionChallenger(learner, settings.getInt(ContinualTrainingConfig.EVAL_SHOTS_CONFIG),
+                    settings.getDouble(ContinualTrainingConfig.MARGIN_CONFIG),
+                    settings.getInt(ContinualTrainingConfig.MIN_HELD_OUT_TASKS_CONFIG))
+                    .judge(champion, draft, judgeOn);
+        }
+        Map<String, Object> provenance = new LinkedHashMap<>();
+        provenance.put("continual", true);
+        provenance.put("parent_version", championVersion);
+        provenance.put("topic", topics.samples().name());
+        Map<String, Long> trainedThrough = new LinkedHashMap<>();
+        offsets.forEach((p, o) -> trainedThrough.put(String.valueOf(p), o));
+        provenance.put("offsets", trainedThrough);
+        provenance.put("trained_tasks", train.size());
+        provenance.put("held_out_tasks", judgeOn.size());
+        provenance.put("held_out_first_seen_from", judgeOn.get(0).firstSeen());
+        provenance.put("iterations", plan.iterations());
+        provenance.put("training_seconds", (System.nanoTime() - started) / 1e9);
+        provenance.put("decision", verdict.promote() ? "promoted" : "refused");
+        provenance.put("figures", verdict.figures());
+        ModelManifest manifest = BaseModelArtifacts.publish(store, model, draft, provenance);
+        store.setAlias(model, CANDIDATE_ALIAS, manifest.version());
+        if (verdict.promote()) {
+            ModelPromotion.promote(store, model, alias, manifest.version(), true, config.clientProperties(), topics);
+        }
+        String reason = verdict.reason() + "; figures " + verdict.figures();
+        announce(championVersion, manifest.version(), verdict.promote() ? PROMOTED : REFUSED, reason);
+        LOG.info("meta-training round: candidate {} {} ({})", manifest.version(),
+                verdict.promote() ? "promoted" : "refused", verdict.reason());
+        return Optional.of(new Decision(manifest.version(), championVersion, verdict.promote(), verdict,
+                Map.copyOf(offsets), train.size(), judgeOn.size()));
+    }
+
+    private void announce(String from, String to, String status, String reason) {
+        Map<String, Object> props = new java.util.HashMap<>(config.clientProperties());
+        props.put(ProducerConfig.ACKS_CONFIG, "all");
+        ModelSwapEvent event = ModelSwapEvent.newBuilder().setInstanceId(INSTANCE).setModelName(model)
+                .setAlias(alias).setFromVersion(from).setToVersion(to).setStatus(status).setReason(reason)
+                .setLoadMicros(0).setAt(Instant.now()).build();
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(props, new StringSerializer(),
+                new ByteArraySerializer())) {
+            producer.send(new ProducerRecord<>(topics.modelEvents().name(), INSTANCE, topics.modelEvents()
+                    .valueSerde().serializer().serialize(topics.modelEvents().name(), event))).get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            LOG.error("could not publish {} of {} to {}", status, to, topics.modelEvents().name(), e);
+        }
+    }
+
+    /** The decisions made so far, oldest first. */
+    public List<Decision> decisions() {
+        return new ArrayList<>(decisions);
+    }
+
+    public synchronized long tasksSeen() {
+        return buffer.tasksSeen();
+    }
+
+    /** Samples not used (undecodable, non-finite, no task id): the pipeline dead-letters them. */
+    public synchronized long skipped() {
+        return skipped;
+    }
+
+    @Override
+    public void close() {
+        if (consumer != null) {
+            consumer.close();
+        }
+        rounds.shutdown();
+        try {
+            rounds.awaitTermination(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
