@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "metastream", mixinStandardHelpOptions = true, version = "metastream 0.1.0",
         description = "Online meta-learning in Kafka Streams: adapt a meta-learned base model to each task's "
                 + "support set and publish the adapted model's predictions.",
-        subcommands = {DemoCommand.class, RunCommand.class, TrainCommand.class, EvalCommand.class,
+        subcommands = {DemoCommand.class, RunCommand.class, MetaTrainCommand.class, TrainCommand.class, EvalCommand.class, ContinualEvalCommand.class,
                 ModelsCommand.class, BrokerCommand.class, SynthesizeCommand.class, ReplayCommand.class})
 public final class MetastreamCommand implements Runnable {
     @CommandLine.Spec

@@ -1,10 +1,11 @@
 package io.metastream.cli;
 
 import io.metastream.streams.MetastreamApp;
+import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.streams.config.MetastreamConfig;
+import io.metastream.training.continual.ContinualMetaTrainer;
+import io.metastream.training.continual.ContinualTrainingConfig;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -22,14 +23,23 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--set", description = "Override one key, e.g. --set num.stream.threads=2 (repeatable).")
     Map<String, String> overrides = new HashMap<>();
 
+    @Option(names = "--meta-train", description = "Also run the continual meta-trainer in this process, on its "
+            + "own threads (meta.train.* keys; see meta-train).")
+    boolean metaTrain;
+
     @Override
     public Integer call() throws IOException, InterruptedException {
-        Properties props = new Properties();
-        try (InputStream in = Files.newInputStream(config)) {
-            props.load(in);
+        Properties props = MetaTrainCommand.load(config, overrides);
+        MetastreamConfig pipeline = new MetastreamConfig(props);
+        if (!metaTrain) {
+            MetastreamApp.serveUntilShutdown(pipeline);
+            return 0;
         }
-        props.putAll(overrides);
-        MetastreamApp.serveUntilShutdown(new MetastreamConfig(props));
+        try (ContinualMetaTrainer trainer = new ContinualMetaTrainer(pipeline, new ContinualTrainingConfig(props),
+                new LocalDirectoryModelStore(Path.of(pipeline.getString(MetastreamConfig.MODEL_STORE_DIR_CONFIG))))) {
+            trainer.start();
+            MetastreamApp.serveUntilShutdown(pipeline);
+        }
         return 0;
     }
 }

@@ -3,10 +3,8 @@ package io.metastream.training.continual;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.GradientLearner;
-import io.metastream.learn.MetaTrainer;
-import io.metastream.learn.MetaTrainingPlan;
-import io.metastream.learn.continual.BufferedTaskFamily;
 import io.metastream.learn.continual.ChampionChallenger;
+import io.metastream.learn.continual.ContinualRound;
 import io.metastream.learn.continual.TaskBuffer;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.ModelSwapEvent;
@@ -179,43 +177,30 @@ public final class ContinualMetaTrainer implements AutoCloseable {
      * @return the decision, or empty when there are too few tasks to train and judge on
      */
     public Optional<Decision> round(List<TaskBuffer.BufferedTask> tasks, Map<Integer, Long> offsets) {
-        int heldOut = Math.min(settings.getInt(ContinualTrainingConfig.HELD_OUT_TASKS_CONFIG), tasks.size() / 2);
-        if (tasks.size() - heldOut < 2 || heldOut < 2) {
-            LOG.info("meta-training round skipped: {} tasks buffered", tasks.size());
-            return Optional.empty();
-        }
-        List<TaskBuffer.BufferedTask> train = tasks.subList(0, tasks.size() - heldOut);
-        List<TaskBuffer.BufferedTask> judgeOn = tasks.subList(tasks.size() - heldOut, tasks.size());
         String championVersion = store.alias(model, alias).orElseThrow(() -> new IllegalStateException(
                 "no version of " + model + " is " + alias + ": nothing to continue from"));
         BaseModel champion = BaseModelArtifacts.load(store, model, championVersion);
-        MetaTrainer.Algorithm algorithm = MetaTrainer.Algorithm.fromId(champion.learner());
-        if (!GradientLearner.LEARNER_IDS.contains(champion.learner()) || algorithm == MetaTrainer.Algorithm.MAML) {
-            // Second-order MAML works too but costs a Hessian-vector product per step; the
-            // first-order algorithms are the ones a background round can afford.
-            throw new IllegalStateException("continual meta-training supports reptile, fomaml, metasgd and anil; "
-                    + champion + " is " + champion.learner());
-        }
-        MetaTrainingPlan plan = new MetaTrainingPlan(champion.architecture(), champion.adaptation(),
+        ContinualRound.Settings round = new ContinualRound.Settings(
+                settings.getInt(ContinualTrainingConfig.HELD_OUT_TASKS_CONFIG),
                 settings.getInt(ContinualTrainingConfig.ITERATIONS_CONFIG),
                 settings.getInt(ContinualTrainingConfig.META_BATCH_CONFIG),
                 settings.getInt(ContinualTrainingConfig.SHOTS_CONFIG),
-                settings.getInt(ContinualTrainingConfig.SHOTS_CONFIG),
                 settings.getDouble(ContinualTrainingConfig.OUTER_STEP_CONFIG).floatValue(),
-                settings.getLong(ContinualTrainingConfig.SEED_CONFIG) + tasksAtLastRound);
-        long started = System.nanoTime();
-        MetaTrainer.Result result = new MetaTrainer(algorithm, DjlRuntime.defaultDevice()).train(
-                new BufferedTaskFamily(train, champion.inputDim(), "stream:" + topics.samples().name()), plan,
-                (d, t, l) -> { }, champion);
-        BaseModel draft = new BaseModel(model + "@draft", champion.learner(), champion.architecture(),
-                result.parameters(), champion.adaptation(), result.stepSizes());
-        ChampionChallenger.Verdict verdict;
+                settings.getInt(ContinualTrainingConfig.EVAL_SHOTS_CONFIG),
+                settings.getDouble(ContinualTrainingConfig.MARGIN_CONFIG),
+                settings.getInt(ContinualTrainingConfig.MIN_HELD_OUT_TASKS_CONFIG));
+        Optional<ContinualRound.Outcome> ran;
         try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
-            verdict = new ChampionChallenger(learner, settings.getInt(ContinualTrainingConfig.EVAL_SHOTS_CONFIG),
-                    settings.getDouble(ContinualTrainingConfig.MARGIN_CONFIG),
-                    settings.getInt(ContinualTrainingConfig.MIN_HELD_OUT_TASKS_CONFIG))
-                    .judge(champion, draft, judgeOn);
+            ran = ContinualRound.run(champion, tasks, round,
+                    settings.getLong(ContinualTrainingConfig.SEED_CONFIG) + tasksAtLastRound, learner);
         }
+        if (ran.isEmpty()) {
+            LOG.info("meta-training round skipped: {} tasks buffered", tasks.size());
+            return Optional.empty();
+        }
+        ContinualRound.Outcome outcome = ran.get();
+        ChampionChallenger.Verdict verdict = outcome.verdict();
+        List<TaskBuffer.BufferedTask> judgeOn = tasks.subList(tasks.size() - outcome.heldOutTasks(), tasks.size());
         Map<String, Object> provenance = new LinkedHashMap<>();
         provenance.put("continual", true);
         provenance.put("parent_version", championVersion);
@@ -223,14 +208,14 @@ public final class ContinualMetaTrainer implements AutoCloseable {
         Map<String, Long> trainedThrough = new LinkedHashMap<>();
         offsets.forEach((p, o) -> trainedThrough.put(String.valueOf(p), o));
         provenance.put("offsets", trainedThrough);
-        provenance.put("trained_tasks", train.size());
+        provenance.put("trained_tasks", outcome.trainedTasks());
         provenance.put("held_out_tasks", judgeOn.size());
         provenance.put("held_out_first_seen_from", judgeOn.get(0).firstSeen());
-        provenance.put("iterations", plan.iterations());
-        provenance.put("training_seconds", (System.nanoTime() - started) / 1e9);
+        provenance.put("iterations", round.iterations());
+        provenance.put("training_seconds", outcome.trainingSeconds());
         provenance.put("decision", verdict.promote() ? "promoted" : "refused");
         provenance.put("figures", verdict.figures());
-        ModelManifest manifest = BaseModelArtifacts.publish(store, model, draft, provenance);
+        ModelManifest manifest = BaseModelArtifacts.publish(store, model, outcome.candidate(), provenance);
         store.setAlias(model, CANDIDATE_ALIAS, manifest.version());
         if (verdict.promote()) {
             ModelPromotion.promote(store, model, alias, manifest.version(), true, config.clientProperties(), topics);
@@ -240,7 +225,7 @@ public final class ContinualMetaTrainer implements AutoCloseable {
         LOG.info("meta-training round: candidate {} {} ({})", manifest.version(),
                 verdict.promote() ? "promoted" : "refused", verdict.reason());
         return Optional.of(new Decision(manifest.version(), championVersion, verdict.promote(), verdict,
-                Map.copyOf(offsets), train.size(), judgeOn.size()));
+                Map.copyOf(offsets), outcome.trainedTasks(), judgeOn.size()));
     }
 
     private void announce(String from, String to, String status, String reason) {
