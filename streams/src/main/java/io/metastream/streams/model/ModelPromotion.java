@@ -51,9 +51,15 @@ public final class ModelPromotion {
     /** Moves {@code alias} back along its promotion history and announces it. */
     public static ModelChange rollback(ModelStore store, String name, String alias, String bootstrapServers,
             Topics topics) {
+        return rollback(store, name, alias, client(bootstrapServers), topics);
+    }
+
+    /** {@link #rollback(ModelStore, String, String, String, Topics)} announced with {@code clientProperties}. */
+    public static ModelChange rollback(ModelStore store, String name, String alias, Map<String, Object> clientProperties,
+            Topics topics) {
         String previous = store.alias(name, alias).orElse(null);
         String now = store.rollback(name, alias);
-        return announce(change(name, alias, now, previous, "rollback"), client(bootstrapServers), topics);
+        return announce(change(name, alias, now, previous, "rollback"), clientProperties, topics);
     }
 
     private static Map<String, Object> client(String bootstrapServers) {

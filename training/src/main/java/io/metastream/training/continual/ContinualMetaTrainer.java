@@ -56,6 +56,10 @@ public final class ContinualMetaTrainer implements AutoCloseable {
     public static final String CANDIDATE_ALIAS = "candidate";
     public static final String PROMOTED = "CANDIDATE_PROMOTED";
     public static final String REFUSED = "CANDIDATE_REFUSED";
+    /** A newly served version did worse on the users who came after it than the one before: rolled back. */
+    public static final String ROLLED_BACK = "LIVE_REGRESSION_ROLLED_BACK";
+    /** A newly served version held up on the users who came after it. */
+    public static final String KEPT = "LIVE_CHECK_PASSED";
     private static final Logger LOG = LoggerFactory.getLogger(ContinualMetaTrainer.class);
     private static final AvroCodec<LabelledSample> SAMPLES = AvroCodec.of(LabelledSample.class);
 
@@ -78,6 +82,12 @@ public final class ContinualMetaTrainer implements AutoCloseable {
     private long lastRoundMs = System.currentTimeMillis();
     private boolean roundRunning;
     private long skipped;
+    // The live check: the version served now, the one before it, and the first task number seen
+    // after the change; users from then on judge whether the change was a regression.
+    private String served;
+    private String previous;
+    private long watchFrom = -1;
+    private long lastAliasCheckMs;
 
     /** What one round decided, with the figures it decided on. */
     public record Decision(String candidateVersion, String championVersion, boolean promoted,
@@ -97,6 +107,7 @@ public final class ContinualMetaTrainer implements AutoCloseable {
 
     /** Starts following the samples topic; rounds start on their own as tasks arrive. */
     public ContinualMetaTrainer start() {
+        served = store.alias(model, alias).orElse(null);
         Map<String, Object> props = new java.util.HashMap<>(config.clientProperties());
         props.remove(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG);
         props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
@@ -141,7 +152,27 @@ public final class ContinualMetaTrainer implements AutoCloseable {
             return;
         }
         buffer.add(s.getTaskId(), x, s.getTarget());
+        noticeServedVersion();
         maybeStartRound();
+    }
+
+    /** Any change of the served alias (ours or a person's) starts a live check against the version before. */
+    private void noticeServedVersion() {
+        long now = System.currentTimeMillis();
+        if (now - lastAliasCheckMs < 1000) {
+            return;
+        }
+        lastAliasCheckMs = now;
+        String current = store.alias(model, alias).orElse(null);
+        if (current != null && !current.equals(served)) {
+            startLiveCheck(served, current);
+        }
+    }
+
+    private synchronized void startLiveCheck(String before, String now) {
+        previous = before;
+        served = now;
+        watchFrom = before == null ? -1 : buffer.tasksSeen();
     }
 
     private void maybeStartRound() {
@@ -177,6 +208,7 @@ public final class ContinualMetaTrainer implements AutoCloseable {
      * @return the decision, or empty when there are too few tasks to train and judge on
      */
     public Optional<Decision> round(List<TaskBuffer.BufferedTask> tasks, Map<Integer, Long> offsets) {
+        liveCheck(tasks);
         String championVersion = store.alias(model, alias).orElseThrow(() -> new IllegalStateException(
                 "no version of " + model + " is " + alias + ": nothing to continue from"));
         BaseModel champion = BaseModelArtifacts.load(store, model, championVersion);
@@ -219,6 +251,7 @@ public final class ContinualMetaTrainer implements AutoCloseable {
         store.setAlias(model, CANDIDATE_ALIAS, manifest.version());
         if (verdict.promote()) {
             ModelPromotion.promote(store, model, alias, manifest.version(), true, config.clientProperties(), topics);
+            startLiveCheck(championVersion, manifest.version());
         }
         String reason = verdict.reason() + "; figures " + verdict.figures();
         announce(championVersion, manifest.version(), verdict.promote() ? PROMOTED : REFUSED, reason);
@@ -226,6 +259,70 @@ public final class ContinualMetaTrainer implements AutoCloseable {
                 verdict.promote() ? "promoted" : "refused", verdict.reason());
         return Optional.of(new Decision(manifest.version(), championVersion, verdict.promote(), verdict,
                 Map.copyOf(offsets), outcome.trainedTasks(), judgeOn.size()));
+    }
+
+    /**
+     * Judges the version served since the last change against the one before it, on the users first
+     * seen after the change, once there are enough of them; rolls back if the one before wins by the
+     * margin (the same test a candidate must pass, the other way round).
+     */
+    private void liveCheck(List<TaskBuffer.BufferedTask> tasks) {
+        String now;
+        String before;
+        long from;
+        synchronized (this) {
+            now = served;
+            before = previous;
+            from = watchFrom;
+        }
+        if (before == null || from < 0) {
+            return;
+        }
+        List<TaskBuffer.BufferedTask> after = tasks.stream().filter(t -> t.firstSeen() >= from).toList();
+        int needed = settings.getInt(ContinualTrainingConfig.MIN_HELD_OUT_TASKS_CONFIG);
+        if (after.size() < needed) {
+            return;
+        }
+        ChampionChallenger.Verdict v;
+        try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
+            v = new ChampionChallenger(learner, settings.getInt(ContinualTrainingConfig.EVAL_SHOTS_CONFIG),
+                    settings.getDouble(ContinualTrainingConfig.MARGIN_CONFIG), needed)
+                    .judge(BaseModelArtifacts.load(store, model, now), BaseModelArtifacts.load(store, model, before),
+                            after);
+        }
+        String figures = "; figures " + v.figures() + " (champion: " + now + ", challenger: " + before + ")";
+        if (v.promote()) {
+            ModelPromotion.rollback(store, model, alias, config.clientProperties(), topics);
+            String back = store.alias(model, alias).orElse(before);
+            announce(now, back, ROLLED_BACK, "version " + now + " regressed on " + after.size()
+                    + " users who came after it: " + v.reason() + figures);
+            LOG.warn("rolled {} back to {}: {}", now, back, v.reason());
+            synchronized (this) {
+                served = back;
+                previous = null;
+                watchFrom = -1;
+            }
+            liveDecisions.add(new LiveCheck(now, back, true, v));
+        } else {
+            announce(before, now, KEPT, "version " + now + " held up on " + after.size() + " users: " + v.reason()
+                    + figures);
+            synchronized (this) {
+                previous = null;
+                watchFrom = -1;
+            }
+            liveDecisions.add(new LiveCheck(now, before, false, v));
+        }
+    }
+
+    /** A live check of a newly served version against the one before it. */
+    public record LiveCheck(String checked, String against, boolean rolledBack, ChampionChallenger.Verdict verdict) {
+    }
+
+    private final List<LiveCheck> liveDecisions = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** The live checks made so far, oldest first. */
+    public List<LiveCheck> liveChecks() {
+        return new ArrayList<>(liveDecisions);
     }
 
     private void announce(String from, String to, String status, String reason) {

@@ -16,6 +16,7 @@ import io.metastream.store.ModelManifest;
 import io.metastream.streams.config.MetastreamConfig;
 import io.metastream.streams.kafka.Topics;
 import io.metastream.streams.model.BaseModelArtifacts;
+import io.metastream.streams.model.ModelPromotion;
 import io.metastream.testkit.EmbeddedKafkaBroker;
 import io.metastream.testkit.TopicReader;
 import java.nio.file.Path;
@@ -24,6 +25,7 @@ import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.Random;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -80,7 +82,31 @@ class ContinualMetaTrainerTest {
         return new LocalDirectoryModelStore(dir.resolve("models"));
     }
 
+    @Test
+    void shouldRollBackAVersionThatRegressesOnTheUsersWhoCameAfterIt() throws Exception {
+        ContinualMetaTrainer.Decision d = runOneRound(new SinusoidTasks(), false, true);
+        assertThat(trainer.liveChecks()).hasSize(1);
+        ContinualMetaTrainer.LiveCheck check = trainer.liveChecks().get(0);
+        assertThat(check.rolledBack()).as(check.verdict().reason()).isTrue();
+        assertThat(check.against()).isEqualTo(d.championVersion());
+        assertThat(store().alias(MODEL, "production")).as("back on the version before the regression, or on a "
+                + "candidate that beat it").isNotEqualTo(Optional.of(check.checked()));
+        assertThat(lastEvents).extracting(ModelSwapEvent::getStatus).contains(ContinualMetaTrainer.ROLLED_BACK);
+        assertThat(lastChanges).extracting(ModelChange::getAction).contains("rollback");
+    }
+
+    private ContinualMetaTrainer trainer;
+
     private ContinualMetaTrainer.Decision runOneRound(SinusoidTasks population, boolean shuffle) throws Exception {
+        return runOneRound(population, shuffle, false);
+    }
+
+    /**
+     * @param regress promote a barely trained version by hand once the trainer runs, before the
+     *     users arrive: a release that makes things worse
+     */
+    private ContinualMetaTrainer.Decision runOneRound(SinusoidTasks population, boolean shuffle, boolean regress)
+            throws Exception {
         MetaTrainingPlan plan = MetaTrainingPlan.sinusoidDefault().withIterations(1500).withSeed(3);
         float[] p = new MetaTrainer(MetaTrainer.Algorithm.REPTILE, Device.cpu())
                 .train(new SinusoidTasks(), plan, (a, b, c) -> { }).parameters();
@@ -93,7 +119,6 @@ class ContinualMetaTrainerTest {
             Map<String, Integer> partitions = new HashMap<>();
             Topics.defaults().names().forEach(n -> partitions.put(n, n.equals("models") ? 1 : 2));
             broker.createTopics(partitions);
-            produce(population, shuffle);
             Map<String, Object> settings = new HashMap<>();
             settings.put(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
             settings.put(MetastreamConfig.MODEL_STORE_DIR_CONFIG, dir.resolve("models").toString());
@@ -105,6 +130,17 @@ class ContinualMetaTrainerTest {
             settings.put(ContinualTrainingConfig.OUTER_STEP_CONFIG, 0.002);
             try (ContinualMetaTrainer trainer = new ContinualMetaTrainer(new MetastreamConfig(settings),
                     new ContinualTrainingConfig(settings), store()).start()) {
+                this.trainer = trainer;
+                if (regress) {
+                    float[] weak = new MetaTrainer(MetaTrainer.Algorithm.REPTILE, Device.cpu())
+                            .train(new SinusoidTasks(), plan.withIterations(5).withSeed(4), (a, b, c) -> { })
+                            .parameters();
+                    ModelManifest release = BaseModelArtifacts.publish(store(), MODEL, "reptile", plan.architecture(),
+                            weak, plan.adaptation(), Map.of("seed", 4));
+                    ModelPromotion.promote(store(), MODEL, "production", release.version(), true,
+                            broker.bootstrapServers(), Topics.defaults());
+                }
+                produce(population, shuffle);
                 long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
                 while (trainer.decisions().isEmpty()) {
                     assertThat(System.nanoTime()).as("a round decided within 120 s").isLessThan(deadline);
@@ -117,7 +153,7 @@ class ContinualMetaTrainerTest {
                 assertThat(d.heldOutTasks()).isEqualTo(40);
                 ModelManifest candidate = store().versions(MODEL).stream()
                         .filter(m -> m.version().equals(d.candidateVersion())).findFirst().orElseThrow();
-                assertThat(candidate.provenance()).containsEntry("parent_version", champion.version())
+                assertThat(candidate.provenance()).containsEntry("parent_version", d.championVersion())
                         .containsKeys("offsets", "figures", "decision");
                 @SuppressWarnings("unchecked")
                 Map<String, Object> offsets = (Map<String, Object>) candidate.provenance().get("offsets");
