@@ -38,6 +38,9 @@ class CrashRecoveryTest {
         // A dead member is noticed after the session timeout; keep it short for the fail-over.
         s.put("streams.consumer.session.timeout.ms", "6000");
         s.put("streams.consumer.heartbeat.interval.ms", "1000");
+        // The answers are compared on support size: on a loaded machine a query must not give up
+        // waiting for the samples produced before it (1 s by default) and answer without them.
+        s.put("query.sample.wait.ms", "5000");
         return s;
     }
 
