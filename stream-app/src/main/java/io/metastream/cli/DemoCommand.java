@@ -18,7 +18,8 @@ import picocli.CommandLine.Option;
                 + "set replayed in time order); print live progress and a summary.")
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--scenario", defaultValue = "sinusoid",
-            description = "sinusoid (default) or movielens: cold-start recommendation, see --data.")
+            description = "sinusoid (default), movielens (cold-start recommendation, see --data) or drift (the "
+                    + "population shifts halfway; the meta-trainer runs in the process and promotes a better base).")
     String scenario;
 
     @Option(names = "--data", description = "movielens: a MovieLens 100K or 1M folder; without it a synthetic data set "
@@ -79,8 +80,15 @@ final class DemoCommand implements Callable<Integer> {
         if (scenario.equals("movielens")) {
             return movieLens();
         }
+        if (scenario.equals("drift")) {
+            io.metastream.cli.demo.DriftDemo.Report r = new io.metastream.cli.demo.DriftDemo(
+                    new io.metastream.cli.demo.DriftDemo.Options(10, 60, 12, seed, overrides), System.out).run();
+            io.metastream.cli.demo.DriftDemo.print(r, System.out);
+            return r.promotions() > 0 ? 0 : 1;
+        }
         if (!scenario.equals("sinusoid")) {
-            throw new IllegalArgumentException("unknown scenario '" + scenario + "' (available: sinusoid, movielens)");
+            throw new IllegalArgumentException("unknown scenario '" + scenario + "' (available: sinusoid, movielens, "
+                    + "drift)");
         }
         DemoOptions options = new DemoOptions(tasks, shots, queries,
                 rate != null ? rate : DemoOptions.defaults(dataDir).rate(), badFraction, seed, dataDir,

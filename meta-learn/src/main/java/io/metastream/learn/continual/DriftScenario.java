@@ -44,7 +44,7 @@ public final class DriftScenario {
     }
 
     /** The population of round {@code r}: the paper's before the shift, then shifted phases drifting on. */
-    static SinusoidTasks population(boolean drift, int r, int shiftRound) {
+    public static SinusoidTasks population(boolean drift, int r, int shiftRound) {
         if (!drift || r < shiftRound) {
             return new SinusoidTasks();
         }
