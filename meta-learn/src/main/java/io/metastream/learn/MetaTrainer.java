@@ -119,9 +119,9 @@ public final class MetaTrainer {
         float[] theta = initialParameters(arch, random);
         float[] alpha = initialStepSizes(arch, plan.adaptation().stepSize(), random);
         if (start != null) {
-            theta = start.parameters().clone();
+            theta = start.parameters(); // both accessors hand out copies
             if (algorithm.hasStepSizes() && start.hasStepSizes()) {
-                alpha = start.stepSizes().clone();
+                alpha = start.stepSizes();
             }
         }
         Adam adam = new Adam(theta.length);

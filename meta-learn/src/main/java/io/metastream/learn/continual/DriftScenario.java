@@ -83,9 +83,9 @@ public final class DriftScenario {
             }
             if (r >= shiftRound) {
                 // Scored before anything trains on them: what a new user meets.
-                score(postShift.get("frozen"), learner, frozen, arriving);
-                score(postShift.get("continual"), learner, continual, arriving);
-                score(postShift.get("oracle"), learner, oracle, arriving);
+                postShift.get("frozen").addAll(List.of(Prequential.squaredErrors(learner, frozen, arriving, 11)));
+                postShift.get("continual").addAll(List.of(Prequential.squaredErrors(learner, continual, arriving, 11)));
+                postShift.get("oracle").addAll(List.of(Prequential.squaredErrors(learner, oracle, arriving, 11)));
             }
             for (TaskBuffer.BufferedTask t : arriving) {
                 for (int i = 0; i < t.samples().size(); i++) {
@@ -106,14 +106,7 @@ public final class DriftScenario {
             }
         }
         Map<String, Map<Integer, Evaluation.Estimate>> byShots = new LinkedHashMap<>();
-        postShift.forEach((arm, rows) -> {
-            Map<Integer, Evaluation.Estimate> e = new LinkedHashMap<>();
-            double[][] errors = rows.toArray(new double[0][]);
-            for (int k : SHOTS) {
-                e.put(k, Prequential.atShots(errors, k));
-            }
-            byShots.put(arm, e);
-        });
+        postShift.forEach((arm, rows) -> byShots.put(arm, Prequential.atShots(rows, SHOTS)));
         // Forgetting: fresh users of the original population, 5 shots, under each final base.
         Random pre = new Random(s.seed() * 17 + 3);
         List<TaskBuffer.BufferedTask> old = new ArrayList<>();
@@ -125,14 +118,6 @@ public final class DriftScenario {
         forgetting.put("frozen", Prequential.atShots(Prequential.squaredErrors(learner, frozen, old, 11), 5));
         forgetting.put("continual", Prequential.atShots(Prequential.squaredErrors(learner, continual, old, 11), 5));
         return new Report(scenario, byShots, promotions, firstPromotion, shiftRound, forgetting, decisions);
-    }
-
-    private static void score(List<double[]> into, Learner learner, BaseModel base,
-            List<TaskBuffer.BufferedTask> tasks) {
-        double[][] e = Prequential.squaredErrors(learner, base, tasks, 11);
-        for (double[] row : e) {
-            into.add(row);
-        }
     }
 
     private static BaseModel train(String version, SinusoidTasks family, MetaTrainingPlan plan) {

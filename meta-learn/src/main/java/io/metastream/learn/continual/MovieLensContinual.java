@@ -47,8 +47,8 @@ public final class MovieLensContinual {
             for (ColdStartSplit.UserHistory u : arriving) {
                 tasks.add(new TaskBuffer.BufferedTask("cold" + u.user(), 0, data.features().support(u.ratings())));
             }
-            score(scored.get("frozen"), learner, frozen, tasks);
-            score(scored.get("continual"), learner, continual, tasks);
+            scored.get("frozen").addAll(List.of(Prequential.squaredErrors(learner, frozen, tasks, 11)));
+            scored.get("continual").addAll(List.of(Prequential.squaredErrors(learner, continual, tasks, 11)));
             for (ColdStartSplit.UserHistory u : arriving) {
                 add(buffer, "cold" + u.user(), data, u.ratings(), samplesPerUser);
             }
@@ -66,14 +66,7 @@ public final class MovieLensContinual {
             }
         }
         Map<String, Map<Integer, Evaluation.Estimate>> byShots = new LinkedHashMap<>();
-        scored.forEach((arm, rows) -> {
-            double[][] errors = rows.toArray(new double[0][]);
-            Map<Integer, Evaluation.Estimate> e = new LinkedHashMap<>();
-            for (int k : SHOTS) {
-                e.put(k, Prequential.atShots(errors, k));
-            }
-            byShots.put(arm, e);
-        });
+        scored.forEach((arm, rows) -> byShots.put(arm, Prequential.atShots(rows, SHOTS)));
         return new DriftScenario.Report("movielens", byShots, promotions, firstPromotion, 0, Map.of(), decisions);
     }
 
@@ -89,13 +82,6 @@ public final class MovieLensContinual {
         var s = data.features().support(ratings.subList(0, Math.min(cap, ratings.size())));
         for (int i = 0; i < s.size(); i++) {
             buffer.add(id, s.features()[i], s.targets()[i]);
-        }
-    }
-
-    private static void score(List<double[]> into, Learner learner, BaseModel base,
-            List<TaskBuffer.BufferedTask> tasks) {
-        for (double[] row : Prequential.squaredErrors(learner, base, tasks, 11)) {
-            into.add(row);
         }
     }
 }

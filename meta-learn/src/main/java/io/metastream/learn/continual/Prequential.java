@@ -7,7 +7,9 @@ import io.metastream.learn.Learner;
 import io.metastream.learn.Support;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Prequential (test-then-train) error of a base on whole tasks, as the stream meets a new user:
@@ -76,6 +78,16 @@ public final class Prequential {
                 }
             }
             out[t] = n == 0 ? Double.NaN : sum / n;
+        }
+        return out;
+    }
+
+    /** {@link #atShots(double[][], int)} for each of {@code shots}, in that order. */
+    public static Map<Integer, Evaluation.Estimate> atShots(List<double[]> errors, int... shots) {
+        double[][] rows = errors.toArray(new double[0][]);
+        Map<Integer, Evaluation.Estimate> out = new LinkedHashMap<>();
+        for (int k : shots) {
+            out.put(k, atShots(rows, k));
         }
         return out;
     }

@@ -183,7 +183,7 @@ public final class DriftDemo {
                 Map<String, List<double[]>> byBase = new LinkedHashMap<>();
                 byBase.put("frozen (answered by the stream)", new ArrayList<>());
                 byBase.put("promoted (answered by the stream)", new ArrayList<>());
-                byBase.put("frozen (same questions, off the stream)", frozenArm(store, postShiftUsers));
+                byBase.put("frozen (same questions, off the stream)", frozenArm(store, frozen.version(), postShiftUsers));
                 for (ConsumerRecord<String, byte[]> rec : answered) {
                     Prediction pr = app.topics().predictions().valueSerde().deserializer().deserialize(rec.topic(),
                             rec.value());
@@ -235,8 +235,8 @@ public final class DriftDemo {
      * The frozen base asked the same questions as the stream was, with the same samples before
      * each: the baseline arm, computed here because the stream serves one base at a time.
      */
-    private static List<double[]> frozenArm(LocalDirectoryModelStore store, List<float[][]> users) {
-        BaseModel frozen = BaseModelArtifacts.load(store, MODEL, "1");
+    private static List<double[]> frozenArm(LocalDirectoryModelStore store, String version, List<float[][]> users) {
+        BaseModel frozen = BaseModelArtifacts.load(store, MODEL, version);
         List<double[]> rows = new ArrayList<>();
         try (io.metastream.learn.GradientLearner learner = new io.metastream.learn.GradientLearner(
                 DjlRuntime.defaultDevice())) {

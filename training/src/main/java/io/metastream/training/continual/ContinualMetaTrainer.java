@@ -70,6 +70,9 @@ public final class ContinualMetaTrainer implements AutoCloseable {
     private final String model;
     private final String alias;
     private final TaskBuffer buffer;
+    private final ContinualRound.Settings roundSettings;
+    /** Scores rounds and live checks; created on the round thread, which alone uses it. */
+    private volatile GradientLearner judge;
     private final Map<Integer, Long> offsets = new TreeMap<>();
     private final ExecutorService rounds = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "meta-trainer-round");
@@ -103,6 +106,15 @@ public final class ContinualMetaTrainer implements AutoCloseable {
         this.alias = config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG);
         this.buffer = new TaskBuffer(settings.getInt(ContinualTrainingConfig.BUFFER_TASKS_CONFIG),
                 settings.getInt(ContinualTrainingConfig.BUFFER_SAMPLES_CONFIG));
+        this.roundSettings = new ContinualRound.Settings(
+                settings.getInt(ContinualTrainingConfig.HELD_OUT_TASKS_CONFIG),
+                settings.getInt(ContinualTrainingConfig.ITERATIONS_CONFIG),
+                settings.getInt(ContinualTrainingConfig.META_BATCH_CONFIG),
+                settings.getInt(ContinualTrainingConfig.SHOTS_CONFIG),
+                settings.getDouble(ContinualTrainingConfig.OUTER_STEP_CONFIG).floatValue(),
+                settings.getInt(ContinualTrainingConfig.EVAL_SHOTS_CONFIG),
+                settings.getDouble(ContinualTrainingConfig.MARGIN_CONFIG),
+                settings.getInt(ContinualTrainingConfig.MIN_HELD_OUT_TASKS_CONFIG));
     }
 
     /** Starts following the samples topic; rounds start on their own as tasks arrive. */
@@ -212,20 +224,8 @@ public final class ContinualMetaTrainer implements AutoCloseable {
         String championVersion = store.alias(model, alias).orElseThrow(() -> new IllegalStateException(
                 "no version of " + model + " is " + alias + ": nothing to continue from"));
         BaseModel champion = BaseModelArtifacts.load(store, model, championVersion);
-        ContinualRound.Settings round = new ContinualRound.Settings(
-                settings.getInt(ContinualTrainingConfig.HELD_OUT_TASKS_CONFIG),
-                settings.getInt(ContinualTrainingConfig.ITERATIONS_CONFIG),
-                settings.getInt(ContinualTrainingConfig.META_BATCH_CONFIG),
-                settings.getInt(ContinualTrainingConfig.SHOTS_CONFIG),
-                settings.getDouble(ContinualTrainingConfig.OUTER_STEP_CONFIG).floatValue(),
-                settings.getInt(ContinualTrainingConfig.EVAL_SHOTS_CONFIG),
-                settings.getDouble(ContinualTrainingConfig.MARGIN_CONFIG),
-                settings.getInt(ContinualTrainingConfig.MIN_HELD_OUT_TASKS_CONFIG));
-        Optional<ContinualRound.Outcome> ran;
-        try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
-            ran = ContinualRound.run(champion, tasks, round,
-                    settings.getLong(ContinualTrainingConfig.SEED_CONFIG) + tasksAtLastRound, learner);
-        }
+        Optional<ContinualRound.Outcome> ran = ContinualRound.run(champion, tasks, roundSettings,
+                settings.getLong(ContinualTrainingConfig.SEED_CONFIG) + tasksAtLastRound, judge());
         if (ran.isEmpty()) {
             LOG.info("meta-training round skipped: {} tasks buffered", tasks.size());
             return Optional.empty();
@@ -243,7 +243,7 @@ public final class ContinualMetaTrainer implements AutoCloseable {
         provenance.put("trained_tasks", outcome.trainedTasks());
         provenance.put("held_out_tasks", judgeOn.size());
         provenance.put("held_out_first_seen_from", judgeOn.get(0).firstSeen());
-        provenance.put("iterations", round.iterations());
+        provenance.put("iterations", roundSettings.iterations());
         provenance.put("training_seconds", outcome.trainingSeconds());
         provenance.put("decision", verdict.promote() ? "promoted" : "refused");
         provenance.put("figures", verdict.figures());
@@ -279,17 +279,13 @@ public final class ContinualMetaTrainer implements AutoCloseable {
             return;
         }
         List<TaskBuffer.BufferedTask> after = tasks.stream().filter(t -> t.firstSeen() >= from).toList();
-        int needed = settings.getInt(ContinualTrainingConfig.MIN_HELD_OUT_TASKS_CONFIG);
+        int needed = roundSettings.minHeldOut();
         if (after.size() < needed) {
             return;
         }
-        ChampionChallenger.Verdict v;
-        try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
-            v = new ChampionChallenger(learner, settings.getInt(ContinualTrainingConfig.EVAL_SHOTS_CONFIG),
-                    settings.getDouble(ContinualTrainingConfig.MARGIN_CONFIG), needed)
-                    .judge(BaseModelArtifacts.load(store, model, now), BaseModelArtifacts.load(store, model, before),
-                            after);
-        }
+        ChampionChallenger.Verdict v = new ChampionChallenger(judge(), roundSettings.evalShots(),
+                roundSettings.margin(), needed)
+                .judge(BaseModelArtifacts.load(store, model, now), BaseModelArtifacts.load(store, model, before), after);
         String figures = "; figures " + v.figures() + " (champion: " + now + ", challenger: " + before + ")";
         if (v.promote()) {
             ModelPromotion.rollback(store, model, alias, config.clientProperties(), topics);
@@ -312,6 +308,13 @@ public final class ContinualMetaTrainer implements AutoCloseable {
             }
             liveDecisions.add(new LiveCheck(now, before, false, v));
         }
+    }
+
+    private GradientLearner judge() {
+        if (judge == null) {
+            judge = new GradientLearner(DjlRuntime.defaultDevice());
+        }
+        return judge;
     }
 
     /** A live check of a newly served version against the one before it. */
@@ -364,6 +367,10 @@ public final class ContinualMetaTrainer implements AutoCloseable {
             rounds.awaitTermination(60, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        // The round thread has ended (or is abandoned after the wait): the learner is free to close.
+        if (judge != null) {
+            judge.close();
         }
     }
 }
