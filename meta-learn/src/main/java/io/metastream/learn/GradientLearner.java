@@ -82,13 +82,13 @@ public final class GradientLearner implements Learner {
             List<NDArray> phi;
             if (alpha == null) {
                 MlpMath.Descent descent = MlpMath.descend(theta, batch.x, batch.y, batch.w, settings.steps(),
-                        settings.stepSize(), settings.loss());
+                        settings.stepSize(), settings.loss(), settings.innerStep());
                 lossBefore = descent.lossBefore();
                 phi = descent.params();
             } else {
                 lossBefore = MlpMath.loss(theta, batch.x, batch.y, batch.w, settings.loss());
                 phi = MlpMath.sgd(theta, MlpMath.unpack(scratch.create(alpha, new Shape(1, alpha.length)), arch),
-                        batch.x, batch.y, batch.w, settings.steps(), settings.loss());
+                        batch.x, batch.y, batch.w, settings.steps(), settings.loss(), settings.innerStep());
             }
             NDArray lossAfter = MlpMath.loss(phi, batch.x, batch.y, batch.w, settings.loss());
             // With zero steps phi is the un-broadcast base; give every task its own row.

@@ -49,6 +49,11 @@ public record MetaTrainingPlan(MlpArchitecture architecture, AdaptationSettings 
                 seed, finalOuterStepFraction);
     }
 
+    public MetaTrainingPlan withAdaptation(AdaptationSettings a) {
+        return new MetaTrainingPlan(architecture, a, iterations, metaBatch, shots, queryShots, outerStepSize, seed,
+                finalOuterStepFraction);
+    }
+
     public MetaTrainingPlan withSeed(long s) {
         return new MetaTrainingPlan(architecture, adaptation, iterations, metaBatch, shots, queryShots,
                 outerStepSize, s, finalOuterStepFraction);

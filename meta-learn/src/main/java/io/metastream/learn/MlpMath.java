@@ -134,21 +134,102 @@ final class MlpMath {
         return current;
     }
 
+    private static List<NDArray> negated(List<NDArray> arrays) {
+        List<NDArray> out = new ArrayList<>(arrays.size());
+        for (NDArray a : arrays) {
+            out.add(a.neg());
+        }
+        return out;
+    }
+
+    /** The input of every layer ({@code x} first) and, last, the network's output. */
+    private static List<NDArray> trace(List<NDArray> params, NDArray x) {
+        int depth = params.size() / 2;
+        List<NDArray> out = new ArrayList<>(depth + 1);
+        NDArray a = x;
+        for (int l = 0; l < depth; l++) {
+            out.add(a);
+            NDArray z = a.matMul(params.get(2 * l)).add(params.get(2 * l + 1));
+            a = l < depth - 1 ? Activation.relu(z) : z;
+        }
+        out.add(a);
+        return out;
+    }
+
+    /**
+     * Per-task factors {@code [T, 1, 1]} in [0, 1] that shorten {@code step} to the minimum of the
+     * support loss's Gauss-Newton model along it where that minimum comes first
+     * ({@link AdaptationSettings.InnerStep#BOUNDED}). Along {@code theta + t * step} the model is
+     * {@code L - t * decrease + t^2 / 2 * q} with {@code decrease} minus the gradient dotted with
+     * the step and {@code q = sum_k w_k c_k |J_k step|^2}, {@code J_k step} the derivative of the
+     * output at row {@code k} along the step (one forward-mode pass through the ReLU layers) and
+     * {@code c_k} the loss's curvature in the output; its minimum is at {@code decrease / q}.
+     *
+     * @param trace the input of every layer and the output at {@code params} ({@link #trace})
+     */
+    static NDArray shortening(List<NDArray> params, List<NDArray> trace, List<NDArray> step, NDArray decrease,
+            NDArray w, Loss loss) {
+        int depth = params.size() / 2;
+        NDArray da = null; // derivative of the layer's input along the step; zero for x
+        NDArray dout = null;
+        for (int l = 0; l < depth; l++) {
+            NDArray dz = trace.get(l).matMul(step.get(2 * l)).add(step.get(2 * l + 1));
+            if (da != null) {
+                dz = dz.add(da.matMul(params.get(2 * l)));
+            }
+            if (l < depth - 1) {
+                da = dz.mul(trace.get(l + 1).sign()); // the ReLU's derivative from its output
+            } else {
+                dout = dz;
+            }
+        }
+        NDArray out = trace.get(depth);
+        NDArray curvature = switch (loss) {
+            case MSE -> dout.mul(dout).mul(2f);
+            case LOGISTIC -> {
+                NDArray p = Activation.sigmoid(out);
+                yield dout.mul(dout).mul(p).mul(p.neg().add(1f));
+            }
+            case ABSOLUTE -> null;
+        };
+        if (curvature == null) {
+            return decrease.onesLike().reshape(-1, 1, 1);
+        }
+        NDArray q = curvature.mul(w).sum(new int[] {1, 2});
+        return decrease.div(q.maximum(1e-30f)).minimum(1f).maximum(0f).reshape(-1, 1, 1);
+    }
+
     /**
      * {@code steps} steps of {@code phi = phi - alpha * grad} with per-parameter step sizes
      * {@code alphas} (unpacked like the parameters, task axis 1 or T). Written with NDArray ops
      * only, so when {@code params} or {@code alphas} require gradients an autograd graph over the
      * whole inner loop, second-order terms included, comes for free: the inner gradient is an
      * explicit function of the parameters, not a backward pass.
+     *
+     * <p>{@code rule} {@link AdaptationSettings.InnerStep#BOUNDED} is for the online path only:
+     * its shortening uses ops with Java numbers, which must not be recorded, and meta-training
+     * always takes plain steps (a base meta-trained with bounded steps adapted worse, see
+     * {@link AdaptationSettings.InnerStep}).
      */
     static List<NDArray> sgd(List<NDArray> params, List<NDArray> alphas, NDArray x, NDArray y, NDArray w,
-            int steps, Loss loss) {
+            int steps, Loss loss, AdaptationSettings.InnerStep rule) {
         List<NDArray> current = params;
         for (int s = 0; s < steps; s++) {
             List<NDArray> grads = gradients(current, x, y, w, loss);
+            List<NDArray> step = new ArrayList<>(current.size());
+            NDArray decrease = null; // minus the gradient dotted with the step: sum(alpha * g^2)
+            for (int i = 0; i < current.size(); i++) {
+                step.add(grads.get(i).mul(alphas.get(i)));
+                if (rule == AdaptationSettings.InnerStep.BOUNDED) {
+                    NDArray term = step.get(i).mul(grads.get(i)).sum(new int[] {1, 2});
+                    decrease = decrease == null ? term : decrease.add(term);
+                }
+            }
+            NDArray factor = decrease == null ? null
+                    : shortening(current, trace(current, x), negated(step), decrease, w, loss);
             List<NDArray> next = new ArrayList<>(current.size());
             for (int i = 0; i < current.size(); i++) {
-                next.add(current.get(i).sub(grads.get(i).mul(alphas.get(i))));
+                next.add(current.get(i).sub(factor == null ? step.get(i) : step.get(i).mul(factor)));
             }
             current = next;
         }
@@ -167,7 +248,7 @@ final class MlpMath {
      * updates and the scalar row scale would corrupt a recorded graph.
      */
     static Descent descend(List<NDArray> params, NDArray x, NDArray y, NDArray w, int steps, float stepSize,
-            Loss loss) {
+            Loss loss, AdaptationSettings.InnerStep rule) {
         if (steps == 0) {
             return new Descent(params, loss(params, x, y, w, loss));
         }
@@ -198,6 +279,20 @@ final class MlpMath {
                     // ReLU's derivative from its output: sign(relu(z)) is 1 where z > 0, else 0, as a
                     // float mask in one op (a bool mask's conversion costs ~6x more).
                     delta = delta.matMul(current.get(2 * l).transpose(0, 2, 1)).mul(activations.get(l).sign());
+                }
+            }
+            if (rule == AdaptationSettings.InnerStep.BOUNDED) {
+                // next holds the step -stepSize * grad, so the slope along it is |step|^2 / stepSize.
+                NDArray decrease = null;
+                for (NDArray d : next) {
+                    NDArray term = d.mul(d).sum(new int[] {1, 2});
+                    decrease = decrease == null ? term : decrease.add(term);
+                }
+                List<NDArray> trace = new ArrayList<>(activations);
+                trace.add(a);
+                NDArray factor = shortening(current, trace, List.of(next), decrease.div(stepSize), w, loss);
+                for (NDArray d : next) {
+                    d.muli(factor);
                 }
             }
             for (int i = 0; i < next.length; i++) {

@@ -49,7 +49,8 @@ class MetaGradientTest {
     private static SecondOrderGradient.Result autograd(boolean learnAlpha) {
         try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
             return SecondOrderGradient.compute(m, ARCH, theta, alpha, learnAlpha, TaskBatch.of(m, SUPPORTS, 1),
-                    TaskBatch.of(m, QUERIES, 1), STEPS, Loss.MSE);
+                    TaskBatch.of(m, QUERIES, 1), STEPS, Loss.MSE,
+                    AdaptationSettings.InnerStep.SGD);
         }
     }
 
@@ -112,7 +113,7 @@ class MetaGradientTest {
             TaskBatch q = TaskBatch.of(m, QUERIES, 1);
             List<NDArray> params = MlpMath.unpack(m.create(theta, new Shape(1, theta.length)), ARCH);
             List<NDArray> alphas = MlpMath.unpack(m.create(alpha, new Shape(1, alpha.length)), ARCH);
-            List<NDArray> phi = MlpMath.sgd(params, alphas, s.x, s.y, s.w, STEPS, Loss.MSE);
+            List<NDArray> phi = MlpMath.sgd(params, alphas, s.x, s.y, s.w, STEPS, Loss.MSE, AdaptationSettings.InnerStep.SGD);
             batched = MlpMath.pack(MlpMath.gradients(phi, q.x, q.y, q.w)).mean(new int[] {0}, true).toFloatArray();
         }
         double[] numeric = new double[theta.length];

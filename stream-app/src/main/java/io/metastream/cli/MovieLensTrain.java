@@ -36,7 +36,7 @@ final class MovieLensTrain {
                 new AdaptationSettings(c.innerSteps != null ? c.innerSteps : a.steps(),
                         c.innerStepSize != null ? c.innerStepSize : a.stepSize(),
                         c.supportPrior != null ? c.supportPrior : a.supportPrior(),
-                        c.loss != null ? Loss.fromId(c.loss) : a.loss()),
+                        c.loss != null ? Loss.fromId(c.loss) : a.loss(), c.innerStep()),
                 c.iterations != null ? c.iterations : d.iterations(), c.metaBatch, c.shots != null ? c.shots : d.shots(),
                 d.queryShots(), c.outerStepSize, c.seed, c.outerDecayTo);
         String name = c.name != null ? c.name : ColdStartModels.modelName(target);

@@ -56,7 +56,7 @@ final class RecordsTrain {
         boolean firstOrder = algo == MetaTrainer.Algorithm.REPTILE || algo == MetaTrainer.Algorithm.FOMAML;
         MetaTrainingPlan plan = new MetaTrainingPlan(RecordsTraining.architecture(records.inputDim(), c.hidden),
                 new AdaptationSettings(c.innerSteps != null ? c.innerSteps : firstOrder ? 5 : 1,
-                        c.innerStepSize != null ? c.innerStepSize : 0.05f, 0f, loss),
+                        c.innerStepSize != null ? c.innerStepSize : 0.05f, 0f, loss, c.innerStep()),
                 c.iterations != null ? c.iterations : 2000, c.metaBatch, c.shots != null ? c.shots : 10, 10,
                 c.outerStepSize, c.seed, c.outerDecayTo);
         String name = c.name != null ? c.name : "records";

@@ -66,6 +66,17 @@ final class TrainCommand implements Callable<Integer> {
             + "movielens mae with --target rating, logistic with --target binary.")
     String loss;
 
+    @Option(names = "--inner-step", defaultValue = "sgd", description = "How the stream takes each inner step: "
+            + "sgd (always the step size times the gradient) or bounded-sgd (a step that would pass the minimum "
+            + "of the support loss's Gauss-Newton model is shortened to land on it; keeps 1- and 2-shot "
+            + "adaptations from blowing up). Meta-training takes plain steps either way. Default: ${DEFAULT-VALUE}.")
+    String innerStep;
+
+    /** The parsed {@code --inner-step}. */
+    AdaptationSettings.InnerStep innerStep() {
+        return AdaptationSettings.InnerStep.fromId(innerStep);
+    }
+
     @Option(names = "--support-prior", description = "movielens only: pseudo-ratings that agree with the base, "
             + "added to each support set's loss (default 10).")
     Float supportPrior;
@@ -187,7 +198,7 @@ final class TrainCommand implements Callable<Integer> {
             float stepSize = innerStepSize != null ? innerStepSize
                     : firstOrderDefaults || a == MetaTrainer.Algorithm.PRETRAIN ? 0.02f : 0.01f;
             plan = new MetaTrainingPlan(d.architecture(), new AdaptationSettings(steps, stepSize, 0f,
-                    loss == null ? Loss.MSE : Loss.fromId(loss)),
+                    loss == null ? Loss.MSE : Loss.fromId(loss), innerStep()),
                     iterations, metaBatch, shots, d.queryShots(), outerStepSize, seed, outerDecayTo);
             run = BaseModelTraining.train(store, name, a, new SinusoidTasks(), plan, progress);
             innerLoop = steps + " inner step" + (steps == 1 ? "" : "s") + ", K=" + shots;

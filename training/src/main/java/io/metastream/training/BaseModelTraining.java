@@ -94,6 +94,10 @@ public final class BaseModelTraining {
             if (plan.adaptation().supportPrior() != 0) {
                 learner.put("support_prior", (double) plan.adaptation().supportPrior());
             }
+            if (plan.adaptation().innerStep() != AdaptationSettings.InnerStep.SGD) {
+                learner.put("inner_step_rule", plan.adaptation().innerStep().id() + " (online only; meta-trained with "
+                        + "plain steps)");
+            }
             learner.put("inner_step_sizes", candidate.hasStepSizes() ? "per-parameter ("
                     + BaseModelArtifacts.STEP_SIZES_FILE + ")" : "scalar");
         }

@@ -1,5 +1,6 @@
 package io.metastream.learn.continual;
 
+import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
@@ -58,8 +59,7 @@ public final class DriftScenario {
             throw new IllegalArgumentException("scenario is drift or stationary, not " + scenario);
         }
         int shiftRound = s.rounds() / 2;
-        MetaTrainingPlan plan = MetaTrainingPlan.sinusoidDefault().withIterations(s.baseIterations())
-                .withSeed(s.seed());
+        MetaTrainingPlan plan = plan(s.baseIterations(), s.seed());
         BaseModel frozen = train("frozen", new SinusoidTasks(), plan);
         BaseModel oracle = drift ? train("oracle", population(true, shiftRound, shiftRound), plan) : frozen;
         BaseModel continual = frozen;
@@ -118,6 +118,16 @@ public final class DriftScenario {
         forgetting.put("frozen", Prequential.atShots(Prequential.squaredErrors(learner, frozen, old, 11), 5));
         forgetting.put("continual", Prequential.atShots(Prequential.squaredErrors(learner, continual, old, 11), 5));
         return new Report(scenario, byShots, promotions, firstPromotion, shiftRound, forgetting, decisions);
+    }
+
+    /**
+     * The plan of every arm's base: the paper's sinusoid plan, and the bases adapt with bounded
+     * steps, without which a 1-shot adaptation now and then extrapolates by thousands in every
+     * arm and the 1-shot figures are noise ({@link AdaptationSettings.InnerStep}).
+     */
+    public static MetaTrainingPlan plan(int iterations, long seed) {
+        MetaTrainingPlan d = MetaTrainingPlan.sinusoidDefault().withIterations(iterations).withSeed(seed);
+        return d.withAdaptation(d.adaptation().withInnerStep(AdaptationSettings.InnerStep.BOUNDED));
     }
 
     private static BaseModel train(String version, SinusoidTasks family, MetaTrainingPlan plan) {

@@ -77,7 +77,7 @@ public final class DriftDemo {
                 EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(scratch.path().resolve("broker"))) {
             LocalDirectoryModelStore store = new LocalDirectoryModelStore(scratch.path().resolve("models"));
             out.println("meta-training the frozen base on the original population (Reptile, 1,500 iterations)");
-            MetaTrainingPlan plan = MetaTrainingPlan.sinusoidDefault().withIterations(1500).withSeed(options.seed());
+            MetaTrainingPlan plan = DriftScenario.plan(1500, options.seed());
             float[] p = new MetaTrainer(MetaTrainer.Algorithm.REPTILE, DjlRuntime.defaultDevice())
                     .train(new SinusoidTasks(), plan, (a, b, c) -> { }).parameters();
             ModelManifest frozen = BaseModelArtifacts.publish(store, MODEL, "reptile", plan.architecture(), p,

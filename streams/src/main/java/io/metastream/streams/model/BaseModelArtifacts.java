@@ -119,7 +119,10 @@ public final class BaseModelArtifacts {
             // loss came with the logistic and absolute-error bases; artifacts without it are squared error.
             settings = new AdaptationSettings(((Number) a.get("inner_steps")).intValue(),
                     ((Number) a.get("step_size")).floatValue(), ((Number) prior).floatValue(),
-                    Loss.fromId(String.valueOf(a.getOrDefault("loss", Loss.MSE.id()))));
+                    Loss.fromId(String.valueOf(a.getOrDefault("loss", Loss.MSE.id()))),
+                    // Every artifact before bounded steps says "sgd" (or, step-free, nothing).
+                    AdaptationSettings.InnerStep.fromId(String.valueOf(a.getOrDefault("optimizer",
+                            AdaptationSettings.InnerStep.SGD.id()))));
         } catch (RuntimeException e) {
             throw new ModelStoreException(m.ref() + ": manifest adaptation settings are incomplete: " + a, e);
         }
@@ -207,7 +210,7 @@ public final class BaseModelArtifacts {
                     "rule", "closed-form ridge regression of the last layer, shrunk towards the base's");
             default -> {
                 Map<String, Object> m = new LinkedHashMap<>(Map.of("inner_steps", a.steps(), "step_size",
-                        (double) a.stepSize(), "optimizer", "sgd", "step_sizes",
+                        (double) a.stepSize(), "optimizer", a.innerStep().id(), "step_sizes",
                         base.hasStepSizes() ? "per-parameter" : "scalar"));
                 if (a.supportPrior() != 0) {
                     // Written only when set, so the artifacts of every earlier learner stay byte-identical.

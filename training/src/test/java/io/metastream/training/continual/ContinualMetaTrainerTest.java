@@ -6,6 +6,7 @@ import ai.djl.Device;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.learn.SinusoidTasks;
+import io.metastream.learn.continual.DriftScenario;
 import io.metastream.learn.Support;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.ModelChange;
@@ -113,7 +114,7 @@ class ContinualMetaTrainerTest {
      */
     private ContinualMetaTrainer.Decision runOneRound(SinusoidTasks population, boolean shuffle, boolean regress)
             throws Exception {
-        MetaTrainingPlan plan = MetaTrainingPlan.sinusoidDefault().withIterations(1500).withSeed(3);
+        MetaTrainingPlan plan = DriftScenario.plan(1500, 3);
         float[] p = new MetaTrainer(MetaTrainer.Algorithm.REPTILE, Device.cpu())
                 .train(new SinusoidTasks(), plan, (a, b, c) -> { }).parameters();
         ModelManifest champion = BaseModelArtifacts.publish(store(), MODEL, "reptile", plan.architecture(), p,
