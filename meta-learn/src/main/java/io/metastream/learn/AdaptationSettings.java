@@ -30,9 +30,9 @@ public record AdaptationSettings(int steps, float stepSize, float supportPrior, 
      *       one overshoots back, and after a few steps the parameters have moved by hundreds while
      *       the support error happens to be small again: the adapted model then extrapolates to
      *       other inputs by thousands. A bounded step lands on the linearised target instead; for
-     *       one point that is the smallest parameter change that fits it. The bound is the
-     *       curvature of the squared error (2) or of the log-loss ({@code p(1-p)}); the absolute
-     *       error has no curvature and its steps are never shortened.</li>
+     *       one point that is the smallest parameter change that fits it. The model's curvature
+     *       in the output is the loss's largest: 2 for the squared error, 1/4 for the log-loss;
+     *       the absolute error has none and its steps are never shortened.</li>
      * </ul>
      * The rule is the stream's: meta-training always takes plain steps, whatever the plan says. A
      * Reptile base meta-trained with bounded steps adapted worse at every shot count on the

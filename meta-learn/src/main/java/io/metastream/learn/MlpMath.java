@@ -142,17 +142,17 @@ final class MlpMath {
         return out;
     }
 
-    /** The input of every layer ({@code x} first) and, last, the network's output. */
+    /** The input of every layer, {@code x} first. */
     private static List<NDArray> trace(List<NDArray> params, NDArray x) {
         int depth = params.size() / 2;
-        List<NDArray> out = new ArrayList<>(depth + 1);
+        List<NDArray> out = new ArrayList<>(depth);
         NDArray a = x;
         for (int l = 0; l < depth; l++) {
             out.add(a);
-            NDArray z = a.matMul(params.get(2 * l)).add(params.get(2 * l + 1));
-            a = l < depth - 1 ? Activation.relu(z) : z;
+            if (l < depth - 1) {
+                a = Activation.relu(a.matMul(params.get(2 * l)).add(params.get(2 * l + 1)));
+            }
         }
-        out.add(a);
         return out;
     }
 
@@ -163,9 +163,11 @@ final class MlpMath {
      * {@code L - t * decrease + t^2 / 2 * q} with {@code decrease} minus the gradient dotted with
      * the step and {@code q = sum_k w_k c_k |J_k step|^2}, {@code J_k step} the derivative of the
      * output at row {@code k} along the step (one forward-mode pass through the ReLU layers) and
-     * {@code c_k} the loss's curvature in the output; its minimum is at {@code decrease / q}.
+     * {@code c_k} the loss's largest curvature in the output (2 for the squared error, 1/4 for the
+     * log-loss, so that for a linear model the quadratic lies on or above the loss and a bounded step
+     * never raises it); its minimum is at {@code decrease / q}.
      *
-     * @param trace the input of every layer and the output at {@code params} ({@link #trace})
+     * @param trace the input of every layer at {@code params} ({@link #trace})
      */
     static NDArray shortening(List<NDArray> params, List<NDArray> trace, List<NDArray> step, NDArray decrease,
             NDArray w, Loss loss) {
@@ -183,13 +185,11 @@ final class MlpMath {
                 dout = dz;
             }
         }
-        NDArray out = trace.get(depth);
         NDArray curvature = switch (loss) {
             case MSE -> dout.mul(dout).mul(2f);
-            case LOGISTIC -> {
-                NDArray p = Activation.sigmoid(out);
-                yield dout.mul(dout).mul(p).mul(p.neg().add(1f));
-            }
+            // Not p(1 - p) at the current output: a saturated output has almost no curvature
+            // there, and the step to that model's minimum flings the logit far past the loss's.
+            case LOGISTIC -> dout.mul(dout).mul(0.25f);
             case ABSOLUTE -> null;
         };
         if (curvature == null) {
@@ -288,9 +288,7 @@ final class MlpMath {
                     NDArray term = d.mul(d).sum(new int[] {1, 2});
                     decrease = decrease == null ? term : decrease.add(term);
                 }
-                List<NDArray> trace = new ArrayList<>(activations);
-                trace.add(a);
-                NDArray factor = shortening(current, trace, List.of(next), decrease.div(stepSize), w, loss);
+                NDArray factor = shortening(current, activations, List.of(next), decrease.div(stepSize), w, loss);
                 for (NDArray d : next) {
                     d.muli(factor);
                 }

@@ -82,6 +82,22 @@ class BaseModelArtifactsTest {
         }
     }
 
+    /** The inner-step rule travels as adaptation.optimizer; a manifest without the field takes plain steps. */
+    @Test
+    void shouldRoundTripTheInnerStepRule(@TempDir Path dir) {
+        LocalDirectoryModelStore store = new LocalDirectoryModelStore(dir);
+        for (AdaptationSettings.InnerStep rule : AdaptationSettings.InnerStep.values()) {
+            BaseModel saved = new BaseModel("x@0", "reptile", ARCH, randomVector(1, 0.5f),
+                    new AdaptationSettings(3, 0.01f, 0f, Loss.MSE, rule));
+            ModelManifest m = BaseModelArtifacts.publish(store, "s-" + rule.id(), saved, Map.of("seed", 1));
+            assertThat(m.adaptation()).containsEntry("optimizer", rule.id());
+            assertThat(BaseModelArtifacts.load(store, "s-" + rule.id(), m.version()).adaptation().innerStep())
+                    .isEqualTo(rule);
+        }
+        assertThat(AdaptationSettings.InnerStep.fromId("sgd")).isEqualTo(AdaptationSettings.InnerStep.SGD);
+        assertThatThrownBy(() -> AdaptationSettings.InnerStep.fromId("adam")).hasMessageContaining("bounded-sgd");
+    }
+
     @Test
     void shouldRoundTripATaskEncoderAndARidgeHeadBaseExactly(@TempDir Path dir) {
         DjlRuntime.start(1);

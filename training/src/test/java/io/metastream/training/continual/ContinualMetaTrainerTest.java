@@ -35,7 +35,6 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -57,11 +56,6 @@ class ContinualMetaTrainerTest {
     Path dir;
 
     @Test
-    @Disabled("One round on a real broker does not reliably promote: with the users in send order the candidate "
-            + "diverges on a few held-out users (1-shot adaptations that extrapolate wildly, squared errors of 1e3 "
-            + "and more) and the paired difference is positive; with two partitions it passed or failed by the "
-            + "interleaving. The learner needs bounded inner steps first. Promotion under drift is covered "
-            + "offline by ChampionChallengerTest and DriftScenarioTest.")
     void shouldPromoteACandidateThatBeatsTheChampionOnDriftedUsers() throws Exception {
         SinusoidTasks drifted = new SinusoidTasks(1f, 5f, (float) Math.PI, (float) (2 * Math.PI));
         ContinualMetaTrainer.Decision d = runOneRound(drifted, false);
