@@ -21,6 +21,11 @@ class DriftScenarioTest {
             Evaluation.Estimate oracle = r.postShiftByShots().get("oracle").get(5);
             assertThat(r.promotions()).as(String.join("\n", r.decisions())).isPositive();
             assertThat(continual.mean()).as("5 shots, continual against frozen").isLessThan(frozen.mean());
+            // With bounded inner steps 1 shot is a figure, not noise from a few blown-up users.
+            Evaluation.Estimate frozenOne = r.postShiftByShots().get("frozen").get(1);
+            Evaluation.Estimate continualOne = r.postShiftByShots().get("continual").get(1);
+            assertThat(frozenOne.mean()).as("1 shot, frozen: bounded").isLessThan(50);
+            assertThat(continualOne.mean()).as("1 shot, continual against frozen").isLessThan(frozenOne.mean());
             assertThat(oracle.mean()).as("the oracle bounds what is reachable").isLessThan(continual.mean());
             assertThat(r.firstPromotionRound()).isGreaterThanOrEqualTo(r.shiftRound());
         }
