@@ -12,8 +12,12 @@ import java.util.Map;
  * The recent past of the stream as meta-training data: at most {@code maxTasks} tasks, each with
  * its newest {@code maxSamplesPerTask} samples in arrival order. When full, the task that was
  * updated least recently goes, so the buffer follows the population as it drifts. Counts the
- * tasks it has first seen, which is what a trainer's "every N new tasks" trigger reads. Not
- * thread-safe: one consumer thread fills it and takes snapshots.
+ * tasks it has first seen, which is what a trainer's "every N new tasks" trigger reads.
+ *
+ * <p>With a time window ({@link #expireBefore}) it also forgets by age: samples whose event time
+ * is before the cut-off go, and a task left with none goes with them. Counts bound memory, the
+ * window bounds staleness: a quiet stream keeps old tasks under counts alone. Not thread-safe: one
+ * consumer thread fills it and takes snapshots.
  */
 public final class TaskBuffer {
     private final int maxTasks;
@@ -32,8 +36,16 @@ public final class TaskBuffer {
         this.tasks = new LinkedHashMap<>(16, 0.75f, true);
     }
 
-    /** Adds one sample of {@code taskId}, evicting that task's oldest sample or the stalest task if full. */
+    /** {@link #add(String, float[], float, long)} without an event time: the sample never expires by age. */
     public void add(String taskId, float[] features, float target) {
+        add(taskId, features, target, Long.MAX_VALUE);
+    }
+
+    /**
+     * Adds one sample of {@code taskId} with its event time, evicting that task's oldest sample or
+     * the stalest task if full.
+     */
+    public void add(String taskId, float[] features, float target, long timestampMs) {
         Entry e = tasks.get(taskId);
         if (e == null) {
             if (tasks.size() == maxTasks) {
@@ -46,7 +58,29 @@ public final class TaskBuffer {
         if (e.samples.size() == maxSamplesPerTask) {
             e.samples.removeFirst();
         }
-        e.samples.addLast(new Sample(features.clone(), target));
+        e.samples.addLast(new Sample(features.clone(), target, timestampMs));
+    }
+
+    /**
+     * Drops every sample with an event time before {@code cutoffMs}, and the tasks left empty.
+     * Samples arrive roughly in time order per task, but not exactly (producers' clocks, retries),
+     * so every sample is looked at, not only each task's oldest.
+     *
+     * @return how many samples went
+     */
+    public int expireBefore(long cutoffMs) {
+        int dropped = 0;
+        var it = tasks.values().iterator();
+        while (it.hasNext()) {
+            Entry e = it.next();
+            int before = e.samples.size();
+            e.samples.removeIf(s -> s.timestampMs < cutoffMs);
+            dropped += before - e.samples.size();
+            if (e.samples.isEmpty()) {
+                it.remove();
+            }
+        }
+        return dropped;
     }
 
     /** How many distinct tasks were ever added (evicted ones included). */
@@ -85,7 +119,7 @@ public final class TaskBuffer {
     public record BufferedTask(String taskId, long firstSeen, Support samples) {
     }
 
-    private record Sample(float[] features, float target) {
+    private record Sample(float[] features, float target, long timestampMs) {
     }
 
     private static final class Entry {

@@ -70,6 +70,7 @@ public final class ContinualMetaTrainer implements AutoCloseable {
     private final String model;
     private final String alias;
     private final TaskBuffer buffer;
+    private long newestEventMs = Long.MIN_VALUE;
     private final ContinualRound.Settings roundSettings;
     /** Scores rounds and live checks; created on the round thread, which alone uses it. */
     private volatile GradientLearner judge;
@@ -163,7 +164,9 @@ public final class ContinualMetaTrainer implements AutoCloseable {
             skipped++;
             return;
         }
-        buffer.add(s.getTaskId(), x, s.getTarget());
+        long eventTime = s.getEventTime().toEpochMilli();
+        buffer.add(s.getTaskId(), x, s.getTarget(), eventTime);
+        newestEventMs = Math.max(newestEventMs, eventTime);
         noticeServedVersion();
         maybeStartRound();
     }
@@ -197,6 +200,15 @@ public final class ContinualMetaTrainer implements AutoCloseable {
         }
         roundRunning = true;
         tasksAtLastRound = buffer.tasksSeen();
+        long window = settings.getLong(ContinualTrainingConfig.BUFFER_WINDOW_MS_CONFIG);
+        if (window > 0) {
+            // Stream time, not the wall clock: a replay of last month keeps last month's window.
+            int expired = buffer.expireBefore(newestEventMs - window);
+            if (expired > 0) {
+                LOG.info("meta-training buffer: {} samples older than {} ms left; {} tasks remain", expired, window,
+                        buffer.size());
+            }
+        }
         List<TaskBuffer.BufferedTask> tasks = buffer.snapshot(2);
         Map<Integer, Long> at = new TreeMap<>(offsets);
         rounds.execute(() -> {

@@ -14,6 +14,7 @@ import org.apache.kafka.common.config.ConfigDef.Type;
 public final class ContinualTrainingConfig extends AbstractConfig {
     public static final String BUFFER_TASKS_CONFIG = "meta.train.buffer.tasks";
     public static final String BUFFER_SAMPLES_CONFIG = "meta.train.buffer.samples.per.task";
+    public static final String BUFFER_WINDOW_MS_CONFIG = "meta.train.buffer.window.ms";
     public static final String EVERY_NEW_TASKS_CONFIG = "meta.train.every.new.tasks";
     public static final String EVERY_MS_CONFIG = "meta.train.every.ms";
     public static final String HELD_OUT_TASKS_CONFIG = "meta.train.held.out.tasks";
@@ -31,6 +32,10 @@ public final class ContinualTrainingConfig extends AbstractConfig {
                     "Most tasks kept; the one updated least recently goes first.")
             .define(BUFFER_SAMPLES_CONFIG, Type.INT, 20, Range.atLeast(2), Importance.MEDIUM,
                     "Newest samples kept per task.")
+            .define(BUFFER_WINDOW_MS_CONFIG, Type.LONG, 0L, Range.atLeast(0), Importance.MEDIUM,
+                    "If positive, samples older than this (by record timestamp, behind the newest sample "
+                            + "read) leave the buffer before each round, and tasks left without samples with "
+                            + "them. 0: no window, counts alone bound the buffer.")
             .define(EVERY_NEW_TASKS_CONFIG, Type.INT, 200, Range.atLeast(1), Importance.MEDIUM,
                     "A round starts after this many tasks the trainer had not seen...")
             .define(EVERY_MS_CONFIG, Type.LONG, 600_000L, Range.atLeast(1), Importance.MEDIUM,
