@@ -1,5 +1,6 @@
 package io.metastream.bench;
 
+import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.GradientLearner;
@@ -26,6 +27,8 @@ import org.openjdk.jmh.infra.Blackhole;
  * Adaptations per second of {@link GradientLearner#adapt}: every invocation adapts the same
  * {@link Workloads#POOL} tasks, in batched calls of {@code batchSize} tasks each, so the score is
  * tasks per second at every batch size. {@code batchSize = 1} is the one-task-at-a-time DJL path.
+ * {@code innerStep} is the base's step rule: plain SGD, or bounded steps (one forward-mode pass
+ * more per step, {@link io.metastream.learn.AdaptationSettings.InnerStep#BOUNDED}).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -37,6 +40,9 @@ public class AdaptationBenchmark {
     @Param({"1", "4", "16", "64", "256", "1024"})
     public int batchSize;
 
+    @Param({"sgd", "bounded-sgd"})
+    public String innerStep;
+
     private GradientLearner learner;
     private BaseModel base;
     private List<List<Support>> batches;
@@ -44,7 +50,9 @@ public class AdaptationBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         DjlRuntime.start(1);
-        base = Workloads.base();
+        BaseModel plain = Workloads.base();
+        base = new BaseModel(plain.version(), plain.learner(), plain.architecture(), plain.parameters(),
+                plain.adaptation().withInnerStep(AdaptationSettings.InnerStep.fromId(innerStep)));
         batches = Workloads.batches(Workloads.supports(Workloads.POOL), batchSize);
         learner = new GradientLearner(DjlRuntime.defaultDevice());
     }

@@ -37,6 +37,10 @@ public final class Report {
         for (JsonNode r : results) {
             String name = r.get("benchmark").asText().replace("io.metastream.bench.", "");
             JsonNode batch = r.path("params").path("batchSize");
+            JsonNode rule = r.path("params").path("innerStep");
+            if (!rule.isMissingNode() && !rule.asText().equals("sgd")) {
+                name += ", " + rule.asText(); // a row of its own, after the plain one
+            }
             String key = batch.isMissingNode() ? name : name + "@" + batch.asText();
             JsonNode primary = r.get("primaryMetric");
             scores.put(key, new Score(primary.get("score").asDouble(), primary.get("scoreError").asDouble(),
@@ -57,7 +61,7 @@ public final class Report {
             String[] parts = e.getKey().split("@");
             Score s = e.getValue();
             String ratios = "";
-            if (parts[0].equals("AdaptationBenchmark.batched") && one != null && plain != null) {
+            if (parts[0].startsWith("AdaptationBenchmark.batched") && one != null && plain != null) {
                 ratios = String.format(Locale.ROOT, " %s / %s | %s / %s |", ratio(s.wall(), one.wall()),
                         ratio(s.cpu(), one.cpu()), ratio(s.wall(), plain.wall()), ratio(s.cpu(), plain.cpu()));
                 bestBatched = Math.max(bestBatched, s.wall());
@@ -83,7 +87,9 @@ public final class Report {
             case "BaselineBenchmark.djlOneTaskAtATime" -> "adapt, DJL one task per call";
             case "BaselineBenchmark.plainJava" -> "adapt, plain Java loops";
             case "PredictionBenchmark.batched" -> "predict (1 query/task), batched DJL";
-            default -> benchmark;
+            default -> benchmark.startsWith("AdaptationBenchmark.batched, ")
+                    ? "adapt, batched DJL, " + benchmark.substring("AdaptationBenchmark.batched, ".length())
+                    : benchmark;
         };
     }
 
