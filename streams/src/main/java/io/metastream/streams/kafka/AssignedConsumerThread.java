@@ -76,6 +76,8 @@ public final class AssignedConsumerThread implements AutoCloseable {
         return this;
     }
 
+    private final java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
+
     public AssignedConsumerThread start() {
         thread.start();
         return this;
@@ -142,7 +144,9 @@ public final class AssignedConsumerThread implements AutoCloseable {
                 listener.failed(e, consecutive, backoff);
                 backingOff = true;
                 try {
-                    Thread.sleep(backoff.toMillis());
+                    if (stopped.await(backoff.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                        break;
+                    }
                 } catch (InterruptedException interrupted) {
                     break;
                 } finally {
@@ -204,7 +208,9 @@ public final class AssignedConsumerThread implements AutoCloseable {
         if (c != null) {
             c.wakeup();
         }
-        thread.interrupt();
+        // No interrupt: it would reach KafkaConsumer.close on this thread's way out and log an
+        // InterruptException stack on every shutdown. The wake-up ends a poll, the latch a backoff.
+        stopped.countDown();
         try {
             thread.join(10_000);
         } catch (InterruptedException e) {
