@@ -63,7 +63,7 @@ class CrashRecoveryTest {
                 }
             });
             traffic.start();
-            killInsideAnOpenTransaction(f, a);
+            killInsideAnOpenTransaction(f, a, 1);
             traffic.join();
             ChildInstance restarted = f.startChild("a-restarted", settings(f, "a", state));
             await(Duration.ofSeconds(90), "every query answered after the restart", () -> f.answered(all));
@@ -96,7 +96,7 @@ class CrashRecoveryTest {
                 }
             });
             traffic.start();
-            killInsideAnOpenTransaction(f, a);
+            killInsideAnOpenTransaction(f, a, 2);
             traffic.join();
             await(Duration.ofSeconds(120), "every query answered by the survivor", () -> f.answered(all));
             assertExactlyOnce(f, all);
@@ -110,12 +110,18 @@ class CrashRecoveryTest {
      * waits for an Ongoing transaction, kills at once, and checks that the transaction is still
      * Ongoing afterwards. A dead producer can neither commit nor abort, so that proves the kill
      * landed inside it; the survivor or the restarted instance must fence and abort it.
+     *
+     * @param instances instances running (one stream thread, so one transactional producer, each):
+     *     it waits until that many transactions are open at once, so one of them is the child's; a
+     *     survivor's open transaction alone would commit and fail the check by chance
      */
-    private static void killInsideAnOpenTransaction(StreamingFixture f, ChildInstance child) throws Exception {
+    private static void killInsideAnOpenTransaction(StreamingFixture f, ChildInstance child, int instances)
+            throws Exception {
         List<String> open = new ArrayList<>();
-        await(Duration.ofSeconds(60), "a transaction of the application open on the broker", () -> {
+        await(Duration.ofSeconds(60), instances + " transactions of the application open on the broker at once", () -> {
+            open.clear();
             open.addAll(f.openTransactions("crash"));
-            return !open.isEmpty();
+            return open.size() >= instances;
         });
         child.kill();
         Map<String, TransactionState> after = f.transactionStates(open);
