@@ -60,7 +60,8 @@ public record AdaptationSettings(int steps, float stepSize, float supportPrior, 
                     return s;
                 }
             }
-            throw new IllegalArgumentException("unknown optimizer '" + id + "' (known: sgd, bounded-sgd)");
+            throw new IllegalArgumentException("unknown optimizer '" + id + "' (known: "
+                    + java.util.Arrays.stream(values()).map(InnerStep::id).toList() + ")");
         }
     }
 

@@ -149,7 +149,7 @@ public final class MetaTrainer {
                                 algorithm.hasStepSizes(),
                                 TaskBatch.of(scratch, supports, arch.inputDim(), plan.adaptation().supportPrior()),
                                 TaskBatch.of(scratch, queries, arch.inputDim()), plan.adaptation().steps(),
-                                plan.adaptation().loss(), AdaptationSettings.InnerStep.SGD);
+                                plan.adaptation().loss());
                         curve[it] = g.queryLoss();
                         adam.step(theta, g.theta(), plan.outerStepSizeAt(it));
                         if (g.alpha() != null && algorithm == Algorithm.ANIL) {

@@ -168,9 +168,11 @@ final class MlpMath {
      * never raises it); its minimum is at {@code decrease / q}.
      *
      * @param trace the input of every layer at {@code params} ({@link #trace})
+     * @param loss a loss with curvature: callers skip the bound where {@link #shortens} says no
      */
     static NDArray shortening(List<NDArray> params, List<NDArray> trace, List<NDArray> step, NDArray decrease,
             NDArray w, Loss loss) {
+        float curvature = curvature(loss);
         int depth = params.size() / 2;
         NDArray da = null; // derivative of the layer's input along the step; zero for x
         NDArray dout = null;
@@ -185,18 +187,24 @@ final class MlpMath {
                 dout = dz;
             }
         }
-        NDArray curvature = switch (loss) {
-            case MSE -> dout.mul(dout).mul(2f);
+        NDArray q = dout.mul(dout).mul(curvature).mul(w).sum(new int[] {1, 2});
+        return decrease.div(q.maximum(1e-30f)).minimum(1f).maximum(0f).reshape(-1, 1, 1);
+    }
+
+    /** The loss's largest curvature in the network's output; 0 where it has none. */
+    private static float curvature(Loss loss) {
+        return switch (loss) {
+            case MSE -> 2f;
             // Not p(1 - p) at the current output: a saturated output has almost no curvature
             // there, and the step to that model's minimum flings the logit far past the loss's.
-            case LOGISTIC -> dout.mul(dout).mul(0.25f);
-            case ABSOLUTE -> null;
+            case LOGISTIC -> 0.25f;
+            case ABSOLUTE -> 0f;
         };
-        if (curvature == null) {
-            return decrease.onesLike().reshape(-1, 1, 1);
-        }
-        NDArray q = curvature.mul(w).sum(new int[] {1, 2});
-        return decrease.div(q.maximum(1e-30f)).minimum(1f).maximum(0f).reshape(-1, 1, 1);
+    }
+
+    /** Whether {@code rule} shortens steps of {@code loss}: bounded, and the loss has curvature. */
+    private static boolean shortens(AdaptationSettings.InnerStep rule, Loss loss) {
+        return rule == AdaptationSettings.InnerStep.BOUNDED && curvature(loss) > 0;
     }
 
     /**
@@ -220,7 +228,7 @@ final class MlpMath {
             NDArray decrease = null; // minus the gradient dotted with the step: sum(alpha * g^2)
             for (int i = 0; i < current.size(); i++) {
                 step.add(grads.get(i).mul(alphas.get(i)));
-                if (rule == AdaptationSettings.InnerStep.BOUNDED) {
+                if (shortens(rule, loss)) {
                     NDArray term = step.get(i).mul(grads.get(i)).sum(new int[] {1, 2});
                     decrease = decrease == null ? term : decrease.add(term);
                 }
@@ -281,7 +289,7 @@ final class MlpMath {
                     delta = delta.matMul(current.get(2 * l).transpose(0, 2, 1)).mul(activations.get(l).sign());
                 }
             }
-            if (rule == AdaptationSettings.InnerStep.BOUNDED) {
+            if (shortens(rule, loss)) {
                 // next holds the step -stepSize * grad, so the slope along it is |step|^2 / stepSize.
                 NDArray decrease = null;
                 for (NDArray d : next) {

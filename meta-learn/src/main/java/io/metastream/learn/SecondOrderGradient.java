@@ -31,7 +31,7 @@ final class SecondOrderGradient {
      * @param learnAlpha whether to return the gradient with respect to {@code alpha} (Meta-SGD)
      */
     static Result compute(NDManager scratch, MlpArchitecture arch, float[] theta, float[] alpha, boolean learnAlpha,
-            TaskBatch support, TaskBatch query, int steps, Loss lossFunction, AdaptationSettings.InnerStep rule) {
+            TaskBatch support, TaskBatch query, int steps, Loss lossFunction) {
         NDArray thetaRow = scratch.create(theta, new Shape(1, theta.length));
         NDArray alphaRow = scratch.create(alpha, new Shape(1, alpha.length));
         thetaRow.setRequiresGradient(true);
@@ -43,7 +43,7 @@ final class SecondOrderGradient {
         JniUtils.setGradMode(true);
         try {
             List<NDArray> phi = MlpMath.sgd(MlpMath.unpack(thetaRow, arch), MlpMath.unpack(alphaRow, arch),
-                    support.x, support.y, support.w, steps, lossFunction, rule);
+                    support.x, support.y, support.w, steps, lossFunction, AdaptationSettings.InnerStep.SGD);
             loss = MlpMath.loss(phi, query.x, query.y, query.w, lossFunction).mean();
             // retain_graph=false frees the saved tensors at once; create_graph=false because
             // nothing differentiates this gradient again.

@@ -49,8 +49,7 @@ class MetaGradientTest {
     private static SecondOrderGradient.Result autograd(boolean learnAlpha) {
         try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
             return SecondOrderGradient.compute(m, ARCH, theta, alpha, learnAlpha, TaskBatch.of(m, SUPPORTS, 1),
-                    TaskBatch.of(m, QUERIES, 1), STEPS, Loss.MSE,
-                    AdaptationSettings.InnerStep.SGD);
+                    TaskBatch.of(m, QUERIES, 1), STEPS, Loss.MSE);
         }
     }
 
