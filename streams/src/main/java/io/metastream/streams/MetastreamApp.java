@@ -69,6 +69,9 @@ public final class MetastreamApp implements AutoCloseable {
     private final AdaptationEngine engine;
     private final ModelStore store;
     private final DeadLetterCounters handlerDeadLetters;
+    private final ErrorsToDeadLetters.SideProducer deadLetterSide;
+    private final java.util.concurrent.ScheduledExecutorService stallWatch;
+    private volatile boolean engineStalled;
     private final MeterRegistry registry;
     private final MetastreamMetrics metrics;
     private final KafkaStreamsMetrics streamsMetrics;
@@ -182,7 +185,7 @@ public final class MetastreamApp implements AutoCloseable {
         } else {
             self = null;
         }
-        ErrorsToDeadLetters.install(props, topics.deadLetters().name(),
+        this.deadLetterSide = ErrorsToDeadLetters.install(props, topics.deadLetters().name(),
                 config.getInt(MetastreamConfig.DEAD_LETTER_MAX_VALUE_BYTES_CONFIG), handlerDeadLetters);
         TopologySettings settings = TopologySettings.from(config);
         this.engine = config.getString(MetastreamConfig.ADAPTATION_ENGINE_CONFIG)
@@ -191,6 +194,15 @@ public final class MetastreamApp implements AutoCloseable {
                                 config.getLong(MetastreamConfig.ADAPTATION_ENGINE_WAIT_MS_CONFIG))
                         : AdaptationEngine.onCallingThread(model.learner(), settings.adaptationBatchMax());
         engine.recordTo(metrics);
+        io.micrometer.core.instrument.Gauge.builder("metastream.adaptation.engine.call", engine,
+                e -> e.currentCallMillis() / 1000.0).baseUnit("seconds")
+                .description("How long the shared engine's current learner call has run (0 between calls)")
+                .register(registry);
+        this.stallWatch = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "metastream-stall-watch");
+            t.setDaemon(true);
+            return t;
+        });
         MetastreamTopology.Builder pipeline = MetastreamTopology.builder(model, engine).settings(settings)
                 .topics(topics).metrics(metrics);
         schemaRegistry.ifPresent(client -> pipeline.schemaRegistry(client, registryOutputs));
@@ -263,6 +275,11 @@ public final class MetastreamApp implements AutoCloseable {
         if (watching && (w == null || !w.isFollowing())) {
             reasons.add(w == null ? "model watcher not started" : "model watcher not following "
                     + topics.models().name() + " (restarting after " + w.restarts() + " failure(s)); hot swaps wait");
+        }
+        long call = engine.currentCallMillis();
+        if (call > config.getLong(MetastreamConfig.ADAPTATION_ENGINE_STALL_MS_CONFIG)) {
+            reasons.add("adaptation engine stalled: a learner call has run " + call + " ms (adaptation.engine.stall.ms="
+                    + config.getLong(MetastreamConfig.ADAPTATION_ENGINE_STALL_MS_CONFIG) + ")");
         }
         boolean live = state != KafkaStreams.State.ERROR && state != KafkaStreams.State.PENDING_ERROR
                 && state != KafkaStreams.State.NOT_RUNNING && state != KafkaStreams.State.PENDING_SHUTDOWN;
@@ -396,11 +413,37 @@ public final class MetastreamApp implements AutoCloseable {
             }
             sleep(20);
         }
+        stallWatch.scheduleWithFixedDelay(this::checkEngineStall, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
         if (store != null && config.getBoolean(MetastreamConfig.MODEL_WATCH_CONFIG)) {
             watcher = new ModelWatcher(config.clientProperties(), topics, store,
                     config.getString(MetastreamConfig.MODEL_NAME_CONFIG),
                     config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG), model, config.instanceId())
                     .onEvent(event -> metrics.modelEvent(event.getStatus())).start();
+        }
+    }
+
+    /** Turns a hung learner call into a log line and a model-events record, once per stall. */
+    private void checkEngineStall() {
+        try {
+            long running = engine.currentCallMillis();
+            long limit = config.getLong(MetastreamConfig.ADAPTATION_ENGINE_STALL_MS_CONFIG);
+            ModelWatcher w = watcher;
+            if (!engineStalled && running > limit) {
+                engineStalled = true;
+                LOG.error("adaptation engine stalled: one learner call has run {} ms (adaptation.engine.stall.ms={}); "
+                        + "background adaptation waits on it", running, limit);
+                if (w != null) {
+                    w.publishInstanceEvent("ENGINE_STALLED", "a learner call has run " + running + " ms");
+                }
+            } else if (engineStalled && running <= limit) {
+                engineStalled = false;
+                LOG.info("adaptation engine recovered");
+                if (w != null) {
+                    w.publishInstanceEvent("ENGINE_RECOVERED", "the stalled learner call returned");
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("stall check failed", e); // a scheduled task that throws is never run again
         }
     }
 
@@ -430,7 +473,9 @@ public final class MetastreamApp implements AutoCloseable {
         if (metricsServer != null) {
             metricsServer.close();
         }
+        stallWatch.shutdownNow();
         streams.close(Duration.ofSeconds(30));
+        deadLetterSide.close();
         streamsMetrics.close();
         engine.close();
         if (ownsModel) {

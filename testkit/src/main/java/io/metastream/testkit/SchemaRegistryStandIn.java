@@ -28,11 +28,14 @@ public final class SchemaRegistryStandIn implements AutoCloseable {
     private final Map<Integer, String> byId = new LinkedHashMap<>();
     private final Map<String, List<Integer>> subjects = new LinkedHashMap<>();
     private final AtomicInteger lookups = new AtomicInteger();
+    private final AtomicInteger failures = new AtomicInteger();
+    private volatile int failureStatus = 503;
+    private volatile String requiredAuthorization;
 
     private SchemaRegistryStandIn(HttpServer server) {
         this.server = server;
-        server.createContext("/subjects", this::subjects);
-        server.createContext("/schemas/ids/", this::byId);
+        server.createContext("/subjects", exchange -> guarded(exchange, this::subjects));
+        server.createContext("/schemas/ids/", exchange -> guarded(exchange, this::byId));
         server.start();
     }
 
@@ -55,6 +58,30 @@ public final class SchemaRegistryStandIn implements AutoCloseable {
         return lookups.get();
     }
 
+    /** Answers the next {@code count} requests with HTTP {@code status} (a registry in trouble). */
+    public void failNext(int count, int status) {
+        failureStatus = status;
+        failures.set(count);
+    }
+
+    /** Refuses (401) every request whose {@code Authorization} header is not {@code header}. */
+    public void requireAuthorization(String header) {
+        requiredAuthorization = header;
+    }
+
+    private void guarded(HttpExchange exchange, com.sun.net.httpserver.HttpHandler handler) throws IOException {
+        String required = requiredAuthorization;
+        if (required != null && !required.equals(exchange.getRequestHeaders().getFirst("Authorization"))) {
+            answer(exchange, 401, "{\"error_code\":401,\"message\":\"Unauthorized\"}");
+            return;
+        }
+        if (failures.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            answer(exchange, failureStatus, "{\"error_code\":" + failureStatus + ",\"message\":\"injected\"}");
+            return;
+        }
+        handler.handle(exchange);
+    }
+
     /** The ids registered under {@code subject}, oldest first. */
     public synchronized List<Integer> versions(String subject) {
         return List.copyOf(subjects.getOrDefault(subject, List.of()));
@@ -67,6 +94,19 @@ public final class SchemaRegistryStandIn implements AutoCloseable {
             return;
         }
         String prefix = "/subjects/";
+        if (exchange.getRequestMethod().equals("POST") && path.startsWith(prefix) && !path.endsWith("/versions")) {
+            // Lookup: is this schema registered under the subject? (no registration)
+            String subject = path.substring(prefix.length());
+            JsonNode schema = JSON.readTree(exchange.getRequestBody()).get("schema");
+            Integer found = subjects.getOrDefault(subject, List.of()).stream()
+                    .filter(id -> schema != null && byId.get(id).equals(schema.asText())).findFirst().orElse(null);
+            if (found == null) {
+                answer(exchange, 404, "{\"error_code\":40403,\"message\":\"Schema not found\"}");
+            } else {
+                answer(exchange, 200, "{\"subject\":\"" + subject + "\",\"id\":" + found + ",\"version\":1}");
+            }
+            return;
+        }
         if (!exchange.getRequestMethod().equals("POST") || !path.startsWith(prefix) || !path.endsWith("/versions")) {
             answer(exchange, 404, "{\"error_code\":404,\"message\":\"not served by the stand-in\"}");
             return;

@@ -3,10 +3,14 @@ package io.metastream.schemas.serde;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.avro.AvroRuntimeException;
 import org.apache.avro.Schema;
+import org.apache.avro.SchemaNormalization;
 import org.apache.avro.message.BadHeaderException;
 import org.apache.avro.message.BinaryMessageDecoder;
 import org.apache.avro.message.BinaryMessageEncoder;
@@ -22,11 +26,15 @@ import org.apache.avro.util.ClassSecurityValidator;
  * older schema are resolved to the current one. Thread-safe.
  */
 public final class AvroCodec<T extends SpecificRecord> {
+    /** {@code C3 01} and the 8-byte fingerprint. */
+    private static final int SINGLE_OBJECT_HEADER = 10;
     private static final Set<Class<?>> TRUSTED = ConcurrentHashMap.newKeySet();
 
     private final Class<T> type;
     private final BinaryMessageEncoder<T> encoder;
     private final BinaryMessageDecoder<T> decoder;
+    /** Writer schemas by their CRC-64-AVRO fingerprint, for the bounded framing check. */
+    private final Map<Long, Schema> writers = new HashMap<>();
 
     private AvroCodec(Class<T> type) {
         trust(type);
@@ -35,8 +43,10 @@ public final class AvroCodec<T extends SpecificRecord> {
         SpecificData model = SpecificData.getForClass(type);
         this.encoder = new BinaryMessageEncoder<>(model, schema);
         this.decoder = new BinaryMessageDecoder<>(model, schema);
+        writers.put(SchemaNormalization.parsingFingerprint64(schema), schema);
         for (Schema old : SchemaHistory.of(schema.getName())) {
             decoder.addSchema(old);
+            writers.put(SchemaNormalization.parsingFingerprint64(old), old);
         }
     }
 
@@ -72,6 +82,7 @@ public final class AvroCodec<T extends SpecificRecord> {
         if (bytes == null || bytes.length == 0) {
             throw new RecordDecodeException(RecordDecodeException.Reason.EMPTY, "no bytes", null);
         }
+        checkFraming(bytes);
         try {
             return decoder.decode(bytes);
         } catch (MissingSchemaException e) {
@@ -85,6 +96,21 @@ public final class AvroCodec<T extends SpecificRecord> {
             // AvroRuntimeException, negative lengths, or array bounds errors.
             throw new RecordDecodeException(RecordDecodeException.Reason.MALFORMED_BODY,
                     "malformed " + type.getSimpleName() + " body: " + e, e);
+        }
+    }
+
+    /**
+     * Checks the body's lengths against its bytes ({@link AvroFraming}) before Avro allocates what
+     * they claim. A bad header or an unknown fingerprint is left to the decoder, which says which.
+     */
+    private void checkFraming(byte[] bytes) {
+        if (bytes.length < SINGLE_OBJECT_HEADER || bytes[0] != (byte) 0xC3 || bytes[1] != (byte) 0x01) {
+            return;
+        }
+        long fingerprint = ByteBuffer.wrap(bytes, 2, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        Schema writer = writers.get(fingerprint);
+        if (writer != null) {
+            AvroFraming.check(writer, bytes, SINGLE_OBJECT_HEADER, bytes.length - SINGLE_OBJECT_HEADER);
         }
     }
 

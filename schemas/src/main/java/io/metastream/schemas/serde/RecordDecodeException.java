@@ -19,7 +19,13 @@ public final class RecordDecodeException extends RuntimeException {
          * The writer's schema is known (a registry id) but cannot be read as this record type: it
          * lacks a field without a default, changes a type, or is not an Avro schema.
          */
-        INCOMPATIBLE_SCHEMA
+        INCOMPATIBLE_SCHEMA,
+        /**
+         * The schema registry could not be asked about the record's schema id, after bounded
+         * retries (down, refusing our credentials, or answering the id with an error). The record
+         * may be valid: it is kept whole in its dead letter, to replay once the registry answers.
+         */
+        REGISTRY_ERROR
     }
 
     private final Reason reason;

@@ -37,6 +37,7 @@ public final class RegistryAvroCodec<T extends SpecificRecord> {
     private final SpecificData model;
     private final SpecificDatumWriter<T> writer;
     private final Map<Integer, DatumReader<T>> readers = new ConcurrentHashMap<>();
+    private final Map<Integer, Schema> writers = new ConcurrentHashMap<>();
     private final Map<Integer, String> refused = new ConcurrentHashMap<>();
 
     private RegistryAvroCodec(Class<T> type, SchemaRegistryClient registry) {
@@ -90,9 +91,9 @@ public final class RegistryAvroCodec<T extends SpecificRecord> {
      *
      * @throws RecordDecodeException with the reason, for bytes that are not a readable record of
      *     this type (an id the registry does not know is {@code UNKNOWN_SCHEMA}; a writer schema that
-     *     cannot be read as this type is {@code INCOMPATIBLE_SCHEMA})
-     * @throws SchemaRegistryClient.SchemaRegistryException when the registry cannot be asked; the
-     *     record is not at fault and must be retried, not rejected
+     *     cannot be read as this type is {@code INCOMPATIBLE_SCHEMA}; a registry that cannot be
+     *     asked after the client's bounded retries is {@code REGISTRY_ERROR}: a record naming an id
+     *     must never hold its thread for longer)
      */
     public T decode(byte[] bytes) {
         if (!isRegistryFormat(bytes)) {
@@ -104,6 +105,8 @@ public final class RegistryAvroCodec<T extends SpecificRecord> {
         }
         int id = ByteBuffer.wrap(bytes, 1, 4).getInt();
         DatumReader<T> datumReader = readerFor(id);
+        // Lengths checked against the bytes before Avro allocates what they claim.
+        AvroFraming.check(writers.get(id), bytes, HEADER, bytes.length - HEADER);
         try {
             return datumReader.read(null, DecoderFactory.get().binaryDecoder(bytes, HEADER, bytes.length - HEADER, null));
         } catch (IOException | RuntimeException e) {
@@ -127,6 +130,8 @@ public final class RegistryAvroCodec<T extends SpecificRecord> {
         } catch (SchemaRegistryClient.IncompatibleSchemaException e) {
             refused.put(id, e.getMessage());
             throw new RecordDecodeException(RecordDecodeException.Reason.INCOMPATIBLE_SCHEMA, e.getMessage(), e);
+        } catch (SchemaRegistryClient.SchemaRegistryException e) {
+            throw new RecordDecodeException(RecordDecodeException.Reason.REGISTRY_ERROR, e.getMessage(), e);
         }
         if (written.isEmpty()) {
             // Not cached: the id may be registered a moment later by a producer racing ahead.
@@ -142,6 +147,7 @@ public final class RegistryAvroCodec<T extends SpecificRecord> {
             throw new RecordDecodeException(RecordDecodeException.Reason.INCOMPATIBLE_SCHEMA, message, null);
         }
         DatumReader<T> created = new SpecificDatumReader<>(written.get(), reader, model);
+        writers.putIfAbsent(id, written.get());
         DatumReader<T> raced = readers.putIfAbsent(id, created);
         return raced == null ? created : raced;
     }

@@ -118,16 +118,89 @@ class RegistryAvroCodecTest {
     }
 
     @Test
-    void shouldCallAHeaderCutShortBadAndAnUnreachableRegistryNotTheRecordsFault() {
+    void shouldCallAHeaderCutShortBadAndAnUnreachableRegistryARegistryErrorAfterBoundedRetries() {
         RegistryAvroCodec<LabelledSample> codec = RegistryAvroCodec.of(LabelledSample.class, client);
         assertThatThrownBy(() -> codec.decode(new byte[] {0, 0, 1}))
                 .extracting(e -> ((RecordDecodeException) e).reason())
                 .isEqualTo(RecordDecodeException.Reason.BAD_HEADER);
         registry.close();
         assertThatThrownBy(() -> codec.decode(new byte[] {0, 0, 0, 0, 1, 2}))
-                .isInstanceOf(SchemaRegistryClient.SchemaRegistryException.class)
-                .isNotInstanceOf(SchemaRegistryClient.IncompatibleSchemaException.class)
-                .hasMessageContaining("unreachable");
+                .isInstanceOf(RecordDecodeException.class).hasMessageContaining("unreachable")
+                .extracting(e -> ((RecordDecodeException) e).reason())
+                .isEqualTo(RecordDecodeException.Reason.REGISTRY_ERROR);
+    }
+
+    @Test
+    void shouldRetryARegistryInTroubleAFewTimesThenGiveUp() {
+        SchemaRegistryClient retrying = SchemaRegistryClient.builder(registry.url()).retries(2, Duration.ofMillis(1))
+                .build();
+        int id = retrying.register("samples-value", LabelledSample.getClassSchema());
+        RegistryAvroCodec<LabelledSample> codec = RegistryAvroCodec.of(LabelledSample.class, retrying);
+        byte[] bytes = RegistryAvroCodec.of(LabelledSample.class, client).encode("samples-value", sample());
+        assertThat(ByteBuffer.wrap(bytes, 1, 4).getInt()).isEqualTo(id);
+
+        registry.failNext(2, 503); // two failures, then an answer: the third attempt succeeds
+        RegistryAvroCodec<LabelledSample> fresh = RegistryAvroCodec.of(LabelledSample.class,
+                SchemaRegistryClient.builder(registry.url()).retries(2, Duration.ofMillis(1)).build());
+        assertThat(fresh.decode(bytes)).isEqualTo(sample());
+
+        registry.failNext(3, 500); // three failures: all attempts spent
+        RegistryAvroCodec<LabelledSample> unlucky = RegistryAvroCodec.of(LabelledSample.class,
+                SchemaRegistryClient.builder(registry.url()).retries(2, Duration.ofMillis(1)).build());
+        assertThatThrownBy(() -> unlucky.decode(bytes)).extracting(e -> ((RecordDecodeException) e).reason())
+                .isEqualTo(RecordDecodeException.Reason.REGISTRY_ERROR);
+        assertThat(codec.decode(bytes)).as("a cached id needs no registry").isEqualTo(sample());
+    }
+
+    @Test
+    void shouldAskAboutAnUnknownIdOnceWhileItIsRemembered() {
+        SchemaRegistryClient remembering = SchemaRegistryClient.builder(registry.url())
+                .unknownIdCache(Duration.ofMinutes(1)).build();
+        RegistryAvroCodec<LabelledSample> codec = RegistryAvroCodec.of(LabelledSample.class, remembering);
+        byte[] flood = {0, 0, 0, 0x30, 0x39, 2, 'x'};
+        for (int i = 0; i < 100; i++) {
+            assertThatThrownBy(() -> codec.decode(flood)).extracting(e -> ((RecordDecodeException) e).reason())
+                    .isEqualTo(RecordDecodeException.Reason.UNKNOWN_SCHEMA);
+        }
+        assertThat(registry.lookups()).isEqualTo(1);
+    }
+
+    @Test
+    void shouldAuthenticateAndNeverShowTheCredentials() {
+        registry.requireAuthorization("Basic " + java.util.Base64.getEncoder().encodeToString("app:s3cret".getBytes()));
+        SchemaRegistryClient anonymous = new SchemaRegistryClient(registry.url(), Duration.ofSeconds(5));
+        assertThatThrownBy(() -> anonymous.register("samples-value", LabelledSample.getClassSchema()))
+                .isInstanceOf(SchemaRegistryClient.SchemaRegistryException.class).hasMessageContaining("401");
+
+        SchemaRegistryClient basic = SchemaRegistryClient.builder(registry.url()).basicAuth("app:s3cret").build();
+        int id = basic.register("samples-value", LabelledSample.getClassSchema());
+        assertThat(basic.schema(id)).contains(LabelledSample.getClassSchema());
+
+        // Credentials in the URL work, and leave it: no message, log or dead letter can show them.
+        String withUserInfo = registry.url().replace("http://", "http://app:s3cret@");
+        SchemaRegistryClient inUrl = new SchemaRegistryClient(withUserInfo, Duration.ofSeconds(5));
+        assertThat(inUrl.schema(id)).isPresent();
+        assertThat(inUrl.baseUrl().toString()).doesNotContain("s3cret");
+        registry.close();
+        RegistryAvroCodec<LabelledSample> codec = RegistryAvroCodec.of(LabelledSample.class,
+                SchemaRegistryClient.builder(withUserInfo).retries(0, Duration.ZERO).build());
+        assertThatThrownBy(() -> codec.decode(new byte[] {0, 0, 0, 0, 9, 2}))
+                .satisfies(e -> assertThat(e.getMessage()).doesNotContain("s3cret").doesNotContain("app:"));
+
+        SchemaRegistryClient bearer = SchemaRegistryClient.builder(registry.url()).bearerToken("tok").build();
+        assertThat(bearer.baseUrl()).isNotNull();
+    }
+
+    @Test
+    void shouldRegisterNothingInLookupOnlyMode() {
+        SchemaRegistryClient lookupOnly = SchemaRegistryClient.builder(registry.url()).lookupOnly(true).build();
+        assertThatThrownBy(() -> lookupOnly.register("predictions-value", LabelledSample.getClassSchema()))
+                .isInstanceOf(SchemaRegistryClient.IncompatibleSchemaException.class)
+                .hasMessageContaining("lookup-only");
+        assertThat(registry.versions("predictions-value")).isEmpty();
+        int id = client.register("predictions-value", LabelledSample.getClassSchema());
+        assertThat(lookupOnly.register("predictions-value", LabelledSample.getClassSchema())).isEqualTo(id);
+        assertThat(registry.versions("predictions-value")).containsExactly(id);
     }
 
     private static byte[] wire(int id, Schema schema, GenericRecord record) throws IOException {

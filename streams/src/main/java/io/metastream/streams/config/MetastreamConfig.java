@@ -117,6 +117,10 @@ public final class MetastreamConfig extends AbstractConfig {
     public static final String ADAPTATION_ENGINE_WAIT_MS_CONFIG = "adaptation.engine.wait.ms";
     private static final String ADAPTATION_ENGINE_WAIT_MS_DOC = "How long the shared engine waits for more "
             + "stream tasks' dirty tasks after the first arrives, unless adaptation.batch.max tasks are in.";
+    public static final String ADAPTATION_ENGINE_STALL_MS_CONFIG = "adaptation.engine.stall.ms";
+    private static final String ADAPTATION_ENGINE_STALL_MS_DOC = "A learner call of the shared engine running longer "
+            + "than this is a stall: background adaptation of the whole instance waits on it. It makes /ready fail "
+            + "with the reason, is logged, and publishes ENGINE_STALLED (then ENGINE_RECOVERED) on model-events.";
     public static final String ADAPTATION_ENABLED_CONFIG = "adaptation.enabled";
     private static final String ADAPTATION_ENABLED_DOC = "Off, nothing is adapted: samples are still validated and "
             + "kept, and every query is answered by the base. The end-to-end benchmark runs both ways to price the "
@@ -164,9 +168,33 @@ public final class MetastreamConfig extends AbstractConfig {
             + "in the registry's wire format, their schemas registered under <topic>-value (needs "
             + "schema.registry.url). Off: single-object encoding, the default.";
     public static final String SCHEMA_REGISTRY_TIMEOUT_MS_CONFIG = "schema.registry.timeout.ms";
-    private static final String SCHEMA_REGISTRY_TIMEOUT_MS_DOC = "Connect and request timeout of a registry call. A "
-            + "registry that cannot be asked fails the stream thread (which is replaced and reads the record "
-            + "again) rather than dead-lettering a valid record; each schema id is asked once.";
+    private static final String SCHEMA_REGISTRY_TIMEOUT_MS_DOC = "Connect and request timeout of a registry call. Each "
+            + "schema id is asked once; a registry that cannot be asked about a record's schema id after "
+            + "schema.registry.retries retries makes that record a REGISTRY_ERROR dead letter (kept whole, to "
+            + "replay), so no record holds a stream thread for longer.";
+    public static final String SCHEMA_REGISTRY_RETRIES_CONFIG = "schema.registry.retries";
+    private static final String SCHEMA_REGISTRY_RETRIES_DOC = "Retries of a registry call that could not connect or "
+            + "got HTTP 5xx or 429, with a backoff doubling from 100 ms. Other answers are not retried.";
+    public static final String SCHEMA_REGISTRY_UNKNOWN_ID_CACHE_MS_CONFIG = "schema.registry.unknown.id.cache.ms";
+    private static final String SCHEMA_REGISTRY_UNKNOWN_ID_CACHE_MS_DOC = "How long a schema id the registry does "
+            + "not know is remembered as unknown, so a flood of records naming it costs one call; 0 asks every time.";
+    public static final String SCHEMA_REGISTRY_AUTO_REGISTER_CONFIG = "schema.registry.auto.register";
+    private static final String SCHEMA_REGISTRY_AUTO_REGISTER_DOC = "Whether registry outputs register their schemas. "
+            + "false: lookup-only, the schemas must already be registered under <topic>-value (an operator's "
+            + "pipeline does it) and metastream writes nothing to the registry.";
+    public static final String SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_CONFIG = "schema.registry.basic.auth.user.info";
+    private static final String SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_DOC = "user:password for HTTP basic "
+            + "authentication to the registry (user info in schema.registry.url works too and is never logged).";
+    public static final String SCHEMA_REGISTRY_BEARER_AUTH_TOKEN_CONFIG = "schema.registry.bearer.auth.token";
+    private static final String SCHEMA_REGISTRY_BEARER_AUTH_TOKEN_DOC = "A bearer token sent to the registry with "
+            + "every call; takes precedence over basic authentication.";
+    public static final String SCHEMA_REGISTRY_SSL_TRUSTSTORE_LOCATION_CONFIG = "schema.registry.ssl.truststore.location";
+    private static final String SCHEMA_REGISTRY_SSL_TRUSTSTORE_LOCATION_DOC = "Trust store for an https registry "
+            + "whose certificate the JVM's default trust does not cover; empty uses the default.";
+    public static final String SCHEMA_REGISTRY_SSL_TRUSTSTORE_PASSWORD_CONFIG = "schema.registry.ssl.truststore.password";
+    private static final String SCHEMA_REGISTRY_SSL_TRUSTSTORE_PASSWORD_DOC = "Password of that trust store.";
+    public static final String SCHEMA_REGISTRY_SSL_TRUSTSTORE_TYPE_CONFIG = "schema.registry.ssl.truststore.type";
+    private static final String SCHEMA_REGISTRY_SSL_TRUSTSTORE_TYPE_DOC = "Type of that trust store (PKCS12, JKS).";
     public static final String DJL_THREADS_CONFIG = "djl.threads";
     private static final String DJL_THREADS_DOC = "libtorch intra-op threads; keep below the core count so "
             + "Kafka Streams keeps a core.";
@@ -232,6 +260,8 @@ public final class MetastreamConfig extends AbstractConfig {
                     ADAPTATION_ENGINE_DOC)
             .define(ADAPTATION_ENGINE_WAIT_MS_CONFIG, Type.LONG, 5L, Range.between(0, 60_000), Importance.LOW,
                     ADAPTATION_ENGINE_WAIT_MS_DOC)
+            .define(ADAPTATION_ENGINE_STALL_MS_CONFIG, Type.LONG, 30_000L, Range.atLeast(1), Importance.LOW,
+                    ADAPTATION_ENGINE_STALL_MS_DOC)
             .define(ADAPTATION_ENABLED_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, ADAPTATION_ENABLED_DOC)
             .define(ADAPTED_STATE_ENCODING_CONFIG, Type.STRING, ADAPTED_STATE_INT8_DELTA,
                     ValidString.in(ADAPTED_STATE_INT8_DELTA, ADAPTED_STATE_FLOAT32), Importance.LOW,
@@ -247,8 +277,24 @@ public final class MetastreamConfig extends AbstractConfig {
             .define(METRICS_PORT_CONFIG, Type.INT, -1, Range.between(-1, 65_535), Importance.MEDIUM, METRICS_PORT_DOC)
             .define(SCHEMA_REGISTRY_URL_CONFIG, Type.STRING, "", Importance.MEDIUM, SCHEMA_REGISTRY_URL_DOC)
             .define(SCHEMA_REGISTRY_OUTPUTS_CONFIG, Type.BOOLEAN, false, Importance.LOW, SCHEMA_REGISTRY_OUTPUTS_DOC)
-            .define(SCHEMA_REGISTRY_TIMEOUT_MS_CONFIG, Type.LONG, 10_000L, Range.atLeast(1), Importance.LOW,
+            .define(SCHEMA_REGISTRY_TIMEOUT_MS_CONFIG, Type.LONG, 2_000L, Range.atLeast(1), Importance.LOW,
                     SCHEMA_REGISTRY_TIMEOUT_MS_DOC)
+            .define(SCHEMA_REGISTRY_RETRIES_CONFIG, Type.INT, 2, Range.between(0, 10), Importance.LOW,
+                    SCHEMA_REGISTRY_RETRIES_DOC)
+            .define(SCHEMA_REGISTRY_UNKNOWN_ID_CACHE_MS_CONFIG, Type.LONG, 30_000L, Range.atLeast(0), Importance.LOW,
+                    SCHEMA_REGISTRY_UNKNOWN_ID_CACHE_MS_DOC)
+            .define(SCHEMA_REGISTRY_AUTO_REGISTER_CONFIG, Type.BOOLEAN, true, Importance.LOW,
+                    SCHEMA_REGISTRY_AUTO_REGISTER_DOC)
+            .define(SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_CONFIG, Type.PASSWORD, null, Importance.MEDIUM,
+                    SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_DOC)
+            .define(SCHEMA_REGISTRY_BEARER_AUTH_TOKEN_CONFIG, Type.PASSWORD, null, Importance.MEDIUM,
+                    SCHEMA_REGISTRY_BEARER_AUTH_TOKEN_DOC)
+            .define(SCHEMA_REGISTRY_SSL_TRUSTSTORE_LOCATION_CONFIG, Type.STRING, "", Importance.LOW,
+                    SCHEMA_REGISTRY_SSL_TRUSTSTORE_LOCATION_DOC)
+            .define(SCHEMA_REGISTRY_SSL_TRUSTSTORE_PASSWORD_CONFIG, Type.PASSWORD, null, Importance.LOW,
+                    SCHEMA_REGISTRY_SSL_TRUSTSTORE_PASSWORD_DOC)
+            .define(SCHEMA_REGISTRY_SSL_TRUSTSTORE_TYPE_CONFIG, Type.STRING, "PKCS12", Importance.LOW,
+                    SCHEMA_REGISTRY_SSL_TRUSTSTORE_TYPE_DOC)
             .define(DJL_THREADS_CONFIG, Type.INT, 1, Range.between(1, 256), Importance.LOW, DJL_THREADS_DOC);
 
     public MetastreamConfig(Map<?, ?> props) {
@@ -272,9 +318,44 @@ public final class MetastreamConfig extends AbstractConfig {
     /** A client of the configured schema registry, or empty when {@code schema.registry.url} is not set. */
     public java.util.Optional<SchemaRegistryClient> schemaRegistry() {
         String url = getString(SCHEMA_REGISTRY_URL_CONFIG);
-        return url.isBlank() ? java.util.Optional.empty()
-                : java.util.Optional.of(new SchemaRegistryClient(url,
-                        java.time.Duration.ofMillis(getLong(SCHEMA_REGISTRY_TIMEOUT_MS_CONFIG))));
+        if (url.isBlank()) {
+            return java.util.Optional.empty();
+        }
+        SchemaRegistryClient.Builder client = SchemaRegistryClient.builder(url)
+                .timeout(java.time.Duration.ofMillis(getLong(SCHEMA_REGISTRY_TIMEOUT_MS_CONFIG)))
+                .retries(getInt(SCHEMA_REGISTRY_RETRIES_CONFIG), java.time.Duration.ofMillis(100))
+                .unknownIdCache(java.time.Duration.ofMillis(getLong(SCHEMA_REGISTRY_UNKNOWN_ID_CACHE_MS_CONFIG)))
+                .lookupOnly(!getBoolean(SCHEMA_REGISTRY_AUTO_REGISTER_CONFIG));
+        if (getPassword(SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_CONFIG) != null) {
+            client.basicAuth(getPassword(SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_CONFIG).value());
+        }
+        if (getPassword(SCHEMA_REGISTRY_BEARER_AUTH_TOKEN_CONFIG) != null) {
+            client.bearerToken(getPassword(SCHEMA_REGISTRY_BEARER_AUTH_TOKEN_CONFIG).value());
+        }
+        String trustStore = getString(SCHEMA_REGISTRY_SSL_TRUSTSTORE_LOCATION_CONFIG);
+        if (!trustStore.isBlank()) {
+            client.sslContext(trustContext(trustStore, getString(SCHEMA_REGISTRY_SSL_TRUSTSTORE_TYPE_CONFIG),
+                    getPassword(SCHEMA_REGISTRY_SSL_TRUSTSTORE_PASSWORD_CONFIG)));
+        }
+        return java.util.Optional.of(client.build());
+    }
+
+    private static javax.net.ssl.SSLContext trustContext(String location, String type,
+            org.apache.kafka.common.config.types.Password password) {
+        char[] secret = password == null ? null : password.value().toCharArray();
+        try (java.io.InputStream in = java.nio.file.Files.newInputStream(Path.of(location))) {
+            java.security.KeyStore store = java.security.KeyStore.getInstance(type);
+            store.load(in, secret);
+            javax.net.ssl.TrustManagerFactory trust = javax.net.ssl.TrustManagerFactory.getInstance(
+                    javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+            trust.init(store);
+            javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+            context.init(null, trust.getTrustManagers(), null);
+            return context;
+        } catch (java.io.IOException | java.security.GeneralSecurityException e) {
+            throw new ConfigException(SCHEMA_REGISTRY_SSL_TRUSTSTORE_LOCATION_CONFIG, location,
+                    "cannot load the trust store: " + e.getMessage());
+        }
     }
 
     public static ConfigDef configDef() {

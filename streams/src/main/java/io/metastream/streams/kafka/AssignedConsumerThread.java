@@ -63,6 +63,11 @@ public final class AssignedConsumerThread implements AutoCloseable {
         this.consumer = open();
         this.thread = new Thread(this::loop, name);
         thread.setDaemon(true);
+        // Anything else that ends the thread is still recorded, so isFollowing() and failure() tell.
+        thread.setUncaughtExceptionHandler((t, e) -> {
+            failure = e instanceof RuntimeException r ? r : new IllegalStateException(t.getName() + " died: " + e, e);
+            running = false;
+        });
     }
 
     /**
@@ -130,7 +135,11 @@ public final class AssignedConsumerThread implements AutoCloseable {
                 }
             } catch (WakeupException e) {
                 // close() asked us to stop
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | OutOfMemoryError | StackOverflowError thrown) {
+                // An Error one poll's records can cause is a failure like any other: the thread
+                // survives it (or, without a restart policy, ends with it recorded), never dies silently.
+                RuntimeException e = thrown instanceof RuntimeException r ? r
+                        : new IllegalStateException("the handler threw " + thrown, thrown);
                 if (!running) {
                     break; // close() interrupted a poll
                 }

@@ -136,6 +136,15 @@ public final class MetastreamMetrics {
                 .tag("reason", reason).register(registry)).increment();
     }
 
+    /**
+     * A dead letter the broker did not take (the side producer's send failed): logged with its
+     * origin, and counted here so that an alert sees it, since the record is then nowhere.
+     */
+    public void deadLetterFailed(String sourceTopic) {
+        Counter.builder("metastream.dead.letter.failures").description("Dead letters the broker refused or that "
+                + "could not be sent").tags(pipeline).tag("topic", sourceTopic).register(registry).increment();
+    }
+
     /** What the model watcher did with a change of the models topic (SWAPPED, REFUSED, WATCHER_FAILED, ...). */
     public void modelEvent(String outcome) {
         swaps.computeIfAbsent(outcome, o -> Counter.builder("metastream.model.swaps")

@@ -95,6 +95,14 @@ public final class ModelWatcher implements AutoCloseable {
         reader.simulateFailure(error);
     }
 
+    /**
+     * Publishes an event about this instance (not a model change) on model-events, e.g. a stalled
+     * adaptation engine: the watcher owns this instance's producer of that topic.
+     */
+    public void publishInstanceEvent(String status, String reason) {
+        publishWatcherEvent(status, reason);
+    }
+
     private void publishWatcherEvent(String status, String reason) {
         String serving = model.base().version();
         ModelSwapEvent event = ModelSwapEvent.newBuilder().setInstanceId(instanceId).setModelName(modelName)
@@ -138,9 +146,12 @@ public final class ModelWatcher implements AutoCloseable {
             if (key.equals(r.key()) && r.value() != null) {
                 try {
                     target = topics.models().valueSerde().deserializer().deserialize(r.topic(), r.value()).getVersion();
-                } catch (RuntimeException e) {
+                } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
+                    // One unreadable change is skipped, not retried: the watcher must outlive it.
                     LOG.error("unreadable model change at {}-{}@{}: {}", r.topic(), r.partition(), r.offset(),
                             e.getMessage());
+                    publishWatcherEvent("CHANGE_UNREADABLE", "skipped " + r.topic() + "-" + r.partition() + "@"
+                            + r.offset() + ": " + e.getClass().getSimpleName());
                 }
             }
         }

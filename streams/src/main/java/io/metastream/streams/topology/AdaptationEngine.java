@@ -55,6 +55,8 @@ public final class AdaptationEngine implements AutoCloseable {
     private final AtomicLong roundCalls = new AtomicLong();
     private final AtomicLong roundTasks = new AtomicLong();
     private volatile MetastreamMetrics metrics = MetastreamMetrics.none();
+    /** System.nanoTime() when the engine thread's current learner call began; 0 while it is between calls. */
+    private volatile long callStartedNanos;
 
     private AdaptationEngine(Learner learner, int batchMax, long waitMs, boolean ownThread) {
         if (batchMax < 1 || waitMs < 0) {
@@ -197,7 +199,8 @@ public final class AdaptationEngine implements AutoCloseable {
             for (int from = 0; from < supports.size(); from += batchMax) {
                 int to = Math.min(supports.size(), from + batchMax);
                 try {
-                    AdaptedBatch batch = learner.adapt(group.getKey(), supports.subList(from, to));
+                    List<Support> slice = supports.subList(from, to);
+                    AdaptedBatch batch = timed(() -> learner.adapt(group.getKey(), slice));
                     countCall(to - from, round, batch.micros());
                     for (int i = from; i < to; i++) {
                         results[i] = batch.tasks().get(i - from);
@@ -212,7 +215,8 @@ public final class AdaptationEngine implements AutoCloseable {
                             to - from, group.getKey().version(), abbreviated(ids.subList(from, to)), batchFailure);
                     for (int i = from; i < to; i++) {
                         try {
-                            AdaptedBatch one = learner.adapt(group.getKey(), List.of(supports.get(i)));
+                            Support single = supports.get(i);
+                            AdaptedBatch one = timed(() -> learner.adapt(group.getKey(), List.of(single)));
                             countCall(1, round, one.micros());
                             results[i] = one.tasks().get(0);
                             micros += one.micros();
@@ -234,6 +238,29 @@ public final class AdaptationEngine implements AutoCloseable {
             }
             tasksDelivered.addAndGet(supports.size());
         }
+    }
+
+    /** A learner call on the engine's own thread, timed so that a hung call can be seen ({@link #currentCallMillis}). */
+    private AdaptedBatch timed(java.util.function.Supplier<AdaptedBatch> call) {
+        if (Thread.currentThread() != thread) {
+            return call.get();
+        }
+        callStartedNanos = System.nanoTime() | 1; // never 0 while a call runs
+        try {
+            return call.get();
+        } finally {
+            callStartedNanos = 0;
+        }
+    }
+
+    /**
+     * How long the engine thread's current learner call has run, or 0 between calls: a call that
+     * never returns stops all background adaptation of the instance, and this is how it shows
+     * ({@code /ready}, {@code metastream_adaptation_engine_call_seconds}, {@code ENGINE_STALLED}).
+     */
+    public long currentCallMillis() {
+        long started = callStartedNanos;
+        return started == 0 ? 0 : TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
     }
 
     /** At most 20 ids, and how many more: a log line, not a dump. */

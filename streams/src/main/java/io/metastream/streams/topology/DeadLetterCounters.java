@@ -25,6 +25,18 @@ public final class DeadLetterCounters {
         this.metrics = metrics;
     }
 
+    private final LongAdder failed = new LongAdder();
+
+    void failed(String topic) {
+        failed.increment();
+        metrics.deadLetterFailed(topic);
+    }
+
+    /** Dead letters the side producer could not deliver. */
+    public long failures() {
+        return failed.sum();
+    }
+
     void increment(String topic, RejectReason reason) {
         counts.computeIfAbsent(topic + ":" + reason.name(), k -> new LongAdder()).increment();
         metrics.deadLetter(topic, reason.name());

@@ -28,6 +28,7 @@ public final class ErrorsToDeadLetters {
     public static final String TOPIC = "metastream.dead.letter.topic";
     public static final String MAX_VALUE_BYTES = "metastream.dead.letter.max.value.bytes";
     public static final String COUNTERS = "metastream.dead.letter.counters";
+    public static final String SIDE_PRODUCER = "metastream.dead.letter.side.producer";
     private static final Logger LOG = LoggerFactory.getLogger(ErrorsToDeadLetters.class);
 
     private ErrorsToDeadLetters() {
@@ -36,15 +37,100 @@ public final class ErrorsToDeadLetters {
     /**
      * Installs both handlers in {@code streamsProperties}: errors become dead letters on
      * {@code deadLetterTopic}, counted in {@code counters}. An application that embeds metastream
-     * calls this on the properties of its own {@code KafkaStreams}.
+     * calls this on the properties of its own {@code KafkaStreams}, after its bootstrap servers and
+     * security settings are in them, and closes what it returns after {@code KafkaStreams.close}.
+     *
+     * @return the one side producer every handler of the instance shares (created on first use), to
+     *     close on shutdown
      */
-    public static void install(java.util.Properties streamsProperties, String deadLetterTopic, int maxValueBytes,
-            DeadLetterCounters counters) {
+    public static SideProducer install(java.util.Properties streamsProperties, String deadLetterTopic,
+            int maxValueBytes, DeadLetterCounters counters) {
+        SideProducer side = new SideProducer(streamsProperties, deadLetterTopic, counters);
         streamsProperties.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, Processing.class);
         streamsProperties.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, Production.class);
         streamsProperties.put(TOPIC, deadLetterTopic);
         streamsProperties.put(MAX_VALUE_BYTES, maxValueBytes);
         streamsProperties.put(COUNTERS, counters);
+        streamsProperties.put(SIDE_PRODUCER, side);
+        return side;
+    }
+
+    /**
+     * The producer of the dead letters that cannot go through the Streams producer (see
+     * {@link Production}): one per application instance, not one per stream task, so a rebalance
+     * leaks no threads or sockets. Every send has a callback: a dead letter the broker refuses is
+     * logged with its origin and counted ({@link DeadLetterCounters#failures()}), never lost
+     * silently.
+     */
+    public static final class SideProducer implements AutoCloseable {
+        private final Map<String, Object> props = new HashMap<>();
+        private final String topic;
+        private final DeadLetterCounters counters;
+        private KafkaProducer<byte[], byte[]> producer;
+        private boolean closed;
+
+        SideProducer(java.util.Properties streamsProperties, String topic, DeadLetterCounters counters) {
+            this.topic = topic;
+            this.counters = counters;
+            props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                    streamsProperties.get(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG));
+            // The same TLS and SASL settings as the Streams clients, or it cannot reach a secured broker.
+            streamsProperties.forEach((key, value) -> {
+                if (io.metastream.streams.config.MetastreamConfig.isClientSecuritySetting(key.toString())) {
+                    props.put(key.toString(), value);
+                }
+            });
+            props.put(ProducerConfig.ACKS_CONFIG, "all");
+            props.put(ProducerConfig.CLIENT_ID_CONFIG, "metastream-dead-letters");
+        }
+
+        /**
+         * Fetches the topic's metadata up front: a send from the broker's network thread must not
+         * wait for it (the stall {@link Production} explains).
+         */
+        synchronized void open() {
+            if (producer == null && !closed) {
+                producer = new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
+                producer.partitionsFor(topic);
+            }
+        }
+
+        void send(ProducerRecord<byte[], byte[]> letter, String source) {
+            KafkaProducer<byte[], byte[]> p;
+            synchronized (this) {
+                p = producer;
+            }
+            if (p == null) {
+                LOG.error("dead letter from {} not sent: the side producer is closed", source);
+                counters.failed(source);
+                return;
+            }
+            try {
+                p.send(letter, (metadata, e) -> {
+                    if (e != null) {
+                        LOG.error("dead letter from {} refused by {}: {}", source, topic, e.toString());
+                        counters.failed(source);
+                    }
+                });
+            } catch (RuntimeException e) {
+                LOG.error("dead letter from {} could not be sent to {}: {}", source, topic, e.toString());
+                counters.failed(source);
+            }
+        }
+
+        /** Whether a producer is open now: at most one per instance. */
+        public synchronized boolean isOpen() {
+            return producer != null;
+        }
+
+        @Override
+        public synchronized void close() {
+            closed = true;
+            if (producer != null) {
+                producer.close(java.time.Duration.ofSeconds(5));
+                producer = null;
+            }
+        }
     }
 
     /**
@@ -124,29 +210,24 @@ public final class ErrorsToDeadLetters {
      */
     public static final class Production implements ProductionExceptionHandler {
         private final Target target = new Target();
-        private KafkaProducer<byte[], byte[]> side;
+        private SideProducer side;
 
         @Override
         public void configure(Map<String, ?> configs) {
             target.configure(configs);
-            Map<String, Object> props = new HashMap<>();
-            props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, configs.get(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG));
-            // The same TLS and SASL settings as the Streams clients, or it cannot reach a secured broker.
-            configs.forEach((key, value) -> {
-                if (io.metastream.streams.config.MetastreamConfig.isClientSecuritySetting(key)) {
-                    props.put(key, value);
-                }
-            });
-            props.put(ProducerConfig.ACKS_CONFIG, "all");
-            props.put(ProducerConfig.CLIENT_ID_CONFIG, "metastream-dead-letters");
-            side = new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
-            side.partitionsFor(target.topic);
+            if (!(configs.get(SIDE_PRODUCER) instanceof SideProducer shared)) {
+                throw new org.apache.kafka.common.config.ConfigException(SIDE_PRODUCER, configs.get(SIDE_PRODUCER),
+                        "install the handlers with ErrorsToDeadLetters.install, which provides the side producer");
+            }
+            side = shared;
+            side.open();
         }
 
         @Override
         public Response handleError(ErrorHandlerContext context, ProducerRecord<byte[], byte[]> record,
                 Exception exception) {
-            target.letter(context, RejectReason.PRODUCTION_ERROR, exception).forEach(side::send);
+            String source = context.topic() == null ? "punctuation" : context.topic();
+            target.letter(context, RejectReason.PRODUCTION_ERROR, exception).forEach(r -> side.send(r, source));
             return Response.resume();
         }
 

@@ -43,6 +43,10 @@ final class InputValidator {
             s = decoder.decode(topic, key, value, timestampMs);
         } catch (RecordDecodeException e) {
             return decodeFailure(e);
+        } catch (StackOverflowError | OutOfMemoryError e) {
+            // A decoder (the application's serde, say) that a record drives into an Error: that
+            // record is poison, not the thread. Kept as a dead letter; the thread carries on.
+            return Outcome.rejected(RejectReason.POISON, e.getClass().getName(), "decoding threw " + e);
         }
         Outcome<LabelledSample> common = check(decoder.keyIsTaskId(), key, s.getTaskId(), s.getFeatures(), inputDim,
                 s.getEventTime().toEpochMilli(), limits, nowMs);
@@ -66,6 +70,10 @@ final class InputValidator {
             q = decoder.decode(topic, key, value, timestampMs);
         } catch (RecordDecodeException e) {
             return decodeFailure(e);
+        } catch (StackOverflowError | OutOfMemoryError e) {
+            // A decoder (the application's serde, say) that a record drives into an Error: that
+            // record is poison, not the thread. Kept as a dead letter; the thread carries on.
+            return Outcome.rejected(RejectReason.POISON, e.getClass().getName(), "decoding threw " + e);
         }
         Outcome<PredictionRequest> common = check(decoder.keyIsTaskId(), key, q.getTaskId(), q.getFeatures(), inputDim,
                 q.getEventTime().toEpochMilli(), limits, nowMs);
@@ -76,6 +84,7 @@ final class InputValidator {
         RejectReason reason = switch (e.reason()) {
             case UNKNOWN_SCHEMA -> RejectReason.UNKNOWN_SCHEMA;
             case INCOMPATIBLE_SCHEMA -> RejectReason.INCOMPATIBLE_SCHEMA;
+            case REGISTRY_ERROR -> RejectReason.REGISTRY_ERROR;
             default -> RejectReason.UNDECODABLE;
         };
         Throwable root = e.getCause() != null ? e.getCause() : e;

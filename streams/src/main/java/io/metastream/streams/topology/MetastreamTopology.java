@@ -210,8 +210,10 @@ public final class MetastreamTopology {
             topology.addSource(n.of(SAMPLES_SOURCE), bytes.deserializer(), bytes.deserializer(), samplesTopic);
             topology.addSource(n.of(QUERIES_SOURCE), bytes.deserializer(), bytes.deserializer(), queriesTopic);
 
-            topology.addProcessor(n.of(INGEST_SAMPLES), () -> new SampleProcessor(p), n.of(SAMPLES_SOURCE));
-            topology.addProcessor(n.of(ANSWER_QUERIES), () -> new QueryProcessor(p), n.of(QUERIES_SOURCE));
+            topology.addProcessor(n.of(INGEST_SAMPLES), () -> new PoisonGuard(new SampleProcessor(p), p),
+                    n.of(SAMPLES_SOURCE));
+            topology.addProcessor(n.of(ANSWER_QUERIES), () -> new PoisonGuard(new QueryProcessor(p), p),
+                    n.of(QUERIES_SOURCE));
 
             String[] both = {n.of(INGEST_SAMPLES), n.of(ANSWER_QUERIES)};
             topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.supportSets()),

@@ -26,5 +26,15 @@ public enum RejectReason {
     /** A processor threw while handling the record (e.g. corrupt state); the record was isolated. */
     PROCESSING_ERROR,
     /** The broker refused an output record (e.g. too large) produced while handling this input. */
-    PRODUCTION_ERROR
+    PRODUCTION_ERROR,
+    /**
+     * Handling the record threw an {@link Error} (out of memory, stack overflow): the record is
+     * isolated here instead of killing the stream thread, which would read it again and die again.
+     */
+    POISON,
+    /**
+     * The schema registry could not be asked about the record's schema id after bounded retries.
+     * The record may be valid; its bytes are kept whole in the dead letter to replay.
+     */
+    REGISTRY_ERROR
 }
