@@ -25,12 +25,17 @@ final class ChildInstance {
 
     /** Starts an instance as {@code run} does, with these settings, and waits until it reports RUNNING. */
     static ChildInstance start(Path dir, String name, Map<String, String> settings) throws IOException {
+        return start(dir, name, settings, "768m");
+    }
+
+    /** As {@link #start(Path, String, Map)}, with {@code -Xmx<heap>}. */
+    static ChildInstance start(Path dir, String name, Map<String, String> settings, String heap) throws IOException {
         Path config = dir.resolve(name + ".properties");
         Files.writeString(config, settings.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue())
                 .collect(Collectors.joining("\n")));
         Path log = dir.resolve(name + "-" + System.nanoTime() + ".log");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(List.of(java, "-Xmx768m", "-Dai.djl.offline=true", "-cp",
+        Process p = new ProcessBuilder(List.of(java, "-Xmx" + heap, "-Dai.djl.offline=true", "-cp",
                 System.getProperty("java.class.path"), ChildMain.class.getName(), config.toString()))
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         ChildInstance child = new ChildInstance(p, log);

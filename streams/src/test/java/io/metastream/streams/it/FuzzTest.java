@@ -199,7 +199,7 @@ class FuzzTest {
         }
     }
 
-    private static void readDeadLetters(StreamingFixture f, List<DeadLetter> sink, int expected) {
+    static void readDeadLetters(StreamingFixture f, List<DeadLetter> sink, int expected) {
         Map<String, Object> p = new HashMap<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, f.broker.bootstrapServers(),
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"));
         try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {

@@ -177,7 +177,12 @@ final class StreamingFixture implements AutoCloseable {
 
     /** Starts a child-JVM instance that is killed when the fixture closes, whatever the test did. */
     ChildInstance startChild(String name, Map<String, String> settings) throws java.io.IOException {
-        ChildInstance child = ChildInstance.start(dir, name, settings);
+        return startChild(name, settings, "768m");
+    }
+
+    /** As {@link #startChild(String, Map)}, with {@code -Xmx<heap>}. */
+    ChildInstance startChild(String name, Map<String, String> settings, String heap) throws java.io.IOException {
+        ChildInstance child = ChildInstance.start(dir, name, settings, heap);
         closeables.add(() -> {
             if (child.isAlive()) {
                 child.kill();
