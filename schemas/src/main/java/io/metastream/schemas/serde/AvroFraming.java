@@ -30,7 +30,7 @@ import org.apache.avro.Schema;
  */
 public final class AvroFraming {
     /** Items of a schema that encodes in zero bytes (null, an empty record) a collection may claim. */
-    public static final int MAX_ZERO_BYTE_ITEMS = 1 << 16;
+    public static final int MAX_ZERO_BYTE_ITEMS = 1 << 10;
     /** Deepest nesting of records, arrays, maps and unions walked. */
     public static final int MAX_DEPTH = 64;
 
@@ -126,12 +126,13 @@ public final class AvroFraming {
                     throw refused("block size " + size + " at offset " + sizeAt + ", " + (end - pos) + " bytes left");
                 }
             }
-            total += count;
             long bound = free ? MAX_ZERO_BYTE_ITEMS : end - pos;
-            if (total > bound) {
-                throw refused("collection claims " + total + " items at offset " + at + "; "
+            // Compared before adding: total + count may overflow (found by AvroFramingFuzzTarget).
+            if (count > bound - total) {
+                throw refused("collection claims " + count + " more items after " + total + " at offset " + at + "; "
                         + (free ? "at most " + MAX_ZERO_BYTE_ITEMS + " zero-byte items" : (end - pos) + " bytes left"));
             }
+            total += count;
             for (long i = 0; i < count; i++) {
                 if (key != null) {
                     walk(key, depth + 1);

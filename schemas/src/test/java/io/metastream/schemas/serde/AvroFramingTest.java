@@ -75,7 +75,7 @@ class AvroFramingTest {
         assertRefused(concat(header(), zigzag(-5)), "negative string length");
         // features array claims 2^31 floats
         byte[] task = concat(zigzag(2), "t7".getBytes());
-        assertRefused(concat(header(), event, task, zigzag(Integer.MAX_VALUE)), "collection claims 2147483647 items");
+        assertRefused(concat(header(), event, task, zigzag(Integer.MAX_VALUE)), "collection claims 2147483647 more items");
         // a negative block count with a lying block size
         assertRefused(concat(header(), event, task, zigzag(-2), zigzag(1 << 30)), "block size 1073741824");
         // a varint that never ends
@@ -105,8 +105,12 @@ class AvroFramingTest {
         byte[] many = zigzag(AvroFraming.MAX_ZERO_BYTE_ITEMS + 1L);
         assertThatThrownBy(() -> AvroFraming.check(nulls, many, 0, many.length))
                 .hasMessageContaining("zero-byte items");
-        byte[] fine = concat(zigzag(1000), zigzag(0));
+        byte[] fine = concat(zigzag(AvroFraming.MAX_ZERO_BYTE_ITEMS), zigzag(0));
         AvroFraming.check(nulls, fine, 0, fine.length);
+        // Found by the fuzz target: a second block whose count overflows the running total.
+        byte[] overflow = concat(zigzag(1000), zigzag(Long.MAX_VALUE - 500), zigzag(0));
+        assertThatThrownBy(() -> AvroFraming.check(nulls, overflow, 0, overflow.length))
+                .hasMessageContaining("zero-byte items");
 
         // A recursive writer schema (a registry can serve one): a linked list 10,000 deep.
         Schema node = new Schema.Parser().parse("{\"type\":\"record\",\"name\":\"Node\",\"fields\":["
