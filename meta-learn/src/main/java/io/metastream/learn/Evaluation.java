@@ -6,15 +6,24 @@ import java.util.Random;
 
 /**
  * Scores a base on fresh tasks from a family: the query MSE of the unadapted base and of the base
- * adapted to each task's support set, as mean and 95% confidence half-width over tasks (normal
- * approximation, 1.96 standard errors; Finn et al. 2017 and Li et al. 2017 report the same way).
+ * adapted to each task's support set, as mean and 95% confidence half-width over tasks: the
+ * Student-t interval with n - 1 degrees of freedom ({@link StudentT}). Finn et al. 2017 and Li et
+ * al. 2017 report 1.96 standard errors, the normal approximation; over their 600 tasks the two
+ * differ by 0.2%, but over the few held-out tasks of a continual round 1.96 is far too narrow
+ * (13% at 10 tasks) and an automatic decision on it would accept noise.
  */
 public final class Evaluation {
     private Evaluation() {
     }
 
-    /** A mean over tasks with its 95% confidence half-width. */
+    /**
+     * A mean over tasks with its 95% confidence half-width.
+     *
+     * @param ci95 the half-width of the two-sided 95% Student-t interval, t(0.975, n - 1) standard
+     *     errors; 0 for fewer than two values, whose spread is unknown (a decision must require more)
+     */
     public record Estimate(double mean, double ci95, int tasks) {
+        /** The mean of {@code values} and its Student-t interval. */
         public static Estimate of(double[] values) {
             int n = values.length;
             double sum = 0;
@@ -26,8 +35,11 @@ public final class Evaluation {
             for (double v : values) {
                 sq += (v - mean) * (v - mean);
             }
-            double sd = n > 1 ? Math.sqrt(sq / (n - 1)) : 0;
-            return new Estimate(mean, 1.96 * sd / Math.sqrt(n), n);
+            if (n < 2) {
+                return new Estimate(mean, 0, n);
+            }
+            double sd = Math.sqrt(sq / (n - 1));
+            return new Estimate(mean, StudentT.criticalValue(0.95, n) * sd / Math.sqrt(n), n);
         }
 
         @Override

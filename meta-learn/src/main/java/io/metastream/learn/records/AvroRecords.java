@@ -31,7 +31,12 @@ final class AvroRecords {
     private AvroRecords() {
     }
 
-    static TaskRecords.Parsed parse(Path file) {
+    /**
+     * @param maxRows records this file may still add to what has been read. The byte-level limits
+     *     (a string's, a byte array's or a block's claimed length) are Avro's own, set by the
+     *     application for the whole JVM.
+     */
+    static TaskRecords.Parsed parse(Path file, TaskRecords.Limits limits, long maxRows) {
         DataFileReader<GenericRecord> in;
         try {
             in = new DataFileReader<>(file.toFile(), new GenericDatumReader<>());
@@ -42,7 +47,7 @@ final class AvroRecords {
             throw new UncheckedIOException("cannot read " + file, e);
         }
         try (in) {
-            TaskRecords.Parsed parsed = parse(file, in);
+            TaskRecords.Parsed parsed = parse(file, in, limits, maxRows);
             if (!endsOnSync(file)) {
                 throw new MalformedRecordsException(file, 0, "truncated: the last block is incomplete ("
                         + parsed.rows().size() + " records read before it)");
@@ -53,7 +58,8 @@ final class AvroRecords {
         }
     }
 
-    private static TaskRecords.Parsed parse(Path file, DataFileReader<GenericRecord> in) throws IOException {
+    private static TaskRecords.Parsed parse(Path file, DataFileReader<GenericRecord> in, TaskRecords.Limits limits,
+            long maxRows) throws IOException {
         Schema schema = in.getSchema();
         if (schema.getType() != Schema.Type.RECORD) {
             throw new MalformedRecordsException(file, 0, "holds " + schema.getType() + " values, not records");
@@ -91,6 +97,10 @@ final class AvroRecords {
             try {
                 if (!in.hasNext()) {
                     break;
+                }
+                if (n >= maxRows) {
+                    throw new MalformedRecordsException(file, n + 1, "more than " + limits.maxRows()
+                            + " rows, the most one read may hold");
                 }
                 r = in.next(r);
             } catch (AvroRuntimeException e) {

@@ -32,20 +32,49 @@ import java.util.stream.Stream;
  * <p>Either every row has an event time or none has: a task with some timed rows could not be put
  * in any order that means something. File formats (see {@link #read}):
  * <ul>
- *   <li>CSV ({@code .csv}), UTF-8, comma-separated, with a header. Required columns {@code task_id}
- *       and {@code target}; optional {@code event_time}, as epoch milliseconds or an ISO-8601
- *       instant ({@code 2024-05-01T12:00:00Z}); every other column is a numeric feature, in header
- *       order. Blank lines are skipped; quoted fields are not supported and are refused.</li>
+ *   <li>CSV ({@code .csv}), UTF-8, comma-separated, with a header, quoted as RFC 4180 has it (a
+ *       field with a comma, a quote or a line break in double quotes, a quote inside doubled).
+ *       Required columns {@code task_id} and {@code target}; optional {@code event_time}, as epoch
+ *       milliseconds or an ISO-8601 instant ({@code 2024-05-01T12:00:00Z}), empty in every row or
+ *       in none; every other column is a numeric feature, in header order. Blank lines and spaces
+ *       around unquoted fields are skipped.</li>
  *   <li>Avro object container files ({@code .avro}) of records with the fields {@code task_id}
  *       (string), {@code features} (array of float or double), {@code target} (float, double, int,
  *       long or boolean) and optionally {@code event_time} (long: epoch milliseconds, or the
  *       {@code timestamp-millis} or {@code timestamp-micros} logical type); other fields are
  *       ignored, so a file of the project's {@code LabelledSample} records reads as is.</li>
  * </ul>
+ * A read is bounded ({@link Limits}): a file from elsewhere cannot make it buffer an endless field
+ * or line, or hold more rows than the limit; it is refused with the line or record at fault.
  */
 public final class TaskRecords {
     /** The {@link Row#eventTimeMs()} of a row without an event time. */
     public static final long NO_TIME = Long.MIN_VALUE;
+
+    /**
+     * What one {@link #read} may take in, so that a hostile or broken file is refused before it
+     * exhausts memory rather than after.
+     *
+     * @param maxFieldChars the longest CSV field (a task id, a number)
+     * @param maxLineChars the longest CSV row, all its fields and separators together
+     * @param maxRows the most rows (CSV rows or Avro records) in one read, over all files of a directory
+     */
+    public record Limits(int maxFieldChars, int maxLineChars, long maxRows) {
+        /**
+         * Fields of 64 Ki characters, rows of 16 Mi characters (a million features or so), 20
+         * million rows: far beyond any task id, number or data set this trains on in one process,
+         * and within a heap of a few GiB.
+         */
+        public static final Limits DEFAULT = new Limits(64 * 1024, 16 * 1024 * 1024, 20_000_000L);
+
+        /** @throws IllegalArgumentException if a limit is not positive */
+        public Limits {
+            if (maxFieldChars < 1 || maxLineChars < 1 || maxRows < 1) {
+                throw new IllegalArgumentException("limits must be positive: " + maxFieldChars + ", " + maxLineChars
+                        + ", " + maxRows);
+            }
+        }
+    }
 
     /**
      * One labelled row. The features are copied in and out, so a row cannot be changed.
@@ -220,25 +249,32 @@ public final class TaskRecords {
      * name order; other files are ignored), which must agree in feature width and in whether rows
      * have an event time. A task's rows may be spread over several files.
      *
-     * @throws MalformedRecordsException naming the file (and line or record) at fault
+     * @throws MalformedRecordsException naming the file (and line or record) at fault, also for a
+     *     read beyond {@link Limits#DEFAULT}
      * @throws IllegalArgumentException if the path does not exist or is a file of another kind
      * @throws UncheckedIOException if a file cannot be read
      */
     public static TaskRecords read(Path fileOrDir) {
+        return read(fileOrDir, Limits.DEFAULT);
+    }
+
+    /** As {@link #read(Path)}, within {@code limits}. */
+    public static TaskRecords read(Path fileOrDir, Limits limits) {
+        Objects.requireNonNull(limits, "limits");
         if (Files.isDirectory(fileOrDir)) {
-            return readDirectory(fileOrDir);
+            return readDirectory(fileOrDir, limits);
         }
         if (!Files.isRegularFile(fileOrDir)) {
             throw new IllegalArgumentException("no such file or directory: " + fileOrDir);
         }
-        Parsed p = parse(fileOrDir);
+        Parsed p = parse(fileOrDir, limits, limits.maxRows());
         if (p.rows().isEmpty()) {
             throw new MalformedRecordsException(fileOrDir, 0, "no rows");
         }
         return grouped(String.valueOf(fileOrDir.getFileName()), p.rows());
     }
 
-    private static TaskRecords readDirectory(Path dir) {
+    private static TaskRecords readDirectory(Path dir, Limits limits) {
         List<Path> files;
         try (Stream<Path> s = Files.list(dir)) {
             files = s.filter(f -> Files.isRegularFile(f) && format(f) != null).sorted().toList();
@@ -252,7 +288,7 @@ public final class TaskRecords {
         Parsed reference = null;
         Path referenceFile = null;
         for (Path f : files) {
-            Parsed p = parse(f);
+            Parsed p = parse(f, limits, limits.maxRows() - rows.size());
             if (p.rows().isEmpty()) {
                 continue;
             }
@@ -279,12 +315,13 @@ public final class TaskRecords {
     record Parsed(List<Row> rows, int width, boolean timed) {
     }
 
-    private static Parsed parse(Path file) {
+    private static Parsed parse(Path file, Limits limits, long maxRows) {
         String format = format(file);
         if (format == null) {
             throw new IllegalArgumentException(file + " is neither .csv nor .avro");
         }
-        return format.equals("csv") ? CsvRecords.parse(file) : AvroRecords.parse(file);
+        return format.equals("csv") ? CsvRecords.parse(file, limits, maxRows)
+                : AvroRecords.parse(file, limits, maxRows);
     }
 
     private static String format(Path file) {

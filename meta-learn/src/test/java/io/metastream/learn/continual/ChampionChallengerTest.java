@@ -119,6 +119,34 @@ class ChampionChallengerTest {
     }
 
     @Test
+    void shouldRefuseAtFewTasksAnImprovementThatOnlyANormalIntervalWouldAccept() {
+        // Five held-out tasks; the candidate is better by 1 on average (differences -2, 0, -2, 0, -1:
+        // standard deviation 1, standard error 0.447). 1.96 standard errors (0.877) would clear the
+        // margin 0; t(0.975, 4) = 2.776 standard errors (1.242) do not.
+        double[] champion = {3, 3, 3, 3, 3};
+        double[] candidate = {1, 3, 1, 3, 2};
+        ChampionChallenger judge = new ChampionChallenger(learner, 10, 0.0, 3);
+        ChampionChallenger.Verdict v = judge.decide(champion, candidate, java.util.Map.of());
+        double standardError = 1 / Math.sqrt(5);
+        assertThat(v.difference().mean()).isEqualTo(-1.0);
+        assertThat(v.difference().mean() + 1.96 * standardError).as("what a 1.96 gate would have accepted")
+                .isNegative();
+        assertThat(v.difference().ci95()).isCloseTo(2.776 * standardError, org.assertj.core.api.Assertions.within(1e-3));
+        assertThat(v.promote()).as(v.reason()).isFalse();
+        assertThat(v.reason()).contains("does not clear", "95% t, 5 tasks");
+
+        // The same evidence over 20 tasks is enough: t(0.975, 19) = 2.093, half-width 0.43.
+        double[] champion20 = new double[20];
+        double[] candidate20 = new double[20];
+        for (int i = 0; i < 20; i++) {
+            champion20[i] = 3;
+            candidate20[i] = candidate[i % 5];
+        }
+        ChampionChallenger.Verdict more = judge.decide(champion20, candidate20, java.util.Map.of());
+        assertThat(more.promote()).as(more.reason()).isTrue();
+    }
+
+    @Test
     void shouldKeepTheRecentTasksAndTheirNewestSamples() {
         TaskBuffer buffer = new TaskBuffer(3, 2);
         for (int t = 0; t < 5; t++) {

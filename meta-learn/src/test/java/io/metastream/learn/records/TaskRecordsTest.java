@@ -144,10 +144,83 @@ class TaskRecordsTest {
     }
 
     @Test
-    void shouldRefuseQuotedFieldsClearly(@TempDir Path dir) {
-        Path f = RecordFiles.write(dir.resolve("q.csv"), HEADER + "\"u,1\",1,1,2,1\n");
-        assertThatThrownBy(() -> TaskRecords.read(f)).isInstanceOf(MalformedRecordsException.class)
-                .hasMessageContaining("q.csv line 2: quoted fields are not supported");
+    void shouldReadQuotedFieldsAsRfc4180HasThem(@TempDir Path dir) {
+        Path f = RecordFiles.write(dir.resolve("q.csv"), HEADER
+                + "\"u,1\",1,\"1.5\",2,1\n"
+                + "\"say \"\"hi\"\"\", 2 ,3, \"4\" ,0\n"
+                + "\"two\nlines\",3,5,6,1\n"
+                + "\" padded \",4,7,8,0\n");
+        TaskRecords read = TaskRecords.read(f);
+        assertThat(read.tasks()).extracting(TaskRecords.Task::id)
+                .containsExactly("u,1", "say \"hi\"", "two\nlines", " padded ");
+        assertThat(read.tasks().get(0).rows()).containsExactly(new TaskRecords.Row("u,1", new float[] {1.5f, 2}, 1, 1));
+        assertThat(read.tasks().get(1).rows().get(0).features()).containsExactly(3f, 4f);
+        // A quoted field over two lines: the row after it is numbered by its own line.
+        Path bad = RecordFiles.write(dir.resolve("bad.csv"), HEADER + "\"two\nlines\",3,5,6,1\nv,4,x,8,0\n");
+        assertThatThrownBy(() -> TaskRecords.read(bad)).hasMessageContaining("bad.csv line 4: column 3 (a)");
+    }
+
+    @Test
+    void shouldReadBackTaskIdsWithCommasQuotesAndLineBreaksItWrote(@TempDir Path dir) {
+        List<String> ids = List.of("shop 7, Berlin", "say \"hi\"", " padded ", "two\nlines", "plain", "ünïcödé;x");
+        List<TaskRecords.Row> rows = new ArrayList<>();
+        for (int i = 0; i < ids.size(); i++) {
+            rows.add(new TaskRecords.Row(ids.get(i), new float[] {i, -0.1f * i, Float.MIN_VALUE}, i % 2, 1000L + i));
+        }
+        TaskRecords read = TaskRecords.read(TaskRecords.writeCsv(dir.resolve("ids.csv"), rows));
+        assertThat(read.tasks()).extracting(TaskRecords.Task::id).containsExactlyElementsOf(ids);
+        assertThat(read.tasks()).flatExtracting(TaskRecords.Task::rows).containsExactlyElementsOf(rows);
+        assertThat(read.fingerprint()).isEqualTo(TaskRecords.of(rows).fingerprint());
+
+        // Rows without an event time are written with an empty one, and read back without.
+        List<TaskRecords.Row> untimed = List.of(new TaskRecords.Row("a,b", new float[] {1}, 0),
+                new TaskRecords.Row("c", new float[] {2}, 1));
+        TaskRecords back = TaskRecords.read(TaskRecords.writeCsv(dir.resolve("untimed.csv"), untimed));
+        assertThat(back.timed()).isFalse();
+        assertThat(back.tasks()).flatExtracting(TaskRecords.Task::rows).containsExactlyElementsOf(untimed);
+    }
+
+    @Test
+    void shouldRefuseAFieldOrRowOverTheLimitsNamingTheLine(@TempDir Path dir) throws Exception {
+        // The default limits, against a real file: a 100,000-character task id on line 3.
+        Path longField = RecordFiles.write(dir.resolve("field.csv"), HEADER + "u,1,1,2,1\n"
+                + "x".repeat(100_000) + ",2,1,2,1\n");
+        assertThatThrownBy(() -> TaskRecords.read(longField)).isInstanceOf(MalformedRecordsException.class)
+                .hasMessageContaining("field.csv line 3: a field longer than 65536 characters")
+                .extracting(e -> ((MalformedRecordsException) e).position()).isEqualTo(3L);
+
+        TaskRecords.Limits small = new TaskRecords.Limits(16, 40, 3);
+        Path longRow = RecordFiles.write(dir.resolve("row.csv"), HEADER + "u,1,1,2,1\n"
+                + "u,1,1234567890.25,1234567890.25,1234567890.25\n");
+        assertThatThrownBy(() -> TaskRecords.read(longRow, small)).isInstanceOf(MalformedRecordsException.class)
+                .hasMessageContaining("row.csv line 3: row longer than 40 characters");
+        Path wide = RecordFiles.write(dir.resolve("wide.csv"), HEADER + "u,1,1,2,1,9,9\n");
+        assertThatThrownBy(() -> TaskRecords.read(wide, small))
+                .hasMessageContaining("wide.csv line 2: more than 5 columns, but the header has 5");
+        Path many = RecordFiles.write(dir.resolve("many.csv"), HEADER + "u,1,1,2,1\n".repeat(4));
+        assertThatThrownBy(() -> TaskRecords.read(many, small)).isInstanceOf(MalformedRecordsException.class)
+                .hasMessageContaining("many.csv line 5: more than 3 rows");
+        assertThat(TaskRecords.read(many, new TaskRecords.Limits(16, 40, 4)).rowCount()).isEqualTo(4);
+
+        // The row limit counts over a directory's files, Avro records included.
+        Path both = Files.createDirectory(dir.resolve("both"));
+        RecordFiles.write(both.resolve("1.csv"), HEADER + "u,1,1,2,1\nu,2,1,2,1\n");
+        RecordFiles.writeLabelledSamples(both.resolve("2.avro"), List.of(new TaskRecords.Row("v", new float[] {1, 2}, 0, 3),
+                new TaskRecords.Row("v", new float[] {1, 2}, 0, 4)));
+        assertThatThrownBy(() -> TaskRecords.read(both, small)).isInstanceOf(MalformedRecordsException.class)
+                .hasMessageContaining("2.avro record 2: more than 3 rows");
+    }
+
+    @Test
+    void shouldRefuseBrokenQuotingAndMixedEventTimesNamingTheLine(@TempDir Path dir) {
+        Path open = RecordFiles.write(dir.resolve("open.csv"), HEADER + "u,1,1,2,1\n\"v,2,1,2,1\n");
+        assertThatThrownBy(() -> TaskRecords.read(open)).isInstanceOf(MalformedRecordsException.class)
+                .hasMessageContaining("open.csv line 4: not CSV: Missing closing quote");
+        Path after = RecordFiles.write(dir.resolve("after.csv"), HEADER + "\"u\"x,1,1,2,1\n");
+        assertThatThrownBy(() -> TaskRecords.read(after)).hasMessageContaining("after.csv line 2: not CSV");
+        Path mixed = RecordFiles.write(dir.resolve("mixed.csv"), HEADER + "u,1,1,2,1\nu,,1,2,1\n");
+        assertThatThrownBy(() -> TaskRecords.read(mixed)).isInstanceOf(MalformedRecordsException.class)
+                .hasMessageContaining("mixed.csv line 3: column 2 (event_time): no event time, but line 2 has one");
     }
 
     @Test

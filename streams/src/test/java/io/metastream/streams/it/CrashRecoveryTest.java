@@ -4,15 +4,19 @@ import static io.metastream.streams.it.StreamingFixture.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.metastream.schemas.Prediction;
+import io.metastream.schemas.PredictionRequest;
+import io.metastream.schemas.serde.AvroCodec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.TransactionState;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,6 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("embedded-broker")
 class CrashRecoveryTest {
+    private static final AvroCodec<PredictionRequest> QUERIES = AvroCodec.of(PredictionRequest.class);
+
     @TempDir
     Path dir;
 
@@ -44,12 +50,23 @@ class CrashRecoveryTest {
         return s;
     }
 
+    /**
+     * {@link #settings} plus the interceptor that holds a transaction open once a marker query is
+     * answered: only for the instance to be killed, never for one that restarts from its state
+     * (it would read the uncommitted marker again and hold again) or must survive.
+     */
+    private Map<String, String> heldSettings(StreamingFixture f, String instance, Path stateDir) {
+        Map<String, String> s = settings(f, instance, stateDir);
+        s.put("streams.producer.interceptor.classes", HoldTransactionOpen.class.getName());
+        return s;
+    }
+
     @Test
     void shouldAnswerExactlyOnceAndRestoreStateAfterAKillWithAndWithoutLocalState() throws Exception {
         try (StreamingFixture f = new StreamingFixture(dir)) {
             f.store.setAlias(StreamingFixture.MODEL, "production", f.publishVersion(1).version());
             Path state = dir.resolve("state");
-            ChildInstance a = f.startChild("a", settings(f, "a", state));
+            ChildInstance a = f.startChild("a", heldSettings(f, "a", state));
             List<String> first = f.sendTasks("p1-", 20, 6, 1);
             await(Duration.ofSeconds(60), "phase 1 answered", () -> f.answered(first));
             // Redelivered samples must leave the support sets (and so the answers below) unchanged.
@@ -59,11 +76,11 @@ class CrashRecoveryTest {
             Thread traffic = new Thread(() -> {
                 for (int round = 0; round < 20; round++) {
                     all.addAll(f.sendTasks("p2-" + round + "-", 5, 4, 1));
-                    sleepQuietly(50); // traffic that outlasts the wait for an open transaction
+                    sleepQuietly(50); // traffic before, during and after the hold and the kill
                 }
             });
             traffic.start();
-            killInsideAnOpenTransaction(f, a, 1);
+            killInsideAnOpenTransaction(f, a);
             traffic.join();
             ChildInstance restarted = f.startChild("a-restarted", settings(f, "a", state));
             await(Duration.ofSeconds(90), "every query answered after the restart", () -> f.answered(all));
@@ -83,7 +100,7 @@ class CrashRecoveryTest {
     void shouldLetTheSurvivorTakeOverWhenOneOfTwoInstancesDies() throws Exception {
         try (StreamingFixture f = new StreamingFixture(dir)) {
             f.store.setAlias(StreamingFixture.MODEL, "production", f.publishVersion(1).version());
-            ChildInstance a = f.startChild("a", settings(f, "a", dir.resolve("state-a")));
+            ChildInstance a = f.startChild("a", heldSettings(f, "a", dir.resolve("state-a")));
             ChildInstance b = f.startChild("b", settings(f, "b", dir.resolve("state-b")));
             List<String> warm = f.sendTasks("warm-", 16, 3, 1);
             await(Duration.ofSeconds(60), "both instances answering", () -> f.answered(warm));
@@ -96,7 +113,7 @@ class CrashRecoveryTest {
                 }
             });
             traffic.start();
-            killInsideAnOpenTransaction(f, a, 2);
+            killInsideAnOpenTransaction(f, a);
             traffic.join();
             await(Duration.ofSeconds(120), "every query answered by the survivor", () -> f.answered(all));
             assertExactlyOnce(f, all);
@@ -106,27 +123,36 @@ class CrashRecoveryTest {
     }
 
     /**
-     * Kills {@code child} while the broker holds one of the application's transactions open: it
-     * waits for an Ongoing transaction, kills at once, and checks that the transaction is still
-     * Ongoing afterwards. A dead producer can neither commit nor abort, so that proves the kill
-     * landed inside it; the survivor or the restarted instance must fence and abort it.
-     *
-     * @param instances instances running (one stream thread, so one transactional producer, each):
-     *     it waits until that many transactions are open at once, so one of them is the child's; a
-     *     survivor's open transaction alone would commit and fail the check by chance
+     * Kills {@code child} inside a transaction the broker holds open, for certain rather than by
+     * timing: a marker query goes to every partition (so to one of the child's, whichever it owns),
+     * the child's {@link HoldTransactionOpen} interceptor blocks its producer once the answer is
+     * on its way, and the test waits for the broker to report that transaction Ongoing, kills, and
+     * checks that it is still Ongoing. A dead producer can neither commit nor abort, so that proves
+     * the kill landed inside it; the survivor or the restarted instance must fence and abort it.
+     * The markers are no query of the test's: another instance answers them as any other query.
      */
-    private static void killInsideAnOpenTransaction(StreamingFixture f, ChildInstance child, int instances)
-            throws Exception {
-        List<String> open = new ArrayList<>();
-        await(Duration.ofSeconds(60), instances + " transactions of the application open on the broker at once", () -> {
-            open.clear();
-            open.addAll(f.openTransactions("crash"));
-            return open.size() >= instances;
+    private static void killInsideAnOpenTransaction(StreamingFixture f, ChildInstance child) throws Exception {
+        String topic = f.topics.queries().name();
+        int partitions = f.producer.partitionsFor(topic).size();
+        for (int p = 0; p < partitions; p++) {
+            String task = HoldTransactionOpen.KEY_PREFIX + p;
+            f.producer.send(new ProducerRecord<>(topic, p, task, QUERIES.encode(PredictionRequest.newBuilder()
+                    .setQueryId(task + "-marker").setTaskId(task).setFeatures(List.of(0f))
+                    .setEventTime(Instant.now()).build())));
+        }
+        f.producer.flush();
+        String[] held = new String[1];
+        await(Duration.ofSeconds(60), "the child to hold a transaction open", () -> {
+            held[0] = HoldTransactionOpen.heldTransaction(child.output());
+            return held[0] != null || !child.isAlive();
         });
+        assertThat(child.isAlive()).as("child alive while holding: %s", child.output()).isTrue();
+        List<String> id = List.of(held[0]);
+        await(Duration.ofSeconds(5), id + " Ongoing on the broker",
+                () -> f.transactionStates(id).get(held[0]) == TransactionState.ONGOING);
         child.kill();
-        Map<String, TransactionState> after = f.transactionStates(open);
-        assertThat(after).as("transactions open at the kill, as the broker sees them after it")
-                .containsValue(TransactionState.ONGOING);
+        assertThat(f.transactionStates(id)).as("the held transaction, as the broker sees it after the kill")
+                .containsEntry(held[0], TransactionState.ONGOING);
     }
 
     private static void assertExactlyOnce(StreamingFixture f, List<String> queries) {

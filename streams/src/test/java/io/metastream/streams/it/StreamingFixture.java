@@ -32,8 +32,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.ListTransactionsOptions;
-import org.apache.kafka.clients.admin.TransactionListing;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -96,20 +94,6 @@ final class StreamingFixture implements AutoCloseable {
         this.collector = new AssignedConsumerThread("fixture-collector", broker.bootstrapServers(), collectorProps,
                 List.of(topics.predictions().name(), topics.modelEvents().name()),
                 records -> records.forEach(this::collect)).start();
-    }
-
-    /**
-     * The transactional ids of {@code applicationId}'s producers whose transaction the broker holds
-     * open now (state Ongoing): what a crash test waits for before it kills.
-     */
-    List<String> openTransactions(String applicationId) {
-        try (Admin admin = Admin.create(adminProperties())) {
-            return admin.listTransactions(new ListTransactionsOptions().filterStates(List.of(TransactionState.ONGOING)))
-                    .all().get().stream().map(TransactionListing::transactionalId)
-                    .filter(id -> id.startsWith(applicationId + "-")).toList();
-        } catch (Exception e) {
-            throw new IllegalStateException("cannot list transactions", e);
-        }
     }
 
     /** The broker's state of each transaction of {@code transactionalIds}. */
