@@ -44,7 +44,7 @@ public final class TaskStates {
         this.streams = streams;
         this.names = names;
         this.model = model;
-        this.metrics = metrics;
+        this.metrics = java.util.Objects.requireNonNull(metrics, "metrics");
     }
 
     /** What this instance knows of a task. */
@@ -118,8 +118,8 @@ public final class TaskStates {
                 List.<float[][]>of(new float[][] {features}));
         if (!p.isFinite(0)) {
             metrics.nonFinitePrediction(MetastreamMetrics.NonFiniteOutcome.REFUSED);
-            throw new NonFinitePredictionException("the model " + base.version()
-                    + " cannot answer these features with a finite value");
+            throw new NonFinitePredictionException("these features are too extreme for the model: its "
+                    + "answer is not a finite number");
         }
         if (p.fellBack(0)) {
             metrics.nonFinitePrediction(MetastreamMetrics.NonFiniteOutcome.FELL_BACK);
