@@ -7,7 +7,7 @@ import io.metastream.learn.Support;
 /**
  * The plain-Java baseline: the adaptation {@code GradientLearner} runs (weighted-MSE loss before,
  * {@code steps} SGD steps with hand-written backpropagation through ReLU layers, loss after, keep
- * the base if the loss got worse), one task at a time in float loops on the heap. Same parameter
+ * the base if the loss got worse or anything overflowed), one task at a time in float loops on the heap. Same parameter
  * layout as {@link MlpArchitecture}: per layer {@code W [in, out]} row-major, then {@code b [out]}.
  * Not thread-safe: it reuses its work arrays between calls.
  */
@@ -66,7 +66,8 @@ final class PlainJavaMlp {
             step(phi, k, support.targets(), settings.stepSize());
         }
         float after = settings.steps() == 0 ? before : forward(phi, k, support.targets());
-        boolean worse = !(after <= before);
+        // GradientLearner's rule: also fall back when the loss or the weights overflowed.
+        boolean worse = !(after <= before) || !Float.isFinite(after) || !io.metastream.learn.Finite.all(phi);
         return new Adapted(worse ? base.clone() : phi, before, worse ? before : after, worse);
     }
 

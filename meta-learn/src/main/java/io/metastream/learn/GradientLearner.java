@@ -100,11 +100,13 @@ public final class GradientLearner implements Learner {
             for (int t = 0; t < batch.tasks; t++) {
                 // Never hand out an adaptation that fits its own support set worse than the
                 // base does: SGD overshoots on some tiny support sets, and a diverged state
-                // would answer every later query of the task with garbage.
-                boolean worse = !(after[t] <= before[t]);
-                float[] state = worse ? base.parameters() : Arrays.copyOfRange(all, t * p, (t + 1) * p);
-                results.add(new AdaptedTask(state, supports.get(t).size(), before[t],
-                        worse ? before[t] : after[t], worse));
+                // would answer every later query of the task with garbage. Nor one whose loss or
+                // weights are not finite: an extreme sample (a target of 3e38) overflows the
+                // loss of base and state alike (inf <= inf), and such a state would be stored.
+                float[] adapted = Arrays.copyOfRange(all, t * p, (t + 1) * p);
+                boolean fallBack = !(after[t] <= before[t]) || !Float.isFinite(after[t]) || !Finite.all(adapted);
+                results.add(new AdaptedTask(fallBack ? base.parameters() : adapted, supports.get(t).size(),
+                        before[t], fallBack ? before[t] : after[t], fallBack));
             }
         }
         return results;

@@ -1,5 +1,7 @@
 package io.metastream.learn;
 
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -27,6 +29,40 @@ public interface Learner extends AutoCloseable {
      * @return one array of predictions per task, in order
      */
     float[][] predict(BaseModel base, List<float[]> states, List<float[][]> queries);
+
+    /**
+     * {@link #predict}, checked before anything is published: a task whose state answers a
+     * non-finite value (a state adapted on an extreme sample can be finite yet huge) is answered by
+     * the base instead, all its queries together, in one more batched call for all such tasks; a
+     * task whose values are still not finite (the base, too, overflows on extreme features) is
+     * flagged, and its values must not be published.
+     */
+    default CheckedPredictions predictChecked(BaseModel base, List<float[]> states, List<float[][]> queries) {
+        float[][] values = predict(base, states, queries);
+        boolean[] fellBack = new boolean[values.length];
+        boolean[] finite = new boolean[values.length];
+        List<Integer> retry = new ArrayList<>();
+        for (int t = 0; t < values.length; t++) {
+            finite[t] = Finite.all(values[t]);
+            if (!finite[t] && states.get(t) != null) {
+                retry.add(t);
+            }
+        }
+        if (!retry.isEmpty()) {
+            List<float[][]> again = new ArrayList<>(retry.size());
+            for (int t : retry) {
+                again.add(queries.get(t));
+            }
+            float[][] byBase = predict(base, Arrays.asList(new float[retry.size()][]), again);
+            for (int k = 0; k < retry.size(); k++) {
+                int t = retry.get(k);
+                values[t] = byBase[k];
+                fellBack[t] = true;
+                finite[t] = Finite.all(byBase[k]);
+            }
+        }
+        return new CheckedPredictions(values, fellBack, finite);
+    }
 
     /**
      * Whether this learner can adapt and predict with {@code base} (a registry of learners answers

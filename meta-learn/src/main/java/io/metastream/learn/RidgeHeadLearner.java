@@ -43,7 +43,8 @@ public final class RidgeHeadLearner implements Learner {
 
     /**
      * Solves each task's head; {@code settings} are ignored (no inner steps). The support losses are
-     * the base's and the adapted network's MSE on the support set.
+     * the base's and the adapted network's MSE on the support set. A task whose head or support loss
+     * after the solve is not finite falls back to the base's head.
      */
     @Override
     public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
@@ -61,9 +62,18 @@ public final class RidgeHeadLearner implements Learner {
                 float[] after = MlpMath.loss(phi, batch.x, batch.y, batch.w).toFloatArray();
                 float[] all = head.toFloatArray();
                 int size = headSize(arch);
+                float[] params = base.parametersView();
                 for (int t = 0; t < batch.tasks; t++) {
-                    results.add(new AdaptedTask(Arrays.copyOfRange(all, t * size, (t + 1) * size),
-                            supports.get(t).size(), before[t], after[t], false));
+                    float[] solved = Arrays.copyOfRange(all, t * size, (t + 1) * size);
+                    // An extreme support point (x = 1e30, y = 3e38) overflows the Gram matrix or
+                    // the right-hand side in float32, and the solve returns NaN or a huge head:
+                    // keep the base's head then, as for an empty support set.
+                    if (Float.isFinite(after[t]) && Finite.all(solved)) {
+                        results.add(new AdaptedTask(solved, supports.get(t).size(), before[t], after[t], false));
+                    } else {
+                        results.add(new AdaptedTask(Arrays.copyOfRange(params, params.length - size, params.length),
+                                supports.get(t).size(), before[t], before[t], true));
+                    }
                 }
             }
         }

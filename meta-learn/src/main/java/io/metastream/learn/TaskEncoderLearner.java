@@ -32,7 +32,8 @@ public final class TaskEncoderLearner implements Learner {
 
     /**
      * Embeds each support set. {@code settings} are ignored: there are no inner steps. The support
-     * losses before and after are the decoder's with the cold and with the task's embedding.
+     * losses before and after are the decoder's with the cold and with the task's embedding. A task
+     * whose embedding or support loss with it is not finite falls back to the cold embedding.
      *
      * @throws IllegalArgumentException if {@code base} has no task encoder or a feature vector has
      *     the wrong length
@@ -55,8 +56,14 @@ public final class TaskEncoderLearner implements Learner {
                 float[] all = z.toFloatArray();
                 int r = base.embeddingDim();
                 for (int t = 0; t < batch.tasks; t++) {
-                    results.add(new AdaptedTask(Arrays.copyOfRange(all, t * r, (t + 1) * r), supports.get(t).size(),
-                            before[t], after[t], false));
+                    float[] embedding = Arrays.copyOfRange(all, t * r, (t + 1) * r);
+                    // An extreme support point (y = 3e38) overflows the encoder, and the mean is
+                    // NaN or huge: keep the cold embedding then, the base's own answer.
+                    if (Float.isFinite(after[t]) && Finite.all(embedding)) {
+                        results.add(new AdaptedTask(embedding, supports.get(t).size(), before[t], after[t], false));
+                    } else {
+                        results.add(new AdaptedTask(new float[r], supports.get(t).size(), before[t], before[t], true));
+                    }
                 }
             }
         }

@@ -257,7 +257,7 @@ public final class MetastreamApp implements AutoCloseable {
 
     /** This instance's stores, read through interactive queries (what {@code /tasks} serves). */
     public TaskStates taskStates() {
-        return new TaskStates(streams, PipelineNames.unprefixed(), model);
+        return new TaskStates(streams, PipelineNames.unprefixed(), model, metrics);
     }
 
     /**

@@ -22,7 +22,8 @@ import java.util.function.BooleanSupplier;
  * in Prometheus form: {@code metastream_samples_total}, {@code metastream_predictions_total{path}},
  * {@code metastream_adaptation_batch_tasks}, {@code metastream_adaptation_seconds},
  * {@code metastream_query_latency_seconds}, {@code metastream_adaptation_freshness_seconds},
- * {@code metastream_dead_letters_total{topic,reason}}, {@code metastream_model_served{version,learner}},
+ * {@code metastream_dead_letters_total{topic,reason}},
+ * {@code metastream_non_finite_predictions_total{outcome}}, {@code metastream_model_served{version,learner}},
  * {@code metastream_model_swaps_total{outcome}}, {@code metastream_watcher_following}.
  * Recording is cheap (a striped counter or a histogram bucket); nothing here blocks.
  */
@@ -33,8 +34,21 @@ public final class MetastreamMetrics {
         ADAPTED,
         /** By the base: the task had no sample (as of the query). */
         COLD,
-        /** By the base although the task has samples: no usable state (adaptation off, failed or pending). */
+        /**
+         * By the base although the task has samples: no usable state (adaptation off, failed or
+         * pending), or its state answered a value that is not finite.
+         */
         FELL_BACK
+    }
+
+    /** What became of a prediction whose value was not finite: never published as it was. */
+    public enum NonFiniteOutcome {
+        /** The task's adapted state answered a non-finite value; the base's finite answer was published. */
+        FELL_BACK,
+        /** The base, too, answered a non-finite value; the query went to the dead-letter topic. */
+        DEAD_LETTERED,
+        /** The base, too, answered a non-finite value; the HTTP request was refused. */
+        REFUSED
     }
 
     private static final MetastreamMetrics NONE = new MetastreamMetrics(new CompositeMeterRegistry(), "");
@@ -44,6 +58,7 @@ public final class MetastreamMetrics {
     private final Counter samples;
     private final Counter queries;
     private final Map<PredictionPath, Counter> predictions = new ConcurrentHashMap<>();
+    private final Map<NonFiniteOutcome, Counter> nonFinite = new ConcurrentHashMap<>();
     private final Counter adaptedTasks;
     private final Counter adaptationFallbacks;
     private final DistributionSummary batchTasks;
@@ -65,10 +80,16 @@ public final class MetastreamMetrics {
             predictions.put(path, Counter.builder("metastream.predictions").description("Predictions published")
                     .tags(pipeline).tag("path", path.name().toLowerCase(java.util.Locale.ROOT)).register(registry));
         }
+        for (NonFiniteOutcome outcome : NonFiniteOutcome.values()) {
+            nonFinite.put(outcome, Counter.builder("metastream.non.finite.predictions")
+                    .description("Predictions whose value was not finite, by what was done instead of publishing it")
+                    .tags(pipeline).tag("outcome", outcome.name().toLowerCase(java.util.Locale.ROOT))
+                    .register(registry));
+        }
         adaptedTasks = Counter.builder("metastream.adaptations").description("Tasks adapted").tags(pipeline)
                 .register(registry);
         adaptationFallbacks = Counter.builder("metastream.adaptation.fallbacks")
-                .description("Adaptations that kept the base weights: the inner steps made the support loss worse or non-finite").tags(pipeline)
+                .description("Adaptations that kept the base's state: the adapted state or its support loss was not finite, or the inner steps made the support loss worse").tags(pipeline)
                 .register(registry);
         batchTasks = DistributionSummary.builder("metastream.adaptation.batch").baseUnit("tasks")
                 .description("Tasks in one batched learner call").tags(pipeline)
@@ -113,6 +134,11 @@ public final class MetastreamMetrics {
     public void prediction(PredictionPath path, long latencyMs) {
         predictions.get(path).increment();
         queryLatency.record(Math.max(0, latencyMs), TimeUnit.MILLISECONDS);
+    }
+
+    /** A prediction whose value was not finite, and what was done instead of publishing it. */
+    public void nonFinitePrediction(NonFiniteOutcome outcome) {
+        nonFinite.get(outcome).increment();
     }
 
     /** One batched learner call of {@code tasks} tasks that took {@code micros}. */

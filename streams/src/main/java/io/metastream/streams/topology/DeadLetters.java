@@ -47,9 +47,22 @@ final class DeadLetters {
 
     /** Dead-letters the record being processed, or (from a punctuator) the bytes of a stored one. */
     void send(byte[] key, byte[] value, long timestamp, RejectReason reason, String errorClass, String detail) {
+        send(null, key, value, timestamp, reason, errorClass, detail);
+    }
+
+    /**
+     * As {@link #send(byte[], byte[], long, RejectReason, String, String)}, naming the source topic
+     * where the record metadata cannot: a punctuator's carries none, but a stored query knows it
+     * came from the queries topic.
+     *
+     * @param sourceTopic the topic the bytes came from, or {@code null} for the record metadata's
+     */
+    void send(String sourceTopic, byte[] key, byte[] value, long timestamp, RejectReason reason, String errorClass,
+            String detail) {
         RecordMetadata meta = context.recordMetadata().orElse(null);
         // A punctuator's record metadata carries no topic (null), as does a record made by the application.
-        String topic = meta == null || meta.topic() == null ? "unknown" : meta.topic();
+        String topic = sourceTopic != null ? sourceTopic
+                : meta == null || meta.topic() == null ? "unknown" : meta.topic();
         DeadLetter letter = letter(topic, meta == null ? -1 : meta.partition(), meta == null ? -1 : meta.offset(),
                 key, value, reason, errorClass, detail, maxValueBytes);
         String keyText = key == null ? null : new String(key, StandardCharsets.UTF_8);

@@ -3,6 +3,7 @@ package io.metastream.streams.topology;
 import io.metastream.streams.metrics.MetastreamMetrics;
 import io.metastream.streams.model.ActiveModel;
 import io.metastream.learn.BaseModel;
+import io.metastream.learn.CheckedPredictions;
 import io.metastream.learn.Support;
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.Prediction;
@@ -150,7 +151,7 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
                 try {
                     adaptAndAnswer(Set.of(q.getTaskId()), List.of(q), base);
                 } catch (RuntimeException e) {
-                    deadLetters.send(q.getTaskId().getBytes(StandardCharsets.UTF_8), QUERIES.encode(request(q)),
+                    deadLetters.send(topic, q.getTaskId().getBytes(StandardCharsets.UTF_8), QUERIES.encode(request(q)),
                             q.getReceivedTimestamp().toEpochMilli(), RejectReason.PROCESSING_ERROR,
                             e.getClass().getName(), "answering query " + q.getQueryId() + " failed: " + e.getMessage());
                 }
@@ -303,18 +304,34 @@ final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, S
             hasSamples[i] = state != null || dirty.get(q.getTaskId()) != null;
             adaptedThrough[i] = usable ? state.getNewestSampleTime().toEpochMilli() : 0L;
         }
-        float[][] values = model.learner().predict(base, states, inputs);
+        CheckedPredictions values = model.learner().predictChecked(base, states, inputs);
         long now = context().currentSystemTimeMs();
         for (int i = 0; i < queries.size(); i++) {
             PendingQuery q = queries.get(i);
             long received = q.getReceivedTimestamp().toEpochMilli();
+            if (!values.isFinite(i)) {
+                // Nothing non-finite is published, and the query still gets exactly one outcome.
+                metrics.nonFinitePrediction(MetastreamMetrics.NonFiniteOutcome.DEAD_LETTERED);
+                deadLetters.send(topic, q.getTaskId().getBytes(StandardCharsets.UTF_8), QUERIES.encode(request(q)),
+                        received, RejectReason.NON_FINITE_PREDICTION, "QueryProcessor", "the prediction for query "
+                        + q.getQueryId() + " is " + values.values()[i][0] + " from " + (values.fellBack(i)
+                        ? "the adapted state and from the base" : "the base") + " " + base.version());
+                continue;
+            }
+            // A state that answers a non-finite value is not used: the base answers, as for a task
+            // without a usable state.
+            boolean adaptedAnswer = states.get(i) != null && !values.fellBack(i);
+            if (values.fellBack(i)) {
+                metrics.nonFinitePrediction(MetastreamMetrics.NonFiniteOutcome.FELL_BACK);
+            }
             Prediction prediction = Prediction.newBuilder().setQueryId(q.getQueryId()).setTaskId(q.getTaskId())
-                    .setValue(values[i][0]).setModelVersion(base.version()).setSupportSize(supportSizes[i])
-                    .setAdapted(states.get(i) != null).setLatencyMicros(Math.max(0, (now - received) * 1_000))
-                    .setAdaptedThrough(Instant.ofEpochMilli(adaptedThrough[i])).build();
+                    .setValue(values.values()[i][0]).setModelVersion(base.version())
+                    .setSupportSize(adaptedAnswer ? supportSizes[i] : 0).setAdapted(adaptedAnswer)
+                    .setLatencyMicros(Math.max(0, (now - received) * 1_000))
+                    .setAdaptedThrough(Instant.ofEpochMilli(adaptedAnswer ? adaptedThrough[i] : 0L)).build();
             context().forward(new Record<String, SpecificRecord>(q.getTaskId(), prediction, received),
                     names.of(MetastreamTopology.PREDICTIONS_SINK));
-            metrics.prediction(states.get(i) != null ? MetastreamMetrics.PredictionPath.ADAPTED
+            metrics.prediction(adaptedAnswer ? MetastreamMetrics.PredictionPath.ADAPTED
                     : hasSamples[i] ? MetastreamMetrics.PredictionPath.FELL_BACK
                     : MetastreamMetrics.PredictionPath.COLD, now - received);
         }

@@ -19,6 +19,13 @@ public enum RejectReason {
     WRONG_DIMENSION,
     /** A feature or the target is NaN or infinite. */
     NON_FINITE,
+    /**
+     * A valid query whose prediction is not finite even from the base (the task's adapted state, if
+     * any, answered a non-finite value first): its finite features overflow the model, say
+     * {@code x = 3e38}. Nothing non-finite is published; the query lands here, once, instead of an
+     * answer.
+     */
+    NON_FINITE_PREDICTION,
     /** The record is larger than {@code input.max.record.bytes}. */
     OVERSIZED,
     /** The event time is further ahead of the wall clock than {@code input.max.future.ms}. */

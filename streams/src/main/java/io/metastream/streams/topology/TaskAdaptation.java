@@ -1,6 +1,7 @@
 package io.metastream.streams.topology;
 
 import io.metastream.learn.BaseModel;
+import io.metastream.learn.Finite;
 import io.metastream.learn.Support;
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.streams.metrics.MetastreamMetrics;
@@ -18,7 +19,9 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * caller to forward. Reading the support sets ({@link #prepare}) and recording ({@link #record})
  * happen on the stream thread that owns the task, so they commit (or abort) together under
  * exactly-once; the learner call and the state encoding between them may run on the
- * {@link AdaptationEngine}'s thread.
+ * {@link AdaptationEngine}'s thread. A state that is not finite is never stored: the task falls
+ * back to the base (its stored state, if any, is removed). A support loss that is not finite is
+ * written as {@link Float#MAX_VALUE}.
  */
 final class TaskAdaptation {
     private final AdaptationEngine engine;
@@ -53,7 +56,9 @@ final class TaskAdaptation {
             this.job = new AdaptationEngine.Job(base, this.ids, supports, done -> {
                 float[] baseParameters = base.parameters();
                 for (int i = 0; i < states.length; i++) {
-                    if (done.result(i) != null) {
+                    // A non-finite state (the built-in learners fall back instead; an application's
+                    // learner may not) is never encoded: it would answer the task for days.
+                    if (done.result(i) != null && Finite.all(done.result(i).state())) {
                         states[i] = AdaptedStateCodec.encode(done.result(i).state(), baseParameters, encoding);
                     }
                 }
@@ -141,18 +146,38 @@ final class TaskAdaptation {
                 continue;
             }
             AdaptedStateCodec.Encoded state = round.states[i];
-            adapted.put(id, AdaptedTask.newBuilder().setBaseVersion(base.version())
-                    .setSupportSize(result.supportSize()).setState(state.bytes()).setStateEncoding(state.encoding())
-                    .setLossBefore(result.lossBefore()).setLossAfter(result.lossAfter()).setAdaptedAt(now)
-                    .setNewestSampleTime(newestSample).build());
-            metrics.adapted(result.fellBack(), now.toEpochMilli() - round.newest[i]);
+            boolean fellBack = result.fellBack();
+            float lossBefore = finiteLoss(result.lossBefore());
+            float lossAfter = finiteLoss(result.lossAfter());
+            if (state == null) {
+                // Not finite: fall back to the base as the built-in learners do. With no stored
+                // state the base answers the task's queries until its next adaptation.
+                adapted.delete(id);
+                fellBack = true;
+                lossAfter = lossBefore;
+            } else {
+                adapted.put(id, AdaptedTask.newBuilder().setBaseVersion(base.version())
+                        .setSupportSize(result.supportSize()).setState(state.bytes())
+                        .setStateEncoding(state.encoding()).setLossBefore(lossBefore).setLossAfter(lossAfter)
+                        .setAdaptedAt(now).setNewestSampleTime(newestSample).build());
+            }
+            metrics.adapted(fellBack, now.toEpochMilli() - round.newest[i]);
             events.add(AdaptationEvent.newBuilder().setTaskId(id).setBaseVersion(base.version())
-                    .setSupportSize(result.supportSize()).setLossBefore(result.lossBefore())
-                    .setLossAfter(result.lossAfter()).setSteps(job.steps()).setMicros(job.microsPerTask())
-                    .setBatchSize(job.callSize()).setFellBack(result.fellBack()).setDevice(job.device())
+                    .setSupportSize(result.supportSize()).setLossBefore(lossBefore)
+                    .setLossAfter(lossAfter).setSteps(job.steps()).setMicros(job.microsPerTask())
+                    .setBatchSize(job.callSize()).setFellBack(fellBack).setDevice(job.device())
                     .setNewestSampleTime(newestSample).build());
         }
         return events;
+    }
+
+    /**
+     * A support loss as written: one that overflowed float32 (an extreme sample's squared error)
+     * or is NaN becomes {@link Float#MAX_VALUE}, "too large to tell", because nothing non-finite is
+     * published and a NaN on the adaptations topic would poison every mean computed from it.
+     */
+    static float finiteLoss(float loss) {
+        return Float.isFinite(loss) ? loss : Float.MAX_VALUE;
     }
 
     /** A task the round could not adapt, and why. */

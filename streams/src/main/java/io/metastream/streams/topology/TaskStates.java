@@ -1,8 +1,10 @@
 package io.metastream.streams.topology;
 
 import io.metastream.learn.BaseModel;
+import io.metastream.learn.CheckedPredictions;
 import io.metastream.schemas.state.AdaptedTask;
 import io.metastream.schemas.state.SupportSet;
+import io.metastream.streams.metrics.MetastreamMetrics;
 import io.metastream.streams.model.ActiveModel;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,11 +33,18 @@ public final class TaskStates {
     private final KafkaStreams streams;
     private final PipelineNames names;
     private final ActiveModel model;
+    private final MetastreamMetrics metrics;
 
     public TaskStates(KafkaStreams streams, PipelineNames names, ActiveModel model) {
+        this(streams, names, model, MetastreamMetrics.none());
+    }
+
+    /** @param metrics where non-finite predictions are counted */
+    public TaskStates(KafkaStreams streams, PipelineNames names, ActiveModel model, MetastreamMetrics metrics) {
         this.streams = streams;
         this.names = names;
         this.model = model;
+        this.metrics = java.util.Objects.requireNonNull(metrics, "metrics");
     }
 
     /** What this instance knows of a task. */
@@ -79,8 +88,11 @@ public final class TaskStates {
 
     /**
      * Predicts {@code features} for {@code taskId} from its adapted state (as of the class comment),
-     * or from the base when it has none usable.
+     * or from the base when it has none usable or when its state answers a non-finite value (then
+     * {@link Answer#adapted()} is false). The value is always finite.
      *
+     * @throws NonFinitePredictionException if even the base answers these features with a value
+     *     that is not finite (they are finite but extreme, say 3e38)
      * @throws IllegalArgumentException if {@code features} does not have the base's input size or
      *     holds a non-finite value
      * @throws InvalidStateStoreException as for {@link #describe}
@@ -102,9 +114,19 @@ public final class TaskStates {
         // The same decoding as the topic path, so both answer alike from the same bytes.
         states.add(usable ? AdaptedStateCodec.decode(state.getState(), state.getStateEncoding(), base.parameters())
                 : null);
-        float value = model.learner().predict(base, states, List.<float[][]>of(new float[][] {features}))[0][0];
-        return new Answer(taskId, value, usable, usable ? state.getSupportSize() : 0,
-                usable ? state.getNewestSampleTime().toEpochMilli() : 0, base.version(), dirtySince != null);
+        CheckedPredictions p = model.learner().predictChecked(base, states,
+                List.<float[][]>of(new float[][] {features}));
+        if (!p.isFinite(0)) {
+            metrics.nonFinitePrediction(MetastreamMetrics.NonFiniteOutcome.REFUSED);
+            throw new NonFinitePredictionException("these features are too extreme for the model: its "
+                    + "answer is not a finite number");
+        }
+        if (p.fellBack(0)) {
+            metrics.nonFinitePrediction(MetastreamMetrics.NonFiniteOutcome.FELL_BACK);
+        }
+        boolean adapted = usable && !p.fellBack(0);
+        return new Answer(taskId, p.values()[0][0], adapted, adapted ? state.getSupportSize() : 0,
+                adapted ? state.getNewestSampleTime().toEpochMilli() : 0, base.version(), dirtySince != null);
     }
 
     private <V> ReadOnlyKeyValueStore<String, V> store(String name, boolean allowStale, Class<V> valueType) {

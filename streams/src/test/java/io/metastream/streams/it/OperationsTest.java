@@ -102,6 +102,16 @@ class OperationsTest {
             }
             assertThat(servedBy).as("each instance answered for the tasks it owns").hasSize(2);
             assertThat(post(a, "/tasks/t1/predict", "{\"features\": [1, 2]}").statusCode()).isEqualTo(400);
+            // Finite but extreme features: a finite answer (the base's where the state overflows) or
+            // a refusal, never NaN or Infinity in the JSON.
+            for (String x : List.of("3e38", "-3e38", "1e30")) {
+                HttpResponse<String> r = post(a, "/tasks/t1/predict", "{\"features\": [" + x + "]}");
+                assertThat(r.statusCode()).as(r.body()).isIn(200, 400);
+                assertThat(r.body()).doesNotContain("NaN").doesNotContain("Infinity");
+                if (r.statusCode() == 200) {
+                    assertThat(Float.isFinite(JSON.readTree(r.body()).get("value").floatValue())).isTrue();
+                }
+            }
             assertThat(get(b, "/tasks/nobody").statusCode()).isEqualTo(404);
 
             ModelPromotion.promote(f.store, MODEL, "production", v2, true, f.broker.bootstrapServers(), f.topics);
