@@ -20,8 +20,8 @@ public final class StoreNames {
     public static final String PENDING_QUERIES = "pending-queries";
 
     /**
-     * In memory, not logged: the highest record timestamp processed on this stream task's samples
-     * partition, so queries can wait for the samples that precede them.
+     * In memory, not logged: the highest record timestamp of a valid sample processed on this stream
+     * task's samples partition, so queries can wait for the samples that precede them.
      */
     public static final String SAMPLE_WATERMARK = "sample-watermark";
 
