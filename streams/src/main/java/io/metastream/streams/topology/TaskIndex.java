@@ -26,6 +26,12 @@ final class TaskIndex {
     private static final int TIME_BYTES = Long.BYTES;
 
     private final KeyValueStore<Bytes, byte[]> store;
+    /**
+     * No entry is older than this: scans start here rather than at the first key, so they do not
+     * walk over the deletions at the front that RocksDB has not compacted away yet (the known cost
+     * of using it as a queue). Lowered by every put of an older time (a clock set back, a backfill).
+     */
+    private long floorMs = Long.MIN_VALUE;
 
     TaskIndex(KeyValueStore<Bytes, byte[]> store) {
         this.store = store;
@@ -55,6 +61,7 @@ final class TaskIndex {
     }
 
     void put(long updatedMs, String taskId) {
+        floorMs = Math.min(floorMs, updatedMs);
         store.put(key(updatedMs, taskId), NOTHING);
     }
 
@@ -75,9 +82,14 @@ final class TaskIndex {
         if (max <= 0) {
             return out;
         }
-        try (KeyValueIterator<Bytes, byte[]> it = store.all()) {
+        boolean first = true;
+        try (KeyValueIterator<Bytes, byte[]> it = store.range(floorKey(), null)) {
             while (it.hasNext() && out.size() < max) {
                 Entry e = entry(it.next().key);
+                if (e != null && first) {
+                    floorMs = e.updatedMs();
+                    first = false;
+                }
                 if (e == null || e.updatedMs() >= beforeMs) {
                     break; // the meta key sorts last; times only grow from here
                 }
@@ -87,6 +99,11 @@ final class TaskIndex {
             }
         }
         return out;
+    }
+
+    /** The smallest key of time {@link #floorMs}: 8 bytes, before every entry of that time. */
+    private Bytes floorKey() {
+        return Bytes.wrap(ByteBuffer.allocate(TIME_BYTES).putLong(floorMs ^ Long.MIN_VALUE).array());
     }
 
     /** Counts the task entries: one pass over the keys, no support set decoded. */

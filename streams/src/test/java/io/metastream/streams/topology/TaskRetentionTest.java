@@ -131,4 +131,14 @@ class TaskRetentionTest {
         assertThat(p0.index.get(TaskIndex.key(0, "gone"))).isNull();
         assertThat(p0.retention.expire(TTL + 2)).containsExactly("a");
     }
+
+    @Test
+    void shouldStillFindATaskUpdatedAtAnEarlierTimeThanTheScansHaveReached() {
+        StreamTask p0 = new StreamTask().open(100, 100);
+        p0.sample("a", 100);
+        assertThat(p0.retention.expire(TTL + 50)).isEmpty(); // scans now start at time 100
+        p0.sample("b", 50); // the wall clock was set back
+        assertThat(p0.retention.expire(TTL + 60)).containsExactly("b");
+        assertThat(p0.retention.expire(TTL + 101)).containsExactly("a");
+    }
 }
