@@ -2,15 +2,16 @@ package io.metastream.training;
 
 import io.metastream.learn.records.TaskRecords;
 import io.metastream.schemas.LabelledSample;
-import io.metastream.schemas.serde.AvroCodec;
-import io.metastream.schemas.serde.RecordDecodeException;
+import io.metastream.streams.topology.TopologySettings;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.TreeMap;
 import java.util.UUID;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -22,12 +23,14 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 /**
  * Training rows from the pipeline's own samples topic: every committed {@code LabelledSample}
  * whose record timestamp lies in {@code [from, to)}, read without a consumer group (nothing is
- * committed, the pipeline's offsets are untouched). Records that do not decode are skipped and
- * counted, as the pipeline dead-letters them. The samples that adapt users in the stream become
- * meta-training data for the next base.
+ * committed, the pipeline's offsets are untouched). Records the pipeline would refuse
+ * ({@link SampleRecords}, with its default limits) are skipped and counted, as the pipeline
+ * dead-letters them, and so are samples whose feature count differs from most samples'. The
+ * samples that adapt users in the stream become meta-training data for the next base.
  */
 public final class SamplesTopicRows {
-    private static final AvroCodec<LabelledSample> SAMPLES = AvroCodec.of(LabelledSample.class);
+    /** The pipeline's default limits: a reader of the topic has no instance configuration. */
+    private static final TopologySettings.Limits LIMITS = TopologySettings.Limits.defaults();
 
     private SamplesTopicRows() {
     }
@@ -37,7 +40,20 @@ public final class SamplesTopicRows {
     }
 
     /**
-     * @throws IllegalArgumentException if the range holds no decodable sample
+     * The rows with the feature count most rows have (the smaller count on a tie): the model to
+     * train does not exist yet, so no base says what the size is, and one sample of another size
+     * must not fail the whole read.
+     */
+    static List<TaskRecords.Row> ofCommonSize(List<TaskRecords.Row> rows) {
+        Map<Integer, Integer> bySize = new TreeMap<>();
+        rows.forEach(r -> bySize.merge(r.features().length, 1, Integer::sum));
+        int size = bySize.entrySet().stream().max(Comparator.comparingInt(Map.Entry<Integer, Integer>::getValue))
+                .map(Map.Entry::getKey).orElse(0);
+        return rows.stream().filter(r -> r.features().length == size).toList();
+    }
+
+    /**
+     * @throws IllegalArgumentException if the range holds no sample that passes the pipeline's checks
      */
     public static Read read(String bootstrapServers, String topic, Instant from, Instant to, Duration timeout) {
         if (!from.isBefore(to)) {
@@ -51,6 +67,7 @@ public final class SamplesTopicRows {
         List<TaskRecords.Row> rows = new ArrayList<>();
         Map<Integer, long[]> offsets = new HashMap<>();
         int skipped = 0;
+        long now = System.currentTimeMillis();
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(),
                 new ByteArrayDeserializer())) {
             List<TopicPartition> partitions = consumer.partitionsFor(topic, timeout).stream()
@@ -77,23 +94,28 @@ public final class SamplesTopicRows {
                     if (r.timestamp() < from.toEpochMilli() || r.timestamp() >= to.toEpochMilli()) {
                         continue;
                     }
-                    try {
-                        LabelledSample s = SAMPLES.decode(r.value());
-                        float[] x = new float[s.getFeatures().size()];
-                        for (int i = 0; i < x.length; i++) {
-                            x[i] = s.getFeatures().get(i);
-                        }
-                        rows.add(new TaskRecords.Row(s.getTaskId(), x, s.getTarget(), s.getEventTime().toEpochMilli()));
-                        offsets.computeIfAbsent(r.partition(), k -> new long[] {r.offset(), r.offset()})[1] = r.offset();
-                    } catch (RecordDecodeException | IllegalArgumentException e) {
+                    SampleRecords.Checked checked = SampleRecords.check(r.key(), r.value(), r.timestamp(), 0,
+                            LIMITS.maxRecordBytes(), LIMITS.maxFutureMs(), now);
+                    if (!checked.accepted()) {
                         skipped++;
+                        continue;
                     }
+                    LabelledSample s = checked.sample();
+                    float[] x = new float[s.getFeatures().size()];
+                    for (int i = 0; i < x.length; i++) {
+                        x[i] = s.getFeatures().get(i);
+                    }
+                    rows.add(new TaskRecords.Row(s.getTaskId(), x, s.getTarget(), s.getEventTime().toEpochMilli()));
+                    offsets.computeIfAbsent(r.partition(), k -> new long[] {r.offset(), r.offset()})[1] = r.offset();
                 }
                 // Done with a partition once its position passes the end offset of the moment we started.
                 open.removeIf(tp -> consumer.position(tp) >= ends.get(tp));
                 consumer.assign(open);
             }
         }
+        int before = rows.size();
+        rows = ofCommonSize(rows);
+        skipped += before - rows.size();
         if (rows.isEmpty()) {
             throw new IllegalArgumentException("no samples on " + topic + " in [" + from + ", " + to + ")"
                     + (skipped > 0 ? " (" + skipped + " records did not decode)" : ""));

@@ -3,10 +3,12 @@ package io.metastream.learn.continual;
 import io.metastream.learn.Support;
 import java.util.ArrayList;
 import java.util.ArrayDeque;
+import java.util.Collections;
 import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 
 /**
  * The recent past of the stream as meta-training data: at most {@code maxTasks} tasks, each with
@@ -94,11 +96,32 @@ public final class TaskBuffer {
 
     /** The buffered tasks with at least {@code minSamples} samples, oldest first seen first. */
     public List<BufferedTask> snapshot(int minSamples) {
+        return snapshot(minSamples, Integer.MAX_VALUE, 0L);
+    }
+
+    /**
+     * At most {@code maxTasks} of the buffered tasks with at least {@code minSamples} samples,
+     * oldest first seen first. When there are more, the tasks with the most samples are kept, ties
+     * drawn at random with {@code seed}: a producer that floods the topic with new task ids, a
+     * sample or two each, does not displace the tasks with real histories, and cannot make its ids
+     * the most recent (held-out, judging) tasks of a round; one that sends as many samples per id as
+     * real users do gets a share of the round in proportion, not all of it.
+     */
+    public List<BufferedTask> snapshot(int minSamples, int maxTasks, long seed) {
+        if (maxTasks < 1) {
+            throw new IllegalArgumentException("maxTasks must be positive, got " + maxTasks);
+        }
         List<Map.Entry<String, Entry>> entries = new ArrayList<>();
         for (Map.Entry<String, Entry> e : tasks.entrySet()) {
             if (e.getValue().samples.size() >= minSamples) {
                 entries.add(e);
             }
+        }
+        if (entries.size() > maxTasks) {
+            // Shuffled first, then a stable sort: equal sample counts stay in the seeded random order.
+            Collections.shuffle(entries, new Random(seed));
+            entries.sort((a, b) -> Integer.compare(b.getValue().samples.size(), a.getValue().samples.size()));
+            entries = new ArrayList<>(entries.subList(0, maxTasks));
         }
         entries.sort((a, b) -> Long.compare(a.getValue().firstSeen, b.getValue().firstSeen));
         List<BufferedTask> out = new ArrayList<>(entries.size());

@@ -49,6 +49,29 @@ class TaskBufferTest {
     }
 
     @Test
+    void shouldCapTheTasksOfARoundPreferringTasksWithMoreSamplesOverAFloodOfNewIds() {
+        TaskBuffer b = new TaskBuffer(100, 5);
+        for (int u = 0; u < 10; u++) {
+            for (int i = 0; i < 5; i++) {
+                b.add("user-" + u, x(i), i);
+            }
+        }
+        for (int f = 0; f < 50; f++) { // arrive last: without the cap they would be the held-out users
+            b.add("flood-" + f, x(0), 0);
+            b.add("flood-" + f, x(1), 1);
+        }
+        List<TaskBuffer.BufferedTask> capped = b.snapshot(2, 12, 7L);
+        assertThat(capped).hasSize(12);
+        assertThat(ids(capped).subList(0, 10)).as("every user with a history, in first-seen order")
+                .containsExactly("user-0", "user-1", "user-2", "user-3", "user-4", "user-5", "user-6", "user-7",
+                        "user-8", "user-9");
+        assertThat(ids(capped).subList(10, 12)).allSatisfy(id -> assertThat(id).startsWith("flood-"));
+        assertThat(ids(b.snapshot(2, 12, 7L))).as("the same seed draws the same ties").isEqualTo(ids(capped));
+        assertThat(ids(b.snapshot(2, 12, 8L))).as("another seed, other ties").isNotEqualTo(ids(capped));
+        assertThat(b.snapshot(2, 1000, 7L)).as("under the cap: all of them").hasSize(60);
+    }
+
+    @Test
     void shouldRefuseABufferTooSmallToTrainAndJudgeOn() {
         assertThatThrownBy(() -> new TaskBuffer(1, 5)).hasMessageContaining("at least 2 tasks");
     }

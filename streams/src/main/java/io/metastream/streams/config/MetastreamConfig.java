@@ -74,8 +74,8 @@ public final class MetastreamConfig extends AbstractConfig {
     private static final String INPUT_MAX_RECORD_BYTES_DOC = "Input records larger than this go to the dead-letter "
             + "topic as OVERSIZED before they are decoded.";
     public static final String INPUT_MAX_FUTURE_MS_CONFIG = "input.max.future.ms";
-    private static final String INPUT_MAX_FUTURE_MS_DOC = "Records whose event time is further than this ahead of "
-            + "the wall clock go to the dead-letter topic as FUTURE_TIMESTAMP.";
+    private static final String INPUT_MAX_FUTURE_MS_DOC = "Records whose event time or record timestamp is further "
+            + "than this ahead of the wall clock go to the dead-letter topic as FUTURE_TIMESTAMP.";
     public static final String DEAD_LETTER_MAX_VALUE_BYTES_CONFIG = "dead.letter.max.value.bytes";
     private static final String DEAD_LETTER_MAX_VALUE_BYTES_DOC = "A dead letter keeps at most this many bytes of the "
             + "original value (the reason says when it was cut), so a dead letter never outgrows what the broker takes.";
@@ -83,7 +83,18 @@ public final class MetastreamConfig extends AbstractConfig {
     private static final String TASK_TTL_MS_DOC = "A task with no new sample for this long loses its support set and "
             + "adapted state, so state does not grow without bound.";
     public static final String TASK_EXPIRY_INTERVAL_MS_CONFIG = "task.expiry.interval.ms";
-    private static final String TASK_EXPIRY_INTERVAL_MS_DOC = "How often each stream task scans for idle tasks.";
+    private static final String TASK_EXPIRY_INTERVAL_MS_DOC = "How often each stream task removes idle tasks "
+            + "(read from a time index, oldest first; no scan of the support sets).";
+    public static final String TASK_EXPIRY_MAX_PER_PUNCTUATION_CONFIG = "task.expiry.max.per.punctuation";
+    private static final String TASK_EXPIRY_MAX_PER_PUNCTUATION_DOC = "At most this many tasks are expired or "
+            + "evicted by one expiry punctuation of one stream task (the rest wait for the next), so the punctuation "
+            + "stays far inside the transaction timeout; also the batch of the one-time indexing of state written "
+            + "by an earlier release.";
+    public static final String TASK_MAX_COUNT_CONFIG = "task.max.count";
+    private static final String TASK_MAX_COUNT_DOC = "Most tasks (support set with adapted state) one instance "
+            + "holds. A new task beyond it evicts the least recently updated task of the same stream task (counted "
+            + "in metastream_tasks_removed_total{cause=\"evicted\"}); the instance may exceed it by one task per "
+            + "stream task, and after a rebalance each stream task trims its share of the excess.";
     public static final String NUM_STANDBY_REPLICAS_CONFIG = "num.standby.replicas";
     private static final String NUM_STANDBY_REPLICAS_DOC = "Warm copies of each state store on other instances, for "
             + "fast fail-over.";
@@ -243,6 +254,10 @@ public final class MetastreamConfig extends AbstractConfig {
                     TASK_TTL_MS_DOC)
             .define(TASK_EXPIRY_INTERVAL_MS_CONFIG, Type.LONG, 60_000L, Range.atLeast(1), Importance.LOW,
                     TASK_EXPIRY_INTERVAL_MS_DOC)
+            .define(TASK_EXPIRY_MAX_PER_PUNCTUATION_CONFIG, Type.INT, 10_000, Range.between(1, 1_000_000),
+                    Importance.LOW, TASK_EXPIRY_MAX_PER_PUNCTUATION_DOC)
+            .define(TASK_MAX_COUNT_CONFIG, Type.LONG, 1_000_000L, Range.atLeast(1), Importance.MEDIUM,
+                    TASK_MAX_COUNT_DOC)
             .define(NUM_STANDBY_REPLICAS_CONFIG, Type.INT, 0, Range.between(0, 10), Importance.MEDIUM,
                     NUM_STANDBY_REPLICAS_DOC)
             .define(ROCKSDB_BLOCK_CACHE_BYTES_CONFIG, Type.LONG, 64L * 1024 * 1024, Range.atLeast(1024 * 1024),

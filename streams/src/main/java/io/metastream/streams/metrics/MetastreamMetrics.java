@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 
 /**
  * metastream's meters in one Micrometer registry, the application's or the instance's own
@@ -24,7 +25,8 @@ import java.util.function.BooleanSupplier;
  * {@code metastream_query_latency_seconds}, {@code metastream_adaptation_freshness_seconds},
  * {@code metastream_dead_letters_total{topic,reason}},
  * {@code metastream_non_finite_predictions_total{outcome}}, {@code metastream_model_served{version,learner}},
- * {@code metastream_model_swaps_total{outcome}}, {@code metastream_watcher_following}.
+ * {@code metastream_model_swaps_total{outcome}}, {@code metastream_watcher_following},
+ * {@code metastream_tasks} (held by this instance), {@code metastream_tasks_removed_total{cause}}.
  * Recording is cheap (a striped counter or a histogram bucket); nothing here blocks.
  */
 public final class MetastreamMetrics {
@@ -51,6 +53,14 @@ public final class MetastreamMetrics {
         REFUSED
     }
 
+    /** Why a task's state was removed. */
+    public enum TaskRemoval {
+        /** No new sample for {@code task.ttl.ms}. */
+        EXPIRED,
+        /** The least recently updated task, to keep the instance within {@code task.max.count}. */
+        EVICTED
+    }
+
     private static final MetastreamMetrics NONE = new MetastreamMetrics(new CompositeMeterRegistry(), "");
 
     private final MeterRegistry registry;
@@ -68,6 +78,8 @@ public final class MetastreamMetrics {
     private final Map<String, Counter> deadLetters = new ConcurrentHashMap<>();
     private final Map<String, Counter> swaps = new ConcurrentHashMap<>();
     private final MultiGauge served;
+    private final Map<TaskRemoval, Counter> tasksRemoved = new ConcurrentHashMap<>();
+    private volatile LongSupplier tasksHeld = () -> 0L;
 
     private MetastreamMetrics(MeterRegistry registry, String pipelinePrefix) {
         this.registry = registry;
@@ -105,6 +117,13 @@ public final class MetastreamMetrics {
                 .description("From a task's newest sample (event time) to its adapted state being written")
                 .tags(pipeline).publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
                 .maximumExpectedValue(Duration.ofMinutes(10)).register(registry);
+        for (TaskRemoval cause : TaskRemoval.values()) {
+            tasksRemoved.put(cause, Counter.builder("metastream.tasks.removed")
+                    .description("Tasks whose support set and adapted state were removed, by cause").tags(pipeline)
+                    .tag("cause", cause.name().toLowerCase(java.util.Locale.ROOT)).register(registry));
+        }
+        Gauge.builder("metastream.tasks", () -> tasksHeld.getAsLong()).description("Tasks held by this instance")
+                .tags(pipeline).register(registry);
         served = MultiGauge.builder("metastream.model.served")
                 .description("1 for the base version served now").tags(pipeline).register(registry);
     }
@@ -176,6 +195,19 @@ public final class MetastreamMetrics {
         swaps.computeIfAbsent(outcome, o -> Counter.builder("metastream.model.swaps")
                 .description("Model changes handled, by outcome").tags(pipeline).tag("outcome", o)
                 .register(registry)).increment();
+    }
+
+    /** {@code count} tasks were removed for {@code cause}. */
+    public void tasksRemoved(TaskRemoval cause, int count) {
+        tasksRemoved.get(cause).increment(count);
+    }
+
+    /**
+     * Where {@code metastream_tasks} reads how many tasks this instance holds now (support sets of
+     * its active stream tasks); the pipeline's topology sets it, the last one set is read.
+     */
+    public void tasksHeld(LongSupplier count) {
+        tasksHeld = count;
     }
 
     /** The base now served; the gauge of the previous one goes away. */

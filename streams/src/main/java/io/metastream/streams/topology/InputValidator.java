@@ -4,7 +4,6 @@ import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.PredictionRequest;
 import io.metastream.schemas.serde.AvroCodec;
 import io.metastream.schemas.serde.RecordDecodeException;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
@@ -48,15 +47,9 @@ final class InputValidator {
             // record is poison, not the thread. Kept as a dead letter; the thread carries on.
             return Outcome.rejected(RejectReason.POISON, e.getClass().getName(), "decoding threw " + e);
         }
-        Outcome<LabelledSample> common = check(decoder.keyIsTaskId(), key, s.getTaskId(), s.getFeatures(), inputDim,
-                s.getEventTime().toEpochMilli(), limits, nowMs);
-        if (common != null) {
-            return common;
-        }
-        if (!Float.isFinite(s.getTarget())) {
-            return Outcome.rejected(RejectReason.NON_FINITE, "InputValidator", "target is " + s.getTarget());
-        }
-        return Outcome.accepted(s);
+        Outcome<LabelledSample> refused = rejected(InputChecks.sample(s, decoder.keyIsTaskId(), key, inputDim,
+                timestampMs, limits.maxFutureMs(), nowMs));
+        return refused != null ? refused : Outcome.accepted(s);
     }
 
     static Outcome<PredictionRequest> query(InputDecoder<PredictionRequest> decoder, String topic, byte[] key,
@@ -76,7 +69,7 @@ final class InputValidator {
             return Outcome.rejected(RejectReason.POISON, e.getClass().getName(), "decoding threw " + e);
         }
         Outcome<PredictionRequest> common = check(decoder.keyIsTaskId(), key, q.getTaskId(), q.getFeatures(), inputDim,
-                q.getEventTime().toEpochMilli(), limits, nowMs);
+                q.getEventTime().toEpochMilli(), timestampMs, limits, nowMs);
         return common != null ? common : Outcome.accepted(q);
     }
 
@@ -93,43 +86,17 @@ final class InputValidator {
 
     /** Checked before decoding, so an oversized record costs no parsing. */
     private static <T> Outcome<T> checkSize(byte[] value, TopologySettings.Limits limits) {
-        if (value != null && value.length > limits.maxRecordBytes()) {
-            return Outcome.rejected(RejectReason.OVERSIZED, "InputValidator",
-                    value.length + " bytes, more than input.max.record.bytes=" + limits.maxRecordBytes());
-        }
-        return null;
+        return rejected(InputChecks.size(value, limits.maxRecordBytes()));
     }
 
-    /**
-     * @param keyIsTaskId whether the record key must equal the task id (not when the application's
-     *     mapping defines the key)
-     * @return a rejection, or null when the task id, key, features and time are acceptable
-     */
+    /** {@link InputChecks#common}, shared with the other readers of the samples topic. */
     private static <T> Outcome<T> check(boolean keyIsTaskId, byte[] key, String taskId, List<Float> features, int inputDim,
-            long eventTimeMs, TopologySettings.Limits limits, long nowMs) {
-        if (taskId == null || taskId.isBlank()) {
-            return Outcome.rejected(RejectReason.MISSING_TASK_ID, "InputValidator", "task_id is empty");
-        }
-        String keyText = key == null ? null : new String(key, StandardCharsets.UTF_8);
-        if (keyIsTaskId && !taskId.equals(keyText)) {
-            return Outcome.rejected(RejectReason.KEY_MISMATCH, "InputValidator",
-                    "record key '" + keyText + "' differs from task_id '" + taskId + "'");
-        }
-        if (features.size() != inputDim) {
-            return Outcome.rejected(RejectReason.WRONG_DIMENSION, "InputValidator",
-                    "expected " + inputDim + " features, got " + features.size());
-        }
-        for (int i = 0; i < features.size(); i++) {
-            if (!Float.isFinite(features.get(i))) {
-                return Outcome.rejected(RejectReason.NON_FINITE, "InputValidator",
-                        "feature " + i + " is " + features.get(i));
-            }
-        }
-        if (eventTimeMs > nowMs + limits.maxFutureMs()) {
-            return Outcome.rejected(RejectReason.FUTURE_TIMESTAMP, "InputValidator", "event time "
-                    + java.time.Instant.ofEpochMilli(eventTimeMs) + " is more than input.max.future.ms="
-                    + limits.maxFutureMs() + " ahead of " + java.time.Instant.ofEpochMilli(nowMs));
-        }
-        return null;
+            long eventTimeMs, long recordTimestampMs, TopologySettings.Limits limits, long nowMs) {
+        return rejected(InputChecks.common(keyIsTaskId, key, taskId, features, inputDim, eventTimeMs,
+                recordTimestampMs, limits.maxFutureMs(), nowMs));
+    }
+
+    private static <T> Outcome<T> rejected(InputChecks.Rejection rejection) {
+        return rejection == null ? null : Outcome.rejected(rejection.reason(), "InputValidator", rejection.detail());
     }
 }

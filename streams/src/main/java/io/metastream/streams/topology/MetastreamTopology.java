@@ -14,6 +14,7 @@ import io.metastream.schemas.state.AdaptedTask;
 import io.metastream.schemas.state.PendingQuery;
 import io.metastream.schemas.state.SupportSet;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
@@ -33,7 +34,8 @@ import org.apache.kafka.streams.state.Stores;
  *               │ bad ─► dead-letters
  * </pre>
  * Both input processors share the three stores, so samples and queries of a partition are handled
- * by one stream task. Built by the same factory in production, the demo, the tests and applications
+ * by one stream task. The sample processor alone keeps the {@value StoreNames#TASK_INDEX} beside them,
+ * the order in which tasks expire or are evicted ({@link TaskRetention}). Built by the same factory in production, the demo, the tests and applications
  * that embed metastream in their own topology ({@link #builder}), where every node and store name
  * carries the pipeline's prefix ({@link PipelineNames}).
  */
@@ -204,9 +206,13 @@ public final class MetastreamTopology {
         public Topology addTo(Topology topology) {
             Serde<byte[]> bytes = Serdes.ByteArray();
             PipelineNames n = names;
+            // One count per instance: every stream task of the KafkaStreams running this topology adds to it.
+            AtomicLong instanceTasks = new AtomicLong();
+            metrics.tasksHeld(instanceTasks::get);
             Processors p = new Processors(n, settings, model, engine, samplesTopic,
                     samples != null ? samples : InputDecoder.avro(LabelledSample.class, registry), queriesTopic,
-                    queries != null ? queries : InputDecoder.avro(PredictionRequest.class, registry), metrics);
+                    queries != null ? queries : InputDecoder.avro(PredictionRequest.class, registry), metrics,
+                    instanceTasks);
             topology.addSource(n.of(SAMPLES_SOURCE), bytes.deserializer(), bytes.deserializer(), samplesTopic);
             topology.addSource(n.of(QUERIES_SOURCE), bytes.deserializer(), bytes.deserializer(), queriesTopic);
 
@@ -222,6 +228,8 @@ public final class MetastreamTopology {
                     Serdes.String(), new AvroSerde<>(AdaptedTask.class)), both);
             topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.dirtyTasks()),
                     Serdes.String(), Serdes.Long()), both);
+            topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.taskIndex()),
+                    Serdes.Bytes(), Serdes.ByteArray()), n.of(INGEST_SAMPLES));
             topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.pendingQueries()),
                     Serdes.String(), new AvroSerde<>(PendingQuery.class)), n.of(ANSWER_QUERIES));
             topology.addStateStore(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(n.sampleWatermark()),
@@ -243,6 +251,6 @@ public final class MetastreamTopology {
     /** What both processors of one pipeline share. */
     record Processors(PipelineNames names, TopologySettings settings, ActiveModel model, AdaptationEngine engine,
             String samplesTopic, InputDecoder<LabelledSample> samples, String queriesTopic,
-            InputDecoder<PredictionRequest> queries, MetastreamMetrics metrics) {
+            InputDecoder<PredictionRequest> queries, MetastreamMetrics metrics, AtomicLong instanceTasks) {
     }
 }

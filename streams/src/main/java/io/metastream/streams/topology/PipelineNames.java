@@ -39,6 +39,10 @@ public record PipelineNames(String prefix) {
         return of(StoreNames.DIRTY_TASKS);
     }
 
+    public String taskIndex() {
+        return of(StoreNames.TASK_INDEX);
+    }
+
     public String pendingQueries() {
         return of(StoreNames.PENDING_QUERIES);
     }

@@ -28,7 +28,7 @@ public enum RejectReason {
     NON_FINITE_PREDICTION,
     /** The record is larger than {@code input.max.record.bytes}. */
     OVERSIZED,
-    /** The event time is further ahead of the wall clock than {@code input.max.future.ms}. */
+    /** The event time or the record timestamp is further ahead of the wall clock than {@code input.max.future.ms}. */
     FUTURE_TIMESTAMP,
     /** A processor threw while handling the record (e.g. corrupt state); the record was isolated. */
     PROCESSING_ERROR,

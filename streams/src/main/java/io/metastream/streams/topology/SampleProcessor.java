@@ -12,8 +12,9 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.avro.specific.SpecificRecord;
-import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.processor.Cancellable;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.ContextualProcessor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -22,7 +23,8 @@ import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
- * Samples in: validate, append to the task's support set, mark the task dirty. Every
+ * Samples in: validate, append to the task's support set, mark the task dirty; tasks leave by
+ * {@link TaskRetention} (idle too long, or the instance holds too many). Every
  * {@code adaptation.interval.ms} of wall-clock time, hand all dirty tasks of this stream task to the
  * {@link AdaptationEngine} as one round, and record the round once it is done (on a later
  * punctuation when the engine has its own thread). One round per stream task is in flight at a
@@ -37,12 +39,13 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
     private final PipelineNames names;
     private final String topic;
     private final InputDecoder<LabelledSample> decoder;
+    private final AtomicLong instanceTasks;
+    private Cancellable backfill;
     private SupportSetStore supportSets;
     private KeyValueStore<String, Long> dirty;
     private TaskAdaptation adaptation;
     private DeadLetters deadLetters;
-    private KeyValueStore<String, SupportSet> sets;
-    private KeyValueStore<String, AdaptedTask> adapted;
+    private TaskRetention retention;
     private KeyValueStore<String, Long> watermark;
     private long highestTimestamp = Long.MIN_VALUE;
     private TaskAdaptation.Round inFlight;
@@ -59,6 +62,7 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
         this.names = pipeline.names();
         this.topic = pipeline.samplesTopic();
         this.decoder = pipeline.samples();
+        this.instanceTasks = pipeline.instanceTasks();
     }
 
     @Override
@@ -72,8 +76,8 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
                 metrics);
         deadLetters = new DeadLetters(context, names.of(MetastreamTopology.DEAD_LETTERS_SINK), metrics,
                 settings.limits().deadLetterMaxValueBytes());
-        this.sets = sets;
-        this.adapted = adapted;
+        retention = new TaskRetention(sets, adapted, dirty, new TaskIndex(context.getStateStore(names.taskIndex())),
+                instanceTasks, settings.limits(), metrics, names.supportSets() + "@" + context.taskId());
         this.watermark = context.getStateStore(names.sampleWatermark());
         if (settings.adaptationEnabled()) {
             nextRoundAtMs = context.currentSystemTimeMs() + settings.adaptationIntervalMs();
@@ -84,25 +88,45 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
         }
         context.schedule(Duration.ofMillis(settings.limits().expiryIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
                 this::expireIdleTasks);
+        if (!retention.open()) {
+            // State from before the task index: index it a batch at a time, then stop.
+            backfill = context.schedule(Duration.ofMillis(Math.min(1_000L, settings.limits().expiryIntervalMs())),
+                    PunctuationType.WALL_CLOCK_TIME, now -> {
+                        if (retention.backfill()) {
+                            backfill.cancel();
+                        }
+                    });
+        }
     }
 
     @Override
     public void process(Record<byte[], byte[]> record) {
         long now = context().currentSystemTimeMs();
-        // Every record, valid or not, proves the partition has been read up to its timestamp.
-        if (record.timestamp() > highestTimestamp) {
-            highestTimestamp = record.timestamp();
-            watermark.put(WATERMARK_KEY, highestTimestamp);
-        }
         InputValidator.Outcome<LabelledSample> outcome = InputValidator.sample(decoder, topic, record.key(),
                 record.value(), record.timestamp(), model.base().inputDim(), settings.limits(), now);
         if (!outcome.isAccepted()) {
             deadLetters.send(record, outcome);
             return;
         }
+        // Only a valid sample moves the watermark (its record timestamp is at most input.max.future.ms
+        // ahead): one future-dated or malformed record must not let every query of the partition skip
+        // waiting for the samples produced before it. A rejected record only makes a query wait longer.
+        if (record.timestamp() > highestTimestamp) {
+            highestTimestamp = record.timestamp();
+            watermark.put(WATERMARK_KEY, highestTimestamp);
+        }
         LabelledSample sample = outcome.record();
         metrics.sampleAccepted();
-        if (supportSets.append(sample, now) && settings.adaptationEnabled()) {
+        SupportSetStore.Appended appended = supportSets.append(sample, now);
+        if (!appended.kept()) {
+            return;
+        }
+        for (String evicted : retention.updated(sample.getTaskId(), appended, now)) {
+            if (inFlight != null) {
+                droppedSinceRound.add(evicted);
+            }
+        }
+        if (settings.adaptationEnabled()) {
             if (inFlight != null) {
                 changedSinceRound.add(sample.getTaskId());
             }
@@ -118,27 +142,17 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
             // Revoked or shutting down: the tasks stay dirty in the changelog for their next owner.
             inFlight.cancel();
         }
+        if (retention != null) {
+            retention.close();
+        }
     }
 
     /**
-     * Forgets tasks with no new sample for {@code task.ttl.ms}: support set, adapted state and
-     * dirty mark go together (the deletes reach the changelogs, so restored state forgets too).
+     * Forgets tasks with no new sample for {@code task.ttl.ms} (and trims the instance to
+     * {@code task.max.count} after a rebalance), a bounded number per punctuation.
      */
     private void expireIdleTasks(long now) {
-        long cutoff = now - settings.limits().taskTtlMs();
-        List<String> idle = new ArrayList<>();
-        try (KeyValueIterator<String, SupportSet> it = sets.all()) {
-            while (it.hasNext()) {
-                KeyValue<String, SupportSet> entry = it.next();
-                if (entry.value.getLastUpdated().toEpochMilli() < cutoff) {
-                    idle.add(entry.key);
-                }
-            }
-        }
-        for (String task : idle) {
-            sets.delete(task);
-            adapted.delete(task);
-            dirty.delete(task);
+        for (String task : retention.expire(now)) {
             if (inFlight != null) {
                 droppedSinceRound.add(task);
             }

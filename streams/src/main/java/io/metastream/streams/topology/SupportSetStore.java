@@ -25,21 +25,30 @@ final class SupportSetStore {
     }
 
     /**
+     * What an append did. {@code previousUpdateMs} is when the task's set was written before
+     * (its {@code last_updated}), meaningful only when it is not {@code newTask}.
+     */
+    record Appended(boolean kept, boolean newTask, long previousUpdateMs) {
+        static final Appended IGNORED = new Appended(false, false, 0L);
+    }
+
+    /**
      * Appends a sample, evicting the oldest beyond the bound.
      *
-     * @return false when a sample with the same event id is already retained (a redelivery)
+     * @return not {@link Appended#kept} when a sample with the same event id is already retained (a
+     *     redelivery), or the set is full of newer samples; the set is not written then
      */
-    boolean append(LabelledSample sample, long nowMs) {
+    Appended append(LabelledSample sample, long nowMs) {
         SupportSet current = store.get(sample.getTaskId());
         List<SupportPoint> points = current == null ? new ArrayList<>() : new ArrayList<>(current.getPoints());
         for (SupportPoint p : points) {
             if (p.getEventId().equals(sample.getEventId())) {
-                return false;
+                return Appended.IGNORED;
             }
         }
         Instant time = sample.getEventTime();
         if (points.size() >= maxSize && time.isBefore(points.get(0).getEventTime())) {
-            return false;
+            return Appended.IGNORED;
         }
         int at = points.size();
         while (at > 0 && points.get(at - 1).getEventTime().isAfter(time)) {
@@ -54,7 +63,8 @@ final class SupportSetStore {
         Instant lastSeen = current == null || time.isAfter(current.getLastSeen()) ? time : current.getLastSeen();
         store.put(sample.getTaskId(), SupportSet.newBuilder().setPoints(points).setTotalSeen(seen)
                 .setLastSeen(lastSeen).setLastUpdated(Instant.ofEpochMilli(nowMs)).build());
-        return true;
+        return current == null ? new Appended(true, true, 0L)
+                : new Appended(true, false, current.getLastUpdated().toEpochMilli());
     }
 
     /** A task's support set for a learner, and the event time of its newest sample (0 when empty). */

@@ -20,10 +20,35 @@ public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, in
 
     /** What input and state may be: bad input past a limit becomes a dead letter, idle state expires. */
     public record Limits(int maxRecordBytes, long maxFutureMs, int deadLetterMaxValueBytes, long taskTtlMs,
-            long expiryIntervalMs) {
-        public static Limits defaults() {
-            return new Limits(64 * 1024, 3_600_000L, 64 * 1024, 7L * 24 * 3_600_000, 60_000L);
+            long expiryIntervalMs, long taskMaxCount, int expiryMaxPerPunctuation) {
+        public Limits {
+            if (taskMaxCount < 1 || expiryMaxPerPunctuation < 1) {
+                throw new IllegalArgumentException("task.max.count and task.expiry.max.per.punctuation must be "
+                        + "positive: " + taskMaxCount + ", " + expiryMaxPerPunctuation);
+            }
         }
+
+        public static Limits defaults() {
+            return new Limits(64 * 1024, 3_600_000L, 64 * 1024, 7L * 24 * 3_600_000, 60_000L, 1_000_000L, 10_000);
+        }
+
+        /** These limits with another bound on the tasks an instance holds. */
+        public Limits withTaskMaxCount(long count) {
+            return new Limits(maxRecordBytes, maxFutureMs, deadLetterMaxValueBytes, taskTtlMs, expiryIntervalMs, count,
+                    expiryMaxPerPunctuation);
+        }
+
+        /** These limits with another expiry schedule: how often, and at most how many tasks each time. */
+        public Limits withExpiry(long intervalMs, int maxPerPunctuation) {
+            return new Limits(maxRecordBytes, maxFutureMs, deadLetterMaxValueBytes, taskTtlMs, intervalMs, taskMaxCount,
+                    maxPerPunctuation);
+        }
+    }
+
+    /** These settings with other limits. */
+    public TopologySettings withLimits(Limits limits) {
+        return new TopologySettings(supportMaxSize, adaptationIntervalMs, adaptationBatchMax, adaptOnQuery,
+                queryBatchIntervalMs, querySampleWaitMs, limits, adaptationEnabled, stateEncoding);
     }
 
     /** The defaults of {@link MetastreamConfig}. */
@@ -49,7 +74,9 @@ public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, in
                         config.getLong(MetastreamConfig.INPUT_MAX_FUTURE_MS_CONFIG),
                         config.getInt(MetastreamConfig.DEAD_LETTER_MAX_VALUE_BYTES_CONFIG),
                         config.getLong(MetastreamConfig.TASK_TTL_MS_CONFIG),
-                        config.getLong(MetastreamConfig.TASK_EXPIRY_INTERVAL_MS_CONFIG)),
+                        config.getLong(MetastreamConfig.TASK_EXPIRY_INTERVAL_MS_CONFIG),
+                        config.getLong(MetastreamConfig.TASK_MAX_COUNT_CONFIG),
+                        config.getInt(MetastreamConfig.TASK_EXPIRY_MAX_PER_PUNCTUATION_CONFIG)),
                 config.getBoolean(MetastreamConfig.ADAPTATION_ENABLED_CONFIG),
                 config.getString(MetastreamConfig.ADAPTED_STATE_ENCODING_CONFIG)
                         .equals(MetastreamConfig.ADAPTED_STATE_FLOAT32) ? AdaptedStateCodec.FLOAT32

@@ -3,13 +3,12 @@ package io.metastream.training.continual;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.GradientLearner;
+import io.metastream.learn.Support;
 import io.metastream.learn.continual.ChampionChallenger;
 import io.metastream.learn.continual.ContinualRound;
 import io.metastream.learn.continual.TaskBuffer;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.ModelSwapEvent;
-import io.metastream.schemas.serde.AvroCodec;
-import io.metastream.schemas.serde.RecordDecodeException;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStore;
 import io.metastream.streams.config.MetastreamConfig;
@@ -17,9 +16,13 @@ import io.metastream.streams.kafka.AssignedConsumerThread;
 import io.metastream.streams.kafka.Topics;
 import io.metastream.streams.model.BaseModelArtifacts;
 import io.metastream.streams.model.ModelPromotion;
+import io.metastream.streams.topology.RejectReason;
+import io.metastream.training.SampleRecords;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -49,6 +52,12 @@ import org.slf4j.LoggerFactory;
  * ({@link ChampionChallenger}), and promoted to the served alias through the normal hot swap only
  * when it wins. Every decision goes to model-events with its figures. Rounds run on their own
  * thread, never on a stream thread; ingestion is not touched.
+ *
+ * <p>The topic is not trusted: a sample is buffered only if it passes the pipeline's own checks
+ * ({@link SampleRecords}, against the served base's input size), and a round takes at most
+ * {@code meta.train.max.tasks.per.round} tasks, those with the most samples
+ * ({@link TaskBuffer#snapshot(int, int, long)}), so neither one malformed sample nor a flood of new
+ * task ids decides what a round trains and judges on.
  */
 public final class ContinualMetaTrainer implements AutoCloseable {
     /** The instance id of its model-events. */
@@ -61,7 +70,6 @@ public final class ContinualMetaTrainer implements AutoCloseable {
     /** A newly served version held up on the users who came after it. */
     public static final String KEPT = "LIVE_CHECK_PASSED";
     private static final Logger LOG = LoggerFactory.getLogger(ContinualMetaTrainer.class);
-    private static final AvroCodec<LabelledSample> SAMPLES = AvroCodec.of(LabelledSample.class);
 
     private final MetastreamConfig config;
     private final ContinualTrainingConfig settings;
@@ -86,6 +94,13 @@ public final class ContinualMetaTrainer implements AutoCloseable {
     private long lastRoundMs = System.currentTimeMillis();
     private boolean roundRunning;
     private long skipped;
+    private final Map<RejectReason, Long> refused = new EnumMap<>(RejectReason.class);
+    private final int maxRecordBytes;
+    private final long maxFutureMs;
+    private final int maxTasksPerRound;
+    /** The input size of the served version {@link #dimOf}; 0: unknown. */
+    private int servedDim;
+    private String dimOf;
     // The live check: the version served now, the one before it, and the first task number seen
     // after the change; users from then on judge whether the change was a regression.
     private String served;
@@ -105,6 +120,9 @@ public final class ContinualMetaTrainer implements AutoCloseable {
         this.topics = Topics.from(config);
         this.model = config.getString(MetastreamConfig.MODEL_NAME_CONFIG);
         this.alias = config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG);
+        this.maxRecordBytes = config.getInt(MetastreamConfig.INPUT_MAX_RECORD_BYTES_CONFIG);
+        this.maxFutureMs = config.getLong(MetastreamConfig.INPUT_MAX_FUTURE_MS_CONFIG);
+        this.maxTasksPerRound = settings.getInt(ContinualTrainingConfig.MAX_TASKS_PER_ROUND_CONFIG);
         this.buffer = new TaskBuffer(settings.getInt(ContinualTrainingConfig.BUFFER_TASKS_CONFIG),
                 settings.getInt(ContinualTrainingConfig.BUFFER_SAMPLES_CONFIG));
         this.roundSettings = new ContinualRound.Settings(
@@ -145,30 +163,78 @@ public final class ContinualMetaTrainer implements AutoCloseable {
 
     private synchronized void take(ConsumerRecord<String, byte[]> r) {
         offsets.put(r.partition(), r.offset() + 1);
-        LabelledSample s;
-        try {
-            s = SAMPLES.decode(r.value());
-        } catch (RecordDecodeException e) {
-            skipped++; // the pipeline dead-letters it; here it is simply not training data
+        // The pipeline's own checks: what it dead-letters is not training data either. A future-dated
+        // sample would also move the buffer's window ahead and empty it.
+        SampleRecords.Checked checked = SampleRecords.check(
+                r.key() == null ? null : r.key().getBytes(StandardCharsets.UTF_8), r.value(), r.timestamp(),
+                servedInputDim(), maxRecordBytes, maxFutureMs, System.currentTimeMillis());
+        if (!checked.accepted()) {
+            skipped++;
+            refused.merge(checked.refused(), 1L, Long::sum);
+            LOG.debug("meta-trainer skips {}-{}@{}: {} {}", r.topic(), r.partition(), r.offset(), checked.refused(),
+                    checked.detail());
             return;
         }
+        LabelledSample s = checked.sample();
         float[] x = new float[s.getFeatures().size()];
         for (int i = 0; i < x.length; i++) {
             x[i] = s.getFeatures().get(i);
-        }
-        boolean finite = Float.isFinite(s.getTarget());
-        for (float v : x) {
-            finite &= Float.isFinite(v);
-        }
-        if (!finite || s.getTaskId().isBlank()) {
-            skipped++;
-            return;
         }
         long eventTime = s.getEventTime().toEpochMilli();
         buffer.add(s.getTaskId(), x, s.getTarget(), eventTime);
         newestEventMs = Math.max(newestEventMs, eventTime);
         noticeServedVersion();
         maybeStartRound();
+    }
+
+    /**
+     * The input size of the version served now, read from the store once per version; 0 while it
+     * cannot be read (no version served yet): samples are then taken whatever their size, and each
+     * round keeps only those of its champion's size ({@link #ofInputSize}).
+     */
+    private int servedInputDim() {
+        String version = served;
+        if (version != null && !version.equals(dimOf)) {
+            dimOf = version;
+            try {
+                servedDim = BaseModelArtifacts.load(store, model, version).inputDim();
+            } catch (RuntimeException e) {
+                servedDim = 0;
+                LOG.warn("meta-trainer cannot read the input size of {} {}; checks samples without it", model,
+                        version, e);
+            }
+        }
+        return version == null ? 0 : servedDim;
+    }
+
+    /**
+     * The samples of {@code tasks} with {@code inputDim} features, and the tasks left with at least
+     * two: a round never fails on a sample of another size (one taken before the served size was
+     * known, or under a base of another size).
+     */
+    static List<TaskBuffer.BufferedTask> ofInputSize(List<TaskBuffer.BufferedTask> tasks, int inputDim) {
+        List<TaskBuffer.BufferedTask> out = new ArrayList<>(tasks.size());
+        for (TaskBuffer.BufferedTask t : tasks) {
+            float[][] x = t.samples().features();
+            int keep = 0;
+            for (float[] row : x) {
+                keep += row.length == inputDim ? 1 : 0;
+            }
+            if (keep == x.length) {
+                out.add(t);
+            } else if (keep >= 2) {
+                float[][] kx = new float[keep][];
+                float[] ky = new float[keep];
+                for (int i = 0, k = 0; i < x.length; i++) {
+                    if (x[i].length == inputDim) {
+                        kx[k] = x[i];
+                        ky[k++] = t.samples().targets()[i];
+                    }
+                }
+                out.add(new TaskBuffer.BufferedTask(t.taskId(), t.firstSeen(), new Support(kx, ky)));
+            }
+        }
+        return out;
     }
 
     /** Any change of the served alias (ours or a person's) starts a live check against the version before. */
@@ -209,7 +275,8 @@ public final class ContinualMetaTrainer implements AutoCloseable {
                         buffer.size());
             }
         }
-        List<TaskBuffer.BufferedTask> tasks = buffer.snapshot(2);
+        List<TaskBuffer.BufferedTask> tasks = buffer.snapshot(2, maxTasksPerRound,
+                settings.getLong(ContinualTrainingConfig.SEED_CONFIG) + tasksAtLastRound);
         Map<Integer, Long> at = new TreeMap<>(offsets);
         rounds.execute(() -> {
             try {
@@ -231,11 +298,12 @@ public final class ContinualMetaTrainer implements AutoCloseable {
      *
      * @return the decision, or empty when there are too few tasks to train and judge on
      */
-    public Optional<Decision> round(List<TaskBuffer.BufferedTask> tasks, Map<Integer, Long> offsets) {
-        liveCheck(tasks);
+    public Optional<Decision> round(List<TaskBuffer.BufferedTask> buffered, Map<Integer, Long> offsets) {
+        liveCheck(buffered);
         String championVersion = store.alias(model, alias).orElseThrow(() -> new IllegalStateException(
                 "no version of " + model + " is " + alias + ": nothing to continue from"));
         BaseModel champion = BaseModelArtifacts.load(store, model, championVersion);
+        List<TaskBuffer.BufferedTask> tasks = ofInputSize(buffered, champion.inputDim());
         Optional<ContinualRound.Outcome> ran = ContinualRound.run(champion, tasks, roundSettings,
                 settings.getLong(ContinualTrainingConfig.SEED_CONFIG) + tasksAtLastRound, judge());
         if (ran.isEmpty()) {
@@ -290,14 +358,19 @@ public final class ContinualMetaTrainer implements AutoCloseable {
         if (before == null || from < 0) {
             return;
         }
-        List<TaskBuffer.BufferedTask> after = tasks.stream().filter(t -> t.firstSeen() >= from).toList();
+        List<TaskBuffer.BufferedTask> seenAfter = tasks.stream().filter(t -> t.firstSeen() >= from).toList();
         int needed = roundSettings.minHeldOut();
+        if (seenAfter.size() < needed) {
+            return;
+        }
+        BaseModel nowServed = BaseModelArtifacts.load(store, model, now);
+        List<TaskBuffer.BufferedTask> after = ofInputSize(seenAfter, nowServed.inputDim());
         if (after.size() < needed) {
             return;
         }
         ChampionChallenger.Verdict v = new ChampionChallenger(judge(), roundSettings.evalShots(),
                 roundSettings.margin(), needed)
-                .judge(BaseModelArtifacts.load(store, model, now), BaseModelArtifacts.load(store, model, before), after);
+                .judge(nowServed, BaseModelArtifacts.load(store, model, before), after);
         String figures = "; figures " + v.figures() + " (champion: " + now + ", challenger: " + before + ")";
         if (v.promote()) {
             ModelPromotion.rollback(store, model, alias, config.clientProperties(), topics);
@@ -364,9 +437,14 @@ public final class ContinualMetaTrainer implements AutoCloseable {
         return buffer.tasksSeen();
     }
 
-    /** Samples not used (undecodable, non-finite, no task id): the pipeline dead-letters them. */
+    /** Samples not used (refused by the pipeline's checks): the pipeline dead-letters them. */
     public synchronized long skipped() {
         return skipped;
+    }
+
+    /** Samples not used, by the reason the pipeline gives when it dead-letters them. */
+    public synchronized Map<RejectReason, Long> refused() {
+        return new EnumMap<>(refused);
     }
 
     @Override

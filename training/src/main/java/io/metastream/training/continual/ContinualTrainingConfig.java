@@ -26,6 +26,7 @@ public final class ContinualTrainingConfig extends AbstractConfig {
     public static final String EVAL_SHOTS_CONFIG = "meta.train.eval.shots";
     public static final String MARGIN_CONFIG = "meta.train.margin";
     public static final String SEED_CONFIG = "meta.train.seed";
+    public static final String MAX_TASKS_PER_ROUND_CONFIG = "meta.train.max.tasks.per.round";
 
     private static final ConfigDef CONFIG = new ConfigDef()
             .define(BUFFER_TASKS_CONFIG, Type.INT, 2000, Range.atLeast(4), Importance.MEDIUM,
@@ -55,7 +56,11 @@ public final class ContinualTrainingConfig extends AbstractConfig {
                     "Prequential shots scored per held-out task (0 .. n-1).")
             .define(MARGIN_CONFIG, Type.DOUBLE, 0.05, Range.between(0, 1), Importance.MEDIUM,
                     "Relative improvement the candidate must show at the upper end of its 95% CI.")
-            .define(SEED_CONFIG, Type.LONG, 42L, Importance.LOW, "Seed of the episode sampling.");
+            .define(SEED_CONFIG, Type.LONG, 42L, Importance.LOW, "Seed of the episode sampling.")
+            .define(MAX_TASKS_PER_ROUND_CONFIG, Type.INT, 1000, Range.atLeast(4), Importance.MEDIUM,
+                    "Most tasks one round trains and judges on. With more buffered, the tasks with the most "
+                            + "samples are taken (ties drawn with the round's seed), so a flood of new task ids "
+                            + "with few samples each neither fills the round nor becomes its held-out users.");
 
     public ContinualTrainingConfig(Map<?, ?> props) {
         super(CONFIG, props, false);
