@@ -32,7 +32,13 @@ public record HttpSettings(Duration readTimeout, Duration requestTimeout, int wo
 
     /** The defaults of {@link MetastreamConfig}: no token, no forwarding secret. */
     public static HttpSettings defaults() {
-        return from(new MetastreamConfig(Map.of(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092")));
+        return Defaults.VALUE;
+    }
+
+    /** Read once: a config logs all its values each time one is made. */
+    private static final class Defaults {
+        static final HttpSettings VALUE = from(new MetastreamConfig(
+                Map.of(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092")));
     }
 
     public static HttpSettings from(MetastreamConfig config) {

@@ -510,7 +510,10 @@ public final class OperationsServer implements AutoCloseable {
     }
 
     private static Map<String, Object> statusBody(Status s) {
-        Map<String, Object> out = new LinkedHashMap<>(s.details());
+        Map<String, Object> out = new LinkedHashMap<>();
+        // A probe must answer: a detail that is not a finite number is written as null, not a 500.
+        s.details().forEach((key, value) -> out.put(key, value instanceof Double d && !Double.isFinite(d)
+                || value instanceof Float f && !Float.isFinite(f) ? null : value));
         out.put("live", s.live());
         out.put("ready", s.ready());
         out.put("reasons", s.reasons());

@@ -443,6 +443,13 @@ class OperationsServerTest {
         assertThat(relayed.statusCode()).isEqualTo(500);
         assertThat(relayed.body()).doesNotContain("NaN");
 
+        OperationsServer probes = new OperationsServer("127.0.0.1", 0, settings());
+        closeables.add(probes);
+        probes.serveStatus(() -> new OperationsServer.Status(true, true, Map.of("lag", Double.NaN), List.of())).start();
+        HttpResponse<String> health = get(probes, "/health");
+        assertThat(health.statusCode()).as("a probe still answers").isEqualTo(200);
+        assertThat(JSON.readTree(health.body()).get("lag").isNull()).isTrue();
+
         assertThat(OperationsServer.json(Map.of("ok", 1.0))).isNotEmpty();
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> OperationsServer.json(Map.of("v",
                 List.of(Double.NaN)))).isInstanceOf(IllegalStateException.class);
