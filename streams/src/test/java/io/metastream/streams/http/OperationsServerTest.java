@@ -203,7 +203,9 @@ class OperationsServerTest {
                 settings().withForwardSecret("not-the-shared-secret-at-all")), entryTasks);
         HttpResponse<String> refused = get(stranger, "/tasks/t1");
         assertThat(refused.statusCode()).isEqualTo(503);
-        assertThat(refused.body()).doesNotContain("127.0.0.1", "403", String.valueOf(owner.port()));
+        JsonNode refusal = JSON.readTree(refused.body());
+        assertThat(refusal.get("error").asText()).isEqualTo("this task cannot be read now; retry");
+        assertThat(refusal.fieldNames()).toIterable().containsOnly("error", "errorId");
         assertThat(ownerTasks.calls.get()).isEqualTo(1);
 
         // Forwarding off: a fixed 503 for a task hosted elsewhere, nothing sent to the owner.
