@@ -1,6 +1,7 @@
 package io.metastream.streams;
 
 import io.metastream.streams.config.MetastreamConfig;
+import io.metastream.streams.http.HttpSettings;
 import io.metastream.streams.http.OperationsServer;
 import io.metastream.streams.metrics.MetastreamMetrics;
 import io.metastream.streams.topology.PipelineNames;
@@ -174,11 +175,11 @@ public final class MetastreamApp implements AutoCloseable {
         Properties props = config.streamsProperties();
         int httpPort = config.getInt(MetastreamConfig.HTTP_PORT_CONFIG);
         // Bound before the streams client exists: its application.server must name the real port.
-        this.http = httpPort < 0 ? null : new OperationsServer(config.getString(MetastreamConfig.HTTP_HOST_CONFIG),
-                httpPort);
+        String httpHost = config.getString(MetastreamConfig.HTTP_HOST_CONFIG);
+        HttpSettings httpSettings = HttpSettings.from(config);
+        this.http = httpPort < 0 ? null : new OperationsServer(httpHost, httpPort, httpSettings);
         int metricsPort = config.getInt(MetastreamConfig.METRICS_PORT_CONFIG);
-        this.metricsServer = metricsPort < 0 ? null
-                : new OperationsServer(config.getString(MetastreamConfig.HTTP_HOST_CONFIG), metricsPort);
+        this.metricsServer = metricsPort < 0 ? null : new OperationsServer(httpHost, metricsPort, httpSettings);
         if (http != null) {
             self = new HostInfo(advertisedHost(config), http.port());
             props.put(StreamsConfig.APPLICATION_SERVER_CONFIG, self.host() + ":" + self.port());
@@ -228,6 +229,11 @@ public final class MetastreamApp implements AutoCloseable {
         String configured = config.getString(MetastreamConfig.HTTP_ADVERTISED_HOST_CONFIG);
         if (!configured.isBlank()) {
             return configured;
+        }
+        // Bound to one address (loopback by default): the others can reach it only there.
+        String bound = config.getString(MetastreamConfig.HTTP_HOST_CONFIG);
+        if (!bound.isBlank() && !bound.equals("0.0.0.0") && !bound.equals("::") && !bound.equals("[::]")) {
+            return bound;
         }
         try {
             return java.net.InetAddress.getLocalHost().getHostName();

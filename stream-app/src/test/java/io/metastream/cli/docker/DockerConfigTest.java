@@ -79,6 +79,8 @@ class DockerConfigTest {
         assertThat(port).isPositive();
         assertThat(strings(app.get("ports"))).anyMatch(p -> p.endsWith(":" + port));
         assertThat(config.getString(MetastreamConfig.HTTP_ADVERTISED_HOST_CONFIG)).isEqualTo(app.get("hostname"));
+        assertThat(config.getString(MetastreamConfig.HTTP_HOST_CONFIG)).as("a published port needs more than loopback")
+                .isEqualTo("0.0.0.0");
         String prometheus = Files.readString(DOCKER.resolve("prometheus.yml"));
         assertThat(prometheus).contains("\"" + app.get("hostname") + ":" + port + "\"", "metrics_path: /metrics");
         assertThat(strings(map(services.get("prometheus")).get("volumes")))

@@ -160,10 +160,39 @@ public final class MetastreamConfig extends AbstractConfig {
             + "/ready, /metrics); 0 picks a free port, -1 turns it off. Its address is the instance's "
             + "application.server, so every instance can forward a task's request to the instance that owns it.";
     public static final String HTTP_HOST_CONFIG = "http.host";
-    private static final String HTTP_HOST_DOC = "Address the HTTP API listens on.";
+    private static final String HTTP_HOST_DOC = "Address the HTTP API (and metrics.port) listens on. Loopback by "
+            + "default, so nothing off the machine reaches it until you choose to: set 0.0.0.0 (or one interface's "
+            + "address) for other machines, other instances or a container's published port, and set "
+            + "http.auth.token when you do.";
     public static final String HTTP_ADVERTISED_HOST_CONFIG = "http.advertised.host";
     private static final String HTTP_ADVERTISED_HOST_DOC = "Host name the other instances reach this one's HTTP API "
-            + "at (its application.server); the host name of the machine when empty.";
+            + "at (its application.server). When empty: http.host if that names one address (the loopback default "
+            + "included, so instances on one machine reach each other), the machine's host name if http.host is a "
+            + "wildcard (0.0.0.0, ::).";
+    public static final String HTTP_AUTH_TOKEN_CONFIG = "http.auth.token";
+    private static final String HTTP_AUTH_TOKEN_DOC = "When set (at least 16 characters), every /tasks request must "
+            + "carry 'Authorization: Bearer <token>'; a missing or wrong token is a 401. /health, /ready and /metrics "
+            + "stay open for probes and scrapers (they carry no task data). The token crosses the network in clear: "
+            + "put TLS in front of the API when it leaves the machine.";
+    public static final String HTTP_FORWARD_SECRET_CONFIG = "http.forward.secret";
+    private static final String HTTP_FORWARD_SECRET_DOC = "Shared by every instance of the application (at least 16 "
+            + "characters): a request forwarded to the task's owner is signed with it (HMAC-SHA256 over method, path, "
+            + "route, time and body) and the owner refuses, with 403, any forwarded request whose signature or time "
+            + "(30 s window) does not check. Unset, the key is derived from http.auth.token when that is set; with "
+            + "neither, forwarding is off: an instance answers only for the tasks it hosts and a 503 for the others.";
+    public static final String HTTP_READ_TIMEOUT_MS_CONFIG = "http.read.timeout.ms";
+    private static final String HTTP_READ_TIMEOUT_MS_DOC = "A request's line, headers and body must arrive within "
+            + "this long of its first byte, and the client must take the response within as long again; otherwise "
+            + "the connection is closed, so a slow client cannot hold a server thread.";
+    public static final String HTTP_REQUEST_TIMEOUT_MS_CONFIG = "http.request.timeout.ms";
+    private static final String HTTP_REQUEST_TIMEOUT_MS_DOC = "Longest a /tasks request waits for a worker and its "
+            + "answer (local, or forwarded to the owner); after it the reply is a 503.";
+    public static final String HTTP_WORKERS_CONFIG = "http.workers";
+    private static final String HTTP_WORKERS_DOC = "Threads that read task state and predict for /tasks requests. "
+            + "Probes and metrics never wait for them.";
+    public static final String HTTP_QUEUE_MAX_CONFIG = "http.queue.max";
+    private static final String HTTP_QUEUE_MAX_DOC = "/tasks requests that may wait for a busy worker; beyond them "
+            + "the reply is a 503 with Retry-After.";
     public static final String METRICS_PORT_CONFIG = "metrics.port";
     private static final String METRICS_PORT_DOC = "Port of a second HTTP server with /metrics (Prometheus text), "
             + "/health and /ready only, for scrapers and probes; 0 picks a free port, -1 turns it off (the HTTP API "
@@ -209,6 +238,13 @@ public final class MetastreamConfig extends AbstractConfig {
     public static final String DJL_THREADS_CONFIG = "djl.threads";
     private static final String DJL_THREADS_DOC = "libtorch intra-op threads; keep below the core count so "
             + "Kafka Streams keeps a core.";
+
+    /** A secret, when set, is long enough not to be guessed; unset ({@code null}) is allowed. */
+    private static final ConfigDef.Validator SECRET = (name, value) -> {
+        if (value != null && ((org.apache.kafka.common.config.types.Password) value).value().length() < 16) {
+            throw new ConfigException(name, "[hidden]", "at least 16 characters");
+        }
+    };
 
     private static final ConfigDef CONFIG = new ConfigDef()
             .define(BOOTSTRAP_SERVERS_CONFIG, Type.STRING, Importance.HIGH, BOOTSTRAP_SERVERS_DOC)
@@ -287,8 +323,18 @@ public final class MetastreamConfig extends AbstractConfig {
             .define(QUERY_SAMPLE_WAIT_MS_CONFIG, Type.LONG, 1000L, Range.atLeast(0), Importance.MEDIUM,
                     QUERY_SAMPLE_WAIT_MS_DOC)
             .define(HTTP_PORT_CONFIG, Type.INT, -1, Range.between(-1, 65_535), Importance.MEDIUM, HTTP_PORT_DOC)
-            .define(HTTP_HOST_CONFIG, Type.STRING, "0.0.0.0", Importance.LOW, HTTP_HOST_DOC)
+            .define(HTTP_HOST_CONFIG, Type.STRING, "127.0.0.1", Importance.MEDIUM, HTTP_HOST_DOC)
             .define(HTTP_ADVERTISED_HOST_CONFIG, Type.STRING, "", Importance.MEDIUM, HTTP_ADVERTISED_HOST_DOC)
+            .define(HTTP_AUTH_TOKEN_CONFIG, Type.PASSWORD, null, SECRET, Importance.HIGH, HTTP_AUTH_TOKEN_DOC)
+            .define(HTTP_FORWARD_SECRET_CONFIG, Type.PASSWORD, null, SECRET, Importance.MEDIUM,
+                    HTTP_FORWARD_SECRET_DOC)
+            .define(HTTP_READ_TIMEOUT_MS_CONFIG, Type.LONG, 10_000L, Range.between(1, 600_000), Importance.LOW,
+                    HTTP_READ_TIMEOUT_MS_DOC)
+            .define(HTTP_REQUEST_TIMEOUT_MS_CONFIG, Type.LONG, 15_000L, Range.between(1, 600_000), Importance.LOW,
+                    HTTP_REQUEST_TIMEOUT_MS_DOC)
+            .define(HTTP_WORKERS_CONFIG, Type.INT, 4, Range.between(1, 256), Importance.LOW, HTTP_WORKERS_DOC)
+            .define(HTTP_QUEUE_MAX_CONFIG, Type.INT, 64, Range.between(0, 100_000), Importance.LOW,
+                    HTTP_QUEUE_MAX_DOC)
             .define(METRICS_PORT_CONFIG, Type.INT, -1, Range.between(-1, 65_535), Importance.MEDIUM, METRICS_PORT_DOC)
             .define(SCHEMA_REGISTRY_URL_CONFIG, Type.STRING, "", Importance.MEDIUM, SCHEMA_REGISTRY_URL_DOC)
             .define(SCHEMA_REGISTRY_OUTPUTS_CONFIG, Type.BOOLEAN, false, Importance.LOW, SCHEMA_REGISTRY_OUTPUTS_DOC)

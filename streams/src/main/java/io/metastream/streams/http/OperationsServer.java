@@ -2,6 +2,7 @@ package io.metastream.streams.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.Headers;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.metastream.streams.topology.TaskStates;
@@ -18,14 +19,27 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.UUID;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.apache.kafka.streams.KeyQueryMetadata;
 import org.apache.kafka.streams.errors.InvalidStateStoreException;
@@ -46,36 +60,100 @@ import org.slf4j.LoggerFactory;
  * instance), a standby copy answers and the reply says {@code "standby": true}. With no copy
  * reachable the answer is a 503 that says why. Replies are JSON and name the instance that
  * answered ({@code servedBy}).
+ *
+ * <p>What it trusts and checks ({@link HttpSettings}):
+ * <ul>
+ *   <li>{@code /tasks} needs {@code Authorization: Bearer <token>} when a token is set (401
+ *       otherwise, compared in constant time); the probes and {@code /metrics} are open.
+ *   <li>A forwarded request is recognised by its signature ({@link ForwardSignature}), never by
+ *       its route header: one that carries any forwarding header without a valid signature is a
+ *       403. With no key (no forwarding secret, no token) forwarding is off.
+ *   <li>A request's line, headers and body must arrive within the read timeout of its first byte,
+ *       and the response be taken within as long ({@link ConnectionThreads}); bodies over
+ *       {@value #MAX_BODY_BYTES} bytes are a 413 (answered, the rest of the body read and dropped
+ *       up to a bound, so the client sees the answer and not a reset).
+ *   <li>Each request runs on its own connection thread (at most {@value #MAX_CONCURRENT_REQUESTS});
+ *       probes and metrics are answered there directly, while the task work (store reads,
+ *       predictions) runs on a bounded worker pool with a bounded queue (503 with
+ *       {@code Retry-After} when full). Forwarding waits on the connection thread, not on a
+ *       worker, so two instances forwarding to each other cannot deadlock their pools.
+ *   <li>Error bodies are {@code {"error": fixed text, "errorId": id}}; the detail is logged under
+ *       that id. No reply carries a non-finite number: a prediction that is not finite is a 500
+ *       with {@code "reason": "NON_FINITE_PREDICTION"}.
+ * </ul>
  */
 public final class OperationsServer implements AutoCloseable {
     /** Set on a forwarded request: answer from the local stores, {@code active} or {@code standby}. */
     static final String ROUTE_HEADER = "X-Metastream-Route";
+    /** The forwarding instance's clock, epoch milliseconds. */
+    static final String FORWARD_TIME_HEADER = "X-Metastream-Forward-Time";
+    /** {@link ForwardSignature} of the forwarded request. */
+    static final String FORWARD_SIGNATURE_HEADER = "X-Metastream-Forward-Signature";
+    static final int MAX_BODY_BYTES = 1 << 20;
+    static final int MAX_CONCURRENT_REQUESTS = 64;
+    static final String NON_FINITE_PREDICTION = "NON_FINITE_PREDICTION";
+    /** An unwanted body is read and dropped up to this, so the client reads our reply, not a reset. */
+    private static final long MAX_DRAIN_BYTES = 16L << 20;
     private static final Logger LOG = LoggerFactory.getLogger(OperationsServer.class);
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final int MAX_BODY_BYTES = 1 << 20;
+    private static final String REALM = "Bearer realm=\"metastream\"";
 
     /** What {@code /health} and {@code /ready} report; each problem is one line of {@code reasons}. */
     public record Status(boolean live, boolean ready, Map<String, Object> details, List<String> reasons) {
     }
 
     private final HttpServer server;
-    private final ExecutorService executor;
+    private final ConnectionThreads connections;
+    private final ThreadPoolExecutor workers;
     private final HttpClient client;
+    private final HttpSettings settings;
+    private final ForwardSignature forwarding;
+    private final byte[] tokenDigest;
+    private final boolean loopback;
+
+    /** As {@link #OperationsServer(String, int, HttpSettings)} with the default settings (no token, no forwarding). */
+    public OperationsServer(String host, int port) {
+        this(host, port, HttpSettings.defaults());
+    }
 
     /** Binds {@code host:port} now ({@code port} 0: any free port) so the port is known before start. */
-    public OperationsServer(String host, int port) {
+    public OperationsServer(String host, int port, HttpSettings settings) {
+        this(host, port, settings, Clock.systemUTC());
+    }
+
+    OperationsServer(String host, int port, HttpSettings settings, Clock clock) {
+        this.settings = settings;
+        InetSocketAddress address = new InetSocketAddress(host, port);
+        this.loopback = address.getAddress() != null && address.getAddress().isLoopbackAddress();
+        this.connections = new ConnectionThreads("metastream-http", MAX_CONCURRENT_REQUESTS, settings.readTimeout());
         try {
-            server = HttpServer.create(new InetSocketAddress(host, port), 64);
+            server = HttpServer.create(address, 64);
         } catch (IOException e) {
+            connections.close();
             throw new UncheckedIOException("cannot listen on " + host + ":" + port, e);
         }
-        executor = Executors.newFixedThreadPool(4, r -> {
-            Thread t = new Thread(r, "metastream-http");
-            t.setDaemon(true);
-            return t;
-        });
-        server.setExecutor(executor);
+        server.setExecutor(connections);
+        AtomicInteger n = new AtomicInteger();
+        workers = new ThreadPoolExecutor(settings.workers(), settings.workers(), 30, TimeUnit.SECONDS,
+                settings.queueMax() == 0 ? new SynchronousQueue<>() : new ArrayBlockingQueue<>(settings.queueMax()),
+                r -> {
+                    Thread t = new Thread(r, "metastream-http-worker-" + n.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                });
+        workers.allowCoreThreadTimeOut(true);
+        if (settings.forwardSecret() != null) {
+            forwarding = ForwardSignature.fromSecret(settings.forwardSecret(), "http.forward.secret", clock);
+        } else if (settings.authToken() != null) {
+            forwarding = ForwardSignature.fromSecret(settings.authToken(), "http.auth.token", clock);
+        } else {
+            forwarding = null;
+        }
+        tokenDigest = settings.authToken() == null ? null
+                : ForwardSignature.sha256(settings.authToken().getBytes(StandardCharsets.UTF_8));
         client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        // Everything not served below: a JSON 404 rather than the JDK's HTML page.
+        server.createContext("/", exchange -> serve(exchange, false, call -> Reply.error(404, "no such resource")));
     }
 
     /** The port it listens on. */
@@ -84,23 +162,25 @@ public final class OperationsServer implements AutoCloseable {
     }
 
     public OperationsServer serveStatus(Supplier<Status> status) {
-        server.createContext("/health", exchange -> respond(exchange, () -> {
+        server.createContext("/health", exchange -> serve(exchange, false, call -> {
+            call.expect("/health", "GET", "HEAD");
             Status s = status.get();
-            return new Reply(s.live() ? 200 : 503, statusBody(s));
+            return Reply.json(s.live() ? 200 : 503, statusBody(s));
         }));
-        server.createContext("/ready", exchange -> respond(exchange, () -> {
+        server.createContext("/ready", exchange -> serve(exchange, false, call -> {
+            call.expect("/ready", "GET", "HEAD");
             Status s = status.get();
-            return new Reply(s.ready() ? 200 : 503, statusBody(s));
+            return Reply.json(s.ready() ? 200 : 503, statusBody(s));
         }));
         return this;
     }
 
     public OperationsServer serveMetrics(PrometheusMeterRegistry registry) {
-        server.createContext("/metrics", exchange -> {
-            byte[] body = registry.scrape().getBytes(StandardCharsets.UTF_8);
-            exchange.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-            send(exchange, 200, body);
-        });
+        server.createContext("/metrics", exchange -> serve(exchange, false, call -> {
+            call.expect("/metrics", "GET", "HEAD");
+            return new Reply(200, registry.scrape().getBytes(StandardCharsets.UTF_8),
+                    "text/plain; version=0.0.4; charset=utf-8", Map.of(), null, null, false);
+        }));
         return this;
     }
 
@@ -109,7 +189,19 @@ public final class OperationsServer implements AutoCloseable {
      * this instance's {@code application.server}.
      */
     public OperationsServer serveTasks(TaskStates states, HostInfo self) {
-        server.createContext("/tasks/", exchange -> respond(exchange, () -> tasks(exchange, states, self)));
+        return serveTasks(TaskReader.of(states), self);
+    }
+
+    OperationsServer serveTasks(TaskReader reader, HostInfo self) {
+        if (!loopback && tokenDigest == null) {
+            LOG.warn("The task API listens on {} with no http.auth.token: anyone who reaches it reads every task's "
+                    + "state and predictions", server.getAddress());
+        }
+        if (forwarding == null) {
+            LOG.info("Forwarding between instances is off (neither http.forward.secret nor http.auth.token is set): "
+                    + "this instance answers only for the tasks it hosts");
+        }
+        server.createContext("/tasks/", exchange -> serve(exchange, true, call -> tasks(call, reader, self)));
         return this;
     }
 
@@ -118,58 +210,164 @@ public final class OperationsServer implements AutoCloseable {
         return this;
     }
 
-    private Reply tasks(HttpExchange exchange, TaskStates states, HostInfo self) throws IOException {
-        String rest = exchange.getRequestURI().getRawPath().substring("/tasks/".length());
+    /** The address it listens on. */
+    public InetSocketAddress address() {
+        return server.getAddress();
+    }
+
+    /** Task requests waiting for a worker now. */
+    int queuedTasks() {
+        return workers.getQueue().size();
+    }
+
+    /** Connections closed because their request or response passed its deadline. */
+    long closedByDeadline() {
+        return connections.closedByDeadline();
+    }
+
+    private Reply tasks(Call call, TaskReader reader, HostInfo self) throws IOException, Refusal {
+        String rawPath = call.exchange.getRequestURI().getRawPath();
+        String rest = rawPath.substring("/tasks/".length());
         boolean predict = rest.endsWith("/predict");
         String rawId = predict ? rest.substring(0, rest.length() - "/predict".length()) : rest;
-        String taskId = URLDecoder.decode(rawId, StandardCharsets.UTF_8);
-        if (taskId.isEmpty() || rawId.contains("/")) {
-            return Reply.error(404, "no such resource: " + exchange.getRequestURI().getPath());
+        if (rawId.isEmpty() || rawId.contains("/")) {
+            throw new Refusal(Reply.error(404, "no such resource"));
         }
-        String method = exchange.getRequestMethod();
-        if (predict != method.equals("POST") || !predict && !method.equals("GET")) {
-            return Reply.error(405, (predict ? "POST" : "GET") + " only");
+        String taskId;
+        try {
+            taskId = URLDecoder.decode(rawId, StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            throw new Refusal(Reply.error(400, "the task id is not a valid path segment"));
         }
-        byte[] body = predict ? readBody(exchange) : new byte[0];
-        float[] features = null;
-        if (predict) {
-            try {
-                features = features(body);
-            } catch (IllegalArgumentException e) {
-                return Reply.error(400, e.getMessage());
-            }
+        String method = call.method();
+        if (!method.equals(predict ? "POST" : "GET")) {
+            throw new Refusal(Reply.error(405, (predict ? "POST" : "GET") + " only")
+                    .withHeader("Allow", predict ? "POST" : "GET"));
         }
-        String route = exchange.getRequestHeaders().getFirst(ROUTE_HEADER);
-        if (route != null) {
+        String route = call.header(ROUTE_HEADER);
+        boolean forwarded = route != null || call.header(FORWARD_SIGNATURE_HEADER) != null
+                || call.header(FORWARD_TIME_HEADER) != null;
+        byte[] body;
+        if (forwarded) {
+            // The signature covers the body, so it is read (bounded) before the check.
+            body = predict ? call.body() : new byte[0];
+            checkForwarded(call, method, rawPath, route, body);
+        } else {
+            authenticate(call);
+            body = predict ? call.body() : new byte[0];
+        }
+        call.requestRead();
+        float[] features = predict ? features(body, reader.inputDim()) : null;
+        long deadline = System.nanoTime() + settings.requestTimeout().toNanos();
+        if (forwarded) {
             // Forwarded to us: answer from here or fail, never forward again.
-            return local(states, taskId, features, route.equals("standby"), self);
+            boolean standby = route.equals("standby");
+            return onWorker(() -> local(reader, taskId, features, standby, self), deadline);
         }
-        KeyQueryMetadata owner = states.owner(taskId);
+        KeyQueryMetadata owner;
+        try {
+            owner = reader.owner(taskId);
+        } catch (InvalidStateStoreException e) {
+            owner = null;
+        }
         if (owner == null || owner.equals(KeyQueryMetadata.NOT_AVAILABLE)) {
-            return Reply.error(503, "no instance hosts task " + taskId + " now (starting or rebalancing); retry");
+            return Reply.unavailable("no instance hosts this task now (starting or rebalancing); retry",
+                    "no metadata for task " + taskId);
         }
         List<String> tried = new ArrayList<>();
         List<HostInfo> candidates = new ArrayList<>();
         candidates.add(owner.activeHost());
         candidates.addAll(owner.standbyHosts());
+        boolean skipped = false;
         for (int i = 0; i < candidates.size(); i++) {
             HostInfo host = candidates.get(i);
             boolean standby = i > 0;
-            Reply reply = host.equals(self) ? local(states, taskId, features, standby, self)
-                    : forward(host, exchange.getRequestURI().getRawPath(), method, body, standby);
-            if (reply.status() != 503) {
+            Reply reply;
+            if (host.equals(self)) {
+                reply = onWorker(() -> local(reader, taskId, features, standby, self), deadline);
+            } else if (forwarding == null) {
+                skipped = true;
+                tried.add(host + (standby ? " (standby)" : "") + ": not forwarded, forwarding is off");
+                continue;
+            } else {
+                reply = forward(host, rawPath, method, body, standby, predict, deadline);
+            }
+            if (!reply.retryElsewhere()) {
                 return reply;
             }
-            tried.add(host + (standby ? " (standby)" : "") + ": " + reply.text());
+            tried.add(host + (standby ? " (standby)" : "") + ": " + reply.detail());
         }
-        return Reply.error(503, "task " + taskId + " cannot be read now; tried " + tried);
+        String detail = "task " + taskId + " tried " + tried;
+        return skipped && tried.size() == candidates.size()
+                ? Reply.unavailable("another instance hosts this task and forwarding is off "
+                        + "(http.forward.secret); ask that instance", detail)
+                : Reply.unavailable("this task cannot be read now; retry", detail);
     }
 
-    private static Reply local(TaskStates states, String taskId, float[] features, boolean standby, HostInfo self) {
+    private void authenticate(Call call) throws Refusal {
+        if (tokenDigest == null) {
+            return;
+        }
+        String header = call.header("Authorization");
+        if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            throw new Refusal(Reply.error(401, "a bearer token is required").withHeader("WWW-Authenticate", REALM));
+        }
+        byte[] given = ForwardSignature.sha256(header.substring(7).trim().getBytes(StandardCharsets.UTF_8));
+        // Digests of equal length, compared in constant time: the time says nothing of the token.
+        if (!MessageDigest.isEqual(tokenDigest, given)) {
+            throw new Refusal(Reply.error(401, "the bearer token is not valid")
+                    .withHeader("WWW-Authenticate", REALM + ", error=\"invalid_token\""));
+        }
+    }
+
+    private void checkForwarded(Call call, String method, String rawPath, String route, byte[] body)
+            throws Refusal {
+        String why;
+        if (forwarding == null) {
+            why = "forwarding is off here (no http.forward.secret or http.auth.token)";
+        } else if (!"active".equals(route) && !"standby".equals(route)) {
+            why = "route header missing or not active/standby";
+        } else if (!forwarding.verify(method, rawPath, route, call.header(FORWARD_TIME_HEADER),
+                call.header(FORWARD_SIGNATURE_HEADER), body)) {
+            why = "signature or time (" + ForwardSignature.WINDOW.toSeconds() + " s window) does not check";
+        } else {
+            return;
+        }
+        throw new Refusal(Reply.error(403, "forwarded request refused").withDetail(
+                "forwarded request from " + call.exchange.getRemoteAddress() + " refused: " + why));
+    }
+
+    /** Runs task work on the bounded worker pool: 503 when the pool and its queue are full or time runs out. */
+    private Reply onWorker(Callable<Reply> work, long deadline) {
+        Future<Reply> future;
+        try {
+            future = workers.submit(work);
+        } catch (RejectedExecutionException e) {
+            return Reply.busy("busy; retry", "worker pool and queue full");
+        }
+        try {
+            return future.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            future.cancel(false);
+            return Reply.busy("no answer in time; retry", "task work passed http.request.timeout.ms");
+        } catch (InterruptedException e) {
+            future.cancel(false);
+            Thread.currentThread().interrupt();
+            return Reply.busy("shutting down", "interrupted");
+        } catch (ExecutionException e) {
+            return internalError(e.getCause());
+        }
+    }
+
+    private static Reply local(TaskReader reader, String taskId, float[] features, boolean standby, HostInfo self) {
         try {
             Map<String, Object> out = new LinkedHashMap<>();
             if (features != null) {
-                TaskStates.Answer a = states.predict(taskId, features, standby);
+                TaskStates.Answer a = reader.predict(taskId, features, standby);
+                if (!Float.isFinite(a.value())) {
+                    return nonFinite("task " + taskId + " predicted " + a.value() + " (adapted=" + a.adapted()
+                            + ", base " + a.modelVersion() + ")");
+                }
                 out.put("taskId", a.taskId());
                 out.put("value", a.value());
                 out.put("adapted", a.adapted());
@@ -178,9 +376,9 @@ public final class OperationsServer implements AutoCloseable {
                 out.put("modelVersion", a.modelVersion());
                 out.put("pendingSamples", a.pendingSamples());
             } else {
-                Optional<TaskStates.View> view = states.describe(taskId, standby);
+                Optional<TaskStates.View> view = reader.describe(taskId, standby);
                 if (view.isEmpty()) {
-                    return Reply.error(404, "no state for task " + taskId);
+                    return Reply.error(404, "no state for this task");
                 }
                 TaskStates.View v = view.get();
                 out.put("taskId", v.taskId());
@@ -195,113 +393,378 @@ public final class OperationsServer implements AutoCloseable {
             }
             out.put("servedBy", self.host() + ":" + self.port());
             out.put("standby", standby);
-            return new Reply(200, JSON.writeValueAsBytes(out));
-        } catch (IllegalArgumentException e) {
-            return Reply.error(400, e.getMessage());
+            return Reply.json(200, out);
         } catch (InvalidStateStoreException e) {
-            return Reply.error(503, "state of task " + taskId + " not readable here now: " + e.getMessage());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            return Reply.unavailable("the state of this task is not readable here now; retry",
+                    "store not readable: " + e.getMessage());
         }
     }
 
-    private Reply forward(HostInfo host, String rawPath, String method, byte[] body, boolean standby) {
-        URI uri = URI.create("http://" + host.host() + ":" + host.port() + rawPath);
-        HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10))
-                .header(ROUTE_HEADER, standby ? "standby" : "active");
-        request = method.equals("POST") ? request.POST(HttpRequest.BodyPublishers.ofByteArray(body))
-                .header("Content-Type", "application/json") : request.GET();
+    private static Reply nonFinite(String detail) {
+        return Reply.error(500, "the model gave no finite prediction for this task", NON_FINITE_PREDICTION)
+                .withDetail(detail);
+    }
+
+    /** Peers always answer with a length; more than the cap, or none, is not a reply we relay. */
+    private static final HttpResponse.BodyHandler<byte[]> BOUNDED_BODY = info -> {
+        long length = info.headers().firstValueAsLong("Content-Length").orElse(-1);
+        return length >= 0 && length <= MAX_BODY_BYTES ? HttpResponse.BodySubscribers.ofByteArray()
+                : HttpResponse.BodySubscribers.replacing(null);
+    };
+
+    private Reply forward(HostInfo host, String rawPath, String method, byte[] body, boolean standby,
+            boolean predict, long deadline) {
+        long remaining = deadline - System.nanoTime();
+        if (remaining <= 0) {
+            return Reply.busy("no answer in time; retry", "no time left to forward to " + host);
+        }
+        String route = standby ? "standby" : "active";
+        long now = forwarding.now();
+        CompletableFuture<HttpResponse<byte[]>> pending;
         try {
-            HttpResponse<byte[]> response = client.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
-            return new Reply(response.statusCode(), response.body());
-        } catch (IOException e) {
-            return Reply.error(503, "unreachable: " + e);
+            String authority = host.host().contains(":") ? "[" + host.host() + "]" : host.host();
+            HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://" + authority + ":" + host.port()
+                    + rawPath)).timeout(Duration.ofNanos(remaining))
+                    .header(ROUTE_HEADER, route)
+                    .header(FORWARD_TIME_HEADER, Long.toString(now))
+                    .header(FORWARD_SIGNATURE_HEADER, forwarding.sign(method, rawPath, route, now, body));
+            request = method.equals("POST") ? request.POST(HttpRequest.BodyPublishers.ofByteArray(body))
+                    .header("Content-Type", "application/json") : request.GET();
+            pending = client.sendAsync(request.build(), BOUNDED_BODY);
+        } catch (IllegalArgumentException e) {
+            return Reply.unavailable("this task cannot be read now", "bad address " + host + ": " + e.getMessage());
+        }
+        HttpResponse<byte[]> response;
+        try {
+            response = pending.get(remaining, TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            pending.cancel(true);
+            return Reply.unavailable("this task cannot be read now", host + " did not answer in time");
+        } catch (ExecutionException e) {
+            return Reply.unavailable("this task cannot be read now", host + " unreachable: " + e.getCause());
         } catch (InterruptedException e) {
+            pending.cancel(true);
             Thread.currentThread().interrupt();
-            return Reply.error(503, "interrupted");
+            return Reply.busy("shutting down", "interrupted");
+        }
+        int status = response.statusCode();
+        if (response.body() == null) {
+            return Reply.unavailable("this task cannot be read now", host + " replied without a bounded body");
+        }
+        if (status == 401 || status == 403) {
+            LOG.error("{} refused a request this instance forwarded ({}): http.forward.secret (or http.auth.token) "
+                    + "must be the same on every instance, and their clocks within {} s", host, status,
+                    ForwardSignature.WINDOW.toSeconds());
+            return Reply.unavailable("this task cannot be read now", host + " refused our signature");
+        }
+        if (status == 503) {
+            return Reply.unavailable("this task cannot be read now",
+                    host + " answered 503: " + new String(response.body(), StandardCharsets.UTF_8));
+        }
+        if (status == 200 && predict && !finiteValue(response.body())) {
+            // A peer of another version could still send "NaN"; it is not relayed.
+            return nonFinite(host + " answered " + new String(response.body(), StandardCharsets.UTF_8));
+        }
+        return new Reply(status, response.body(), "application/json", Map.of(), null, null, false);
+    }
+
+    private static boolean finiteValue(byte[] body) {
+        try {
+            JsonNode value = JSON.readTree(body).get("value");
+            return value != null && value.isNumber() && Double.isFinite(value.doubleValue());
+        } catch (IOException | RuntimeException e) {
+            return false;
         }
     }
 
-    /** {@code {"features": [numbers]}}. */
-    static float[] features(byte[] body) {
+    /**
+     * {@code {"features": [numbers]}}, each a finite 32-bit float, {@code inputDim} of them.
+     *
+     * @throws Refusal a 400 saying what is wrong, in fixed words
+     */
+    static float[] features(byte[] body, int inputDim) throws Refusal {
         JsonNode root;
         try {
             root = JSON.readTree(body);
         } catch (IOException e) {
-            throw new IllegalArgumentException("body is not JSON: " + e.getMessage().lines().findFirst().orElse(""));
+            throw new Refusal(Reply.error(400, "body is not JSON").withDetail(e.getMessage()));
         }
         JsonNode array = root == null ? null : root.get("features");
         if (array == null || !array.isArray()) {
-            throw new IllegalArgumentException("body must be {\"features\": [numbers]}");
+            throw new Refusal(Reply.error(400, "body must be {\"features\": [numbers]}"));
+        }
+        if (array.size() != inputDim) {
+            throw new Refusal(Reply.error(400, "expected " + inputDim + " features, got " + array.size()));
         }
         float[] out = new float[array.size()];
         for (int i = 0; i < out.length; i++) {
             if (!array.get(i).isNumber()) {
-                throw new IllegalArgumentException("feature " + i + " is not a number");
+                throw new Refusal(Reply.error(400, "feature " + i + " is not a number"));
             }
             out[i] = array.get(i).floatValue();
+            if (!Float.isFinite(out[i])) {
+                throw new Refusal(Reply.error(400, "feature " + i + " is not a finite 32-bit number"));
+            }
         }
         return out;
     }
 
-    private static byte[] readBody(HttpExchange exchange) throws IOException {
-        try (InputStream in = exchange.getRequestBody()) {
-            byte[] body = in.readNBytes(MAX_BODY_BYTES + 1);
-            if (body.length > MAX_BODY_BYTES) {
-                throw new IllegalArgumentException("body over " + MAX_BODY_BYTES + " bytes");
-            }
-            return body;
-        }
-    }
-
-    private static byte[] statusBody(Status s) {
-        Map<String, Object> out = new LinkedHashMap<>(s.details());
+    private static Map<String, Object> statusBody(Status s) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        // A probe must answer: a detail that is not a finite number is written as null, not a 500.
+        s.details().forEach((key, value) -> out.put(key, value instanceof Double d && !Double.isFinite(d)
+                || value instanceof Float f && !Float.isFinite(f) ? null : value));
         out.put("live", s.live());
         out.put("ready", s.ready());
         out.put("reasons", s.reasons());
+        return out;
+    }
+
+    private static Reply internalError(Throwable e) {
+        Reply reply = Reply.error(500, "internal error");
+        LOG.error("[{}] HTTP request failed", reply.errorId(), e);
+        return reply.withDetail(null);
+    }
+
+    /**
+     * JSON of {@code value}.
+     *
+     * @throws IllegalStateException if it holds a non-finite number: JSON has none, and Jackson would
+     *     write {@code "NaN"}, a string where a number belongs
+     */
+    static byte[] json(Object value) {
+        requireFinite(value);
         try {
-            return JSON.writeValueAsBytes(out);
+            return JSON.writeValueAsBytes(value);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
 
-    private record Reply(int status, byte[] body) {
+    private static void requireFinite(Object value) {
+        if (value instanceof Double d && !Double.isFinite(d) || value instanceof Float f && !Float.isFinite(f)) {
+            throw new IllegalStateException("a reply held the non-finite number " + value);
+        } else if (value instanceof Map<?, ?> map) {
+            map.values().forEach(OperationsServer::requireFinite);
+        } else if (value instanceof Collection<?> items) {
+            items.forEach(OperationsServer::requireFinite);
+        } else if (value instanceof float[] || value instanceof double[]) {
+            throw new IllegalArgumentException("write numbers as lists, so they are checked");
+        }
+    }
+
+    /** A reply to send. {@code detail} is logged with {@code errorId}, never sent. */
+    record Reply(int status, byte[] body, String contentType, Map<String, String> headers, String errorId,
+            String detail, boolean retryElsewhere) {
+
+        static Reply json(int status, Object value) {
+            return new Reply(status, OperationsServer.json(value), "application/json", Map.of(), null, null, false);
+        }
+
         static Reply error(int status, String message) {
-            try {
-                return new Reply(status, JSON.writeValueAsBytes(Map.of("error", message)));
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
+            return error(status, message, null);
+        }
+
+        /** {@code {"error": message, "errorId": id}}, with {@code "reason"} when not null. */
+        static Reply error(int status, String message, String reason) {
+            String id = UUID.randomUUID().toString();
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("error", message);
+            if (reason != null) {
+                body.put("reason", reason);
+            }
+            body.put("errorId", id);
+            return new Reply(status, OperationsServer.json(body), "application/json", Map.of(), id, null, false);
+        }
+
+        /** A 503 another copy of the task may not give: try the standby, or the next instance. */
+        static Reply unavailable(String message, String detail) {
+            Reply r = error(503, message).withHeader("Retry-After", "1").withDetail(detail);
+            return new Reply(r.status, r.body, r.contentType, r.headers, r.errorId, r.detail, true);
+        }
+
+        /** A 503 of this instance's own load: asking another copy would not help. */
+        static Reply busy(String message, String detail) {
+            return error(503, message).withHeader("Retry-After", "1").withDetail(detail);
+        }
+
+        Reply withHeader(String name, String value) {
+            Map<String, String> h = new LinkedHashMap<>(headers);
+            h.put(name, value);
+            return new Reply(status, body, contentType, Map.copyOf(h), errorId, detail, retryElsewhere);
+        }
+
+        Reply withDetail(String text) {
+            return new Reply(status, body, contentType, headers, errorId, text, retryElsewhere);
+        }
+    }
+
+    /** A reply decided before the work: thrown out of the reading and checking of a request. */
+    static final class Refusal extends Exception {
+        private final transient Reply reply;
+
+        Refusal(Reply reply) {
+            super(null, null, false, false);
+            this.reply = reply;
+        }
+    }
+
+    private interface Route {
+        Reply answer(Call call) throws IOException, Refusal;
+    }
+
+    /**
+     * Serves one exchange on its connection thread. {@code readsBody}: the route reads the request
+     * and calls {@link Call#requestRead} itself; otherwise the request is read once its headers are.
+     */
+    private void serve(HttpExchange exchange, boolean readsBody, Route route) {
+        Call call = new Call(exchange, ConnectionThreads.current());
+        Reply reply;
+        try {
+            if (!readsBody) {
+                call.requestRead();
+            }
+            reply = route.answer(call);
+        } catch (Refusal refusal) {
+            reply = refusal.reply;
+        } catch (IOException e) {
+            // The request could not be read: the client left, or its deadline closed the connection.
+            LOG.debug("{} {}: request not read: {}", exchange.getRequestMethod(), exchange.getRequestURI().getRawPath(),
+                    e.toString());
+            exchange.close();
+            return;
+        } catch (RuntimeException e) {
+            reply = internalError(e);
+        }
+        log(exchange, reply);
+        call.send(reply);
+    }
+
+    private static void log(HttpExchange exchange, Reply reply) {
+        if (reply.errorId() == null || reply.detail() == null && reply.status() == 500) {
+            return; // a success, or a 500 logged with its exception already
+        }
+        String line = "[{}] {} {} -> {}: {}";
+        Object[] args = {reply.errorId(), exchange.getRequestMethod(), exchange.getRequestURI().getRawPath(),
+                reply.status(), reply.detail() == null ? "-" : reply.detail()};
+        if (reply.status() >= 500 || reply.status() == 403) {
+            LOG.warn(line, args);
+        } else {
+            LOG.debug(line, args);
+        }
+    }
+
+    /** One exchange as its handler sees it: the body read within bounds, and the reply sent. */
+    private final class Call {
+        private final HttpExchange exchange;
+        private final ConnectionThreads.Slot slot;
+        private boolean bodyRead;
+
+        Call(HttpExchange exchange, ConnectionThreads.Slot slot) {
+            this.exchange = exchange;
+            this.slot = slot;
+        }
+
+        String method() {
+            return exchange.getRequestMethod();
+        }
+
+        String header(String name) {
+            return exchange.getRequestHeaders().getFirst(name);
+        }
+
+        void expect(String path, String... methods) throws Refusal {
+            if (!exchange.getRequestURI().getRawPath().equals(path)) {
+                throw new Refusal(Reply.error(404, "no such resource"));
+            }
+            if (!List.of(methods).contains(method())) {
+                throw new Refusal(Reply.error(405, String.join(" or ", methods) + " only")
+                        .withHeader("Allow", String.join(", ", methods)));
             }
         }
 
-        String text() {
-            return new String(body, StandardCharsets.UTF_8);
+        /**
+         * The body, at most {@value #MAX_BODY_BYTES} bytes: a declared length over that is refused
+         * before a byte is read, a chunked body as soon as it passes it.
+         */
+        byte[] body() throws IOException, Refusal {
+            String length = header("Content-Length");
+            if (length != null && Long.parseLong(length.trim()) > MAX_BODY_BYTES) {
+                throw tooLarge("Content-Length " + length);
+            }
+            byte[] body = exchange.getRequestBody().readNBytes(MAX_BODY_BYTES + 1);
+            if (body.length > MAX_BODY_BYTES) {
+                throw tooLarge("chunked body past the cap");
+            }
+            bodyRead = true;
+            return body;
         }
-    }
 
-    private interface ReplySource {
-        Reply get() throws IOException;
-    }
-
-    private static void respond(HttpExchange exchange, ReplySource source) throws IOException {
-        Reply reply;
-        try {
-            reply = source.get();
-        } catch (IllegalArgumentException e) {
-            reply = Reply.error(400, e.getMessage());
-        } catch (RuntimeException e) {
-            LOG.error("{} {} failed", exchange.getRequestMethod(), exchange.getRequestURI(), e);
-            reply = Reply.error(500, e.getClass().getSimpleName() + ": " + e.getMessage());
+        private Refusal tooLarge(String detail) {
+            return new Refusal(Reply.error(413, "body over " + MAX_BODY_BYTES + " bytes").withDetail(detail));
         }
-        exchange.getResponseHeaders().set("Content-Type", "application/json");
-        send(exchange, reply.status(), reply.body());
-    }
 
-    private static void send(HttpExchange exchange, int status, byte[] body) throws IOException {
-        exchange.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
-        try (OutputStream out = exchange.getResponseBody()) {
-            out.write(body);
+        void requestRead() throws IOException {
+            if (slot != null) {
+                slot.requestRead();
+            }
+        }
+
+        private boolean declaresBody() {
+            String te = header("Transfer-Encoding");
+            String length = header("Content-Length");
+            try {
+                return te != null || length != null && Long.parseLong(length.trim()) > 0;
+            } catch (NumberFormatException e) {
+                return true;
+            }
+        }
+
+        /**
+         * Sends {@code reply}. A body left unread (a refusal before it) closes the connection after
+         * the reply, and is read and dropped first up to a bound within the deadline, so the client
+         * reads the reply rather than a reset.
+         */
+        void send(Reply reply) {
+            try {
+                if (slot != null) {
+                    slot.watchFor(connections.readTimeoutNanos());
+                }
+                Headers headers = exchange.getResponseHeaders();
+                headers.set("Content-Type", reply.contentType());
+                headers.set("X-Content-Type-Options", "nosniff");
+                headers.set("Cache-Control", "no-store");
+                reply.headers().forEach(headers::set);
+                boolean unread = !bodyRead && declaresBody();
+                if (unread) {
+                    headers.set("Connection", "close");
+                }
+                byte[] body = method().equals("HEAD") ? new byte[0] : reply.body();
+                exchange.sendResponseHeaders(reply.status(), body.length == 0 ? -1 : body.length);
+                if (body.length > 0) {
+                    OutputStream out = exchange.getResponseBody();
+                    out.write(body);
+                    out.flush();
+                    if (unread) {
+                        drain(exchange.getRequestBody());
+                    }
+                    out.close();
+                }
+            } catch (IOException e) {
+                LOG.debug("{} {}: reply not delivered: {}", method(), exchange.getRequestURI().getRawPath(),
+                        e.toString());
+            } finally {
+                exchange.close();
+            }
+        }
+
+        private void drain(InputStream in) throws IOException {
+            byte[] buffer = new byte[16 * 1024];
+            long total = 0;
+            int n;
+            while (total < MAX_DRAIN_BYTES && (n = in.read(buffer)) >= 0) {
+                total += n;
+            }
         }
     }
 
@@ -313,6 +776,7 @@ public final class OperationsServer implements AutoCloseable {
     @Override
     public void close() {
         server.stop(0);
-        executor.shutdownNow();
+        connections.close();
+        workers.shutdownNow();
     }
 }

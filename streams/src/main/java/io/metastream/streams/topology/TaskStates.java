@@ -65,6 +65,11 @@ public final class TaskStates {
         return streams.queryMetadataForKey(names.supportSets(), taskId, Serdes.String().serializer());
     }
 
+    /** The number of features {@link #predict} takes: the input size of the base served now. */
+    public int inputDim() {
+        return model.base().inputDim();
+    }
+
     /**
      * The task as the local stores hold it; empty if they hold nothing for it.
      *

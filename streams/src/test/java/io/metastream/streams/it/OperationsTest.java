@@ -40,6 +40,7 @@ class OperationsTest {
     private static final HttpClient HTTP = HttpClient.newHttpClient();
     private static final int TASKS = 24;
     private static final int SAMPLES = 5;
+    private static final String TOKEN = "operations-test-bearer-token";
 
     @TempDir
     Path dir;
@@ -50,8 +51,11 @@ class OperationsTest {
             String v1 = f.publishVersion(1).version();
             String v2 = f.publishVersion(2).version();
             f.store.setAlias(MODEL, "production", v1);
+            // Default bind (loopback) and advertised host (the bound address); forwarding signed
+            // with a shared secret, the task API behind a token.
             Map<String, Object> http = Map.of(MetastreamConfig.HTTP_PORT_CONFIG, 0,
-                    MetastreamConfig.HTTP_ADVERTISED_HOST_CONFIG, "localhost",
+                    MetastreamConfig.HTTP_AUTH_TOKEN_CONFIG, TOKEN,
+                    MetastreamConfig.HTTP_FORWARD_SECRET_CONFIG, "operations-test-forward-secret",
                     MetastreamConfig.NUM_STANDBY_REPLICAS_CONFIG, 1);
             MetastreamApp a = f.startInstance("a", withMetricsPort(http));
             MetastreamApp b = f.startInstance("b", http);
@@ -101,6 +105,11 @@ class OperationsTest {
                 }
             }
             assertThat(servedBy).as("each instance answered for the tasks it owns").hasSize(2);
+            assertThat(servedBy).allMatch(s -> s.startsWith("127.0.0.1:"));
+            assertThat(send(HttpRequest.newBuilder(uri(a, "/tasks/t1")).GET().build()).statusCode())
+                    .as("no token").isEqualTo(401);
+            assertThat(get(a, "/tasks/t1", "X-Metastream-Route", "active").statusCode()).as("forged route")
+                    .isEqualTo(403);
             assertThat(post(a, "/tasks/t1/predict", "{\"features\": [1, 2]}").statusCode()).isEqualTo(400);
             // Finite but extreme features: a finite answer (the base's where the state overflows) or
             // a refusal, never NaN or Infinity in the JSON.
@@ -118,12 +127,12 @@ class OperationsTest {
             await(Duration.ofSeconds(10), "both instances serving " + v2, () -> both.stream()
                     .allMatch(app -> app.model().base().version().equals(MODEL + "@" + v2)));
             a.watcher().orElseThrow().simulateConsumerFailure(new IllegalStateException("drill"));
-            String metricsA = "http://localhost:" + a.metricsPort().orElseThrow() + "/metrics";
+            String metricsA = "http://127.0.0.1:" + a.metricsPort().orElseThrow() + "/metrics";
             await(Duration.ofSeconds(10), "the watcher restarted", () -> a.watcher().orElseThrow().isFollowing()
                     && scrape(metricsA).sum("metastream_model_swaps_total", "outcome", "WATCHER_RESTARTED") == 1);
 
             PrometheusText scrapeA = scrape(metricsA);
-            PrometheusText scrapeB = scrape("http://localhost:" + b.httpPort().orElseThrow() + "/metrics");
+            PrometheusText scrapeB = scrape("http://127.0.0.1:" + b.httpPort().orElseThrow() + "/metrics");
             assertThat(scrapeA.sum("metastream_samples_total") + scrapeB.sum("metastream_samples_total"))
                     .isEqualTo(TASKS * SAMPLES);
             assertThat(scrapeA.sum("metastream_queries_total") + scrapeB.sum("metastream_queries_total"))
@@ -164,12 +173,18 @@ class OperationsTest {
         return out;
     }
 
-    private static HttpResponse<String> get(MetastreamApp app, String path) {
-        return send(HttpRequest.newBuilder(uri(app, path)).GET().build());
+    private static HttpResponse<String> get(MetastreamApp app, String path, String... headers) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri(app, path)).GET()
+                .header("Authorization", "Bearer " + TOKEN);
+        for (int i = 0; i < headers.length; i += 2) {
+            request.header(headers[i], headers[i + 1]);
+        }
+        return send(request.build());
     }
 
     private static HttpResponse<String> post(MetastreamApp app, String path, String body) {
-        return send(HttpRequest.newBuilder(uri(app, path)).POST(HttpRequest.BodyPublishers.ofString(body)).build());
+        return send(HttpRequest.newBuilder(uri(app, path)).POST(HttpRequest.BodyPublishers.ofString(body))
+                .header("Authorization", "Bearer " + TOKEN).build());
     }
 
     private static URI uri(MetastreamApp app, String path) {
@@ -177,7 +192,7 @@ class OperationsTest {
         if (parts.length > 2 && parts[1].equals("tasks")) {
             parts[2] = OperationsServer.pathSegment(parts[2]);
         }
-        return URI.create("http://localhost:" + app.httpPort().orElseThrow() + String.join("/", parts));
+        return URI.create("http://127.0.0.1:" + app.httpPort().orElseThrow() + String.join("/", parts));
     }
 
     private static HttpResponse<String> send(HttpRequest request) {
