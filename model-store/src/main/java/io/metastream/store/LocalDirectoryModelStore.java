@@ -32,6 +32,7 @@ import java.util.stream.Stream;
  * root/&lt;name&gt;/&lt;version&gt;/manifest.json + parameter files
  * root/&lt;name&gt;/aliases.json
  * root/&lt;name&gt;/alias-history.jsonl
+ * root/&lt;name&gt;/aliases.lock        (locked while an alias moves; never holds data)
  * </pre>
  * Publishing writes into a hidden {@code .tmp-<uuid>} directory, forces every file and the directory
  * to disk, then renames it to the version directory atomically, so a crash never leaves half a
