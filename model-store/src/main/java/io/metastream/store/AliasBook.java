@@ -1,27 +1,49 @@
 package io.metastream.store;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
  * The aliases of one model: {@code aliases.json} (replaced atomically) and the append-only
- * {@code alias-history.jsonl}, one JSON line per move. Not thread-safe; the store serialises writers.
+ * {@code alias-history.jsonl}, one JSON line per move.
+ *
+ * <p>{@code aliases.json} is the truth; the history explains it. A move replaces
+ * {@code aliases.json} first, then appends its line, so a writer killed in between leaves the alias
+ * moved and its line missing or torn (a last line without its newline). Reading ignores a torn last
+ * line. Before every move the book repairs the history: it cuts a torn tail (so it cannot swallow
+ * the next line) and, for each alias whose last recorded move does not end where
+ * {@code aliases.json} says, appends a {@code recovered} line from the one to the other.
+ *
+ * <p>Not thread-safe, and the moves assume one writer: the store holds its cross-process lock around them.
  */
 final class AliasBook {
     static final String ALIASES_FILE = "aliases.json";
     static final String HISTORY_FILE = "alias-history.jsonl";
     static final int CURRENT_FORMAT_VERSION = 1;
+    /** The action of a line the book wrote to stand for one a crash lost. */
+    static final String RECOVERED = "recovered";
+    static final String ROLLBACK = "rollback";
+    /**
+     * Every history line starts with this (the writer puts {@code time} first). A line written by an
+     * older version right after a torn one carries the torn text in front of it; the entry is read
+     * from the last occurrence.
+     */
+    private static final String LINE_START = "{\"time\":";
 
     private final Path modelDir;
     private final String modelName;
@@ -62,38 +84,62 @@ final class AliasBook {
     }
 
     /**
-     * Points {@code alias} at {@code version}: rewrites {@code aliases.json} atomically, then appends
-     * the move to the history. Pointing an alias where it already points changes nothing.
+     * Points {@code alias} at {@code version}, if {@code check} only when it points at {@code expected}
+     * now: rewrites {@code aliases.json} atomically, then appends the move to the history.
      *
-     * @return false if the alias already pointed at {@code version}
+     * @param action recorded action; null for {@code set} or {@code move}
+     * @return false if the alias already pointed at {@code version} (nothing is written)
+     * @throws AliasConflictException if {@code check} and the alias points elsewhere than {@code expected}
      * @throws IOException if a file cannot be read or written
      */
-    boolean move(String alias, String version, Instant now) throws IOException {
-        return move(alias, version, now, null);
+    boolean move(String alias, boolean check, String expected, String version, Instant now, String action)
+            throws IOException {
+        SortedMap<String, String> aliases = read();
+        String current = aliases.get(alias);
+        if (check && !Objects.equals(current, expected)) {
+            throw new AliasConflictException(modelName, alias, expected, current, version);
+        }
+        repairHistory(aliases, now);
+        if (version.equals(current)) {
+            return false;
+        }
+        aliases.put(alias, version);
+        Map<String, Object> file = new LinkedHashMap<>();
+        file.put("format_version", CURRENT_FORMAT_VERSION);
+        file.put("aliases", aliases);
+        DurableFiles.replace(modelDir.resolve(ALIASES_FILE), Json.write(file));
+        appendLine(now, alias, current, version, action != null ? action : current == null ? "set" : "move");
+        return true;
     }
 
     /**
-     * Moves {@code alias} back along its promotion history: to the version it pointed at before
-     * the move that made it point at its current version. Rollbacks themselves are skipped when
-     * walking back, so repeated rollbacks keep going back.
+     * If {@code alias} points at {@code expected}, moves it back along its promotion history: to the
+     * version it pointed at before the move that made it point at {@code expected}. Rollbacks
+     * themselves are skipped when walking back, so repeated rollbacks keep going back.
      *
      * @return the version the alias points at now
-     * @throws IllegalStateException if there is nothing earlier to go back to
+     * @throws AliasConflictException if the alias points elsewhere than {@code expected}
+     * @throws IllegalStateException if the alias was never set or there is nothing earlier to go back to
      * @throws IOException if a file cannot be read or written
      */
-    String rollback(String alias, Instant now) throws IOException {
-        String current = read().get(alias);
+    String rollback(String alias, String expected, Instant now) throws IOException {
+        SortedMap<String, String> aliases = read();
+        String current = aliases.get(alias);
         if (current == null) {
             throw new IllegalStateException("alias '" + alias + "' of " + modelName + " was never set");
         }
+        if (!current.equals(expected)) {
+            throw new AliasConflictException(modelName, alias, expected, current, "the version before " + expected);
+        }
+        repairHistory(aliases, now);
         List<AliasMove> history = history();
         for (int i = history.size() - 1; i >= 0; i--) {
             AliasMove m = history.get(i);
-            if (m.alias().equals(alias) && !m.action().equals("rollback") && current.equals(m.to())) {
+            if (m.alias().equals(alias) && !m.action().equals(ROLLBACK) && current.equals(m.to())) {
                 if (m.from() == null) {
                     break;
                 }
-                move(alias, m.from(), now, "rollback");
+                move(alias, true, current, m.from(), now, ROLLBACK);
                 return m.from();
             }
         }
@@ -101,46 +147,129 @@ final class AliasBook {
                 + current + " to roll back to");
     }
 
-    /** Every recorded move, oldest first. */
+    /**
+     * Every recorded move, oldest first. A torn last line (no newline: its writer was killed) is
+     * left out unless it is a whole entry.
+     *
+     * @throws CorruptArtifactException if a complete line is not an alias move
+     * @throws IOException if the file cannot be read
+     */
     List<AliasMove> history() throws IOException {
-        List<String> lines;
+        byte[] bytes;
         try {
-            lines = Files.readAllLines(modelDir.resolve(HISTORY_FILE), StandardCharsets.UTF_8);
+            bytes = Files.readAllBytes(modelDir.resolve(HISTORY_FILE));
         } catch (NoSuchFileException e) {
             return List.of();
         }
-        List<AliasMove> moves = new ArrayList<>(lines.size());
-        for (String line : lines) {
+        String text = new String(bytes, StandardCharsets.UTF_8);
+        List<AliasMove> moves = new ArrayList<>();
+        int lineNumber = 0;
+        int start = 0;
+        while (start < text.length()) {
+            int end = text.indexOf('\n', start);
+            boolean torn = end < 0;
+            String line = text.substring(start, torn ? text.length() : end);
+            start = torn ? text.length() : end + 1;
+            lineNumber++;
             if (line.isBlank()) {
                 continue;
             }
-            JsonNode n = Json.MAPPER.readTree(line);
-            moves.add(new AliasMove(Instant.parse(n.get("time").asText()), n.get("alias").asText(),
-                    n.hasNonNull("from") ? n.get("from").asText() : null, n.get("to").asText(),
-                    n.get("action").asText()));
+            AliasMove move = parse(line);
+            if (move != null) {
+                moves.add(move);
+            } else if (!torn) {
+                throw new CorruptArtifactException(modelName, HISTORY_FILE, "line " + lineNumber
+                        + " is not an alias move: " + abbreviate(line), null);
+            }
         }
         return moves;
     }
 
-    private boolean move(String alias, String version, Instant now, String action) throws IOException {
-        SortedMap<String, String> aliases = read();
-        String from = aliases.put(alias, version);
-        if (version.equals(from)) {
-            return false;
+    /** The move on {@code line}, or null if it holds none (torn, garbled). */
+    private static AliasMove parse(String line) {
+        AliasMove move = parseWhole(line);
+        int at = line.lastIndexOf(LINE_START);
+        if (move == null && at > 0) {
+            move = parseWhole(line.substring(at));
         }
-        Map<String, Object> file = new LinkedHashMap<>();
-        file.put("format_version", CURRENT_FORMAT_VERSION);
-        file.put("aliases", aliases);
-        DurableFiles.replace(modelDir.resolve(ALIASES_FILE), Json.write(file));
+        return move;
+    }
 
+    private static AliasMove parseWhole(String line) {
+        try {
+            JsonNode n = Json.MAPPER.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(line);
+            if (n == null || !n.isObject() || !n.hasNonNull("time") || !n.hasNonNull("alias")
+                    || !n.hasNonNull("to") || !n.hasNonNull("action")) {
+                return null;
+            }
+            return new AliasMove(Instant.parse(n.get("time").asText()), n.get("alias").asText(),
+                    n.hasNonNull("from") ? n.get("from").asText() : null, n.get("to").asText(),
+                    n.get("action").asText());
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static String abbreviate(String line) {
+        return line.length() <= 120 ? line : line.substring(0, 120) + "...";
+    }
+
+    /**
+     * Makes the history end where {@code aliases.json} is: cuts a torn tail, then records each alias
+     * whose last line does not end at its current version as {@code recovered}.
+     */
+    private void repairHistory(SortedMap<String, String> aliases, Instant now) throws IOException {
+        cutTornTail();
+        Map<String, String> recorded = new TreeMap<>();
+        for (AliasMove m : history()) {
+            recorded.put(m.alias(), m.to());
+        }
+        for (Map.Entry<String, String> e : aliases.entrySet()) {
+            String last = recorded.get(e.getKey());
+            if (!e.getValue().equals(last)) {
+                appendLine(now, e.getKey(), last, e.getValue(), RECOVERED);
+            }
+        }
+    }
+
+    /**
+     * A history that does not end in a newline was being appended to when its writer died. A whole
+     * entry gets its newline; anything less is cut, so the next line starts on a line of its own.
+     */
+    private void cutTornTail() throws IOException {
+        Path file = modelDir.resolve(HISTORY_FILE);
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            return;
+        }
+        if (bytes.length == 0 || bytes[bytes.length - 1] == '\n') {
+            return;
+        }
+        int lastNewline = bytes.length - 1;
+        while (lastNewline >= 0 && bytes[lastNewline] != '\n') {
+            lastNewline--;
+        }
+        String tail = new String(bytes, lastNewline + 1, bytes.length - lastNewline - 1, StandardCharsets.UTF_8);
+        if (parse(tail) != null) {
+            DurableFiles.append(file, new byte[] {'\n'});
+            return;
+        }
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            channel.truncate(lastNewline + 1);
+            channel.force(true);
+        }
+    }
+
+    private void appendLine(Instant now, String alias, String from, String to, String action) throws IOException {
         Map<String, Object> line = new LinkedHashMap<>();
         line.put("time", now.toString());
         line.put("alias", alias);
         line.put("from", from);
-        line.put("to", version);
-        line.put("action", action != null ? action : from == null ? "set" : "move");
+        line.put("to", to);
+        line.put("action", action);
         DurableFiles.append(modelDir.resolve(HISTORY_FILE),
                 (Json.writeLine(line) + "\n").getBytes(StandardCharsets.UTF_8));
-        return true;
     }
 }

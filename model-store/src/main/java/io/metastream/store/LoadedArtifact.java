@@ -13,13 +13,16 @@ import java.util.stream.Collectors;
  *
  * @param manifest the parsed manifest
  * @param files file name to contents, exactly the files the manifest lists
+ * @param digest lowercase hex sha256 of the manifest's bytes as stored: it lists the sha256 of every
+ *     parameter file, so it pins the whole artifact (see {@link ModelStore#digest})
  */
-public record LoadedArtifact(ModelManifest manifest, Map<String, byte[]> files) {
+public record LoadedArtifact(ModelManifest manifest, Map<String, byte[]> files, String digest) {
 
     /** @throws IllegalArgumentException if an argument is null or the files differ from the manifest's list */
     public LoadedArtifact {
-        if (manifest == null || files == null) {
-            throw new IllegalArgumentException("manifest and files must be set, were: " + manifest + ", " + files);
+        if (manifest == null || files == null || digest == null) {
+            throw new IllegalArgumentException("manifest, files and digest must be set, were: " + manifest + ", "
+                    + files + ", " + digest);
         }
         if (!files.keySet().equals(manifest.files().keySet())) {
             throw new IllegalArgumentException("files " + files.keySet() + " differ from the manifest's "
@@ -31,6 +34,21 @@ public record LoadedArtifact(ModelManifest manifest, Map<String, byte[]> files) 
     /** {@code name@version} of the loaded artifact. */
     public String ref() {
         return manifest.ref();
+    }
+
+    /**
+     * Checks that this is the artifact that was announced.
+     *
+     * @param expected the announced {@link #digest()}; null (an announcement from before digests)
+     *     accepts any
+     * @return this artifact
+     * @throws ArtifactMismatchException if the digests differ
+     */
+    public LoadedArtifact requireDigest(String expected) {
+        if (expected != null && !expected.equalsIgnoreCase(digest)) {
+            throw new ArtifactMismatchException(ref(), expected, digest);
+        }
+        return this;
     }
 
     /**
@@ -63,7 +81,7 @@ public record LoadedArtifact(ModelManifest manifest, Map<String, byte[]> files) 
 
     @Override
     public String toString() {
-        return "LoadedArtifact[" + ref() + ", files=" + files.entrySet().stream()
+        return "LoadedArtifact[" + ref() + ", digest=" + digest + ", files=" + files.entrySet().stream()
                 .map(e -> e.getKey() + "=" + e.getValue().length + " bytes")
                 .collect(Collectors.joining(", ", "{", "}")) + "]";
     }

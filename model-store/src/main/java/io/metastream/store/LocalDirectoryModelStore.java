@@ -2,11 +2,14 @@ package io.metastream.store;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -17,6 +20,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Stream;
 
 /**
@@ -25,18 +32,28 @@ import java.util.stream.Stream;
  * root/&lt;name&gt;/&lt;version&gt;/manifest.json + parameter files
  * root/&lt;name&gt;/aliases.json
  * root/&lt;name&gt;/alias-history.jsonl
+ * root/&lt;name&gt;/aliases.lock        (locked while an alias moves; never holds data)
  * </pre>
  * Publishing writes into a hidden {@code .tmp-<uuid>} directory, forces every file and the directory
  * to disk, then renames it to the version directory atomically, so a crash never leaves half a
  * version. Leftover {@code .tmp-*} entries are never listed and are deleted by a later publish once
  * older than {@link #STALE_TMP_AGE} (so a concurrent publisher in another process is not disturbed).
- * Version allocation and alias moves are serialised within this instance; if another process
- * takes a version number first, publish moves on to the next.
+ * Version allocation is serialised within this instance; if another process takes a version
+ * number first, publish moves on to the next. Alias moves are serialised across threads and
+ * processes by a lock on {@code root/<name>/aliases.lock} (see {@link #LOCK_FILE}); the
+ * compare-and-set moves check the alias under that lock.
  */
 public final class LocalDirectoryModelStore implements ModelStore {
     /** How old (by last-modified time against the store's clock) a temp entry must be to be removed. */
     public static final Duration STALE_TMP_AGE = Duration.ofHours(1);
     private static final int MAX_PUBLISH_ATTEMPTS = 1000;
+    /** The file in each model's directory whose lock serialises alias moves across processes. */
+    public static final String LOCK_FILE = "aliases.lock";
+    /** How long an alias move waits for another thread's or process's move before it gives up. */
+    public static final Duration LOCK_TIMEOUT = Duration.ofSeconds(30);
+    private static final long LOCK_POLL_MS = 5;
+    /** One lock per model directory (by real path) for every store instance of this JVM. */
+    private static final ConcurrentMap<Path, ReentrantLock> JVM_LOCKS = new ConcurrentHashMap<>();
 
     private final Path root;
     private final Clock clock;
@@ -145,14 +162,15 @@ public final class LocalDirectoryModelStore implements ModelStore {
         if (!Files.isDirectory(dir)) {
             throw new ModelNotFoundException("no version " + name + "@" + version + " in " + root);
         }
-        ModelManifest manifest = readManifest(name, version, dir);
+        byte[] manifestBytes = readArtifactFile(name + "@" + version, dir.resolve(Names.MANIFEST_FILE));
+        ModelManifest manifest = ArtifactVerifier.manifest(name, version, manifestBytes);
         Map<String, byte[]> contents = new LinkedHashMap<>();
         manifest.files().forEach((fileName, expected) -> {
             byte[] bytes = readArtifactFile(manifest.ref(), dir.resolve(fileName));
             ArtifactVerifier.checkDigest(manifest.ref(), fileName, bytes, expected);
             contents.put(fileName, bytes);
         });
-        return new LoadedArtifact(manifest, contents);
+        return new LoadedArtifact(manifest, contents, Sha256.hex(manifestBytes));
     }
 
     /**
@@ -175,7 +193,7 @@ public final class LocalDirectoryModelStore implements ModelStore {
             ArtifactVerifier.checkDigest(manifest.ref(), fileName, bytes, expected);
             contents.put(fileName, bytes);
         });
-        return new LoadedArtifact(manifest, contents);
+        return new LoadedArtifact(manifest, contents, Sha256.hex(manifestBytes));
     }
 
     private static byte[] readFile(String ref, Path file) {
@@ -236,6 +254,50 @@ public final class LocalDirectoryModelStore implements ModelStore {
 
     @Override
     public void setAlias(String name, String alias, String version) {
+        Path modelDir = requireVersion(name, alias, version);
+        withAliasLock(modelDir, name, "set alias '" + alias + "' of " + name + " to " + version,
+                book -> book.move(alias, false, null, version, clock.instant(), null));
+    }
+
+    @Override
+    public boolean compareAndSetAlias(String name, String alias, String expected, String version) {
+        Path modelDir = requireVersion(name, alias, version);
+        if (expected != null) {
+            Names.checkVersion(expected);
+        }
+        return withAliasLock(modelDir, name, "move alias '" + alias + "' of " + name + " from " + expected + " to "
+                + version, book -> book.move(alias, true, expected, version, clock.instant(), null));
+    }
+
+    @Override
+    public String rollback(String name, String alias, String expected) {
+        Path modelDir = requireModel(name);
+        Names.checkAlias(alias);
+        return withAliasLock(modelDir, name, "roll back alias '" + alias + "' of " + name,
+                book -> book.rollback(alias, expected, clock.instant()));
+    }
+
+    @Override
+    public void rollbackTo(String name, String alias, String expected, String version) {
+        Path modelDir = requireVersion(name, alias, version);
+        Names.checkVersion(expected);
+        withAliasLock(modelDir, name, "roll back alias '" + alias + "' of " + name + " from " + expected + " to "
+                + version, book -> book.move(alias, true, expected, version, clock.instant(), AliasBook.ROLLBACK));
+    }
+
+    @Override
+    public String digest(String name, String version) {
+        Path modelDir = requireModel(name);
+        Names.checkVersion(version);
+        Path dir = modelDir.resolve(version);
+        if (!Files.isDirectory(dir)) {
+            throw new ModelNotFoundException("no version " + name + "@" + version + " in " + root);
+        }
+        return Sha256.hex(readArtifactFile(name + "@" + version, dir.resolve(Names.MANIFEST_FILE)));
+    }
+
+    /** The model's directory, once the alias and version are well-formed and the version exists. */
+    private Path requireVersion(String name, String alias, String version) {
         Path modelDir = requireModel(name);
         Names.checkAlias(alias);
         Names.checkVersion(version);
@@ -243,26 +305,55 @@ public final class LocalDirectoryModelStore implements ModelStore {
             throw new ModelNotFoundException("cannot point " + name + " alias '" + alias + "' at missing version "
                     + name + "@" + version);
         }
-        synchronized (lock) {
-            try {
-                new AliasBook(modelDir, name).move(alias, version, clock.instant());
-            } catch (IOException e) {
-                throw new ModelStoreException("cannot set alias '" + alias + "' of " + name + " to " + version
-                        + ": " + e, e);
-            }
-        }
+        return modelDir;
     }
 
-    @Override
-    public String rollback(String name, String alias) {
-        Path modelDir = requireModel(name);
-        Names.checkAlias(alias);
-        synchronized (lock) {
-            try {
-                return new AliasBook(modelDir, name).rollback(alias, clock.instant());
-            } catch (IOException e) {
-                throw new ModelStoreException("cannot roll back alias '" + alias + "' of " + name + ": " + e, e);
+    /** One alias operation, run while no other thread or process moves this model's aliases. */
+    private interface AliasOperation<T> {
+        T apply(AliasBook book) throws IOException;
+    }
+
+    /**
+     * Runs {@code operation} holding this JVM's lock for the model directory and the operating
+     * system's lock on its {@link #LOCK_FILE}. Both are needed: a file lock is held by the whole JVM,
+     * so a second thread asking for it gets an {@link java.nio.channels.OverlappingFileLockException}
+     * rather than a wait, and two store instances on one directory each have their own monitor.
+     *
+     * @throws ModelStoreException if the locks are not had within {@link #LOCK_TIMEOUT} or an I/O error occurs
+     */
+    private <T> T withAliasLock(Path modelDir, String name, String what, AliasOperation<T> operation) {
+        long deadline = System.nanoTime() + LOCK_TIMEOUT.toNanos();
+        try {
+            Path key = modelDir.toRealPath();
+            ReentrantLock local = JVM_LOCKS.computeIfAbsent(key, k -> new ReentrantLock());
+            if (!local.tryLock(LOCK_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS)) {
+                throw new ModelStoreException("cannot " + what + ": another thread of this process has held the "
+                        + "aliases of " + name + " for over " + LOCK_TIMEOUT.toSeconds() + " s");
             }
+            try (FileChannel channel = FileChannel.open(key.resolve(LOCK_FILE), StandardOpenOption.CREATE,
+                    StandardOpenOption.WRITE)) {
+                FileLock fileLock = channel.tryLock();
+                while (fileLock == null) {
+                    if (System.nanoTime() > deadline) {
+                        throw new ModelStoreException("cannot " + what + ": another process has held "
+                                + key.resolve(LOCK_FILE) + " for over " + LOCK_TIMEOUT.toSeconds() + " s");
+                    }
+                    Thread.sleep(LOCK_POLL_MS);
+                    fileLock = channel.tryLock();
+                }
+                try {
+                    return operation.apply(new AliasBook(modelDir, name));
+                } finally {
+                    fileLock.release();
+                }
+            } finally {
+                local.unlock();
+            }
+        } catch (IOException e) {
+            throw new ModelStoreException("cannot " + what + ": " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ModelStoreException("interrupted while waiting to " + what, e);
         }
     }
 

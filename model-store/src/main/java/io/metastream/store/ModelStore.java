@@ -72,9 +72,11 @@ public interface ModelStore {
     Optional<String> alias(String name, String alias);
 
     /**
-     * Points an alias at an existing version and records the move (time, alias, from, to, action) in
-     * the model's alias history. Re-pointing an alias at the version it already names records
-     * nothing. Checksums are not verified here; {@link #load} a version first to vouch for it.
+     * Points an alias at an existing version whatever it points at now, and records the move (time,
+     * alias, from, to, action) in the model's alias history. Re-pointing an alias at the version it
+     * already names records nothing. For first set-up and tools; a promotion decided on what the
+     * alias pointed at uses {@link #compareAndSetAlias}. Checksums are not verified here;
+     * {@link #load} a version first to vouch for it.
      *
      * @throws ModelNotFoundException if the model or version does not exist
      * @throws IllegalArgumentException if the name, alias or version is malformed
@@ -83,15 +85,58 @@ public interface ModelStore {
     void setAlias(String name, String alias, String version);
 
     /**
-     * Moves an alias back to the version it pointed at before its current one was promoted, and
-     * records the move as a {@code rollback}. Repeated rollbacks walk further back.
+     * Compare-and-set: points an alias at {@code version} only if it points at {@code expected}
+     * now, and records the move. Moves of one model's aliases are serialised across threads and
+     * processes, so of two callers that expect the same version one wins and the other gets an
+     * {@link AliasConflictException}.
      *
+     * @param expected the version the caller saw; null for an alias that must not be set yet
+     * @return true if the alias moved, false if it already pointed at {@code version} (nothing recorded)
+     * @throws AliasConflictException if the alias points elsewhere than {@code expected}
+     * @throws ModelNotFoundException if the model or version does not exist
+     * @throws IllegalArgumentException if the name, alias or a version is malformed
+     * @throws ModelStoreException if the aliases cannot be read or written
+     */
+    boolean compareAndSetAlias(String name, String alias, String expected, String version);
+
+    /**
+     * Compare-and-set rollback: if the alias points at {@code expected}, moves it back to the version
+     * it pointed at before {@code expected} was promoted, and records the move as a {@code rollback}.
+     * Rollbacks are skipped when walking back, so repeated rollbacks walk further back.
+     *
+     * @param expected the version the caller saw and wants rolled back
      * @return the version the alias points at now
+     * @throws AliasConflictException if the alias points elsewhere than {@code expected}
      * @throws ModelNotFoundException if the model does not exist
      * @throws IllegalStateException if the alias was never set or has nothing earlier
      * @throws ModelStoreException if the aliases cannot be read or written
      */
-    String rollback(String name, String alias);
+    String rollback(String name, String alias, String expected);
+
+    /**
+     * Compare-and-set rollback to a chosen version: if the alias points at {@code expected}, points it
+     * at {@code version} and records the move as a {@code rollback} (so later rollbacks walk past it).
+     * For a caller that knows what {@code expected} replaced, such as the trainer undoing its own
+     * promotion.
+     *
+     * @throws AliasConflictException if the alias points elsewhere than {@code expected}
+     * @throws ModelNotFoundException if the model or version does not exist
+     * @throws IllegalArgumentException if the name, alias or a version is malformed
+     * @throws ModelStoreException if the aliases cannot be read or written
+     */
+    void rollbackTo(String name, String alias, String expected, String version);
+
+    /**
+     * The digest that pins a version: the lowercase hex sha256 of its manifest's bytes as stored. The
+     * manifest lists the sha256 of every parameter file and the settings the version is served
+     * with, so two stores agree on a digest only if they hold the same artifact. Announcements
+     * carry it; {@link LoadedArtifact#requireDigest} checks it.
+     *
+     * @throws ModelNotFoundException if the model or version does not exist
+     * @throws CorruptArtifactException if the manifest is missing
+     * @throws ModelStoreException if it cannot be read
+     */
+    String digest(String name, String version);
 
     /**
      * The model's alias history, oldest first.

@@ -63,14 +63,14 @@ class AliasTest {
         store.setAlias("m", "production", "2");
         store.setAlias("m", "production", "3");
 
-        assertThat(store.rollback("m", "production")).isEqualTo("2");
+        assertThat(store.rollback("m", "production", "3")).isEqualTo("2");
         assertThat(store.alias("m", "production")).contains("2");
-        assertThat(store.rollback("m", "production")).isEqualTo("1");
-        assertThatThrownBy(() -> store.rollback("m", "production"))
+        assertThat(store.rollback("m", "production", "2")).isEqualTo("1");
+        assertThatThrownBy(() -> store.rollback("m", "production", "1"))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("no earlier version than 1");
 
         store.setAlias("m", "production", "3");
-        assertThat(store.rollback("m", "production")).as("a new promotion rolls back to where it came from")
+        assertThat(store.rollback("m", "production", "3")).as("a new promotion rolls back to where it came from")
                 .isEqualTo("1");
         List<AliasMove> history = store.aliasHistory("m");
         assertThat(history).extracting(AliasMove::action)
@@ -82,7 +82,7 @@ class AliasTest {
     @Test
     void shouldRefuseRollbackOfAnAliasNeverSet() {
         store.publish("m", draft(), files());
-        assertThatThrownBy(() -> store.rollback("m", "production"))
+        assertThatThrownBy(() -> store.rollback("m", "production", "1"))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("never set");
     }
 

@@ -268,4 +268,23 @@ class LocalDirectoryModelStoreTest {
             pool.shutdownNow();
         }
     }
+
+    @Test
+    void shouldPinAVersionByTheSha256OfItsManifestAndRefuseAnotherArtifactUnderThatVersion() throws IOException {
+        LocalDirectoryModelStore store = store();
+        store.publish("sine-mlp", draft(), files());
+        Path manifest = root.resolve("sine-mlp").resolve("1").resolve("manifest.json");
+        String digest = store.digest("sine-mlp", "1");
+        assertThat(digest).isEqualTo(Sha256.hex(Files.readAllBytes(manifest)));
+        assertThat(store.load("sine-mlp", "1").requireDigest(digest).digest()).isEqualTo(digest);
+        assertThat(store.load("sine-mlp", "1").requireDigest(null).digest()).as("no digest announced").isEqualTo(digest);
+
+        // Another store's version 1: same files, other settings.
+        Path other = root.resolveSibling(root.getFileName() + "-other");
+        LocalDirectoryModelStore elsewhere = new LocalDirectoryModelStore(other, Clock.fixed(NOW, ZoneOffset.UTC));
+        elsewhere.publish("sine-mlp", draft().optAdaptation(Map.of("inner_steps", 1, "step_size", 0.5)), files());
+        assertThatThrownBy(() -> elsewhere.load("sine-mlp", "1").requireDigest(digest))
+                .isInstanceOf(ArtifactMismatchException.class).hasMessageContaining("sine-mlp@1")
+                .hasMessageContaining(digest).hasMessageContaining(elsewhere.digest("sine-mlp", "1"));
+    }
 }

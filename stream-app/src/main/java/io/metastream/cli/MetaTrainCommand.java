@@ -30,9 +30,13 @@ final class MetaTrainCommand implements Callable<Integer> {
     @Option(names = "--set", description = "Override one key, e.g. --set meta.train.margin=0.1 (repeatable).")
     Map<String, String> overrides = new HashMap<>();
 
+    /** The cluster and its security settings, over the --config file's (Kafka's flags). */
+    @picocli.CommandLine.Mixin
+    KafkaClientOptions kafka = new KafkaClientOptions();
+
     @Override
     public Integer call() throws IOException, InterruptedException {
-        Properties props = load(config, overrides);
+        Properties props = load(config, overrides, kafka);
         MetastreamConfig pipeline = new MetastreamConfig(props);
         DjlRuntime.start(pipeline.getInt(MetastreamConfig.DJL_THREADS_CONFIG));
         CountDownLatch stop = new CountDownLatch(1);
@@ -53,6 +57,16 @@ final class MetaTrainCommand implements Callable<Integer> {
             props.load(in);
         }
         props.putAll(overrides);
+        return props;
+    }
+
+    /**
+     * The pipeline's properties: the file, {@code --set}, then {@code --command-config} and
+     * {@code --bootstrap-server}, each over the one before.
+     */
+    static Properties load(Path file, Map<String, String> overrides, KafkaClientOptions kafka) throws IOException {
+        Properties props = load(file, overrides);
+        kafka.applyTo(props);
         return props;
     }
 }

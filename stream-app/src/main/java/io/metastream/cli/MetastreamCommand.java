@@ -19,9 +19,14 @@ public final class MetastreamCommand implements Runnable {
     }
 
     public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The command line as {@link #main} runs it, exit codes and error lines included, for in-process use. */
+    static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new MetastreamCommand());
-        // Expected failures (a missing model, a bad config value) are one readable line, not a
-        // stack trace; METASTREAM_DEBUG=1 shows the trace.
+        // Expected failures (a missing model, a bad config value, an alias someone else moved) are
+        // one readable line, not a stack trace; METASTREAM_DEBUG=1 shows the trace.
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             commandLine.getErr().println("error: " + e.getMessage());
             if (System.getenv("METASTREAM_DEBUG") != null) {
@@ -29,6 +34,6 @@ public final class MetastreamCommand implements Runnable {
             }
             return 1;
         });
-        System.exit(cli.execute(args));
+        return cli;
     }
 }

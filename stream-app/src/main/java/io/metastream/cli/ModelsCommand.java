@@ -61,14 +61,22 @@ final class ModelsCommand {
         }
     }
 
-    /** Options of the commands that tell running instances. */
+    /**
+     * Options of the commands that tell running instances: with a cluster ({@code --bootstrap-server},
+     * {@code --command-config}) the change is announced on its models topic, so running instances
+     * swap; without one only the store's alias moves.
+     */
     static final class AnnounceOptions {
-        @Option(names = "--bootstrap-servers", description = "Announce the change on the models topic of this "
-                + "cluster, so running instances swap (without it only the store's alias moves).")
-        String bootstrapServers;
+        @Mixin
+        KafkaClientOptions kafka = new KafkaClientOptions();
 
         @Option(names = "--models-topic", defaultValue = "models", description = "Default ${DEFAULT-VALUE}.")
         String modelsTopic;
+
+        /** The announcing producer's settings, or null for a store-only move. */
+        Map<String, Object> client() {
+            return kafka.clientProperties();
+        }
 
         Topics topics() {
             Topics d = Topics.defaults();
@@ -101,6 +109,7 @@ final class ModelsCommand {
         m.put("previous_version", c.getPreviousVersion());
         m.put("action", c.getAction());
         m.put("changed_at", c.getChangedAt().toString());
+        m.put("artifact_digest", c.getArtifactDigest());
         return m;
     }
 
@@ -269,12 +278,20 @@ final class ModelsCommand {
         @Option(names = "--alias", defaultValue = "production", description = "Default ${DEFAULT-VALUE}.")
         String alias;
 
+        @Option(names = "--expect", paramLabel = "VERSION", description = "Move the alias only if it points at "
+                + "VERSION now (compare-and-set). Default: the version it points at when the command starts, so a "
+                + "move by someone else during verification makes this command fail, not overwrite it.")
+        String expect;
+
         @Override
         public Integer call() {
-            ModelChange c = ModelPromotion.promote(options.open(), name, alias, version, true,
-                    announce.bootstrapServers, announce.topics());
+            ModelStore store = options.open();
+            String expected = expect != null ? expect : store.alias(name, alias).orElse(null);
+            Map<String, Object> client = announce.client();
+            ModelChange c = ModelPromotion.compareAndPromote(store, name, alias, expected, version, true, client,
+                    announce.topics());
             options.print(changeJson(c), alias + ": " + Objects.toString(c.getPreviousVersion(), "-") + " -> "
-                    + c.getVersion() + (announce.bootstrapServers == null ? " (store only)" : " (announced)"));
+                    + c.getVersion() + (client == null ? " (store only)" : " (announced)"));
             return 0;
         }
     }
@@ -294,12 +311,19 @@ final class ModelsCommand {
         @Option(names = "--alias", defaultValue = "production", description = "Default ${DEFAULT-VALUE}.")
         String alias;
 
+        @Option(names = "--expect", paramLabel = "VERSION", description = "Roll back only if the alias points at "
+                + "VERSION now (compare-and-set). Default: the version it points at when the command starts.")
+        String expect;
+
         @Override
         public Integer call() {
-            ModelChange c = ModelPromotion.rollback(options.open(), name, alias, announce.bootstrapServers,
-                    announce.topics());
+            ModelStore store = options.open();
+            String expected = expect != null ? expect : store.alias(name, alias).orElseThrow(() ->
+                    new IllegalStateException("alias '" + alias + "' of " + name + " was never set"));
+            Map<String, Object> client = announce.client();
+            ModelChange c = ModelPromotion.compareAndRollback(store, name, alias, expected, client, announce.topics());
             options.print(changeJson(c), alias + ": " + c.getPreviousVersion() + " -> " + c.getVersion()
-                    + " (rollback" + (announce.bootstrapServers == null ? ", store only)" : ", announced)"));
+                    + " (rollback" + (client == null ? ", store only)" : ", announced)"));
             return 0;
         }
     }

@@ -27,7 +27,7 @@ final class RecordsTrain {
         if ((c.data == null) == (c.topic.topic == null)) {
             throw new IllegalArgumentException("records needs --data FILE|DIR (CSV with columns task_id, target, "
                     + "optional event_time, every other column a feature; or Avro container files of LabelledSample "
-                    + "rows) or --topic with --bootstrap-servers and --from, not both");
+                    + "rows) or --topic with --bootstrap-server and --from, not both");
         }
         MetaTrainer.Algorithm algo = MetaTrainer.Algorithm.fromId(c.algorithm.toLowerCase(Locale.ROOT));
         if (algo == MetaTrainer.Algorithm.ANIL_RIDGE) {
@@ -88,8 +88,9 @@ final class RecordsTrain {
                 + "topic (LabelledSample Avro) instead of --data.")
         String topic;
 
-        @picocli.CommandLine.Option(names = "--bootstrap-servers", description = "records with --topic: the cluster.")
-        String bootstrapServers;
+        /** records with --topic: the cluster, and its security settings for a TLS or SASL one. */
+        @picocli.CommandLine.Mixin
+        KafkaClientOptions kafka = new KafkaClientOptions();
 
         @picocli.CommandLine.Option(names = "--from", description = "records with --topic: first record timestamp "
                 + "read, an ISO-8601 instant such as 2026-11-01T00:00:00Z.")
@@ -104,10 +105,10 @@ final class RecordsTrain {
         }
 
         SamplesTopicRows.Read read() {
-            if (bootstrapServers == null || from == null) {
-                throw new IllegalArgumentException("--topic needs --bootstrap-servers and --from");
+            if (!kafka.given() || from == null) {
+                throw new IllegalArgumentException("--topic needs --bootstrap-server (or --command-config) and --from");
             }
-            return SamplesTopicRows.read(bootstrapServers, topic, from, to(), java.time.Duration.ofMinutes(2));
+            return SamplesTopicRows.read(kafka.clientProperties(), topic, from, to(), java.time.Duration.ofMinutes(2));
         }
     }
 

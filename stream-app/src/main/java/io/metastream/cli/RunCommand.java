@@ -23,13 +23,17 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--set", description = "Override one key, e.g. --set num.stream.threads=2 (repeatable).")
     Map<String, String> overrides = new HashMap<>();
 
+    /** The cluster and its security settings, over the --config file's (Kafka's flags). */
+    @picocli.CommandLine.Mixin
+    KafkaClientOptions kafka = new KafkaClientOptions();
+
     @Option(names = "--meta-train", description = "Also run the continual meta-trainer in this process, on its "
             + "own threads (meta.train.* keys; see meta-train).")
     boolean metaTrain;
 
     @Override
     public Integer call() throws IOException, InterruptedException {
-        Properties props = MetaTrainCommand.load(config, overrides);
+        Properties props = MetaTrainCommand.load(config, overrides, kafka);
         MetastreamConfig pipeline = new MetastreamConfig(props);
         if (!metaTrain) {
             MetastreamApp.serveUntilShutdown(pipeline);

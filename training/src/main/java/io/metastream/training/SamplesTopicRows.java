@@ -56,11 +56,22 @@ public final class SamplesTopicRows {
      * @throws IllegalArgumentException if the range holds no sample that passes the pipeline's checks
      */
     public static Read read(String bootstrapServers, String topic, Instant from, Instant to, Duration timeout) {
+        return read(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers), topic, from, to, timeout);
+    }
+
+    /**
+     * {@link #read(String, String, Instant, Instant, Duration)} with a consumer of {@code clientProperties}:
+     * {@code bootstrap.servers} and the security settings of a TLS or SASL cluster.
+     *
+     * @throws IllegalArgumentException if the range holds no decodable sample
+     */
+    public static Read read(Map<String, Object> clientProperties, String topic, Instant from, Instant to,
+            Duration timeout) {
         if (!from.isBefore(to)) {
             throw new IllegalArgumentException("empty time range [" + from + ", " + to + ")");
         }
         Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.putAll(clientProperties);
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, "metastream-train-" + UUID.randomUUID());

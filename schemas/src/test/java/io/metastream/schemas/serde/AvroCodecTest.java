@@ -121,6 +121,23 @@ class AvroCodecTest {
     }
 
     @Test
+    void shouldReadAModelChangeWrittenBeforeItCarriedADigest() {
+        Schema v1 = SchemaHistory.of("ModelChange").get(0);
+        assertThat(v1.getField("artifact_digest")).isNull();
+        GenericRecord r = new GenericData.Record(v1);
+        r.put("model_name", "sine");
+        r.put("alias", "production");
+        r.put("version", "3");
+        r.put("previous_version", "2");
+        r.put("action", "promote");
+        r.put("changed_at", 1_700_000_000_000L);
+        byte[] bytes = toBytes(new BinaryMessageEncoder<GenericRecord>(GenericData.get(), v1), r);
+        io.metastream.schemas.ModelChange decoded = AvroCodec.of(io.metastream.schemas.ModelChange.class).decode(bytes);
+        assertThat(decoded.getVersion()).isEqualTo("3");
+        assertThat(decoded.getArtifactDigest()).as("no digest: accepted on the store's own checksums").isNull();
+    }
+
+    @Test
     void shouldWrapDecodeFailureInKafkaSerializationException() {
         AvroSerde<LabelledSample> serde = new AvroSerde<>(LabelledSample.class);
         assertThat(serde.deserializer().deserialize("t", serde.serializer().serialize("t", sample())))

@@ -77,7 +77,19 @@ public final class BaseModelArtifacts {
      * @throws ModelStoreException if the artifact is missing, corrupt or not servable by this build
      */
     public static BaseModel load(ModelStore store, String name, String versionOrAlias) {
-        LoadedArtifact artifact = store.load(name, versionOrAlias);
+        return load(store, name, versionOrAlias, null);
+    }
+
+    /**
+     * Loads and verifies {@code name@versionOrAlias}, and checks that it is the artifact announced
+     * with {@code expectedDigest} ({@link ModelStore#digest}).
+     *
+     * @param expectedDigest the announced digest; null (an announcement from before digests) accepts any
+     * @throws io.metastream.store.ArtifactMismatchException if the store holds another artifact under that version
+     * @throws ModelStoreException if the artifact is missing, corrupt or not servable by this build
+     */
+    public static BaseModel load(ModelStore store, String name, String versionOrAlias, String expectedDigest) {
+        LoadedArtifact artifact = store.load(name, versionOrAlias).requireDigest(expectedDigest);
         ModelManifest m = artifact.manifest();
         if (PROTONET.equals(m.learner())) {
             throw new ModelStoreException(m.ref() + ": learner protonet is served offline only (train/eval), "

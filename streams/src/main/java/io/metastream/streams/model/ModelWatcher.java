@@ -2,6 +2,7 @@ package io.metastream.streams.model;
 
 import io.metastream.streams.kafka.Topics;
 import io.metastream.learn.BaseModel;
+import io.metastream.schemas.ModelChange;
 import io.metastream.schemas.ModelSwapEvent;
 import io.metastream.store.ModelStore;
 import java.time.Duration;
@@ -23,8 +24,10 @@ import org.slf4j.LoggerFactory;
  * Follows the compacted models topic and hot-swaps the served base when its alias moves. Every
  * instance reads the whole topic (assigned, not subscribed: no consumer group, so no instance
  * misses a change), loads and verifies the new version on this thread while the stream threads
- * keep serving the old one, then swaps atomically. A version that fails to load or verify is
- * refused and the current base keeps serving. Each outcome is published to model-events.
+ * keep serving the old one, then swaps atomically. A version that fails to load or verify, or
+ * whose manifest digest differs from the one announced with it, is refused and the current base
+ * keeps serving. The store's alias wins over an older announcement (see {@link #apply(ModelChange)}).
+ * Each outcome is published to model-events.
  *
  * <p>A watcher that stops following would stop hot swaps with no sign, so its consumer restarts
  * after a failure (backoff from 200 ms doubling to 30 s): each failure is logged and published to
@@ -141,11 +144,11 @@ public final class ModelWatcher implements AutoCloseable {
     /** Only the newest change of this model's alias in a poll matters. */
     private void follow(ConsumerRecords<String, byte[]> records) {
         String key = Topics.modelKey(modelName, alias);
-        String target = null;
+        ModelChange target = null;
         for (ConsumerRecord<String, byte[]> r : records) {
             if (key.equals(r.key()) && r.value() != null) {
                 try {
-                    target = topics.models().valueSerde().deserializer().deserialize(r.topic(), r.value()).getVersion();
+                    target = topics.models().valueSerde().deserializer().deserialize(r.topic(), r.value());
                 } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
                     // One unreadable change is skipped, not retried: the watcher must outlive it.
                     LOG.error("unreadable model change at {}-{}@{}: {}", r.topic(), r.partition(), r.offset(),
@@ -160,23 +163,55 @@ public final class ModelWatcher implements AutoCloseable {
         }
     }
 
-    /** Loads, verifies and swaps in {@code version}; on any failure keeps the current base. */
-    void apply(String version) {
+    /**
+     * Serves what {@code change} announces, reconciled with the store: the store's alias is moved
+     * (and forced to disk) before a change is announced, so when the two differ the store holds a
+     * later move, one whose announcement is still on its way or was lost to a crash, and the
+     * watcher serves the store's alias rather than go back to the older announcement. The
+     * announced digest is checked when the announced version is served.
+     */
+    void apply(ModelChange change) {
+        String version = change.getVersion();
+        String digest = change.getArtifactDigest();
+        String note = null;
+        try {
+            String inStore = store.alias(modelName, alias).orElse(null);
+            if (inStore != null && !inStore.equals(version)) {
+                note = "the store's " + alias + " is " + inStore + ", the models topic said " + version
+                        + ": serving the store's, the later move";
+                version = inStore;
+                digest = null;
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("cannot read {}'s alias {} from the store; going by the announcement: {}", modelName, alias,
+                    e.getMessage());
+        }
+        apply(version, digest, note);
+    }
+
+    /**
+     * Loads, verifies and swaps in {@code version}; on any failure, a digest other than
+     * {@code digest} included, keeps the current base.
+     *
+     * @param digest the announced digest; null accepts the store's own checksums alone
+     * @param note why this version (a reconciliation), for the event's reason; may be null
+     */
+    void apply(String version, String digest, String note) {
         BaseModel current = model.base();
         String requested = modelName + "@" + version;
         long start = System.nanoTime();
         String status;
-        String reason = null;
+        String reason = note;
         if (current.version().equals(requested)) {
             status = "UNCHANGED";
         } else {
             try {
-                model.swap(BaseModelArtifacts.load(store, modelName, version));
+                model.swap(BaseModelArtifacts.load(store, modelName, version, digest));
                 status = "SWAPPED";
-                LOG.info("now serving {} (was {})", requested, current.version());
+                LOG.info("now serving {} (was {}){}", requested, current.version(), note == null ? "" : "; " + note);
             } catch (RuntimeException e) {
                 status = "REFUSED";
-                reason = e.getClass().getSimpleName() + ": " + e.getMessage();
+                reason = e.getClass().getSimpleName() + ": " + e.getMessage() + (note == null ? "" : "; " + note);
                 LOG.error("refused {}; still serving {}: {}", requested, current.version(), reason);
             }
         }

@@ -9,6 +9,7 @@ import io.metastream.learn.continual.ContinualRound;
 import io.metastream.learn.continual.TaskBuffer;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.ModelSwapEvent;
+import io.metastream.store.AliasConflictException;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStore;
 import io.metastream.streams.config.MetastreamConfig;
@@ -58,6 +59,11 @@ import org.slf4j.LoggerFactory;
  * {@code meta.train.max.tasks.per.round} tasks, those with the most samples
  * ({@link TaskBuffer#snapshot(int, int, long)}), so neither one malformed sample nor a flood of new
  * task ids decides what a round trains and judges on.
+ *
+ * <p>Its alias moves are compare-and-set: a candidate is promoted only if the alias still points
+ * at the champion it was judged against, and a regressing promotion is rolled back only if it is
+ * the trainer's own and the alias still points at it, to the version it replaced. An operator's
+ * move always wins; the trainer reports {@link #ALIAS_CONFLICT} and moves nothing.
  */
 public final class ContinualMetaTrainer implements AutoCloseable {
     /** The instance id of its model-events. */
@@ -69,6 +75,14 @@ public final class ContinualMetaTrainer implements AutoCloseable {
     public static final String ROLLED_BACK = "LIVE_REGRESSION_ROLLED_BACK";
     /** A newly served version held up on the users who came after it. */
     public static final String KEPT = "LIVE_CHECK_PASSED";
+    /**
+     * The trainer did not move the alias because someone else moved it since the trainer read it: a
+     * promotion decided against a champion no longer served, or a rollback of its own promotion
+     * after an operator moved the alias. The reason names the expected and actual versions.
+     */
+    public static final String ALIAS_CONFLICT = "ALIAS_CONFLICT";
+    /** Someone else moved the alias away from the version the trainer promoted: its live check ends. */
+    public static final String LIVE_CHECK_DROPPED = "LIVE_CHECK_DROPPED";
     private static final Logger LOG = LoggerFactory.getLogger(ContinualMetaTrainer.class);
 
     private final MetastreamConfig config;
@@ -101,10 +115,13 @@ public final class ContinualMetaTrainer implements AutoCloseable {
     /** The input size of the served version {@link #dimOf}; 0: unknown. */
     private int servedDim;
     private String dimOf;
-    // The live check: the version served now, the one before it, and the first task number seen
-    // after the change; users from then on judge whether the change was a regression.
+    // The live check of the trainer's own last promotion: the version it promoted, the one that
+    // replaced, and the first task number seen after it; users from then on judge whether it was a
+    // regression. Only a promotion this trainer made is checked and rolled back, and only while
+    // the alias still points at it: a version someone else chose is theirs to judge.
     private String served;
-    private String previous;
+    private String promoted;
+    private String replaced;
     private long watchFrom = -1;
     private long lastAliasCheckMs;
 
@@ -237,7 +254,7 @@ public final class ContinualMetaTrainer implements AutoCloseable {
         return out;
     }
 
-    /** Any change of the served alias (ours or a person's) starts a live check against the version before. */
+    /** A move of the served alias by someone else ends the live check of the trainer's own promotion. */
     private void noticeServedVersion() {
         long now = System.currentTimeMillis();
         if (now - lastAliasCheckMs < 1000) {
@@ -245,15 +262,94 @@ public final class ContinualMetaTrainer implements AutoCloseable {
         }
         lastAliasCheckMs = now;
         String current = store.alias(model, alias).orElse(null);
-        if (current != null && !current.equals(served)) {
-            startLiveCheck(served, current);
+        String dropped = null;
+        synchronized (this) {
+            if (current != null && !current.equals(served)) {
+                served = current;
+                if (promoted != null && !promoted.equals(current)) {
+                    dropped = promoted;
+                    endLiveCheck();
+                }
+            }
+        }
+        if (dropped != null) {
+            LOG.info("{} moved from {} (promoted by the meta-trainer) to {} by someone else: no live check, no "
+                    + "automatic rollback of it", alias, dropped, current);
+            announce(dropped, current, LIVE_CHECK_DROPPED, alias + " moved from " + dropped + " to " + current
+                    + " by someone else; the meta-trainer rolls back only its own promotion while it stands");
         }
     }
 
     private synchronized void startLiveCheck(String before, String now) {
-        previous = before;
+        replaced = before;
+        promoted = now;
         served = now;
         watchFrom = before == null ? -1 : buffer.tasksSeen();
+    }
+
+    private synchronized void endLiveCheck() {
+        promoted = null;
+        replaced = null;
+        watchFrom = -1;
+    }
+
+    /**
+     * The trainer's own promotion: a compare-and-set from {@code champion}, the version the round
+     * judged against, to {@code candidate}, announced; then the live check of it starts. If the
+     * alias moved during the round nothing moves: the candidate beat a version no longer served.
+     *
+     * @return the conflict if the alias had moved, null if the candidate was promoted
+     */
+    AliasConflictException promote(String candidate, String champion) {
+        try {
+            ModelPromotion.compareAndPromote(store, model, alias, champion, candidate, true,
+                    config.clientProperties(), topics);
+        } catch (AliasConflictException e) {
+            LOG.warn("candidate {} not promoted: {}", candidate, e.getMessage());
+            return e;
+        }
+        startLiveCheck(champion, candidate);
+        return null;
+    }
+
+    /**
+     * Rolls back the trainer's own last promotion to the version it replaced, by compare-and-set on
+     * the version it promoted: if someone moved the alias since, nothing moves (an operator's choice
+     * stands, and no version nobody chose is ever reached) and the refusal goes to model-events.
+     *
+     * @param why the regression's figures, for model-events
+     * @return whether the alias moved back
+     * @throws IllegalStateException if the trainer has no promotion of its own under check
+     */
+    boolean rollBackOwnPromotion(String why) {
+        String version;
+        String back;
+        synchronized (this) {
+            version = promoted;
+            back = replaced;
+        }
+        if (version == null || back == null) {
+            throw new IllegalStateException("the meta-trainer has no promotion of its own to roll back");
+        }
+        try {
+            ModelPromotion.rollBackTo(store, model, alias, version, back, config.clientProperties(), topics);
+        } catch (AliasConflictException e) {
+            LOG.warn("not rolling {} back to {}: {}", version, back, e.getMessage());
+            announce(version, e.actual() == null ? version : e.actual(), ALIAS_CONFLICT, "did not roll " + version
+                    + " back to " + back + ": " + e.getMessage() + "; " + why);
+            synchronized (this) {
+                served = e.actual();
+                endLiveCheck();
+            }
+            return false;
+        }
+        announce(version, back, ROLLED_BACK, why);
+        LOG.warn("rolled {} back to {}: {}", version, back, why);
+        synchronized (this) {
+            served = back;
+            endLiveCheck();
+        }
+        return true;
     }
 
     private void maybeStartRound() {
@@ -329,21 +425,28 @@ public final class ContinualMetaTrainer implements AutoCloseable {
         provenance.put("figures", verdict.figures());
         ModelManifest manifest = BaseModelArtifacts.publish(store, model, outcome.candidate(), provenance);
         store.setAlias(model, CANDIDATE_ALIAS, manifest.version());
-        if (verdict.promote()) {
-            ModelPromotion.promote(store, model, alias, manifest.version(), true, config.clientProperties(), topics);
-            startLiveCheck(championVersion, manifest.version());
-        }
         String reason = verdict.reason() + "; figures " + verdict.figures();
-        announce(championVersion, manifest.version(), verdict.promote() ? PROMOTED : REFUSED, reason);
+        String status = verdict.promote() ? PROMOTED : REFUSED;
+        boolean promotedNow = false;
+        if (verdict.promote()) {
+            AliasConflictException conflict = promote(manifest.version(), championVersion);
+            promotedNow = conflict == null;
+            if (conflict != null) {
+                status = ALIAS_CONFLICT;
+                reason = "won against " + championVersion + " but not promoted: " + conflict.getMessage() + "; "
+                        + reason;
+            }
+        }
+        announce(championVersion, manifest.version(), status, reason);
         LOG.info("meta-training round: candidate {} {} ({})", manifest.version(),
-                verdict.promote() ? "promoted" : "refused", verdict.reason());
-        return Optional.of(new Decision(manifest.version(), championVersion, verdict.promote(), verdict,
+                promotedNow ? "promoted" : "not promoted", reason);
+        return Optional.of(new Decision(manifest.version(), championVersion, promotedNow, verdict,
                 Map.copyOf(offsets), outcome.trainedTasks(), judgeOn.size()));
     }
 
     /**
-     * Judges the version served since the last change against the one before it, on the users first
-     * seen after the change, once there are enough of them; rolls back if the one before wins by the
+     * Judges the trainer's own last promotion against the version it replaced, on the users first
+     * seen after it, once there are enough of them; rolls it back if the one before wins by the
      * margin (the same test a candidate must pass, the other way round).
      */
     private void liveCheck(List<TaskBuffer.BufferedTask> tasks) {
@@ -351,11 +454,11 @@ public final class ContinualMetaTrainer implements AutoCloseable {
         String before;
         long from;
         synchronized (this) {
-            now = served;
-            before = previous;
+            now = promoted;
+            before = replaced;
             from = watchFrom;
         }
-        if (before == null || from < 0) {
+        if (now == null || before == null || from < 0) {
             return;
         }
         List<TaskBuffer.BufferedTask> seenAfter = tasks.stream().filter(t -> t.firstSeen() >= from).toList();
@@ -373,24 +476,13 @@ public final class ContinualMetaTrainer implements AutoCloseable {
                 .judge(nowServed, BaseModelArtifacts.load(store, model, before), after);
         String figures = "; figures " + v.figures() + " (champion: " + now + ", challenger: " + before + ")";
         if (v.promote()) {
-            ModelPromotion.rollback(store, model, alias, config.clientProperties(), topics);
-            String back = store.alias(model, alias).orElse(before);
-            announce(now, back, ROLLED_BACK, "version " + now + " regressed on " + after.size()
+            boolean back = rollBackOwnPromotion("version " + now + " regressed on " + after.size()
                     + " users who came after it: " + v.reason() + figures);
-            LOG.warn("rolled {} back to {}: {}", now, back, v.reason());
-            synchronized (this) {
-                served = back;
-                previous = null;
-                watchFrom = -1;
-            }
-            liveDecisions.add(new LiveCheck(now, back, true, v));
+            liveDecisions.add(new LiveCheck(now, before, back, v));
         } else {
             announce(before, now, KEPT, "version " + now + " held up on " + after.size() + " users: " + v.reason()
                     + figures);
-            synchronized (this) {
-                previous = null;
-                watchFrom = -1;
-            }
+            endLiveCheck();
             liveDecisions.add(new LiveCheck(now, before, false, v));
         }
     }
