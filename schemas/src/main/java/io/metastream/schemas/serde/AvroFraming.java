@@ -58,6 +58,23 @@ public final class AvroFraming {
         new AvroFraming(bytes, offset, length).walk(writer, 0);
     }
 
+    /**
+     * Checks one datum written with {@code writer} that starts at {@code offset}, within
+     * {@code bytes[offset, offset + length)}, and says where it ends: for buffers that hold several
+     * datums one after another (an object container file's block, say).
+     *
+     * @return the bytes the datum takes
+     * @throws RecordDecodeException ({@code MALFORMED_BODY}) as {@link #check} does
+     */
+    public static int measure(Schema writer, byte[] bytes, int offset, int length) {
+        if (offset < 0 || length < 0 || offset + length > bytes.length) {
+            throw new IllegalArgumentException("range " + offset + "+" + length + " outside " + bytes.length + " bytes");
+        }
+        AvroFraming framing = new AvroFraming(bytes, offset, length);
+        framing.walk(writer, 0);
+        return framing.pos - offset;
+    }
+
     private void walk(Schema schema, int depth) {
         if (depth > MAX_DEPTH) {
             throw refused("nesting deeper than " + MAX_DEPTH + " levels");
