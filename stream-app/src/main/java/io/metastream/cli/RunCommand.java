@@ -42,7 +42,9 @@ final class RunCommand implements Callable<Integer> {
         try (ContinualMetaTrainer trainer = new ContinualMetaTrainer(pipeline, new ContinualTrainingConfig(props),
                 new LocalDirectoryModelStore(Path.of(pipeline.getString(MetastreamConfig.MODEL_STORE_DIR_CONFIG))))) {
             trainer.start();
-            MetastreamApp.serveUntilShutdown(pipeline);
+            MetastreamApp.serveUntilShutdown(pipeline, app -> app.readinessCheck(
+                    "continual meta-trainer not following the samples topic (restarting; no rounds until then)",
+                    trainer::isFollowing));
         }
         return 0;
     }

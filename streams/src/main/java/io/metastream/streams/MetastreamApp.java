@@ -73,6 +73,7 @@ public final class MetastreamApp implements AutoCloseable {
     private final ErrorsToDeadLetters.SideProducer deadLetterSide;
     private final java.util.concurrent.ScheduledExecutorService stallWatch;
     private volatile boolean engineStalled;
+    private final Map<String, java.util.function.BooleanSupplier> readinessChecks = new java.util.concurrent.ConcurrentHashMap<>();
     private final MeterRegistry registry;
     private final MetastreamMetrics metrics;
     private final KafkaStreamsMetrics streamsMetrics;
@@ -130,8 +131,18 @@ public final class MetastreamApp implements AutoCloseable {
      * stop (SIGTERM): then it flushes, commits and closes the stores before the JVM exits.
      */
     public static void serveUntilShutdown(MetastreamConfig config) throws InterruptedException {
+        serveUntilShutdown(config, app -> { });
+    }
+
+    /**
+     * As {@link #serveUntilShutdown(MetastreamConfig)}, handing the running instance to
+     * {@code whenRunning} first (to add a {@link #readinessCheck}, say).
+     */
+    public static void serveUntilShutdown(MetastreamConfig config, java.util.function.Consumer<MetastreamApp> whenRunning)
+            throws InterruptedException {
         CountDownLatch stopped = new CountDownLatch(1);
         MetastreamApp app = launch(config, Duration.ofMinutes(5));
+        whenRunning.accept(app);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             app.close();
             System.out.println("stopped cleanly");
@@ -282,6 +293,11 @@ public final class MetastreamApp implements AutoCloseable {
             reasons.add(w == null ? "model watcher not started" : "model watcher not following "
                     + topics.models().name() + " (restarting after " + w.restarts() + " failure(s)); hot swaps wait");
         }
+        readinessChecks.forEach((reason, ok) -> {
+            if (!ok.getAsBoolean()) {
+                reasons.add(reason);
+            }
+        });
         long call = engine.currentCallMillis();
         if (call > config.getLong(MetastreamConfig.ADAPTATION_ENGINE_STALL_MS_CONFIG)) {
             reasons.add("adaptation engine stalled: a learner call has run " + call + " ms (adaptation.engine.stall.ms="
@@ -426,6 +442,20 @@ public final class MetastreamApp implements AutoCloseable {
                     config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG), model, config.instanceId())
                     .onEvent(event -> metrics.modelEvent(event.getStatus())).start();
         }
+    }
+
+    /**
+     * Makes {@code /ready} fail with {@code reason} while {@code ok} is false: for a long-lived
+     * thread the application runs beside the pipeline (the continual meta-trainer's consumer, say),
+     * so that its death shows where the pipeline's own do. Also exported as
+     * {@code metastream_readiness_check{check}} (1 while ok).
+     */
+    public MetastreamApp readinessCheck(String reason, java.util.function.BooleanSupplier ok) {
+        readinessChecks.put(reason, ok);
+        io.micrometer.core.instrument.Gauge.builder("metastream.readiness.check", ok, c -> c.getAsBoolean() ? 1 : 0)
+                .description("1 while a readiness check an application added holds").tag("check", reason)
+                .register(registry);
+        return this;
     }
 
     /** Turns a hung learner call into a log line and a model-events record, once per stall. */

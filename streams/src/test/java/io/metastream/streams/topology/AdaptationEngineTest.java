@@ -53,6 +53,22 @@ class AdaptationEngineTest {
     }
 
     @Test
+    void shouldShowHowLongAHungLearnerCallHasRunAndZeroOnceItReturns() throws Exception {
+        RecordingLearner hanging = RecordingLearner.holdingFirstCall(model.learner());
+        engine = AdaptationEngine.shared(hanging, 256, 0);
+        assertThat(engine.currentCallMillis()).as("idle").isZero();
+        AdaptationEngine.Job job = new AdaptationEngine.Job(model.base(), supports(2, 5), j -> { });
+        engine.submit(job);
+        assertThat(hanging.entered.await(10, TimeUnit.SECONDS)).isTrue();
+        Thread.sleep(300);
+        assertThat(engine.currentCallMillis()).as("a call that has not returned").isGreaterThanOrEqualTo(250);
+        assertThat(job.isDone()).isFalse();
+        hanging.release.countDown();
+        awaitDone(job);
+        assertThat(engine.currentCallMillis()).as("between calls").isZero();
+    }
+
+    @Test
     void shouldSplitWorkIntoCallsOfAtMostTheBatchMax() throws Exception {
         engine = AdaptationEngine.shared(learner, 8, 0);
         AdaptationEngine.Job job = new AdaptationEngine.Job(model.base(), supports(20, 3), j -> { });

@@ -81,6 +81,10 @@ public final class ContinualMetaTrainer implements AutoCloseable {
      * after an operator moved the alias. The reason names the expected and actual versions.
      */
     public static final String ALIAS_CONFLICT = "ALIAS_CONFLICT";
+    /** The trainer's consumer of the samples topic failed; it restarts with a backoff (once per outage). */
+    public static final String TRAINER_FAILED = "TRAINER_FAILED";
+    /** It follows the samples topic again. */
+    public static final String TRAINER_RESTARTED = "TRAINER_RESTARTED";
     /** Someone else moved the alias away from the version the trainer promoted: its live check ends. */
     public static final String LIVE_CHECK_DROPPED = "LIVE_CHECK_DROPPED";
     private static final Logger LOG = LoggerFactory.getLogger(ContinualMetaTrainer.class);
@@ -153,6 +157,12 @@ public final class ContinualMetaTrainer implements AutoCloseable {
                 settings.getInt(ContinualTrainingConfig.MIN_HELD_OUT_TASKS_CONFIG));
     }
 
+    /** Whether its consumer follows the samples topic now (false while it waits to restart, or once closed). */
+    public boolean isFollowing() {
+        AssignedConsumerThread c = consumer;
+        return c != null && c.isFollowing();
+    }
+
     /** Starts following the samples topic; rounds start on their own as tasks arrive. */
     public ContinualMetaTrainer start() {
         served = store.alias(model, alias).orElse(null);
@@ -167,11 +177,19 @@ public final class ContinualMetaTrainer implements AutoCloseable {
                             public void failed(RuntimeException error, int failures, Duration backoff) {
                                 LOG.warn("meta-trainer consumer failed ({} in a row); restarting in {}", failures,
                                         backoff, error);
+                                if (failures == 1) {
+                                    // Seen on model-events once per outage, not once per retry.
+                                    announce(served, served, TRAINER_FAILED, error.getClass().getSimpleName()
+                                            + ": " + error.getMessage() + " (restarting in " + backoff.toMillis()
+                                            + " ms; no rounds until then)");
+                                }
                             }
 
                             @Override
                             public void recovered(int failures) {
                                 LOG.info("meta-trainer consumer follows the samples topic again");
+                                announce(served, served, TRAINER_RESTARTED, "following " + topics.samples().name()
+                                        + " again after " + failures + " failure(s)");
                             }
                         })
                 .start();
