@@ -1,12 +1,13 @@
 package io.metastream.schemas.serde;
 
+import static io.metastream.testkit.HostileBytes.concat;
+import static io.metastream.testkit.HostileBytes.zigzag;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.ModelChange;
 import io.metastream.schemas.PredictionRequest;
-import java.io.ByteArrayOutputStream;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -31,25 +32,6 @@ class AvroFramingTest {
     /** The 10-byte single-object header of the current LabelledSample schema. */
     private static byte[] header() {
         return Arrays.copyOf(SAMPLES.encode(sample()), 10);
-    }
-
-    private static byte[] zigzag(long v) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        long n = (v << 1) ^ (v >> 63);
-        while ((n & ~0x7fL) != 0) {
-            out.write((int) ((n & 0x7f) | 0x80));
-            n >>>= 7;
-        }
-        out.write((int) n);
-        return out.toByteArray();
-    }
-
-    private static byte[] concat(byte[]... parts) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (byte[] p : parts) {
-            out.writeBytes(p);
-        }
-        return out.toByteArray();
     }
 
     private static void assertRefused(byte[] record, String why) {

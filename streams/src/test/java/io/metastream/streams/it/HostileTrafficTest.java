@@ -1,5 +1,9 @@
 package io.metastream.streams.it;
 
+import static io.metastream.testkit.HostileBytes.concat;
+import static io.metastream.testkit.HostileBytes.filled;
+import static io.metastream.testkit.HostileBytes.zigzag;
+
 import static io.metastream.streams.it.StreamingFixture.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -10,7 +14,6 @@ import io.metastream.schemas.PredictionRequest;
 import io.metastream.schemas.Prediction;
 import io.metastream.schemas.serde.AvroCodec;
 import io.metastream.streams.model.ModelPromotion;
-import java.io.ByteArrayOutputStream;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -168,30 +171,5 @@ class HostileTrafficTest {
             assertThat(log).as("the watcher skipped the unreadable changes and carried on")
                     .contains("unreadable model change");
         }
-    }
-
-    private static byte[] zigzag(long v) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        long n = (v << 1) ^ (v >> 63);
-        while ((n & ~0x7fL) != 0) {
-            out.write((int) ((n & 0x7f) | 0x80));
-            n >>>= 7;
-        }
-        out.write((int) n);
-        return out.toByteArray();
-    }
-
-    private static byte[] filled(int n, int value) {
-        byte[] b = new byte[n];
-        Arrays.fill(b, (byte) value);
-        return b;
-    }
-
-    private static byte[] concat(byte[]... parts) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (byte[] p : parts) {
-            out.writeBytes(p);
-        }
-        return out.toByteArray();
     }
 }
