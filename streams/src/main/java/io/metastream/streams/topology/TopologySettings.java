@@ -28,8 +28,9 @@ public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, in
             }
         }
 
+        /** The defaults of {@link MetastreamConfig}'s {@code ConfigDef}. */
         public static Limits defaults() {
-            return new Limits(64 * 1024, 3_600_000L, 64 * 1024, 7L * 24 * 3_600_000, 60_000L, 1_000_000L, 10_000);
+            return DEFAULTS.limits();
         }
 
         /** These limits with another bound on the tasks an instance holds. */
@@ -45,22 +46,36 @@ public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, in
         }
     }
 
+    /** These settings with another longest wait of a query for the samples produced before it. */
+    public TopologySettings withQuerySampleWaitMs(long waitMs) {
+        return new TopologySettings(supportMaxSize, adaptationIntervalMs, adaptationBatchMax, adaptOnQuery,
+                queryBatchIntervalMs, waitMs, limits, adaptationEnabled, stateEncoding);
+    }
+
     /** These settings with other limits. */
     public TopologySettings withLimits(Limits limits) {
         return new TopologySettings(supportMaxSize, adaptationIntervalMs, adaptationBatchMax, adaptOnQuery,
                 queryBatchIntervalMs, querySampleWaitMs, limits, adaptationEnabled, stateEncoding);
     }
 
+    /**
+     * The defaults, read from {@link MetastreamConfig}'s {@code ConfigDef} (the one place a default
+     * is written), so an embedding application gets the pipeline that {@code run} gets.
+     */
+    private static final TopologySettings DEFAULTS = from(new MetastreamConfig(
+            java.util.Map.of(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092")));
+
     /** The defaults of {@link MetastreamConfig}. */
     public static TopologySettings defaults() {
-        return of(20, 500L, 256, true, 20L);
+        return DEFAULTS;
     }
 
     /** The defaults of {@link MetastreamConfig} with these batching settings. */
     public static TopologySettings of(int supportMaxSize, long adaptationIntervalMs, int adaptationBatchMax,
             boolean adaptOnQuery, long queryBatchIntervalMs) {
         return new TopologySettings(supportMaxSize, adaptationIntervalMs, adaptationBatchMax, adaptOnQuery,
-                queryBatchIntervalMs, 250L, Limits.defaults(), true, AdaptedStateCodec.INT8_DELTA);
+                queryBatchIntervalMs, DEFAULTS.querySampleWaitMs(), DEFAULTS.limits(), DEFAULTS.adaptationEnabled(),
+                DEFAULTS.stateEncoding());
     }
 
     public static TopologySettings from(MetastreamConfig config) {

@@ -71,7 +71,7 @@ class BoundedStateTest {
     }
 
     private void start(long maxTasks, int expiryBudget) {
-        TopologySettings defaults = TopologySettings.of(20, 200, 256, true, 20);
+        TopologySettings defaults = TopologySettings.of(20, 200, 256, true, 20).withQuerySampleWaitMs(250);
         TopologySettings.Limits d = TopologySettings.Limits.defaults();
         TopologySettings.Limits limits = new TopologySettings.Limits(d.maxRecordBytes(), d.maxFutureMs(),
                 d.deadLetterMaxValueBytes(), TTL.toMillis(), EXPIRY_INTERVAL.toMillis(), maxTasks, expiryBudget);

@@ -46,7 +46,7 @@ class EmbeddedPipelinesTest {
     private static MetastreamTopology.Builder textPipeline(ActiveModel model, String prefix) {
         return MetastreamTopology.builder(model, AdaptationEngine.onCallingThread(model.learner(), 64))
                 .prefix(prefix)
-                .settings(TopologySettings.of(20, 50, 64, true, 20))
+                .settings(TopologySettings.of(20, 50, 64, true, 20).withQuerySampleWaitMs(250))
                 .samples(prefix + "-samples", Serdes.String(), Serdes.String(), (k, v, ts) -> {
                     String[] f = v.split(";");
                     return new TaskSample(f[0], new float[] {Float.parseFloat(f[1])}, Float.parseFloat(f[2]), ts);

@@ -121,7 +121,7 @@ class FiniteOutputsTopologyTest {
     private void start(BaseModel base, Learner learner) {
         model = new ActiveModel(base, learner);
         registry = new SimpleMeterRegistry();
-        TopologySettings settings = TopologySettings.of(20, 200, 256, true, 20);
+        TopologySettings settings = TopologySettings.of(20, 200, 256, true, 20).withQuerySampleWaitMs(250);
         Properties props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, "finite-outputs-test");
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");

@@ -55,7 +55,7 @@ class MetastreamTopologyTest {
     @BeforeEach
     void start() {
         model = TestModels.activeQuickBase();
-        startWith(TopologySettings.of(20, 200, 256, true, 20));
+        startWith(TopologySettings.of(20, 200, 256, true, 20).withQuerySampleWaitMs(250));
     }
 
     /** (Re)starts the driver on the same state directory with other settings. */
@@ -115,7 +115,7 @@ class MetastreamTopologyTest {
     void shouldKeepATaskThatGotSamplesDuringASharedEngineRoundDirtyAndAdaptItAgain() throws Exception {
         RecordingLearner gated = RecordingLearner.holdingFirstCall(model.learner());
         try (AdaptationEngine engine = AdaptationEngine.shared(gated, 256, 0)) {
-            startWith(TopologySettings.of(20, 200, 256, true, 20), engine);
+            startWith(TopologySettings.of(20, 200, 256, true, 20).withQuerySampleWaitMs(250), engine);
             KeyValueStore<String, Long> dirty = driver.getKeyValueStore(StoreNames.DIRTY_TASKS);
             sample("user-1", "e0", 0.5f, 1f);
             sample("user-1", "e1", 1.5f, 2f);
@@ -205,7 +205,7 @@ class MetastreamTopologyTest {
 
     @Test
     void shouldKeepSamplesButAnswerWithTheBaseWhenAdaptationIsOff() {
-        TopologySettings on = TopologySettings.of(20, 200, 256, true, 20);
+        TopologySettings on = TopologySettings.of(20, 200, 256, true, 20).withQuerySampleWaitMs(250);
         startWith(new TopologySettings(on.supportMaxSize(), on.adaptationIntervalMs(), on.adaptationBatchMax(),
                 on.adaptOnQuery(), on.queryBatchIntervalMs(), on.querySampleWaitMs(), on.limits(), false,
                 on.stateEncoding()));
@@ -304,7 +304,7 @@ class MetastreamTopologyTest {
     @Test
     void shouldAnswerAsOfTheQueryEvenWhenTheLaterSampleIsAlreadyAdaptedIn() {
         // Background rounds every 20 ms, queries every 200 ms: the task is adapted, and clean, first.
-        startWith(TopologySettings.of(20, 20, 256, true, 200));
+        startWith(TopologySettings.of(20, 20, 256, true, 200).withQuerySampleWaitMs(250));
         sample("p", "s0", -2f, 1f);
         sample("p", "s1", -1f, 2f);
         query("p", "before-s2", 0.5f);
