@@ -71,7 +71,7 @@ public final class DemoRunner {
 
     public DemoReport run() {
         long wallStart = System.nanoTime();
-        DjlRuntime.start(1);
+        DjlRuntime.start(MetastreamConfig.djlThreads(options.overrides()));
         TempDirectory scratch = TempDirectory.create("metastream-demo-");
         Path work = scratch.path();
         out.println("metastream demo: " + options.tasks() + " sinusoid tasks, " + options.shots() + " shots, "

@@ -71,7 +71,7 @@ public final class DriftDemo {
     }
 
     public Report run() throws Exception {
-        DjlRuntime.start(1);
+        DjlRuntime.start(MetastreamConfig.djlThreads(options.overrides()));
         int shift = options.rounds() / 2;
         try (TempDirectory scratch = TempDirectory.create("metastream-drift-");
                 EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(scratch.path().resolve("broker"))) {

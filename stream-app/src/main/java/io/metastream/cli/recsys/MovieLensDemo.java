@@ -52,7 +52,7 @@ public final class MovieLensDemo {
     }
 
     public ReplayReport run() {
-        DjlRuntime.start(1);
+        DjlRuntime.start(MetastreamConfig.djlThreads(options.overrides()));
         ColdStartData data = ColdStartData.read(dataFolder());
         out.printf(Locale.ROOT, "metastream demo, movielens scenario: %s %s, %d warm users to meta-train on, "
                 + "%d cold users to replay%n", data.data().format(), data.fingerprint(), data.split().train().size(),

@@ -419,6 +419,16 @@ public final class MetastreamConfig extends AbstractConfig {
         }
     }
 
+    /**
+     * {@code djl.threads} as {@code overrides} (a demo's {@code --set key=value}) say, or its
+     * default: for commands that must start the engine before they build a whole configuration.
+     */
+    public static int djlThreads(Map<String, ?> overrides) {
+        Object given = overrides.get(DJL_THREADS_CONFIG);
+        Object value = given != null ? given : CONFIG.defaultValues().get(DJL_THREADS_CONFIG);
+        return (Integer) ConfigDef.parseType(DJL_THREADS_CONFIG, value, Type.INT);
+    }
+
     public static ConfigDef configDef() {
         return new ConfigDef(CONFIG);
     }
