@@ -429,6 +429,42 @@ public final class MetastreamConfig extends AbstractConfig {
         return (Integer) ConfigDef.parseType(DJL_THREADS_CONFIG, value, Type.INT);
     }
 
+    /**
+     * Every key as a Markdown table, in the order the {@code ConfigDef} defines them: what
+     * {@code docs/configuration.md} holds (a test fails when that file is stale). Password
+     * defaults are never shown.
+     */
+    public static String markdownTable() {
+        StringBuilder out = new StringBuilder("| key | type | default | valid values | importance | meaning |\n"
+                + "| --- | --- | --- | --- | --- | --- |\n");
+        for (ConfigDef.ConfigKey key : CONFIG.configKeys().values()) {
+            String dflt = !key.hasDefault() ? "(required)"
+                    : key.type == Type.PASSWORD ? (key.defaultValue == null ? "" : "(hidden)")
+                    : key.defaultValue == null || key.defaultValue.toString().isEmpty() ? "(empty)"
+                    : "`" + machineFree(ConfigDef.convertToString(key.defaultValue,
+                            key.type)) + "`";
+            // A lambda validator has no readable toString; its rule is in the key's documentation.
+            String valid = key.validator == null || key.validator.getClass().isSynthetic()
+                    || key.validator.toString().contains("$$Lambda") ? "" : key.validator.toString();
+            out.append("| `").append(key.name).append("` | ").append(key.type.name().toLowerCase(java.util.Locale.ROOT))
+                    .append(" | ").append(dflt).append(" | ").append(cell(valid)).append(" | ")
+                    .append(key.importance.name().toLowerCase(java.util.Locale.ROOT)).append(" | ")
+                    .append(cell(key.documentation)).append(" |\n");
+        }
+        return out.toString();
+    }
+
+    /** A default under this machine's temporary directory, written the same on every machine. */
+    private static String machineFree(String value) {
+        String tmp = System.getProperty("java.io.tmpdir");
+        return tmp != null && !tmp.isEmpty() && value.startsWith(tmp)
+                ? "${java.io.tmpdir}" + value.substring(tmp.length()) : value;
+    }
+
+    private static String cell(String text) {
+        return text == null ? "" : text.replace("|", "\\|").replace("\n", " ");
+    }
+
     public static ConfigDef configDef() {
         return new ConfigDef(CONFIG);
     }
