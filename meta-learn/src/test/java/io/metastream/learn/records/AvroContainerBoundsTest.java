@@ -1,5 +1,8 @@
 package io.metastream.learn.records;
 
+import static io.metastream.learn.records.RecordFiles.concat;
+import static io.metastream.learn.records.RecordFiles.deflate;
+import static io.metastream.learn.records.RecordFiles.varint;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -10,12 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.zip.Deflater;
-import java.util.zip.DeflaterOutputStream;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
 import org.apache.avro.file.CodecFactory;
@@ -168,37 +166,20 @@ class AvroContainerBoundsTest {
     }
 
     /** A container header for {@link #ROW} with {@code codec} and {@link #SYNC}. */
-    static byte[] header(String codec) throws IOException {
-        Map<String, byte[]> meta = new LinkedHashMap<>();
-        meta.put(DataFileConstants.SCHEMA, ROW.toString().getBytes(StandardCharsets.UTF_8));
-        meta.put(DataFileConstants.CODEC, codec.getBytes(StandardCharsets.UTF_8));
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        BinaryEncoder e = EncoderFactory.get().directBinaryEncoder(out, null);
-        e.writeFixed(DataFileConstants.MAGIC);
-        e.writeMapStart();
-        e.setItemCount(meta.size());
-        for (Map.Entry<String, byte[]> m : meta.entrySet()) {
-            e.startItem();
-            e.writeString(m.getKey());
-            e.writeBytes(m.getValue());
-        }
-        e.writeMapEnd();
-        e.writeFixed(SYNC);
-        e.flush();
-        return out.toByteArray();
+    private static byte[] header(String codec) {
+        return RecordFiles.containerHeader(ROW, codec, SYNC);
     }
 
-    /** A block: its count, its size, the bytes as stored, the sync marker. */
-    static byte[] block(long count, byte[] stored) throws IOException {
-        return concat(blockStart(count, stored.length), stored, SYNC);
+    private static byte[] block(long count, byte[] stored) {
+        return RecordFiles.block(count, stored, SYNC);
     }
 
-    static byte[] blockStart(long count, long size) {
+    private static byte[] blockStart(long count, long size) {
         return concat(varint(count), varint(size));
     }
 
     /** One {@link #ROW} record, as Avro's writer encodes it. */
-    static byte[] datum(String task, float target, float... features) throws IOException {
+    private static byte[] datum(String task, float target, float... features) {
         GenericRecord r = new GenericData.Record(ROW);
         r.put("task_id", task);
         List<Float> x = new ArrayList<>();
@@ -207,43 +188,7 @@ class AvroContainerBoundsTest {
         }
         r.put("features", x);
         r.put("target", target);
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        BinaryEncoder e = EncoderFactory.get().directBinaryEncoder(out, null);
-        new GenericDatumWriter<GenericRecord>(ROW).write(r, e);
-        e.flush();
-        return out.toByteArray();
-    }
-
-    static byte[] varint(long v) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        BinaryEncoder e = EncoderFactory.get().directBinaryEncoder(out, null);
-        try {
-            e.writeLong(v);
-            e.flush();
-        } catch (IOException impossible) {
-            throw new UncheckedIOException(impossible);
-        }
-        return out.toByteArray();
-    }
-
-    /** Raw deflate (no zlib wrapper), as Avro's deflate codec stores a block. */
-    static byte[] deflate(byte[] bytes) throws IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        try (DeflaterOutputStream d = new DeflaterOutputStream(out, new Deflater(Deflater.BEST_COMPRESSION, true))) {
-            d.write(bytes);
-        }
-        return out.toByteArray();
-    }
-
-    static byte[] concat(byte[]... parts) {
-        int n = Arrays.stream(parts).mapToInt(p -> p.length).sum();
-        byte[] all = new byte[n];
-        int at = 0;
-        for (byte[] p : parts) {
-            System.arraycopy(p, 0, all, at, p.length);
-            at += p.length;
-        }
-        return all;
+        return RecordFiles.datum(ROW, r);
     }
 
     private static Path write(Path file, byte[]... parts) throws IOException {
