@@ -26,6 +26,7 @@ import org.apache.avro.LogicalTypes;
 import org.apache.avro.Schema;
 import org.apache.avro.file.DataFileConstants;
 import org.apache.avro.generic.GenericDatumReader;
+import org.apache.avro.generic.GenericFixed;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.avro.io.BinaryDecoder;
 import org.apache.avro.io.DecoderFactory;
@@ -97,6 +98,12 @@ final class AvroRecords {
         private final List<TaskRecords.Row> rows = new ArrayList<>();
         private int width = -1;
         private Boolean timed;
+        /** From the header. */
+        private byte[] sync;
+        private Schema writer;
+        private Codec codec;
+        private Fields fields;
+        private GenericDatumReader<GenericRecord> reader;
 
         Reading(Path file, FileChannel in, TaskRecords.Limits limits, long maxRows) throws IOException {
             this.file = file;
@@ -128,77 +135,82 @@ final class AvroRecords {
                 b.duplicate().get(value);
                 meta.put(k.toString(), value);
             });
-            byte[] sync = ((org.apache.avro.generic.GenericFixed) header.get("sync")).bytes().clone();
-            Schema writer = writerSchema(meta);
-            Codec codec = codec(meta);
-            Fields fields = fields(file, writer);
-            GenericDatumReader<GenericRecord> reader = new GenericDatumReader<>(writer);
-
-            long pos = headerLength;
-            GenericRecord r = null;
-            while (pos < fileSize) {
-                long blockAt = pos;
-                byte[] start = bytesAt(pos, (int) Math.min(MAX_BLOCK_START_BYTES, fileSize - pos));
-                int startLength;
-                try {
-                    startLength = AvroFraming.measure(BLOCK_START, start, 0, start.length);
-                } catch (RecordDecodeException e) {
-                    throw truncated(blockAt, "its count and size are cut short or malformed: " + e.getMessage());
-                }
-                BinaryDecoder d = DecoderFactory.get().binaryDecoder(start, 0, startLength, null);
-                long count = d.readLong();
-                long size = d.readLong();
-                pos += startLength;
-                long left = fileSize - pos;
-                if (count < 0 || size < 0) {
-                    throw new MalformedRecordsException(file, 0, "block at offset " + blockAt + " claims " + count
-                            + " records in " + size + " bytes");
-                }
-                if (size > left - DataFileConstants.SYNC_SIZE) {
-                    throw truncated(blockAt, "it claims " + size + " bytes and a " + DataFileConstants.SYNC_SIZE
-                            + "-byte sync marker, " + left + " bytes are left");
-                }
-                if (size > MAX_BLOCK_BYTES) {
-                    throw new MalformedRecordsException(file, 0, "block at offset " + blockAt + " holds " + size
-                            + " bytes, more than the " + (MAX_BLOCK_BYTES >> 20) + " MiB a block may");
-                }
-                byte[] block = codec.decompress(bytesAt(pos, (int) size), blockAt);
-                // Every record takes at least a byte (the task_id's length), so a count above the
-                // block's size is a lie that would otherwise only be found record by record.
-                if (count > block.length) {
-                    throw new MalformedRecordsException(file, 0, "block at offset " + blockAt + " claims " + count
-                            + " records in " + block.length + " bytes");
-                }
-                pos += size;
-                if (!Arrays.equals(bytesAt(pos, DataFileConstants.SYNC_SIZE), sync)) {
-                    throw new MalformedRecordsException(file, 0, "block at offset " + blockAt
-                            + " is not followed by the header's sync marker (corrupt file)");
-                }
-                pos += DataFileConstants.SYNC_SIZE;
-                int off = 0;
-                for (long i = 0; i < count; i++) {
-                    long n = rows.size() + 1L;
-                    if (rows.size() >= maxRows) {
-                        throw new MalformedRecordsException(file, n, "more than " + limits.maxRows()
-                                + " rows, the most one read may hold");
-                    }
-                    int length;
-                    try {
-                        length = AvroFraming.measure(writer, block, off, block.length - off);
-                    } catch (RecordDecodeException e) {
-                        throw new MalformedRecordsException(file, n, "malformed (block at offset " + blockAt
-                                + ", byte " + off + " of it): " + e.getMessage(), e);
-                    }
-                    r = decode(reader, block, off, length, n);
-                    off += length;
-                    add(fields, n, r);
-                }
-                if (off != block.length) {
-                    throw new MalformedRecordsException(file, 0, "block at offset " + blockAt + " holds "
-                            + (block.length - off) + " bytes after its " + count + " records (corrupt file)");
-                }
+            sync = ((GenericFixed) header.get("sync")).bytes().clone();
+            writer = writerSchema(meta);
+            codec = codec(meta);
+            fields = fields(file, writer);
+            reader = new GenericDatumReader<>(writer);
+            for (long pos = headerLength; pos < fileSize;) {
+                pos = block(pos);
             }
             return new TaskRecords.Parsed(rows, Math.max(width, 0), Boolean.TRUE.equals(timed));
+        }
+
+        /** Reads the block at {@code blockAt} and its rows; returns where the next block starts. */
+        private long block(long blockAt) throws IOException {
+            long pos = blockAt;
+            byte[] start = bytesAt(pos, (int) Math.min(MAX_BLOCK_START_BYTES, fileSize - pos));
+            int startLength;
+            try {
+                startLength = AvroFraming.measure(BLOCK_START, start, 0, start.length);
+            } catch (RecordDecodeException e) {
+                if (start.length < MAX_BLOCK_START_BYTES) {
+                    throw truncated(blockAt, "its count and size are cut short: " + e.getMessage());
+                }
+                throw new MalformedRecordsException(file, 0, "block at offset " + blockAt
+                        + ": malformed count or size: " + e.getMessage(), e);
+            }
+            BinaryDecoder d = DecoderFactory.get().binaryDecoder(start, 0, startLength, null);
+            long count = d.readLong();
+            long size = d.readLong();
+            pos += startLength;
+            long left = fileSize - pos;
+            if (count < 0 || size < 0) {
+                throw new MalformedRecordsException(file, 0, "block at offset " + blockAt + " claims " + count
+                        + " records in " + size + " bytes");
+            }
+            if (size > left - DataFileConstants.SYNC_SIZE) {
+                throw truncated(blockAt, "it claims " + size + " bytes and a " + DataFileConstants.SYNC_SIZE
+                        + "-byte sync marker, " + left + " bytes are left");
+            }
+            if (size > MAX_BLOCK_BYTES) {
+                throw new MalformedRecordsException(file, 0, "block at offset " + blockAt + " holds " + size
+                        + " bytes, more than the " + (MAX_BLOCK_BYTES >> 20) + " MiB a block may");
+            }
+            byte[] block = codec.decompress(bytesAt(pos, (int) size), blockAt);
+            // Every record takes at least a byte (the task_id's length), so a count above the
+            // block's size is a lie that would otherwise only be found record by record.
+            if (count > block.length) {
+                throw new MalformedRecordsException(file, 0, "block at offset " + blockAt + " claims " + count
+                        + " records in " + block.length + " bytes");
+            }
+            pos += size;
+            if (!Arrays.equals(bytesAt(pos, DataFileConstants.SYNC_SIZE), sync)) {
+                throw new MalformedRecordsException(file, 0, "block at offset " + blockAt
+                        + " is not followed by the header's sync marker (corrupt file)");
+            }
+            int off = 0;
+            for (long i = 0; i < count; i++) {
+                long n = rows.size() + 1L;
+                if (rows.size() >= maxRows) {
+                    throw new MalformedRecordsException(file, n, "more than " + limits.maxRows()
+                            + " rows, the most one read may hold");
+                }
+                int length;
+                try {
+                    length = AvroFraming.measure(writer, block, off, block.length - off);
+                } catch (RecordDecodeException e) {
+                    throw new MalformedRecordsException(file, n, "malformed (block at offset " + blockAt
+                            + ", byte " + off + " of it): " + e.getMessage(), e);
+                }
+                add(n, decode(reader, block, off, length, n));
+                off += length;
+            }
+            if (off != block.length) {
+                throw new MalformedRecordsException(file, 0, "block at offset " + blockAt + " holds "
+                        + (block.length - off) + " bytes after its " + count + " records (corrupt file)");
+            }
+            return pos + DataFileConstants.SYNC_SIZE;
         }
 
         private MalformedRecordsException truncated(long blockAt, String detail) {
@@ -226,8 +238,14 @@ final class AvroRecords {
             String codec = name == null ? DataFileConstants.NULL_CODEC : new String(name, StandardCharsets.UTF_8);
             return switch (codec) {
                 case DataFileConstants.NULL_CODEC -> (bytes, at) -> bytes;
-                case DataFileConstants.DEFLATE_CODEC -> (bytes, at) ->
-                        inflate(new InflaterInputStream(new ByteArrayInputStream(bytes), new Inflater(true)), at);
+                case DataFileConstants.DEFLATE_CODEC -> (bytes, at) -> {
+                    Inflater inflater = new Inflater(true); // raw deflate, as the Avro specification has it
+                    try {
+                        return inflate(new InflaterInputStream(new ByteArrayInputStream(bytes), inflater), at);
+                    } finally {
+                        inflater.end(); // a stream given its inflater leaves it to the caller to end
+                    }
+                };
                 case DataFileConstants.BZIP2_CODEC -> (bytes, at) -> {
                     try {
                         return inflate(new BZip2CompressorInputStream(new ByteArrayInputStream(bytes)), at);
@@ -254,10 +272,10 @@ final class AvroRecords {
                     }
                     out.write(buffer, 0, n);
                 }
+            } catch (MalformedRecordsException tooLarge) {
+                throw tooLarge;
             } catch (IOException | RuntimeException e) {
-                if (e instanceof MalformedRecordsException m) {
-                    throw m;
-                }
+                // Corrupt compressed bytes: the codec libraries say so with several kinds of exception.
                 throw new MalformedRecordsException(file, 0, "block at offset " + blockAt
                         + " cannot be decompressed: " + e.getMessage(), e);
             }
@@ -286,7 +304,7 @@ final class AvroRecords {
             return buffer.array();
         }
 
-        private void add(Fields fields, long n, GenericRecord r) {
+        private void add(long n, GenericRecord r) {
             Object task = required(file, n, r, CsvRecords.TASK_ID);
             Collection<?> values = (Collection<?>) required(file, n, r, "features");
             float[] x = new float[values.size()];

@@ -111,6 +111,12 @@ class AvroContainerBoundsTest {
         assertThatThrownBy(() -> TaskRecords.read(negative)).isInstanceOf(MalformedRecordsException.class)
                 .hasMessageContaining("claims -1 records");
 
+        byte[] endless = new byte[24];
+        java.util.Arrays.fill(endless, (byte) 0xff); // a varint that never ends
+        Path varint = write(dir.resolve("varint.avro"), header("null"), endless);
+        assertThatThrownBy(() -> TaskRecords.read(varint)).isInstanceOf(MalformedRecordsException.class)
+                .hasMessageContaining("malformed count or size").hasMessageContaining("varint longer than 10 bytes");
+
         Path snappy = write(dir.resolve("snappy.avro"), header("snappy"), block(2, two));
         assertThatThrownBy(() -> TaskRecords.read(snappy)).isInstanceOf(MalformedRecordsException.class)
                 .hasMessageContaining("codec 'snappy' is not supported");
