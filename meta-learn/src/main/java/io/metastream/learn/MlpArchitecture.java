@@ -22,7 +22,20 @@ public record MlpArchitecture(int[] layers) {
             }
         }
         layers = layers.clone();
+        long count = 0;
+        for (int l = 0; l + 1 < layers.length; l++) {
+            count += ((long) layers[l] + 1) * layers[l + 1]; // below 2^62 + 2^31: no long overflow
+            if (count > MAX_PARAMETERS) {
+                // Checked here so that parameterCount() cannot overflow: layers from a file (found by
+                // ParameterFileFuzzTarget) summed past 2^31 to a small count that the file then matched.
+                throw new IllegalArgumentException("an MLP " + Arrays.toString(layers) + " has more than "
+                        + MAX_PARAMETERS + " parameters, the most one float array holds");
+            }
+        }
     }
+
+    /** The most parameters a network may have: one parameter vector is one Java array. */
+    public static final int MAX_PARAMETERS = Integer.MAX_VALUE - 8;
 
     /** Parses {@code "1-40-40-1"}. */
     public static MlpArchitecture parse(String spec) {

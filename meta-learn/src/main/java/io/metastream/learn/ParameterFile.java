@@ -57,7 +57,7 @@ public final class ParameterFile {
             layers[i] = b.getInt();
         }
         MlpArchitecture arch = new MlpArchitecture(layers);
-        if (b.remaining() != 4 * arch.parameterCount()) {
+        if (b.remaining() != 4L * arch.parameterCount()) {
             throw new IllegalArgumentException("parameter file for " + arch + " should hold "
                     + arch.parameterCount() + " floats, holds " + b.remaining() / 4.0);
         }

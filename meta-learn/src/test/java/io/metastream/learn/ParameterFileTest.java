@@ -35,6 +35,19 @@ class ParameterFileTest {
     }
 
     @Test
+    void shouldRefuseLayersWhoseParameterCountOverflowsAnInt() {
+        // Found by ParameterFileFuzzTarget (its Inputs hold the file): layers 1-(2^30 + 2)-1 have
+        // 3 * 2^30 + 7 parameters, which an int sum wrapped to -1073741817; times 4 bytes, that
+        // wrapped to the 28 bytes the file then held, and reading allocated a negative array.
+        byte[] bytes = java.util.Base64.getDecoder()
+                .decode("MVBTTQEAAAADAAAAAQAAAAIAAEABAAAAAACAPwAAAEAAAEBAAACAQAAAoEAAAMBAAADgQA==");
+        assertThatThrownBy(() -> ParameterFile.read(bytes)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("has more than " + MlpArchitecture.MAX_PARAMETERS + " parameters");
+        assertThatThrownBy(() -> new MlpArchitecture(new int[] {65536, 65536})).isInstanceOf(IllegalArgumentException.class);
+        assertThat(new MlpArchitecture(new int[] {46340, 46339}).parameterCount()).isEqualTo(46341 * 46339);
+    }
+
+    @Test
     void shouldParseArchitectureSpec() {
         assertThat(ARCH.parameterCount()).isEqualTo(40 + 40 + 1600 + 40 + 40 + 1);
         assertThat(MlpArchitecture.parse("3-8-1").spec()).isEqualTo("3-8-1");

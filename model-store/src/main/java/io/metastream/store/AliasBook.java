@@ -120,6 +120,7 @@ final class AliasBook {
      * @return the version the alias points at now
      * @throws AliasConflictException if the alias points elsewhere than {@code expected}
      * @throws IllegalStateException if the alias was never set or there is nothing earlier to go back to
+     * @throws ModelNotFoundException if the version to go back to is not in the store
      * @throws IOException if a file cannot be read or written
      */
     String rollback(String alias, String expected, Instant now) throws IOException {
@@ -139,6 +140,10 @@ final class AliasBook {
                 if (m.from() == null) {
                     break;
                 }
+                if (!Files.isDirectory(modelDir.resolve(m.from()))) {
+                    throw new ModelNotFoundException("cannot roll back alias '" + alias + "' of " + modelName + " from "
+                            + current + " to " + modelName + "@" + m.from() + ": that version is not in the store");
+                }
                 move(alias, true, current, m.from(), now, ROLLBACK);
                 return m.from();
             }
@@ -151,7 +156,9 @@ final class AliasBook {
      * Every recorded move, oldest first. A torn last line (no newline: its writer was killed) is
      * left out unless it is a whole entry.
      *
-     * @throws CorruptArtifactException if a complete line is not an alias move
+     * @throws CorruptArtifactException if a complete line is not an alias move: not a JSON object
+     *     with a time, a well-formed alias, a version it moved to (and from, unless first set) and an
+     *     action
      * @throws IOException if the file cannot be read
      */
     List<AliasMove> history() throws IOException {
@@ -202,9 +209,18 @@ final class AliasBook {
                     || !n.hasNonNull("to") || !n.hasNonNull("action")) {
                 return null;
             }
-            return new AliasMove(Instant.parse(n.get("time").asText()), n.get("alias").asText(),
-                    n.hasNonNull("from") ? n.get("from").asText() : null, n.get("to").asText(),
-                    n.get("action").asText());
+            String alias = n.get("alias").asText();
+            String from = n.hasNonNull("from") ? n.get("from").asText() : null;
+            String to = n.get("to").asText();
+            String action = n.get("action").asText();
+            // A rollback moves the alias to a line's "from": a line the store could not have
+            // written (found by AliasHistoryFuzzTarget) is no move, lest it point the alias at
+            // "../x" and leave aliases.json unreadable.
+            if (!Names.ALIAS.matcher(alias).matches() || !Names.isVersion(to) || (from != null && !Names.isVersion(from))
+                    || action.isBlank()) {
+                return null;
+            }
+            return new AliasMove(Instant.parse(n.get("time").asText()), alias, from, to, action);
         } catch (IOException | RuntimeException e) {
             return null;
         }

@@ -50,7 +50,8 @@ final class Json {
     /**
      * Parses a versioned JSON object and checks its {@code format_version}.
      *
-     * @throws CorruptArtifactException if the bytes are not a JSON object with an integer format_version
+     * @throws CorruptArtifactException if the bytes are not a JSON object with an integer format_version,
+     *     or hold a number beyond the range of a double
      * @throws IncompatibleArtifactException if the format version is above {@code supported}
      */
     static JsonNode readVersioned(byte[] bytes, String ref, String fileName, int supported) {
@@ -65,6 +66,14 @@ final class Json {
             throw new CorruptArtifactException(ref, fileName, "truncated/unparseable " + kind(fileName)
                     + ": not a JSON object", null);
         }
+        String overflow = nonFiniteNumber(tree, "");
+        if (overflow != null) {
+            // Jackson reads 1e400 as Infinity, and writes it back as the string "Infinity": a
+            // manifest read and published again would change (found by ManifestFuzzTarget). No
+            // writer of this store puts such a number in a file.
+            throw new CorruptArtifactException(ref, fileName, "the number at " + overflow
+                    + " is beyond the range of a double", null);
+        }
         JsonNode version = tree.get("format_version");
         if (version == null || !version.isIntegralNumber() || !version.canConvertToInt()) {
             throw new CorruptArtifactException(ref, fileName, "no integer format_version, was: " + version, null);
@@ -73,6 +82,29 @@ final class Json {
             throw new IncompatibleArtifactException(ref, fileName, version.intValue(), supported);
         }
         return tree;
+    }
+
+    /** The path of the first number in {@code node} that reads as an infinite double, or null. */
+    private static String nonFiniteNumber(JsonNode node, String path) {
+        if (node.isFloatingPointNumber() && !Double.isFinite(node.doubleValue())) {
+            return path.isEmpty() ? "/" : path;
+        }
+        if (node.isObject()) {
+            for (var field : node.properties()) {
+                String found = nonFiniteNumber(field.getValue(), path + "/" + field.getKey());
+                if (found != null) {
+                    return found;
+                }
+            }
+        } else if (node.isArray()) {
+            for (int i = 0; i < node.size(); i++) {
+                String found = nonFiniteNumber(node.get(i), path + "/" + i);
+                if (found != null) {
+                    return found;
+                }
+            }
+        }
+        return null;
     }
 
     /**

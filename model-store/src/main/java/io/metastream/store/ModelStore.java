@@ -107,7 +107,7 @@ public interface ModelStore {
      * @param expected the version the caller saw and wants rolled back
      * @return the version the alias points at now
      * @throws AliasConflictException if the alias points elsewhere than {@code expected}
-     * @throws ModelNotFoundException if the model does not exist
+     * @throws ModelNotFoundException if the model, or the version its history goes back to, does not exist
      * @throws IllegalStateException if the alias was never set or has nothing earlier
      * @throws ModelStoreException if the aliases cannot be read or written
      */

@@ -113,6 +113,41 @@ class AliasHistoryRepairTest {
                 .hasMessageContaining(AliasBook.HISTORY_FILE).hasMessageContaining("line 2");
     }
 
+    @Test
+    void shouldRefuseALineWhoseVersionsTheStoreCouldNotHaveWritten() throws IOException {
+        // Found by AliasHistoryFuzzTarget (its Inputs hold the file it found): a line moving to "0"
+        // was read as a move, and a rollback would have pointed the alias at a line's "from"
+        // whatever it held ("../x" here), leaving aliases.json unreadable for every later call.
+        store.setAlias("m", "production", "1");
+        store.compareAndSetAlias("m", "production", "1", "2");
+        String forged = "{\"time\":\"2025-06-01T12:00:00Z\",\"alias\":\"production\",\"from\":\"../x\",\"to\":\"2\","
+                + "\"action\":\"move\"}\n";
+        Files.writeString(history, forged, StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+
+        assertThatThrownBy(() -> store.aliasHistory("m")).isInstanceOf(CorruptArtifactException.class)
+                .hasMessageContaining("line 3 is not an alias move");
+        assertThatThrownBy(() -> store.rollback("m", "production", "2")).isInstanceOf(CorruptArtifactException.class);
+        assertThat(store.alias("m", "production")).contains("2");
+
+        String found = "{\"time\":\"2025-06-01T12:05:00Z\",\"alias\":\"a\",\"from\":\"3\",\"to\":\"0\",\"action\":\"recover\"}\n";
+        Files.writeString(history, found, StandardCharsets.UTF_8);
+        assertThatThrownBy(() -> store.aliasHistory("m")).isInstanceOf(CorruptArtifactException.class)
+                .hasMessageContaining("line 1 is not an alias move");
+    }
+
+    @Test
+    void shouldRefuseToRollBackToAVersionThatIsNotInTheStore() throws IOException {
+        store.setAlias("m", "production", "1");
+        store.compareAndSetAlias("m", "production", "1", "2");
+        String elsewhere = "{\"time\":\"2025-06-01T12:00:00Z\",\"alias\":\"production\",\"from\":\"9\",\"to\":\"2\","
+                + "\"action\":\"move\"}\n";
+        Files.writeString(history, elsewhere, StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+
+        assertThatThrownBy(() -> store.rollback("m", "production", "2")).isInstanceOf(ModelNotFoundException.class)
+                .hasMessageContaining("m@9: that version is not in the store");
+        assertThat(store.alias("m", "production")).contains("2");
+    }
+
     private void cutInsideLastLine() throws IOException {
         byte[] bytes = Files.readAllBytes(history);
         int lastLineStart = bytes.length - 2;

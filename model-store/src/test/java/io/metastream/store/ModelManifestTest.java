@@ -70,4 +70,20 @@ class ModelManifestTest {
 
         assertThat(sibling).isEqualTo(m.withVersion("2"));
     }
+
+    @Test
+    void shouldRefuseAStoredManifestWithANumberBeyondTheRangeOfADouble() {
+        // Found with ManifestFuzzTarget's write-back property (its Inputs hold the file): 1e400 was
+        // read as Infinity and written back as the string "Infinity", another manifest.
+        String json = complete().optProvenance(Map.of()).build().toJson().replace("\"provenance\" : { }",
+                "\"provenance\" : { \"metrics\" : { \"mse\" : [ 0.5, 1e400 ] } }");
+        assertThat(json).contains("1e400");
+
+        assertThatThrownBy(() -> ArtifactVerifier.manifest("m", "1", json.getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+                .isInstanceOf(CorruptArtifactException.class)
+                .hasMessageContaining("the number at /provenance/metrics/mse/1 is beyond the range of a double");
+        String small = json.replace("1e400", "1e-400");
+        assertThat(ArtifactVerifier.manifest("m", "1", small.getBytes(java.nio.charset.StandardCharsets.UTF_8))
+                .provenance()).isEqualTo(Map.of("metrics", Map.of("mse", List.of(0.5, 0.0))));
+    }
 }
