@@ -10,7 +10,7 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
  * architecture it read. Any other throwable is a finding.
  */
 class ParameterFileFuzzTarget {
-    @FuzzTest(maxDuration = "20s")
+    @FuzzTest(maxDuration = "15s")
     void readAnyBytes(byte[] bytes) {
         ParameterFile.Contents contents;
         try {

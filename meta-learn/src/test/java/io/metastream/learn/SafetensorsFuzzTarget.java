@@ -10,7 +10,7 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
  * back to bytes that read as the same tensors. Any other throwable is a finding.
  */
 class SafetensorsFuzzTarget {
-    @FuzzTest(maxDuration = "20s")
+    @FuzzTest(maxDuration = "15s")
     void parseAnyBytes(byte[] bytes) {
         SafetensorsFile file;
         try {

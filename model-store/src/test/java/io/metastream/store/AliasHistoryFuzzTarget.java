@@ -22,7 +22,7 @@ class AliasHistoryFuzzTarget {
     private static final Instant NOW = Instant.parse("2025-06-01T12:00:00Z");
     private static final Path DIR = tempDir();
 
-    @FuzzTest(maxDuration = "20s")
+    @FuzzTest(maxDuration = "15s")
     void readAnyHistory(byte[] bytes) throws IOException {
         Files.deleteIfExists(DIR.resolve(AliasBook.ALIASES_FILE));
         Files.write(DIR.resolve(AliasBook.HISTORY_FILE), bytes);

@@ -13,7 +13,7 @@ import java.nio.charset.StandardCharsets;
  * a finding.
  */
 class ManifestFuzzTarget {
-    @FuzzTest(maxDuration = "20s")
+    @FuzzTest(maxDuration = "15s")
     void readAnyManifest(byte[] bytes) {
         ModelManifest manifest;
         try {

@@ -38,7 +38,7 @@ class AvroRecordsFuzzTarget {
     private static final TaskRecords.Limits LIMITS = new TaskRecords.Limits(64, 256, 64);
     private static final Path FILE = tempFile();
 
-    @FuzzTest(maxDuration = "20s")
+    @FuzzTest(maxDuration = "15s")
     void readAnyBytes(FuzzedDataProvider data) throws IOException {
         int mode = data.consumeInt(0, 2);
         byte[] bytes;

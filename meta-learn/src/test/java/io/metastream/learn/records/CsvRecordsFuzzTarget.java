@@ -21,7 +21,7 @@ class CsvRecordsFuzzTarget {
     private static final TaskRecords.Limits LIMITS = new TaskRecords.Limits(64, 256, 64);
     private static final Path DIR = tempDir();
 
-    @FuzzTest(maxDuration = "20s")
+    @FuzzTest(maxDuration = "15s")
     void readAnyBytes(byte[] bytes) throws IOException {
         Path file = Files.write(DIR.resolve("rows.csv"), bytes);
         TaskRecords read;

@@ -28,7 +28,7 @@ class AvroFramingFuzzTarget {
                       {"name":"v","type":"int"},{"name":"next","type":["null","Node"]},
                       {"name":"kids","type":{"type":"array","items":"Node"}}]}"""));
 
-    @FuzzTest(maxDuration = "20s")
+    @FuzzTest(maxDuration = "15s")
     void framingThenAvro(FuzzedDataProvider data) {
         Schema writer = WRITERS.get(data.consumeInt(0, WRITERS.size() - 1));
         byte[] body = data.consumeRemainingAsBytes();

@@ -15,7 +15,7 @@ class SingleObjectFuzzTarget {
     private static final AvroCodec<PredictionRequest> QUERIES = AvroCodec.of(PredictionRequest.class);
     private static final AvroCodec<ModelChange> CHANGES = AvroCodec.of(ModelChange.class);
 
-    @FuzzTest(maxDuration = "20s")
+    @FuzzTest(maxDuration = "15s")
     void decodeAnyBytes(byte[] bytes) {
         for (AvroCodec<?> codec : new AvroCodec<?>[] {SAMPLES, QUERIES, CHANGES}) {
             try {
