@@ -136,7 +136,8 @@ final class AliasBook {
         List<AliasMove> history = history();
         for (int i = history.size() - 1; i >= 0; i--) {
             AliasMove m = history.get(i);
-            if (m.alias().equals(alias) && !m.action().equals(ROLLBACK) && current.equals(m.to())) {
+            if (m.alias().equals(alias) && !m.action().equals(ROLLBACK) && !undoesEarlierMove(history, i)
+                    && current.equals(m.to())) {
                 if (m.from() == null) {
                     break;
                 }
@@ -150,6 +151,26 @@ final class AliasBook {
         }
         throw new IllegalStateException("alias '" + alias + "' of " + modelName + " has no earlier version than "
                 + current + " to roll back to");
+    }
+
+    /**
+     * Whether move {@code i} is a {@code recovered} line that undoes an earlier move (X to Y after
+     * Y to X): the lost line was then a rollback, and walking back must not take it for a promotion
+     * (it would return to the version just rolled back).
+     */
+    private static boolean undoesEarlierMove(List<AliasMove> history, int i) {
+        AliasMove m = history.get(i);
+        if (!m.action().equals(RECOVERED) || m.from() == null) {
+            return false;
+        }
+        for (int j = i - 1; j >= 0; j--) {
+            AliasMove earlier = history.get(j);
+            if (earlier.alias().equals(m.alias()) && !earlier.action().equals(ROLLBACK)
+                    && m.from().equals(earlier.to()) && m.to().equals(earlier.from())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

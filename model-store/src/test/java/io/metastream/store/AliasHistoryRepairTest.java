@@ -77,6 +77,23 @@ class AliasHistoryRepairTest {
         assertThat(Files.readString(history, StandardCharsets.UTF_8)).endsWith("\n");
     }
 
+    /**
+     * A rollback 3 to 2 whose history line was lost: the repair records it as recovered 3 to 2, and
+     * the next rollback must go on to 1, not back to the 3 just rolled back (found in review).
+     */
+    @Test
+    void shouldNotTakeALostRollbackForAPromotionWhenWalkingBack() throws IOException {
+        store.setAlias("m", "production", "1");
+        store.compareAndSetAlias("m", "production", "1", "2");
+        store.compareAndSetAlias("m", "production", "2", "3");
+        assertThat(store.rollback("m", "production", "3")).isEqualTo("2");
+        cutInsideLastLine(); // the rollback's line is lost; aliases.json says 2
+
+        assertThat(store.rollback("m", "production", "2")).as("before 2 came 1").isEqualTo("1");
+        assertThat(store.aliasHistory("m")).extracting(AliasMove::action)
+                .containsExactly("set", "move", "move", "recovered", "rollback");
+    }
+
     @Test
     void shouldKeepALastLineThatLacksOnlyItsNewline() throws IOException {
         store.setAlias("m", "production", "1");

@@ -129,7 +129,8 @@ public final class AssignedConsumerThread implements AutoCloseable {
                     positions.put(tp, consumer.position(tp));
                 }
                 if (consecutive > 0) {
-                    listener.recovered(consecutive);
+                    int recovered = consecutive;
+                    tell(() -> listener.recovered(recovered));
                     consecutive = 0;
                     backoff = initialBackoff;
                 }
@@ -150,7 +151,9 @@ public final class AssignedConsumerThread implements AutoCloseable {
                 }
                 consecutive++;
                 restarts++;
-                listener.failed(e, consecutive, backoff);
+                int failures = consecutive;
+                Duration wait = backoff;
+                tell(() -> listener.failed(e, failures, wait));
                 backingOff = true;
                 try {
                     if (stopped.await(backoff.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
@@ -165,6 +168,16 @@ public final class AssignedConsumerThread implements AutoCloseable {
             }
         }
         closeConsumer();
+    }
+
+    /** Runs a listener call; a listener that throws must not end the thread it listens to. */
+    private void tell(Runnable call) {
+        try {
+            call.run();
+        } catch (RuntimeException | StackOverflowError e) {
+            org.slf4j.LoggerFactory.getLogger(AssignedConsumerThread.class).error("{}: failure listener threw",
+                    thread.getName(), e);
+        }
     }
 
     private void closeConsumer() {

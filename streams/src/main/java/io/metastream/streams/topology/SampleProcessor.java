@@ -108,11 +108,13 @@ final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, 
             deadLetters.send(record, outcome);
             return;
         }
-        // Only a valid sample moves the watermark (its record timestamp is at most input.max.future.ms
-        // ahead): one future-dated or malformed record must not let every query of the partition skip
-        // waiting for the samples produced before it. A rejected record only makes a query wait longer.
-        if (record.timestamp() > highestTimestamp) {
-            highestTimestamp = record.timestamp();
+        // Only a valid sample moves the watermark, and never past the wall clock: a sample dated
+        // ahead (valid up to input.max.future.ms) or a malformed record must not let every query of
+        // the partition skip waiting for the samples produced before it. A rejected record only
+        // makes a query wait longer.
+        long readUpTo = Math.min(record.timestamp(), now);
+        if (readUpTo > highestTimestamp) {
+            highestTimestamp = readUpTo;
             watermark.put(WATERMARK_KEY, highestTimestamp);
         }
         LabelledSample sample = outcome.record();

@@ -186,19 +186,24 @@ final class TaskRetention {
     }
 
     /**
-     * While the instance holds more than {@code task.max.count} tasks, evicts this stream task's
-     * least recently updated one other than {@code keep}, as long as it holds another.
+     * If the instance holds more than {@code task.max.count} tasks, evicts this stream task's least
+     * recently updated one other than {@code keep}, as long as it holds another: one for one, so a
+     * new task never costs more than one eviction inside {@code process()}. A larger excess (after
+     * a rebalance, or a bound lowered) is trimmed by the expiry punctuation, within its budget.
      */
     private List<String> evictOver(String keep) {
-        List<String> evicted = new ArrayList<>();
-        while (instanceTasks.get() > maxTasks && own > 1) {
+        // A few tries: an index entry left by a task already gone is dropped, not counted as an eviction.
+        for (int attempt = 0; attempt < 8 && instanceTasks.get() > maxTasks && own > 1; attempt++) {
             List<TaskIndex.Entry> lru = index.oldest(Long.MAX_VALUE, 1, keep);
             if (lru.isEmpty()) {
                 break;
             }
-            evicted.addAll(evict(lru));
+            List<String> evicted = evict(lru);
+            if (!evicted.isEmpty()) {
+                return evicted;
+            }
         }
-        return evicted;
+        return List.of();
     }
 
     private List<String> evict(List<TaskIndex.Entry> entries) {

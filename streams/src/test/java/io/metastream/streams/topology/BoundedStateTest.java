@@ -286,6 +286,34 @@ class BoundedStateTest {
         assertThat(sets.get("x")).as("nothing of the refused records was kept").isNull();
     }
 
+    /**
+     * A valid sample dated half an hour ahead (inside input.max.future.ms) moves the watermark only
+     * up to the wall clock: a later query still waits for the samples produced before it (found in
+     * review; before, the partition answered every query of the next half hour without waiting).
+     */
+    @Test
+    void shouldNotLetAValidSampleDatedAheadMoveTheWatermarkPastTheWallClock() {
+        start(1_000_000, 10_000);
+        Instant wall = Instant.now();
+        samples.pipeInput(key("ahead"), SAMPLES.encode(LabelledSample.newBuilder().setEventId("a").setTaskId("ahead")
+                .setFeatures(List.of(1f)).setTarget(1f).setEventTime(wall).build()), wall.plus(Duration.ofMinutes(30)));
+        assertThat(deadLetters.isEmpty()).as("valid: inside the future limit").isTrue();
+        driver.advanceWallClockTime(Duration.ofSeconds(5));
+        Instant q = wall.plusSeconds(2);
+        queries.pipeInput(key("u"), QUERIES.encode(PredictionRequest.newBuilder().setQueryId("q").setTaskId("u")
+                .setFeatures(List.of(0f)).setEventTime(q).build()), q);
+        driver.advanceWallClockTime(Duration.ofMillis(40));
+        assertThat(predictions.isEmpty()).as("waits for the samples produced before it").isTrue();
+        samples.pipeInput(key("u"), SAMPLES.encode(LabelledSample.newBuilder().setEventId("s1").setTaskId("u")
+                .setFeatures(List.of(1f)).setTarget(2f).setEventTime(q.minusSeconds(1)).build()), q.minusSeconds(1));
+        samples.pipeInput(key("other"), SAMPLES.encode(LabelledSample.newBuilder().setEventId("s2").setTaskId("other")
+                .setFeatures(List.of(1f)).setTarget(2f).setEventTime(q.plusSeconds(1)).build()), q.plusSeconds(1));
+        driver.advanceWallClockTime(Duration.ofMillis(40));
+        Prediction p = predictions.readValue();
+        assertThat(p.getQueryId()).isEqualTo("q");
+        assertThat(p.getSupportSize()).as("the sample produced before the query is in").isEqualTo(1);
+    }
+
     @Test
     void shouldAcceptARecordTimestampJustInsideTheFutureLimit() {
         start(1_000_000, 10_000);

@@ -526,9 +526,10 @@ public final class ContinualMetaTrainer implements AutoCloseable {
     private void announce(String from, String to, String status, String reason) {
         Map<String, Object> props = new java.util.HashMap<>(config.clientProperties());
         props.put(ProducerConfig.ACKS_CONFIG, "all");
+        // No version served yet (the alias is not set) is "none", not a null the schema refuses.
         ModelSwapEvent event = ModelSwapEvent.newBuilder().setInstanceId(INSTANCE).setModelName(model)
-                .setAlias(alias).setFromVersion(from).setToVersion(to).setStatus(status).setReason(reason)
-                .setLoadMicros(0).setAt(Instant.now()).build();
+                .setAlias(alias).setFromVersion(from == null ? "none" : from).setToVersion(to == null ? "none" : to)
+                .setStatus(status).setReason(reason).setLoadMicros(0).setAt(Instant.now()).build();
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(props, new StringSerializer(),
                 new ByteArraySerializer())) {
             producer.send(new ProducerRecord<>(topics.modelEvents().name(), INSTANCE, topics.modelEvents()
