@@ -82,6 +82,9 @@ final class BoundedHttpServer implements AutoCloseable {
     private final AtomicLong refusedAtAccept = new AtomicLong();
     private final AtomicLong lastWarning = new AtomicLong(System.nanoTime() - TimeUnit.MINUTES.toNanos(1));
     private final Thread loop;
+    private final SelectionKey acceptKey;
+    /** While accepting fails (a full file table), accepting pauses until then, or the loop would spin. */
+    private long acceptPausedUntil;
     private volatile boolean running = true;
 
     /**
@@ -105,7 +108,7 @@ final class BoundedHttpServer implements AutoCloseable {
             listener.bind(address, backlog);
             listener.configureBlocking(false);
             selector = Selector.open();
-            listener.register(selector, SelectionKey.OP_ACCEPT);
+            acceptKey = listener.register(selector, SelectionKey.OP_ACCEPT);
         } catch (IOException | RuntimeException e) {
             listener.close();
             throw e;
@@ -185,6 +188,10 @@ final class BoundedHttpServer implements AutoCloseable {
                     watchAgain(back);
                 }
                 long now = System.nanoTime();
+                if (acceptPausedUntil != 0 && now - acceptPausedUntil >= 0) {
+                    acceptPausedUntil = 0;
+                    acceptKey.interestOps(SelectionKey.OP_ACCEPT);
+                }
                 if (now - nextExpiry >= 0) {
                     expire(now);
                     nextExpiry = now + TimeUnit.MILLISECONDS.toNanos(tickMillis);
@@ -198,9 +205,17 @@ final class BoundedHttpServer implements AutoCloseable {
         }
     }
 
-    private void accept() throws IOException {
+    private void accept() {
         for (int i = 0; i < ACCEPTS_PER_ROUND; i++) {
-            SocketChannel channel = listener.accept();
+            SocketChannel channel;
+            try {
+                channel = listener.accept();
+            } catch (IOException e) {
+                acceptKey.interestOps(0);
+                acceptPausedUntil = nonZero(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100));
+                warnAtMostEvery10s("HTTP server on port {}: cannot accept, pausing 100 ms: {}", e.toString());
+                return;
+            }
             if (channel == null) {
                 return;
             }

@@ -106,7 +106,10 @@ final class Exchange {
             }
         }
         if (bodyless) {
-            responseBody = new FixedOut(0);
+            if (isHead && length > 0) {
+                out.append("Content-Length: ").append(length).append("\r\n"); // what a GET would get
+            }
+            responseBody = OutputStream.nullOutputStream(); // the same handler serves GET and HEAD
         } else if (length > 0) {
             out.append("Content-Length: ").append(length).append("\r\n");
             responseBody = new FixedOut(length);
@@ -124,7 +127,7 @@ final class Exchange {
             out.append("Connection: close\r\n");
         }
         raw.write(out.append("\r\n").toString().getBytes(StandardCharsets.ISO_8859_1));
-        if (responseBody instanceof FixedOut fixed && fixed.length == 0) {
+        if (bodyless || responseBody instanceof FixedOut fixed && fixed.length == 0) {
             raw.flush();
             complete = true;
         }
