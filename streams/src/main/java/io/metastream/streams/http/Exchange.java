@@ -73,6 +73,11 @@ final class Exchange {
         return remote;
     }
 
+    /** The body's length as its head declares it: 0 for none, -1 when chunked (unknown). */
+    long requestLength() {
+        return head.contentLength();
+    }
+
     InputStream getRequestBody() {
         return body;
     }

@@ -162,7 +162,7 @@ public final class OperationsServer implements AutoCloseable {
         tokenDigest = settings.authToken() == null ? null
                 : ForwardSignature.sha256(settings.authToken().getBytes(StandardCharsets.UTF_8));
         client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-        // Everything not served below: a JSON 404 rather than the JDK's HTML page.
+        // Everything not served below: a JSON 404 like every other error.
         server.context("/", exchange -> serve(exchange, false, call -> Reply.error(404, "no such resource")), false);
     }
 
@@ -720,8 +720,8 @@ public final class OperationsServer implements AutoCloseable {
          * before a byte is read, a chunked body as soon as it passes it.
          */
         byte[] body() throws IOException, Refusal {
-            String length = header("Content-Length");
-            if (length != null && Long.parseLong(length.trim()) > MAX_BODY_BYTES) {
+            long length = exchange.requestLength();
+            if (length > MAX_BODY_BYTES) {
                 throw tooLarge("Content-Length " + length);
             }
             byte[] body = exchange.getRequestBody().readNBytes(MAX_BODY_BYTES + 1);
@@ -743,13 +743,7 @@ public final class OperationsServer implements AutoCloseable {
         }
 
         private boolean declaresBody() {
-            String te = header("Transfer-Encoding");
-            String length = header("Content-Length");
-            try {
-                return te != null || length != null && Long.parseLong(length.trim()) > 0;
-            } catch (NumberFormatException e) {
-                return true;
-            }
+            return exchange.requestLength() != 0;
         }
 
         /**
