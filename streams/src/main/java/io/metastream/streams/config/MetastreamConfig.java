@@ -184,6 +184,17 @@ public final class MetastreamConfig extends AbstractConfig {
     private static final String HTTP_READ_TIMEOUT_MS_DOC = "A request's line, headers and body must arrive within "
             + "this long of its first byte, and the client must take the response within as long again; otherwise "
             + "the connection is closed, so a slow client cannot hold a server thread.";
+    public static final String HTTP_HEADER_TIMEOUT_MS_CONFIG = "http.header.timeout.ms";
+    private static final String HTTP_HEADER_TIMEOUT_MS_DOC = "A request's line and headers must arrive within this "
+            + "long of its first byte (and within http.read.timeout.ms when that is shorter); otherwise the connection "
+            + "is closed. They are read without holding a request thread, so a client that sends them slowly "
+            + "(slow-loris) costs one of its connections, and only for this long.";
+    public static final String HTTP_MAX_CONNECTIONS_PER_CLIENT_CONFIG = "http.max.connections.per.client";
+    private static final String HTTP_MAX_CONNECTIONS_PER_CLIENT_DOC = "Connections one client may hold open at once "
+            + "on each HTTP server (idle keep-alive ones included); a client is an IPv4 address or an IPv6 /64. Its "
+            + "next connection is closed at accept, so one client cannot hold the request threads (64 per server) "
+            + "that /health and everyone else need. Clients behind one proxy or NAT share an address, and an "
+            + "instance forwards many requests at once to the owner of their tasks: raise it for those.";
     public static final String HTTP_REQUEST_TIMEOUT_MS_CONFIG = "http.request.timeout.ms";
     private static final String HTTP_REQUEST_TIMEOUT_MS_DOC = "Longest a /tasks request waits for a worker and its "
             + "answer (local, or forwarded to the owner); after it the reply is a 503.";
@@ -330,6 +341,10 @@ public final class MetastreamConfig extends AbstractConfig {
                     HTTP_FORWARD_SECRET_DOC)
             .define(HTTP_READ_TIMEOUT_MS_CONFIG, Type.LONG, 10_000L, Range.between(1, 600_000), Importance.LOW,
                     HTTP_READ_TIMEOUT_MS_DOC)
+            .define(HTTP_HEADER_TIMEOUT_MS_CONFIG, Type.LONG, 2_000L, Range.between(1, 600_000), Importance.LOW,
+                    HTTP_HEADER_TIMEOUT_MS_DOC)
+            .define(HTTP_MAX_CONNECTIONS_PER_CLIENT_CONFIG, Type.INT, 16, Range.between(1, 65_535), Importance.LOW,
+                    HTTP_MAX_CONNECTIONS_PER_CLIENT_DOC)
             .define(HTTP_REQUEST_TIMEOUT_MS_CONFIG, Type.LONG, 15_000L, Range.between(1, 600_000), Importance.LOW,
                     HTTP_REQUEST_TIMEOUT_MS_DOC)
             .define(HTTP_WORKERS_CONFIG, Type.INT, 4, Range.between(1, 256), Importance.LOW, HTTP_WORKERS_DOC)

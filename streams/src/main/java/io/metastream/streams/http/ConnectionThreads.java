@@ -4,7 +4,6 @@ import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -17,31 +16,34 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The JDK HTTP server's executor, with deadlines on a request's I/O.
+ * The threads that serve requests of a {@link BoundedHttpServer}, with deadlines on a request's I/O.
  *
- * <p>The JDK server hands a connection to its executor as soon as one byte is readable, and the
- * executor's thread then reads the request line, the headers and (in the handler) the body with
- * blocking reads that have no timeout of their own. A client that sends a byte and then dribbles
- * or stops would hold that thread for ever. Here each request runs on its own thread (at most
- * {@code maxThreads} at once; beyond that the JDK server closes the new connection), and a watchdog
- * interrupts a thread whose I/O passed its deadline: the server reads through an interruptible
- * {@code SocketChannel}, so the interrupt closes that connection and frees the thread.
+ * <p>The server reads a request's line and headers without a thread; it hands the request here
+ * once they are in, and this thread then reads the body (in the handler) and writes the response
+ * with blocking I/O that has no timeout of its own. A client that dribbles or stops would hold the
+ * thread for ever. Here each request runs on its own thread (at most {@code maxThreads} at once;
+ * beyond that the server answers 503 and closes the connection), and a watchdog interrupts a
+ * thread whose I/O passed its deadline: the channel is interruptible, so the interrupt closes that
+ * connection and frees the thread.
  *
- * <p>Only I/O is ever interrupted. A request starts watched (its line, headers and body must arrive
- * by {@code readTimeout} after its first byte); the handler stops the watch ({@link Slot#requestRead})
- * before it does any work, and watches again ({@link Slot#watchFor}) while the response is written
- * and the rest of an unwanted body thrown away. A deadline and the interrupt are decided under the
- * slot's lock, so no interrupt lands after the handler left the watched phase.
+ * <p>A few more threads ({@code probeThreads}) serve only probes with no body when every other is
+ * held: such a request holds its thread only for the status and one small write, so clients that
+ * hold the request threads with slow bodies or unread responses cannot starve {@code /health}.
  *
- * <p>The system properties {@code sun.net.httpserver.maxReqTime} and friends would do part of this
- * for the whole JVM; this keeps the limit per server, configured and testable.
+ * <p>Only I/O is ever interrupted. A request starts watched (its body must arrive by the deadline
+ * it is handed with: {@code readTimeout} after its first byte); the handler stops the watch
+ * ({@link Slot#requestRead}) before it does any work, and watches again ({@link Slot#watchFor})
+ * while the response is written and the rest of an unwanted body thrown away. A deadline and the
+ * interrupt are decided under the slot's lock, so no interrupt lands after the handler left the
+ * watched phase.
  */
-final class ConnectionThreads implements Executor, AutoCloseable {
+final class ConnectionThreads implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ConnectionThreads.class);
     private static final ThreadLocal<Slot> CURRENT = new ThreadLocal<>();
     private static final long NOT_WATCHED = Long.MAX_VALUE;
 
     private final ThreadPoolExecutor threads;
+    private final ThreadPoolExecutor probeThreads;
     private final ScheduledExecutorService watchdog;
     private final Set<Slot> inFlight = ConcurrentHashMap.newKeySet();
     private final long readTimeoutNanos;
@@ -49,16 +51,12 @@ final class ConnectionThreads implements Executor, AutoCloseable {
     private final AtomicLong refused = new AtomicLong();
     private final AtomicLong lastRefusalLog = new AtomicLong();
 
-    ConnectionThreads(String name, int maxThreads, Duration readTimeout) {
+    ConnectionThreads(String name, int maxThreads, int probeThreads, Duration readTimeout) {
         this.readTimeoutNanos = readTimeout.toNanos();
-        AtomicInteger n = new AtomicInteger();
-        // No queue: a request either gets a thread now or its connection is closed, since one
-        // waiting behind slow clients would delay exactly the probes this class protects.
-        threads = new ThreadPoolExecutor(0, maxThreads, 30, TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
-            Thread t = new Thread(r, name + "-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
+        // No queue: a request either gets a thread now or is refused, since one waiting behind slow
+        // clients would delay exactly the probes this class protects.
+        threads = pool(name, maxThreads);
+        this.probeThreads = pool(name + "-probe", probeThreads);
         watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, name + "-watchdog");
             t.setDaemon(true);
@@ -68,28 +66,51 @@ final class ConnectionThreads implements Executor, AutoCloseable {
         watchdog.scheduleWithFixedDelay(this::expire, tick, tick, TimeUnit.MILLISECONDS);
     }
 
-    @Override
-    public void execute(Runnable exchange) {
-        try {
-            threads.execute(() -> run(exchange));
-        } catch (RejectedExecutionException e) {
-            refused.incrementAndGet();
-            long now = System.nanoTime();
-            long last = lastRefusalLog.get();
-            if (now - last > TimeUnit.SECONDS.toNanos(10) && lastRefusalLog.compareAndSet(last, now)) {
-                LOG.warn("HTTP server at its {} concurrent requests: closing new connections ({} so far)",
-                        threads.getMaximumPoolSize(), refused.get());
-            }
-            throw e; // the JDK server closes the connection
-        }
+    private static ThreadPoolExecutor pool(String name, int size) {
+        AtomicInteger n = new AtomicInteger();
+        return new ThreadPoolExecutor(0, size, 30, TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
+            Thread t = new Thread(r, name + "-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
     }
 
-    private void run(Runnable exchange) {
-        Slot slot = new Slot(Thread.currentThread(), System.nanoTime() + readTimeoutNanos);
+    /**
+     * Runs {@code request} on a thread of its own now, its I/O watched until {@code deadlineNanos}
+     * ({@link System#nanoTime}); {@code probe}: it may take a probe thread when the others are held.
+     *
+     * @return false when no thread is free: the caller refuses the request
+     */
+    boolean start(Runnable request, long deadlineNanos, boolean probe) {
+        try {
+            threads.execute(() -> run(request, deadlineNanos));
+            return true;
+        } catch (RejectedExecutionException e) {
+            if (probe) {
+                try {
+                    probeThreads.execute(() -> run(request, deadlineNanos));
+                    return true;
+                } catch (RejectedExecutionException alsoFull) {
+                    // refused below
+                }
+            }
+        }
+        refused.incrementAndGet();
+        long now = System.nanoTime();
+        long last = lastRefusalLog.get();
+        if (now - last > TimeUnit.SECONDS.toNanos(10) && lastRefusalLog.compareAndSet(last, now)) {
+            LOG.warn("HTTP server at its {} concurrent requests: answering 503 to new ones ({} so far)",
+                    threads.getMaximumPoolSize(), refused.get());
+        }
+        return false;
+    }
+
+    private void run(Runnable request, long deadlineNanos) {
+        Slot slot = new Slot(Thread.currentThread(), deadlineNanos);
         inFlight.add(slot);
         CURRENT.set(slot);
         try {
-            exchange.run();
+            request.run();
         } finally {
             slot.finish();
             inFlight.remove(slot);
@@ -117,7 +138,7 @@ final class ConnectionThreads implements Executor, AutoCloseable {
         return closedByDeadline.get();
     }
 
-    /** New connections closed because every thread was busy. */
+    /** Requests refused because every thread was busy. */
     long refused() {
         return refused.get();
     }
@@ -130,6 +151,7 @@ final class ConnectionThreads implements Executor, AutoCloseable {
     public void close() {
         watchdog.shutdownNow();
         threads.shutdownNow();
+        probeThreads.shutdownNow();
     }
 
     /** One request in flight: its thread and the deadline of the I/O it waits on now, if any. */
@@ -170,6 +192,16 @@ final class ConnectionThreads implements Executor, AutoCloseable {
 
         synchronized boolean expired() {
             return expired;
+        }
+
+        /**
+         * The exchange is over: no deadline from now on.
+         *
+         * @return false if a deadline closed (or may have interrupted) it first
+         */
+        synchronized boolean release() {
+            deadline = NOT_WATCHED;
+            return !expired;
         }
 
         private synchronized void finish() {

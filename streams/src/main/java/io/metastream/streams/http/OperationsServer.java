@@ -3,8 +3,7 @@ package io.metastream.streams.http;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.Headers;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
+import io.metastream.streams.topology.NonFinitePredictionException;
 import io.metastream.streams.topology.TaskStates;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -48,7 +47,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The HTTP side of an instance, on the JDK's own server: {@code /health}, {@code /ready},
+ * The HTTP side of an instance, on {@link BoundedHttpServer}: {@code /health}, {@code /ready},
  * {@code /metrics} (Prometheus text) and the task API.
  * <ul>
  *   <li>{@code GET /tasks/{id}}: support size, adapted-through, base versions, pending samples.
@@ -68,18 +67,24 @@ import org.slf4j.LoggerFactory;
  *   <li>A forwarded request is recognised by its signature ({@link ForwardSignature}), never by
  *       its route header: one that carries any forwarding header without a valid signature is a
  *       403. With no key (no forwarding secret, no token) forwarding is off.
- *   <li>A request's line, headers and body must arrive within the read timeout of its first byte,
- *       and the response be taken within as long ({@link ConnectionThreads}); bodies over
+ *   <li>One client (an address; an IPv6 /64) holds at most {@code http.max.connections.per.client}
+ *       connections, and at most {@value #MAX_OPEN_CONNECTIONS} are open in all: more are closed at
+ *       accept. A request's line and headers are read without a thread and must arrive within the
+ *       header timeout of its first byte; line, headers and body within the read timeout, and the
+ *       response be taken within as long ({@link ConnectionThreads}); bodies over
  *       {@value #MAX_BODY_BYTES} bytes are a 413 (answered, the rest of the body read and dropped
  *       up to a bound, so the client sees the answer and not a reset).
- *   <li>Each request runs on its own connection thread (at most {@value #MAX_CONCURRENT_REQUESTS});
- *       probes and metrics are answered there directly, while the task work (store reads,
- *       predictions) runs on a bounded worker pool with a bounded queue (503 with
- *       {@code Retry-After} when full). Forwarding waits on the connection thread, not on a
- *       worker, so two instances forwarding to each other cannot deadlock their pools.
+ *   <li>Each request runs on its own connection thread (at most {@value #MAX_CONCURRENT_REQUESTS},
+ *       then 503; {@value #PROBE_THREADS} more for body-less probes only); probes and metrics are
+ *       answered there directly, while the task work (store reads, predictions) runs on a bounded
+ *       worker pool with a bounded queue (503 with {@code Retry-After} when full). Forwarding waits
+ *       on the connection thread, not on a worker, so two instances forwarding to each other cannot
+ *       deadlock their pools.
  *   <li>Error bodies are {@code {"error": fixed text, "errorId": id}}; the detail is logged under
- *       that id. No reply carries a non-finite number: a prediction that is not finite is a 500
- *       with {@code "reason": "NON_FINITE_PREDICTION"}.
+ *       that id. No reply carries a non-finite number: features so extreme that even the base
+ *       answers them with no finite number are a 422 with {@code "reason": "NON_FINITE_PREDICTION"}
+ *       (the client's input, logged at debug); a non-finite value from anywhere else is a 500 with
+ *       the same reason.
  * </ul>
  */
 public final class OperationsServer implements AutoCloseable {
@@ -91,6 +96,10 @@ public final class OperationsServer implements AutoCloseable {
     static final String FORWARD_SIGNATURE_HEADER = "X-Metastream-Forward-Signature";
     static final int MAX_BODY_BYTES = 1 << 20;
     static final int MAX_CONCURRENT_REQUESTS = 64;
+    /** Threads only body-less probes may take, when the request threads are all held. */
+    static final int PROBE_THREADS = 4;
+    /** Connections open at once, idle ones included: each is a file descriptor and a 16 KiB buffer. */
+    static final int MAX_OPEN_CONNECTIONS = 512;
     static final String NON_FINITE_PREDICTION = "NON_FINITE_PREDICTION";
     /** An unwanted body is read and dropped up to this, so the client reads our reply, not a reset. */
     private static final long MAX_DRAIN_BYTES = 16L << 20;
@@ -102,7 +111,7 @@ public final class OperationsServer implements AutoCloseable {
     public record Status(boolean live, boolean ready, Map<String, Object> details, List<String> reasons) {
     }
 
-    private final HttpServer server;
+    private final BoundedHttpServer server;
     private final ConnectionThreads connections;
     private final ThreadPoolExecutor workers;
     private final HttpClient client;
@@ -125,14 +134,15 @@ public final class OperationsServer implements AutoCloseable {
         this.settings = settings;
         InetSocketAddress address = new InetSocketAddress(host, port);
         this.loopback = address.getAddress() != null && address.getAddress().isLoopbackAddress();
-        this.connections = new ConnectionThreads("metastream-http", MAX_CONCURRENT_REQUESTS, settings.readTimeout());
+        this.connections = new ConnectionThreads("metastream-http", MAX_CONCURRENT_REQUESTS, PROBE_THREADS,
+                settings.readTimeout());
         try {
-            server = HttpServer.create(address, 64);
+            server = new BoundedHttpServer(address, 64, connections, settings.headerTimeout(),
+                    settings.maxConnectionsPerClient(), MAX_OPEN_CONNECTIONS);
         } catch (IOException e) {
             connections.close();
             throw new UncheckedIOException("cannot listen on " + host + ":" + port, e);
         }
-        server.setExecutor(connections);
         AtomicInteger n = new AtomicInteger();
         workers = new ThreadPoolExecutor(settings.workers(), settings.workers(), 30, TimeUnit.SECONDS,
                 settings.queueMax() == 0 ? new SynchronousQueue<>() : new ArrayBlockingQueue<>(settings.queueMax()),
@@ -152,35 +162,35 @@ public final class OperationsServer implements AutoCloseable {
         tokenDigest = settings.authToken() == null ? null
                 : ForwardSignature.sha256(settings.authToken().getBytes(StandardCharsets.UTF_8));
         client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-        // Everything not served below: a JSON 404 rather than the JDK's HTML page.
-        server.createContext("/", exchange -> serve(exchange, false, call -> Reply.error(404, "no such resource")));
+        // Everything not served below: a JSON 404 like every other error.
+        server.context("/", exchange -> serve(exchange, false, call -> Reply.error(404, "no such resource")), false);
     }
 
     /** The port it listens on. */
     public int port() {
-        return server.getAddress().getPort();
+        return server.port();
     }
 
     public OperationsServer serveStatus(Supplier<Status> status) {
-        server.createContext("/health", exchange -> serve(exchange, false, call -> {
+        server.context("/health", exchange -> serve(exchange, false, call -> {
             call.expect("/health", "GET", "HEAD");
             Status s = status.get();
             return Reply.json(s.live() ? 200 : 503, statusBody(s));
-        }));
-        server.createContext("/ready", exchange -> serve(exchange, false, call -> {
+        }), true);
+        server.context("/ready", exchange -> serve(exchange, false, call -> {
             call.expect("/ready", "GET", "HEAD");
             Status s = status.get();
             return Reply.json(s.ready() ? 200 : 503, statusBody(s));
-        }));
+        }), true);
         return this;
     }
 
     public OperationsServer serveMetrics(PrometheusMeterRegistry registry) {
-        server.createContext("/metrics", exchange -> serve(exchange, false, call -> {
+        server.context("/metrics", exchange -> serve(exchange, false, call -> {
             call.expect("/metrics", "GET", "HEAD");
             return new Reply(200, registry.scrape().getBytes(StandardCharsets.UTF_8),
                     "text/plain; version=0.0.4; charset=utf-8", Map.of(), null, null, false);
-        }));
+        }), false);
         return this;
     }
 
@@ -195,13 +205,13 @@ public final class OperationsServer implements AutoCloseable {
     OperationsServer serveTasks(TaskReader reader, HostInfo self) {
         if (!loopback && tokenDigest == null) {
             LOG.warn("The task API listens on {} with no http.auth.token: anyone who reaches it reads every task's "
-                    + "state and predictions", server.getAddress());
+                    + "state and predictions", server.address());
         }
         if (forwarding == null) {
             LOG.info("Forwarding between instances is off (neither http.forward.secret nor http.auth.token is set): "
                     + "this instance answers only for the tasks it hosts");
         }
-        server.createContext("/tasks/", exchange -> serve(exchange, true, call -> tasks(call, reader, self)));
+        server.context("/tasks/", exchange -> serve(exchange, true, call -> tasks(call, reader, self)), false);
         return this;
     }
 
@@ -212,7 +222,7 @@ public final class OperationsServer implements AutoCloseable {
 
     /** The address it listens on. */
     public InetSocketAddress address() {
-        return server.getAddress();
+        return server.address();
     }
 
     /** Task requests waiting for a worker now. */
@@ -222,7 +232,12 @@ public final class OperationsServer implements AutoCloseable {
 
     /** Connections closed because their request or response passed its deadline. */
     long closedByDeadline() {
-        return connections.closedByDeadline();
+        return connections.closedByDeadline() + server.headsTimedOut();
+    }
+
+    /** Connections closed at accept: their client at http.max.connections.per.client, or all in use. */
+    long refusedAtAccept() {
+        return server.refusedAtAccept();
     }
 
     private Reply tasks(Call call, TaskReader reader, HostInfo self) throws IOException, Refusal {
@@ -363,7 +378,24 @@ public final class OperationsServer implements AutoCloseable {
         try {
             Map<String, Object> out = new LinkedHashMap<>();
             if (features != null) {
-                TaskStates.Answer a = reader.predict(taskId, features, standby);
+                TaskStates.Answer a;
+                try {
+                    a = reader.predict(taskId, features, standby);
+                } catch (NonFinitePredictionException e) {
+                    // Any client can send features that overflow the model: its answer, not our fault,
+                    // and counted (refused) by TaskStates; a log line without a stack, at debug.
+                    return Reply.error(422, "these features are too extreme for the model: it gives no finite "
+                            + "prediction for them", NON_FINITE_PREDICTION)
+                            .withDetail("task " + taskId + ": " + e.getMessage());
+                } catch (IllegalArgumentException e) {
+                    int dim = reader.inputDim();
+                    if (features.length == dim) {
+                        throw e; // not the client's features: a fault of ours
+                    }
+                    // A hot swap changed the base's input size after the request was checked.
+                    return Reply.error(400, "expected " + dim + " features, got " + features.length)
+                            .withDetail("the base served changed its input size: " + e.getMessage());
+                }
                 if (!Float.isFinite(a.value())) {
                     return nonFinite("task " + taskId + " predicted " + a.value() + " (adapted=" + a.adapted()
                             + ", base " + a.modelVersion() + ")");
@@ -617,7 +649,7 @@ public final class OperationsServer implements AutoCloseable {
      * Serves one exchange on its connection thread. {@code readsBody}: the route reads the request
      * and calls {@link Call#requestRead} itself; otherwise the request is read once its headers are.
      */
-    private void serve(HttpExchange exchange, boolean readsBody, Route route) {
+    private void serve(Exchange exchange, boolean readsBody, Route route) {
         Call call = new Call(exchange, ConnectionThreads.current());
         Reply reply;
         try {
@@ -640,7 +672,7 @@ public final class OperationsServer implements AutoCloseable {
         call.send(reply);
     }
 
-    private static void log(HttpExchange exchange, Reply reply) {
+    private static void log(Exchange exchange, Reply reply) {
         if (reply.errorId() == null || reply.detail() == null && reply.status() == 500) {
             return; // a success, or a 500 logged with its exception already
         }
@@ -656,11 +688,11 @@ public final class OperationsServer implements AutoCloseable {
 
     /** One exchange as its handler sees it: the body read within bounds, and the reply sent. */
     private final class Call {
-        private final HttpExchange exchange;
+        private final Exchange exchange;
         private final ConnectionThreads.Slot slot;
         private boolean bodyRead;
 
-        Call(HttpExchange exchange, ConnectionThreads.Slot slot) {
+        Call(Exchange exchange, ConnectionThreads.Slot slot) {
             this.exchange = exchange;
             this.slot = slot;
         }
@@ -688,8 +720,8 @@ public final class OperationsServer implements AutoCloseable {
          * before a byte is read, a chunked body as soon as it passes it.
          */
         byte[] body() throws IOException, Refusal {
-            String length = header("Content-Length");
-            if (length != null && Long.parseLong(length.trim()) > MAX_BODY_BYTES) {
+            long length = exchange.requestLength();
+            if (length > MAX_BODY_BYTES) {
                 throw tooLarge("Content-Length " + length);
             }
             byte[] body = exchange.getRequestBody().readNBytes(MAX_BODY_BYTES + 1);
@@ -711,13 +743,7 @@ public final class OperationsServer implements AutoCloseable {
         }
 
         private boolean declaresBody() {
-            String te = header("Transfer-Encoding");
-            String length = header("Content-Length");
-            try {
-                return te != null || length != null && Long.parseLong(length.trim()) > 0;
-            } catch (NumberFormatException e) {
-                return true;
-            }
+            return exchange.requestLength() != 0;
         }
 
         /**
@@ -775,7 +801,7 @@ public final class OperationsServer implements AutoCloseable {
 
     @Override
     public void close() {
-        server.stop(0);
+        server.close();
         connections.close();
         workers.shutdownNow();
     }

@@ -6,13 +6,16 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
 import io.metastream.streams.config.MetastreamConfig;
+import io.metastream.streams.topology.NonFinitePredictionException;
 import io.metastream.streams.topology.TaskStates;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.PrintStream;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -220,9 +223,11 @@ class OperationsServerTest {
     void shouldAnswerHealthWithinASecondWhileEightSlowClientsHoldTaskConnections() throws Exception {
         StubTasks tasks = new StubTasks();
         tasks.gate = new CountDownLatch(1);
-        // Deadlines far past the test: the slow clients hold their threads throughout.
+        // Deadlines far past the test: the slow clients hold their connections (and, past their
+        // headers, their threads) throughout.
         OperationsServer server = start(new OperationsServer("127.0.0.1", 0, settings()
-                .withTimeouts(Duration.ofSeconds(60), Duration.ofSeconds(60)).withWorkers(1, 1)), tasks);
+                .withTimeouts(Duration.ofSeconds(60), Duration.ofSeconds(60))
+                .withClientLimits(Duration.ofSeconds(60), 16).withWorkers(1, 1)), tasks);
         List<Socket> slow = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
             Socket s = connect(server);
@@ -318,28 +323,66 @@ class OperationsServerTest {
     }
 
     @Test
-    void shouldCloseNewConnectionsAtOnceWhenEveryRequestThreadIsHeldAndRecoverAfter() throws Exception {
+    void shouldRefuseOneClientPastItsConnectionCapAndKeepAnsweringOthers() throws Exception {
+        // The defaults: 16 connections a client, request headers within 2 s, the rest within 10 s.
+        OperationsServer server = start(new OperationsServer("127.0.0.1", 0, settings()), new StubTasks());
+        List<Socket> slow = new ArrayList<>();
+        for (int i = 0; i < 64; i++) {
+            Socket s = connectFrom("127.0.0.1", server);
+            try {
+                s.getOutputStream().write('G');
+            } catch (IOException e) {
+                // refused at accept already: what this test wants
+            }
+            slow.add(s);
+        }
+        long opened = System.nanoTime();
+        for (int i = 0; i < 5; i++) {
+            long start = System.nanoTime();
+            String health = rawGet(connectFrom("127.0.0.2", server), "/health");
+            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            assertThat(health).as("another client is answered").startsWith("HTTP/1.1 200");
+            assertThat(millis).as("/health took %d ms", millis).isLessThan(1_000);
+        }
+        await("the 48 past the cap closed at once", () -> slow.stream().filter(OperationsServerTest::closedNow)
+                .count() >= 48);
+        assertThat(server.refusedAtAccept()).isGreaterThanOrEqualTo(48);
+        // The 16 it took are cut at the header deadline, not after the 10 s read timeout.
+        for (Socket s : slow) {
+            assertThat(closedByServer(s)).as("closed by the server within 4 s").isTrue();
+        }
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - opened)).isLessThan(8_000);
+        assertThat(server.closedByDeadline()).isGreaterThanOrEqualTo(16);
+        assertThat(get(server, "/health").statusCode()).as("the client is served again").isEqualTo(200);
+    }
+
+    @Test
+    void shouldAnswer503WhenEveryRequestThreadIsHeldYetStillAnswerProbesAndRecoverAfter() throws Exception {
+        // Headers are read without a thread: it takes whole heads with slow bodies to hold one, and,
+        // at 16 connections a client, four clients to hold all 64.
         OperationsServer server = start(new OperationsServer("127.0.0.1", 0, settings()
                 .withTimeouts(Duration.ofSeconds(60), Duration.ofSeconds(60))), new StubTasks());
         List<Socket> held = new ArrayList<>();
         for (int i = 0; i < OperationsServer.MAX_CONCURRENT_REQUESTS; i++) {
-            Socket s = connect(server);
-            s.getOutputStream().write('G');
+            Socket s = connectFrom("127.0.0." + (1 + i / 16), server);
+            s.getOutputStream().write("POST /tasks/t1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"
+                    .getBytes(StandardCharsets.US_ASCII));
             held.add(s);
         }
         await("every request thread held", () -> Thread.getAllStackTraces().keySet().stream()
-                .filter(t -> t.getName().startsWith("metastream-http-") && !t.getName().contains("watchdog")
-                        && !t.getName().contains("worker")).count() >= OperationsServer.MAX_CONCURRENT_REQUESTS);
-        try (Socket extra = connect(server)) {
-            extra.getOutputStream().write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-            assertThat(closedByServer(extra)).as("refused, not left waiting").isTrue();
-        }
+                .filter(t -> t.getName().matches("metastream-http-\\d+")).count()
+                >= OperationsServer.MAX_CONCURRENT_REQUESTS);
+        String busy = rawGet(connectFrom("127.0.0.5", server), "/tasks/t1");
+        assertThat(busy).as("refused at once, not left waiting").startsWith("HTTP/1.1 503").contains("Retry-After");
+        assertThat(rawGet(connectFrom("127.0.0.5", server), "/health")).as("a probe has threads of its own")
+                .startsWith("HTTP/1.1 200");
+        assertThat(rawGet(connectFrom("127.0.0.5", server), "/ready")).startsWith("HTTP/1.1 200");
         for (Socket s : held) {
             s.close();
         }
-        await("/health answered again", () -> {
+        await("/tasks answered again", () -> {
             try {
-                return get(server, "/health").statusCode() == 200;
+                return get(server, "/tasks/t1").statusCode() == 200;
             } catch (IOException e) {
                 return false;
             } catch (InterruptedException e) {
@@ -458,6 +501,54 @@ class OperationsServerTest {
     }
 
     @Test
+    void shouldAnswerFeaturesTooExtremeForTheModelWith422AndNoStackTrace() throws Exception {
+        StubTasks ownerTasks = new StubTasks();
+        // What TaskStates throws when even the base overflows on finite features.
+        ownerTasks.predictFailure = new NonFinitePredictionException("these features are too extreme for the model: "
+                + "its answer is not a finite number");
+        OperationsServer owner = start(new OperationsServer("127.0.0.1", 0, settings().withForwardSecret(SECRET)),
+                ownerTasks);
+        StubTasks entryTasks = new StubTasks();
+        entryTasks.owner = new KeyQueryMetadata(self(owner), Set.of(), 0);
+        OperationsServer entry = start(new OperationsServer("127.0.0.1", 0, settings().withForwardSecret(SECRET)),
+                entryTasks);
+
+        String log = stderrOf(() -> {
+            for (OperationsServer server : List.of(owner, entry)) {
+                HttpResponse<String> r = post(server, "/tasks/t1/predict", "{\"features\": [3e38]}");
+                assertThat(r.statusCode()).as(r.body()).isEqualTo(422);
+                JsonNode body = JSON.readTree(r.body());
+                assertThat(body.get("reason").asText()).isEqualTo(OperationsServer.NON_FINITE_PREDICTION);
+                assertThat(body.get("errorId").asText()).matches("[0-9a-f-]{36}");
+                assertThat(r.body()).doesNotContain("NaN", "Infinity", "Exception", "io.metastream");
+            }
+        });
+        assertThat(ownerTasks.calls.get()).isEqualTo(2);
+        assertThat(log).as("a client's input is no error of ours: no ERROR line, no stack")
+                .doesNotContain("ERROR", "NonFinitePredictionException", "\tat ");
+    }
+
+    @Test
+    void shouldAnswer400WhenAHotSwapChangedTheInputSizeAfterTheCheck() throws Exception {
+        StubTasks tasks = new StubTasks();
+        OperationsServer server = start(new OperationsServer("127.0.0.1", 0, settings()), tasks);
+        tasks.swapTo = 2;
+        String log = stderrOf(() -> {
+            HttpResponse<String> r = post(server, "/tasks/t1/predict", "{\"features\": [1]}");
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+            assertThat(JSON.readTree(r.body()).get("error").asText()).isEqualTo("expected 2 features, got 1");
+        });
+        assertThat(log).doesNotContain("ERROR", "\tat ");
+        assertThat(post(server, "/tasks/t1/predict", "{\"features\": [1, 2]}").statusCode()).isEqualTo(200);
+
+        // The same exception with features of the right size is a fault of ours: still a 500, logged.
+        tasks.predictFailure = new IllegalArgumentException("a bug");
+        String bug = stderrOf(() -> assertThat(post(server, "/tasks/t1/predict", "{\"features\": [1, 2]}")
+                .statusCode()).isEqualTo(500));
+        assertThat(bug).as("the capture sees the log").contains("ERROR", "HTTP request failed");
+    }
+
+    @Test
     void shouldAnswer503WhenTheWorkTakesLongerThanTheRequestTimeout() throws Exception {
         StubTasks tasks = new StubTasks();
         tasks.gate = new CountDownLatch(1);
@@ -531,6 +622,44 @@ class OperationsServerTest {
         return s;
     }
 
+    /**
+     * A connection from {@code local}, a loopback address of its own: the server counts clients by
+     * address, and Linux answers for all of 127.0.0.0/8.
+     */
+    private Socket connectFrom(String local, OperationsServer server) throws IOException {
+        Socket s = new Socket();
+        closeables.add(s);
+        s.bind(new InetSocketAddress(local, 0));
+        s.connect(new InetSocketAddress("127.0.0.1", server.port()), 2_000);
+        return s;
+    }
+
+    /** {@code GET path} on {@code s}, and what came back before the server closed it (4 s at most). */
+    private static String rawGet(Socket s, String path) throws IOException {
+        s.setSoTimeout(4_000);
+        try {
+            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            return new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+        } catch (SocketException e) {
+            return "";
+        } finally {
+            s.close();
+        }
+    }
+
+    /** Whether the server closed {@code s} already (end of stream or a reset within 10 ms). */
+    private static boolean closedNow(Socket s) {
+        try {
+            s.setSoTimeout(10);
+            return s.getInputStream().read() < 0;
+        } catch (SocketTimeoutException e) {
+            return false;
+        } catch (IOException e) {
+            return true;
+        }
+    }
+
     /** Whether the server closes {@code s} within 4 s: end of stream or a reset. */
     private static boolean closedByServer(Socket s) throws IOException {
         s.setSoTimeout(4_000);
@@ -545,6 +674,25 @@ class OperationsServerTest {
         } catch (SocketException e) {
             return true;
         }
+    }
+
+    private interface Requests {
+        void run() throws Exception;
+    }
+
+    /** What the logger (slf4j-simple, on System.err) printed while {@code requests} ran. */
+    private static String stderrOf(Requests requests) throws Exception {
+        PrintStream previous = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        try {
+            requests.run();
+        } finally {
+            System.setErr(previous);
+        }
+        String text = captured.toString(StandardCharsets.UTF_8);
+        previous.print(text);
+        return text;
     }
 
     private static byte[] bigFeatures(int bytes) {
@@ -578,6 +726,11 @@ class OperationsServerTest {
         volatile KeyQueryMetadata owner;
         volatile float value = 0.5f;
         volatile RuntimeException failure;
+        /** Thrown by predict only, after the checks {@link TaskStates#predict} makes. */
+        volatile RuntimeException predictFailure;
+        volatile int inputDim = 1;
+        /** The input size a hot swap gives the base as a prediction starts; 0: none. */
+        volatile int swapTo;
         volatile CountDownLatch gate;
         final AtomicInteger calls = new AtomicInteger();
         final AtomicInteger inFlight = new AtomicInteger();
@@ -590,7 +743,7 @@ class OperationsServerTest {
 
         @Override
         public int inputDim() {
-            return 1;
+            return inputDim;
         }
 
         @Override
@@ -602,6 +755,16 @@ class OperationsServerTest {
         @Override
         public TaskStates.Answer predict(String taskId, float[] features, boolean allowStale) {
             enter();
+            if (swapTo > 0) {
+                inputDim = swapTo;
+            }
+            // As TaskStates checks, against the base it serves now.
+            if (features.length != inputDim) {
+                throw new IllegalArgumentException("expected " + inputDim + " features, got " + features.length);
+            }
+            if (predictFailure != null) {
+                throw predictFailure;
+            }
             return new TaskStates.Answer(taskId, value, true, 3, 1L, "m@1", false);
         }
 
