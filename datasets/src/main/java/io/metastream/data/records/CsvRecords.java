@@ -1,4 +1,4 @@
-package io.metastream.learn.records;
+package io.metastream.data.records;
 
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;

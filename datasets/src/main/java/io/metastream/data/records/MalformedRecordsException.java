@@ -1,4 +1,4 @@
-package io.metastream.learn.records;
+package io.metastream.data.records;
 
 import java.nio.file.Path;
 

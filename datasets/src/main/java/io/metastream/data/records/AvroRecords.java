@@ -1,4 +1,4 @@
-package io.metastream.learn.records;
+package io.metastream.data.records;
 
 import io.metastream.schemas.serde.AvroFraming;
 import io.metastream.schemas.serde.RecordDecodeException;

@@ -1,4 +1,4 @@
-package io.metastream.learn.records;
+package io.metastream.data.records;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,4 +1,4 @@
-package io.metastream.learn.records;
+package io.metastream.data.records;
 
 import io.metastream.learn.Support;
 import java.io.IOException;

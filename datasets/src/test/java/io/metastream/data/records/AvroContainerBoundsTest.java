@@ -1,8 +1,8 @@
-package io.metastream.learn.records;
+package io.metastream.data.records;
 
-import static io.metastream.learn.records.RecordFiles.concat;
-import static io.metastream.learn.records.RecordFiles.deflate;
-import static io.metastream.learn.records.RecordFiles.varint;
+import static io.metastream.data.records.RecordFiles.concat;
+import static io.metastream.data.records.RecordFiles.deflate;
+import static io.metastream.data.records.RecordFiles.varint;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
