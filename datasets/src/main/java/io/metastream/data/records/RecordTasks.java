@@ -6,7 +6,7 @@ import java.util.Random;
 
 /**
  * Meta-training tasks from a user's {@link TaskRecords}, in the order a deployment sees them, as
- * {@link io.metastream.learn.movielens.MovieLensTasks} does for MovieLens: the support is a task's
+ * {@link io.metastream.data.movielens.MovieLensTasks} does for MovieLens: the support is a task's
  * first {@code k} rows and the query up to {@code querySize} rows drawn from those after them, so
  * the base learns to predict a task's later rows from its earlier ones. {@code k} is log-uniform in
  * [1, min(supportSize, rows - 1)], because the stream adapts a task after each new row and its

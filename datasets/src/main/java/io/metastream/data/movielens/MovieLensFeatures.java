@@ -1,4 +1,4 @@
-package io.metastream.learn.movielens;
+package io.metastream.data.movielens;
 
 import io.metastream.learn.Support;
 import java.util.Collection;

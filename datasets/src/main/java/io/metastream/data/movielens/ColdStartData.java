@@ -1,4 +1,4 @@
-package io.metastream.learn.movielens;
+package io.metastream.data.movielens;
 
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.MetaTrainingPlan;

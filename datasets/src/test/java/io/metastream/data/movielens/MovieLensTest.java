@@ -1,4 +1,4 @@
-package io.metastream.learn.movielens;
+package io.metastream.data.movielens;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

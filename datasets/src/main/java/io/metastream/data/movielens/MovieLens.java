@@ -1,4 +1,4 @@
-package io.metastream.learn.movielens;
+package io.metastream.data.movielens;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,11 +1,16 @@
-package io.metastream.learn.continual;
+package io.metastream.training.continual;
 
+import io.metastream.data.movielens.ColdStartData;
+import io.metastream.data.movielens.ColdStartSplit;
+import io.metastream.data.movielens.MovieLens;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.Evaluation;
 import io.metastream.learn.Learner;
-import io.metastream.learn.movielens.ColdStartData;
-import io.metastream.learn.movielens.ColdStartSplit;
-import io.metastream.learn.movielens.MovieLens;
+import io.metastream.learn.continual.ChampionChallenger;
+import io.metastream.learn.continual.ContinualRound;
+import io.metastream.learn.continual.DriftScenario;
+import io.metastream.learn.continual.Prequential;
+import io.metastream.learn.continual.TaskBuffer;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
