@@ -1,15 +1,19 @@
-package io.metastream.learn.omniglot;
+package io.metastream.data.omniglot;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
-/** Made-up characters for tests: each a random blob pattern, its drawings noisy copies of it. */
-final class Synthetic {
-    private Synthetic() {
+/**
+ * Made-up characters, for tests of what consumes Omniglot (episode sampling, protonet training)
+ * without reading the archives: each a random blob pattern, its drawings noisy copies of it.
+ */
+public final class SyntheticOmniglot {
+    private SyntheticOmniglot() {
     }
 
-    static List<Omniglot.Character> alphabet(String name, int characters, int drawings, Random random) {
+    /** An alphabet of {@code characters} made-up characters with {@code drawings} drawings each. */
+    public static List<Omniglot.Character> alphabet(String name, int characters, int drawings, Random random) {
         List<Omniglot.Character> out = new ArrayList<>();
         for (int c = 0; c < characters; c++) {
             float[] pattern = new float[Omniglot.PIXELS];

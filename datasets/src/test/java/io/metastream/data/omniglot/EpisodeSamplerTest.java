@@ -1,4 +1,4 @@
-package io.metastream.learn.omniglot;
+package io.metastream.data.omniglot;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -15,8 +15,8 @@ class EpisodeSamplerTest {
     private final List<Omniglot.Character> characters = new ArrayList<>();
 
     EpisodeSamplerTest() {
-        characters.addAll(Synthetic.alphabet("Big", 8, 20, data));
-        characters.addAll(Synthetic.alphabet("Small", 3, 20, data));
+        characters.addAll(SyntheticOmniglot.alphabet("Big", 8, 20, data));
+        characters.addAll(SyntheticOmniglot.alphabet("Small", 3, 20, data));
     }
 
     @Test

@@ -1,11 +1,15 @@
-package io.metastream.learn.omniglot;
+package io.metastream.training.protonet;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.SequentialBlock;
+import io.metastream.data.omniglot.EpisodeSampler;
+import io.metastream.data.omniglot.Omniglot;
 import io.metastream.learn.Evaluation;
+import io.metastream.learn.omniglot.ConvEmbedding;
+import io.metastream.learn.omniglot.PrototypeMath;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;

@@ -1,4 +1,4 @@
-package io.metastream.learn.omniglot;
+package io.metastream.training.protonet;
 
 import ai.djl.Device;
 import ai.djl.Model;
@@ -14,7 +14,11 @@ import ai.djl.training.Trainer;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Adam;
 import ai.djl.training.tracker.Tracker;
+import io.metastream.data.omniglot.EpisodeSampler;
+import io.metastream.data.omniglot.Omniglot;
 import io.metastream.learn.MetaTrainer;
+import io.metastream.learn.omniglot.ConvEmbedding;
+import io.metastream.learn.omniglot.PrototypeMath;
 import java.util.List;
 import java.util.Random;
 
@@ -63,7 +67,7 @@ public final class ProtoNetTrainer {
             model.setBlock(block);
             try (Trainer trainer = model.newTrainer(config)) {
                 trainer.initialize(ConvEmbedding.INPUT);
-                float[] labels = oneHot(plan.ways(), plan.queries());
+                float[] labels = PrototypeMath.oneHot(plan.ways(), plan.queries());
                 for (int it = 0; it < plan.episodes(); it++) {
                     EpisodeSampler.Episode e = sampler.sample(random, plan.ways(), plan.shots(), plan.queries());
                     try (NDManager scratch = trainer.getManager().newSubManager()) {
@@ -89,15 +93,6 @@ public final class ProtoNetTrainer {
             }
             return new Result(ConvEmbedding.write(block), losses, accuracies);
         }
-    }
-
-    /** One-hot rows for class-major queries: row {@code i} marks class {@code i / perClass}. */
-    static float[] oneHot(int ways, int perClass) {
-        float[] y = new float[ways * perClass * ways];
-        for (int i = 0; i < ways * perClass; i++) {
-            y[i * ways + i / perClass] = 1;
-        }
-        return y;
     }
 
     private static float[] concat(float[] a, float[] b) {

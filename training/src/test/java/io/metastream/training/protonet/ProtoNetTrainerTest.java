@@ -1,8 +1,10 @@
-package io.metastream.learn.omniglot;
+package io.metastream.training.protonet;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
+import io.metastream.data.omniglot.Omniglot;
+import io.metastream.data.omniglot.SyntheticOmniglot;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
 import java.util.ArrayList;
@@ -15,8 +17,8 @@ class ProtoNetTrainerTest {
     void shouldLowerTheEpisodeLossAndScoreHeldOutCharacters() {
         DjlRuntime.start(1);
         Random data = new Random(3);
-        List<Omniglot.Character> chars = new ArrayList<>(Synthetic.alphabet("Train", 10, 6, data));
-        chars.addAll(Synthetic.alphabet("Test", 5, 6, data));
+        List<Omniglot.Character> chars = new ArrayList<>(SyntheticOmniglot.alphabet("Train", 10, 6, data));
+        chars.addAll(SyntheticOmniglot.alphabet("Test", 5, 6, data));
         ProtoNetPlan plan = new ProtoNetPlan(List.of("Train"), 40, 5, 1, 2, false, 3e-3f, 1000, 11L);
         ProtoNetTrainer.Result r = new ProtoNetTrainer(Device.cpu()).train(chars, plan, (done, total, loss) -> { });
         assertThat(r.loss()).hasSize(40);

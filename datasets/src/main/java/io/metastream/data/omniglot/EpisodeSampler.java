@@ -1,4 +1,4 @@
-package io.metastream.learn.omniglot;
+package io.metastream.data.omniglot;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

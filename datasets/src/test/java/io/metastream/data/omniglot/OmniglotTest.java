@@ -1,4 +1,4 @@
-package io.metastream.learn.omniglot;
+package io.metastream.data.omniglot;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -78,7 +78,7 @@ class OmniglotTest {
         Omniglot o = Omniglot.bundled();
         assertThat(o.alphabets()).hasSize(8);
         assertThat(o.sizes().values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(242);
-        for (String a : ProtoNetPlan.BUNDLED_TEST_ALPHABETS) {
+        for (String a : Omniglot.BUNDLED_TEST_ALPHABETS) {
             assertThat(o.sizes().get(a)).isGreaterThanOrEqualTo(20);
         }
         assertThat(o.characters(o.alphabets())).allSatisfy(c -> assertThat(c.images()).hasSize(20));

@@ -1,5 +1,6 @@
-package io.metastream.learn.omniglot;
+package io.metastream.training.protonet;
 
+import io.metastream.data.omniglot.Omniglot;
 import java.util.List;
 
 /**
@@ -15,16 +16,6 @@ import java.util.List;
  */
 public record ProtoNetPlan(List<String> trainAlphabets, int episodes, int ways, int shots, int queries,
         boolean rotations, float learningRate, int halveEvery, long seed) {
-    /**
-     * Evaluation alphabets of the bundled small background sets: the three with 20 or more
-     * characters (22-24) that leave the most characters for training, so that 20-way
-     * within-alphabet episodes exist for testing.
-     */
-    public static final List<String> BUNDLED_TEST_ALPHABETS = List.of("Balinese", "Early_Aramaic", "Greek");
-    /** The other five bundled alphabets: 172 characters, 688 classes with rotations. */
-    public static final List<String> BUNDLED_TRAIN_ALPHABETS = List.of("Japanese_(katakana)", "Korean", "Latin",
-            "Sanskrit", "Tagalog");
-
     public ProtoNetPlan {
         trainAlphabets = List.copyOf(trainAlphabets);
         if (trainAlphabets.isEmpty() || episodes < 1 || ways < 2 || shots < 1 || queries < 1 || halveEvery < 1) {
@@ -43,7 +34,7 @@ public record ProtoNetPlan(List<String> trainAlphabets, int episodes, int ways, 
      * 300,000 images: 1,500 episodes of 20 ways rather than 500 of 60, halving every 500.
      */
     public static ProtoNetPlan bundledDefault() {
-        return new ProtoNetPlan(BUNDLED_TRAIN_ALPHABETS, 1500, 20, 5, 5, true, 1e-3f, 500, 42L);
+        return new ProtoNetPlan(Omniglot.BUNDLED_TRAIN_ALPHABETS, 1500, 20, 5, 5, true, 1e-3f, 500, 42L);
     }
 
     public ProtoNetPlan withEpisodes(int n) {

@@ -1,5 +1,6 @@
-package io.metastream.learn.omniglot;
+package io.metastream.data.omniglot;
 
+import io.metastream.learn.omniglot.ConvEmbedding;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -26,10 +27,20 @@ import javax.imageio.ImageIO;
  * are in both small archives) is kept once, keyed by alphabet and character name.
  */
 public final class Omniglot {
-    public static final int SIZE = 28;
+    /** The side the images are scaled to: what the {@link ConvEmbedding} of the protonet learner takes. */
+    public static final int SIZE = ConvEmbedding.IMAGE_SIZE;
     public static final int PIXELS = SIZE * SIZE;
     /** The vendored archives, on the class path under {@code /omniglot/}. */
     public static final List<String> BUNDLED = List.of("images_background_small1.zip", "images_background_small2.zip");
+    /**
+     * Evaluation alphabets of the bundled small background sets: the three with 20 or more
+     * characters (22-24) that leave the most characters for training, so that 20-way
+     * within-alphabet episodes exist for testing.
+     */
+    public static final List<String> BUNDLED_TEST_ALPHABETS = List.of("Balinese", "Early_Aramaic", "Greek");
+    /** The other five bundled alphabets: 172 characters, 688 classes with rotations. */
+    public static final List<String> BUNDLED_TRAIN_ALPHABETS = List.of("Japanese_(katakana)", "Korean", "Latin",
+            "Sanskrit", "Tagalog");
 
     /** One character: its drawings as rows of {@value #PIXELS} floats. */
     public record Character(String alphabet, String name, List<float[]> images) {
