@@ -58,11 +58,11 @@ final class ContinualEvalCommand implements Callable<Integer> {
     }
 
     private int movieLens() {
-        io.metastream.learn.movielens.ColdStartData data = io.metastream.learn.movielens.ColdStartData.read(movieLens,
-                io.metastream.learn.movielens.RatingTarget.RATING,
-                io.metastream.learn.movielens.MovieLensFeatures.FeatureSet.ITEM_STATISTICS);
+        io.metastream.data.movielens.ColdStartData data = io.metastream.data.movielens.ColdStartData.read(movieLens,
+                io.metastream.data.movielens.RatingTarget.RATING,
+                io.metastream.data.movielens.MovieLensFeatures.FeatureSet.ITEM_STATISTICS);
         io.metastream.learn.MetaTrainingPlan plan = new io.metastream.learn.MetaTrainingPlan(
-                io.metastream.learn.MlpArchitecture.parse(io.metastream.learn.movielens.MovieLensFeatures.DIM
+                io.metastream.learn.MlpArchitecture.parse(io.metastream.data.movielens.MovieLensFeatures.DIM
                         + "-32-16-1"),
                 new io.metastream.learn.AdaptationSettings(3, 0.05f, 10f), 4000, 25, 90, 10, 0.005f, seed, 1f);
         io.metastream.learn.MetaTrainer.Result trained = new io.metastream.learn.MetaTrainer(
@@ -74,7 +74,7 @@ final class ContinualEvalCommand implements Callable<Integer> {
                 new io.metastream.learn.continual.ContinualRound.Settings(40, 1000, 25, 20, 0.002f, 10, 0.05, 20);
         DriftScenario.Report r;
         try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
-            r = io.metastream.learn.continual.MovieLensContinual.run(data, frozen, round, rounds, 20, seed, learner);
+            r = io.metastream.training.continual.MovieLensContinual.run(data, frozen, round, rounds, 20, seed, learner);
         }
         r.decisions().forEach(System.out::println);
         System.out.printf("movielens: %d cold users in %d rounds by first rating%n",

@@ -1,8 +1,8 @@
 package io.metastream.cli;
 
-import io.metastream.learn.movielens.ColdStartData;
-import io.metastream.learn.movielens.MovieLensFeatures;
-import io.metastream.learn.movielens.RatingTarget;
+import io.metastream.data.movielens.ColdStartData;
+import io.metastream.data.movielens.MovieLensFeatures;
+import io.metastream.data.movielens.RatingTarget;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 

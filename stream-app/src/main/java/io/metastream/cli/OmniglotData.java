@@ -1,7 +1,6 @@
 package io.metastream.cli;
 
-import io.metastream.learn.omniglot.Omniglot;
-import io.metastream.learn.omniglot.ProtoNetPlan;
+import io.metastream.data.omniglot.Omniglot;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -23,7 +22,7 @@ final class OmniglotData {
      */
     static List<String> testAlphabets(Omniglot data, Path dir, List<String> given) {
         List<String> test = given != null ? given
-                : dir == null ? ProtoNetPlan.BUNDLED_TEST_ALPHABETS : data.evaluationSplitAlphabets();
+                : dir == null ? Omniglot.BUNDLED_TEST_ALPHABETS : data.evaluationSplitAlphabets();
         if (test.isEmpty()) {
             throw new IllegalArgumentException(dir + " has no images_evaluation split; name the held-out alphabets "
                     + "with --test-alphabets");

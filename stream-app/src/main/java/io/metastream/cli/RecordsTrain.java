@@ -1,12 +1,12 @@
 package io.metastream.cli;
 
 import io.metastream.cli.console.ConsoleProgress;
+import io.metastream.data.records.TaskRecords;
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Loss;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
-import io.metastream.learn.records.TaskRecords;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
 import io.metastream.training.BaseModelTraining;

@@ -9,7 +9,7 @@ import io.metastream.streams.kafka.Topics;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.DispatchingLearner;
-import io.metastream.learn.movielens.ColdStartData;
+import io.metastream.data.movielens.ColdStartData;
 import io.metastream.store.LocalDirectoryModelStore;
 import java.io.IOException;
 import java.io.InputStream;

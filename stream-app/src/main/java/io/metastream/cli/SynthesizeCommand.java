@@ -1,9 +1,9 @@
 package io.metastream.cli;
 
-import io.metastream.learn.movielens.MovieLens;
-import io.metastream.learn.movielens.SyntheticMovieLens;
-import io.metastream.learn.records.SyntheticClicks;
-import io.metastream.learn.records.TaskRecords;
+import io.metastream.data.movielens.MovieLens;
+import io.metastream.data.movielens.SyntheticMovieLens;
+import io.metastream.data.records.SyntheticClicks;
+import io.metastream.data.records.TaskRecords;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

@@ -154,7 +154,7 @@ final class TrainCommand implements Callable<Integer> {
             return RecordsTrain.run(this);
         }
         if (dataset.equals("movielens")) {
-            outerLoopDefaults(io.metastream.learn.movielens.ColdStartData.defaultPlan());
+            outerLoopDefaults(io.metastream.data.movielens.ColdStartData.defaultPlan());
             return MovieLensTrain.run(this);
         }
         outerLoopDefaults(MetaTrainingPlan.sinusoidDefault());

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.metastream.learn.movielens.ColdStartEvaluation;
+import io.metastream.data.movielens.ColdStartEvaluation;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,10 +1,10 @@
 package io.metastream.training;
 
+import io.metastream.data.movielens.ColdStartData;
+import io.metastream.data.movielens.ColdStartEvaluation;
+import io.metastream.data.movielens.ColdStartEvaluation.Method;
+import io.metastream.data.movielens.RatingTarget;
 import io.metastream.learn.Evaluation;
-import io.metastream.learn.movielens.ColdStartData;
-import io.metastream.learn.movielens.ColdStartEvaluation;
-import io.metastream.learn.movielens.ColdStartEvaluation.Method;
-import io.metastream.learn.movielens.RatingTarget;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;

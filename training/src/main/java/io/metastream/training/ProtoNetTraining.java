@@ -4,10 +4,10 @@ import io.metastream.streams.model.BaseModelArtifacts;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
 import io.metastream.learn.MetaTrainer;
-import io.metastream.learn.omniglot.Omniglot;
-import io.metastream.learn.omniglot.ProtoNetEvaluation;
-import io.metastream.learn.omniglot.ProtoNetPlan;
-import io.metastream.learn.omniglot.ProtoNetTrainer;
+import io.metastream.data.omniglot.Omniglot;
+import io.metastream.training.protonet.ProtoNetEvaluation;
+import io.metastream.training.protonet.ProtoNetPlan;
+import io.metastream.training.protonet.ProtoNetTrainer;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStore;
 import java.time.Instant;
@@ -46,7 +46,7 @@ public final class ProtoNetTraining {
         ProtoNetTrainer.Result result = new ProtoNetTrainer(DjlRuntime.defaultDevice())
                 .train(data.characters(plan.trainAlphabets()), plan, progress);
         double trainSeconds = (System.nanoTime() - start) / 1e9;
-        List<io.metastream.learn.omniglot.Omniglot.Character> test = data.characters(testAlphabets);
+        List<io.metastream.data.omniglot.Omniglot.Character> test = data.characters(testAlphabets);
         Map<String, Object> metrics = new LinkedHashMap<>();
         metrics.put("protocol", EVAL_TASKS + " tasks within one test alphabet, " + EVAL_QUERIES
                 + " queries per class, no rotations, seed " + (plan.seed() + 1));

@@ -1,5 +1,8 @@
 package io.metastream.training;
 
+import io.metastream.data.records.HeldOutTasks;
+import io.metastream.data.records.RecordTasks;
+import io.metastream.data.records.TaskRecords;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.DjlRuntime;
@@ -7,9 +10,6 @@ import io.metastream.learn.Evaluation;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.learn.MlpArchitecture;
-import io.metastream.learn.records.HeldOutTasks;
-import io.metastream.learn.records.RecordTasks;
-import io.metastream.learn.records.TaskRecords;
 import io.metastream.store.ModelStore;
 import java.util.LinkedHashMap;
 import java.util.List;

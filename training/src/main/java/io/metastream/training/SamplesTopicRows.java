@@ -1,6 +1,6 @@
 package io.metastream.training;
 
-import io.metastream.learn.records.TaskRecords;
+import io.metastream.data.records.TaskRecords;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.streams.topology.TopologySettings;
 import java.time.Duration;

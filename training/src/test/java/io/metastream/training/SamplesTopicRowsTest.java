@@ -3,7 +3,7 @@ package io.metastream.training;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.metastream.learn.records.TaskRecords;
+import io.metastream.data.records.TaskRecords;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.serde.AvroCodec;
 import io.metastream.testkit.EmbeddedKafkaBroker;

@@ -34,7 +34,14 @@ public final class ConvEmbedding {
     public static final String ARCHITECTURE = "conv4";
     public static final int CURRENT_VERSION = 1;
     public static final int FILTERS = 64;
-    public static final Shape INPUT = new Shape(1, 1, Omniglot.SIZE, Omniglot.SIZE);
+    /**
+     * The side of the square one-channel images it embeds: 28, the Omniglot size of Vinyals et al.
+     * 2016 that the four 2x2 poolings bring down to one pixel. The data sets that feed it
+     * (io.metastream.data.omniglot) size their images by this.
+     */
+    public static final int IMAGE_SIZE = 28;
+    public static final int IMAGE_PIXELS = IMAGE_SIZE * IMAGE_SIZE;
+    public static final Shape INPUT = new Shape(1, 1, IMAGE_SIZE, IMAGE_SIZE);
     private static final int MAGIC = 0x4D534531; // "MSE1"
 
     private ConvEmbedding() {
@@ -99,21 +106,21 @@ public final class ConvEmbedding {
     }
 
     /**
-     * Embeds images ({@link Omniglot#PIXELS} floats each) in inference mode (batch norm uses its
+     * Embeds images ({@value #IMAGE_PIXELS} floats each) in inference mode (batch norm uses its
      * running statistics), {@code batch} images per native call.
      *
      * @return one row of {@value #FILTERS} floats per image
      */
     public static float[][] embed(SequentialBlock block, NDManager manager, float[] pixels, int batch) {
-        int n = pixels.length / Omniglot.PIXELS;
+        int n = pixels.length / IMAGE_PIXELS;
         float[][] out = new float[n][];
         ParameterStore store = new ParameterStore(manager, false);
         for (int from = 0; from < n; from += batch) {
             int m = Math.min(batch, n - from);
             try (NDManager scratch = manager.newSubManager()) {
-                float[] part = new float[m * Omniglot.PIXELS];
-                System.arraycopy(pixels, from * Omniglot.PIXELS, part, 0, part.length);
-                NDArray x = scratch.create(part, new Shape(m, 1, Omniglot.SIZE, Omniglot.SIZE));
+                float[] part = new float[m * IMAGE_PIXELS];
+                System.arraycopy(pixels, from * IMAGE_PIXELS, part, 0, part.length);
+                NDArray x = scratch.create(part, new Shape(m, 1, IMAGE_SIZE, IMAGE_SIZE));
                 float[] e = block.forward(store, new NDList(x), false).singletonOrThrow().toFloatArray();
                 for (int i = 0; i < m; i++) {
                     out[from + i] = java.util.Arrays.copyOfRange(e, i * FILTERS, (i + 1) * FILTERS);

@@ -45,6 +45,18 @@ public final class PrototypeMath {
         return logits.logSoftmax(2).mul(oneHot).sum(new int[] {2}).mean().neg();
     }
 
+    /**
+     * One-hot rows for class-major queries, the labels {@link #loss} takes: row {@code i} marks
+     * class {@code i / perClass}.
+     */
+    public static float[] oneHot(int ways, int perClass) {
+        float[] y = new float[ways * perClass * ways];
+        for (int i = 0; i < ways * perClass; i++) {
+            y[i * ways + i / perClass] = 1;
+        }
+        return y;
+    }
+
     /** Per task, the fraction of queries whose nearest prototype is their own class. */
     public static float[] accuracy(NDArray logits, int perClass) {
         Shape s = logits.getShape();

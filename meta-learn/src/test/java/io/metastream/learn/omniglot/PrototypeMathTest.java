@@ -25,7 +25,7 @@ class PrototypeMathTest {
             assertThat(logits.getShape()).isEqualTo(new Shape(2, 2, 2));
             assertThat(logits.toFloatArray()).containsExactly(new float[] {-1, -181, -181, -1, 0, -40, -1, -29}, Offset.offset(1e-5f));
             assertThat(PrototypeMath.accuracy(logits, 1)).containsExactly(1f, 0.5f);
-            float[] y = ProtoNetTrainer.oneHot(2, 1);
+            float[] y = PrototypeMath.oneHot(2, 1);
             float loss = PrototypeMath.loss(logits.get("0:1"), m.create(y, new Shape(1, 2, 2))).getFloat();
             double expected = Math.log(1 + Math.exp(-180));
             assertThat((double) loss).isCloseTo(expected, Offset.offset(1e-6));

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.metastream.cli.recsys.MovieLensDemo;
 import io.metastream.cli.recsys.ReplayReport;
+import io.metastream.data.movielens.ColdStartEvaluation.Method;
+import io.metastream.data.movielens.SyntheticMovieLens;
 import io.metastream.learn.Evaluation;
-import io.metastream.learn.movielens.ColdStartEvaluation.Method;
-import io.metastream.learn.movielens.SyntheticMovieLens;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

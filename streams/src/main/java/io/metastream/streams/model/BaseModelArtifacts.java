@@ -8,7 +8,6 @@ import io.metastream.learn.ParameterFile;
 import io.metastream.learn.RidgeHeadLearner;
 import io.metastream.learn.TaskEncoderLearner;
 import io.metastream.learn.omniglot.ConvEmbedding;
-import io.metastream.learn.omniglot.Omniglot;
 import io.metastream.store.LoadedArtifact;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStore;
@@ -202,7 +201,7 @@ public final class BaseModelArtifacts {
         ModelManifest.Builder draft = ModelManifest.builder()
                 .setLearner(PROTONET)
                 .setArchitecture(ConvEmbedding.ARCHITECTURE)
-                .setInputShape(1, Omniglot.SIZE, Omniglot.SIZE)
+                .setInputShape(1, ConvEmbedding.IMAGE_SIZE, ConvEmbedding.IMAGE_SIZE)
                 .optArchitectureParams(Map.of("blocks", 4, "filters", ConvEmbedding.FILTERS, "kernel", 3,
                         "block", "conv3x3-batchnorm-relu-maxpool2x2", "embedding_dim", ConvEmbedding.FILTERS,
                         "format_version", ConvEmbedding.CURRENT_VERSION))

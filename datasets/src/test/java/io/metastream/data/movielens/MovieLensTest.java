@@ -1,0 +1,190 @@
+package io.metastream.data.movielens;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MovieLensTest {
+    @TempDir
+    Path dir;
+
+    private void write(String file, String text) throws IOException {
+        Files.writeString(dir.resolve(file), text, StandardCharsets.ISO_8859_1);
+    }
+
+    @Test
+    void readsTheMovieLens100kLayout() throws IOException {
+        write("u.user", "1|24|M|technician|85711\n2|53|F|other|94043\n");
+        write("u.item", "1|Toy Story (1995)|01-Jan-1995||http://x|0|0|0|1|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0\n"
+                + "2|GoldenEye (1995)|01-Jan-1995||http://x|0|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0|1|0|0\n"
+                + "3|Caf\u00e9 (unknown)|||http://x|1|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0\n");
+        write("u.data", "2\t1\t4\t881250950\n1\t2\t3\t881250949\n1\t1\t5\t881250951\n");
+        MovieLens m = MovieLens.read(dir);
+        assertEquals(MovieLens.Format.ML_100K, m.format());
+        assertEquals(new MovieLens.User(1, 1, false, MovieLens.OCCUPATIONS_100K.indexOf("technician")), m.users().get(1));
+        assertEquals(5, m.users().get(2).ageGroup(), "53 falls in the 50-55 group");
+        assertTrue(m.users().get(2).female());
+        MovieLens.Item toyStory = m.items().get(1);
+        assertEquals(1995, toyStory.year());
+        assertTrue(toyStory.genres()[MovieLens.GENRES.indexOf("Animation")]);
+        assertTrue(toyStory.genres()[MovieLens.GENRES.indexOf("Comedy")]);
+        assertFalse(toyStory.genres()[MovieLens.GENRES.indexOf("Action")]);
+        assertEquals(0, m.items().get(3).year(), "no release date, no year in the title");
+        assertEquals("Caf\u00e9 (unknown)", m.items().get(3).title(), "ISO-8859-1 as GroupLens ships it");
+        assertEquals(List.of(881250949L, 881250950L, 881250951L),
+                m.ratings().stream().map(MovieLens.Rating::timestamp).toList(), "ratings come in time order");
+        assertEquals(List.of(2, 1), m.ratingsByUser().get(1).stream().map(MovieLens.Rating::item).toList());
+    }
+
+    @Test
+    void readsTheMovieLens1mLayout() throws IOException {
+        write("users.dat", "1::F::1::10::48067\n2::M::56::16::70072\n");
+        write("movies.dat", "1::Toy Story (1995)::Animation|Children's|Comedy\n2::Heat (1995)::Action|Crime|Thriller\n");
+        write("ratings.dat", "1::1::5::978300760\n2::2::3::978302109\n2::1::4::978301968\n");
+        MovieLens m = MovieLens.read(dir);
+        assertEquals(MovieLens.Format.ML_1M, m.format());
+        assertEquals(new MovieLens.User(1, 0, true, 10), m.users().get(1));
+        assertEquals(6, m.users().get(2).ageGroup(), "1M's age code 56 is the last group");
+        boolean[] heat = m.items().get(2).genres();
+        assertTrue(heat[MovieLens.GENRES.indexOf("Crime")] && heat[MovieLens.GENRES.indexOf("Thriller")]);
+        assertEquals(1995, m.items().get(2).year());
+        assertEquals(3, m.ratings().size());
+        assertEquals(5f, m.ratings().get(0).rating());
+    }
+
+    @Test
+    void namesTheFileAndLineThatDoesNotParse() throws IOException {
+        write("users.dat", "1::F::1::10::48067\n");
+        write("movies.dat", "1::Toy Story (1995)::Animation\n");
+        write("ratings.dat", "1::1::5::978300760\n1::7::4::978300761\n");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> MovieLens.read(dir));
+        assertTrue(e.getMessage().contains("ratings.dat line 2") && e.getMessage().contains("unknown item 7"),
+                e.getMessage());
+        Files.delete(dir.resolve("ratings.dat"));
+        IllegalArgumentException none = assertThrows(IllegalArgumentException.class, () -> MovieLens.read(dir));
+        assertTrue(none.getMessage().contains("grouplens.org"), none.getMessage());
+    }
+
+    @Test
+    void theSyntheticDataSetReadsBackWithTheShapeAskedFor() {
+        SyntheticMovieLens.Spec spec = new SyntheticMovieLens.Spec(50, 80, 13, 60, 3);
+        SyntheticMovieLens.write(dir, spec);
+        MovieLens m = MovieLens.read(dir);
+        assertEquals(50, m.users().size());
+        assertEquals(80, m.items().size());
+        Map<Integer, List<MovieLens.Rating>> byUser = m.ratingsByUser();
+        assertEquals(50, byUser.size());
+        for (List<MovieLens.Rating> r : byUser.values()) {
+            assertTrue(r.size() >= 13 && r.size() <= 60, "ratings per user " + r.size());
+            assertEquals(r.size(), r.stream().map(MovieLens.Rating::item).distinct().count(), "no item twice");
+        }
+        String first = m.fingerprint();
+        SyntheticMovieLens.write(dir, spec);
+        assertEquals(first, MovieLens.read(dir).fingerprint(), "same spec, same files");
+        SyntheticMovieLens.write(dir, new SyntheticMovieLens.Spec(50, 80, 13, 60, 4));
+        assertNotEquals(first, MovieLens.read(dir).fingerprint());
+    }
+
+    @Test
+    void splitKeepsEligibleUsersAndHoldsOutTheLatestArrivals() {
+        SyntheticMovieLens.write(dir, new SyntheticMovieLens.Spec(100, 200, 5, 120, 5));
+        MovieLens m = MovieLens.read(dir);
+        ColdStartSplit split = ColdStartSplit.of(m, ColdStartSplit.Protocol.melu());
+        long eligible = m.ratingsByUser().values().stream().filter(r -> r.size() >= 13 && r.size() <= 100).count();
+        assertEquals(eligible, split.train().size() + split.test().size());
+        assertEquals(Math.round(eligible * 0.2), split.test().size());
+        long lastTrainArrival = split.train().stream().mapToLong(h -> h.ratings().get(0).timestamp()).max()
+                .orElseThrow();
+        for (ColdStartSplit.UserHistory h : split.test()) {
+            assertTrue(h.ratings().get(0).timestamp() >= lastTrainArrival, "test users arrive last");
+            List<MovieLens.Rating> q = h.query(10);
+            assertEquals(10, q.size());
+            assertTrue(h.support(10).stream().allMatch(s -> s.timestamp() <= q.get(0).timestamp()),
+                    "support is what the user rated before the query items");
+        }
+    }
+
+    @Test
+    void featuresComeFromMetaTrainUsersAndLeaveATrainingRatingOut() {
+        SyntheticMovieLens.write(dir, new SyntheticMovieLens.Spec(60, 50, 13, 40, 6));
+        ColdStartData d = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.melu());
+        List<MovieLens.Rating> train = d.split().trainRatings();
+        MovieLens.Rating r = train.get(0);
+        float[] serving = d.features().encode(r.user(), r.item());
+        float[] training = d.features().encodeTraining(r);
+        assertEquals(MovieLensFeatures.DIM, serving.length);
+        assertEquals(1f, sum(serving, 23, 30), "one age group");
+        assertEquals(1f, sum(serving, 30, 51), "one occupation");
+        assertEquals(1f, sum(serving, 51, 56), 1e-5f, "a rating distribution");
+        assertEquals(1f, sum(training, 51, 56), 1e-5f, "a rating distribution");
+        double all = 0;
+        int n = 0;
+        for (MovieLens.Rating t : train) {
+            if (t.item() == r.item()) {
+                all += t.rating();
+                n++;
+            }
+        }
+        double g = d.features().globalMean();
+        // Serving: every meta-train rating of the item; training: all but the rating itself.
+        assertEquals((all + 5 * g) / (n + 5), d.features().itemMean(r.item()), 1e-9);
+        assertEquals((float) ((all + 5 * g) / (n + 5) - g), serving[20], 1e-6f);
+        assertEquals((float) ((all - r.rating() + 5 * g) / (n - 1 + 5) - g), training[20], 1e-6f);
+        assertEquals((float) (Math.log1p(n - 1) / 6), training[21], 1e-6f);
+        assertEquals((d.features().itemMedian(r.item()) - 3) / 2f, serving[56], 0f);
+        assertArrayEquals(serving, d.features().encode(r.user(), r.item()));
+        // The item-statistics set keeps the layout and turns the rest off.
+        ColdStartData items = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.melu(),
+                RatingTarget.RATING, MovieLensFeatures.FeatureSet.ITEM_STATISTICS);
+        float[] only = items.features().encode(r.user(), r.item());
+        assertEquals(0f, sum(only, 0, 20) + sum(only, 22, 51), "genres, year and the user are off");
+        assertEquals(serving[20], only[20]);
+        assertEquals(sum(serving, 51, 56), sum(only, 51, 56), 1e-6f);
+    }
+
+    /** The binary target: a positive from 4 stars; the item's positive rate is shrunk like its mean. */
+    @Test
+    void binaryTargetsArePositivesFromFourStars() {
+        SyntheticMovieLens.write(dir, new SyntheticMovieLens.Spec(60, 50, 13, 40, 6));
+        ColdStartData d = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.melu(),
+                RatingTarget.BINARY);
+        List<MovieLens.Rating> ratings = d.split().test().get(0).ratings();
+        float[] y = d.features().support(ratings).targets();
+        for (int k = 0; k < y.length; k++) {
+            assertEquals(ratings.get(k).rating() >= 4 ? 1f : 0f, y[k]);
+        }
+        int item = ratings.get(0).item();
+        double positives = 0;
+        int n = 0;
+        double allPositives = 0;
+        for (MovieLens.Rating t : d.split().trainRatings()) {
+            allPositives += t.rating() >= 4 ? 1 : 0;
+            if (t.item() == item) {
+                positives += t.rating() >= 4 ? 1 : 0;
+                n++;
+            }
+        }
+        double global = allPositives / d.split().trainRatings().size();
+        assertEquals((positives + 5 * global) / (n + 5), d.features().itemPositiveRate(item), 1e-9);
+    }
+
+    private static float sum(float[] v, int from, int to) {
+        float s = 0;
+        for (int i = from; i < to; i++) {
+            s += v[i];
+        }
+        return s;
+    }
+}
