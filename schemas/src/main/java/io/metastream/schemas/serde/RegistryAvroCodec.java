@@ -63,12 +63,24 @@ public final class RegistryAvroCodec<T extends SpecificRecord> {
     }
 
     /**
+     * Registers the current schema under {@code subject} (looks it up in lookup-only mode), as
+     * {@link #encode} does first; the client remembers the id, so {@code encode} then asks nothing.
+     * For a start-up that should fail on a refusal rather than each record.
+     *
+     * @return the schema's registry id
+     * @throws SchemaRegistryClient.SchemaRegistryException when the registry refuses or cannot be reached
+     */
+    public int register(String subject) {
+        return registry.register(subject, reader);
+    }
+
+    /**
      * Registers the current schema under {@code subject} (once per client) and writes the record.
      *
      * @throws SchemaRegistryClient.SchemaRegistryException when the registry refuses or cannot be reached
      */
     public byte[] encode(String subject, T record) {
-        int id = registry.register(subject, reader);
+        int id = register(subject);
         ByteArrayOutputStream out = new ByteArrayOutputStream(64);
         out.write(MAGIC);
         out.write(id >>> 24);
