@@ -104,8 +104,9 @@ public final class RegistryAvroCodec<T extends SpecificRecord> {
      * @throws RecordDecodeException with the reason, for bytes that are not a readable record of
      *     this type (an id the registry does not know is {@code UNKNOWN_SCHEMA}; a writer schema that
      *     cannot be read as this type is {@code INCOMPATIBLE_SCHEMA}; a registry that cannot be
-     *     asked after the client's bounded retries is {@code REGISTRY_ERROR}: a record naming an id
-     *     must never hold its thread for longer)
+     *     asked after the client's bounded retries, or while its breaker is open after such a
+     *     failure, is {@code REGISTRY_ERROR}: a record naming an id must never hold its thread for
+     *     longer)
      */
     public T decode(byte[] bytes) {
         if (!isRegistryFormat(bytes)) {

@@ -207,8 +207,9 @@ public final class MetastreamConfig extends AbstractConfig {
             + "that is set) and never shown.";
     public static final String SCHEMA_REGISTRY_OUTPUTS_CONFIG = "schema.registry.outputs";
     private static final String SCHEMA_REGISTRY_OUTPUTS_DOC = "Write predictions, adaptation events and dead letters "
-            + "in the registry's wire format, their schemas registered under <topic>-value (needs "
-            + "schema.registry.url). Off: single-object encoding, the default.";
+            + "in the registry's wire format, their schemas registered under <topic>-value at start-up (needs "
+            + "schema.registry.url; a registry that refuses or cannot take them fails the start). Off: single-object "
+            + "encoding, the default.";
     public static final String SCHEMA_REGISTRY_TIMEOUT_MS_CONFIG = "schema.registry.timeout.ms";
     private static final String SCHEMA_REGISTRY_TIMEOUT_MS_DOC = "Deadline of one registry call: connecting, the "
             + "answer's headers and its body together. Each schema id is asked once; a registry that cannot be asked "
