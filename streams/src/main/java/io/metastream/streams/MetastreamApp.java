@@ -80,6 +80,8 @@ public final class MetastreamApp implements AutoCloseable {
     private final OperationsServer http;
     private final OperationsServer metricsServer;
     private final HostInfo self;
+    /** The registry the output schemas are registered in ({@code schema.registry.outputs}), or null. */
+    private final SchemaRegistryClient outputRegistry;
     private volatile ModelWatcher watcher;
     private boolean ownsModel;
 
@@ -179,6 +181,7 @@ public final class MetastreamApp implements AutoCloseable {
         this.config = config;
         java.util.Optional<SchemaRegistryClient> schemaRegistry = config.schemaRegistry();
         boolean registryOutputs = config.getBoolean(MetastreamConfig.SCHEMA_REGISTRY_OUTPUTS_CONFIG);
+        this.outputRegistry = registryOutputs ? schemaRegistry.orElseThrow() : null;
         // With registry outputs, the app's own clients (the demo's, a test's) read and write that format too.
         this.topics = registryOutputs ? Topics.from(config).withRegistry(schemaRegistry.orElseThrow())
                 : Topics.from(config);
@@ -409,8 +412,14 @@ public final class MetastreamApp implements AutoCloseable {
         }
     }
 
-    /** Starts processing; returns once the client is RUNNING, or throws after {@code timeout}. */
+    /**
+     * Starts processing; returns once the client is RUNNING, or throws after {@code timeout}.
+     *
+     * @throws IllegalStateException when {@code schema.registry.outputs} is on and the registry
+     *     refuses or cannot take the output schemas
+     */
     public void start(Duration timeout) {
+        registerOutputSchemas();
         streams.start();
         for (OperationsServer server : new OperationsServer[] {http, metricsServer}) {
             if (server != null) {
@@ -442,6 +451,35 @@ public final class MetastreamApp implements AutoCloseable {
                     config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG), model, config.instanceId())
                     .onEvent(event -> metrics.modelEvent(event.getStatus())).start();
         }
+    }
+
+    /**
+     * Registers (or, lookup-only, looks up) the output schemas before any record is processed.
+     * Otherwise the first output record of each kind would do it on a stream thread, where a
+     * refusal (credentials refused, 401/403; a subject's compatibility rule, 409; a lookup-only
+     * schema not there) would fail or dead-letter every output record, with the instance still
+     * ready; here it fails the start with the registry's answer. The client keeps the ids, so the
+     * stream threads never ask the registry about outputs again.
+     */
+    private void registerOutputSchemas() {
+        if (outputRegistry == null) {
+            return;
+        }
+        Map<String, Class<? extends org.apache.avro.specific.SpecificRecord>> outputs = Map.of(
+                topics.predictions().name(), io.metastream.schemas.Prediction.class,
+                topics.adaptations().name(), io.metastream.schemas.AdaptationEvent.class,
+                topics.deadLetters().name(), io.metastream.schemas.DeadLetter.class);
+        outputs.forEach((topic, type) -> {
+            String subject = io.metastream.schemas.serde.RegistryAvroCodec.valueSubject(topic);
+            try {
+                io.metastream.schemas.serde.RegistryAvroCodec.of(type, outputRegistry).register(subject);
+            } catch (SchemaRegistryClient.SchemaRegistryException e) {
+                throw new IllegalStateException("schema.registry.outputs=true, but the output schema "
+                        + type.getSimpleName() + " could not be registered under subject " + subject + " (check "
+                        + "schema.registry.url, its credentials and schema.registry.auto.register): "
+                        + e.getMessage(), e);
+            }
+        });
     }
 
     /**

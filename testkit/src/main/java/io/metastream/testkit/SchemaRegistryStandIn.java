@@ -28,12 +28,26 @@ public final class SchemaRegistryStandIn implements AutoCloseable {
     private final Map<Integer, String> byId = new LinkedHashMap<>();
     private final Map<String, List<Integer>> subjects = new LinkedHashMap<>();
     private final AtomicInteger lookups = new AtomicInteger();
+    private final AtomicInteger requests = new AtomicInteger();
+    private final AtomicInteger slowAnswers = new AtomicInteger();
+    private volatile java.time.Duration slowPerByte = java.time.Duration.ZERO;
+    /** Set while a handler makes an answer that is to be trickled, after the handler let go of the lock. */
+    private final ThreadLocal<java.time.Duration> trickle = new ThreadLocal<>();
+    private final ThreadLocal<Slow> pending = new ThreadLocal<>();
+    private final java.util.concurrent.ExecutorService handlers;
     private final AtomicInteger failures = new AtomicInteger();
     private volatile int failureStatus = 503;
     private volatile String requiredAuthorization;
 
     private SchemaRegistryStandIn(HttpServer server) {
         this.server = server;
+        // A thread per exchange: an answer trickled slowly must not hold the others.
+        this.handlers = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "schema-registry-stand-in");
+            t.setDaemon(true);
+            return t;
+        });
+        server.setExecutor(handlers);
         server.createContext("/subjects", exchange -> guarded(exchange, this::subjects));
         server.createContext("/schemas/ids/", exchange -> guarded(exchange, this::byId));
         server.start();
@@ -58,6 +72,20 @@ public final class SchemaRegistryStandIn implements AutoCloseable {
         return lookups.get();
     }
 
+    /** How many requests reached it, answered, refused or failed on purpose alike. */
+    public int requests() {
+        return requests.get();
+    }
+
+    /**
+     * Answers the next {@code count} requests with their headers at once and their body one byte
+     * every {@code perByte} (a registry or proxy in trouble that keeps the connection alive).
+     */
+    public void slowBodyNext(int count, java.time.Duration perByte) {
+        slowPerByte = perByte;
+        slowAnswers.set(count);
+    }
+
     /** Answers the next {@code count} requests with HTTP {@code status} (a registry in trouble). */
     public void failNext(int count, int status) {
         failureStatus = status;
@@ -70,6 +98,41 @@ public final class SchemaRegistryStandIn implements AutoCloseable {
     }
 
     private void guarded(HttpExchange exchange, com.sun.net.httpserver.HttpHandler handler) throws IOException {
+        requests.incrementAndGet();
+        if (slowAnswers.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            trickle.set(slowPerByte);
+        }
+        try {
+            guardedAnswer(exchange, handler);
+            Slow slow = pending.get();
+            if (slow != null) {
+                slow.write(exchange);
+            }
+        } finally {
+            trickle.remove();
+            pending.remove();
+        }
+    }
+
+    /** An answer whose body goes out one byte at a time. */
+    private record Slow(int status, byte[] body, java.time.Duration perByte) {
+        void write(HttpExchange exchange) throws IOException {
+            try {
+                exchange.sendResponseHeaders(status, body.length);
+                for (byte b : body) {
+                    exchange.getResponseBody().write(b);
+                    exchange.getResponseBody().flush();
+                    Thread.sleep(perByte.toMillis());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt(); // the stand-in closes
+            } finally {
+                exchange.close();
+            }
+        }
+    }
+
+    private void guardedAnswer(HttpExchange exchange, com.sun.net.httpserver.HttpHandler handler) throws IOException {
         String required = requiredAuthorization;
         if (required != null && !required.equals(exchange.getRequestHeaders().getFirst("Authorization"))) {
             answer(exchange, 401, "{\"error_code\":401,\"message\":\"Unauthorized\"}");
@@ -144,9 +207,14 @@ public final class SchemaRegistryStandIn implements AutoCloseable {
         }
     }
 
-    private static void answer(HttpExchange exchange, int status, String body) throws IOException {
+    private void answer(HttpExchange exchange, int status, String body) throws IOException {
         byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
         exchange.getResponseHeaders().set("Content-Type", "application/vnd.schemaregistry.v1+json");
+        java.time.Duration perByte = trickle.get();
+        if (perByte != null) {
+            pending.set(new Slow(status, bytes, perByte));
+            return;
+        }
         exchange.sendResponseHeaders(status, bytes.length);
         exchange.getResponseBody().write(bytes);
         exchange.close();
@@ -155,5 +223,6 @@ public final class SchemaRegistryStandIn implements AutoCloseable {
     @Override
     public void close() {
         server.stop(0);
+        handlers.shutdownNow();
     }
 }

@@ -63,12 +63,24 @@ public final class RegistryAvroCodec<T extends SpecificRecord> {
     }
 
     /**
+     * Registers the current schema under {@code subject} (looks it up in lookup-only mode), as
+     * {@link #encode} does first; the client remembers the id, so {@code encode} then asks nothing.
+     * For a start-up that should fail on a refusal rather than each record.
+     *
+     * @return the schema's registry id
+     * @throws SchemaRegistryClient.SchemaRegistryException when the registry refuses or cannot be reached
+     */
+    public int register(String subject) {
+        return registry.register(subject, reader);
+    }
+
+    /**
      * Registers the current schema under {@code subject} (once per client) and writes the record.
      *
      * @throws SchemaRegistryClient.SchemaRegistryException when the registry refuses or cannot be reached
      */
     public byte[] encode(String subject, T record) {
-        int id = registry.register(subject, reader);
+        int id = register(subject);
         ByteArrayOutputStream out = new ByteArrayOutputStream(64);
         out.write(MAGIC);
         out.write(id >>> 24);
@@ -92,8 +104,9 @@ public final class RegistryAvroCodec<T extends SpecificRecord> {
      * @throws RecordDecodeException with the reason, for bytes that are not a readable record of
      *     this type (an id the registry does not know is {@code UNKNOWN_SCHEMA}; a writer schema that
      *     cannot be read as this type is {@code INCOMPATIBLE_SCHEMA}; a registry that cannot be
-     *     asked after the client's bounded retries is {@code REGISTRY_ERROR}: a record naming an id
-     *     must never hold its thread for longer)
+     *     asked after the client's bounded retries, or while its breaker is open after such a
+     *     failure, is {@code REGISTRY_ERROR}: a record naming an id must never hold its thread for
+     *     longer)
      */
     public T decode(byte[] bytes) {
         if (!isRegistryFormat(bytes)) {

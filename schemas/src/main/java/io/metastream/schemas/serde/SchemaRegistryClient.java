@@ -10,10 +10,18 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaParseException;
 
@@ -22,7 +30,10 @@ import org.apache.avro.SchemaParseException;
  * Apicurio's {@code /apis/ccompat/v7}, Karapace): registers a schema under a subject and
  * resolves an id to its schema. Ids and schemas are immutable in that API, so both directions are
  * cached for the life of the client and a record costs a lookup only the first time its id is
- * seen. Thread-safe.
+ * seen. Every call has one deadline (connect, headers and body together), and a call with its
+ * retries one budget. After a call fails with all its retries (the registry unavailable), the
+ * client's breaker opens: further calls fail at once for a cool-down, then one probe is let
+ * through, so an outage costs a stream thread one full call, not one per record. Thread-safe.
  */
 public final class SchemaRegistryClient {
     private static final String CONTENT_TYPE = "application/vnd.schemaregistry.v1+json";
@@ -38,11 +49,17 @@ public final class SchemaRegistryClient {
     private final int retries;
     private final Duration retryBackoff;
     private final long unknownIdCacheNanos;
+    private final long breakerNanos;
     private final boolean lookupOnly;
     private final String authorization;
     private final Map<Integer, Schema> byId = new ConcurrentHashMap<>();
     private final Map<Integer, Long> unknownUntil = new ConcurrentHashMap<>();
     private final Map<String, Integer> registered = new ConcurrentHashMap<>();
+    /** While the breaker is open: the {@code System.nanoTime()} at which a probe may go; 0 when closed. */
+    private volatile long openUntil;
+    /** Why the breaker opened: the failure that fast-failed calls repeat. */
+    private volatile String openedBy;
+    private final AtomicBoolean probing = new AtomicBoolean();
 
     /**
      * @param baseUrl the API root, e.g. {@code http://registry:8081} or
@@ -66,13 +83,14 @@ public final class SchemaRegistryClient {
         this.retries = b.retries;
         this.retryBackoff = b.retryBackoff;
         this.unknownIdCacheNanos = b.unknownIdCache.toNanos();
+        this.breakerNanos = b.breaker.toNanos();
         this.lookupOnly = b.lookupOnly;
         if (b.bearerToken != null && !b.bearerToken.isEmpty()) {
             this.authorization = "Bearer " + b.bearerToken;
         } else if (b.basicUserInfo != null && !b.basicUserInfo.isEmpty()) {
             this.authorization = basic(b.basicUserInfo);
         } else if (userInfo != null) {
-            this.authorization = basic(java.net.URLDecoder.decode(userInfo, StandardCharsets.UTF_8));
+            this.authorization = basic(percentDecoded(userInfo));
         } else {
             this.authorization = null;
         }
@@ -81,6 +99,15 @@ public final class SchemaRegistryClient {
             client.sslContext(b.sslContext);
         }
         this.http = client.build();
+    }
+
+    /**
+     * RFC 3986 percent-decoding of a URL's user info: unlike a form's, a {@code +} there is a plus.
+     *
+     * @throws IllegalArgumentException for a malformed escape
+     */
+    public static String percentDecoded(String text) {
+        return java.net.URLDecoder.decode(text.replace("+", "%2B"), StandardCharsets.UTF_8);
     }
 
     private static String basic(String userInfo) {
@@ -192,36 +219,107 @@ public final class SchemaRegistryClient {
     }
 
     /**
-     * Sends with bounded retries (connection failures, 5xx and 429 only, with doubling backoff),
-     * then throws: a caller on a stream thread is never held longer than
-     * {@code (retries + 1) * timeout} plus the backoffs.
+     * Sends through the breaker: while it is open a call fails at once with
+     * {@link RegistryUnavailableException}; after the cool-down one call (the probe, one attempt,
+     * no retries) is let through, and an answer of any kind closes the breaker again.
      */
     private HttpResponse<String> send(HttpRequest request) {
-        SchemaRegistryException last = null;
-        for (int attempt = 0; attempt <= retries; attempt++) {
+        boolean probe = false;
+        long until = openUntil;
+        if (until != 0) {
+            long wait = until - System.nanoTime();
+            if (wait > 0 || !probing.compareAndSet(false, true)) {
+                throw new RegistryUnavailableException("schema registry " + shownBase + " not asked: "
+                        + (wait > 0 ? "it was unavailable, next try in " + TimeUnit.NANOSECONDS.toMillis(wait) + " ms"
+                                : "it was unavailable and a probe call is under way")
+                        + " (" + openedBy + ")");
+            }
+            probe = true;
+        }
+        try {
+            HttpResponse<String> response = attempts(request, probe ? 0 : retries);
+            openUntil = 0;
+            return response;
+        } catch (RegistryUnavailableException e) {
+            if (breakerNanos > 0) {
+                openedBy = e.getMessage();
+                openUntil = (System.nanoTime() + breakerNanos) | 1; // never 0, which means closed
+            }
+            throw e;
+        } catch (SchemaRegistryException e) {
+            openUntil = 0; // it answered (401, say): up, whatever the answer
+            throw e;
+        } finally {
+            if (probe) {
+                probing.set(false);
+            }
+        }
+    }
+
+    /**
+     * Sends with bounded retries (connection failures, timeouts, 5xx and 429 only, with doubling
+     * backoff), then throws. Each attempt has one deadline of {@code timeout} for connecting and
+     * reading headers and body together (java.net.http's request timeout stops counting once the
+     * headers are in, so a registry or proxy that trickles a body would hold it otherwise), and
+     * all of them one budget: a caller on a stream thread is never held longer than
+     * {@code (tries + 1) * timeout} plus the backoffs.
+     */
+    private HttpResponse<String> attempts(HttpRequest request, int tries) {
+        long timeoutNanos = timeout.toNanos();
+        long budget = timeoutNanos * (tries + 1);
+        for (int attempt = 1; attempt <= tries; attempt++) {
+            budget += backoff(attempt).toNanos();
+        }
+        long deadline = System.nanoTime() + budget;
+        RegistryUnavailableException last = null;
+        for (int attempt = 0; attempt <= tries; attempt++) {
             if (attempt > 0) {
+                long pause = Math.min(backoff(attempt).toNanos(), deadline - System.nanoTime());
                 try {
-                    Thread.sleep(retryBackoff.toMillis() << (attempt - 1));
+                    if (pause > 0) {
+                        TimeUnit.NANOSECONDS.sleep(pause);
+                    }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     throw new SchemaRegistryException("interrupted while asking schema registry " + shownBase, e);
                 }
             }
+            long left = Math.min(timeoutNanos, deadline - System.nanoTime());
+            if (left <= 0) {
+                break;
+            }
+            AtomicReference<BoundedBody> body = new AtomicReference<>();
+            CompletableFuture<HttpResponse<String>> call = http.sendAsync(request, info -> {
+                BoundedBody fresh = new BoundedBody();
+                body.set(fresh);
+                return fresh;
+            });
             HttpResponse<String> response;
             try {
-                response = http.send(request, bounded());
-            } catch (IOException e) {
-                last = new SchemaRegistryException("schema registry " + shownBase + " unreachable: "
-                        + e.getClass().getSimpleName(), null);
+                response = call.get(left, TimeUnit.NANOSECONDS);
+            } catch (TimeoutException e) {
+                abort(call, body.get());
+                last = new RegistryUnavailableException("schema registry " + shownBase + " did not answer "
+                        + request.method() + " " + request.uri().getPath() + " within "
+                        + TimeUnit.NANOSECONDS.toMillis(left + 999_999) + " ms");
+                continue;
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause() == null ? e : e.getCause();
+                last = new RegistryUnavailableException("schema registry " + shownBase + " unreachable: "
+                        + cause.getClass().getSimpleName()
+                        + (cause instanceof IOException && cause.getMessage() != null
+                                && cause.getMessage().startsWith("registry answer over")
+                                        ? " (" + cause.getMessage() + ")" : ""));
                 continue;
             } catch (InterruptedException e) {
+                abort(call, body.get());
                 Thread.currentThread().interrupt();
                 throw new SchemaRegistryException("interrupted while asking schema registry " + shownBase, e);
             }
             int status = response.statusCode();
             if (status >= 500 || status == 429) {
-                last = new SchemaRegistryException("schema registry " + shownBase + " answered " + request.method() + " "
-                        + request.uri().getPath() + " with HTTP " + status, null);
+                last = new RegistryUnavailableException("schema registry " + shownBase + " answered "
+                        + request.method() + " " + request.uri().getPath() + " with HTTP " + status);
                 continue;
             }
             if (status >= 300 && status != 404 && status != 409 && status != 422 && status != 400) {
@@ -231,23 +329,84 @@ public final class SchemaRegistryClient {
             }
             return response;
         }
+        if (last == null) {
+            last = new RegistryUnavailableException("schema registry " + shownBase + " not asked: no time left");
+        }
         throw last;
     }
 
-    /** Reads an answer up to {@link #MAX_ANSWER_BYTES}; a longer one fails as an I/O error. */
-    private static HttpResponse.BodyHandler<String> bounded() {
-        return info -> HttpResponse.BodySubscribers.mapping(HttpResponse.BodySubscribers.ofInputStream(), in -> {
-            try (in) {
-                byte[] bytes = in.readNBytes(MAX_ANSWER_BYTES + 1);
-                if (bytes.length > MAX_ANSWER_BYTES) {
-                    throw new java.io.UncheckedIOException(new IOException("registry answer over " + MAX_ANSWER_BYTES
-                            + " bytes"));
-                }
-                return new String(bytes, StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
+    private Duration backoff(int attempt) {
+        return retryBackoff.multipliedBy(1L << Math.min(attempt - 1, 20));
+    }
+
+    /** Gives up a call: the future, and the body's subscription, which closes the connection. */
+    private static void abort(CompletableFuture<?> call, BoundedBody body) {
+        call.cancel(true);
+        if (body != null) {
+            body.abort();
+        }
+    }
+
+    /**
+     * Reads an answer up to {@link #MAX_ANSWER_BYTES}, without blocking a thread of the client's
+     * executor; a longer one fails as an I/O error.
+     */
+    private static final class BoundedBody implements HttpResponse.BodySubscriber<String> {
+        private final CompletableFuture<String> body = new CompletableFuture<>();
+        private final java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        private volatile Flow.Subscription subscription;
+        private volatile boolean aborted;
+
+        @Override
+        public java.util.concurrent.CompletionStage<String> getBody() {
+            return body;
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription s) {
+            subscription = s;
+            if (aborted) {
+                s.cancel();
+            } else {
+                s.request(Long.MAX_VALUE);
             }
-        });
+        }
+
+        @Override
+        public void onNext(List<java.nio.ByteBuffer> items) {
+            if (body.isDone()) {
+                return;
+            }
+            for (java.nio.ByteBuffer item : items) {
+                if (bytes.size() + item.remaining() > MAX_ANSWER_BYTES) {
+                    subscription.cancel();
+                    body.completeExceptionally(new IOException("registry answer over " + MAX_ANSWER_BYTES + " bytes"));
+                    return;
+                }
+                byte[] chunk = new byte[item.remaining()];
+                item.get(chunk);
+                bytes.write(chunk, 0, chunk.length);
+            }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            body.completeExceptionally(t);
+        }
+
+        @Override
+        public void onComplete() {
+            body.complete(bytes.toString(StandardCharsets.UTF_8));
+        }
+
+        void abort() {
+            aborted = true;
+            Flow.Subscription s = subscription;
+            if (s != null) {
+                s.cancel();
+            }
+            body.completeExceptionally(new IOException("abandoned after the call's deadline"));
+        }
     }
 
     private static String shortBody(HttpResponse<String> response) {
@@ -262,6 +421,7 @@ public final class SchemaRegistryClient {
         private int retries = 2;
         private Duration retryBackoff = Duration.ofMillis(100);
         private Duration unknownIdCache = Duration.ofSeconds(30);
+        private Duration breaker = Duration.ofSeconds(10);
         private boolean lookupOnly;
         private String basicUserInfo;
         private String bearerToken;
@@ -271,7 +431,7 @@ public final class SchemaRegistryClient {
             this.baseUrl = Objects.requireNonNull(baseUrl, "baseUrl");
         }
 
-        /** Connect and request timeout of one call. */
+        /** Deadline of one call: connecting, the answer's headers and its body together. */
         public Builder timeout(Duration timeout) {
             this.timeout = Objects.requireNonNull(timeout, "timeout");
             return this;
@@ -290,6 +450,19 @@ public final class SchemaRegistryClient {
         /** How long an id the registry does not know is remembered as unknown; zero asks every time. */
         public Builder unknownIdCache(Duration ttl) {
             this.unknownIdCache = Objects.requireNonNull(ttl, "ttl");
+            return this;
+        }
+
+        /**
+         * How long calls fail at once after one failed with all its retries (the registry
+         * unavailable: unreachable, timed out, 5xx, 429), before one probe call is let through;
+         * zero turns the breaker off. An answer of any kind (404, 401, ...) does not open it.
+         */
+        public Builder breaker(Duration coolDown) {
+            if (Objects.requireNonNull(coolDown, "coolDown").isNegative()) {
+                throw new IllegalArgumentException("breaker cool-down must be >= 0, got " + coolDown);
+            }
+            this.breaker = coolDown;
             return this;
         }
 
@@ -350,6 +523,16 @@ public final class SchemaRegistryClient {
     public static class SchemaRegistryException extends RuntimeException {
         public SchemaRegistryException(String message, Throwable cause) {
             super(message, cause);
+        }
+    }
+
+    /**
+     * The registry did not answer usefully: unreachable, timed out, 5xx or 429 after all retries,
+     * or not asked at all while the breaker is open after such a failure.
+     */
+    public static final class RegistryUnavailableException extends SchemaRegistryException {
+        public RegistryUnavailableException(String message) {
+            super(message, null);
         }
     }
 

@@ -2,6 +2,8 @@ package io.metastream.schemas.serde;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.metastream.schemas.LabelledSample;
 import io.metastream.testkit.SchemaRegistryStandIn;
@@ -150,6 +152,98 @@ class RegistryAvroCodecTest {
         assertThatThrownBy(() -> unlucky.decode(bytes)).extracting(e -> ((RecordDecodeException) e).reason())
                 .isEqualTo(RecordDecodeException.Reason.REGISTRY_ERROR);
         assertThat(codec.decode(bytes)).as("a cached id needs no registry").isEqualTo(sample());
+    }
+
+    @Test
+    void shouldGiveACallOneDeadlineForHeadersAndBodyAndALookupOneBudget() {
+        byte[] bytes = RegistryAvroCodec.of(LabelledSample.class, client).encode("samples-value", sample());
+        SchemaRegistryClient impatient = SchemaRegistryClient.builder(registry.url()).timeout(Duration.ofMillis(300))
+                .retries(1, Duration.ofMillis(1)).build();
+        RegistryAvroCodec<LabelledSample> codec = RegistryAvroCodec.of(LabelledSample.class, impatient);
+        int before = registry.requests();
+        // Headers at once, then a byte every 100 ms: each answer would take over a minute to arrive.
+        registry.slowBodyNext(2, Duration.ofMillis(100));
+        // The bound asserted is 25 times the budget (2 x 300 ms + 1 ms): what fails without one is minutes.
+        Throwable thrown = assertTimeoutPreemptively(Duration.ofSeconds(15), () -> catchThrowable(() ->
+                codec.decode(bytes)));
+        assertThat(thrown).isInstanceOf(RecordDecodeException.class).hasMessageContaining("did not answer")
+                .extracting(e -> ((RecordDecodeException) e).reason())
+                .isEqualTo(RecordDecodeException.Reason.REGISTRY_ERROR);
+        assertThat(registry.requests() - before).as("the call and its one retry").isEqualTo(2);
+    }
+
+    @Test
+    void shouldFailFastWhileTheRegistryIsDownAndProbeItAfterTheCoolDown() throws IOException {
+        SchemaRegistryClient guarded = SchemaRegistryClient.builder(registry.url()).retries(2, Duration.ofMillis(1))
+                .breaker(Duration.ofSeconds(1)).unknownIdCache(Duration.ZERO).build();
+        RegistryAvroCodec<LabelledSample> codec = RegistryAvroCodec.of(LabelledSample.class, guarded);
+        byte[] cached = RegistryAvroCodec.of(LabelledSample.class, client).encode("samples-value", sample());
+        assertThat(codec.decode(cached)).isEqualTo(sample());
+        Schema newer = SchemaBuilder.record("LabelledSample").namespace("io.metastream.schemas").fields()
+                .requiredString("event_id").requiredString("task_id")
+                .name("features").type().array().items().floatType().noDefault()
+                .requiredFloat("target")
+                .name("event_time").type(LabelledSample.getClassSchema().getField("event_time").schema()).noDefault()
+                .name("source").type().stringType().stringDefault("web")
+                .endRecord();
+        GenericRecord r = new GenericData.Record(newer);
+        r.put("event_id", "e-3");
+        r.put("task_id", "t-3");
+        r.put("features", List.of(1f));
+        r.put("target", 2f);
+        r.put("event_time", 1_700_000_000_000L);
+        r.put("source", "app");
+        byte[] uncached = wire(client.register("samples-value", newer), newer, r);
+
+        registry.failNext(1_000, 503);
+        int before = registry.requests();
+        assertThatThrownBy(() -> codec.decode(uncached)).extracting(e -> ((RecordDecodeException) e).reason())
+                .isEqualTo(RecordDecodeException.Reason.REGISTRY_ERROR);
+        assertThat(registry.requests() - before).as("one lookup with its two retries").isEqualTo(3);
+        // The breaker is open: the next records' lookups fail at once, the registry is not asked.
+        for (byte[] bytes : List.of(uncached, new byte[] {0, 0, 0, 0x30, 0x39, 2, 'x'})) {
+            assertThatThrownBy(() -> codec.decode(bytes)).isInstanceOf(RecordDecodeException.class)
+                    .hasMessageContaining("not asked").hasMessageContaining("HTTP 503")
+                    .extracting(e -> ((RecordDecodeException) e).reason())
+                    .isEqualTo(RecordDecodeException.Reason.REGISTRY_ERROR);
+        }
+        assertThat(registry.requests() - before).isEqualTo(3);
+        assertThat(codec.decode(cached)).as("a cached id decodes throughout").isEqualTo(sample());
+
+        // After the cool-down one probe goes, without retries; it fails, so the breaker opens again.
+        int probes = awaitACall(codec, uncached, before + 3);
+        assertThat(probes).isEqualTo(before + 4);
+        assertThatThrownBy(() -> codec.decode(uncached)).hasMessageContaining("not asked");
+        assertThat(registry.requests()).isEqualTo(before + 4);
+
+        // The registry is back: the next probe succeeds and closes the breaker.
+        registry.failNext(0, 503);
+        awaitACall(codec, uncached, before + 4);
+        assertThat(codec.decode(uncached).getTaskId()).isEqualTo("t-3");
+        // Answers about ids (404 here) are no outage: every unknown id is asked about.
+        int afterRecovery = registry.requests();
+        for (int i = 0; i < 3; i++) {
+            assertThatThrownBy(() -> codec.decode(new byte[] {0, 0, 0, 0x30, 0x39, 2, 'x'}))
+                    .extracting(e -> ((RecordDecodeException) e).reason())
+                    .isEqualTo(RecordDecodeException.Reason.UNKNOWN_SCHEMA);
+        }
+        assertThat(registry.requests() - afterRecovery).isEqualTo(3);
+    }
+
+    /** Decodes {@code bytes} until the registry sees a request beyond {@code seen} (the probe); returns the count. */
+    private int awaitACall(RegistryAvroCodec<LabelledSample> codec, byte[] bytes, int seen) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (registry.requests() == seen) {
+            assertThat(System.nanoTime()).as("a probe within 20 s of a 1 s cool-down").isLessThan(deadline);
+            catchThrowable(() -> codec.decode(bytes));
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
+        }
+        return registry.requests();
     }
 
     @Test

@@ -213,19 +213,30 @@ public final class MetastreamConfig extends AbstractConfig {
             + "(Confluent Schema Registry: http://host:8081; Apicurio: http://host:8080/apis/ccompat/v7). When set, "
             + "the samples and queries topics also accept the registry's wire format (magic byte 0, 4-byte schema "
             + "id, Avro body); an id the registry does not know is an UNKNOWN_SCHEMA dead letter, a schema that "
-            + "cannot be read as the record an INCOMPATIBLE_SCHEMA one. Empty: single-object encoding only.";
+            + "cannot be read as the record an INCOMPATIBLE_SCHEMA one. Empty: single-object encoding only. User "
+            + "info in the URL (http://user:password@host) is moved to schema.registry.basic.auth.user.info (unless "
+            + "that is set) and never shown.";
     public static final String SCHEMA_REGISTRY_OUTPUTS_CONFIG = "schema.registry.outputs";
     private static final String SCHEMA_REGISTRY_OUTPUTS_DOC = "Write predictions, adaptation events and dead letters "
-            + "in the registry's wire format, their schemas registered under <topic>-value (needs "
-            + "schema.registry.url). Off: single-object encoding, the default.";
+            + "in the registry's wire format, their schemas registered under <topic>-value at start-up (needs "
+            + "schema.registry.url; a registry that refuses or cannot take them fails the start). Off: single-object "
+            + "encoding, the default.";
     public static final String SCHEMA_REGISTRY_TIMEOUT_MS_CONFIG = "schema.registry.timeout.ms";
-    private static final String SCHEMA_REGISTRY_TIMEOUT_MS_DOC = "Connect and request timeout of a registry call. Each "
-            + "schema id is asked once; a registry that cannot be asked about a record's schema id after "
-            + "schema.registry.retries retries makes that record a REGISTRY_ERROR dead letter (kept whole, to "
-            + "replay), so no record holds a stream thread for longer.";
+    private static final String SCHEMA_REGISTRY_TIMEOUT_MS_DOC = "Deadline of one registry call: connecting, the "
+            + "answer's headers and its body together. Each schema id is asked once; a registry that cannot be asked "
+            + "about a record's schema id after schema.registry.retries retries makes that record a REGISTRY_ERROR "
+            + "dead letter (kept whole, to replay). A lookup with its retries takes at most timeout x (retries + 1) "
+            + "plus the backoffs (6.3 s with the defaults), and then schema.registry.breaker.ms keeps further "
+            + "lookups from waiting at all.";
     public static final String SCHEMA_REGISTRY_RETRIES_CONFIG = "schema.registry.retries";
     private static final String SCHEMA_REGISTRY_RETRIES_DOC = "Retries of a registry call that could not connect or "
             + "got HTTP 5xx or 429, with a backoff doubling from 100 ms. Other answers are not retried.";
+    public static final String SCHEMA_REGISTRY_BREAKER_MS_CONFIG = "schema.registry.breaker.ms";
+    private static final String SCHEMA_REGISTRY_BREAKER_MS_DOC = "After a registry call fails with all its retries "
+            + "(unreachable, timed out, 5xx, 429), how long further calls for schema ids not yet cached fail at once "
+            + "(REGISTRY_ERROR dead letters, kept whole to replay) instead of each holding the stream thread; then one "
+            + "probe call (no retries) is let through, and any answer closes the breaker. Cached ids keep decoding "
+            + "throughout. 0 turns the breaker off.";
     public static final String SCHEMA_REGISTRY_UNKNOWN_ID_CACHE_MS_CONFIG = "schema.registry.unknown.id.cache.ms";
     private static final String SCHEMA_REGISTRY_UNKNOWN_ID_CACHE_MS_DOC = "How long a schema id the registry does "
             + "not know is remembered as unknown, so a flood of records naming it costs one call; 0 asks every time.";
@@ -357,6 +368,8 @@ public final class MetastreamConfig extends AbstractConfig {
                     SCHEMA_REGISTRY_TIMEOUT_MS_DOC)
             .define(SCHEMA_REGISTRY_RETRIES_CONFIG, Type.INT, 2, Range.between(0, 10), Importance.LOW,
                     SCHEMA_REGISTRY_RETRIES_DOC)
+            .define(SCHEMA_REGISTRY_BREAKER_MS_CONFIG, Type.LONG, 10_000L, Range.atLeast(0), Importance.LOW,
+                    SCHEMA_REGISTRY_BREAKER_MS_DOC)
             .define(SCHEMA_REGISTRY_UNKNOWN_ID_CACHE_MS_CONFIG, Type.LONG, 30_000L, Range.atLeast(0), Importance.LOW,
                     SCHEMA_REGISTRY_UNKNOWN_ID_CACHE_MS_DOC)
             .define(SCHEMA_REGISTRY_AUTO_REGISTER_CONFIG, Type.BOOLEAN, true, Importance.LOW,
@@ -374,7 +387,8 @@ public final class MetastreamConfig extends AbstractConfig {
             .define(DJL_THREADS_CONFIG, Type.INT, 1, Range.between(1, 256), Importance.LOW, DJL_THREADS_DOC);
 
     public MetastreamConfig(Map<?, ?> props) {
-        super(CONFIG, props);
+        // Before AbstractConfig sees the URL: it logs every STRING value at start-up.
+        super(CONFIG, withoutUrlUserInfo(props));
         String topics = String.join(",", getString(TOPIC_SAMPLES_CONFIG), getString(TOPIC_QUERIES_CONFIG),
                 getString(TOPIC_PREDICTIONS_CONFIG), getString(TOPIC_ADAPTATIONS_CONFIG),
                 getString(TOPIC_DEAD_LETTERS_CONFIG), getString(TOPIC_MODELS_CONFIG),
@@ -391,6 +405,49 @@ public final class MetastreamConfig extends AbstractConfig {
         }
     }
 
+    /**
+     * {@code props} with the user info of {@code schema.registry.url} moved into
+     * {@code schema.registry.basic.auth.user.info} (a PASSWORD key, which no log shows), or
+     * dropped when that key is set: the URL itself is a STRING that AbstractConfig logs and
+     * exceptions repeat. A URL whose '@' is not in its authority (a password with an unencoded
+     * '/', '?' or '#') is refused without being shown.
+     */
+    private static Map<?, ?> withoutUrlUserInfo(Map<?, ?> props) {
+        if (!(props.get(SCHEMA_REGISTRY_URL_CONFIG) instanceof String url) || url.indexOf('@') < 0) {
+            return props;
+        }
+        int scheme = url.indexOf("://");
+        int authorityStart = scheme < 0 ? 0 : scheme + 3;
+        int authorityEnd = authorityStart;
+        while (authorityEnd < url.length() && "/?#".indexOf(url.charAt(authorityEnd)) < 0) {
+            authorityEnd++;
+        }
+        int at = url.lastIndexOf('@', authorityEnd - 1);
+        if (scheme < 0 || at < authorityStart || url.indexOf('@', authorityEnd) >= 0) {
+            throw new ConfigException(SCHEMA_REGISTRY_URL_CONFIG + " has an '@' outside user info the URL can carry "
+                    + "(value not shown: it may hold credentials); percent-encode the password's '/', '?', '#' and "
+                    + "'@', or set " + SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_CONFIG);
+        }
+        Map<Object, Object> moved = new java.util.HashMap<>(props);
+        moved.put(SCHEMA_REGISTRY_URL_CONFIG, url.substring(0, authorityStart) + url.substring(at + 1));
+        Object given = props.get(SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_CONFIG);
+        boolean set = given instanceof org.apache.kafka.common.config.types.Password p ? !p.value().isEmpty()
+                : given != null && !given.toString().isEmpty();
+        if (!set) {
+            String userInfo;
+            try {
+                userInfo = SchemaRegistryClient.percentDecoded(url.substring(authorityStart, at));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(SCHEMA_REGISTRY_URL_CONFIG + " has user info with a malformed %-escape "
+                        + "(value not shown)");
+            }
+            // A Password, not a String: originals() and its toString show "[hidden]".
+            moved.put(SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_CONFIG,
+                    new org.apache.kafka.common.config.types.Password(userInfo));
+        }
+        return moved;
+    }
+
     /** A client of the configured schema registry, or empty when {@code schema.registry.url} is not set. */
     public java.util.Optional<SchemaRegistryClient> schemaRegistry() {
         String url = getString(SCHEMA_REGISTRY_URL_CONFIG);
@@ -401,6 +458,7 @@ public final class MetastreamConfig extends AbstractConfig {
                 .timeout(java.time.Duration.ofMillis(getLong(SCHEMA_REGISTRY_TIMEOUT_MS_CONFIG)))
                 .retries(getInt(SCHEMA_REGISTRY_RETRIES_CONFIG), java.time.Duration.ofMillis(100))
                 .unknownIdCache(java.time.Duration.ofMillis(getLong(SCHEMA_REGISTRY_UNKNOWN_ID_CACHE_MS_CONFIG)))
+                .breaker(java.time.Duration.ofMillis(getLong(SCHEMA_REGISTRY_BREAKER_MS_CONFIG)))
                 .lookupOnly(!getBoolean(SCHEMA_REGISTRY_AUTO_REGISTER_CONFIG));
         if (getPassword(SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_CONFIG) != null) {
             client.basicAuth(getPassword(SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_CONFIG).value());

@@ -72,6 +72,33 @@ class SchemaRegistryTest {
     }
 
     @Test
+    void shouldFailTheStartWhenTheRegistryRefusesTheOutputSchemasAndRegisterThemBeforeAnyRecord() throws Exception {
+        try (SchemaRegistryStandIn registry = SchemaRegistryStandIn.start();
+                StreamingFixture f = new StreamingFixture(dir)) {
+            registry.requireAuthorization("Basic " + java.util.Base64.getEncoder().encodeToString(
+                    "app:s3cret".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            f.store.setAlias(MODEL, "production", f.publishVersion(1).version());
+            // Refused credentials: the start fails with the registry's answer, not every output record later.
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> f.startInstance("refused", Map.of(
+                    MetastreamConfig.SCHEMA_REGISTRY_URL_CONFIG, registry.url(),
+                    MetastreamConfig.SCHEMA_REGISTRY_OUTPUTS_CONFIG, true)))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("schema.registry.outputs")
+                    .hasMessageContaining("HTTP 401");
+            assertThat(registry.versions(f.topics.predictions().name() + "-value")).isEmpty();
+
+            // The credentials in the URL (moved out of it by the configuration) are accepted.
+            f.startInstance("accepted", Map.of(
+                    MetastreamConfig.SCHEMA_REGISTRY_URL_CONFIG, registry.url().replace("http://", "http://app:s3cret@"),
+                    MetastreamConfig.SCHEMA_REGISTRY_OUTPUTS_CONFIG, true));
+            for (String topic : List.of(f.topics.predictions().name(), f.topics.adaptations().name(),
+                    f.topics.deadLetters().name())) {
+                assertThat(registry.versions(topic + "-value")).as("%s registered before any record", topic)
+                        .hasSize(1);
+            }
+        }
+    }
+
+    @Test
     void shouldDoTheSameAgainstARealRegistry() throws Exception {
         String url = System.getenv(REAL_REGISTRY);
         assumeTrue(url != null && !url.isBlank(), "no real schema registry: set " + REAL_REGISTRY
