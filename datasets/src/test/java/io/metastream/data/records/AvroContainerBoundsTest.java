@@ -151,18 +151,7 @@ class AvroContainerBoundsTest {
             w.setCodec(codec);
             w.setSyncInterval(512);
             w.create(schema, file.toFile());
-            int id = 0;
-            for (TaskRecords.Row row : rows) {
-                GenericRecord rec = new GenericData.Record(schema);
-                rec.put("event_id", "e" + id++);
-                rec.put("task_id", row.taskId());
-                List<Float> x = new ArrayList<>();
-                for (float v : row.features()) {
-                    x.add(v);
-                }
-                rec.put("features", x);
-                rec.put("target", row.target());
-                rec.put("event_time", row.eventTimeMs());
+            for (GenericRecord rec : RecordFiles.labelledSampleRecords(rows)) {
                 w.append(rec);
             }
         } catch (IOException e) {

@@ -71,6 +71,11 @@ final class RecordFiles {
 
     /** Rows as LabelledSample records; every row must have an event time. */
     static Path writeLabelledSamples(Path file, List<TaskRecords.Row> rows) {
+        return writeAvro(file, labelledSample(), labelledSampleRecords(rows));
+    }
+
+    /** Rows as generic LabelledSample records, event ids e0, e1, ... */
+    static List<GenericRecord> labelledSampleRecords(List<TaskRecords.Row> rows) {
         Schema schema = labelledSample();
         List<GenericRecord> records = new ArrayList<>();
         int id = 0;
@@ -87,7 +92,7 @@ final class RecordFiles {
             rec.put("event_time", row.eventTimeMs());
             records.add(rec);
         }
-        return writeAvro(file, schema, records);
+        return records;
     }
 
     static Path writeAvro(Path file, Schema schema, List<GenericRecord> records) {
