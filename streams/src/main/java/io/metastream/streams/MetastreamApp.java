@@ -195,6 +195,12 @@ public final class MetastreamApp implements AutoCloseable {
         int metricsPort = config.getInt(MetastreamConfig.METRICS_PORT_CONFIG);
         this.metricsServer = metricsPort < 0 ? null : new OperationsServer(httpHost, metricsPort, httpSettings);
         if (http != null) {
+            http.recordTo(registry, "api");
+        }
+        if (metricsServer != null) {
+            metricsServer.recordTo(registry, "metrics");
+        }
+        if (http != null) {
             self = new HostInfo(advertisedHost(config), http.port());
             props.put(StreamsConfig.APPLICATION_SERVER_CONFIG, self.host() + ":" + self.port());
         } else {

@@ -240,6 +240,22 @@ public final class OperationsServer implements AutoCloseable {
         return server.refusedAtAccept();
     }
 
+    /**
+     * Exports what this server refused, so an alert sees a flood or slow clients:
+     * {@code metastream_http_connections_refused_total{server}} (closed at accept) and
+     * {@code metastream_http_connections_timed_out_total{server}} (closed at a deadline).
+     */
+    public OperationsServer recordTo(io.micrometer.core.instrument.MeterRegistry registry, String name) {
+        io.micrometer.core.instrument.FunctionCounter.builder("metastream.http.connections.refused", this,
+                OperationsServer::refusedAtAccept).description("Connections closed at accept: the client at "
+                        + "http.max.connections.per.client, or every connection in use").tag("server", name)
+                .register(registry);
+        io.micrometer.core.instrument.FunctionCounter.builder("metastream.http.connections.timed.out", this,
+                OperationsServer::closedByDeadline).description("Connections closed because their head, body "
+                        + "or response passed its deadline").tag("server", name).register(registry);
+        return this;
+    }
+
     private Reply tasks(Call call, TaskReader reader, HostInfo self) throws IOException, Refusal {
         String rawPath = call.exchange.getRequestURI().getRawPath();
         String rest = rawPath.substring("/tasks/".length());

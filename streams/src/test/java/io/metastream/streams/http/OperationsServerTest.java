@@ -326,6 +326,9 @@ class OperationsServerTest {
     void shouldRefuseOneClientPastItsConnectionCapAndKeepAnsweringOthers() throws Exception {
         // The defaults: 16 connections a client, request headers within 2 s, the rest within 10 s.
         OperationsServer server = start(new OperationsServer("127.0.0.1", 0, settings()), new StubTasks());
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry meters =
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        server.recordTo(meters, "api");
         List<Socket> slow = new ArrayList<>();
         for (int i = 0; i < 64; i++) {
             Socket s = connectFrom("127.0.0.1", server);
@@ -353,6 +356,10 @@ class OperationsServerTest {
         }
         assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - opened)).isLessThan(8_000);
         assertThat(server.closedByDeadline()).isGreaterThanOrEqualTo(16);
+        assertThat(meters.get("metastream.http.connections.refused").tag("server", "api").functionCounter().count())
+                .as("exported").isGreaterThanOrEqualTo(48);
+        assertThat(meters.get("metastream.http.connections.timed.out").tag("server", "api").functionCounter().count())
+                .isGreaterThanOrEqualTo(16);
         assertThat(get(server, "/health").statusCode()).as("the client is served again").isEqualTo(200);
     }
 
