@@ -42,10 +42,6 @@ final class InputValidator {
             s = decoder.decode(topic, key, value, timestampMs);
         } catch (RecordDecodeException e) {
             return decodeFailure(e);
-        } catch (StackOverflowError | OutOfMemoryError e) {
-            // A decoder (the application's serde, say) that a record drives into an Error: that
-            // record is poison, not the thread. Kept as a dead letter; the thread carries on.
-            return Outcome.rejected(RejectReason.POISON, e.getClass().getName(), "decoding threw " + e);
         }
         Outcome<LabelledSample> refused = rejected(InputChecks.sample(s, decoder.keyIsTaskId(), key, inputDim,
                 timestampMs, limits.maxFutureMs(), nowMs));
@@ -63,10 +59,6 @@ final class InputValidator {
             q = decoder.decode(topic, key, value, timestampMs);
         } catch (RecordDecodeException e) {
             return decodeFailure(e);
-        } catch (StackOverflowError | OutOfMemoryError e) {
-            // A decoder (the application's serde, say) that a record drives into an Error: that
-            // record is poison, not the thread. Kept as a dead letter; the thread carries on.
-            return Outcome.rejected(RejectReason.POISON, e.getClass().getName(), "decoding threw " + e);
         }
         Outcome<PredictionRequest> common = check(decoder.keyIsTaskId(), key, q.getTaskId(), q.getFeatures(), inputDim,
                 q.getEventTime().toEpochMilli(), timestampMs, limits, nowMs);

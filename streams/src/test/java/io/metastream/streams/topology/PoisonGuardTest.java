@@ -15,6 +15,7 @@ import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** A record that drives its processor into an Error is isolated as POISON; the processor goes on. */
 class PoisonGuardTest {
@@ -77,5 +78,45 @@ class PoisonGuardTest {
         assertThatThrownBy(() -> guard.process(new Record<>(new byte[0], "broken-jvm".getBytes(StandardCharsets.UTF_8),
                 1L))).isInstanceOf(InternalError.class);
         assertThat(context.forwarded()).isEmpty();
+    }
+
+    @TempDir
+    java.nio.file.Path stateDir;
+
+    /**
+     * Through the whole topology: an application's serde that a record drives into a stack
+     * overflow (no decoder of ours can: they are framed first) is a POISON dead letter, and the
+     * next record of the partition is still taken.
+     */
+    @Test
+    void shouldDeadLetterARecordThatOverflowsTheApplicationsSerdeAndTakeTheNext() {
+        io.metastream.streams.model.ActiveModel model = TestModels.activeQuickBase();
+        java.util.Properties props = new java.util.Properties();
+        props.put(org.apache.kafka.streams.StreamsConfig.APPLICATION_ID_CONFIG, "poison-guard-test");
+        props.put(org.apache.kafka.streams.StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
+        props.put(org.apache.kafka.streams.StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
+        org.apache.kafka.common.serialization.Serde<String> strings = org.apache.kafka.common.serialization.Serdes.String();
+        SampleMapping<String, String> mapping = (key, value, ts) -> {
+            if (value.equals("deep")) {
+                throw new StackOverflowError();
+            }
+            return new TaskSample(key, new float[] {Float.parseFloat(value)}, 1f, ts);
+        };
+        try (org.apache.kafka.streams.TopologyTestDriver driver = new org.apache.kafka.streams.TopologyTestDriver(
+                MetastreamTopology.builder(model, AdaptationEngine.onCallingThread(model.learner(), 8))
+                        .samples("samples", strings, strings, mapping)
+                        .addTo(new org.apache.kafka.streams.Topology()), props)) {
+            var samples = driver.createInputTopic("samples", strings.serializer(), strings.serializer());
+            var letters = driver.createOutputTopic("dead-letters", strings.deserializer(),
+                    io.metastream.streams.kafka.Topics.defaults().deadLetters().valueSerde().deserializer());
+            long now = System.currentTimeMillis();
+            samples.pipeInput("t-1", "deep", now);
+            samples.pipeInput("t-1", "0.5", now + 1);
+            assertThat(letters.readValuesToList()).extracting(DeadLetter::getReasonCode).containsExactly("POISON");
+            assertThat(driver.<String, Object>getKeyValueStore(StoreNames.SUPPORT_SETS).get("t-1"))
+                    .as("the next record was taken").isNotNull();
+        } finally {
+            model.close();
+        }
     }
 }
