@@ -1,14 +1,14 @@
 package io.metastream.bench;
 
-import io.metastream.streams.topology.AdaptedStateCodec;
+import io.metastream.data.sinusoid.SinusoidTasks;
 import io.metastream.learn.AdaptedBatch;
 import io.metastream.learn.AdaptedTask;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.GradientLearner;
-import io.metastream.learn.SinusoidTasks;
 import io.metastream.learn.Support;
 import io.metastream.learn.TaskFamily;
+import io.metastream.streams.internals.AdaptedStateCodec;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

@@ -1,10 +1,10 @@
 package io.metastream.bench;
 
+import io.metastream.data.sinusoid.SinusoidTasks;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
-import io.metastream.learn.SinusoidTasks;
 import io.metastream.learn.Support;
 import java.util.ArrayList;
 import java.util.List;

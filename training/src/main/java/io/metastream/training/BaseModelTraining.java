@@ -1,27 +1,26 @@
 package io.metastream.training;
 
-import io.metastream.streams.model.BaseModelArtifacts;
-
+import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
+import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
-import io.metastream.learn.AdaptationSettings;
-import io.metastream.learn.DispatchingLearner;
-import io.metastream.learn.RidgeHeadLearner;
-import io.metastream.learn.TaskEncoderTrainer;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
+import io.metastream.learn.RidgeHeadLearner;
+import io.metastream.learn.TaskEncoderTrainer;
 import io.metastream.learn.TaskFamily;
+import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStore;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 

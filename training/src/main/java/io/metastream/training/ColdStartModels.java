@@ -1,17 +1,16 @@
 package io.metastream.training;
 
-import io.metastream.streams.model.BaseModelArtifacts;
-import io.metastream.training.BaseModelTraining;
-import io.metastream.learn.BaseModel;
-import io.metastream.learn.DjlRuntime;
-import io.metastream.learn.DispatchingLearner;
-import io.metastream.learn.Learner;
-import io.metastream.learn.MetaTrainer;
-import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.data.movielens.ColdStartData;
 import io.metastream.data.movielens.ColdStartEvaluation;
 import io.metastream.data.movielens.MatrixFactorization;
 import io.metastream.data.movielens.RatingTarget;
+import io.metastream.learn.BaseModel;
+import io.metastream.learn.DispatchingLearner;
+import io.metastream.learn.DjlRuntime;
+import io.metastream.learn.Learner;
+import io.metastream.learn.MetaTrainer;
+import io.metastream.learn.MetaTrainingPlan;
+import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStore;
 import java.util.LinkedHashMap;

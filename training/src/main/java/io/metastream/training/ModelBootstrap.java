@@ -1,11 +1,10 @@
 package io.metastream.training;
 
-import io.metastream.streams.model.BaseModelArtifacts;
-
+import io.metastream.data.sinusoid.SinusoidTasks;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
-import io.metastream.learn.SinusoidTasks;
+import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStore;
 

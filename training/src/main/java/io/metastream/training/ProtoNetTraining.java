@@ -1,15 +1,15 @@
 package io.metastream.training;
 
-import io.metastream.streams.model.BaseModelArtifacts;
+import io.metastream.data.omniglot.Omniglot;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
 import io.metastream.learn.MetaTrainer;
-import io.metastream.data.omniglot.Omniglot;
+import io.metastream.learn.artifact.BaseModelArtifacts;
+import io.metastream.store.ModelManifest;
+import io.metastream.store.ModelStore;
 import io.metastream.training.protonet.ProtoNetEvaluation;
 import io.metastream.training.protonet.ProtoNetPlan;
 import io.metastream.training.protonet.ProtoNetTrainer;
-import io.metastream.store.ModelManifest;
-import io.metastream.store.ModelStore;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;

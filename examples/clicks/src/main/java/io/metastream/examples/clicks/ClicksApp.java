@@ -1,13 +1,13 @@
 package io.metastream.examples.clicks;
 
-import io.metastream.streams.model.ActiveModel;
-import io.metastream.streams.topology.AdaptationEngine;
-import io.metastream.streams.topology.DeadLetterCounters;
-import io.metastream.streams.topology.ErrorsToDeadLetters;
-import io.metastream.streams.topology.MetastreamTopology;
-import io.metastream.streams.topology.TaskQuery;
-import io.metastream.streams.topology.TaskSample;
-import io.metastream.streams.topology.TopologySettings;
+import io.metastream.streams.ActiveModel;
+import io.metastream.streams.AdaptationEngine;
+import io.metastream.streams.DeadLetterCounters;
+import io.metastream.streams.ErrorsToDeadLetters;
+import io.metastream.streams.MetastreamTopology;
+import io.metastream.streams.TaskQuery;
+import io.metastream.streams.TaskSample;
+import io.metastream.streams.TopologySettings;
 import java.util.Properties;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.StreamsBuilder;

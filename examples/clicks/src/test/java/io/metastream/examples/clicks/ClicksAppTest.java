@@ -3,22 +3,22 @@ package io.metastream.examples.clicks;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
-import io.metastream.streams.model.ActiveModel;
-import io.metastream.streams.topology.AdaptationEngine;
+import io.metastream.data.records.SyntheticClicks;
+import io.metastream.data.records.TaskRecords;
+import io.metastream.embedded.EmbeddedKafkaBroker;
+import io.metastream.embedded.TopicReader;
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Loss;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
-import io.metastream.data.records.SyntheticClicks;
-import io.metastream.data.records.TaskRecords;
 import io.metastream.schemas.DeadLetter;
 import io.metastream.schemas.serde.AvroCodec;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
-import io.metastream.testkit.EmbeddedKafkaBroker;
-import io.metastream.testkit.TopicReader;
+import io.metastream.streams.ActiveModel;
+import io.metastream.streams.AdaptationEngine;
 import io.metastream.training.RecordsTraining;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -83,7 +83,7 @@ class ClicksAppTest {
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(null)) {
             broker.createTopics(Map.of(ClicksApp.CLICKS, 2, ClicksApp.IMPRESSIONS, 2, ClicksApp.PROBABILITIES, 2,
                     ClicksApp.ADS_TO_SHOW, 1, ClicksApp.ADAPTATIONS, 1, ClicksApp.DEAD_LETTERS, 1));
-            BaseModel base = io.metastream.streams.model.BaseModelArtifacts.load(store, "clicks", meta.version());
+            BaseModel base = io.metastream.learn.artifact.BaseModelArtifacts.load(store, "clicks", meta.version());
             Map<String, Float> truth = new HashMap<>();
             Map<String, float[]> asked = new HashMap<>();
             try (ActiveModel model = new ActiveModel(base, Device.cpu());

@@ -1,0 +1,137 @@
+package io.metastream.embedded.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.metastream.embedded.EmbeddedKafkaBroker;
+import io.metastream.schemas.DeadLetter;
+import io.metastream.schemas.LabelledSample;
+import io.metastream.schemas.Prediction;
+import io.metastream.schemas.PredictionRequest;
+import io.metastream.schemas.serde.AvroCodec;
+import io.metastream.schemas.state.SupportSet;
+import io.metastream.server.MetastreamApp;
+import io.metastream.streams.ActiveModel;
+import io.metastream.streams.MetastreamConfig;
+import io.metastream.streams.StoreNames;
+import io.metastream.streams.TestModels;
+import io.metastream.streams.Topics;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * End to end on a real in-process KRaft broker: Avro bytes on the wire, RocksDB stores with
+ * changelogs, exactly-once processing, DJL adaptation.
+ */
+@Tag("embedded-broker")
+class EmbeddedPipelineTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void shouldKeepSupportSetsInAChangeloggedStoreAndDeadLetterBadBytes() throws Exception {
+        AvroCodec<LabelledSample> samples = AvroCodec.of(LabelledSample.class);
+        AvroCodec<PredictionRequest> queries = AvroCodec.of(PredictionRequest.class);
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(null)) {
+            MetastreamConfig config = new MetastreamConfig(Map.of(
+                    MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                    MetastreamConfig.APPLICATION_ID_CONFIG, "it",
+                    MetastreamConfig.STATE_DIR_CONFIG, dir.resolve("state").toString(),
+                    MetastreamConfig.TOPIC_PARTITIONS_CONFIG, 2));
+            try (ActiveModel model = TestModels.activeQuickBase(); MetastreamApp app = new MetastreamApp(config, model)) {
+                app.ensureTopics();
+                app.start(Duration.ofSeconds(60));
+                Topics topics = app.topics();
+                try (KafkaProducer<String, byte[]> producer = producer(broker)) {
+                    for (int t = 0; t < 3; t++) {
+                        for (int i = 0; i < 6; i++) {
+                            producer.send(new ProducerRecord<>(topics.samples().name(), "task-" + t,
+                                    samples.encode(LabelledSample.newBuilder().setEventId("e" + t + i)
+                                            .setTaskId("task-" + t).setFeatures(List.of((float) i))
+                                            .setTarget(t).setEventTime(Instant.now()).build())));
+                        }
+                    }
+                    producer.send(new ProducerRecord<>(topics.samples().name(), "task-0",
+                            "garbage".getBytes(StandardCharsets.UTF_8)));
+                    producer.flush();
+                    for (int t = 0; t < 3; t++) {
+                        producer.send(new ProducerRecord<>(topics.queries().name(), "task-" + t,
+                                queries.encode(PredictionRequest.newBuilder().setQueryId("q" + t)
+                                        .setTaskId("task-" + t).setFeatures(List.of(0.5f))
+                                        .setEventTime(Instant.now()).build())));
+                    }
+                }
+                Map<String, Prediction> answers = new HashMap<>();
+                consume(broker, topics.predictions().name(), 3, r -> {
+                    Prediction p = topics.predictions().valueSerde().deserializer().deserialize(r.topic(), r.value());
+                    answers.put(p.getQueryId(), p);
+                });
+                assertThat(answers).containsOnlyKeys("q0", "q1", "q2");
+                assertThat(answers.values()).allSatisfy(p -> assertThat(p.getSupportSize()).isEqualTo(6));
+
+                List<DeadLetter> letters = new java.util.ArrayList<>();
+                consume(broker, topics.deadLetters().name(), 1, r -> letters.add(
+                        topics.deadLetters().valueSerde().deserializer().deserialize(r.topic(), r.value())));
+                assertThat(letters).singleElement().satisfies(d -> {
+                    assertThat(d.getReasonCode()).isEqualTo("UNDECODABLE");
+                    assertThat(d.getSourceTopic()).isEqualTo("samples");
+                    assertThat(d.getOffset()).isGreaterThanOrEqualTo(0);
+                });
+
+                Map<String, SupportSet> changelog = new HashMap<>();
+                AvroCodec<SupportSet> sets = AvroCodec.of(SupportSet.class);
+                consume(broker, "it-" + StoreNames.SUPPORT_SETS + "-changelog", 18,
+                        r -> changelog.put(r.key(), sets.decode(r.value())));
+                assertThat(changelog).containsOnlyKeys("task-0", "task-1", "task-2");
+                assertThat(changelog.values()).allSatisfy(s -> assertThat(s.getPoints()).hasSize(6));
+            }
+        }
+    }
+
+    private static KafkaProducer<String, byte[]> producer(EmbeddedKafkaBroker broker) {
+        Map<String, Object> p = Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                ProducerConfig.ACKS_CONFIG, "all");
+        return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+    }
+
+    /** Reads committed records of {@code topic} until {@code expected} have arrived (30 s at most). */
+    private static void consume(EmbeddedKafkaBroker broker, String topic, int expected,
+            java.util.function.Consumer<ConsumerRecord<String, byte[]>> sink) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "it-reader-" + topic);
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        try (KafkaConsumer<String, byte[]> consumer =
+                new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+            consumer.subscribe(List.of(topic));
+            int seen = 0;
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (seen < expected && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+                    sink.accept(r);
+                    seen++;
+                }
+            }
+            assertThat(seen).as("records read from %s", topic).isGreaterThanOrEqualTo(expected);
+        }
+    }
+}

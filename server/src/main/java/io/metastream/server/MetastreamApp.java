@@ -1,0 +1,571 @@
+package io.metastream.server;
+
+import io.metastream.learn.BaseModel;
+import io.metastream.learn.DjlRuntime;
+import io.metastream.learn.artifact.BaseModelArtifacts;
+import io.metastream.schemas.serde.SchemaRegistryClient;
+import io.metastream.server.http.HttpSettings;
+import io.metastream.server.http.OperationsServer;
+import io.metastream.store.LocalDirectoryModelStore;
+import io.metastream.store.ModelStore;
+import io.metastream.streams.ActiveModel;
+import io.metastream.streams.AdaptationEngine;
+import io.metastream.streams.DeadLetterCounters;
+import io.metastream.streams.ErrorsToDeadLetters;
+import io.metastream.streams.MetastreamConfig;
+import io.metastream.streams.MetastreamMetrics;
+import io.metastream.streams.MetastreamTopology;
+import io.metastream.streams.ModelWatcher;
+import io.metastream.streams.Topics;
+import io.metastream.streams.TopologySettings;
+import io.metastream.streams.internals.PipelineNames;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.apache.kafka.streams.state.HostInfo;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running metastream instance: the topology from {@link MetastreamTopology}, a
+ * {@link KafkaStreams} client, and the model it serves. Used by {@code run}, the demo and the
+ * integration tests alike.
+ */
+public final class MetastreamApp implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(MetastreamApp.class);
+
+    private final MetastreamConfig config;
+    private final Topics topics;
+    private final ActiveModel model;
+    private final KafkaStreams streams;
+    private final AdaptationEngine engine;
+    private final ModelStore store;
+    private final DeadLetterCounters handlerDeadLetters;
+    private final ErrorsToDeadLetters.SideProducer deadLetterSide;
+    private final java.util.concurrent.ScheduledExecutorService stallWatch;
+    private volatile boolean engineStalled;
+    private final Map<String, java.util.function.BooleanSupplier> readinessChecks = new java.util.concurrent.ConcurrentHashMap<>();
+    private final MeterRegistry registry;
+    private final MetastreamMetrics metrics;
+    private final KafkaStreamsMetrics streamsMetrics;
+    private final OperationsServer http;
+    private final OperationsServer metricsServer;
+    private final HostInfo self;
+    /** The registry the output schemas are registered in ({@code schema.registry.outputs}), or null. */
+    private final SchemaRegistryClient outputRegistry;
+    private volatile ModelWatcher watcher;
+    private boolean ownsModel;
+
+    /**
+     * The one start-up path of {@code run}, the demos, the benchmarks and the tests: serves
+     * {@code base} on {@link DjlRuntime#defaultDevice()} (the instance owns that model and closes
+     * it), creates the missing topics, checks co-partitioning, starts, and returns once RUNNING.
+     *
+     * @param store where hot-swapped versions are loaded from ({@code model.watch}), or null to
+     *     serve {@code base} only
+     */
+    public static MetastreamApp launch(MetastreamConfig config, BaseModel base, ModelStore store, Duration timeout) {
+        ActiveModel model = new ActiveModel(base, DjlRuntime.defaultDevice());
+        MetastreamApp app;
+        try {
+            app = new MetastreamApp(config, model, store);
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+        app.ownsModel = true;
+        try {
+            app.ensureTopics();
+            app.start(timeout);
+            return app;
+        } catch (RuntimeException e) {
+            app.close();
+            throw e;
+        }
+    }
+
+    /**
+     * {@link #launch(MetastreamConfig, BaseModel, ModelStore, Duration)} of the base that
+     * {@code model.name} and {@code model.alias} name in the store at {@code model.store.dir},
+     * with {@code djl.threads} libtorch threads.
+     */
+    public static MetastreamApp launch(MetastreamConfig config, Duration timeout) {
+        DjlRuntime.start(config.getInt(MetastreamConfig.DJL_THREADS_CONFIG));
+        LocalDirectoryModelStore store = new LocalDirectoryModelStore(
+                Path.of(config.getString(MetastreamConfig.MODEL_STORE_DIR_CONFIG)));
+        BaseModel base = BaseModelArtifacts.load(store, config.getString(MetastreamConfig.MODEL_NAME_CONFIG),
+                config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG));
+        System.out.println("serving base " + base);
+        return launch(config, base, store, timeout);
+    }
+
+    /**
+     * Runs the instance of {@link #launch(MetastreamConfig, Duration)} until the JVM is told to
+     * stop (SIGTERM): then it flushes, commits and closes the stores before the JVM exits.
+     */
+    public static void serveUntilShutdown(MetastreamConfig config) throws InterruptedException {
+        serveUntilShutdown(config, app -> { });
+    }
+
+    /**
+     * As {@link #serveUntilShutdown(MetastreamConfig)}, handing the running instance to
+     * {@code whenRunning} first (to add a {@link #readinessCheck}, say).
+     */
+    public static void serveUntilShutdown(MetastreamConfig config, java.util.function.Consumer<MetastreamApp> whenRunning)
+            throws InterruptedException {
+        CountDownLatch stopped = new CountDownLatch(1);
+        MetastreamApp app = launch(config, Duration.ofMinutes(5));
+        whenRunning.accept(app);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            app.close();
+            System.out.println("stopped cleanly");
+            System.out.flush();
+            stopped.countDown();
+        }, "metastream-shutdown"));
+        System.out.println("running; topics " + app.topics().names());
+        stopped.await();
+    }
+
+    /** An instance that serves {@code model} and never swaps it. */
+    public MetastreamApp(MetastreamConfig config, ActiveModel model) {
+        this(config, model, null);
+    }
+
+    /**
+     * An instance that serves {@code model} and, when {@code model.watch} is on, follows the models
+     * topic to hot-swap it with versions loaded from {@code store}.
+     */
+    public MetastreamApp(MetastreamConfig config, ActiveModel model, ModelStore store) {
+        this(config, model, store, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+    }
+
+    /**
+     * As {@link #MetastreamApp(MetastreamConfig, ActiveModel, ModelStore)}, with metastream's meters,
+     * Kafka Streams' and the JVM's in {@code registry} (the application's own, say). {@code /metrics}
+     * is served only when it is a {@link PrometheusMeterRegistry}.
+     */
+    public MetastreamApp(MetastreamConfig config, ActiveModel model, ModelStore store, MeterRegistry registry) {
+        this.store = store;
+        this.registry = registry;
+        this.metrics = MetastreamMetrics.of(registry, "");
+        this.handlerDeadLetters = new DeadLetterCounters(metrics);
+        this.config = config;
+        java.util.Optional<SchemaRegistryClient> schemaRegistry = config.schemaRegistry();
+        boolean registryOutputs = config.getBoolean(MetastreamConfig.SCHEMA_REGISTRY_OUTPUTS_CONFIG);
+        this.outputRegistry = registryOutputs ? schemaRegistry.orElseThrow() : null;
+        // With registry outputs, the app's own clients (the demo's, a test's) read and write that format too.
+        this.topics = registryOutputs ? Topics.from(config).withRegistry(schemaRegistry.orElseThrow())
+                : Topics.from(config);
+        this.model = model;
+        Properties props = config.streamsProperties();
+        int httpPort = config.getInt(MetastreamConfig.HTTP_PORT_CONFIG);
+        // Bound before the streams client exists: its application.server must name the real port.
+        String httpHost = config.getString(MetastreamConfig.HTTP_HOST_CONFIG);
+        HttpSettings httpSettings = HttpSettings.from(config);
+        this.http = httpPort < 0 ? null : new OperationsServer(httpHost, httpPort, httpSettings);
+        int metricsPort = config.getInt(MetastreamConfig.METRICS_PORT_CONFIG);
+        this.metricsServer = metricsPort < 0 ? null : new OperationsServer(httpHost, metricsPort, httpSettings);
+        if (http != null) {
+            http.recordTo(registry, "api");
+        }
+        if (metricsServer != null) {
+            metricsServer.recordTo(registry, "metrics");
+        }
+        if (http != null) {
+            self = new HostInfo(advertisedHost(config), http.port());
+            props.put(StreamsConfig.APPLICATION_SERVER_CONFIG, self.host() + ":" + self.port());
+        } else {
+            self = null;
+        }
+        this.deadLetterSide = ErrorsToDeadLetters.install(props, topics.deadLetters().name(),
+                config.getInt(MetastreamConfig.DEAD_LETTER_MAX_VALUE_BYTES_CONFIG), handlerDeadLetters);
+        TopologySettings settings = TopologySettings.from(config);
+        this.engine = config.getString(MetastreamConfig.ADAPTATION_ENGINE_CONFIG)
+                .equals(MetastreamConfig.ADAPTATION_ENGINE_SHARED)
+                        ? AdaptationEngine.shared(model.learner(), settings.adaptationBatchMax(),
+                                config.getLong(MetastreamConfig.ADAPTATION_ENGINE_WAIT_MS_CONFIG))
+                        : AdaptationEngine.onCallingThread(model.learner(), settings.adaptationBatchMax());
+        engine.recordTo(metrics);
+        io.micrometer.core.instrument.Gauge.builder("metastream.adaptation.engine.call", engine,
+                e -> e.currentCallMillis() / 1000.0).baseUnit("seconds")
+                .description("How long the shared engine's current learner call has run (0 between calls)")
+                .register(registry);
+        this.stallWatch = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "metastream-stall-watch");
+            t.setDaemon(true);
+            return t;
+        });
+        MetastreamTopology.Builder pipeline = MetastreamTopology.builder(model, engine).settings(settings)
+                .topics(topics).metrics(metrics);
+        schemaRegistry.ifPresent(client -> pipeline.schemaRegistry(client, registryOutputs));
+        Topology topology = pipeline.addTo(new Topology());
+        this.streams = new KafkaStreams(topology, props);
+        metrics.serving(model.base().version(), model.base().learner());
+        model.onSwap(next -> metrics.serving(next.version(), next.learner()));
+        this.streamsMetrics = new KafkaStreamsMetrics(streams);
+        streamsMetrics.bindTo(registry);
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        metrics.watcher(() -> watcher != null && watcher.isFollowing());
+        streams.setUncaughtExceptionHandler(e -> {
+            // Record-level failures never reach here (they become dead letters); what does is a
+            // broken thread, which a fresh thread may survive.
+            LOG.error("stream thread died, replacing it", e);
+            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
+        });
+    }
+
+    private static String advertisedHost(MetastreamConfig config) {
+        String configured = config.getString(MetastreamConfig.HTTP_ADVERTISED_HOST_CONFIG);
+        if (!configured.isBlank()) {
+            return configured;
+        }
+        // Bound to one address (loopback by default): the others can reach it only there.
+        String bound = config.getString(MetastreamConfig.HTTP_HOST_CONFIG);
+        if (!bound.isBlank() && !bound.equals("0.0.0.0") && !bound.equals("::") && !bound.equals("[::]")) {
+            return bound;
+        }
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            return "localhost";
+        }
+    }
+
+    /** metastream's meters; Kafka Streams' and the JVM's are in the same {@link #registry()}. */
+    public MetastreamMetrics metrics() {
+        return metrics;
+    }
+
+    public MeterRegistry registry() {
+        return registry;
+    }
+
+    /** The port of the HTTP API ({@code http.port}), if on. */
+    public Optional<Integer> httpPort() {
+        return Optional.ofNullable(http).map(OperationsServer::port);
+    }
+
+    /** The port of the metrics server ({@code metrics.port}), if on. */
+    public Optional<Integer> metricsPort() {
+        return Optional.ofNullable(metricsServer).map(OperationsServer::port);
+    }
+
+    /** This instance's stores, read through interactive queries (what {@code /tasks} serves). */
+    public TaskStates taskStates() {
+        return new TaskStates(streams, PipelineNames.unprefixed(), model, metrics);
+    }
+
+    /**
+     * Live unless the streams client failed or is shutting down; ready only when RUNNING with the
+     * model watcher (if on) following the models topic.
+     */
+    public OperationsServer.Status status() {
+        KafkaStreams.State state = streams.state();
+        boolean watching = store != null && config.getBoolean(MetastreamConfig.MODEL_WATCH_CONFIG);
+        ModelWatcher w = watcher;
+        List<String> reasons = new ArrayList<>();
+        if (state != KafkaStreams.State.RUNNING) {
+            reasons.add("streams state " + state + " (ready only when RUNNING)");
+        }
+        if (watching && (w == null || !w.isFollowing())) {
+            reasons.add(w == null ? "model watcher not started" : "model watcher not following "
+                    + topics.models().name() + " (restarting after " + w.restarts() + " failure(s)); hot swaps wait");
+        }
+        readinessChecks.forEach((reason, ok) -> {
+            if (!ok.getAsBoolean()) {
+                reasons.add(reason);
+            }
+        });
+        long call = engine.currentCallMillis();
+        if (call > config.getLong(MetastreamConfig.ADAPTATION_ENGINE_STALL_MS_CONFIG)) {
+            reasons.add("adaptation engine stalled: a learner call has run " + call + " ms (adaptation.engine.stall.ms="
+                    + config.getLong(MetastreamConfig.ADAPTATION_ENGINE_STALL_MS_CONFIG) + ")");
+        }
+        boolean live = state != KafkaStreams.State.ERROR && state != KafkaStreams.State.PENDING_ERROR
+                && state != KafkaStreams.State.NOT_RUNNING && state != KafkaStreams.State.PENDING_SHUTDOWN;
+        Map<String, Object> details = new java.util.LinkedHashMap<>();
+        details.put("state", state.name());
+        details.put("model", model.base().version());
+        details.put("watcherFollowing", w != null && w.isFollowing());
+        return new OperationsServer.Status(live, reasons.isEmpty(), details, reasons);
+    }
+
+    public Topics topics() {
+        return topics;
+    }
+
+    public ActiveModel model() {
+        return model;
+    }
+
+    /** Where this instance's background adaptation runs, with its call counts. */
+    public AdaptationEngine engine() {
+        return engine;
+    }
+
+    public KafkaStreams streams() {
+        return streams;
+    }
+
+    /** The watcher that follows the models topic, once started with {@code model.watch} on and a store. */
+    public Optional<ModelWatcher> watcher() {
+        return Optional.ofNullable(watcher);
+    }
+
+    /**
+     * Creates the app's topics that do not exist yet (when {@code topic.create} is on) and checks
+     * that samples and queries are co-partitioned.
+     *
+     * @throws ConfigException if samples and queries have different partition counts
+     */
+    public void ensureTopics() {
+        Map<String, Object> adminProps = config.clientProperties();
+        try (Admin admin = Admin.create(adminProps)) {
+            if (config.getBoolean(MetastreamConfig.TOPIC_CREATE_CONFIG)) {
+                Set<String> existing = admin.listTopics().names().get();
+                List<NewTopic> missing = new ArrayList<>();
+                Optional<Short> replication = Optional.of(config.getShort(MetastreamConfig.TOPIC_REPLICATION_FACTOR_CONFIG));
+                for (String name : topics.names()) {
+                    if (existing.contains(name)) {
+                        continue;
+                    }
+                    if (name.equals(topics.models().name())) {
+                        // One entry per alias, read whole by every instance: one compacted partition.
+                        missing.add(new NewTopic(name, Optional.of(1), replication)
+                                .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)));
+                    } else {
+                        missing.add(new NewTopic(name,
+                                Optional.of(config.getInt(MetastreamConfig.TOPIC_PARTITIONS_CONFIG)), replication));
+                    }
+                }
+                createIgnoringRaces(admin, missing);
+            }
+            Map<String, TopicDescription> inputs = describeWhenVisible(admin,
+                    List.of(topics.samples().name(), topics.queries().name()));
+            int samples = inputs.get(topics.samples().name()).partitions().size();
+            int queries = inputs.get(topics.queries().name()).partitions().size();
+            if (samples != queries) {
+                throw new ConfigException("topics " + topics.samples().name() + " (" + samples + " partitions) and "
+                        + topics.queries().name() + " (" + queries + ") must be co-partitioned");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while checking topics", e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("cannot check or create topics " + topics.names() + ": "
+                    + e.getCause().getMessage(), e.getCause());
+        }
+    }
+
+    /** A topic just created may not be describable for a moment; retry for up to 30 s. */
+    private static Map<String, TopicDescription> describeWhenVisible(Admin admin, List<String> names)
+            throws InterruptedException, ExecutionException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            try {
+                return admin.describeTopics(names).allTopicNames().get();
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(100);
+            }
+        }
+    }
+
+    private static void createIgnoringRaces(Admin admin, List<NewTopic> missing)
+            throws InterruptedException, ExecutionException {
+        if (missing.isEmpty()) {
+            return;
+        }
+        try {
+            admin.createTopics(missing).all().get();
+        } catch (ExecutionException e) {
+            if (!(e.getCause() instanceof TopicExistsException)) {
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * Starts processing; returns once the client is RUNNING, or throws after {@code timeout}.
+     *
+     * @throws IllegalStateException when {@code schema.registry.outputs} is on and the registry
+     *     refuses or cannot take the output schemas
+     */
+    public void start(Duration timeout) {
+        registerOutputSchemas();
+        streams.start();
+        for (OperationsServer server : new OperationsServer[] {http, metricsServer}) {
+            if (server != null) {
+                server.serveStatus(this::status);
+                if (registry instanceof PrometheusMeterRegistry prometheus) {
+                    server.serveMetrics(prometheus);
+                }
+            }
+        }
+        if (http != null) {
+            http.serveTasks(taskStates(), self).start();
+        }
+        if (metricsServer != null) {
+            metricsServer.start();
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (streams.state() != KafkaStreams.State.RUNNING) {
+            if (System.nanoTime() > deadline || !streams.state().isRunningOrRebalancing()
+                    && streams.state() != KafkaStreams.State.CREATED) {
+                throw new IllegalStateException("Kafka Streams did not reach RUNNING within " + timeout
+                        + "; state " + streams.state());
+            }
+            sleep(20);
+        }
+        stallWatch.scheduleWithFixedDelay(this::checkEngineStall, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
+        if (store != null && config.getBoolean(MetastreamConfig.MODEL_WATCH_CONFIG)) {
+            watcher = new ModelWatcher(config.clientProperties(), topics, store,
+                    config.getString(MetastreamConfig.MODEL_NAME_CONFIG),
+                    config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG), model, config.instanceId())
+                    .onEvent(event -> metrics.modelEvent(event.getStatus())).start();
+        }
+    }
+
+    /**
+     * Registers (or, lookup-only, looks up) the output schemas before any record is processed.
+     * Otherwise the first output record of each kind would do it on a stream thread, where a
+     * refusal (credentials refused, 401/403; a subject's compatibility rule, 409; a lookup-only
+     * schema not there) would fail or dead-letter every output record, with the instance still
+     * ready; here it fails the start with the registry's answer. The client keeps the ids, so the
+     * stream threads never ask the registry about outputs again.
+     */
+    private void registerOutputSchemas() {
+        if (outputRegistry == null) {
+            return;
+        }
+        Map<String, Class<? extends org.apache.avro.specific.SpecificRecord>> outputs = Map.of(
+                topics.predictions().name(), io.metastream.schemas.Prediction.class,
+                topics.adaptations().name(), io.metastream.schemas.AdaptationEvent.class,
+                topics.deadLetters().name(), io.metastream.schemas.DeadLetter.class);
+        outputs.forEach((topic, type) -> {
+            String subject = io.metastream.schemas.serde.RegistryAvroCodec.valueSubject(topic);
+            try {
+                io.metastream.schemas.serde.RegistryAvroCodec.of(type, outputRegistry).register(subject);
+            } catch (SchemaRegistryClient.SchemaRegistryException e) {
+                throw new IllegalStateException("schema.registry.outputs=true, but the output schema "
+                        + type.getSimpleName() + " could not be registered under subject " + subject + " (check "
+                        + "schema.registry.url, its credentials and schema.registry.auto.register): "
+                        + e.getMessage(), e);
+            }
+        });
+    }
+
+    /**
+     * Makes {@code /ready} fail with {@code reason} while {@code ok} is false: for a long-lived
+     * thread the application runs beside the pipeline (the continual meta-trainer's consumer, say),
+     * so that its death shows where the pipeline's own do. Also exported as
+     * {@code metastream_readiness_check{check}} (1 while ok).
+     */
+    public MetastreamApp readinessCheck(String reason, java.util.function.BooleanSupplier ok) {
+        readinessChecks.put(reason, ok);
+        io.micrometer.core.instrument.Gauge.builder("metastream.readiness.check", ok, c -> c.getAsBoolean() ? 1 : 0)
+                .description("1 while a readiness check an application added holds").tag("check", reason)
+                .register(registry);
+        return this;
+    }
+
+    /** Turns a hung learner call into a log line and a model-events record, once per stall. */
+    private void checkEngineStall() {
+        try {
+            long running = engine.currentCallMillis();
+            long limit = config.getLong(MetastreamConfig.ADAPTATION_ENGINE_STALL_MS_CONFIG);
+            ModelWatcher w = watcher;
+            if (!engineStalled && running > limit) {
+                engineStalled = true;
+                LOG.error("adaptation engine stalled: one learner call has run {} ms (adaptation.engine.stall.ms={}); "
+                        + "background adaptation waits on it", running, limit);
+                if (w != null) {
+                    w.publishInstanceEvent("ENGINE_STALLED", "a learner call has run " + running + " ms");
+                }
+            } else if (engineStalled && running <= limit) {
+                engineStalled = false;
+                LOG.info("adaptation engine recovered");
+                if (w != null) {
+                    w.publishInstanceEvent("ENGINE_RECOVERED", "the stalled learner call returned");
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("stall check failed", e); // a scheduled task that throws is never run again
+        }
+    }
+
+    /**
+     * Dead letters this instance produced, by {@code <topic>:<REASON>}: those of the processors
+     * (stream metrics) and those of the exception handlers.
+     */
+    public Map<String, Long> deadLetterCounts() {
+        Map<String, Long> counts = new TreeMap<>(handlerDeadLetters.snapshot());
+        streams.metrics().forEach((name, metric) -> {
+            if (name.name().equals("dead-letters-total")) {
+                String reason = name.tags().get("metastream-id");
+                counts.merge(reason, ((Number) metric.metricValue()).longValue(), Long::sum);
+            }
+        });
+        return counts;
+    }
+
+    @Override
+    public void close() {
+        if (watcher != null) {
+            watcher.close();
+        }
+        if (http != null) {
+            http.close();
+        }
+        if (metricsServer != null) {
+            metricsServer.close();
+        }
+        stallWatch.shutdownNow();
+        streams.close(Duration.ofSeconds(30));
+        deadLetterSide.close();
+        streamsMetrics.close();
+        engine.close();
+        if (ownsModel) {
+            model.close();
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+package io.metastream.streamapp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.metastream.data.movielens.ColdStartEvaluation;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The recommendation workflow as a user runs it: synthesize, train, eval, each a command. */
+class MovieLensCommandsTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void shouldTrainOnAFolderAndReportEveryMethodAndRefuseOtherData() throws IOException {
+        Path data = dir.resolve("ml");
+        Path models = dir.resolve("models");
+        CommandLine cli = new CommandLine(new MetastreamCommand());
+        assertThat(cli.execute("synthesize", "--out", data.toString(), "--users", "200", "--items", "150")).isZero();
+        assertThat(data.resolve("u.data")).exists();
+        assertThat(cli.execute("train", "--dataset", "movielens", "--data", data.toString(), "--out",
+                models.toString(), "--iterations", "200", "--promote", "production")).isZero();
+        assertThat(models.resolve("_runs/movielens-v1/learning-curve.png")).exists();
+        JsonNode log = new ObjectMapper().readTree(models.resolve("_runs/movielens-v1/training-log.json").toFile());
+        assertThat(log.get("provenance").get("data_fingerprint").asText()).hasSize(16);
+        assertThat(log.get("provenance").get("support_prior").asDouble()).isEqualTo(10.0);
+
+        Path report = dir.resolve("eval.json");
+        assertThat(cli.execute("eval", "--dataset", "movielens", "--data", data.toString(), "--model",
+                models.toString(), "--report", report.toString())).isZero();
+        JsonNode r = new ObjectMapper().readTree(report.toFile());
+        assertThat(r.get("metric").asText()).isEqualTo("mae");
+        assertThat(r.get("tasks").asInt()).isEqualTo(r.get("methods").get("global_mean").get("mae").get("n").asInt());
+        JsonNode methods = r.get("methods");
+        for (ColdStartEvaluation.Method m : ColdStartEvaluation.Method.values()) {
+            assertThat(methods.get(m.id())).as(m.id()).isNotNull();
+        }
+        assertThat(r.get("mean").asDouble()).as("the headline is the adapted model's MAE")
+                .isEqualTo(methods.get("meta_adapted").get("mae").get("mean").asDouble());
+        assertThat(r.get("ci95").asDouble()).isPositive();
+        // The synthetic users have tastes and the items have qualities: using them must show.
+        assertThat(methods.get("meta_adapted").get("mae").get("mean").asDouble())
+                .isLessThan(methods.get("global_mean").get("mae").get("mean").asDouble());
+        assertThat(methods.get("matrix_factorisation").get("rmse").get("mean").asDouble())
+                .isLessThan(methods.get("global_mean").get("rmse").get("mean").asDouble());
+        assertThat(methods.get("item_mean").get("ndcg3").get("mean").asDouble())
+                .as("ranking by item quality beats a constant").isGreaterThan(
+                        methods.get("global_mean").get("ndcg3").get("mean").asDouble());
+        assertThat(r.get("mae_by_support").get("0").get("meta_adapted").get("mean").asDouble())
+                .isEqualTo(r.get("mae_by_support").get("0").get("base_unadapted").get("mean").asDouble());
+
+        // The model carries its data's fingerprint: other data is refused, with a way out.
+        Path other = dir.resolve("other");
+        assertThat(cli.execute("synthesize", "--out", other.toString(), "--users", "200", "--items", "150",
+                "--seed", "2")).isZero();
+        java.io.StringWriter err = errorsOf(cli);
+        assertThat(cli.execute("eval", "--dataset", "movielens", "--data", other.toString(), "--model",
+                models.toString())).isEqualTo(1);
+        assertThat(err.toString()).contains("train --dataset movielens");
+        assertThat(Files.exists(dir.resolve("other/u.data"))).isTrue();
+    }
+
+    /**
+     * The click variant end to end as a user runs it: a logistic base (its manifest says so) that
+     * eval scores by AUC and log-loss, better than the global positive rate; eval refuses the
+     * wrong feature set with the option that fixes it.
+     */
+    @Test
+    void shouldTrainAndScoreTheBinaryTargetAndRefuseAnotherFeatureSet() throws IOException {
+        Path data = dir.resolve("ml");
+        Path models = dir.resolve("models");
+        CommandLine cli = new CommandLine(new MetastreamCommand());
+        assertThat(cli.execute("synthesize", "--out", data.toString(), "--users", "200", "--items", "150")).isZero();
+        assertThat(cli.execute("train", "--dataset", "movielens", "--data", data.toString(), "--out",
+                models.toString(), "--target", "binary", "--features", "item-statistics", "--algorithm", "anil",
+                "--inner-steps", "2", "--iterations", "300", "--outer-step-size", "0.005")).isZero();
+        JsonNode manifest = new ObjectMapper().readTree(models.resolve("movielens-binary/1/manifest.json").toFile());
+        assertThat(manifest.toString()).contains("\"loss\":\"logistic\"");
+        assertThat(manifest.get("provenance").get("target").asText()).isEqualTo("binary");
+        assertThat(manifest.get("provenance").get("feature_set").asText()).isEqualTo("item-statistics");
+
+        Path report = dir.resolve("eval.json");
+        assertThat(cli.execute("eval", "--dataset", "movielens", "--data", data.toString(), "--model",
+                models.toString(), "--target", "binary", "--features", "item-statistics", "--report",
+                report.toString())).isZero();
+        JsonNode r = new ObjectMapper().readTree(report.toFile());
+        assertThat(r.get("metric").asText()).isEqualTo("auc");
+        assertThat(r.get("methods").get("item_median")).as("no median of a click").isNull();
+        double adapted = r.get("methods").get("meta_adapted").get("logloss").get("mean").asDouble();
+        double global = r.get("methods").get("global_mean").get("logloss").get("mean").asDouble();
+        assertThat(adapted).isLessThan(global);
+        assertThat(r.get("adapted_minus_best_other").get("all").get("best_other").asText()).isNotEqualTo("meta_adapted");
+
+        java.io.StringWriter err = errorsOf(cli);
+        assertThat(cli.execute("eval", "--dataset", "movielens", "--data", data.toString(), "--model",
+                models.toString(), "--target", "binary", "--ref", "movielens-binary@1")).isEqualTo(1);
+        assertThat(err.toString()).contains("--features item-statistics");
+    }
+
+    /** Makes {@code cli} print a failed command's message, as the jar's main does, and returns what it prints. */
+    private static java.io.StringWriter errorsOf(CommandLine cli) {
+        java.io.StringWriter err = new java.io.StringWriter();
+        cli.setErr(new java.io.PrintWriter(err));
+        cli.setExecutionExceptionHandler((e, c, p) -> {
+            c.getErr().println("error: " + e.getMessage());
+            return 1;
+        });
+        return err;
+    }
+}

@@ -1,0 +1,72 @@
+package io.metastream.streamapp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class OmniglotCommandsTest {
+    @TempDir
+    Path dir;
+
+    /** A user folder in the full layout: one background and one evaluation alphabet of random strokes. */
+    private Path omniglotFolder() throws IOException {
+        Random random = new Random(9);
+        Path data = dir.resolve("omniglot");
+        for (String[] split : new String[][] {{"images_background", "Alpha", "6"}, {"images_evaluation", "Beta", "5"}}) {
+            for (int c = 1; c <= Integer.parseInt(split[2]); c++) {
+                int x = random.nextInt(80);
+                int y = random.nextInt(80);
+                for (int d = 1; d <= 20; d++) {
+                    BufferedImage image = new BufferedImage(105, 105, BufferedImage.TYPE_BYTE_BINARY);
+                    Graphics2D g = image.createGraphics();
+                    g.setColor(Color.WHITE);
+                    g.fillRect(0, 0, 105, 105);
+                    g.setColor(Color.BLACK);
+                    g.fillRect(x + random.nextInt(5), y + random.nextInt(5), 20, 8);
+                    g.dispose();
+                    Path png = data.resolve(split[0]).resolve(split[1]).resolve(String.format("character%02d", c))
+                            .resolve(String.format("%04d_%02d.png", c, d));
+                    Files.createDirectories(png.getParent());
+                    ImageIO.write(image, "png", png.toFile());
+                }
+            }
+        }
+        return data;
+    }
+
+    @Test
+    void shouldTrainOnAUserFolderAndEvaluateOnItsEvaluationAlphabets() throws IOException {
+        Path data = omniglotFolder();
+        Path models = dir.resolve("models");
+        CommandLine cli = new CommandLine(new MetastreamCommand());
+        int trained = cli.execute("train", "--dataset", "omniglot", "--algorithm", "protonet", "--data",
+                data.toString(), "--out", models.toString(), "--ways", "5", "--iterations", "3");
+        assertThat(trained).isZero();
+        assertThat(models.resolve("_runs/omniglot-v1/learning-curve.png")).exists();
+        assertThat(models.resolve("_runs/omniglot-v1/training-log.json")).exists();
+
+        Path report = dir.resolve("report.json");
+        int evaluated = cli.execute("eval", "--model", models.toString(), "--dataset", "omniglot", "--data",
+                data.toString(), "--ways", "5", "--shots", "1", "--report", report.toString());
+        assertThat(evaluated).isZero();
+        JsonNode r = new ObjectMapper().readTree(report.toFile());
+        assertThat(r.get("metric").asText()).isEqualTo("accuracy");
+        assertThat(r.get("tasks").asInt()).isEqualTo(600);
+        assertThat(r.get("mean").asDouble() - r.get("ci95").asDouble()).as("5-way accuracy above chance (0.2), "
+                + "its 95% interval included").isGreaterThan(0.2);
+        assertThat(r.get("ci95").asDouble()).isPositive();
+        assertThat(r.get("test_alphabets").get(0).asText()).isEqualTo("Beta");
+    }
+}

@@ -1,0 +1,159 @@
+package io.metastream.streamapp.docker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.metastream.server.PrometheusText;
+import io.metastream.streams.MetastreamConfig;
+import io.metastream.streams.MetastreamMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.yaml.snakeyaml.Yaml;
+
+/**
+ * No Docker engine runs in CI, so what can be checked without one is checked here: the compose
+ * file, the app's properties, the Dockerfile, Prometheus' scrape target and the Grafana dashboard
+ * agree with each other and with the app's configuration and metrics.
+ */
+class DockerConfigTest {
+    private static final Path DOCKER = Path.of("..", "docker");
+
+    @Test
+    void shouldHavePropertiesTheAppAcceptsAndThatMatchTheComposeServices() throws IOException {
+        Properties props = properties();
+        Set<String> known = MetastreamConfig.configDef().names();
+        for (String key : props.stringPropertyNames()) {
+            assertThat(known.contains(key) || key.startsWith(MetastreamConfig.STREAMS_PREFIX)
+                    || MetastreamConfig.isClientSecuritySetting(key))
+                    .as("metastream.properties key %s is a MetastreamConfig key", key).isTrue();
+        }
+        MetastreamConfig config = new MetastreamConfig(props);
+
+        Map<String, Object> services = map(compose().get("services"));
+        Map<String, Object> kafka = map(services.get("kafka"));
+        Map<String, Object> app = map(services.get("metastream"));
+        Map<String, Object> kafkaEnv = map(kafka.get("environment"));
+        List<String> advertised = List.of(String.valueOf(kafkaEnv.get("KAFKA_ADVERTISED_LISTENERS")).split(","));
+        String bootstrap = config.getString(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG);
+        assertThat(advertised).as("bootstrap.servers is a listener the broker advertises")
+                .anyMatch(listener -> listener.endsWith("://" + bootstrap));
+        assertThat(bootstrap).startsWith(kafka.get("hostname") + ":");
+        assertThat(String.valueOf(kafkaEnv.get("KAFKA_DEFAULT_REPLICATION_FACTOR")))
+                .isEqualTo(String.valueOf(config.getShort(MetastreamConfig.TOPIC_REPLICATION_FACTOR_CONFIG)));
+
+        // The Dockerfile's CMD reads the file compose mounts.
+        String dockerfile = Files.readString(DOCKER.resolve("Dockerfile"));
+        Matcher cmd = Pattern.compile("CMD \\[\"run\", \"--config\", \"([^\"]+)\"]").matcher(dockerfile);
+        assertThat(cmd.find()).as("Dockerfile CMD runs --config FILE").isTrue();
+        List<String> volumes = strings(app.get("volumes"));
+        assertThat(volumes).contains("./metastream.properties:" + cmd.group(1) + ":ro");
+        Matcher copy = Pattern.compile("COPY (\\S+) /app/metastream.jar").matcher(dockerfile);
+        assertThat(copy.find()).isTrue();
+        assertThat(copy.group(1)).isEqualTo("stream-app/target/metastream.jar");
+        assertThat(Files.readString(Path.of("pom.xml"))).contains("<finalName>metastream</finalName>");
+        assertThat(Files.readString(DOCKER.resolve("Dockerfile.dockerignore"))).contains("!" + copy.group(1));
+
+        // State and models live on the data volume, so they survive a container's restart.
+        String dataMount = volumes.stream().filter(v -> v.startsWith("metastream-data:")).findFirst().orElseThrow()
+                .split(":")[1];
+        assertThat(config.getString(MetastreamConfig.STATE_DIR_CONFIG)).startsWith(dataMount + "/");
+        assertThat(config.getString(MetastreamConfig.MODEL_STORE_DIR_CONFIG)).startsWith(dataMount + "/");
+        assertThat(map(compose().get("volumes"))).containsKeys("metastream-data", "kafka-data");
+
+        // The HTTP API is published, advertised under the service's host name and scraped there.
+        int port = config.getInt(MetastreamConfig.HTTP_PORT_CONFIG);
+        assertThat(port).isPositive();
+        assertThat(strings(app.get("ports"))).anyMatch(p -> p.endsWith(":" + port));
+        assertThat(config.getString(MetastreamConfig.HTTP_ADVERTISED_HOST_CONFIG)).isEqualTo(app.get("hostname"));
+        assertThat(config.getString(MetastreamConfig.HTTP_HOST_CONFIG)).as("a published port needs more than loopback")
+                .isEqualTo("0.0.0.0");
+        String prometheus = Files.readString(DOCKER.resolve("prometheus.yml"));
+        assertThat(prometheus).contains("\"" + app.get("hostname") + ":" + port + "\"", "metrics_path: /metrics");
+        assertThat(strings(map(services.get("prometheus")).get("volumes")))
+                .contains("./prometheus.yml:/etc/prometheus/prometheus.yml:ro");
+    }
+
+    @Test
+    void shouldChartOnlyMetricsTheAppExports() throws IOException {
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        MetastreamMetrics metrics = MetastreamMetrics.of(registry, "");
+        metrics.deadLetter("samples", "UNDECODABLE");
+        metrics.modelEvent("SWAPPED");
+        metrics.serving("m@1", "reptile");
+        metrics.watcher(() -> true);
+        metrics.adapted(false, 5);
+        metrics.adaptationCall(3, 1_000);
+        metrics.prediction(MetastreamMetrics.PredictionPath.ADAPTED, 3);
+        Set<String> exported = new TreeSet<>();
+        for (String sample : PrometheusText.parse(registry.scrape()).withPrefix("metastream_").keySet()) {
+            exported.add(sample.replaceAll("\\{.*", ""));
+        }
+        registry.scrape().lines().filter(l -> l.startsWith("metastream_") && l.contains("_bucket{"))
+                .forEach(l -> exported.add(l.substring(0, l.indexOf('{'))));
+
+        JsonNode dashboard = new ObjectMapper().readTree(DOCKER.resolve("grafana/metastream-dashboard.json").toFile());
+        List<String> charted = new ArrayList<>();
+        for (JsonNode panel : dashboard.get("panels")) {
+            for (JsonNode target : panel.get("targets")) {
+                Matcher m = Pattern.compile("metastream_[a-z_]+").matcher(target.get("expr").asText());
+                while (m.find()) {
+                    charted.add(m.group());
+                }
+            }
+        }
+        assertThat(charted).isNotEmpty();
+        assertThat(exported).containsAll(charted);
+        String provisioning = Files.readString(DOCKER.resolve("grafana/provisioning/datasources/prometheus.yaml"));
+        assertThat(provisioning).contains("uid: prometheus", "http://prometheus:9090");
+    }
+
+    @Test
+    void shouldHaveAnUpScriptThatParses() throws Exception {
+        Path script = DOCKER.resolve("up.sh");
+        assertThat(Files.isExecutable(script)).isTrue();
+        Process bash = new ProcessBuilder("bash", "-n", script.toString()).redirectErrorStream(true).start();
+        String output = new String(bash.getInputStream().readAllBytes());
+        assertThat(bash.waitFor()).as(output).isZero();
+        assertThat(Files.readString(script)).contains("docker compose -f docker/compose.yaml", "/ready");
+    }
+
+    private static Properties properties() throws IOException {
+        Properties props = new Properties();
+        try (InputStream in = Files.newInputStream(DOCKER.resolve("metastream.properties"))) {
+            props.load(in);
+        }
+        return props;
+    }
+
+    private static Map<String, Object> compose() throws IOException {
+        try (InputStream in = Files.newInputStream(DOCKER.resolve("compose.yaml"))) {
+            return new Yaml().load(in);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> map(Object o) {
+        assertThat(o).isInstanceOf(Map.class);
+        return (Map<String, Object>) o;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<String> strings(Object o) {
+        assertThat(o).isInstanceOf(List.class);
+        return ((List<Object>) o).stream().map(String::valueOf).toList();
+    }
+}

@@ -1,0 +1,89 @@
+package io.metastream.streams;
+
+import ai.djl.Device;
+import io.metastream.learn.BaseModel;
+import io.metastream.learn.DispatchingLearner;
+import io.metastream.learn.Learner;
+import io.metastream.learn.artifact.BaseModelArtifacts;
+import io.metastream.store.ModelStore;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The base model this instance serves and the learner that adapts it, shared by all stream
+ * threads. The base can be swapped while the pipeline runs; a processor reads {@link #base()}
+ * once per record or batch so one record never mixes two versions. The learner is a
+ * {@link DispatchingLearner}: every call takes the base it works on and runs the algorithm that
+ * base's manifest names, so a swap may change the kind of learner (say, from MAML to the task
+ * encoder). Adapted states are kept per base version, so a state is never read by another kind.
+ */
+public final class ActiveModel implements AutoCloseable {
+    private final AtomicReference<BaseModel> base;
+    private final Learner learner;
+    private final java.util.List<java.util.function.Consumer<BaseModel>> swapListeners =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** Serves {@code base} with the built-in learners computing on {@code device}, owned by this instance. */
+    public ActiveModel(BaseModel base, Device device) {
+        this(base, new DispatchingLearner(device));
+    }
+
+    /**
+     * Serves {@code base} with {@code learner}, which this instance owns and closes: an application's
+     * own, or the built-in registry plus its own ({@link DispatchingLearner#with}).
+     *
+     * @throws IllegalArgumentException if {@code learner} does not serve {@code base}
+     */
+    public ActiveModel(BaseModel base, Learner learner) {
+        this.learner = Objects.requireNonNull(learner, "learner");
+        this.base = new AtomicReference<>(checkServed(Objects.requireNonNull(base, "base")));
+    }
+
+    /** Loads {@code name@versionOrAlias} from {@code store} and serves it with the built-in learners. */
+    public static ActiveModel load(ModelStore store, String name, String versionOrAlias, Device device) {
+        return new ActiveModel(BaseModelArtifacts.load(store, name, versionOrAlias), device);
+    }
+
+    private BaseModel checkServed(BaseModel b) {
+        if (!learner.serves(b)) {
+            throw new IllegalArgumentException(b.version() + ": no learner serves '" + b.learner() + "'"
+                    + (learner instanceof DispatchingLearner d ? " (registered: " + d.learnerIds() + ")" : ""));
+        }
+        return b;
+    }
+
+    public BaseModel base() {
+        return base.get();
+    }
+
+    public Learner learner() {
+        return learner;
+    }
+
+    /**
+     * Serves {@code next} from now on.
+     *
+     * @throws IllegalArgumentException if it takes a different input size than the current base, or
+     *     no learner serves it
+     */
+    public void swap(BaseModel next) {
+        checkServed(next);
+        BaseModel current = base.get();
+        if (next.inputDim() != current.inputDim()) {
+            throw new IllegalArgumentException("cannot swap " + current.version() + " (" + current.inputDim()
+                    + " inputs) for " + next.version() + " (" + next.inputDim() + " inputs)");
+        }
+        base.set(next);
+        swapListeners.forEach(listener -> listener.accept(next));
+    }
+
+    /** Calls {@code listener} with every base swapped in from now on, on the swapping thread. */
+    public void onSwap(java.util.function.Consumer<BaseModel> listener) {
+        swapListeners.add(java.util.Objects.requireNonNull(listener, "listener"));
+    }
+
+    @Override
+    public void close() {
+        learner.close();
+    }
+}

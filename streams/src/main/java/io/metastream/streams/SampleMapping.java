@@ -1,0 +1,16 @@
+package io.metastream.streams;
+
+/**
+ * Reads a sample from a record of the application's own samples topic, after its key and value
+ * serdes. Throw (any runtime exception) when the record is not a usable sample: it becomes a dead
+ * letter with reason {@link RejectReason#UNDECODABLE} and the exception's message, and the
+ * pipeline goes on.
+ *
+ * <p>Samples and queries of one task must reach the same partition number of their two topics
+ * (the same key and partitioner, the same partition count): the stream task that holds a task's
+ * support set answers its queries.
+ */
+@FunctionalInterface
+public interface SampleMapping<K, V> {
+    TaskSample toSample(K key, V value, long recordTimestampMs);
+}

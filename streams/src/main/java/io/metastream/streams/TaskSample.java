@@ -1,0 +1,28 @@
+package io.metastream.streams;
+
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * One labelled example of a task, as a {@link SampleMapping} reads it from an application's own
+ * record: what the support sets hold. Checked after mapping like every sample (feature count
+ * against the base, finite values, event time).
+ *
+ * @param eventId unique per sample: a redelivered sample with the same id is kept once
+ * @param eventTimeMs when it happened (epoch millis); the record timestamp is the usual choice
+ */
+public record TaskSample(String taskId, String eventId, float[] features, float target, long eventTimeMs) {
+    public TaskSample {
+        Objects.requireNonNull(eventId, "event id");
+    }
+
+    /**
+     * A sample whose event id is derived from its content (task, time, features, target), so a
+     * redelivered copy is still kept once; for records without an id of their own.
+     */
+    public TaskSample(String taskId, float[] features, float target, long eventTimeMs) {
+        this(taskId, taskId + "@" + eventTimeMs + "#"
+                + Integer.toHexString(31 * Arrays.hashCode(features) + Float.hashCode(target)),
+                features, target, eventTimeMs);
+    }
+}

@@ -1,0 +1,65 @@
+package io.metastream.streams;
+
+import io.metastream.learn.AdaptationSettings;
+import io.metastream.learn.AdaptedBatch;
+import io.metastream.learn.BaseModel;
+import io.metastream.learn.Learner;
+import io.metastream.learn.Support;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real learner that records the size and thread of each adapt call, and can hold its first call
+ * until the test releases it (to keep an engine round in flight).
+ */
+final class RecordingLearner implements Learner {
+    private final Learner delegate;
+    final List<Integer> callSizes = new CopyOnWriteArrayList<>();
+    final List<String> threads = new CopyOnWriteArrayList<>();
+    final CountDownLatch entered = new CountDownLatch(1);
+    final CountDownLatch release;
+
+    private RecordingLearner(Learner delegate, boolean holdFirstCall) {
+        this.delegate = delegate;
+        this.release = new CountDownLatch(holdFirstCall ? 1 : 0);
+    }
+
+    static RecordingLearner of(Learner delegate) {
+        return new RecordingLearner(delegate, false);
+    }
+
+    /** Its first adapt call waits (30 s at most) for {@code release}. */
+    static RecordingLearner holdingFirstCall(Learner delegate) {
+        return new RecordingLearner(delegate, true);
+    }
+
+    @Override
+    public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
+        threads.add(Thread.currentThread().getName());
+        entered.countDown();
+        try {
+            release.await(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        AdaptedBatch batch = delegate.adapt(base, supports, settings);
+        callSizes.add(supports.size());
+        return batch;
+    }
+
+    @Override
+    public float[][] predict(BaseModel base, List<float[]> states, List<float[][]> queries) {
+        return delegate.predict(base, states, queries);
+    }
+
+    @Override
+    public String device() {
+        return delegate.device();
+    }
+
+    @Override
+    public void close() {
+    }
+}
