@@ -122,9 +122,7 @@ final class ConnectionThreads implements AutoCloseable {
     private void expire() {
         long now = System.nanoTime();
         for (Slot slot : inFlight) {
-            if (slot.expireIfDue(now)) {
-                closedByDeadline.incrementAndGet();
-            }
+            slot.expireIfDue(now, closedByDeadline);
         }
     }
 
@@ -209,13 +207,14 @@ final class ConnectionThreads implements AutoCloseable {
             deadline = NOT_WATCHED;
         }
 
-        private synchronized boolean expireIfDue(long now) {
+        /** Counts the close before it happens, so a client that sees it also sees it counted. */
+        private synchronized void expireIfDue(long now, AtomicLong closed) {
             if (finished || expired || deadline == NOT_WATCHED || now - deadline < 0) {
-                return false;
+                return;
             }
             expired = true;
+            closed.incrementAndGet();
             thread.interrupt();
-            return true;
         }
     }
 }

@@ -62,7 +62,7 @@ public final class DriftScenario {
         MetaTrainingPlan plan = plan(s.baseIterations(), s.seed());
         BaseModel frozen = train("frozen", new SinusoidTasks(), plan);
         BaseModel oracle = drift ? train("oracle", population(true, shiftRound, shiftRound), plan) : frozen;
-        BaseModel continual = frozen;
+        ContinualArm continual = new ContinualArm(frozen);
 
         Random users = new Random(s.seed() * 31 + 1);
         TaskBuffer buffer = new TaskBuffer(2000, s.samplesPerUser());
@@ -70,9 +70,6 @@ public final class DriftScenario {
         for (String arm : List.of("frozen", "continual", "oracle")) {
             postShift.put(arm, new ArrayList<>());
         }
-        List<String> decisions = new ArrayList<>();
-        int promotions = 0;
-        int firstPromotion = -1;
         long serial = 0;
         for (int r = 0; r < s.rounds(); r++) {
             SinusoidTasks population = population(drift, r, shiftRound);
@@ -84,7 +81,7 @@ public final class DriftScenario {
             if (r >= shiftRound) {
                 // Scored before anything trains on them: what a new user meets.
                 postShift.get("frozen").addAll(List.of(Prequential.squaredErrors(learner, frozen, arriving, 11)));
-                postShift.get("continual").addAll(List.of(Prequential.squaredErrors(learner, continual, arriving, 11)));
+                postShift.get("continual").addAll(List.of(Prequential.squaredErrors(learner, continual.base(), arriving, 11)));
                 postShift.get("oracle").addAll(List.of(Prequential.squaredErrors(learner, oracle, arriving, 11)));
             }
             for (TaskBuffer.BufferedTask t : arriving) {
@@ -92,18 +89,7 @@ public final class DriftScenario {
                     buffer.add(t.taskId(), t.samples().features()[i], t.samples().targets()[i]);
                 }
             }
-            var outcome = ContinualRound.run(continual, buffer.snapshot(2), s.round(), s.seed() + r, learner);
-            if (outcome.isPresent()) {
-                ChampionChallenger.Verdict v = outcome.get().verdict();
-                decisions.add("round " + r + ": " + (v.promote() ? "promoted" : "refused") + " - " + v.reason());
-                if (v.promote()) {
-                    continual = outcome.get().candidate();
-                    promotions++;
-                    if (firstPromotion < 0 && r >= shiftRound) {
-                        firstPromotion = r;
-                    }
-                }
-            }
+            continual.round(r, buffer, s.round(), s.seed() + r, learner, r >= shiftRound);
         }
         Map<String, Map<Integer, Evaluation.Estimate>> byShots = new LinkedHashMap<>();
         postShift.forEach((arm, rows) -> byShots.put(arm, Prequential.atShots(rows, SHOTS)));
@@ -116,8 +102,9 @@ public final class DriftScenario {
         }
         Map<String, Evaluation.Estimate> forgetting = new LinkedHashMap<>();
         forgetting.put("frozen", Prequential.atShots(Prequential.squaredErrors(learner, frozen, old, 11), 5));
-        forgetting.put("continual", Prequential.atShots(Prequential.squaredErrors(learner, continual, old, 11), 5));
-        return new Report(scenario, byShots, promotions, firstPromotion, shiftRound, forgetting, decisions);
+        forgetting.put("continual", Prequential.atShots(Prequential.squaredErrors(learner, continual.base(), old, 11), 5));
+        return new Report(scenario, byShots, continual.promotions(), continual.firstPromotion(), shiftRound, forgetting,
+                continual.decisions());
     }
 
     /**

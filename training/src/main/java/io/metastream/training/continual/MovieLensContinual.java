@@ -35,10 +35,7 @@ public final class MovieLensContinual {
         Map<String, List<double[]>> scored = new LinkedHashMap<>();
         scored.put("frozen", new ArrayList<>());
         scored.put("continual", new ArrayList<>());
-        BaseModel continual = frozen;
-        List<String> decisions = new ArrayList<>();
-        int promotions = 0;
-        int firstPromotion = -1;
+        ContinualArm continual = new ContinualArm(frozen);
         int perRound = (cold.size() + rounds - 1) / rounds;
         for (int r = 0; r < rounds; r++) {
             List<ColdStartSplit.UserHistory> arriving = cold.subList(Math.min(cold.size(), r * perRound),
@@ -48,26 +45,16 @@ public final class MovieLensContinual {
                 tasks.add(new TaskBuffer.BufferedTask("cold" + u.user(), 0, data.features().support(u.ratings())));
             }
             scored.get("frozen").addAll(List.of(Prequential.squaredErrors(learner, frozen, tasks, 11)));
-            scored.get("continual").addAll(List.of(Prequential.squaredErrors(learner, continual, tasks, 11)));
+            scored.get("continual").addAll(List.of(Prequential.squaredErrors(learner, continual.base(), tasks, 11)));
             for (ColdStartSplit.UserHistory u : arriving) {
                 add(buffer, "cold" + u.user(), data, u.ratings(), samplesPerUser);
             }
-            var outcome = ContinualRound.run(continual, buffer.snapshot(2), round, seed + r, learner);
-            if (outcome.isPresent()) {
-                ChampionChallenger.Verdict v = outcome.get().verdict();
-                decisions.add("round " + r + ": " + (v.promote() ? "promoted" : "refused") + " - " + v.reason());
-                if (v.promote()) {
-                    continual = outcome.get().candidate();
-                    promotions++;
-                    if (firstPromotion < 0) {
-                        firstPromotion = r;
-                    }
-                }
-            }
+            continual.round(r, buffer, round, seed + r, learner, true);
         }
         Map<String, Map<Integer, Evaluation.Estimate>> byShots = new LinkedHashMap<>();
         scored.forEach((arm, rows) -> byShots.put(arm, Prequential.atShots(rows, SHOTS)));
-        return new DriftScenario.Report("movielens", byShots, promotions, firstPromotion, 0, Map.of(), decisions);
+        return new DriftScenario.Report("movielens", byShots, continual.promotions(), continual.firstPromotion(), 0,
+                Map.of(), continual.decisions());
     }
 
     private static List<ColdStartSplit.UserHistory> byFirstRating(List<ColdStartSplit.UserHistory> users) {
