@@ -6,9 +6,9 @@ import io.metastream.schemas.state.AdaptedTask;
 import io.metastream.schemas.state.SupportSet;
 import io.metastream.streams.ActiveModel;
 import io.metastream.streams.MetastreamMetrics;
-import io.metastream.streams.internals.AdaptedStateCodec;
 import io.metastream.streams.internals.NonFinitePredictionException;
 import io.metastream.streams.internals.PipelineNames;
+import io.metastream.streams.internals.TaskStateStore;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -81,9 +81,10 @@ public final class TaskStates {
      *     hosted here)
      */
     public Optional<View> describe(String taskId, boolean allowStale) {
-        SupportSet set = store(names.supportSets(), allowStale, SupportSet.class).get(taskId);
-        AdaptedTask state = store(names.adaptedTasks(), allowStale, AdaptedTask.class).get(taskId);
-        Long dirtySince = store(names.dirtyTasks(), allowStale, Long.class).get(taskId);
+        TaskStateStore tasks = tasks(allowStale);
+        SupportSet set = tasks.supportSet(taskId);
+        AdaptedTask state = tasks.adapted(taskId);
+        boolean dirty = tasks.isDirty(taskId);
         if (set == null && state == null) {
             return Optional.empty();
         }
@@ -91,7 +92,7 @@ public final class TaskStates {
         return Optional.of(new View(taskId, set == null ? 0 : set.getPoints().size(),
                 set == null ? 0 : set.getTotalSeen(), set == null ? 0 : set.getLastSeen().toEpochMilli(),
                 state != null, state == null ? null : state.getBaseVersion(),
-                state == null ? 0 : state.getNewestSampleTime().toEpochMilli(), dirtySince != null, base.version()));
+                state == null ? 0 : state.getNewestSampleTime().toEpochMilli(), dirty, base.version()));
     }
 
     /**
@@ -115,13 +116,12 @@ public final class TaskStates {
                 throw new IllegalArgumentException("features must be finite");
             }
         }
-        AdaptedTask state = store(names.adaptedTasks(), allowStale, AdaptedTask.class).get(taskId);
-        Long dirtySince = store(names.dirtyTasks(), allowStale, Long.class).get(taskId);
-        boolean usable = state != null && state.getBaseVersion().equals(base.version());
+        TaskStateStore tasks = tasks(allowStale);
+        // The same rule and decoding as the topic path, so both answer alike from the same bytes.
+        TaskStateStore.State state = tasks.stateFor(taskId, base);
+        boolean dirty = tasks.isDirty(taskId);
         List<float[]> states = new ArrayList<>(1);
-        // The same decoding as the topic path, so both answer alike from the same bytes.
-        states.add(usable ? AdaptedStateCodec.decode(state.getState(), state.getStateEncoding(), base.parameters())
-                : null);
+        states.add(state.weights());
         CheckedPredictions p = model.learner().predictChecked(base, states,
                 List.<float[][]>of(new float[][] {features}));
         if (!p.isFinite(0)) {
@@ -132,9 +132,16 @@ public final class TaskStates {
         if (p.fellBack(0)) {
             metrics.nonFinitePrediction(MetastreamMetrics.NonFiniteOutcome.FELL_BACK);
         }
-        boolean adapted = usable && !p.fellBack(0);
-        return new Answer(taskId, p.values()[0][0], adapted, adapted ? state.getSupportSize() : 0,
-                adapted ? state.getNewestSampleTime().toEpochMilli() : 0, base.version(), dirtySince != null);
+        boolean adapted = state.usable() && !p.fellBack(0);
+        return new Answer(taskId, p.values()[0][0], adapted, adapted ? state.supportSize() : 0,
+                adapted ? state.newestSampleMs() : 0, base.version(), dirty);
+    }
+
+    /** The local stores of the pipeline, read through interactive queries. */
+    private TaskStateStore tasks(boolean allowStale) {
+        return TaskStateStore.readOnly(store(names.supportSets(), allowStale, SupportSet.class),
+                store(names.adaptedTasks(), allowStale, AdaptedTask.class),
+                store(names.dirtyTasks(), allowStale, Long.class));
     }
 
     private <V> ReadOnlyKeyValueStore<String, V> store(String name, boolean allowStale, Class<V> valueType) {

@@ -35,7 +35,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Without a thread ({@link #onCallingThread}) a job is adapted inside {@link #submit}, on the
  * stream thread: the deterministic mode the {@code TopologyTestDriver} tests use, and the baseline
- * the end-to-end benchmark compares the engine with.
+ * the end-to-end benchmark compares the engine with. A {@link #handStepped} engine has no thread
+ * either but keeps its jobs until {@link #runQueued} is called: a round stays in flight exactly as
+ * long as a test wants, with nothing to wait for.
  */
 public final class AdaptationEngine implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(AdaptationEngine.class);
@@ -47,6 +49,8 @@ public final class AdaptationEngine implements AutoCloseable {
     private final long waitNanos;
     private final LinkedBlockingQueue<Job> queue = new LinkedBlockingQueue<>();
     private final Thread thread;
+    /** Jobs wait in {@link #queue} until {@link #runQueued} (no thread of its own). */
+    private final boolean stepped;
     private volatile boolean running = true;
     private final AtomicLong learnerCalls = new AtomicLong();
     private final AtomicLong tasksAdapted = new AtomicLong();
@@ -57,7 +61,7 @@ public final class AdaptationEngine implements AutoCloseable {
     /** System.nanoTime() when the engine thread's current learner call began; 0 while it is between calls. */
     private volatile long callStartedNanos;
 
-    private AdaptationEngine(Learner learner, int batchMax, long waitMs, boolean ownThread) {
+    private AdaptationEngine(Learner learner, int batchMax, long waitMs, boolean ownThread, boolean stepped) {
         if (batchMax < 1 || waitMs < 0) {
             throw new IllegalArgumentException("batch max must be positive and wait non-negative: " + batchMax
                     + ", " + waitMs);
@@ -65,6 +69,7 @@ public final class AdaptationEngine implements AutoCloseable {
         this.learner = learner;
         this.batchMax = batchMax;
         this.waitNanos = TimeUnit.MILLISECONDS.toNanos(waitMs);
+        this.stepped = stepped;
         if (ownThread) {
             thread = new Thread(this::loop, THREAD_NAME);
             thread.setDaemon(true);
@@ -76,12 +81,20 @@ public final class AdaptationEngine implements AutoCloseable {
 
     /** An engine with its own thread, shared by all stream threads of the instance. */
     public static AdaptationEngine shared(Learner learner, int batchMax, long waitMs) {
-        return new AdaptationEngine(learner, batchMax, waitMs, true);
+        return new AdaptationEngine(learner, batchMax, waitMs, true, false);
     }
 
     /** An engine that adapts each job on the thread that submits it, in calls of at most {@code batchMax}. */
     public static AdaptationEngine onCallingThread(Learner learner, int batchMax) {
-        return new AdaptationEngine(learner, batchMax, 0, false);
+        return new AdaptationEngine(learner, batchMax, 0, false, false);
+    }
+
+    /**
+     * An engine that queues the jobs submitted to it and adapts them, on the calling thread, when
+     * {@link #runQueued} is called: a test steps it by hand to decide when a round finishes.
+     */
+    public static AdaptationEngine handStepped(Learner learner, int batchMax) {
+        return new AdaptationEngine(learner, batchMax, 0, false, true);
     }
 
     /** Records every learner call's batch size and duration in {@code metrics} from now on. */
@@ -90,9 +103,12 @@ public final class AdaptationEngine implements AutoCloseable {
         return this;
     }
 
-    /** Whether jobs run on the engine's own thread rather than the submitter's. */
+    /**
+     * Whether a submitted job finishes after {@link #submit} returns (on the engine's own thread, or
+     * when a hand-stepped engine is stepped) rather than inside it.
+     */
     public boolean isShared() {
-        return thread != null;
+        return thread != null || stepped;
     }
 
     /** Learner calls made so far, for rounds and for queries. */
@@ -125,13 +141,30 @@ public final class AdaptationEngine implements AutoCloseable {
 
     /** Hands {@code job} to the engine: adapted later on its thread, or now when it has none. */
     public void submit(Job job) {
-        if (thread == null) {
+        if (thread == null && !stepped) {
             adapt(List.of(job), true);
         } else if (!running) {
             job.cancel();
         } else {
             queue.add(job);
         }
+    }
+
+    /**
+     * Adapts every job queued so far on the calling thread, gathered as the engine thread gathers
+     * them (one learner call per base and per {@code adaptation.batch.max} tasks).
+     *
+     * @return the jobs run
+     * @throws IllegalStateException unless the engine is {@link #handStepped}
+     */
+    public int runQueued() {
+        if (!stepped) {
+            throw new IllegalStateException("only a hand-stepped engine runs its queue on the caller's thread");
+        }
+        List<Job> jobs = new ArrayList<>();
+        queue.drainTo(jobs);
+        adapt(jobs, true);
+        return jobs.size();
     }
 
     /** Adapts {@code job} on the calling thread, whatever the engine's mode (queries cannot wait). */
@@ -281,6 +314,9 @@ public final class AdaptationEngine implements AutoCloseable {
     @Override
     public void close() {
         running = false;
+        if (stepped) {
+            queue.forEach(Job::cancel);
+        }
         if (thread != null) {
             thread.interrupt();
             try {

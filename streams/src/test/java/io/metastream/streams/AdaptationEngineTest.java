@@ -124,6 +124,31 @@ class AdaptationEngineTest {
     }
 
     @Test
+    void shouldHoldJobsUntilSteppedAndGatherThemIntoOneCall() {
+        engine = AdaptationEngine.handStepped(learner, 256);
+        assertThat(engine.isShared()).as("a job finishes after submit returns").isTrue();
+        AdaptationEngine.Job a = new AdaptationEngine.Job(model.base(), supports(2, 8), j -> { });
+        AdaptationEngine.Job b = new AdaptationEngine.Job(model.base(), supports(3, 9), j -> { });
+        engine.submit(a);
+        engine.submit(b);
+        assertThat(a.isDone()).isFalse();
+        assertThat(learner.callSizes).isEmpty();
+        assertThat(engine.runQueued()).isEqualTo(2);
+        assertThat(a.isDone() && b.isDone()).isTrue();
+        assertThat(learner.callSizes).containsExactly(5);
+        assertThat(engine.roundTasks()).isEqualTo(5);
+        assertThat(engine.runQueued()).as("nothing left").isZero();
+
+        AdaptationEngine.Job late = new AdaptationEngine.Job(model.base(), supports(1, 10), j -> { });
+        engine.submit(late);
+        engine.close();
+        assertThat(late.isCancelled()).as("queued when the engine closed").isTrue();
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> AdaptationEngine.onCallingThread(learner, 2).runQueued())
+                .isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
     void shouldCancelWhatIsSubmittedAfterClose() {
         engine = AdaptationEngine.shared(learner, 256, 0);
         engine.close();

@@ -20,7 +20,6 @@ import java.time.Instant;
 import java.util.Collections;
 import java.util.List;
 import java.util.Properties;
-import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.StreamsConfig;
@@ -111,18 +110,19 @@ class MetastreamTopologyTest {
     }
 
     @Test
-    void shouldKeepATaskThatGotSamplesDuringASharedEngineRoundDirtyAndAdaptItAgain() throws Exception {
-        RecordingLearner gated = RecordingLearner.holdingFirstCall(model.learner());
-        try (AdaptationEngine engine = AdaptationEngine.shared(gated, 256, 0)) {
+    void shouldKeepATaskThatGotSamplesDuringASharedEngineRoundDirtyAndAdaptItAgain() {
+        // A hand-stepped engine: a round stays in flight, as on a shared engine's thread, until stepped.
+        RecordingLearner recording = RecordingLearner.of(model.learner());
+        try (AdaptationEngine engine = AdaptationEngine.handStepped(recording, 256)) {
             startWith(TopologySettings.of(20, 200, 256, true, 20).withQuerySampleWaitMs(250), engine);
             KeyValueStore<String, Long> dirty = driver.getKeyValueStore(StoreNames.DIRTY_TASKS);
             sample("user-1", "e0", 0.5f, 1f);
             sample("user-1", "e1", 1.5f, 2f);
             driver.advanceWallClockTime(Duration.ofMillis(200));
-            assertThat(gated.entered.await(30, TimeUnit.SECONDS)).as("round 1 reached the engine").isTrue();
+            assertThat(recording.callSizes).as("round 1 waits in the engine").isEmpty();
             sample("user-1", "e2", 2.5f, 3f);
-            gated.release.countDown();
-            awaitAdapted(engine, 1);
+            assertThat(step(recording, engine)).as("round 1 reached the engine").isEqualTo(1);
+            assertThat(engine.tasksDelivered()).isEqualTo(1);
             // The stream thread went on meanwhile; it records round 1 on its next punctuation.
             assertThat(adaptations.isEmpty()).isTrue();
             driver.advanceWallClockTime(Duration.ofMillis(20));
@@ -131,12 +131,13 @@ class MetastreamTopologyTest {
             assertThat(dirty.get("user-1")).as("e2 came after round 1 read the support set").isNotNull();
 
             driver.advanceWallClockTime(Duration.ofMillis(200));
-            awaitAdapted(engine, 2);
+            assertThat(step(recording, engine)).isEqualTo(1);
+            assertThat(engine.tasksDelivered()).isEqualTo(2);
             driver.advanceWallClockTime(Duration.ofMillis(20));
             AdaptationEvent second = adaptations.readValue();
             assertThat(second.getSupportSize()).isEqualTo(3);
             assertThat(dirty.get("user-1")).isNull();
-            assertThat(gated.threads).containsOnly(AdaptationEngine.THREAD_NAME);
+            assertThat(recording.threads).containsOnly(AdaptationEngine.THREAD_NAME);
 
             // The stored state is the one adapting to all three samples gives.
             query("user-1", "q", 0.25f);
@@ -148,18 +149,14 @@ class MetastreamTopologyTest {
             Prediction p = predictions.readValue();
             assertThat(p.getSupportSize()).isEqualTo(3);
             assertThat(p.getValue()).isCloseTo(expected, within(1e-2f));
-            assertThat(gated.threads).as("no query-time adaptation was needed").containsOnly(
+            assertThat(recording.threads).as("no query-time adaptation was needed").containsOnly(
                     AdaptationEngine.THREAD_NAME);
         }
     }
 
-    private static void awaitAdapted(AdaptationEngine engine, long tasks) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        // Delivered, not merely adapted: the round's results and hook are in place when this moves.
-        while (engine.tasksDelivered() < tasks) {
-            assertThat(System.nanoTime()).as("engine delivered " + tasks + " tasks within 30 s").isLessThan(deadline);
-            Thread.sleep(5);
-        }
+    /** Runs the rounds queued on {@code engine}, its learner calls recorded as the engine thread's. */
+    private static int step(RecordingLearner learner, AdaptationEngine engine) {
+        return learner.as(AdaptationEngine.THREAD_NAME, engine::runQueued);
     }
 
     @Test

@@ -12,21 +12,23 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A real learner that records the size and thread of each adapt call, and can hold its first call
- * until the test releases it (to keep an engine round in flight).
+ * until the test releases it (to keep an engine round in flight on a real engine thread).
  */
-final class RecordingLearner implements Learner {
+public final class RecordingLearner implements Learner {
     private final Learner delegate;
-    final List<Integer> callSizes = new CopyOnWriteArrayList<>();
-    final List<String> threads = new CopyOnWriteArrayList<>();
+    public final List<Integer> callSizes = new CopyOnWriteArrayList<>();
+    /** The thread of each adapt call, or the name {@link #as} gave it. */
+    public final List<String> threads = new CopyOnWriteArrayList<>();
     final CountDownLatch entered = new CountDownLatch(1);
     final CountDownLatch release;
+    private volatile String caller;
 
     private RecordingLearner(Learner delegate, boolean holdFirstCall) {
         this.delegate = delegate;
         this.release = new CountDownLatch(holdFirstCall ? 1 : 0);
     }
 
-    static RecordingLearner of(Learner delegate) {
+    public static RecordingLearner of(Learner delegate) {
         return new RecordingLearner(delegate, false);
     }
 
@@ -35,9 +37,23 @@ final class RecordingLearner implements Learner {
         return new RecordingLearner(delegate, true);
     }
 
+    /**
+     * Runs {@code step} with its adapt calls recorded as made by {@code who}: a hand-stepped engine's
+     * calls, made on the test's thread, recorded as the engine thread's.
+     */
+    public <T> T as(String who, java.util.function.Supplier<T> step) {
+        caller = who;
+        try {
+            return step.get();
+        } finally {
+            caller = null;
+        }
+    }
+
     @Override
     public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
-        threads.add(Thread.currentThread().getName());
+        String who = caller;
+        threads.add(who != null ? who : Thread.currentThread().getName());
         entered.countDown();
         try {
             release.await(30, TimeUnit.SECONDS);

@@ -98,15 +98,16 @@ public final class TaskRetention {
      * is a new task and the instance is over its bound, evicts the least recently updated tasks of
      * this stream task (never {@code taskId}).
      *
+     * @param previousUpdateMs when the task's set was written before; meaningless for a new task
      * @return the tasks evicted
      */
-    List<String> updated(String taskId, SupportSetStore.Appended appended, long nowMs) {
-        if (appended.newTask()) {
+    List<String> updated(String taskId, boolean newTask, long previousUpdateMs, long nowMs) {
+        if (newTask) {
             index.put(nowMs, taskId);
             added(1);
             return evictOver(taskId);
         }
-        long before = appended.previousUpdateMs();
+        long before = previousUpdateMs;
         if (before != nowMs) {
             // Until the backfill is done, a task may have a set but no entry yet: count it once indexed.
             boolean wasIndexed = complete || index.contains(before, taskId);

@@ -38,7 +38,7 @@ class TaskRetentionTest {
                 new AvroSerde<>(AdaptedTask.class));
         final KeyValueStore<String, Long> dirty = store("dirty", Serdes.String(), Serdes.Long());
         final KeyValueStore<Bytes, byte[]> index = store("index", Serdes.Bytes(), Serdes.ByteArray());
-        final SupportSetStore supportSets = new SupportSetStore(sets, 20);
+        TaskStateStore tasks;
         TaskRetention retention;
 
         StreamTask open(long maxTasks, int budget) {
@@ -46,16 +46,17 @@ class TaskRetentionTest {
             retention = new TaskRetention(sets, adapted, dirty, new TaskIndex(index), instance,
                     new TopologySettings.Limits(d.maxRecordBytes(), d.maxFutureMs(), d.deadLetterMaxValueBytes(), TTL,
                             d.expiryIntervalMs(), maxTasks, budget), metrics, "test");
-            retention.open();
+            tasks = new TaskStateStore(sets, adapted, dirty, 20, retention);
+            tasks.open();
             return this;
         }
 
         List<String> sample(String task, long nowMs) {
             LabelledSample s = LabelledSample.newBuilder().setEventId(task + "@" + nowMs).setTaskId(task)
                     .setFeatures(List.of(1f)).setTarget(1f).setEventTime(Instant.ofEpochMilli(nowMs)).build();
-            SupportSetStore.Appended appended = supportSets.append(s, nowMs);
-            dirty.put(task, nowMs);
-            return retention.updated(task, appended, nowMs);
+            TaskStateStore.Appended appended = tasks.append(s, nowMs);
+            tasks.markDirty(task, nowMs);
+            return appended.evicted();
         }
     }
 

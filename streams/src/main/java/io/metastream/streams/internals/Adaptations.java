@@ -1,0 +1,452 @@
+package io.metastream.streams.internals;
+
+import io.metastream.learn.BaseModel;
+import io.metastream.learn.CheckedPredictions;
+import io.metastream.learn.Finite;
+import io.metastream.learn.Support;
+import io.metastream.schemas.AdaptationEvent;
+import io.metastream.schemas.state.AdaptedTask;
+import io.metastream.schemas.state.PendingQuery;
+import io.metastream.streams.ActiveModel;
+import io.metastream.streams.AdaptationEngine;
+import io.metastream.streams.MetastreamMetrics;
+import io.metastream.streams.TopologySettings;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Every learner call of one stream task, and what becomes of its results: background rounds of
+ * dirty tasks on the shared {@link AdaptationEngine}, query-time adaptation of stale tasks,
+ * adaptation as of a query's timestamp, and prediction. States are read and written through the
+ * stream task's {@link TaskStateStore}; the adaptation events to publish are returned for the
+ * caller to forward.
+ *
+ * <p><b>Rounds.</b> Every {@code adaptation.interval.ms} of wall-clock time ({@link #roundTick}),
+ * all dirty tasks are read and submitted as one job; the job is recorded once the engine is done
+ * with it (on a later tick when the engine has its own thread). One round is in flight at a time;
+ * the tasks that get samples meanwhile stay dirty, and their new state is written only over an older
+ * one (a query may have adapted them meanwhile); tasks forgotten meanwhile are left alone. Reading
+ * the support sets and recording happen on the stream thread, so they commit (or abort) together
+ * under exactly-once; the learner call and the state encoding between them may run on the engine's
+ * thread.
+ *
+ * <p><b>Queries</b> cannot wait for a round: their adaptations run on the calling thread. A state
+ * that is not finite is never stored: the task falls back to the base (its stored state, if any, is
+ * removed). A support loss that is not finite is written as {@link Float#MAX_VALUE}.
+ */
+final class Adaptations {
+    private final ActiveModel model;
+    private final AdaptationEngine engine;
+    private final TaskStateStore tasks;
+    private final TopologySettings settings;
+    private final MetastreamMetrics metrics;
+    private Round inFlight;
+    /** Tasks given a sample, and tasks forgotten, since the round in flight read its support sets. */
+    private final Set<String> changedSinceRound = new HashSet<>();
+    private final Set<String> droppedSinceRound = new HashSet<>();
+    private long nextRoundAtMs;
+
+    Adaptations(ActiveModel model, AdaptationEngine engine, TaskStateStore tasks, TopologySettings settings,
+            MetastreamMetrics metrics) {
+        this.model = model;
+        this.engine = engine;
+        this.tasks = tasks;
+        this.settings = settings;
+        this.metrics = metrics;
+    }
+
+    /** Adaptation events to forward, and the tasks a round could not adapt. */
+    record Recorded(List<AdaptationEvent> events, List<Failure> failures) {
+        static final Recorded NOTHING = new Recorded(List.of(), List.of());
+    }
+
+    /** A task a round could not adapt, and why; it leaves the dirty store. */
+    record Failure(String taskId, RuntimeException error) {
+    }
+
+    // ---- background rounds --------------------------------------------------------------------
+
+    /**
+     * How often {@link #roundTick} should run: every round interval, or, when rounds finish between
+     * ticks (a shared engine), as often as queries are answered, to record them soon.
+     */
+    long roundTickMs() {
+        return engine.isShared() ? Math.min(settings.adaptationIntervalMs(), settings.queryBatchIntervalMs())
+                : settings.adaptationIntervalMs();
+    }
+
+    /** The first round is due one interval after {@code nowMs}. */
+    void startRounds(long nowMs) {
+        nextRoundAtMs = nowMs + settings.adaptationIntervalMs();
+    }
+
+    /**
+     * The task got a sample ({@code sinceMs}: its record timestamp): it is adapted in a coming round.
+     * Nothing with adaptation off, so nothing waits for an adaptation that never comes.
+     */
+    void sampled(String taskId, long sinceMs) {
+        if (!settings.adaptationEnabled()) {
+            return;
+        }
+        if (inFlight != null) {
+            changedSinceRound.add(taskId);
+        }
+        tasks.markDirty(taskId, sinceMs);
+    }
+
+    /** The tasks were forgotten (expired or evicted): a round in flight must not bring them back. */
+    void forgotten(List<String> taskIds) {
+        if (inFlight != null) {
+            droppedSinceRound.addAll(taskIds);
+        }
+    }
+
+    /** Records the round in flight once it is done, and starts the next one when it is due. */
+    Recorded roundTick(long nowMs) {
+        List<AdaptationEvent> events = new ArrayList<>();
+        List<Failure> failures = new ArrayList<>();
+        if (inFlight != null) {
+            if (!inFlight.isDone()) {
+                return Recorded.NOTHING;
+            }
+            finishRound(nowMs, events, failures);
+        }
+        if (nowMs >= nextRoundAtMs) {
+            // A fixed schedule, as Kafka Streams keeps its punctuators: "now + interval" would skip
+            // every other tick whenever a punctuation fires a little late.
+            while (nextRoundAtMs <= nowMs) {
+                nextRoundAtMs += settings.adaptationIntervalMs();
+            }
+            List<String> ids = tasks.dirtyTasks();
+            if (!ids.isEmpty()) {
+                inFlight = prepare(ids, model.base());
+                engine.submit(inFlight.job);
+                if (inFlight.isDone()) {
+                    finishRound(nowMs, events, failures);
+                }
+            }
+        }
+        return new Recorded(events, failures);
+    }
+
+    /** Whether a round is submitted and not yet recorded. */
+    boolean roundInFlight() {
+        return inFlight != null;
+    }
+
+    private void finishRound(long nowMs, List<AdaptationEvent> events, List<Failure> failures) {
+        Round round = inFlight;
+        inFlight = null;
+        if (!round.job.isCancelled()) {
+            events.addAll(record(round, changedSinceRound, droppedSinceRound, nowMs));
+            failures.addAll(failures(round));
+        }
+        changedSinceRound.clear();
+        droppedSinceRound.clear();
+    }
+
+    /** Revoked or shutting down: nobody records the round in flight, its tasks stay dirty for their next owner. */
+    void close() {
+        if (inFlight != null) {
+            inFlight.job.cancel();
+            inFlight = null;
+        }
+    }
+
+    // ---- queries ------------------------------------------------------------------------------
+
+    /** A query's own state, adapted on its task's samples up to its timestamp; {@code state} null: the base. */
+    private record AsOf(io.metastream.learn.AdaptedTask state, long newestSampleMs) {
+    }
+
+    /** What {@link #prepare} adapted for a batch of queries: the events to forward, and each query's own state. */
+    static final class Prepared {
+        private final Map<Integer, AsOf> asOf;
+        private final List<AdaptationEvent> events;
+
+        private Prepared(Map<Integer, AsOf> asOf, List<AdaptationEvent> events) {
+            this.asOf = asOf;
+            this.events = events;
+        }
+
+        /** Events of the stale tasks adapted and written now. */
+        List<AdaptationEvent> events() {
+            return events;
+        }
+    }
+
+    /**
+     * Adapts what {@code queries} need before they can be answered, in two batched calls on this
+     * thread: each query whose task holds samples from after it gets its own state, adapted on the
+     * samples up to its timestamp (not stored); then the tasks of the other queries that are dirty, or
+     * were adapted under another base than {@code base}, are adapted and written (with
+     * {@code adaptation.on.query}; otherwise they wait for a round).
+     *
+     * @throws RuntimeException the first task's failure, if any failed; nothing is written then
+     */
+    Prepared prepare(List<PendingQuery> queries, BaseModel base, long nowMs) {
+        Map<Integer, AsOf> asOf = adaptAsOf(queries, base);
+        // A task whose every query here is answered as of an earlier time needs no fresh state now;
+        // the sample processor's rounds adapt it on their own schedule.
+        Set<String> needState = new LinkedHashSet<>();
+        for (int i = 0; i < queries.size(); i++) {
+            if (!asOf.containsKey(i)) {
+                needState.add(queries.get(i).getTaskId());
+            }
+        }
+        List<String> stale = new ArrayList<>();
+        if (settings.adaptsOnQuery()) {
+            for (String task : needState) {
+                if (tasks.isDirty(task) || tasks.adaptedUnderAnotherBase(task, base)) {
+                    stale.add(task);
+                }
+            }
+        }
+        return new Prepared(asOf, adaptNow(stale, base, nowMs));
+    }
+
+    /**
+     * Adapts {@code taskIds} to {@code base} now, on this thread, and writes the results.
+     *
+     * @throws RuntimeException the first task's failure, if any failed; nothing is written then
+     */
+    private List<AdaptationEvent> adaptNow(List<String> taskIds, BaseModel base, long nowMs) {
+        if (taskIds.isEmpty()) {
+            return List.of();
+        }
+        Round round = prepare(taskIds, base);
+        engine.runHere(round.job);
+        for (int i = 0; i < taskIds.size(); i++) {
+            if (round.job.error(i) != null) {
+                throw round.job.error(i);
+            }
+        }
+        return record(round, Set.of(), Set.of(), nowMs);
+    }
+
+    /**
+     * Adapts, in one batched call, the task of each query that its task's later samples would
+     * otherwise leak into, on the samples up to the query's timestamp; keyed by query index. None
+     * with adaptation off.
+     */
+    private Map<Integer, AsOf> adaptAsOf(List<PendingQuery> queries, BaseModel base) {
+        Map<Integer, AsOf> out = new HashMap<>();
+        if (!settings.adaptationEnabled()) {
+            return out;
+        }
+        List<Integer> which = new ArrayList<>();
+        List<String> ids = new ArrayList<>();
+        List<Support> prefixes = new ArrayList<>();
+        List<Long> newest = new ArrayList<>();
+        for (int i = 0; i < queries.size(); i++) {
+            PendingQuery q = queries.get(i);
+            long asOfMs = q.getReceivedTimestamp().toEpochMilli();
+            if (tasks.holdsNothingAfter(q.getTaskId(), asOfMs)) {
+                continue;
+            }
+            TaskStateStore.Snapshot before = tasks.asOf(q.getTaskId(), asOfMs);
+            if (before == null) {
+                continue;
+            }
+            if (before.support().size() == 0) {
+                out.put(i, new AsOf(null, 0L));
+            } else {
+                which.add(i);
+                ids.add(q.getTaskId());
+                prefixes.add(before.support());
+                newest.add(before.newestEventTimeMs());
+            }
+        }
+        if (!prefixes.isEmpty()) {
+            AdaptationEngine.Job job = new AdaptationEngine.Job(base, ids, prefixes, done -> { });
+            engine.runHere(job);
+            for (int k = 0; k < which.size(); k++) {
+                if (job.error(k) != null) {
+                    throw job.error(k);
+                }
+                out.put(which.get(k), new AsOf(job.result(k), newest.get(k)));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * One query's answer. {@code finite} false: not even the base gave a finite value, and it must
+     * not be published; {@code stateFellBack}: the state's value was not finite and the base's is
+     * used instead.
+     */
+    record Answer(float value, boolean finite, boolean stateFellBack, boolean adapted, int supportSize,
+            long adaptedThroughMs, MetastreamMetrics.PredictionPath path) {
+    }
+
+    /**
+     * One batched prediction for {@code queries}, each with its own state from {@code prepared}, or
+     * its task's adapted state if usable for {@code base}, or the base. A task whose state was
+     * adapted under another base is marked dirty for a round (it can only be so here with
+     * {@code adaptation.on.query} off).
+     *
+     * @throws RuntimeException if a stored state cannot be decoded, or the learner fails
+     */
+    List<Answer> predict(List<PendingQuery> queries, Prepared prepared, BaseModel base) {
+        List<float[]> states = new ArrayList<>(queries.size());
+        List<float[][]> inputs = new ArrayList<>(queries.size());
+        int[] supportSizes = new int[queries.size()];
+        boolean[] hasSamples = new boolean[queries.size()];
+        long[] adaptedThrough = new long[queries.size()];
+        for (int i = 0; i < queries.size(); i++) {
+            PendingQuery q = queries.get(i);
+            inputs.add(new float[][] {Floats.toArray(q.getFeatures())});
+            AsOf own = prepared.asOf.get(i);
+            if (own != null) {
+                states.add(own.state() == null ? null : own.state().state());
+                supportSizes[i] = own.state() == null ? 0 : own.state().supportSize();
+                adaptedThrough[i] = own.state() == null ? 0L : own.newestSampleMs();
+                hasSamples[i] = own.state() != null;
+                continue;
+            }
+            TaskStateStore.State state = tasks.stateFor(q.getTaskId(), base);
+            if (state.held() && !state.usable() && settings.adaptationEnabled()) {
+                tasks.markDirty(q.getTaskId(), q.getReceivedTimestamp().toEpochMilli());
+            }
+            states.add(state.weights());
+            supportSizes[i] = state.supportSize();
+            adaptedThrough[i] = state.newestSampleMs();
+            hasSamples[i] = state.held() || tasks.isDirty(q.getTaskId());
+        }
+        CheckedPredictions values = model.learner().predictChecked(base, states, inputs);
+        List<Answer> answers = new ArrayList<>(queries.size());
+        for (int i = 0; i < queries.size(); i++) {
+            // A state that answers a non-finite value is not used: the base answers, as for a task
+            // without a usable state.
+            boolean adapted = states.get(i) != null && !values.fellBack(i);
+            answers.add(new Answer(values.values()[i][0], values.isFinite(i), values.fellBack(i), adapted,
+                    adapted ? supportSizes[i] : 0, adapted ? adaptedThrough[i] : 0L,
+                    adapted ? MetastreamMetrics.PredictionPath.ADAPTED
+                            : hasSamples[i] ? MetastreamMetrics.PredictionPath.FELL_BACK
+                            : MetastreamMetrics.PredictionPath.COLD));
+        }
+        return answers;
+    }
+
+    // ---- rounds of adaptation, background or not -----------------------------------------------
+
+    /** Tasks read for one adaptation, and once its job is done, their encoded states. */
+    private static final class Round {
+        private final List<String> ids;
+        private final long[] newest;
+        private final AdaptedStateCodec.Encoded[] states;
+        private final AdaptationEngine.Job job;
+
+        private Round(List<String> ids, long[] newest, BaseModel base, List<Support> supports, int encoding) {
+            this.ids = List.copyOf(ids);
+            this.newest = newest;
+            this.states = new AdaptedStateCodec.Encoded[ids.size()];
+            // Encoding (a pass over every weight) runs where the learner ran, off the stream thread.
+            this.job = new AdaptationEngine.Job(base, this.ids, supports, done -> {
+                float[] baseParameters = base.parameters();
+                for (int i = 0; i < states.length; i++) {
+                    // A non-finite state (the built-in learners fall back instead; an application's
+                    // learner may not) is never encoded: it would answer the task for days.
+                    if (done.result(i) != null && Finite.all(done.result(i).state())) {
+                        states[i] = AdaptedStateCodec.encode(done.result(i).state(), baseParameters, encoding);
+                    }
+                }
+            });
+        }
+
+        boolean isDone() {
+            return job.isDone();
+        }
+    }
+
+    /** Reads the support sets of {@code taskIds} for an adaptation to {@code base}. */
+    private Round prepare(List<String> taskIds, BaseModel base) {
+        List<Support> supports = new ArrayList<>(taskIds.size());
+        long[] newest = new long[taskIds.size()];
+        for (int i = 0; i < taskIds.size(); i++) {
+            TaskStateStore.Snapshot snapshot = tasks.snapshot(taskIds.get(i));
+            supports.add(snapshot.support());
+            newest[i] = snapshot.newestEventTimeMs();
+        }
+        return new Round(taskIds, newest, base, supports, settings.stateEncoding());
+    }
+
+    /**
+     * Writes a finished round's states and returns its events; {@link #failures} lists the tasks
+     * it could not adapt. A task in {@code changed} got samples after the round read its support
+     * set: it stays dirty, and its new state is written only over an older one. A task in
+     * {@code dropped} was forgotten meanwhile and is left alone.
+     */
+    private List<AdaptationEvent> record(Round round, Set<String> changed, Set<String> dropped, long nowMs) {
+        AdaptationEngine.Job job = round.job;
+        BaseModel base = job.base();
+        Instant now = Instant.ofEpochMilli(nowMs);
+        List<AdaptationEvent> events = new ArrayList<>(round.ids.size());
+        for (int i = 0; i < round.ids.size(); i++) {
+            String id = round.ids.get(i);
+            io.metastream.learn.AdaptedTask result = job.result(i);
+            if (result == null || dropped.contains(id)) {
+                continue;
+            }
+            Instant newestSample = Instant.ofEpochMilli(round.newest[i]);
+            AdaptedStateCodec.Encoded state = round.states[i];
+            boolean fellBack = result.fellBack();
+            float lossBefore = finiteLoss(result.lossBefore());
+            float lossAfter = finiteLoss(result.lossAfter());
+            AdaptedTask stored = null;
+            if (state == null) {
+                // Not finite: fall back to the base as the built-in learners do. With no stored
+                // state the base answers the task's queries until its next adaptation.
+                fellBack = true;
+                lossAfter = lossBefore;
+            } else {
+                stored = AdaptedTask.newBuilder().setBaseVersion(base.version())
+                        .setSupportSize(result.supportSize()).setState(state.bytes())
+                        .setStateEncoding(state.encoding()).setLossBefore(lossBefore).setLossAfter(lossAfter)
+                        .setAdaptedAt(now).setNewestSampleTime(newestSample).build();
+            }
+            if (changed.contains(id)) {
+                if (!tasks.writeStateIfNewer(id, stored, round.newest[i])) {
+                    continue;
+                }
+            } else {
+                tasks.clearDirty(id);
+                tasks.writeState(id, stored);
+            }
+            metrics.adapted(fellBack, nowMs - round.newest[i]);
+            events.add(AdaptationEvent.newBuilder().setTaskId(id).setBaseVersion(base.version())
+                    .setSupportSize(result.supportSize()).setLossBefore(lossBefore)
+                    .setLossAfter(lossAfter).setSteps(job.steps()).setMicros(job.microsPerTask())
+                    .setBatchSize(job.callSize()).setFellBack(fellBack).setDevice(job.device())
+                    .setNewestSampleTime(newestSample).build());
+        }
+        return events;
+    }
+
+    /** The tasks of a finished round whose adaptation failed; each leaves the dirty store. */
+    private List<Failure> failures(Round round) {
+        List<Failure> out = new ArrayList<>();
+        for (int i = 0; i < round.ids.size(); i++) {
+            if (round.job.error(i) != null) {
+                out.add(new Failure(round.ids.get(i), round.job.error(i)));
+                tasks.clearDirty(round.ids.get(i));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * A support loss as written: one that overflowed float32 (an extreme sample's squared error)
+     * or is NaN becomes {@link Float#MAX_VALUE}, "too large to tell", because nothing non-finite is
+     * published and a NaN on the adaptations topic would poison every mean computed from it.
+     */
+    static float finiteLoss(float loss) {
+        return Float.isFinite(loss) ? loss : Float.MAX_VALUE;
+    }
+}

@@ -1,0 +1,380 @@
+package io.metastream.streams.internals;
+
+import io.metastream.learn.BaseModel;
+import io.metastream.learn.Support;
+import io.metastream.schemas.LabelledSample;
+import io.metastream.schemas.state.AdaptedTask;
+import io.metastream.schemas.state.SupportPoint;
+import io.metastream.schemas.state.SupportSet;
+import io.metastream.streams.MetastreamMetrics;
+import io.metastream.streams.StoreNames;
+import io.metastream.streams.TopologySettings;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
+
+/**
+ * Everything one stream task of a pipeline knows per task, and the one owner of its three stores:
+ * the support set ({@value StoreNames#SUPPORT_SETS}), the adapted state
+ * ({@value StoreNames#ADAPTED_TASKS}) and the dirty mark ({@value StoreNames#DIRTY_TASKS}).
+ *
+ * <p><b>Support sets</b> hold each task's most recent samples by event time, bounded, without
+ * duplicates. A redelivered sample is recognised by its event id while it is retained, and by its
+ * age once it has been evicted: a full set ignores a sample older than everything it holds, so a
+ * late redelivery can never push out a newer sample.
+ *
+ * <p><b>Adapted states</b> belong to the base they were adapted under: {@link #stateFor} is the one
+ * place that decides whether a state is usable for a base, and decodes it. A state adapted under
+ * another base is never read by this one (it may be another kind of learner); the task is
+ * re-adapted instead.
+ *
+ * <p><b>Retention</b> ({@link TaskRetention}, over the {@value StoreNames#TASK_INDEX}) forgets
+ * tasks idle too long or beyond the instance's bound, all three stores at once. Only the sample
+ * processor adds tasks, so only its view ({@link #withRetention}) can {@link #append} and
+ * {@link #expire}.
+ *
+ * <p>Used on the stream thread that owns the stream task; the read-only view ({@link #readOnly})
+ * serves interactive queries from any thread.
+ */
+public final class TaskStateStore {
+    private final ReadOnlyKeyValueStore<String, SupportSet> sets;
+    private final ReadOnlyKeyValueStore<String, AdaptedTask> adapted;
+    private final ReadOnlyKeyValueStore<String, Long> dirty;
+    /** The same stores as above, writable; null in a read-only view. */
+    private final Writable writable;
+    private final int supportMaxSize;
+    /** null: this view does not add or remove tasks. */
+    private final TaskRetention retention;
+    /** The parameters of the base a state was last decoded for (a copy per base, not per state). */
+    private BaseParameters decodedFor;
+
+    private record Writable(KeyValueStore<String, SupportSet> sets, KeyValueStore<String, AdaptedTask> adapted,
+            KeyValueStore<String, Long> dirty) {
+    }
+
+    private record BaseParameters(BaseModel base, float[] values) {
+    }
+
+    TaskStateStore(KeyValueStore<String, SupportSet> sets, KeyValueStore<String, AdaptedTask> adapted,
+            KeyValueStore<String, Long> dirty, int supportMaxSize, TaskRetention retention) {
+        this.sets = sets;
+        this.adapted = adapted;
+        this.dirty = dirty;
+        this.writable = new Writable(sets, adapted, dirty);
+        this.supportMaxSize = supportMaxSize;
+        this.retention = retention;
+    }
+
+    private TaskStateStore(ReadOnlyKeyValueStore<String, SupportSet> sets,
+            ReadOnlyKeyValueStore<String, AdaptedTask> adapted, ReadOnlyKeyValueStore<String, Long> dirty) {
+        this.sets = sets;
+        this.adapted = adapted;
+        this.dirty = dirty;
+        this.writable = null;
+        this.supportMaxSize = 0;
+        this.retention = null;
+    }
+
+    /** The sample processor's view: every store of the pipeline, retention included. */
+    static TaskStateStore withRetention(ProcessorContext<?, ?> context, PipelineNames names,
+            TopologySettings settings, AtomicLong instanceTasks, MetastreamMetrics metrics) {
+        KeyValueStore<String, SupportSet> sets = context.getStateStore(names.supportSets());
+        KeyValueStore<String, AdaptedTask> adapted = context.getStateStore(names.adaptedTasks());
+        KeyValueStore<String, Long> dirty = context.getStateStore(names.dirtyTasks());
+        TaskRetention retention = new TaskRetention(sets, adapted, dirty,
+                new TaskIndex(context.getStateStore(names.taskIndex())), instanceTasks, settings.limits(), metrics,
+                names.supportSets() + "@" + context.taskId());
+        return new TaskStateStore(sets, adapted, dirty, settings.supportMaxSize(), retention);
+    }
+
+    /** The query processor's view: reads support sets, writes adapted states and dirty marks. */
+    static TaskStateStore of(ProcessorContext<?, ?> context, PipelineNames names, TopologySettings settings) {
+        return new TaskStateStore(context.getStateStore(names.supportSets()),
+                context.getStateStore(names.adaptedTasks()), context.getStateStore(names.dirtyTasks()),
+                settings.supportMaxSize(), null);
+    }
+
+    /** Reads the stores as interactive queries hand them out; every write throws. */
+    public static TaskStateStore readOnly(ReadOnlyKeyValueStore<String, SupportSet> sets,
+            ReadOnlyKeyValueStore<String, AdaptedTask> adapted, ReadOnlyKeyValueStore<String, Long> dirty) {
+        return new TaskStateStore(sets, adapted, dirty);
+    }
+
+    // ---- support sets -------------------------------------------------------------------------
+
+    /**
+     * What an append did: whether the sample was kept, and the tasks retention evicted to make room
+     * for a new one.
+     */
+    record Appended(boolean kept, List<String> evicted) {
+        static final Appended IGNORED = new Appended(false, List.of());
+    }
+
+    /**
+     * Appends a sample to its task's support set, evicting the oldest beyond the bound, and, for a
+     * new task over the instance's bound, the least recently updated other task.
+     *
+     * @return not {@link Appended#kept} when a sample with the same event id is already retained (a
+     *     redelivery), or the set is full of newer samples; nothing is written then
+     */
+    Appended append(LabelledSample sample, long nowMs) {
+        TaskRetention retention = retention();
+        SupportSet current = sets.get(sample.getTaskId());
+        List<SupportPoint> points = current == null ? new ArrayList<>() : new ArrayList<>(current.getPoints());
+        for (SupportPoint p : points) {
+            if (p.getEventId().equals(sample.getEventId())) {
+                return Appended.IGNORED;
+            }
+        }
+        Instant time = sample.getEventTime();
+        if (points.size() >= supportMaxSize && time.isBefore(points.get(0).getEventTime())) {
+            return Appended.IGNORED;
+        }
+        int at = points.size();
+        while (at > 0 && points.get(at - 1).getEventTime().isAfter(time)) {
+            at--;
+        }
+        points.add(at, SupportPoint.newBuilder().setEventId(sample.getEventId()).setFeatures(sample.getFeatures())
+                .setTarget(sample.getTarget()).setEventTime(time).build());
+        while (points.size() > supportMaxSize) {
+            points.remove(0);
+        }
+        long seen = current == null ? 1 : current.getTotalSeen() + 1;
+        Instant lastSeen = current == null || time.isAfter(current.getLastSeen()) ? time : current.getLastSeen();
+        writable().sets().put(sample.getTaskId(), SupportSet.newBuilder().setPoints(points).setTotalSeen(seen)
+                .setLastSeen(lastSeen).setLastUpdated(Instant.ofEpochMilli(nowMs)).build());
+        List<String> evicted = retention.updated(sample.getTaskId(), current == null,
+                current == null ? 0L : current.getLastUpdated().toEpochMilli(), nowMs);
+        return new Appended(true, evicted);
+    }
+
+    /** The task's support set as stored, or null. */
+    public SupportSet supportSet(String taskId) {
+        return sets.get(taskId);
+    }
+
+    /** A task's support set for a learner, and the event time of its newest sample (0 when empty). */
+    record Snapshot(Support support, long newestEventTimeMs) {
+    }
+
+    /** The task's support set; empty when the task has none. */
+    Snapshot snapshot(String taskId) {
+        SupportSet set = sets.get(taskId);
+        return set == null ? new Snapshot(new Support(new float[0][], new float[0]), 0L)
+                : new Snapshot(toSupport(set.getPoints()), set.getLastSeen().toEpochMilli());
+    }
+
+    /**
+     * The samples of the task with an event time at or before {@code timeMs}, or {@code null} when
+     * that is all of them (the task's current support set applies).
+     */
+    Snapshot asOf(String taskId, long timeMs) {
+        SupportSet set = sets.get(taskId);
+        if (set == null || !set.getLastSeen().isAfter(Instant.ofEpochMilli(timeMs))) {
+            return null;
+        }
+        List<SupportPoint> before = new ArrayList<>();
+        long newest = 0L;
+        for (SupportPoint p : set.getPoints()) {
+            if (!p.getEventTime().isAfter(Instant.ofEpochMilli(timeMs))) {
+                before.add(p);
+                newest = Math.max(newest, p.getEventTime().toEpochMilli());
+            }
+        }
+        return new Snapshot(toSupport(before), newest);
+    }
+
+    private static Support toSupport(List<SupportPoint> points) {
+        float[][] features = new float[points.size()][];
+        float[] targets = new float[points.size()];
+        for (int i = 0; i < points.size(); i++) {
+            features[i] = Floats.toArray(points.get(i).getFeatures());
+            targets[i] = points.get(i).getTarget();
+        }
+        return new Support(features, targets);
+    }
+
+    // ---- dirty marks --------------------------------------------------------------------------
+
+    /** Whether the task's support set changed since its state was last written. */
+    public boolean isDirty(String taskId) {
+        return dirty.get(taskId) != null;
+    }
+
+    /** Marks the task for adaptation; a task already marked keeps the time it was first marked at. */
+    void markDirty(String taskId, long sinceMs) {
+        if (dirty.get(taskId) == null) {
+            writable().dirty().put(taskId, sinceMs);
+        }
+    }
+
+    void clearDirty(String taskId) {
+        writable().dirty().delete(taskId);
+    }
+
+    /** Every task marked dirty, in key order. */
+    List<String> dirtyTasks() {
+        List<String> ids = new ArrayList<>();
+        try (KeyValueIterator<String, Long> it = dirty.all()) {
+            while (it.hasNext()) {
+                ids.add(it.next().key);
+            }
+        }
+        return ids;
+    }
+
+    // ---- adapted states -----------------------------------------------------------------------
+
+    /**
+     * What a task's stored adapted state offers one base: {@code weights} to predict with when it
+     * was adapted under that base, none when the task has no state ({@link #NONE}) or one adapted
+     * under another base ({@code held} but not {@link #usable}).
+     */
+    public record State(boolean held, float[] weights, int supportSize, long newestSampleMs) {
+        static final State NONE = new State(false, null, 0, 0L);
+        static final State OTHER_BASE = new State(true, null, 0, 0L);
+
+        public boolean usable() {
+            return weights != null;
+        }
+    }
+
+    /**
+     * The task's adapted state for {@code base}, decoded: the one rule for whether a stored state may
+     * answer for a base (it was adapted under that very base version).
+     *
+     * @throws IllegalArgumentException if the stored bytes do not decode for {@code base} (corrupt)
+     */
+    public State stateFor(String taskId, BaseModel base) {
+        AdaptedTask state = adapted.get(taskId);
+        if (state == null) {
+            return State.NONE;
+        }
+        if (!adaptedUnder(state, base)) {
+            return State.OTHER_BASE;
+        }
+        // Always the decoded bytes, also right after adapting: answers must not depend on whether
+        // the state came from this run or from a changelog restore.
+        float[] weights = AdaptedStateCodec.decode(state.getState(), state.getStateEncoding(), parametersOf(base));
+        return new State(true, weights, state.getSupportSize(), state.getNewestSampleTime().toEpochMilli());
+    }
+
+    /**
+     * Whether the task holds a state adapted under a base other than {@code base}: it is re-adapted
+     * lazily, by the next query that needs it, so a swap costs nothing for tasks nobody asks about.
+     */
+    boolean adaptedUnderAnotherBase(String taskId, BaseModel base) {
+        AdaptedTask state = adapted.get(taskId);
+        return state != null && !adaptedUnder(state, base);
+    }
+
+    private static boolean adaptedUnder(AdaptedTask state, BaseModel base) {
+        return state.getBaseVersion().equals(base.version());
+    }
+
+    private float[] parametersOf(BaseModel base) {
+        BaseParameters cached = decodedFor;
+        if (cached == null || cached.base() != base) {
+            cached = new BaseParameters(base, base.parameters());
+            decodedFor = cached;
+        }
+        return cached.values();
+    }
+
+    /** The task's adapted state as stored, or null. */
+    public AdaptedTask adapted(String taskId) {
+        return adapted.get(taskId);
+    }
+
+    /**
+     * Whether the task surely holds no sample after {@code timeMs}, known without decoding its
+     * support set: a task that is not dirty has its whole set in its adapted state (or has no samples
+     * at all), and that state records its newest sample. Dirty tasks need the set read.
+     */
+    boolean holdsNothingAfter(String taskId, long timeMs) {
+        if (isDirty(taskId)) {
+            return false;
+        }
+        AdaptedTask state = adapted.get(taskId);
+        return state == null || !state.getNewestSampleTime().isAfter(Instant.ofEpochMilli(timeMs));
+    }
+
+    /**
+     * Writes the task's adapted state; {@code null} removes it, so the base answers the task until
+     * its next adaptation.
+     */
+    void writeState(String taskId, AdaptedTask state) {
+        if (state == null) {
+            writable().adapted().delete(taskId);
+        } else {
+            writable().adapted().put(taskId, state);
+        }
+    }
+
+    /**
+     * As {@link #writeState}, unless the stored state already reflects a sample as new as
+     * {@code newestSampleMs} (written meanwhile, by a query-time adaptation on newer samples).
+     *
+     * @return whether it was written
+     */
+    boolean writeStateIfNewer(String taskId, AdaptedTask state, long newestSampleMs) {
+        AdaptedTask stored = adapted.get(taskId);
+        if (stored != null && !stored.getNewestSampleTime().isBefore(Instant.ofEpochMilli(newestSampleMs))) {
+            return false;
+        }
+        writeState(taskId, state);
+        return true;
+    }
+
+    // ---- retention ----------------------------------------------------------------------------
+
+    /**
+     * Counts this stream task's tasks into the instance's count.
+     *
+     * @return whether the task index is complete; if not, call {@link #backfill} until it is
+     */
+    boolean open() {
+        return retention().open();
+    }
+
+    /** Indexes a batch of support sets written before the task index existed; true once done. */
+    boolean backfill() {
+        return retention().backfill();
+    }
+
+    /**
+     * Forgets tasks with no new sample for {@code task.ttl.ms}, and this stream task's share of an
+     * instance over {@code task.max.count}, a bounded number per call.
+     *
+     * @return the tasks removed
+     */
+    List<String> expire(long nowMs) {
+        return retention().expire(nowMs);
+    }
+
+    /** Takes this stream task's tasks out of the instance's count (closed or revoked). */
+    void close() {
+        if (retention != null) {
+            retention.close();
+        }
+    }
+
+    private TaskRetention retention() {
+        if (retention == null) {
+            throw new IllegalStateException("this view of the task states does not add or remove tasks");
+        }
+        return retention;
+    }
+
+    private Writable writable() {
+        if (writable == null) {
+            throw new IllegalStateException("a read-only view of the task states");
+        }
+        return writable;
+    }
+}
