@@ -7,7 +7,6 @@ import io.metastream.embedded.EmbeddedKafkaBroker;
 import io.metastream.embedded.Producers;
 import io.metastream.embedded.TempDirectory;
 import io.metastream.learn.BaseModel;
-import io.metastream.learn.DjlRuntime;
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.Prediction;
@@ -211,7 +210,7 @@ public final class EndToEnd {
                 + "queries/s for %d s (+%d s warm-up) ==%n", mode, options.tasks(), options.backlog(),
                 options.sampleRate(), options.queryRate(), options.seconds(), options.warmup());
         Population population = new Population(options.tasks(), 42L);
-        try (ActiveModel model = new ActiveModel(base, DjlRuntime.defaultDevice());
+        try (ActiveModel model = new ActiveModel(base);
                 MetastreamApp app = new MetastreamApp(config, model);
                 KafkaProducer<String, byte[]> producer = Producers.traffic(broker.bootstrapServers());
                 Admin admin = broker.admin()) {
