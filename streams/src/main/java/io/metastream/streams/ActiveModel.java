@@ -7,8 +7,11 @@ import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Learner;
 import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.store.ModelStore;
+import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 
 /**
  * The base model this instance serves and the learner that adapts it, shared by all stream
@@ -21,8 +24,8 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class ActiveModel implements AutoCloseable {
     private final AtomicReference<BaseModel> base;
     private final Learner learner;
-    private final java.util.List<java.util.function.Consumer<BaseModel>> swapListeners =
-            new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<Consumer<BaseModel>> swapListeners =
+            new CopyOnWriteArrayList<>();
 
     /**
      * Serves {@code base} with the built-in learners, owned by this instance, computing on a GPU when
@@ -119,8 +122,8 @@ public final class ActiveModel implements AutoCloseable {
     }
 
     /** Calls {@code listener} with every base swapped in from now on, on the swapping thread. */
-    public void onSwap(java.util.function.Consumer<BaseModel> listener) {
-        swapListeners.add(java.util.Objects.requireNonNull(listener, "listener"));
+    public void onSwap(Consumer<BaseModel> listener) {
+        swapListeners.add(Objects.requireNonNull(listener, "listener"));
     }
 
     @Override
