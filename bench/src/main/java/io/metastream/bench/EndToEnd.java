@@ -2,12 +2,12 @@ package io.metastream.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.sun.management.OperatingSystemMXBean;
 import io.metastream.data.sinusoid.SinusoidTasks;
 import io.metastream.embedded.EmbeddedKafkaBroker;
 import io.metastream.embedded.Producers;
 import io.metastream.embedded.TempDirectory;
 import io.metastream.learn.BaseModel;
-import io.metastream.learn.DjlRuntime;
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.Prediction;
@@ -26,6 +26,9 @@ import io.metastream.streams.Topics;
 import io.metastream.streams.internals.AssignedConsumerThread;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
+import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -38,9 +41,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.stream.Stream;
+import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -48,12 +53,20 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StoreQueryParameters;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.QueryableStoreTypes;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.CompressionType;
+import org.rocksdb.DBOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
 
 /**
  * The end-to-end benchmark of issue 6: the real pipeline ({@link MetastreamApp}, RocksDB, exactly-once
@@ -211,7 +224,7 @@ public final class EndToEnd {
                 + "queries/s for %d s (+%d s warm-up) ==%n", mode, options.tasks(), options.backlog(),
                 options.sampleRate(), options.queryRate(), options.seconds(), options.warmup());
         Population population = new Population(options.tasks(), 42L);
-        try (ActiveModel model = new ActiveModel(base, DjlRuntime.defaultDevice());
+        try (ActiveModel model = new ActiveModel(base);
                 MetastreamApp app = new MetastreamApp(config, model);
                 KafkaProducer<String, byte[]> producer = Producers.traffic(broker.bootstrapServers());
                 Admin admin = broker.admin()) {
@@ -267,7 +280,7 @@ public final class EndToEnd {
      */
     private static void warmUp(KafkaProducer<String, byte[]> producer, Topics topics) {
         for (String topic : List.of(topics.samples().name(), topics.queries().name())) {
-            for (org.apache.kafka.common.PartitionInfo p : producer.partitionsFor(topic)) {
+            for (PartitionInfo p : producer.partitionsFor(topic)) {
                 try {
                     byte[] value = topic.equals(topics.samples().name())
                             ? SAMPLES.encode(LabelledSample.newBuilder().setEventId("warm-up-" + p.partition())
@@ -280,7 +293,7 @@ public final class EndToEnd {
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     throw new IllegalStateException("interrupted", e);
-                } catch (java.util.concurrent.ExecutionException e) {
+                } catch (ExecutionException e) {
                     throw new IllegalStateException("cannot warm up " + topic + ": " + e.getCause(), e.getCause());
                 }
             }
@@ -328,7 +341,7 @@ public final class EndToEnd {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
             throw new IllegalStateException("cannot read offsets of " + topic + ": " + e.getCause(), e.getCause());
         }
         throw new IllegalStateException(topic + " not drained within " + DRAIN_LIMIT);
@@ -435,7 +448,7 @@ public final class EndToEnd {
         return out;
     }
 
-    private static <V extends org.apache.avro.specific.SpecificRecord> long[] serializedBytes(MetastreamApp app, String store, AvroSerde<V> serde) {
+    private static <V extends SpecificRecord> long[] serializedBytes(MetastreamApp app, String store, AvroSerde<V> serde) {
         ReadOnlyKeyValueStore<String, V> view = app.streams().store(
                 StoreQueryParameters.fromNameAndType(store, QueryableStoreTypes.<String, V>keyValueStore()));
         long count = 0;
@@ -499,32 +512,32 @@ public final class EndToEnd {
     }
 
     private static void compactAll(Path stateDir) {
-        org.rocksdb.RocksDB.loadLibrary();
+        RocksDB.loadLibrary();
         for (Path store : storeDirectories(stateDir)) {
             // Kafka Streams writes its stores uncompressed; compacting must not compress them either.
             try (org.rocksdb.Options options = new org.rocksdb.Options();
-                    org.rocksdb.ColumnFamilyOptions family = new org.rocksdb.ColumnFamilyOptions()
-                            .setCompressionType(org.rocksdb.CompressionType.NO_COMPRESSION)) {
-                List<byte[]> families = org.rocksdb.RocksDB.listColumnFamilies(options, store.toString());
-                List<org.rocksdb.ColumnFamilyDescriptor> descriptors = families.stream()
-                        .map(name -> new org.rocksdb.ColumnFamilyDescriptor(name, family)).toList();
-                List<org.rocksdb.ColumnFamilyHandle> handles = new ArrayList<>();
-                try (org.rocksdb.DBOptions db = new org.rocksdb.DBOptions();
-                        org.rocksdb.RocksDB rocks = org.rocksdb.RocksDB.open(db, store.toString(), descriptors,
+                    ColumnFamilyOptions family = new ColumnFamilyOptions()
+                            .setCompressionType(CompressionType.NO_COMPRESSION)) {
+                List<byte[]> families = RocksDB.listColumnFamilies(options, store.toString());
+                List<ColumnFamilyDescriptor> descriptors = families.stream()
+                        .map(name -> new ColumnFamilyDescriptor(name, family)).toList();
+                List<ColumnFamilyHandle> handles = new ArrayList<>();
+                try (DBOptions db = new DBOptions();
+                        RocksDB rocks = RocksDB.open(db, store.toString(), descriptors,
                                 handles)) {
-                    for (org.rocksdb.ColumnFamilyHandle h : handles) {
+                    for (ColumnFamilyHandle h : handles) {
                         rocks.compactRange(h);
                     }
-                    handles.forEach(org.rocksdb.ColumnFamilyHandle::close);
+                    handles.forEach(ColumnFamilyHandle::close);
                 }
-            } catch (org.rocksdb.RocksDBException e) {
+            } catch (RocksDBException e) {
                 throw new IllegalStateException("cannot compact " + store + ": " + e.getMessage(), e);
             }
         }
     }
 
-    private static final java.lang.management.ThreadMXBean THREADS =
-            java.lang.management.ManagementFactory.getThreadMXBean();
+    private static final ThreadMXBean THREADS =
+            ManagementFactory.getThreadMXBean();
 
     /**
      * CPU time of the stream threads (libtorch runs on them, one intra-op thread) and of the whole
@@ -535,15 +548,15 @@ public final class EndToEnd {
         static Cpu now() {
             long stream = 0;
             long engine = 0;
-            for (java.lang.management.ThreadInfo t : THREADS.getThreadInfo(THREADS.getAllThreadIds())) {
+            for (ThreadInfo t : THREADS.getThreadInfo(THREADS.getAllThreadIds())) {
                 if (t != null && t.getThreadName().contains("-StreamThread-")) {
                     stream += Math.max(0, THREADS.getThreadCpuTime(t.getThreadId()));
                 } else if (t != null && t.getThreadName().equals(AdaptationEngine.THREAD_NAME)) {
                     engine += Math.max(0, THREADS.getThreadCpuTime(t.getThreadId()));
                 }
             }
-            long process = ((com.sun.management.OperatingSystemMXBean)
-                    java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+            long process = ((OperatingSystemMXBean)
+                    ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
             return new Cpu(stream, engine, process);
         }
 

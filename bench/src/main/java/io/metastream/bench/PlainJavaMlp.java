@@ -1,8 +1,10 @@
 package io.metastream.bench;
 
 import io.metastream.learn.AdaptationSettings;
+import io.metastream.learn.Finite;
 import io.metastream.learn.MlpArchitecture;
 import io.metastream.learn.Support;
+import java.util.Arrays;
 
 /**
  * The plain-Java baseline: the adaptation {@code GradientLearner} runs (weighted-MSE loss before,
@@ -67,7 +69,7 @@ final class PlainJavaMlp {
         }
         float after = settings.steps() == 0 ? before : forward(phi, k, support.targets());
         // GradientLearner's rule: also fall back when the loss or the weights overflowed.
-        boolean worse = !(after <= before) || !Float.isFinite(after) || !io.metastream.learn.Finite.all(phi);
+        boolean worse = !(after <= before) || !Float.isFinite(after) || !Finite.all(phi);
         return new Adapted(worse ? base.clone() : phi, before, worse ? before : after, worse);
     }
 
@@ -145,7 +147,7 @@ final class PlainJavaMlp {
                 delta[r * out + j] = scale * (y[r * out + j] - targets[r]);
             }
         }
-        java.util.Arrays.fill(grad, 0f);
+        Arrays.fill(grad, 0f);
         for (int l = depth - 1; l >= 0; l--) {
             int in = layers[l];
             int o = layers[l + 1];

@@ -1,5 +1,8 @@
 package io.metastream.learn;
 
+import java.util.Arrays;
+import java.util.Objects;
+
 /**
  * How a base is adapted to one task: {@code steps} plain SGD steps of size {@code stepSize} on the
  * task's support-set squared error. Stored with the base model, because a meta-learned
@@ -61,7 +64,7 @@ public record AdaptationSettings(int steps, float stepSize, float supportPrior, 
                 }
             }
             throw new IllegalArgumentException("unknown optimizer '" + id + "' (known: "
-                    + java.util.Arrays.stream(values()).map(InnerStep::id).toList() + ")");
+                    + Arrays.stream(values()).map(InnerStep::id).toList() + ")");
         }
     }
 
@@ -72,8 +75,8 @@ public record AdaptationSettings(int steps, float stepSize, float supportPrior, 
     public static final AdaptationSettings NONE = new AdaptationSettings(0, 1f);
 
     public AdaptationSettings {
-        java.util.Objects.requireNonNull(loss, "loss");
-        java.util.Objects.requireNonNull(innerStep, "innerStep");
+        Objects.requireNonNull(loss, "loss");
+        Objects.requireNonNull(innerStep, "innerStep");
         if (steps < 0 || steps > 1000) {
             throw new IllegalArgumentException("steps must be in [0, 1000], got " + steps);
         }

@@ -4,7 +4,9 @@ import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * The one place that starts the PyTorch engine. Thread counts must be set before the engine loads
@@ -59,6 +61,37 @@ public final class DjlRuntime {
     public static Device defaultDevice() {
         Engine engine = start(1);
         return engine.getGpuCount() > 0 ? Device.gpu() : Device.cpu();
+    }
+
+    /**
+     * The device a name stands for, so that code above this module (the library's API, a command
+     * line, a configuration value) can name a device without DJL types: {@code "cpu"}, {@code "gpu"}
+     * (the first GPU) or {@code "gpu:N"}. A GPU is checked against the GPUs the engine sees, so a
+     * wrong name fails here rather than at the first tensor.
+     *
+     * @throws IllegalArgumentException if the name is none of those, or names a GPU the engine does
+     *     not see
+     */
+    public static Device device(String name) {
+        String n = Objects.requireNonNull(name, "device").trim().toLowerCase(Locale.ROOT);
+        if (n.equals("cpu")) {
+            return Device.cpu();
+        }
+        int gpu;
+        if (n.equals("gpu")) {
+            gpu = 0;
+        } else if (n.startsWith("gpu:") && n.length() > 4 && n.substring(4).chars().allMatch(Character::isDigit)
+                && n.length() <= 13) {
+            gpu = Integer.parseInt(n.substring(4));
+        } else {
+            throw new IllegalArgumentException("device '" + name + "': expected cpu, gpu or gpu:N");
+        }
+        int seen = start(1).getGpuCount();
+        if (gpu >= seen) {
+            throw new IllegalArgumentException("device '" + name + "': the engine sees " + seen + " GPU"
+                    + (seen == 1 ? "" : "s") + " (a CUDA libtorch comes through PYTORCH_LIBRARY_PATH)");
+        }
+        return Device.gpu(gpu);
     }
 
     /** Library versions for provenance. */

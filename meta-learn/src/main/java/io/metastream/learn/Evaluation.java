@@ -2,6 +2,7 @@ package io.metastream.learn;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
 
 /**
@@ -44,7 +45,7 @@ public final class Evaluation {
 
         @Override
         public String toString() {
-            return String.format(java.util.Locale.ROOT, "%.4f ± %.4f (n=%d)", mean, ci95, tasks);
+            return String.format(Locale.ROOT, "%.4f ± %.4f (n=%d)", mean, ci95, tasks);
         }
     }
 

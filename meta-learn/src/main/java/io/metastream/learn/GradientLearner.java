@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Adaptation by a few SGD steps from the base, batched over tasks: the online half of MAML,
@@ -20,7 +21,7 @@ public final class GradientLearner implements Learner {
      * The manifest learner ids this learner serves: all take SGD steps from the base, ANIL and
      * Meta-SGD with per-parameter step sizes, and {@code pretrain} is the fine-tuning baseline.
      */
-    public static final java.util.Set<String> LEARNER_IDS = java.util.Set.of("reptile", "fomaml", "maml", "metasgd",
+    public static final Set<String> LEARNER_IDS = Set.of("reptile", "fomaml", "maml", "metasgd",
             "anil", "pretrain");
 
     private final NDManager root;

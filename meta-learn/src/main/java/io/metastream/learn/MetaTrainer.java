@@ -5,7 +5,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
 
 /**
@@ -41,7 +43,7 @@ public final class MetaTrainer {
 
         /** The id in manifests and on the command line, e.g. {@code anil-ridge}. */
         public String id() {
-            return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+            return name().toLowerCase(Locale.ROOT).replace('_', '-');
         }
 
         /**
@@ -56,7 +58,7 @@ public final class MetaTrainer {
                 }
             }
             throw new IllegalArgumentException("unknown algorithm '" + id + "' (known: "
-                    + java.util.Arrays.stream(values()).map(Algorithm::id).toList() + ")");
+                    + Arrays.stream(values()).map(Algorithm::id).toList() + ")");
         }
 
         /** Whether the trained base carries per-parameter inner step sizes. */
@@ -154,7 +156,7 @@ public final class MetaTrainer {
                         adam.step(theta, g.theta(), plan.outerStepSizeAt(it));
                         if (g.alpha() != null && algorithm == Algorithm.ANIL) {
                             // The body's step sizes stay 0: ANIL adapts the head only.
-                            java.util.Arrays.fill(g.alpha(), 0, headOffset(arch), 0f);
+                            Arrays.fill(g.alpha(), 0, headOffset(arch), 0f);
                         }
                         if (g.alpha() != null) {
                             alphaAdam.step(alpha, g.alpha(), plan.outerStepSizeAt(it));
@@ -187,8 +189,8 @@ public final class MetaTrainer {
                     alpha[i] = 0.005f + r.nextFloat() * 0.095f;
                 }
             }
-            case ANIL -> java.util.Arrays.fill(alpha, headOffset(arch), alpha.length, stepSize);
-            default -> java.util.Arrays.fill(alpha, stepSize);
+            case ANIL -> Arrays.fill(alpha, headOffset(arch), alpha.length, stepSize);
+            default -> Arrays.fill(alpha, stepSize);
         }
         return alpha;
     }

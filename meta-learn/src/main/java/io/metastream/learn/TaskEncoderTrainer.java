@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
@@ -100,8 +101,8 @@ public final class TaskEncoderTrainer {
                 progress.iteration(it + 1, plan.iterations(), curve[it]);
             }
         }
-        float[] encoderParams = java.util.Arrays.copyOfRange(theta, 0, split);
-        float[] decoderParams = java.util.Arrays.copyOfRange(theta, split, theta.length);
+        float[] encoderParams = Arrays.copyOfRange(theta, 0, split);
+        float[] decoderParams = Arrays.copyOfRange(theta, split, theta.length);
         return new Result(encoder, encoderParams, decoder, decoderParams, curve);
     }
 

@@ -2,6 +2,7 @@ package io.metastream.store;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -81,7 +82,7 @@ public record ModelManifest(
 
     /** The manifest as the indented JSON the store writes. */
     public String toJson() {
-        return new String(Json.write(this), java.nio.charset.StandardCharsets.UTF_8);
+        return new String(Json.write(this), StandardCharsets.UTF_8);
     }
 
     /** {@code name@version}, e.g. {@code "sine-mlp@3"}. */

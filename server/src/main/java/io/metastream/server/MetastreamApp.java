@@ -91,7 +91,7 @@ public final class MetastreamApp implements AutoCloseable {
      *     serve {@code base} only
      */
     public static MetastreamApp launch(MetastreamConfig config, BaseModel base, ModelStore store, Duration timeout) {
-        ActiveModel model = new ActiveModel(base, DjlRuntime.defaultDevice());
+        ActiveModel model = new ActiveModel(base);
         MetastreamApp app;
         try {
             app = new MetastreamApp(config, model, store);

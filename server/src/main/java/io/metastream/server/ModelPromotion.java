@@ -7,6 +7,7 @@ import io.metastream.store.ModelStore;
 import io.metastream.streams.ModelWatcher;
 import io.metastream.streams.Topics;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -152,7 +153,7 @@ public final class ModelPromotion {
         if (clientProperties == null) {
             return change;
         }
-        Map<String, Object> props = new java.util.HashMap<>(clientProperties);
+        Map<String, Object> props = new HashMap<>(clientProperties);
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(props, new StringSerializer(),
                 new ByteArraySerializer())) {

@@ -11,6 +11,7 @@ import io.metastream.streams.internals.PipelineNames;
 import io.metastream.streams.internals.TaskStateStore;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KafkaStreams;
@@ -47,7 +48,7 @@ public final class TaskStates {
         this.streams = streams;
         this.names = names;
         this.model = model;
-        this.metrics = java.util.Objects.requireNonNull(metrics, "metrics");
+        this.metrics = Objects.requireNonNull(metrics, "metrics");
     }
 
     /** What this instance knows of a task. */

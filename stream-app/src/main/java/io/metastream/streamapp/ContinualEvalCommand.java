@@ -1,9 +1,20 @@
 package io.metastream.streamapp;
 
+import io.metastream.data.movielens.ColdStartData;
+import io.metastream.data.movielens.MovieLensFeatures;
+import io.metastream.data.movielens.RatingTarget;
+import io.metastream.learn.AdaptationSettings;
+import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
 import io.metastream.learn.GradientLearner;
+import io.metastream.learn.MetaTrainer;
+import io.metastream.learn.MetaTrainingPlan;
+import io.metastream.learn.MlpArchitecture;
+import io.metastream.training.continual.ContinualRound;
 import io.metastream.training.continual.DriftScenario;
+import io.metastream.training.continual.MovieLensContinual;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -29,7 +40,7 @@ final class ContinualEvalCommand implements Callable<Integer> {
 
     @Option(names = "--data", description = "A MovieLens 100K directory: run the loop on its cold users in time "
             + "order instead (frozen base: ANIL, 3 inner steps of 0.05, 4000 iterations, item statistics).")
-    java.nio.file.Path movieLens;
+    Path movieLens;
 
     @Override
     public Integer call() {
@@ -58,23 +69,23 @@ final class ContinualEvalCommand implements Callable<Integer> {
     }
 
     private int movieLens() {
-        io.metastream.data.movielens.ColdStartData data = io.metastream.data.movielens.ColdStartData.read(movieLens,
-                io.metastream.data.movielens.RatingTarget.RATING,
-                io.metastream.data.movielens.MovieLensFeatures.FeatureSet.ITEM_STATISTICS);
-        io.metastream.learn.MetaTrainingPlan plan = new io.metastream.learn.MetaTrainingPlan(
-                io.metastream.learn.MlpArchitecture.parse(io.metastream.data.movielens.MovieLensFeatures.DIM
+        ColdStartData data = ColdStartData.read(movieLens,
+                RatingTarget.RATING,
+                MovieLensFeatures.FeatureSet.ITEM_STATISTICS);
+        MetaTrainingPlan plan = new MetaTrainingPlan(
+                MlpArchitecture.parse(MovieLensFeatures.DIM
                         + "-32-16-1"),
-                new io.metastream.learn.AdaptationSettings(3, 0.05f, 10f), 4000, 25, 90, 10, 0.005f, seed, 1f);
-        io.metastream.learn.MetaTrainer.Result trained = new io.metastream.learn.MetaTrainer(
-                io.metastream.learn.MetaTrainer.Algorithm.ANIL, DjlRuntime.defaultDevice())
+                new AdaptationSettings(3, 0.05f, 10f), 4000, 25, 90, 10, 0.005f, seed, 1f);
+        MetaTrainer.Result trained = new MetaTrainer(
+                MetaTrainer.Algorithm.ANIL, DjlRuntime.defaultDevice())
                 .train(data.tasks(), plan, (a, b, c) -> { });
-        io.metastream.learn.BaseModel frozen = new io.metastream.learn.BaseModel("movielens@frozen", "anil",
+        BaseModel frozen = new BaseModel("movielens@frozen", "anil",
                 plan.architecture(), trained.parameters(), plan.adaptation(), trained.stepSizes());
-        io.metastream.training.continual.ContinualRound.Settings round =
-                new io.metastream.training.continual.ContinualRound.Settings(40, 1000, 25, 20, 0.002f, 10, 0.05, 20);
+        ContinualRound.Settings round =
+                new ContinualRound.Settings(40, 1000, 25, 20, 0.002f, 10, 0.05, 20);
         DriftScenario.Report r;
         try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
-            r = io.metastream.training.continual.MovieLensContinual.run(data, frozen, round, rounds, 20, seed, learner);
+            r = MovieLensContinual.run(data, frozen, round, rounds, 20, seed, learner);
         }
         r.decisions().forEach(System.out::println);
         System.out.printf("movielens: %d cold users in %d rounds by first rating%n",

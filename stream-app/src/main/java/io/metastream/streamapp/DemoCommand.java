@@ -3,12 +3,16 @@ package io.metastream.streamapp;
 import io.metastream.streamapp.demo.DemoOptions;
 import io.metastream.streamapp.demo.DemoReport;
 import io.metastream.streamapp.demo.DemoRunner;
+import io.metastream.streamapp.demo.DriftDemo;
 import io.metastream.streamapp.recsys.MovieLensDemo;
 import io.metastream.streamapp.recsys.ReplayReport;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -81,9 +85,9 @@ final class DemoCommand implements Callable<Integer> {
             return movieLens();
         }
         if (scenario.equals("drift")) {
-            io.metastream.streamapp.demo.DriftDemo.Report r = new io.metastream.streamapp.demo.DriftDemo(
-                    new io.metastream.streamapp.demo.DriftDemo.Options(10, 60, 12, seed, overrides), System.out).run();
-            io.metastream.streamapp.demo.DriftDemo.print(r, System.out);
+            DriftDemo.Report r = new DriftDemo(
+                    new DriftDemo.Options(10, 60, 12, seed, overrides), System.out).run();
+            DriftDemo.print(r, System.out);
             return r.promotions() > 0 ? 0 : 1;
         }
         if (!scenario.equals("sinusoid")) {
@@ -95,12 +99,12 @@ final class DemoCommand implements Callable<Integer> {
                 trainIterations != null ? trainIterations : DemoOptions.defaults(dataDir).trainIterations(),
                 partitions, overrides, swap);
         DemoRunner runner = new DemoRunner(options, System.out);
-        java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
+        CountDownLatch finished = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
             // SIGTERM: stop the traffic, let the pipeline drain and close, then the broker.
             runner.requestStop();
             try {
-                finished.await(90, java.util.concurrent.TimeUnit.SECONDS);
+                finished.await(90, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -113,14 +117,14 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private Integer movieLens() throws java.io.IOException {
+    private Integer movieLens() throws IOException {
         ReplayReport result = new MovieLensDemo(new MovieLensDemo.Options(data, dataDir,
                 rate != null ? rate : MovieLensDemo.DEFAULT_RATE, users, partitions,
                 trainIterations, overrides), System.out).run();
         return result.finish(System.out, report);
     }
 
-    private Integer finish(DemoReport result) throws java.io.IOException {
+    private Integer finish(DemoReport result) throws IOException {
         System.out.println();
         System.out.println(result.summary());
         if (report != null) {

@@ -3,7 +3,9 @@ package io.metastream.streamapp;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
+import io.metastream.learn.Loss;
 import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.schemas.ModelChange;
 import io.metastream.server.ModelPromotion;
@@ -13,6 +15,7 @@ import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStore;
 import io.metastream.streams.Topics;
+import io.metastream.training.imports.WeightImport;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -219,7 +222,7 @@ final class ModelsCommand {
         StoreOptions options;
 
         @Option(names = "--safetensors", required = true, description = "The weights file.")
-        java.nio.file.Path file;
+        Path file;
 
         @Option(names = "--name", required = true, description = "Model name in the store.")
         String name;
@@ -246,11 +249,11 @@ final class ModelsCommand {
         String promote;
 
         @Override
-        public Integer call() throws java.io.IOException {
+        public Integer call() throws IOException {
             ModelStore store = options.open();
-            ModelManifest m = io.metastream.training.imports.WeightImport.publish(store, name, file, layers, learner,
-                    new io.metastream.learn.AdaptationSettings(innerSteps, innerStepSize, 0f,
-                            io.metastream.learn.Loss.fromId(loss)));
+            ModelManifest m = WeightImport.publish(store, name, file, layers, learner,
+                    new AdaptationSettings(innerSteps, innerStepSize, 0f,
+                            Loss.fromId(loss)));
             if (promote != null) {
                 store.setAlias(name, promote, m.version());
             }

@@ -4,6 +4,8 @@ import io.metastream.data.movielens.MovieLens;
 import io.metastream.data.movielens.SyntheticMovieLens;
 import io.metastream.data.records.SyntheticClicks;
 import io.metastream.data.records.TaskRecords;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -31,9 +33,9 @@ final class SynthesizeCommand implements Callable<Integer> {
     boolean clicks;
 
     @Override
-    public Integer call() throws java.io.IOException {
+    public Integer call() throws IOException {
         if (clicks) {
-            java.nio.file.Files.createDirectories(out);
+            Files.createDirectories(out);
             Path file = TaskRecords.writeCsv(out.resolve("clicks.csv"), new SyntheticClicks.Population(24, seed)
                     .users("user-", users, seed + 1, 1_700_000_000_000L));
             TaskRecords written = TaskRecords.read(file);

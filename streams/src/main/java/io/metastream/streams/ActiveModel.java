@@ -3,11 +3,15 @@ package io.metastream.streams;
 import ai.djl.Device;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DispatchingLearner;
+import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Learner;
 import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.store.ModelStore;
+import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 
 /**
  * The base model this instance serves and the learner that adapts it, shared by all stream
@@ -20,12 +24,38 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class ActiveModel implements AutoCloseable {
     private final AtomicReference<BaseModel> base;
     private final Learner learner;
-    private final java.util.List<java.util.function.Consumer<BaseModel>> swapListeners =
-            new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<Consumer<BaseModel>> swapListeners =
+            new CopyOnWriteArrayList<>();
 
-    /** Serves {@code base} with the built-in learners computing on {@code device}, owned by this instance. */
-    public ActiveModel(BaseModel base, Device device) {
-        this(base, new DispatchingLearner(device));
+    /**
+     * Serves {@code base} with the built-in learners, owned by this instance, computing on a GPU when
+     * the engine sees one, else on the CPU.
+     */
+    public ActiveModel(BaseModel base) {
+        this(base, DjlRuntime.defaultDevice());
+    }
+
+    /**
+     * Serves {@code base} with the built-in learners, owned by this instance, computing on the named
+     * device: {@code "cpu"}, {@code "gpu"} (the first GPU) or {@code "gpu:N"}. A name rather than a
+     * DJL type keeps DJL out of what an embedding application compiles against.
+     *
+     * @throws IllegalArgumentException if {@code device} is none of those, or names a GPU the engine
+     *     does not see
+     */
+    public ActiveModel(BaseModel base, String device) {
+        this(base, DjlRuntime.device(device));
+    }
+
+    /** The built-in learners on {@code device}; closed again when the base is refused, since no caller holds them. */
+    private ActiveModel(BaseModel base, Device device) {
+        this.learner = new DispatchingLearner(device);
+        try {
+            this.base = new AtomicReference<>(checkServed(Objects.requireNonNull(base, "base")));
+        } catch (RuntimeException e) {
+            learner.close();
+            throw e;
+        }
     }
 
     /**
@@ -39,8 +69,22 @@ public final class ActiveModel implements AutoCloseable {
         this.base = new AtomicReference<>(checkServed(Objects.requireNonNull(base, "base")));
     }
 
-    /** Loads {@code name@versionOrAlias} from {@code store} and serves it with the built-in learners. */
-    public static ActiveModel load(ModelStore store, String name, String versionOrAlias, Device device) {
+    /**
+     * Loads {@code name@versionOrAlias} from {@code store} and serves it with the built-in learners,
+     * on a GPU when the engine sees one, else on the CPU.
+     */
+    public static ActiveModel load(ModelStore store, String name, String versionOrAlias) {
+        return new ActiveModel(BaseModelArtifacts.load(store, name, versionOrAlias));
+    }
+
+    /**
+     * Loads {@code name@versionOrAlias} from {@code store} and serves it with the built-in learners on
+     * the named device ({@code "cpu"}, {@code "gpu"}, {@code "gpu:N"}).
+     *
+     * @throws IllegalArgumentException if {@code device} is none of those, or names a GPU the engine
+     *     does not see
+     */
+    public static ActiveModel load(ModelStore store, String name, String versionOrAlias, String device) {
         return new ActiveModel(BaseModelArtifacts.load(store, name, versionOrAlias), device);
     }
 
@@ -78,8 +122,8 @@ public final class ActiveModel implements AutoCloseable {
     }
 
     /** Calls {@code listener} with every base swapped in from now on, on the swapping thread. */
-    public void onSwap(java.util.function.Consumer<BaseModel> listener) {
-        swapListeners.add(java.util.Objects.requireNonNull(listener, "listener"));
+    public void onSwap(Consumer<BaseModel> listener) {
+        swapListeners.add(Objects.requireNonNull(listener, "listener"));
     }
 
     @Override

@@ -9,10 +9,12 @@ import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -99,7 +101,7 @@ public final class AdaptationEngine implements AutoCloseable {
 
     /** Records every learner call's batch size and duration in {@code metrics} from now on. */
     public AdaptationEngine recordTo(MetastreamMetrics metrics) {
-        this.metrics = java.util.Objects.requireNonNull(metrics, "metrics");
+        this.metrics = Objects.requireNonNull(metrics, "metrics");
         return this;
     }
 
@@ -273,7 +275,7 @@ public final class AdaptationEngine implements AutoCloseable {
     }
 
     /** A learner call on the engine's own thread, timed so that a hung call can be seen ({@link #currentCallMillis}). */
-    private AdaptedBatch timed(java.util.function.Supplier<AdaptedBatch> call) {
+    private AdaptedBatch timed(Supplier<AdaptedBatch> call) {
         if (Thread.currentThread() != thread) {
             return call.get();
         }

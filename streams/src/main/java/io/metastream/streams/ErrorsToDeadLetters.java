@@ -3,12 +3,15 @@ package io.metastream.streams;
 import io.metastream.schemas.DeadLetter;
 import io.metastream.schemas.serde.SchemaRegistryClient;
 import io.metastream.streams.internals.DeadLetters;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.errors.ErrorHandlerContext;
@@ -44,7 +47,7 @@ public final class ErrorsToDeadLetters {
      * @return the one side producer every handler of the instance shares (created on first use), to
      *     close on shutdown
      */
-    public static SideProducer install(java.util.Properties streamsProperties, String deadLetterTopic,
+    public static SideProducer install(Properties streamsProperties, String deadLetterTopic,
             int maxValueBytes, DeadLetterCounters counters) {
         SideProducer side = new SideProducer(streamsProperties, deadLetterTopic, counters);
         streamsProperties.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, Processing.class);
@@ -70,14 +73,14 @@ public final class ErrorsToDeadLetters {
         private KafkaProducer<byte[], byte[]> producer;
         private boolean closed;
 
-        SideProducer(java.util.Properties streamsProperties, String topic, DeadLetterCounters counters) {
+        SideProducer(Properties streamsProperties, String topic, DeadLetterCounters counters) {
             this.topic = topic;
             this.counters = counters;
             props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
                     streamsProperties.get(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG));
             // The same TLS and SASL settings as the Streams clients, or it cannot reach a secured broker.
             streamsProperties.forEach((key, value) -> {
-                if (io.metastream.streams.MetastreamConfig.isClientSecuritySetting(key.toString())) {
+                if (MetastreamConfig.isClientSecuritySetting(key.toString())) {
                     props.put(key.toString(), value);
                 }
             });
@@ -128,7 +131,7 @@ public final class ErrorsToDeadLetters {
         public synchronized void close() {
             closed = true;
             if (producer != null) {
-                producer.close(java.time.Duration.ofSeconds(5));
+                producer.close(Duration.ofSeconds(5));
                 producer = null;
             }
         }
@@ -217,7 +220,7 @@ public final class ErrorsToDeadLetters {
         public void configure(Map<String, ?> configs) {
             target.configure(configs);
             if (!(configs.get(SIDE_PRODUCER) instanceof SideProducer shared)) {
-                throw new org.apache.kafka.common.config.ConfigException(SIDE_PRODUCER, configs.get(SIDE_PRODUCER),
+                throw new ConfigException(SIDE_PRODUCER, configs.get(SIDE_PRODUCER),
                         "install the handlers with ErrorsToDeadLetters.install, which provides the side producer");
             }
             side = shared;

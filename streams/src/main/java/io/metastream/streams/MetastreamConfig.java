@@ -2,9 +2,23 @@ package io.metastream.streams;
 
 import io.metastream.schemas.serde.SchemaRegistryClient;
 import io.metastream.streams.internals.BoundedRocksDbMemory;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 import org.apache.kafka.common.config.AbstractConfig;
 import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.common.config.ConfigDef.Importance;
@@ -12,6 +26,7 @@ import org.apache.kafka.common.config.ConfigDef.Range;
 import org.apache.kafka.common.config.ConfigDef.Type;
 import org.apache.kafka.common.config.ConfigDef.ValidString;
 import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.config.types.Password;
 import org.apache.kafka.streams.StreamsConfig;
 
 /**
@@ -264,7 +279,7 @@ public final class MetastreamConfig extends AbstractConfig {
 
     /** A secret, when set, is long enough not to be guessed; unset ({@code null}) is allowed. */
     private static final ConfigDef.Validator SECRET = (name, value) -> {
-        if (value != null && ((org.apache.kafka.common.config.types.Password) value).value().length() < 16) {
+        if (value != null && ((Password) value).value().length() < 16) {
             throw new ConfigException(name, "[hidden]", "at least 16 characters");
         }
     };
@@ -394,7 +409,7 @@ public final class MetastreamConfig extends AbstractConfig {
                 getString(TOPIC_PREDICTIONS_CONFIG), getString(TOPIC_ADAPTATIONS_CONFIG),
                 getString(TOPIC_DEAD_LETTERS_CONFIG), getString(TOPIC_MODELS_CONFIG),
                 getString(TOPIC_MODEL_EVENTS_CONFIG));
-        if (java.util.Arrays.stream(topics.split(",")).distinct().count() != 7) {
+        if (Arrays.stream(topics.split(",")).distinct().count() != 7) {
             throw new ConfigException("topic names must be distinct, got " + topics);
         }
         if (getBoolean(SCHEMA_REGISTRY_OUTPUTS_CONFIG) && getString(SCHEMA_REGISTRY_URL_CONFIG).isBlank()) {
@@ -429,10 +444,10 @@ public final class MetastreamConfig extends AbstractConfig {
                     + "(value not shown: it may hold credentials); percent-encode the password's '/', '?', '#' and "
                     + "'@', or set " + SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_CONFIG);
         }
-        Map<Object, Object> moved = new java.util.HashMap<>(props);
+        Map<Object, Object> moved = new HashMap<>(props);
         moved.put(SCHEMA_REGISTRY_URL_CONFIG, url.substring(0, authorityStart) + url.substring(at + 1));
         Object given = props.get(SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_CONFIG);
-        boolean set = given instanceof org.apache.kafka.common.config.types.Password p ? !p.value().isEmpty()
+        boolean set = given instanceof Password p ? !p.value().isEmpty()
                 : given != null && !given.toString().isEmpty();
         if (!set) {
             String userInfo;
@@ -444,22 +459,22 @@ public final class MetastreamConfig extends AbstractConfig {
             }
             // A Password, not a String: originals() and its toString show "[hidden]".
             moved.put(SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_CONFIG,
-                    new org.apache.kafka.common.config.types.Password(userInfo));
+                    new Password(userInfo));
         }
         return moved;
     }
 
     /** A client of the configured schema registry, or empty when {@code schema.registry.url} is not set. */
-    public java.util.Optional<SchemaRegistryClient> schemaRegistry() {
+    public Optional<SchemaRegistryClient> schemaRegistry() {
         String url = getString(SCHEMA_REGISTRY_URL_CONFIG);
         if (url.isBlank()) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
         SchemaRegistryClient.Builder client = SchemaRegistryClient.builder(url)
-                .timeout(java.time.Duration.ofMillis(getLong(SCHEMA_REGISTRY_TIMEOUT_MS_CONFIG)))
-                .retries(getInt(SCHEMA_REGISTRY_RETRIES_CONFIG), java.time.Duration.ofMillis(100))
-                .unknownIdCache(java.time.Duration.ofMillis(getLong(SCHEMA_REGISTRY_UNKNOWN_ID_CACHE_MS_CONFIG)))
-                .breaker(java.time.Duration.ofMillis(getLong(SCHEMA_REGISTRY_BREAKER_MS_CONFIG)))
+                .timeout(Duration.ofMillis(getLong(SCHEMA_REGISTRY_TIMEOUT_MS_CONFIG)))
+                .retries(getInt(SCHEMA_REGISTRY_RETRIES_CONFIG), Duration.ofMillis(100))
+                .unknownIdCache(Duration.ofMillis(getLong(SCHEMA_REGISTRY_UNKNOWN_ID_CACHE_MS_CONFIG)))
+                .breaker(Duration.ofMillis(getLong(SCHEMA_REGISTRY_BREAKER_MS_CONFIG)))
                 .lookupOnly(!getBoolean(SCHEMA_REGISTRY_AUTO_REGISTER_CONFIG));
         if (getPassword(SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_CONFIG) != null) {
             client.basicAuth(getPassword(SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_CONFIG).value());
@@ -472,22 +487,22 @@ public final class MetastreamConfig extends AbstractConfig {
             client.sslContext(trustContext(trustStore, getString(SCHEMA_REGISTRY_SSL_TRUSTSTORE_TYPE_CONFIG),
                     getPassword(SCHEMA_REGISTRY_SSL_TRUSTSTORE_PASSWORD_CONFIG)));
         }
-        return java.util.Optional.of(client.build());
+        return Optional.of(client.build());
     }
 
-    private static javax.net.ssl.SSLContext trustContext(String location, String type,
-            org.apache.kafka.common.config.types.Password password) {
+    private static SSLContext trustContext(String location, String type,
+            Password password) {
         char[] secret = password == null ? null : password.value().toCharArray();
-        try (java.io.InputStream in = java.nio.file.Files.newInputStream(Path.of(location))) {
-            java.security.KeyStore store = java.security.KeyStore.getInstance(type);
+        try (InputStream in = Files.newInputStream(Path.of(location))) {
+            KeyStore store = KeyStore.getInstance(type);
             store.load(in, secret);
-            javax.net.ssl.TrustManagerFactory trust = javax.net.ssl.TrustManagerFactory.getInstance(
-                    javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+            TrustManagerFactory trust = TrustManagerFactory.getInstance(
+                    TrustManagerFactory.getDefaultAlgorithm());
             trust.init(store);
-            javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+            SSLContext context = SSLContext.getInstance("TLS");
             context.init(null, trust.getTrustManagers(), null);
             return context;
-        } catch (java.io.IOException | java.security.GeneralSecurityException e) {
+        } catch (IOException | GeneralSecurityException e) {
             throw new ConfigException(SCHEMA_REGISTRY_SSL_TRUSTSTORE_LOCATION_CONFIG, location,
                     "cannot load the trust store: " + e.getMessage());
         }
@@ -520,9 +535,9 @@ public final class MetastreamConfig extends AbstractConfig {
             // A lambda validator has no readable toString; its rule is in the key's documentation.
             String valid = key.validator == null || key.validator.getClass().isSynthetic()
                     || key.validator.toString().contains("$$Lambda") ? "" : key.validator.toString();
-            out.append("| `").append(key.name).append("` | ").append(key.type.name().toLowerCase(java.util.Locale.ROOT))
+            out.append("| `").append(key.name).append("` | ").append(key.type.name().toLowerCase(Locale.ROOT))
                     .append(" | ").append(dflt).append(" | ").append(cell(valid)).append(" | ")
-                    .append(key.importance.name().toLowerCase(java.util.Locale.ROOT)).append(" | ")
+                    .append(key.importance.name().toLowerCase(Locale.ROOT)).append(" | ")
                     .append(cell(key.documentation)).append(" |\n");
         }
         return out.toString();
@@ -551,8 +566,8 @@ public final class MetastreamConfig extends AbstractConfig {
         }
         String host;
         try {
-            host = java.net.InetAddress.getLocalHost().getHostName();
-        } catch (java.net.UnknownHostException e) {
+            host = InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
             host = "unknown-host";
         }
         return getString(APPLICATION_ID_CONFIG) + "@" + host + ":" + ProcessHandle.current().pid();
@@ -564,7 +579,7 @@ public final class MetastreamConfig extends AbstractConfig {
      * TLS, SASL/SCRAM and the rest as the Kafka client documents them).
      */
     public Map<String, Object> clientProperties() {
-        Map<String, Object> p = new java.util.HashMap<>();
+        Map<String, Object> p = new HashMap<>();
         p.put(BOOTSTRAP_SERVERS_CONFIG, getString(BOOTSTRAP_SERVERS_CONFIG));
         originals().forEach((key, value) -> {
             if (isClientSecuritySetting(key)) {

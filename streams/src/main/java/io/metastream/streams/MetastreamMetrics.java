@@ -10,6 +10,7 @@ import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -90,12 +91,12 @@ public final class MetastreamMetrics {
                 .register(registry);
         for (PredictionPath path : PredictionPath.values()) {
             predictions.put(path, Counter.builder("metastream.predictions").description("Predictions published")
-                    .tags(pipeline).tag("path", path.name().toLowerCase(java.util.Locale.ROOT)).register(registry));
+                    .tags(pipeline).tag("path", path.name().toLowerCase(Locale.ROOT)).register(registry));
         }
         for (NonFiniteOutcome outcome : NonFiniteOutcome.values()) {
             nonFinite.put(outcome, Counter.builder("metastream.non.finite.predictions")
                     .description("Predictions whose value was not finite, by what was done instead of publishing it")
-                    .tags(pipeline).tag("outcome", outcome.name().toLowerCase(java.util.Locale.ROOT))
+                    .tags(pipeline).tag("outcome", outcome.name().toLowerCase(Locale.ROOT))
                     .register(registry));
         }
         adaptedTasks = Counter.builder("metastream.adaptations").description("Tasks adapted").tags(pipeline)
@@ -120,7 +121,7 @@ public final class MetastreamMetrics {
         for (TaskRemoval cause : TaskRemoval.values()) {
             tasksRemoved.put(cause, Counter.builder("metastream.tasks.removed")
                     .description("Tasks whose support set and adapted state were removed, by cause").tags(pipeline)
-                    .tag("cause", cause.name().toLowerCase(java.util.Locale.ROOT)).register(registry));
+                    .tag("cause", cause.name().toLowerCase(Locale.ROOT)).register(registry));
         }
         Gauge.builder("metastream.tasks", () -> tasksHeld.getAsLong()).description("Tasks held by this instance")
                 .tags(pipeline).register(registry);

@@ -8,8 +8,11 @@ import io.metastream.store.ModelStore;
 import io.metastream.streams.internals.AssignedConsumerThread;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -45,7 +48,7 @@ public final class ModelWatcher implements AutoCloseable {
     private final String instanceId;
     private final KafkaProducer<String, byte[]> producer;
     private final AssignedConsumerThread reader;
-    private volatile java.util.function.Consumer<ModelSwapEvent> listener = event -> { };
+    private volatile Consumer<ModelSwapEvent> listener = event -> { };
 
     /**
      * @param clientProperties {@code bootstrap.servers} and the security settings of its producer
@@ -54,7 +57,7 @@ public final class ModelWatcher implements AutoCloseable {
     public ModelWatcher(Map<String, Object> clientProperties, Topics topics, ModelStore store, String modelName,
             String alias, ActiveModel model, String instanceId) {
         String bootstrapServers = (String) clientProperties.get(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG);
-        Map<String, Object> producerProps = new java.util.HashMap<>(clientProperties);
+        Map<String, Object> producerProps = new HashMap<>(clientProperties);
         producerProps.put(ProducerConfig.ACKS_CONFIG, "all");
         this.topics = topics;
         this.store = store;
@@ -115,8 +118,8 @@ public final class ModelWatcher implements AutoCloseable {
     }
 
     /** Also hands every event it publishes to {@code listener} (metrics, say), on the watcher's thread. */
-    public ModelWatcher onEvent(java.util.function.Consumer<ModelSwapEvent> listener) {
-        this.listener = java.util.Objects.requireNonNull(listener, "listener");
+    public ModelWatcher onEvent(Consumer<ModelSwapEvent> listener) {
+        this.listener = Objects.requireNonNull(listener, "listener");
         return this;
     }
 

@@ -1,6 +1,7 @@
 package io.metastream.streams;
 
 import io.metastream.streams.internals.AdaptedStateCodec;
+import java.util.Map;
 
 /** The settings the processors read, taken from {@link MetastreamConfig} once. */
 public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, int adaptationBatchMax,
@@ -63,7 +64,7 @@ public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, in
      * is written), so an embedding application gets the pipeline that {@code run} gets.
      */
     private static final TopologySettings DEFAULTS = from(new MetastreamConfig(
-            java.util.Map.of(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092")));
+            Map.of(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092")));
 
     /** The defaults of {@link MetastreamConfig}. */
     public static TopologySettings defaults() {

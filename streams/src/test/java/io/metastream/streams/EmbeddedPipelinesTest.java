@@ -156,7 +156,7 @@ class EmbeddedPipelinesTest {
             public void close() {
             }
         };
-        assertThatThrownBy(() -> new ActiveModel(custom, Device.cpu()))
+        assertThatThrownBy(() -> new ActiveModel(custom, "cpu"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("constant");
         try (ActiveModel model = new ActiveModel(quick, new DispatchingLearner(Device.cpu()).with("constant",
                 constant))) {

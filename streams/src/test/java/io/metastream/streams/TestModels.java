@@ -26,6 +26,6 @@ public final class TestModels {
     }
 
     public static ActiveModel activeQuickBase() {
-        return new ActiveModel(quickSinusoidBase(), Device.cpu());
+        return new ActiveModel(quickSinusoidBase(), "cpu");
     }
 }

@@ -3,15 +3,19 @@ package io.metastream.testkit;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -30,11 +34,11 @@ public final class SchemaRegistryStandIn implements AutoCloseable {
     private final AtomicInteger lookups = new AtomicInteger();
     private final AtomicInteger requests = new AtomicInteger();
     private final AtomicInteger slowAnswers = new AtomicInteger();
-    private volatile java.time.Duration slowPerByte = java.time.Duration.ZERO;
+    private volatile Duration slowPerByte = Duration.ZERO;
     /** Set while a handler makes an answer that is to be trickled, after the handler let go of the lock. */
-    private final ThreadLocal<java.time.Duration> trickle = new ThreadLocal<>();
+    private final ThreadLocal<Duration> trickle = new ThreadLocal<>();
     private final ThreadLocal<Slow> pending = new ThreadLocal<>();
-    private final java.util.concurrent.ExecutorService handlers;
+    private final ExecutorService handlers;
     private final AtomicInteger failures = new AtomicInteger();
     private volatile int failureStatus = 503;
     private volatile String requiredAuthorization;
@@ -42,7 +46,7 @@ public final class SchemaRegistryStandIn implements AutoCloseable {
     private SchemaRegistryStandIn(HttpServer server) {
         this.server = server;
         // A thread per exchange: an answer trickled slowly must not hold the others.
-        this.handlers = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        this.handlers = Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r, "schema-registry-stand-in");
             t.setDaemon(true);
             return t;
@@ -81,7 +85,7 @@ public final class SchemaRegistryStandIn implements AutoCloseable {
      * Answers the next {@code count} requests with their headers at once and their body one byte
      * every {@code perByte} (a registry or proxy in trouble that keeps the connection alive).
      */
-    public void slowBodyNext(int count, java.time.Duration perByte) {
+    public void slowBodyNext(int count, Duration perByte) {
         slowPerByte = perByte;
         slowAnswers.set(count);
     }
@@ -97,7 +101,7 @@ public final class SchemaRegistryStandIn implements AutoCloseable {
         requiredAuthorization = header;
     }
 
-    private void guarded(HttpExchange exchange, com.sun.net.httpserver.HttpHandler handler) throws IOException {
+    private void guarded(HttpExchange exchange, HttpHandler handler) throws IOException {
         requests.incrementAndGet();
         if (slowAnswers.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
             trickle.set(slowPerByte);
@@ -115,7 +119,7 @@ public final class SchemaRegistryStandIn implements AutoCloseable {
     }
 
     /** An answer whose body goes out one byte at a time. */
-    private record Slow(int status, byte[] body, java.time.Duration perByte) {
+    private record Slow(int status, byte[] body, Duration perByte) {
         void write(HttpExchange exchange) throws IOException {
             try {
                 exchange.sendResponseHeaders(status, body.length);
@@ -132,7 +136,7 @@ public final class SchemaRegistryStandIn implements AutoCloseable {
         }
     }
 
-    private void guardedAnswer(HttpExchange exchange, com.sun.net.httpserver.HttpHandler handler) throws IOException {
+    private void guardedAnswer(HttpExchange exchange, HttpHandler handler) throws IOException {
         String required = requiredAuthorization;
         if (required != null && !required.equals(exchange.getRequestHeaders().getFirst("Authorization"))) {
             answer(exchange, 401, "{\"error_code\":401,\"message\":\"Unauthorized\"}");
@@ -210,7 +214,7 @@ public final class SchemaRegistryStandIn implements AutoCloseable {
     private void answer(HttpExchange exchange, int status, String body) throws IOException {
         byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
         exchange.getResponseHeaders().set("Content-Type", "application/vnd.schemaregistry.v1+json");
-        java.time.Duration perByte = trickle.get();
+        Duration perByte = trickle.get();
         if (perByte != null) {
             pending.set(new Slow(status, bytes, perByte));
             return;

@@ -16,6 +16,7 @@ import io.metastream.store.ModelStore;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The preference models of the recommendation workflow: the meta-learned base (trained,
@@ -113,17 +114,17 @@ public final class ColdStartModels {
     }
 
     /** The newest version of {@code name} trained on {@code data} for its target, if any. */
-    public static java.util.Optional<ModelManifest> newestFor(ModelStore store, String name, ColdStartData data) {
+    public static Optional<ModelManifest> newestFor(ModelStore store, String name, ColdStartData data) {
         if (!store.modelNames().contains(name)) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
         List<ModelManifest> versions = store.versions(name);
         for (int i = versions.size() - 1; i >= 0; i--) {
             if (mismatch(versions.get(i), data) == null) {
-                return java.util.Optional.of(versions.get(i));
+                return Optional.of(versions.get(i));
             }
         }
-        return java.util.Optional.empty();
+        return Optional.empty();
     }
 
     /**

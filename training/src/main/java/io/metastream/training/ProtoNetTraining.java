@@ -46,7 +46,7 @@ public final class ProtoNetTraining {
         ProtoNetTrainer.Result result = new ProtoNetTrainer(DjlRuntime.defaultDevice())
                 .train(data.characters(plan.trainAlphabets()), plan, progress);
         double trainSeconds = (System.nanoTime() - start) / 1e9;
-        List<io.metastream.data.omniglot.Omniglot.Character> test = data.characters(testAlphabets);
+        List<Omniglot.Character> test = data.characters(testAlphabets);
         Map<String, Object> metrics = new LinkedHashMap<>();
         metrics.put("protocol", EVAL_TASKS + " tasks within one test alphabet, " + EVAL_QUERIES
                 + " queries per class, no rotations, seed " + (plan.seed() + 1));

@@ -4,6 +4,7 @@ import io.metastream.learn.Support;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.Function;
 
@@ -46,7 +47,7 @@ public final class MovieLensFeatures {
         ALL, ITEM_STATISTICS;
 
         public String id() {
-            return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+            return name().toLowerCase(Locale.ROOT).replace('_', '-');
         }
 
         /**

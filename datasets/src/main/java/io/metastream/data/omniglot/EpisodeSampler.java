@@ -1,6 +1,7 @@
 package io.metastream.data.omniglot;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -144,7 +145,7 @@ public final class EpisodeSampler {
             p[i] = p[j];
             p[j] = t;
         }
-        return java.util.Arrays.copyOf(p, k);
+        return Arrays.copyOf(p, k);
     }
 
     /** Copies a square image into {@code out} at {@code offset}, turned {@code quarterTurns} x 90 degrees clockwise. */

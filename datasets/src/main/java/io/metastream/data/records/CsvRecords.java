@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.dataformat.csv.CsvFactory;
 import com.fasterxml.jackson.dataformat.csv.CsvGenerator;
 import com.fasterxml.jackson.dataformat.csv.CsvParser;
@@ -12,6 +13,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.io.Writer;
+import java.nio.charset.MalformedInputException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -91,7 +93,7 @@ final class CsvRecords {
                 csv.setSchema(CsvSchema.emptySchema());
                 return new Reading(file, csv, limits, maxRows).parse();
             }
-        } catch (java.nio.charset.MalformedInputException e) {
+        } catch (MalformedInputException e) {
             throw new MalformedRecordsException(file, 0, "not UTF-8 text", e);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file, e);
@@ -234,7 +236,7 @@ final class CsvRecords {
                 // A field over the limit (Jackson stops reading it there), a quote left open, text after
                 // a closing quote: named with the line the parser stopped on.
                 JsonLocation at = e.getLocation() != null ? e.getLocation() : csv.currentLocation();
-                String what = e instanceof com.fasterxml.jackson.core.exc.StreamConstraintsException
+                String what = e instanceof StreamConstraintsException
                         ? "a field longer than " + limits.maxFieldChars() + " characters, the most a field may have"
                         : "not CSV: " + e.getOriginalMessage();
                 throw new MalformedRecordsException(file, Math.max(at.getLineNr(), line), what, e);

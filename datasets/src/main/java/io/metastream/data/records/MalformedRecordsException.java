@@ -1,6 +1,7 @@
 package io.metastream.data.records;
 
 import java.nio.file.Path;
+import java.util.Locale;
 
 /**
  * A data file that cannot be read as task records: a missing or mistyped column or field, a value
@@ -33,7 +34,7 @@ public final class MalformedRecordsException extends RuntimeException {
         if (position <= 0) {
             return name + ": ";
         }
-        return name + (name.toLowerCase(java.util.Locale.ROOT).endsWith(".avro") ? " record " : " line ")
+        return name + (name.toLowerCase(Locale.ROOT).endsWith(".avro") ? " record " : " line ")
                 + position + ": ";
     }
 

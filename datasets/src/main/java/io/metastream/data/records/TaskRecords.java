@@ -3,6 +3,7 @@ package io.metastream.data.records;
 import io.metastream.learn.Support;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -389,7 +390,7 @@ public final class TaskRecords {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-        java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(4 * inputDim + 12);
+        ByteBuffer buf = ByteBuffer.allocate(4 * inputDim + 12);
         for (Task t : tasks) {
             sha.update(t.id.getBytes(StandardCharsets.UTF_8));
             sha.update((byte) 0);

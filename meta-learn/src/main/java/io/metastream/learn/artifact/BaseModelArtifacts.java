@@ -2,6 +2,7 @@ package io.metastream.learn.artifact;
 
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
+import io.metastream.learn.GradientLearner;
 import io.metastream.learn.Loss;
 import io.metastream.learn.MlpArchitecture;
 import io.metastream.learn.ParameterFile;
@@ -12,6 +13,7 @@ import io.metastream.store.LoadedArtifact;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStore;
 import io.metastream.store.ModelStoreException;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,7 +38,7 @@ public final class BaseModelArtifacts {
      * take SGD steps from the base, ANIL and Meta-SGD with per-parameter step sizes, and
      * {@code pretrain} is the fine-tuning baseline.
      */
-    public static final Set<String> GRADIENT_LEARNERS = io.metastream.learn.GradientLearner.LEARNER_IDS;
+    public static final Set<String> GRADIENT_LEARNERS = GradientLearner.LEARNER_IDS;
     /**
      * The prototypical-network learner (Snell et al. 2017): a {@link ConvEmbedding} in
      * {@link #EMBEDDING_FILE}, architecture {@link ConvEmbedding#ARCHITECTURE}; adaptation is
@@ -64,7 +66,7 @@ public final class BaseModelArtifacts {
     private static Set<String> union(Set<String> a, Set<String> b) {
         Set<String> all = new TreeSet<>(a);
         all.addAll(b);
-        return java.util.Collections.unmodifiableSet(all);
+        return Collections.unmodifiableSet(all);
     }
 
     private BaseModelArtifacts() {

@@ -19,6 +19,7 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.Arrays;
 
 /**
  * The conv-4 embedding of Vinyals et al. 2016 as used by Snell, Swersky and Zemel 2017 ("Prototypical
@@ -123,7 +124,7 @@ public final class ConvEmbedding {
                 NDArray x = scratch.create(part, new Shape(m, 1, IMAGE_SIZE, IMAGE_SIZE));
                 float[] e = block.forward(store, new NDList(x), false).singletonOrThrow().toFloatArray();
                 for (int i = 0; i < m; i++) {
-                    out[from + i] = java.util.Arrays.copyOfRange(e, i * FILTERS, (i + 1) * FILTERS);
+                    out[from + i] = Arrays.copyOfRange(e, i * FILTERS, (i + 1) * FILTERS);
                 }
             }
         }

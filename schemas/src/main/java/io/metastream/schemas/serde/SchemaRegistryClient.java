@@ -2,19 +2,25 @@ package io.metastream.schemas.serde;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Flow;
@@ -22,6 +28,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import javax.net.ssl.SSLContext;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaParseException;
 
@@ -75,7 +82,7 @@ public final class SchemaRegistryClient {
         try {
             // Credentials in the URL become a basic-auth header and leave the URL.
             this.base = new URI(given.getScheme(), null, given.getHost(), given.getPort(), given.getPath(), null, null);
-        } catch (java.net.URISyntaxException e) {
+        } catch (URISyntaxException e) {
             throw new IllegalArgumentException("not a registry URL: " + given.getHost(), e);
         }
         this.shownBase = base.toString();
@@ -107,11 +114,11 @@ public final class SchemaRegistryClient {
      * @throws IllegalArgumentException for a malformed escape
      */
     public static String percentDecoded(String text) {
-        return java.net.URLDecoder.decode(text.replace("+", "%2B"), StandardCharsets.UTF_8);
+        return URLDecoder.decode(text.replace("+", "%2B"), StandardCharsets.UTF_8);
     }
 
     private static String basic(String userInfo) {
-        return "Basic " + java.util.Base64.getEncoder().encodeToString(userInfo.getBytes(StandardCharsets.UTF_8));
+        return "Basic " + Base64.getEncoder().encodeToString(userInfo.getBytes(StandardCharsets.UTF_8));
     }
 
     /** Starts a client with settings beyond the URL: retries, credentials, TLS trust, lookup-only. */
@@ -353,12 +360,12 @@ public final class SchemaRegistryClient {
      */
     private static final class BoundedBody implements HttpResponse.BodySubscriber<String> {
         private final CompletableFuture<String> body = new CompletableFuture<>();
-        private final java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         private volatile Flow.Subscription subscription;
         private volatile boolean aborted;
 
         @Override
-        public java.util.concurrent.CompletionStage<String> getBody() {
+        public CompletionStage<String> getBody() {
             return body;
         }
 
@@ -373,11 +380,11 @@ public final class SchemaRegistryClient {
         }
 
         @Override
-        public void onNext(List<java.nio.ByteBuffer> items) {
+        public void onNext(List<ByteBuffer> items) {
             if (body.isDone()) {
                 return;
             }
-            for (java.nio.ByteBuffer item : items) {
+            for (ByteBuffer item : items) {
                 if (bytes.size() + item.remaining() > MAX_ANSWER_BYTES) {
                     subscription.cancel();
                     body.completeExceptionally(new IOException("registry answer over " + MAX_ANSWER_BYTES + " bytes"));
@@ -425,7 +432,7 @@ public final class SchemaRegistryClient {
         private boolean lookupOnly;
         private String basicUserInfo;
         private String bearerToken;
-        private javax.net.ssl.SSLContext sslContext;
+        private SSLContext sslContext;
 
         private Builder(String baseUrl) {
             this.baseUrl = Objects.requireNonNull(baseUrl, "baseUrl");
@@ -485,7 +492,7 @@ public final class SchemaRegistryClient {
         }
 
         /** TLS trust (and keys) for an https registry. */
-        public Builder sslContext(javax.net.ssl.SSLContext context) {
+        public Builder sslContext(SSLContext context) {
             this.sslContext = context;
             return this;
         }

@@ -23,11 +23,13 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -105,7 +107,7 @@ public final class ContinualMetaTrainer implements AutoCloseable {
         t.setDaemon(true);
         return t;
     });
-    private final List<Decision> decisions = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<Decision> decisions = new CopyOnWriteArrayList<>();
     private AssignedConsumerThread consumer;
     private long tasksAtLastRound;
     private long lastRoundMs = System.currentTimeMillis();
@@ -165,7 +167,7 @@ public final class ContinualMetaTrainer implements AutoCloseable {
     /** Starts following the samples topic; rounds start on their own as tasks arrive. */
     public ContinualMetaTrainer start() {
         served = store.alias(model, alias).orElse(null);
-        Map<String, Object> props = new java.util.HashMap<>(config.clientProperties());
+        Map<String, Object> props = new HashMap<>(config.clientProperties());
         props.remove(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG);
         props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         consumer = new AssignedConsumerThread("meta-trainer", config.getString(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG),
@@ -515,7 +517,7 @@ public final class ContinualMetaTrainer implements AutoCloseable {
     public record LiveCheck(String checked, String against, boolean rolledBack, ChampionChallenger.Verdict verdict) {
     }
 
-    private final List<LiveCheck> liveDecisions = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<LiveCheck> liveDecisions = new CopyOnWriteArrayList<>();
 
     /** The live checks made so far, oldest first. */
     public List<LiveCheck> liveChecks() {
@@ -523,7 +525,7 @@ public final class ContinualMetaTrainer implements AutoCloseable {
     }
 
     private void announce(String from, String to, String status, String reason) {
-        Map<String, Object> props = new java.util.HashMap<>(config.clientProperties());
+        Map<String, Object> props = new HashMap<>(config.clientProperties());
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         // No version served yet (the alias is not set) is "none", not a null the schema refuses.
         ModelSwapEvent event = ModelSwapEvent.newBuilder().setInstanceId(INSTANCE).setModelName(model)

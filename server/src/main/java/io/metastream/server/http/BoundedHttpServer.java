@@ -1,5 +1,6 @@
 package io.metastream.server.http;
 
+import java.io.Closeable;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
@@ -435,7 +436,7 @@ final class BoundedHttpServer implements AutoCloseable {
         return nanos == 0 ? 1 : nanos;
     }
 
-    private static void closeQuietly(java.io.Closeable c) {
+    private static void closeQuietly(Closeable c) {
         try {
             c.close();
         } catch (IOException e) {

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.Headers;
 import io.metastream.server.TaskStates;
 import io.metastream.streams.internals.NonFinitePredictionException;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.InputStream;
@@ -245,12 +247,12 @@ public final class OperationsServer implements AutoCloseable {
      * {@code metastream_http_connections_refused_total{server}} (closed at accept) and
      * {@code metastream_http_connections_timed_out_total{server}} (closed at a deadline).
      */
-    public OperationsServer recordTo(io.micrometer.core.instrument.MeterRegistry registry, String name) {
-        io.micrometer.core.instrument.FunctionCounter.builder("metastream.http.connections.refused", this,
+    public OperationsServer recordTo(MeterRegistry registry, String name) {
+        FunctionCounter.builder("metastream.http.connections.refused", this,
                 OperationsServer::refusedAtAccept).description("Connections closed at accept: the client at "
                         + "http.max.connections.per.client, or every connection in use").tag("server", name)
                 .register(registry);
-        io.micrometer.core.instrument.FunctionCounter.builder("metastream.http.connections.timed.out", this,
+        FunctionCounter.builder("metastream.http.connections.timed.out", this,
                 OperationsServer::closedByDeadline).description("Connections closed because their head, body "
                         + "or response passed its deadline").tag("server", name).register(registry);
         return this;

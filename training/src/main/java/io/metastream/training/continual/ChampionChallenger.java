@@ -3,6 +3,7 @@ package io.metastream.training.continual;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.Evaluation;
 import io.metastream.learn.Learner;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -69,7 +70,7 @@ public final class ChampionChallenger {
      */
     static double[] winsorised(double[] values, double tail) {
         double[] sorted = values.clone();
-        java.util.Arrays.sort(sorted);
+        Arrays.sort(sorted);
         int cut = (int) Math.floor(tail * sorted.length);
         double low = sorted[cut];
         double high = sorted[sorted.length - 1 - cut];

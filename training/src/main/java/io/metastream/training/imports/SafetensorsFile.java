@@ -20,6 +20,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * A safetensors file (the format of Hugging Face's {@code safetensors} library, which PyTorch users
@@ -73,8 +74,8 @@ public final class SafetensorsFile {
          * @throws IllegalArgumentException if the data length is not the product of the shape
          */
         public Tensor {
-            java.util.Objects.requireNonNull(name, "name");
-            java.util.Objects.requireNonNull(dtype, "dtype");
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(dtype, "dtype");
             shape = shape.clone();
             data = data.clone();
             long n = 1;

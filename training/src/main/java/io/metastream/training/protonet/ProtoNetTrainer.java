@@ -19,6 +19,7 @@ import io.metastream.data.omniglot.Omniglot;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.omniglot.ConvEmbedding;
 import io.metastream.learn.omniglot.PrototypeMath;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
@@ -96,7 +97,7 @@ public final class ProtoNetTrainer {
     }
 
     private static float[] concat(float[] a, float[] b) {
-        float[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        float[] out = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;
     }

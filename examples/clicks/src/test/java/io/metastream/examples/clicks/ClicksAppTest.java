@@ -2,7 +2,6 @@ package io.metastream.examples.clicks;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import ai.djl.Device;
 import io.metastream.data.records.SyntheticClicks;
 import io.metastream.data.records.TaskRecords;
 import io.metastream.embedded.EmbeddedKafkaBroker;
@@ -86,7 +85,7 @@ class ClicksAppTest {
             BaseModel base = io.metastream.learn.artifact.BaseModelArtifacts.load(store, "clicks", meta.version());
             Map<String, Float> truth = new HashMap<>();
             Map<String, float[]> asked = new HashMap<>();
-            try (ActiveModel model = new ActiveModel(base, Device.cpu());
+            try (ActiveModel model = new ActiveModel(base, "cpu");
                     AdaptationEngine engine = AdaptationEngine.shared(model.learner(), 256, 5);
                     KafkaStreams streams = new KafkaStreams(ClicksApp.topology(model, engine, SHOW_ABOVE),
                             ClicksApp.streamsProperties(broker.bootstrapServers(), dir.resolve("state").toString()))) {
