@@ -23,7 +23,7 @@ fi
 # The app serves a published base and does not train one: publish one once, on the volume.
 if ! "${compose[@]}" run --rm --no-deps metastream models list --store /data/models 2> /dev/null | grep -q sinusoid; then
   echo "no base model on the volume yet: meta-training one (a few minutes on CPU)"
-  "${compose[@]}" run --rm --no-deps metastream train --dataset sinusoid --out /data/models --promote production
+  "${compose[@]}" run --rm --no-deps metastream train sinusoid --store /data/models --promote production
 fi
 "${compose[@]}" up -d
 for _ in $(seq 1 90); do

@@ -1,6 +1,7 @@
 package io.metastream.learn;
 
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * An immutable meta-learned base: architecture, parameters (host floats in the
@@ -83,8 +84,8 @@ public final class BaseModel {
      */
     public static BaseModel taskEncoder(String version, MlpArchitecture encoder, float[] encoderParameters,
             MlpArchitecture decoder, float[] decoderParameters) {
-        return new BaseModel(version, TaskEncoderLearner.ID, decoder, decoderParameters, AdaptationSettings.NONE,
-                null, Objects.requireNonNull(encoder, "encoder"), encoderParameters);
+        return new BaseModel(version, LearnerKind.TASK_ENCODER.id(), decoder, decoderParameters,
+                AdaptationSettings.NONE, null, Objects.requireNonNull(encoder, "encoder"), encoderParameters);
     }
 
     private static void checkVector(String what, float[] v, MlpArchitecture architecture) {
@@ -104,8 +105,14 @@ public final class BaseModel {
         return version;
     }
 
+    /** The manifest's learner id: a {@link LearnerKind#id()}, or an application's own learner's. */
     public String learner() {
         return learner;
+    }
+
+    /** The built-in kind of {@link #learner()}; empty for an application's own learner. */
+    public Optional<LearnerKind> kind() {
+        return LearnerKind.find(learner);
     }
 
     public MlpArchitecture architecture() {

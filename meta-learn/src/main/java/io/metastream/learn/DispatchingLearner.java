@@ -12,8 +12,8 @@ import java.util.TreeSet;
 
 /**
  * The learner a base asks for in its manifest, looked up by the manifest's learner id in a
- * registry: {@link #builtIn} registers {@link GradientLearner} for every id of
- * {@link GradientLearner#LEARNER_IDS}, {@link TaskEncoderLearner} and {@link RidgeHeadLearner};
+ * registry: {@link #builtIn} registers a learner for every {@link LearnerKind} the stream serves
+ * ({@link GradientLearner}, {@link RidgeHeadLearner}, {@link TaskEncoderLearner});
  * {@link #with} adds an application's own. The choice is made per call from the base passed in,
  * so one instance serves a stream across a hot swap from one kind of base to another; adapted
  * states stay tied to the base version that made them. Owns its learners and closes each once.
@@ -34,13 +34,22 @@ public final class DispatchingLearner implements Learner {
 
     /** Learners by manifest learner id, as {@link #DispatchingLearner(Device)} registers them. */
     public static Map<String, Learner> builtIn(Device device) {
-        Map<String, Learner> m = new LinkedHashMap<>();
         GradientLearner gradient = new GradientLearner(device);
-        for (String id : GradientLearner.LEARNER_IDS) {
-            m.put(id, gradient);
+        RidgeHeadLearner ridge = new RidgeHeadLearner(device);
+        TaskEncoderLearner encoder = new TaskEncoderLearner(device);
+        Map<String, Learner> m = new LinkedHashMap<>();
+        for (LearnerKind kind : LearnerKind.values()) {
+            // Exhaustive, so that a new kind is a compile error here until it is given a learner.
+            Learner learner = switch (kind) {
+                case REPTILE, FOMAML, MAML, METASGD, ANIL, PRETRAIN -> gradient;
+                case ANIL_RIDGE -> ridge;
+                case TASK_ENCODER -> encoder;
+                case PROTONET -> null; // served offline only
+            };
+            if (learner != null) {
+                m.put(kind.id(), learner);
+            }
         }
-        m.put(RidgeHeadLearner.ID, new RidgeHeadLearner(device));
-        m.put(TaskEncoderLearner.ID, new TaskEncoderLearner(device));
         return m;
     }
 

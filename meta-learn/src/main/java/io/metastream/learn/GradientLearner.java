@@ -13,17 +13,11 @@ import java.util.Set;
 /**
  * Adaptation by a few SGD steps from the base, batched over tasks: the online half of MAML,
  * first-order MAML, Reptile, Meta-SGD, ANIL and the fine-tuning baseline (they differ only in how
- * the base was trained and in the base's per-parameter step sizes, if any). Owns one root
+ * the base was trained and in the base's per-parameter step sizes, if any): every
+ * {@link LearnerKind#takesInnerSteps()} kind. Owns one root
  * {@link NDManager}; each call works in its own sub-manager, closed before the call returns.
  */
 public final class GradientLearner implements Learner {
-    /**
-     * The manifest learner ids this learner serves: all take SGD steps from the base, ANIL and
-     * Meta-SGD with per-parameter step sizes, and {@code pretrain} is the fine-tuning baseline.
-     */
-    public static final Set<String> LEARNER_IDS = Set.of("reptile", "fomaml", "maml", "metasgd",
-            "anil", "pretrain");
-
     private final NDManager root;
 
     /** @param device where to compute; {@link DjlRuntime#defaultDevice()} picks a GPU when present */

@@ -37,13 +37,44 @@ import java.util.Random;
  * flat over any number of iterations.
  */
 public final class MetaTrainer {
-    /** Outer-loop rule. */
+    /**
+     * Outer-loop rule: the {@link LearnerKind}s this trainer meta-trains (the task encoder and the
+     * prototypical network have trainers of their own), each publishing bases of its kind.
+     */
     public enum Algorithm {
-        REPTILE, FOMAML, MAML, METASGD, ANIL, ANIL_RIDGE, PRETRAIN;
+        REPTILE(LearnerKind.REPTILE), FOMAML(LearnerKind.FOMAML), MAML(LearnerKind.MAML),
+        METASGD(LearnerKind.METASGD), ANIL(LearnerKind.ANIL), ANIL_RIDGE(LearnerKind.ANIL_RIDGE),
+        PRETRAIN(LearnerKind.PRETRAIN);
 
-        /** The id in manifests and on the command line, e.g. {@code anil-ridge}. */
+        private final LearnerKind kind;
+
+        Algorithm(LearnerKind kind) {
+            this.kind = kind;
+        }
+
+        /** The kind of base this algorithm trains. */
+        public LearnerKind kind() {
+            return kind;
+        }
+
+        /** The id in manifests and on the command line, e.g. {@code anil-ridge}: its kind's. */
         public String id() {
-            return name().toLowerCase(Locale.ROOT).replace('_', '-');
+            return kind.id();
+        }
+
+        /**
+         * The algorithm that trains bases of {@code kind}.
+         *
+         * @throws IllegalArgumentException if this trainer does not train that kind, naming the ones it does
+         */
+        public static Algorithm of(LearnerKind kind) {
+            for (Algorithm a : values()) {
+                if (a.kind == kind) {
+                    return a;
+                }
+            }
+            throw new IllegalArgumentException(kind.id() + " is not a learner this trainer trains (those are: "
+                    + ids() + ")");
         }
 
         /**
@@ -52,18 +83,17 @@ public final class MetaTrainer {
          * @throws IllegalArgumentException naming the known ids
          */
         public static Algorithm fromId(String id) {
-            for (Algorithm a : values()) {
-                if (a.id().equals(id)) {
-                    return a;
-                }
-            }
-            throw new IllegalArgumentException("unknown algorithm '" + id + "' (known: "
-                    + Arrays.stream(values()).map(Algorithm::id).toList() + ")");
+            return LearnerKind.find(id).map(Algorithm::of).orElseThrow(() ->
+                    new IllegalArgumentException("unknown algorithm '" + id + "' (known: " + ids() + ")"));
+        }
+
+        private static List<String> ids() {
+            return Arrays.stream(values()).map(Algorithm::id).toList();
         }
 
         /** Whether the trained base carries per-parameter inner step sizes. */
         public boolean hasStepSizes() {
-            return this == METASGD || this == ANIL;
+            return kind.hasStepSizes();
         }
     }
 

@@ -29,8 +29,6 @@ import java.util.List;
  * {@link NDManager}; each call works in its own sub-manager, closed before it returns. Thread-safe.
  */
 public final class RidgeHeadLearner implements Learner {
-    /** The learner id in a model's manifest. */
-    public static final String ID = "anil-ridge";
     /** The ridge penalty towards the base's head (fixed; the body learns the features' scale). */
     public static final float LAMBDA = 1f;
 

@@ -20,9 +20,6 @@ import java.util.List;
  * call returns. Thread-safe.
  */
 public final class TaskEncoderLearner implements Learner {
-    /** The learner id in a model's manifest. */
-    public static final String ID = "task-encoder";
-
     private final NDManager root;
 
     /** @param device where to compute; {@link DjlRuntime#defaultDevice()} picks a GPU when present */

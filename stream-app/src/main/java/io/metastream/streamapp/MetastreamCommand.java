@@ -25,6 +25,7 @@ public final class MetastreamCommand implements Runnable {
     /** The command line as {@link #main} runs it, exit codes and error lines included, for in-process use. */
     static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new MetastreamCommand());
+        cli.setParameterExceptionHandler(new FamilyDefault(cli.getParameterExceptionHandler()));
         // Expected failures (a missing model, a bad config value, an alias someone else moved) are
         // one readable line, not a stack trace; METASTREAM_DEBUG=1 shows the trace.
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {

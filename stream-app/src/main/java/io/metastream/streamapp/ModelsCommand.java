@@ -1,11 +1,12 @@
 package io.metastream.streamapp;
 
+import io.metastream.learn.Loss;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
-import io.metastream.learn.Loss;
+import io.metastream.learn.LearnerKind;
 import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.schemas.ModelChange;
 import io.metastream.server.ModelPromotion;
@@ -231,9 +232,11 @@ final class ModelsCommand {
                 + "net.0,net.2 (default: every <prefix>.weight with a <prefix>.bias, by the numbers in the names).")
         List<String> layers = List.of();
 
-        @Option(names = "--learner", defaultValue = "reptile",
-                description = "Manifest learner: reptile, fomaml, maml or pretrain (all adapt by SGD). Default ${DEFAULT-VALUE}.")
-        String learner;
+        @Option(names = "--learner", defaultValue = "reptile", paramLabel = "ID",
+                converter = LearnerOption.KindConverter.class, completionCandidates = LearnerOption.Importable.class,
+                description = "Manifest learner, one that adapts by plain SGD: ${COMPLETION-CANDIDATES}. "
+                        + "Default ${DEFAULT-VALUE}.")
+        LearnerKind learner;
 
         @Option(names = "--loss", defaultValue = "mse", description = "mse, mae or logistic (predictions served as "
                 + "probabilities). Default ${DEFAULT-VALUE}.")

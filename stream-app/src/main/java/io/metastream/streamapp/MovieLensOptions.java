@@ -11,11 +11,11 @@ import picocli.CommandLine.Option;
  * and replay must name what the model was trained with, and the store refuses a mismatch.
  */
 final class MovieLensOptions {
-    @Option(names = "--target", defaultValue = "rating", description = "movielens only: rating (1..5, scored by "
+    @Option(names = "--target", defaultValue = "rating", description = "rating (1..5, scored by "
             + "MAE, RMSE, nDCG@3) or binary (rating >= 4 is a positive; AUC, log-loss, nDCG@3).")
     String target;
 
-    @Option(names = "--features", defaultValue = "all", description = "movielens only: all (genres, year, item "
+    @Option(names = "--features", defaultValue = "all", description = "all (genres, year, item "
             + "statistics, user demographics) or item-statistics (item mean, count, rating distribution and "
             + "median only, what wins on MovieLens 100K).")
     String features;

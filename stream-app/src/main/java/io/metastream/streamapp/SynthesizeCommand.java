@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
 @Command(name = "synthesize", mixinStandardHelpOptions = true,
         description = "Write a synthetic rating data set in the MovieLens 100K layout (u.data, u.item, u.user), "
                 + "with latent user tastes, to try train, eval and replay without the real files; or, with --clicks, "
-                + "a click log for train --dataset records.")
+                + "a click log for train records.")
 final class SynthesizeCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "Folder to write (created if absent).")
     Path out;

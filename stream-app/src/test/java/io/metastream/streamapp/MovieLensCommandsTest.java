@@ -24,7 +24,7 @@ class MovieLensCommandsTest {
         CommandLine cli = new CommandLine(new MetastreamCommand());
         assertThat(cli.execute("synthesize", "--out", data.toString(), "--users", "200", "--items", "150")).isZero();
         assertThat(data.resolve("u.data")).exists();
-        assertThat(cli.execute("train", "--dataset", "movielens", "--data", data.toString(), "--out",
+        assertThat(cli.execute("train", "movielens", "--data", data.toString(), "--store",
                 models.toString(), "--iterations", "200", "--promote", "production")).isZero();
         assertThat(models.resolve("_runs/movielens-v1/learning-curve.png")).exists();
         JsonNode log = new ObjectMapper().readTree(models.resolve("_runs/movielens-v1/training-log.json").toFile());
@@ -32,7 +32,7 @@ class MovieLensCommandsTest {
         assertThat(log.get("provenance").get("support_prior").asDouble()).isEqualTo(10.0);
 
         Path report = dir.resolve("eval.json");
-        assertThat(cli.execute("eval", "--dataset", "movielens", "--data", data.toString(), "--model",
+        assertThat(cli.execute("eval", "movielens", "--data", data.toString(), "--store",
                 models.toString(), "--report", report.toString())).isZero();
         JsonNode r = new ObjectMapper().readTree(report.toFile());
         assertThat(r.get("metric").asText()).isEqualTo("mae");
@@ -60,9 +60,9 @@ class MovieLensCommandsTest {
         assertThat(cli.execute("synthesize", "--out", other.toString(), "--users", "200", "--items", "150",
                 "--seed", "2")).isZero();
         java.io.StringWriter err = errorsOf(cli);
-        assertThat(cli.execute("eval", "--dataset", "movielens", "--data", other.toString(), "--model",
+        assertThat(cli.execute("eval", "movielens", "--data", other.toString(), "--store",
                 models.toString())).isEqualTo(1);
-        assertThat(err.toString()).contains("train --dataset movielens");
+        assertThat(err.toString()).contains("train movielens");
         assertThat(Files.exists(dir.resolve("other/u.data"))).isTrue();
     }
 
@@ -77,8 +77,8 @@ class MovieLensCommandsTest {
         Path models = dir.resolve("models");
         CommandLine cli = new CommandLine(new MetastreamCommand());
         assertThat(cli.execute("synthesize", "--out", data.toString(), "--users", "200", "--items", "150")).isZero();
-        assertThat(cli.execute("train", "--dataset", "movielens", "--data", data.toString(), "--out",
-                models.toString(), "--target", "binary", "--features", "item-statistics", "--algorithm", "anil",
+        assertThat(cli.execute("train", "movielens", "--data", data.toString(), "--store",
+                models.toString(), "--target", "binary", "--features", "item-statistics", "--learner", "anil",
                 "--inner-steps", "2", "--iterations", "300", "--outer-step-size", "0.005")).isZero();
         JsonNode manifest = new ObjectMapper().readTree(models.resolve("movielens-binary/1/manifest.json").toFile());
         assertThat(manifest.toString()).contains("\"loss\":\"logistic\"");
@@ -86,7 +86,7 @@ class MovieLensCommandsTest {
         assertThat(manifest.get("provenance").get("feature_set").asText()).isEqualTo("item-statistics");
 
         Path report = dir.resolve("eval.json");
-        assertThat(cli.execute("eval", "--dataset", "movielens", "--data", data.toString(), "--model",
+        assertThat(cli.execute("eval", "movielens", "--data", data.toString(), "--store",
                 models.toString(), "--target", "binary", "--features", "item-statistics", "--report",
                 report.toString())).isZero();
         JsonNode r = new ObjectMapper().readTree(report.toFile());
@@ -98,7 +98,7 @@ class MovieLensCommandsTest {
         assertThat(r.get("adapted_minus_best_other").get("all").get("best_other").asText()).isNotEqualTo("meta_adapted");
 
         java.io.StringWriter err = errorsOf(cli);
-        assertThat(cli.execute("eval", "--dataset", "movielens", "--data", data.toString(), "--model",
+        assertThat(cli.execute("eval", "movielens", "--data", data.toString(), "--store",
                 models.toString(), "--target", "binary", "--ref", "movielens-binary@1")).isEqualTo(1);
         assertThat(err.toString()).contains("--features item-statistics");
     }

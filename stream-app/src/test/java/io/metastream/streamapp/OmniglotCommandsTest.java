@@ -51,14 +51,14 @@ class OmniglotCommandsTest {
         Path data = omniglotFolder();
         Path models = dir.resolve("models");
         CommandLine cli = new CommandLine(new MetastreamCommand());
-        int trained = cli.execute("train", "--dataset", "omniglot", "--algorithm", "protonet", "--data",
-                data.toString(), "--out", models.toString(), "--ways", "5", "--iterations", "3");
+        int trained = cli.execute("train", "omniglot", "--data", data.toString(), "--store", models.toString(),
+                "--ways", "5", "--iterations", "3");
         assertThat(trained).isZero();
         assertThat(models.resolve("_runs/omniglot-v1/learning-curve.png")).exists();
         assertThat(models.resolve("_runs/omniglot-v1/training-log.json")).exists();
 
         Path report = dir.resolve("report.json");
-        int evaluated = cli.execute("eval", "--model", models.toString(), "--dataset", "omniglot", "--data",
+        int evaluated = cli.execute("eval", "omniglot", "--store", models.toString(), "--data",
                 data.toString(), "--ways", "5", "--shots", "1", "--report", report.toString());
         assertThat(evaluated).isZero();
         JsonNode r = new ObjectMapper().readTree(report.toFile());

@@ -43,8 +43,8 @@ class OwnDataCommandsTest {
         Path data = Files.writeString(dir.resolve("rows.csv"), csv);
         Path models = dir.resolve("models");
         CommandLine cli = new CommandLine(new MetastreamCommand());
-        assertThat(cli.execute("train", "--dataset", "records", "--data", data.toString(), "--out", models.toString(),
-                "--name", "mine", "--algorithm", "fomaml", "--hidden", "8,4", "--iterations", "30")).isZero();
+        assertThat(cli.execute("train", "records", "--data", data.toString(), "--store", models.toString(),
+                "--name", "mine", "--learner", "fomaml", "--hidden", "8,4", "--iterations", "30")).isZero();
 
         BaseModel base = BaseModelArtifacts.load(new LocalDirectoryModelStore(models), "mine", "1");
         assertThat(base.architecture().spec()).isEqualTo("3-8-4-1");
@@ -59,8 +59,8 @@ class OwnDataCommandsTest {
 
         StringWriter err = new StringWriter();
         cli.setErr(new PrintWriter(err));
-        assertThat(cli.execute("train", "--dataset", "records", "--data", dir.resolve("none.csv").toString(),
-                "--out", models.toString(), "--iterations", "5")).isNotZero();
+        assertThat(cli.execute("train", "records", "--data", dir.resolve("none.csv").toString(),
+                "--store", models.toString(), "--iterations", "5")).isNotZero();
         assertThat(err.toString()).contains("none.csv");
     }
 

@@ -9,10 +9,9 @@ import io.metastream.learn.AdaptedTask;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.Learner;
+import io.metastream.learn.LearnerKind;
 import io.metastream.learn.MlpArchitecture;
-import io.metastream.learn.RidgeHeadLearner;
 import io.metastream.learn.Support;
-import io.metastream.learn.TaskEncoderLearner;
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.DeadLetter;
 import io.metastream.schemas.LabelledSample;
@@ -97,8 +96,8 @@ class FiniteOutputsTopologyTest {
                 }
                 yield new BaseModel("steep@test", "maml", quick.architecture(), theta, quick.adaptation());
             }
-            case "ridge" -> new BaseModel("ridge@test", RidgeHeadLearner.ID, quick.architecture(), quick.parameters(),
-                    AdaptationSettings.NONE);
+            case "ridge" -> new BaseModel("ridge@test", LearnerKind.ANIL_RIDGE.id(), quick.architecture(),
+                    quick.parameters(), AdaptationSettings.NONE);
             case "encoder" -> {
                 MlpArchitecture enc = MlpArchitecture.parse("2-32-8");
                 MlpArchitecture dec = MlpArchitecture.parse("9-32-1");
@@ -318,7 +317,7 @@ class FiniteOutputsTopologyTest {
      * embedding at the float maximum with the signs of the first decoder unit's weights.
      */
     private static float[] hugeState(BaseModel base) {
-        if (base.learner().equals(TaskEncoderLearner.ID)) {
+        if (base.learner().equals(LearnerKind.TASK_ENCODER.id())) {
             float[] decoder = base.parameters();
             int units = base.architecture().fanOut(0);
             float[] s = new float[base.embeddingDim()];
@@ -327,7 +326,7 @@ class FiniteOutputsTopologyTest {
             }
             return s;
         }
-        int size = base.learner().equals(RidgeHeadLearner.ID) ? base.architecture().fanIn(2) + 1
+        int size = base.learner().equals(LearnerKind.ANIL_RIDGE.id()) ? base.architecture().fanIn(2) + 1
                 : base.architecture().parameterCount();
         float[] s = new float[size];
         Arrays.fill(s, 3e38f);

@@ -98,7 +98,7 @@ public final class ColdStartModels {
         Object trainedOn = m.provenance().get("data_fingerprint");
         if (!data.fingerprint().equals(trainedOn)) {
             return m.ref() + " was trained on data " + trainedOn + ", but this folder is " + data.fingerprint()
-                    + ": train a model on it first (train --dataset movielens --data ...)";
+                    + ": train a model on it first (train movielens --data ...)";
         }
         String features = String.valueOf(m.provenance().getOrDefault("feature_set", "all"));
         if (!data.features().featureSet().id().equals(features)) {

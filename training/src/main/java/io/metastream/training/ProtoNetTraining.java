@@ -3,6 +3,7 @@ package io.metastream.training;
 import io.metastream.data.omniglot.Omniglot;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
+import io.metastream.learn.LearnerKind;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.store.ModelManifest;
@@ -68,7 +69,7 @@ public final class ProtoNetTraining {
         provenance.put("data_source", data.source());
         provenance.put("train_alphabets", plan.trainAlphabets());
         provenance.put("test_alphabets", List.copyOf(testAlphabets));
-        provenance.put("algorithm", BaseModelArtifacts.PROTONET);
+        provenance.put("algorithm", LearnerKind.PROTONET.id());
         provenance.put("seed", plan.seed());
         provenance.put("episodes", plan.episodes());
         provenance.put("ways", plan.ways());

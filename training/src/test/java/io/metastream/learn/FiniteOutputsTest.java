@@ -41,7 +41,7 @@ class FiniteOutputsTest {
         float[] alpha = new float[theta.length];
         Arrays.fill(alpha, 0.02f);
         metaSgd = new BaseModel("metasgd@0", "metasgd", ARCH, theta, new AdaptationSettings(5, 0.02f), alpha);
-        ridge = new BaseModel("ridge@0", RidgeHeadLearner.ID, ARCH, MetaTrainer.initialParameters(ARCH,
+        ridge = new BaseModel("ridge@0", LearnerKind.ANIL_RIDGE.id(), ARCH, MetaTrainer.initialParameters(ARCH,
                 new Random(4)), AdaptationSettings.NONE);
         MlpArchitecture enc = MlpArchitecture.parse("2-32-8");
         MlpArchitecture dec = MlpArchitecture.parse("9-32-1");
@@ -73,9 +73,9 @@ class FiniteOutputsTest {
     /** The state a learner falls back to: what it answers for a {@code null} state. */
     private static float[] baseState(BaseModel base) {
         float[] p = base.parameters();
-        return switch (base.learner()) {
-            case RidgeHeadLearner.ID -> Arrays.copyOfRange(p, p.length - 41, p.length);
-            case TaskEncoderLearner.ID -> new float[base.embeddingDim()];
+        return switch (base.kind().orElseThrow()) {
+            case ANIL_RIDGE -> Arrays.copyOfRange(p, p.length - 41, p.length);
+            case TASK_ENCODER -> new float[base.embeddingDim()];
             default -> p;
         };
     }
@@ -142,7 +142,7 @@ class FiniteOutputsTest {
      */
     private static float[] hugeState(BaseModel base) {
         float[] s = baseState(base);
-        if (base.learner().equals(TaskEncoderLearner.ID)) {
+        if (base.learner().equals(LearnerKind.TASK_ENCODER.id())) {
             float[] decoder = base.parameters();
             int units = base.architecture().fanOut(0);
             for (int k = 0; k < s.length; k++) {

@@ -24,8 +24,8 @@ class RidgeHeadLearnerTest {
     static void start() {
         DjlRuntime.start(1);
         learner = new RidgeHeadLearner(Device.cpu());
-        base = new BaseModel("ridge@0", RidgeHeadLearner.ID, ARCH, MetaTrainer.initialParameters(ARCH, new Random(4)),
-                AdaptationSettings.NONE);
+        base = new BaseModel("ridge@0", LearnerKind.ANIL_RIDGE.id(), ARCH,
+                MetaTrainer.initialParameters(ARCH, new Random(4)), AdaptationSettings.NONE);
     }
 
     @AfterAll
@@ -118,7 +118,8 @@ class RidgeHeadLearnerTest {
         MetaTrainer.Result r = new MetaTrainer(MetaTrainer.Algorithm.ANIL_RIDGE, Device.cpu())
                 .train(SINE, plan, (d, t, l) -> { });
         assertThat(r.stepSizes()).isNull();
-        BaseModel trained = new BaseModel("ridge@1", RidgeHeadLearner.ID, ARCH, r.parameters(), AdaptationSettings.NONE);
+        BaseModel trained = new BaseModel("ridge@1", LearnerKind.ANIL_RIDGE.id(), ARCH, r.parameters(),
+                AdaptationSettings.NONE);
         Evaluation.Report report = Evaluation.evaluate(learner, trained, SINE, 200, 10, 50, 43L, 100);
         assertThat(report.adapted().mean()).isLessThan(0.5 * report.base().mean());
     }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
 import io.metastream.learn.BaseModel;
+import io.metastream.learn.LearnerKind;
 import io.metastream.learn.TaskEncoderLearner;
 import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.schemas.Prediction;
@@ -53,7 +54,7 @@ class LearnerSwapTest {
 
             assertThat(versions(f, after)).containsOnly(MODEL + "@" + v2);
             BaseModel encoder = BaseModelArtifacts.load(f.store, MODEL, v2);
-            assertThat(encoder.learner()).isEqualTo(TaskEncoderLearner.ID);
+            assertThat(encoder.learner()).isEqualTo(LearnerKind.TASK_ENCODER.id());
             double adapted = 0;
             double cold = 0;
             List<Prediction> answers = f.predictions.stream().filter(p -> after.contains(p.getQueryId())).toList();

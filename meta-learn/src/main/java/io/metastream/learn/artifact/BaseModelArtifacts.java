@@ -2,12 +2,11 @@ package io.metastream.learn.artifact;
 
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
-import io.metastream.learn.GradientLearner;
+import io.metastream.learn.LearnerKind;
 import io.metastream.learn.Loss;
 import io.metastream.learn.MlpArchitecture;
 import io.metastream.learn.ParameterFile;
 import io.metastream.learn.RidgeHeadLearner;
-import io.metastream.learn.TaskEncoderLearner;
 import io.metastream.learn.omniglot.ConvEmbedding;
 import io.metastream.store.LoadedArtifact;
 import io.metastream.store.ModelManifest;
@@ -17,8 +16,6 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeSet;
 
 /**
  * Turns model-store artifacts into {@link BaseModel}s and back. The store checks bytes and
@@ -29,45 +26,22 @@ public final class BaseModelArtifacts {
     public static final String PARAMETERS_FILE = "parameters.msp";
     /**
      * Per-parameter inner step sizes, in the parameter file format and layout; present for the
-     * learners in {@link #STEP_SIZE_LEARNERS}, absent for the rest.
+     * {@link LearnerKind#hasStepSizes()} learners, absent for the rest.
      */
     public static final String STEP_SIZES_FILE = "step-sizes.msp";
     public static final String ARCHITECTURE = "mlp";
     /**
-     * Learners whose online adaptation is {@link io.metastream.learn.GradientLearner}: all of them
-     * take SGD steps from the base, ANIL and Meta-SGD with per-parameter step sizes, and
-     * {@code pretrain} is the fine-tuning baseline.
+     * A {@link LearnerKind#PROTONET} base (Snell et al. 2017): a {@link ConvEmbedding}, architecture
+     * {@link ConvEmbedding#ARCHITECTURE}; adaptation is computing class prototypes, so it has no
+     * inner steps. Trained and scored offline only.
      */
-    public static final Set<String> GRADIENT_LEARNERS = GradientLearner.LEARNER_IDS;
-    /**
-     * The prototypical-network learner (Snell et al. 2017): a {@link ConvEmbedding} in
-     * {@link #EMBEDDING_FILE}, architecture {@link ConvEmbedding#ARCHITECTURE}; adaptation is
-     * computing class prototypes, so it has no inner steps. Trained and scored offline only.
-     */
-    public static final String PROTONET = "protonet";
     public static final String EMBEDDING_FILE = "embedding.mse";
-
-    /** Learners that cannot be served without {@link #STEP_SIZES_FILE}. */
-    public static final Set<String> STEP_SIZE_LEARNERS = Set.of("metasgd", "anil");
 
     /**
      * The task encoder's encoder network, in the parameter file format; present for
-     * {@value TaskEncoderLearner#ID} bases, whose {@link #PARAMETERS_FILE} holds the decoder.
+     * {@link LearnerKind#TASK_ENCODER} bases, whose {@link #PARAMETERS_FILE} holds the decoder.
      */
     public static final String ENCODER_FILE = "encoder.msp";
-    /**
-     * Learners that adapt without inner steps: the task encoder (one forward pass) and ANIL with a
-     * closed-form ridge head. Their manifests say {@code inner_steps: 0} and the rule they use.
-     */
-    public static final Set<String> STEP_FREE_LEARNERS = Set.of(TaskEncoderLearner.ID, RidgeHeadLearner.ID);
-    /** Every learner the stream can serve; {@link io.metastream.learn.DispatchingLearner} picks per base. */
-    public static final Set<String> SERVED_LEARNERS = union(GRADIENT_LEARNERS, STEP_FREE_LEARNERS);
-
-    private static Set<String> union(Set<String> a, Set<String> b) {
-        Set<String> all = new TreeSet<>(a);
-        all.addAll(b);
-        return Collections.unmodifiableSet(all);
-    }
 
     private BaseModelArtifacts() {
     }
@@ -92,9 +66,10 @@ public final class BaseModelArtifacts {
     public static BaseModel load(ModelStore store, String name, String versionOrAlias, String expectedDigest) {
         LoadedArtifact artifact = store.load(name, versionOrAlias).requireDigest(expectedDigest);
         ModelManifest m = artifact.manifest();
-        if (PROTONET.equals(m.learner())) {
-            throw new ModelStoreException(m.ref() + ": learner protonet is served offline only (train/eval), "
-                    + "not in the stream yet");
+        LearnerKind kind = LearnerKind.find(m.learner()).orElse(null);
+        if (kind != null && !kind.servedOnline()) {
+            throw new ModelStoreException(m.ref() + ": learner " + kind.id() + " is served offline only "
+                    + "(train/eval), not in the stream yet");
         }
         // A learner id that is not built in (an application registers its own learner for it) loads
         // as an MLP with inner-loop settings; whether a learner serves it is the ActiveModel's check.
@@ -110,18 +85,18 @@ public final class BaseModelArtifacts {
                         + ", the parameters for " + contents.architecture());
             }
             stepSizes = alpha.parameters();
-        } else if (STEP_SIZE_LEARNERS.contains(m.learner())) {
+        } else if (kind != null && kind.hasStepSizes()) {
             throw new ModelStoreException(m.ref() + ": learner '" + m.learner() + "' needs " + STEP_SIZES_FILE
                     + ", files are " + m.files().keySet());
         }
-        if (TaskEncoderLearner.ID.equals(m.learner())) {
+        if (kind == LearnerKind.TASK_ENCODER) {
             return loadTaskEncoder(artifact, contents);
         }
         if (!List.of(contents.architecture().inputDim()).equals(m.inputShape())) {
             throw new ModelStoreException(m.ref() + ": manifest input shape " + m.inputShape()
                     + " disagrees with the parameter file's " + contents.architecture());
         }
-        if (STEP_FREE_LEARNERS.contains(m.learner())) {
+        if (kind != null && kind.stepFree()) {
             return base(m, contents, AdaptationSettings.NONE, stepSizes);
         }
         Map<String, Object> a = m.adaptation();
@@ -186,9 +161,9 @@ public final class BaseModelArtifacts {
     public static ProtoNetArtifact loadProtoNet(ModelStore store, String name, String versionOrAlias) {
         LoadedArtifact artifact = store.load(name, versionOrAlias);
         ModelManifest m = artifact.manifest();
-        if (!PROTONET.equals(m.learner()) || !ConvEmbedding.ARCHITECTURE.equals(m.architecture())) {
+        if (!LearnerKind.PROTONET.id().equals(m.learner()) || !ConvEmbedding.ARCHITECTURE.equals(m.architecture())) {
             throw new ModelStoreException(m.ref() + " is a " + m.learner() + " " + m.architecture()
-                    + ", not a " + PROTONET + " " + ConvEmbedding.ARCHITECTURE);
+                    + ", not a " + LearnerKind.PROTONET.id() + " " + ConvEmbedding.ARCHITECTURE);
         }
         return new ProtoNetArtifact(m, artifact.file(EMBEDDING_FILE));
     }
@@ -201,7 +176,7 @@ public final class BaseModelArtifacts {
     public static ModelManifest publishProtoNet(ModelStore store, String name, byte[] embedding,
             Map<String, Object> provenance) {
         ModelManifest.Builder draft = ModelManifest.builder()
-                .setLearner(PROTONET)
+                .setLearner(LearnerKind.PROTONET.id())
                 .setArchitecture(ConvEmbedding.ARCHITECTURE)
                 .setInputShape(1, ConvEmbedding.IMAGE_SIZE, ConvEmbedding.IMAGE_SIZE)
                 .optArchitectureParams(Map.of("blocks", 4, "filters", ConvEmbedding.FILTERS, "kernel", 3,
@@ -213,13 +188,17 @@ public final class BaseModelArtifacts {
         return store.publish(name, draft, Map.of(EMBEDDING_FILE, embedding));
     }
 
-    /** The manifest's adaptation section: the inner loop, or the rule of a step-free learner. */
+    /**
+     * The manifest's adaptation section: the inner loop, or, for a {@link LearnerKind#stepFree()}
+     * learner, {@code inner_steps: 0} and the rule it uses.
+     */
     private static Map<String, Object> adaptation(BaseModel base) {
         AdaptationSettings a = base.adaptation();
-        return switch (base.learner()) {
-            case TaskEncoderLearner.ID -> Map.of("inner_steps", 0,
+        // An application's own learner id is written like a gradient learner's.
+        return switch (base.kind().orElse(LearnerKind.REPTILE)) {
+            case TASK_ENCODER -> Map.of("inner_steps", 0,
                     "rule", "task embedding: mean of the encoder over the support points, one forward pass");
-            case RidgeHeadLearner.ID -> Map.of("inner_steps", 0, "ridge_lambda", (double) RidgeHeadLearner.LAMBDA,
+            case ANIL_RIDGE -> Map.of("inner_steps", 0, "ridge_lambda", (double) RidgeHeadLearner.LAMBDA,
                     "rule", "closed-form ridge regression of the last layer, shrunk towards the base's");
             default -> {
                 Map<String, Object> m = new LinkedHashMap<>(Map.of("inner_steps", a.steps(), "step_size",

@@ -9,12 +9,11 @@ import io.metastream.learn.BaseModel;
 import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.GradientLearner;
+import io.metastream.learn.LearnerKind;
 import io.metastream.learn.Loss;
 import io.metastream.learn.MlpArchitecture;
 import io.metastream.learn.ParameterFile;
-import io.metastream.learn.RidgeHeadLearner;
 import io.metastream.learn.Support;
-import io.metastream.learn.TaskEncoderLearner;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStoreException;
@@ -44,8 +43,8 @@ class BaseModelArtifactsTest {
         Support support = new Support(new float[][] {{0.5f}, {-2f}, {3f}}, new float[] {0.4f, -0.9f, 0.1f});
         float[][] queries = {{1f}, {-4f}};
         try (GradientLearner learner = new GradientLearner(Device.cpu())) {
-            for (String learnerName : BaseModelArtifacts.GRADIENT_LEARNERS) {
-                boolean vector = BaseModelArtifacts.STEP_SIZE_LEARNERS.contains(learnerName);
+            for (String learnerName : LearnerKind.ids(LearnerKind::takesInnerSteps)) {
+                boolean vector = LearnerKind.fromId(learnerName).hasStepSizes();
                 BaseModel saved = new BaseModel("x@0", learnerName, ARCH, randomVector(1, 0.5f),
                         new AdaptationSettings(3, 0.01f), vector ? randomVector(2, 0.05f) : null);
                 ModelManifest m = BaseModelArtifacts.publish(store, learnerName, saved, Map.of("seed", 1));
@@ -105,7 +104,7 @@ class BaseModelArtifactsTest {
         MlpArchitecture encoder = MlpArchitecture.parse("2-40-40-8");
         MlpArchitecture decoder = MlpArchitecture.parse("9-40-40-1");
         BaseModel encoderBase = BaseModel.taskEncoder("te@0", encoder, random(encoder, 5), decoder, random(decoder, 6));
-        BaseModel ridgeBase = new BaseModel("r@0", RidgeHeadLearner.ID, ARCH, randomVector(7, 0.5f),
+        BaseModel ridgeBase = new BaseModel("r@0", LearnerKind.ANIL_RIDGE.id(), ARCH, randomVector(7, 0.5f),
                 AdaptationSettings.NONE);
         Support support = new Support(new float[][] {{0.5f}, {-2f}, {3f}}, new float[] {0.4f, -0.9f, 0.1f});
         float[][] queries = {{1f}, {-4f}};
@@ -126,12 +125,12 @@ class BaseModelArtifactsTest {
                 assertThat(learner.predict(loaded, List.<float[]>of(b), List.<float[][]>of(queries))[0])
                         .containsExactly(learner.predict(saved, List.<float[]>of(a), List.<float[][]>of(queries))[0]);
             }
-            BaseModel loaded = BaseModelArtifacts.load(store, TaskEncoderLearner.ID, "1");
+            BaseModel loaded = BaseModelArtifacts.load(store, LearnerKind.TASK_ENCODER.id(), "1");
             assertThat(loaded.encoderArchitecture()).isEqualTo(encoder);
             assertThat(loaded.encoderParameters()).containsExactly(encoderBase.encoderParameters());
             assertThat(learner.adapt(loaded, List.of(support)).tasks().get(0).state()).hasSize(8);
-            assertThat(learner.adapt(BaseModelArtifacts.load(store, RidgeHeadLearner.ID, "1"), List.of(support))
-                    .tasks().get(0).state()).hasSize(41);
+            BaseModel ridge = BaseModelArtifacts.load(store, LearnerKind.ANIL_RIDGE.id(), "1");
+            assertThat(learner.adapt(ridge, List.of(support)).tasks().get(0).state()).hasSize(41);
         }
     }
 
@@ -139,7 +138,8 @@ class BaseModelArtifactsTest {
     void shouldRefuseATaskEncoderArtifactWithoutItsEncoder(@TempDir Path dir) {
         LocalDirectoryModelStore store = new LocalDirectoryModelStore(dir);
         MlpArchitecture decoder = MlpArchitecture.parse("9-40-40-1");
-        ModelManifest.Builder draft = ModelManifest.builder().setLearner(TaskEncoderLearner.ID).setArchitecture("mlp")
+        ModelManifest.Builder draft = ModelManifest.builder().setLearner(LearnerKind.TASK_ENCODER.id())
+                .setArchitecture("mlp")
                 .setInputShape(1).optAdaptation(Map.of("inner_steps", 0));
         store.publish("te", draft, Map.of(BaseModelArtifacts.PARAMETERS_FILE,
                 ParameterFile.write(decoder, random(decoder, 3))));

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.metastream.server.PrometheusText;
+import io.metastream.streamapp.MetastreamCommand;
 import io.metastream.streams.MetastreamConfig;
 import io.metastream.streams.MetastreamMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -23,6 +24,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.yaml.snakeyaml.Yaml;
+import picocli.CommandLine;
 
 /**
  * No Docker engine runs in CI, so what can be checked without one is checked here: the compose
@@ -129,6 +131,20 @@ class DockerConfigTest {
         String output = new String(bash.getInputStream().readAllBytes());
         assertThat(bash.waitFor()).as(output).isZero();
         assertThat(Files.readString(script)).contains("docker compose -f docker/compose.yaml", "/ready");
+    }
+
+    /** The application commands the script runs in one-off containers are ones this build accepts. */
+    @Test
+    void shouldRunOnlyCommandLinesTheApplicationParses() throws IOException {
+        Matcher m = Pattern.compile("run --rm --no-deps metastream ([^\n]+)").matcher(
+                Files.readString(DOCKER.resolve("up.sh")));
+        int commands = 0;
+        while (m.find()) {
+            String[] args = m.group(1).replaceAll("\\s*\\d?[|;&>].*$", "").trim().split("\\s+");
+            new CommandLine(new MetastreamCommand()).parseArgs(args); // throws on an unknown option or command
+            commands++;
+        }
+        assertThat(commands).as("models list and train").isGreaterThanOrEqualTo(2);
     }
 
     private static Properties properties() throws IOException {

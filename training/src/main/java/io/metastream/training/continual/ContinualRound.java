@@ -2,12 +2,13 @@ package io.metastream.training.continual;
 
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
-import io.metastream.learn.GradientLearner;
 import io.metastream.learn.Learner;
+import io.metastream.learn.LearnerKind;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Predicate;
 
 /**
  * One round of continual meta-training: the most recent {@code heldOut} tasks are kept out, the
@@ -40,13 +41,13 @@ public final class ContinualRound {
         if (tasks.size() - heldOut < 2 || heldOut < 2) {
             return Optional.empty();
         }
-        MetaTrainer.Algorithm algorithm = MetaTrainer.Algorithm.fromId(champion.learner());
-        if (!GradientLearner.LEARNER_IDS.contains(champion.learner()) || algorithm == MetaTrainer.Algorithm.MAML) {
-            // Second-order MAML would work but costs a Hessian-vector product per step; the
-            // first-order algorithms are the ones a background round can afford.
-            throw new IllegalArgumentException("continual meta-training supports reptile, fomaml, metasgd and anil; "
-                    + champion + " is " + champion.learner());
-        }
+        // Second-order MAML would work but costs a Hessian-vector product per step; the
+        // first-order algorithms are the ones a background round can afford.
+        Predicate<LearnerKind> continuable = k -> k.takesInnerSteps() && k != LearnerKind.MAML;
+        LearnerKind kind = champion.kind().filter(continuable).orElseThrow(() -> new IllegalArgumentException(
+                "continual meta-training supports " + LearnerKind.ids(continuable) + "; " + champion + " is "
+                        + champion.learner()));
+        MetaTrainer.Algorithm algorithm = MetaTrainer.Algorithm.of(kind);
         List<TaskBuffer.BufferedTask> train = tasks.subList(0, tasks.size() - heldOut);
         List<TaskBuffer.BufferedTask> judgeOn = tasks.subList(tasks.size() - heldOut, tasks.size());
         MetaTrainingPlan plan = new MetaTrainingPlan(champion.architecture(), champion.adaptation(), s.iterations(),

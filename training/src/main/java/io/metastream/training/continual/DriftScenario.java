@@ -118,8 +118,9 @@ public final class DriftScenario {
     }
 
     private static BaseModel train(String version, SinusoidTasks family, MetaTrainingPlan plan) {
-        MetaTrainer.Result r = new MetaTrainer(MetaTrainer.Algorithm.REPTILE, DjlRuntime.defaultDevice())
+        MetaTrainer.Algorithm reptile = MetaTrainer.Algorithm.REPTILE;
+        MetaTrainer.Result r = new MetaTrainer(reptile, DjlRuntime.defaultDevice())
                 .train(family, plan, (d, t, l) -> { });
-        return new BaseModel(version, "reptile", plan.architecture(), r.parameters(), plan.adaptation());
+        return new BaseModel(version, reptile.id(), plan.architecture(), r.parameters(), plan.adaptation());
     }
 }

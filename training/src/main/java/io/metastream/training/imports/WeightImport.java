@@ -2,7 +2,7 @@ package io.metastream.training.imports;
 
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
-import io.metastream.learn.GradientLearner;
+import io.metastream.learn.LearnerKind;
 import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStore;
@@ -16,6 +16,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /**
  * Brings an MLP trained elsewhere (PyTorch, saved as safetensors) into the model store as a
@@ -23,6 +24,9 @@ import java.util.Map;
  * checked by {@link MlpImport}; the provenance records the file's SHA-256, its layers and metadata.
  */
 public final class WeightImport {
+    /** The learners an imported MLP can name: those adapted by SGD steps of one scalar size. */
+    public static final Predicate<LearnerKind> IMPORTABLE = k -> k.takesInnerSteps() && !k.hasStepSizes();
+
     private WeightImport() {
     }
 
@@ -30,16 +34,17 @@ public final class WeightImport {
      * Imports {@code file} and publishes it as the next version of {@code name}.
      *
      * @param layers the Linear layers' name prefixes in order, or empty to discover them
-     * @param learner the manifest learner id, one of {@link GradientLearner#LEARNER_IDS} (the inner
+     * @param learner the learner the manifest names, one that takes plain SGD steps (the inner
      *     loop is plain SGD with {@code adaptation}'s step size)
      * @throws IllegalArgumentException if the file does not hold a chain of Linear layers, naming
      *     the tensor
      */
-    public static ModelManifest publish(ModelStore store, String name, Path file, List<String> layers, String learner,
-            AdaptationSettings adaptation) throws IOException {
-        if (!GradientLearner.LEARNER_IDS.contains(learner) || learner.equals("metasgd") || learner.equals("anil")) {
+    public static ModelManifest publish(ModelStore store, String name, Path file, List<String> layers,
+            LearnerKind learner, AdaptationSettings adaptation) throws IOException {
+        if (!IMPORTABLE.test(learner)) {
             throw new IllegalArgumentException("an imported MLP is adapted by plain SGD: learner must be one of "
-                    + "reptile, fomaml, maml or pretrain (metasgd and anil need step sizes), got '" + learner + "'");
+                    + LearnerKind.ids(IMPORTABLE) + " (" + LearnerKind.ids(LearnerKind::hasStepSizes)
+                    + " need step sizes), got '" + learner.id() + "'");
         }
         MlpImport.Imported imported = MlpImport.fromSafetensors(file, layers);
         imported.declaredLoss().ifPresent(declared -> {
@@ -48,8 +53,8 @@ public final class WeightImport {
                         + "the import asks for '" + adaptation.loss().id() + "'");
             }
         });
-        BaseModel base = new BaseModel(name + "@candidate", learner, imported.architecture(), imported.parameters(),
-                adaptation);
+        BaseModel base = new BaseModel(name + "@candidate", learner.id(), imported.architecture(),
+                imported.parameters(), adaptation);
         Map<String, Object> provenance = new LinkedHashMap<>();
         provenance.put("imported_from", file.getFileName().toString());
         provenance.put("format", "safetensors");

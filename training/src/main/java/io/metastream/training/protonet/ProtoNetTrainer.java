@@ -16,6 +16,7 @@ import ai.djl.training.optimizer.Adam;
 import ai.djl.training.tracker.Tracker;
 import io.metastream.data.omniglot.EpisodeSampler;
 import io.metastream.data.omniglot.Omniglot;
+import io.metastream.learn.LearnerKind;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.omniglot.ConvEmbedding;
 import io.metastream.learn.omniglot.PrototypeMath;
@@ -63,7 +64,7 @@ public final class ProtoNetTrainer {
         DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.l2Loss()) // unused: the loss is computed below
                 .optOptimizer(Adam.builder().optLearningRateTracker(schedule).build())
                 .optDevices(new Device[] {device});
-        try (Model model = Model.newInstance("protonet", device)) {
+        try (Model model = Model.newInstance(LearnerKind.PROTONET.id(), device)) {
             SequentialBlock block = ConvEmbedding.block();
             model.setBlock(block);
             try (Trainer trainer = model.newTrainer(config)) {

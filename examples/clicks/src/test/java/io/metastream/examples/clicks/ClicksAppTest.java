@@ -61,7 +61,7 @@ class ClicksAppTest {
         SyntheticClicks.Population population = new SyntheticClicks.Population(DIM, 42L);
         Path csv = TaskRecords.writeCsv(dir.resolve("click-log.csv"), population.users("user-", 400, 1L, 1_700_000_000_000L));
 
-        // What `train --dataset records --data click-log.csv --loss logistic --hidden 32` runs.
+        // What `train records --data click-log.csv --loss logistic --hidden 32` runs.
         RecordsTraining.Data data = RecordsTraining.Data.split(TaskRecords.read(csv), 0.25, 3L);
         MetaTrainingPlan plan = new MetaTrainingPlan(RecordsTraining.architecture(DIM, List.of(32)),
                 new AdaptationSettings(5, 0.3f, 0f, Loss.LOGISTIC), 1000, 16, SHOTS, 20, 0.003f, 7L, 0.1f);
