@@ -78,6 +78,8 @@ public final class GpuAdaptation {
         BaseModel base = Workloads.base();
         report.put("baseTrainingSeconds", (System.nanoTime() - trainStart) / 1e9);
         report.put("base", base.toString());
+        // For adaptation_reference.py, which then adapts from the same point in parameter space.
+        report.put("baseParameters", base.parameters());
 
         List<Map<String, Object>> results = new ArrayList<>();
         int failed = 0;
