@@ -4,7 +4,7 @@ import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.GradientLearner;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -45,7 +45,7 @@ public class AdaptationBenchmark {
 
     private GradientLearner learner;
     private BaseModel base;
-    private List<List<Support>> batches;
+    private List<List<SampleSet>> batches;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -66,7 +66,7 @@ public class AdaptationBenchmark {
     @OperationsPerInvocation(Workloads.POOL)
     public void batched(Blackhole bh, CpuTime cpu) {
         cpu.start();
-        for (List<Support> batch : batches) {
+        for (List<SampleSet> batch : batches) {
             bh.consume(learner.adapt(base, batch));
         }
         cpu.stop(Workloads.POOL);

@@ -4,7 +4,7 @@ import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.GradientLearner;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -42,7 +42,7 @@ public class BaselineBenchmark {
     private BaseModel base;
     private float[] theta;
     private AdaptationSettings settings;
-    private List<Support> supports;
+    private List<SampleSet> supports;
     private PlainJavaMlp plain;
 
     @Setup(Level.Trial)
@@ -66,7 +66,7 @@ public class BaselineBenchmark {
     @OperationsPerInvocation(TASKS)
     public void djlOneTaskAtATime(Blackhole bh, CpuTime cpu) {
         cpu.start();
-        for (Support s : supports) {
+        for (SampleSet s : supports) {
             bh.consume(learner.adapt(base, List.of(s)));
         }
         cpu.stop(TASKS);
@@ -76,7 +76,7 @@ public class BaselineBenchmark {
     @OperationsPerInvocation(TASKS)
     public void plainJava(Blackhole bh, CpuTime cpu) {
         cpu.start();
-        for (Support s : supports) {
+        for (SampleSet s : supports) {
             bh.consume(plain.adapt(theta, s, settings));
         }
         cpu.stop(TASKS);

@@ -1,10 +1,10 @@
 package io.metastream.bench;
 
-import io.metastream.learn.AdaptedTask;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.GradientLearner;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
+import io.metastream.learn.TaskAdaptation;
 import java.util.List;
 
 /**
@@ -24,14 +24,14 @@ final class Equivalence {
      * @throws IllegalStateException if any task's parameters differ by more than {@link #TOLERANCE},
      *     its support losses by more than that relative to their size, or its fall-back decision differs
      */
-    static float check(GradientLearner learner, BaseModel base, List<Support> supports) {
-        List<AdaptedTask> batched = learner.adapt(base, supports).tasks();
+    static float check(GradientLearner learner, BaseModel base, List<SampleSet> supports) {
+        List<TaskAdaptation> batched = learner.adapt(base, supports).tasks();
         PlainJavaMlp plain = new PlainJavaMlp(base.architecture());
         float[] theta = base.parameters();
         float worst = 0f;
         for (int t = 0; t < supports.size(); t++) {
             PlainJavaMlp.Adapted mine = plain.adapt(theta, supports.get(t), base.adaptation());
-            AdaptedTask theirs = batched.get(t);
+            TaskAdaptation theirs = batched.get(t);
             if (mine.fellBack() != theirs.fellBack()) {
                 throw new IllegalStateException("task " + t + ": plain Java fell back " + mine.fellBack()
                         + ", GradientLearner " + theirs.fellBack());
@@ -60,7 +60,7 @@ final class Equivalence {
     public static void main(String[] args) {
         DjlRuntime.start(1);
         BaseModel base = Workloads.base();
-        List<Support> supports = Workloads.supports(Workloads.POOL);
+        List<SampleSet> supports = Workloads.supports(Workloads.POOL);
         try (GradientLearner learner = new GradientLearner(DjlRuntime.defaultDevice())) {
             float worst = check(learner, base, supports);
             System.out.printf("plain Java matches GradientLearner on %d tasks of %s: max |diff| %.3g <= %.0g%n",

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.GradientLearner;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
@@ -144,7 +144,7 @@ public final class GpuAdaptation {
      */
     private static Map<String, Object> measure(GradientLearner learner, BaseModel base, int size, long warmupMs,
             int iterations, long iterationMs) {
-        List<List<Support>> batches = Workloads.batches(Workloads.supports(Math.max(Workloads.POOL, size)), size);
+        List<List<SampleSet>> batches = Workloads.batches(Workloads.supports(Math.max(Workloads.POOL, size)), size);
         int pool = batches.stream().mapToInt(List::size).sum();
         long until = System.nanoTime() + warmupMs * 1_000_000;
         do {
@@ -181,8 +181,8 @@ public final class GpuAdaptation {
         return row;
     }
 
-    private static void pass(GradientLearner learner, BaseModel base, List<List<Support>> batches) {
-        for (List<Support> batch : batches) {
+    private static void pass(GradientLearner learner, BaseModel base, List<List<SampleSet>> batches) {
+        for (List<SampleSet> batch : batches) {
             if (learner.adapt(base, batch).tasks().size() != batch.size()) {
                 throw new IllegalStateException("adapt returned the wrong number of tasks");
             }

@@ -3,7 +3,7 @@ package io.metastream.bench;
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.Finite;
 import io.metastream.learn.MlpArchitecture;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import java.util.Arrays;
 
 /**
@@ -52,7 +52,7 @@ final class PlainJavaMlp {
     }
 
     /** Adapts {@code base} to {@code support}; {@code base} is not modified. */
-    Adapted adapt(float[] base, Support support, AdaptationSettings settings) {
+    Adapted adapt(float[] base, SampleSet support, AdaptationSettings settings) {
         if (base.length != parameterCount) {
             throw new IllegalArgumentException("expected " + parameterCount + " parameters, got " + base.length);
         }
@@ -86,7 +86,7 @@ final class PlainJavaMlp {
         deltaPrev = new float[rows * maxWidth];
     }
 
-    private void loadInputs(Support support) {
+    private void loadInputs(SampleSet support) {
         int d = layers[0];
         float[][] features = support.features();
         for (int r = 0; r < features.length; r++) {

@@ -1,10 +1,10 @@
 package io.metastream.bench;
 
-import io.metastream.learn.AdaptedTask;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.GradientLearner;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
+import io.metastream.learn.TaskAdaptation;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -49,9 +49,9 @@ public class PredictionBenchmark {
         DjlRuntime.start(1);
         base = Workloads.base();
         learner = new GradientLearner(DjlRuntime.defaultDevice());
-        List<Support> supports = Workloads.supports(Workloads.POOL);
+        List<SampleSet> supports = Workloads.supports(Workloads.POOL);
         List<float[]> states = new ArrayList<>(supports.size());
-        for (AdaptedTask t : learner.adapt(base, supports).tasks()) {
+        for (TaskAdaptation t : learner.adapt(base, supports).tasks()) {
             states.add(t.state());
         }
         Random random = new Random(7L);

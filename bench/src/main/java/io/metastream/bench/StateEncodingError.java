@@ -2,11 +2,11 @@ package io.metastream.bench;
 
 import io.metastream.data.sinusoid.SinusoidTasks;
 import io.metastream.learn.AdaptedBatch;
-import io.metastream.learn.AdaptedTask;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.GradientLearner;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
+import io.metastream.learn.TaskAdaptation;
 import io.metastream.learn.TaskFamily;
 import io.metastream.streams.internals.AdaptedStateCodec;
 import java.util.ArrayList;
@@ -51,7 +51,7 @@ public final class StateEncodingError {
                 List<float[]> compact = new ArrayList<>();
                 List<float[][]> inputs = new ArrayList<>();
                 for (int t = 0; t < chunk.size(); t++) {
-                    AdaptedTask task = adapted.tasks().get(t);
+                    TaskAdaptation task = adapted.tasks().get(t);
                     AdaptedStateCodec.Encoded encoded = AdaptedStateCodec.encode(task.state(), baseParameters,
                             AdaptedStateCodec.INT8_DELTA);
                     bytesFloat = 4 * task.state().length;
@@ -64,7 +64,7 @@ public final class StateEncodingError {
                 float[][] b = learner.predict(base, compact, inputs);
                 float[][] c = learner.predict(base, Arrays.asList(new float[chunk.size()][]), inputs);
                 for (int t = 0; t < chunk.size(); t++) {
-                    Support query = chunk.get(t).query();
+                    SampleSet query = chunk.get(t).query();
                     for (int i = 0; i < query.size(); i++) {
                         double truth = query.targets()[i];
                         mseFloat += (a[t][i] - truth) * (a[t][i] - truth);

@@ -5,7 +5,7 @@ import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -37,10 +37,10 @@ final class Workloads {
     }
 
     /** {@code n} support sets of {@link #SHOTS} points, each from its own sinusoid; the same for a seed. */
-    static List<Support> supports(int n) {
+    static List<SampleSet> supports(int n) {
         Random random = new Random(SEED);
         SinusoidTasks family = new SinusoidTasks();
-        List<Support> out = new ArrayList<>(n);
+        List<SampleSet> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             out.add(family.sampleTask(random).sample(random, SHOTS));
         }

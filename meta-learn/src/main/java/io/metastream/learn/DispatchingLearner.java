@@ -89,7 +89,7 @@ public final class DispatchingLearner implements Learner {
     }
 
     @Override
-    public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
+    public AdaptedBatch adapt(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
         return forBase(base).adapt(base, supports, settings);
     }
 

@@ -69,8 +69,8 @@ public final class Evaluation {
         double[] adaptedMse = new double[tasks];
         for (int from = 0; from < tasks; from += batchSize) {
             int n = Math.min(batchSize, tasks - from);
-            List<Support> supports = new ArrayList<>(n);
-            List<Support> queries = new ArrayList<>(n);
+            List<SampleSet> supports = new ArrayList<>(n);
+            List<SampleSet> queries = new ArrayList<>(n);
             for (int t = 0; t < n; t++) {
                 TaskFamily.Episode e = family.sample(random, shots, querySize);
                 supports.add(e.support());

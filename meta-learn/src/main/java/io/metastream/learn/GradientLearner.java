@@ -8,7 +8,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Adaptation by a few SGD steps from the base, batched over tasks: the online half of MAML,
@@ -36,13 +35,13 @@ public final class GradientLearner implements Learner {
     static final int GROUP_PADDING = 16;
 
     @Override
-    public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
+    public AdaptedBatch adapt(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
         long start = System.nanoTime();
         DjlRuntime.configureCurrentThread();
         Integer[] order = new Integer[supports.size()];
         Arrays.setAll(order, i -> i);
         Arrays.sort(order, Comparator.comparingInt(i -> supports.get(i).size()));
-        AdaptedTask[] results = new AdaptedTask[supports.size()];
+        TaskAdaptation[] results = new TaskAdaptation[supports.size()];
         int from = 0;
         while (from < order.length) {
             int smallest = supports.get(order[from]).size();
@@ -51,11 +50,11 @@ public final class GradientLearner implements Learner {
             while (to < order.length && supports.get(order[to]).size() <= largest) {
                 to++;
             }
-            List<Support> group = new ArrayList<>(to - from);
+            List<SampleSet> group = new ArrayList<>(to - from);
             for (int k = from; k < to; k++) {
                 group.add(supports.get(order[k]));
             }
-            List<AdaptedTask> adapted = adaptGroup(base, group, settings);
+            List<TaskAdaptation> adapted = adaptGroup(base, group, settings);
             for (int k = from; k < to; k++) {
                 results[order[k]] = adapted.get(k - from);
             }
@@ -66,9 +65,9 @@ public final class GradientLearner implements Learner {
     }
 
     /** One batched call for support sets of similar sizes. */
-    private List<AdaptedTask> adaptGroup(BaseModel base, List<Support> supports, AdaptationSettings settings) {
+    private List<TaskAdaptation> adaptGroup(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
         MlpArchitecture arch = base.architecture();
-        List<AdaptedTask> results = new ArrayList<>(supports.size());
+        List<TaskAdaptation> results = new ArrayList<>(supports.size());
         try (NDManager scratch = root.newSubManager()) {
             TaskBatch batch = TaskBatch.of(scratch, supports, arch.inputDim(), settings.supportPrior());
             List<NDArray> theta = MlpMath.unpack(baseRows(scratch, base, 1), arch);
@@ -100,7 +99,7 @@ public final class GradientLearner implements Learner {
                 // loss of base and state alike (inf <= inf), and such a state would be stored.
                 float[] adapted = Arrays.copyOfRange(all, t * p, (t + 1) * p);
                 boolean fallBack = !(after[t] <= before[t]) || !Float.isFinite(after[t]) || !Finite.all(adapted);
-                results.add(new AdaptedTask(fallBack ? base.parameters() : adapted, supports.get(t).size(),
+                results.add(new TaskAdaptation(fallBack ? base.parameters() : adapted, supports.get(t).size(),
                         before[t], fallBack ? before[t] : after[t], fallBack));
             }
         }
@@ -129,9 +128,9 @@ public final class GradientLearner implements Learner {
             }
             System.arraycopy(state, 0, rows, t * p, p);
         }
-        List<Support> asSets = new ArrayList<>(tasks);
+        List<SampleSet> asSets = new ArrayList<>(tasks);
         for (float[][] q : queries) {
-            asSets.add(new Support(q, new float[q.length]));
+            asSets.add(new SampleSet(q, new float[q.length]));
         }
         DjlRuntime.configureCurrentThread();
         try (NDManager scratch = root.newSubManager()) {

@@ -11,7 +11,7 @@ import java.util.List;
  */
 public interface Learner extends AutoCloseable {
     /** Adapts {@code base} to each support set with the base's own adaptation settings. */
-    default AdaptedBatch adapt(BaseModel base, List<Support> supports) {
+    default AdaptedBatch adapt(BaseModel base, List<SampleSet> supports) {
         return adapt(base, supports, base.adaptation());
     }
 
@@ -20,7 +20,7 @@ public interface Learner extends AutoCloseable {
      *
      * @throws IllegalArgumentException if a feature vector does not match the base's input size
      */
-    AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings);
+    AdaptedBatch adapt(BaseModel base, List<SampleSet> supports, AdaptationSettings settings);
 
     /**
      * Predicts {@code queries.get(t)} with {@code states.get(t)}, or with the unadapted base where

@@ -7,7 +7,6 @@ import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 import java.util.Random;
 
 /**
@@ -161,8 +160,8 @@ public final class MetaTrainer {
         float[] curve = new float[plan.iterations()];
         try (NDManager root = NDManager.newBaseManager(device)) {
             for (int it = 0; it < plan.iterations(); it++) {
-                List<Support> supports = new ArrayList<>(plan.metaBatch());
-                List<Support> queries = new ArrayList<>(plan.metaBatch());
+                List<SampleSet> supports = new ArrayList<>(plan.metaBatch());
+                List<SampleSet> queries = new ArrayList<>(plan.metaBatch());
                 for (int t = 0; t < plan.metaBatch(); t++) {
                     TaskFamily.Episode e = family.sample(random, plan.shots(), plan.queryShots());
                     supports.add(e.support());
@@ -232,8 +231,8 @@ public final class MetaTrainer {
     }
 
     /** Fills {@code direction} (a descent direction for theta) and returns the mean query loss. */
-    private float outerDirection(NDManager scratch, MlpArchitecture arch, float[] theta, List<Support> supports,
-            List<Support> queries, AdaptationSettings adaptation, float[] direction) {
+    private float outerDirection(NDManager scratch, MlpArchitecture arch, float[] theta, List<SampleSet> supports,
+            List<SampleSet> queries, AdaptationSettings adaptation, float[] direction) {
         TaskBatch support = TaskBatch.of(scratch, supports, arch.inputDim(), adaptation.supportPrior());
         TaskBatch query = TaskBatch.of(scratch, queries, arch.inputDim());
         NDArray thetaRow = scratch.create(theta, new Shape(1, theta.length));

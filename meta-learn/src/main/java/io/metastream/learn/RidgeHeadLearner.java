@@ -45,11 +45,11 @@ public final class RidgeHeadLearner implements Learner {
      * after the solve is not finite falls back to the base's head.
      */
     @Override
-    public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
+    public AdaptedBatch adapt(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
         long start = System.nanoTime();
         DjlRuntime.configureCurrentThread();
         MlpArchitecture arch = base.architecture();
-        List<AdaptedTask> results = new ArrayList<>(supports.size());
+        List<TaskAdaptation> results = new ArrayList<>(supports.size());
         if (!supports.isEmpty()) {
             try (NDManager scratch = root.newSubManager()) {
                 TaskBatch batch = TaskBatch.of(scratch, supports, arch.inputDim());
@@ -67,9 +67,9 @@ public final class RidgeHeadLearner implements Learner {
                     // the right-hand side in float32, and the solve returns NaN or a huge head:
                     // keep the base's head then, as for an empty support set.
                     if (Float.isFinite(after[t]) && Finite.all(solved)) {
-                        results.add(new AdaptedTask(solved, supports.get(t).size(), before[t], after[t], false));
+                        results.add(new TaskAdaptation(solved, supports.get(t).size(), before[t], after[t], false));
                     } else {
-                        results.add(new AdaptedTask(Arrays.copyOfRange(params, params.length - size, params.length),
+                        results.add(new TaskAdaptation(Arrays.copyOfRange(params, params.length - size, params.length),
                                 supports.get(t).size(), before[t], before[t], true));
                     }
                 }
@@ -98,7 +98,7 @@ public final class RidgeHeadLearner implements Learner {
         int size = headSize(arch);
         float[] params = base.parametersView();
         float[] heads = new float[tasks * size];
-        List<Support> asSets = new ArrayList<>(tasks);
+        List<SampleSet> asSets = new ArrayList<>(tasks);
         for (int t = 0; t < tasks; t++) {
             float[] state = states.get(t);
             if (state != null && state.length != size) {
@@ -107,7 +107,7 @@ public final class RidgeHeadLearner implements Learner {
             }
             System.arraycopy(state == null ? params : state, state == null ? params.length - size : 0, heads,
                     t * size, size);
-            asSets.add(new Support(queries.get(t), new float[queries.get(t).length]));
+            asSets.add(new SampleSet(queries.get(t), new float[queries.get(t).length]));
         }
         DjlRuntime.configureCurrentThread();
         try (NDManager scratch = root.newSubManager()) {

@@ -25,24 +25,24 @@ final class TaskBatch {
     }
 
     /** Rows weighted by {@code 1/n_t}: each task's loss is its mean. */
-    static TaskBatch of(NDManager manager, List<Support> sets, int inputDim) {
+    static TaskBatch of(NDManager manager, List<SampleSet> sets, int inputDim) {
         return of(manager, sets, inputDim, 0f);
     }
 
     /**
      * @throws IllegalArgumentException if a feature vector's length is not {@code inputDim}
      */
-    static TaskBatch of(NDManager manager, List<Support> sets, int inputDim, float prior) {
+    static TaskBatch of(NDManager manager, List<SampleSet> sets, int inputDim, float prior) {
         int tasks = sets.size();
         int rows = 1;
-        for (Support s : sets) {
+        for (SampleSet s : sets) {
             rows = Math.max(rows, s.size());
         }
         float[] x = new float[tasks * rows * inputDim];
         float[] y = new float[tasks * rows];
         float[] w = new float[tasks * rows];
         for (int t = 0; t < tasks; t++) {
-            Support s = sets.get(t);
+            SampleSet s = sets.get(t);
             int n = s.size();
             for (int k = 0; k < n; k++) {
                 float[] f = s.features()[k];

@@ -36,11 +36,11 @@ public final class TaskEncoderLearner implements Learner {
      *     the wrong length
      */
     @Override
-    public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
+    public AdaptedBatch adapt(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
         long start = System.nanoTime();
         requireEncoder(base);
         DjlRuntime.configureCurrentThread();
-        List<AdaptedTask> results = new ArrayList<>(supports.size());
+        List<TaskAdaptation> results = new ArrayList<>(supports.size());
         if (!supports.isEmpty()) {
             try (NDManager scratch = root.newSubManager()) {
                 TaskBatch batch = TaskBatch.of(scratch, supports, base.inputDim());
@@ -57,9 +57,9 @@ public final class TaskEncoderLearner implements Learner {
                     // An extreme support point (y = 3e38) overflows the encoder, and the mean is
                     // NaN or huge: keep the cold embedding then, the base's own answer.
                     if (Float.isFinite(after[t]) && Finite.all(embedding)) {
-                        results.add(new AdaptedTask(embedding, supports.get(t).size(), before[t], after[t], false));
+                        results.add(new TaskAdaptation(embedding, supports.get(t).size(), before[t], after[t], false));
                     } else {
-                        results.add(new AdaptedTask(new float[r], supports.get(t).size(), before[t], before[t], true));
+                        results.add(new TaskAdaptation(new float[r], supports.get(t).size(), before[t], before[t], true));
                     }
                 }
             }
@@ -87,7 +87,7 @@ public final class TaskEncoderLearner implements Learner {
         }
         int r = base.embeddingDim();
         float[] embeddings = new float[tasks * r];
-        List<Support> asSets = new ArrayList<>(tasks);
+        List<SampleSet> asSets = new ArrayList<>(tasks);
         for (int t = 0; t < tasks; t++) {
             float[] state = states.get(t);
             if (state != null) {
@@ -97,7 +97,7 @@ public final class TaskEncoderLearner implements Learner {
                 }
                 System.arraycopy(state, 0, embeddings, t * r, r);
             }
-            asSets.add(new Support(queries.get(t), new float[queries.get(t).length]));
+            asSets.add(new SampleSet(queries.get(t), new float[queries.get(t).length]));
         }
         DjlRuntime.configureCurrentThread();
         try (NDManager scratch = root.newSubManager()) {

@@ -83,8 +83,8 @@ public final class TaskEncoderTrainer {
         float[] curve = new float[plan.iterations()];
         try (NDManager root = NDManager.newBaseManager(device)) {
             for (int it = 0; it < plan.iterations(); it++) {
-                List<Support> supports = new ArrayList<>(plan.metaBatch());
-                List<Support> queries = new ArrayList<>(plan.metaBatch());
+                List<SampleSet> supports = new ArrayList<>(plan.metaBatch());
+                List<SampleSet> queries = new ArrayList<>(plan.metaBatch());
                 for (int t = 0; t < plan.metaBatch(); t++) {
                     TaskFamily.Episode e = family.sample(random, random.nextInt(plan.shots() + 1), plan.queryShots());
                     supports.add(e.support());

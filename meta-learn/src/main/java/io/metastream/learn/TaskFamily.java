@@ -14,6 +14,6 @@ public interface TaskFamily {
     String id();
 
     /** One task's support and query examples. */
-    record Episode(Support support, Support query) {
+    record Episode(SampleSet support, SampleSet query) {
     }
 }

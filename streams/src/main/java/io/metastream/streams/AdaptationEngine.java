@@ -1,10 +1,10 @@
 package io.metastream.streams;
 
 import io.metastream.learn.AdaptedBatch;
-import io.metastream.learn.AdaptedTask;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.Learner;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
+import io.metastream.learn.TaskAdaptation;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -217,7 +217,7 @@ public final class AdaptationEngine implements AutoCloseable {
             }
         }
         for (Map.Entry<BaseModel, List<Job>> group : byBase.entrySet()) {
-            List<Support> supports = new ArrayList<>();
+            List<SampleSet> supports = new ArrayList<>();
             List<String> ids = new ArrayList<>();
             for (Job job : group.getValue()) {
                 supports.addAll(job.supports);
@@ -225,7 +225,7 @@ public final class AdaptationEngine implements AutoCloseable {
                     ids.add(job.taskIds == null ? "?" : job.taskIds.get(i));
                 }
             }
-            AdaptedTask[] results = new AdaptedTask[supports.size()];
+            TaskAdaptation[] results = new TaskAdaptation[supports.size()];
             RuntimeException[] errors = new RuntimeException[supports.size()];
             long micros = 0;
             String device = learner.device();
@@ -233,7 +233,7 @@ public final class AdaptationEngine implements AutoCloseable {
             for (int from = 0; from < supports.size(); from += batchMax) {
                 int to = Math.min(supports.size(), from + batchMax);
                 try {
-                    List<Support> slice = supports.subList(from, to);
+                    List<SampleSet> slice = supports.subList(from, to);
                     AdaptedBatch batch = timed(() -> learner.adapt(group.getKey(), slice));
                     countCall(to - from, round, batch.micros());
                     for (int i = from; i < to; i++) {
@@ -249,7 +249,7 @@ public final class AdaptationEngine implements AutoCloseable {
                             to - from, group.getKey().version(), abbreviated(ids.subList(from, to)), batchFailure);
                     for (int i = from; i < to; i++) {
                         try {
-                            Support single = supports.get(i);
+                            SampleSet single = supports.get(i);
                             AdaptedBatch one = timed(() -> learner.adapt(group.getKey(), List.of(single)));
                             countCall(1, round, one.micros());
                             results[i] = one.tasks().get(0);
@@ -337,9 +337,9 @@ public final class AdaptationEngine implements AutoCloseable {
     public static final class Job {
         private final BaseModel base;
         private final List<String> taskIds;
-        private final List<Support> supports;
+        private final List<SampleSet> supports;
         private final Consumer<Job> whenAdapted;
-        private final AdaptedTask[] results;
+        private final TaskAdaptation[] results;
         private final RuntimeException[] errors;
         private long microsPerTask;
         private int callSize;
@@ -352,12 +352,12 @@ public final class AdaptationEngine implements AutoCloseable {
          * @param whenAdapted runs on the adapting thread once the results are in, before the job is
          *     done: work on the results that need not hold up the stream thread (encoding states)
          */
-        public Job(BaseModel base, List<Support> supports, Consumer<Job> whenAdapted) {
+        public Job(BaseModel base, List<SampleSet> supports, Consumer<Job> whenAdapted) {
             this(base, null, supports, whenAdapted);
         }
 
         /** @param taskIds the task of each support set, for the logs; or null when not known */
-        public Job(BaseModel base, List<String> taskIds, List<Support> supports, Consumer<Job> whenAdapted) {
+        public Job(BaseModel base, List<String> taskIds, List<SampleSet> supports, Consumer<Job> whenAdapted) {
             if (taskIds != null && taskIds.size() != supports.size()) {
                 throw new IllegalArgumentException(taskIds.size() + " task ids for " + supports.size() + " supports");
             }
@@ -365,11 +365,11 @@ public final class AdaptationEngine implements AutoCloseable {
             this.taskIds = taskIds == null ? null : List.copyOf(taskIds);
             this.supports = List.copyOf(supports);
             this.whenAdapted = whenAdapted;
-            this.results = new AdaptedTask[supports.size()];
+            this.results = new TaskAdaptation[supports.size()];
             this.errors = new RuntimeException[supports.size()];
         }
 
-        private void finish(AdaptedTask[] all, RuntimeException[] allErrors, int offset, long microsPerTask,
+        private void finish(TaskAdaptation[] all, RuntimeException[] allErrors, int offset, long microsPerTask,
                 int callSize, String device, int steps) {
             System.arraycopy(all, offset, results, 0, results.length);
             System.arraycopy(allErrors, offset, errors, 0, errors.length);
@@ -393,7 +393,7 @@ public final class AdaptationEngine implements AutoCloseable {
         }
 
         /** The adapted task {@code i}, or {@code null} when adapting it failed ({@link #error}). */
-        public AdaptedTask result(int i) {
+        public TaskAdaptation result(int i) {
             return results[i];
         }
 

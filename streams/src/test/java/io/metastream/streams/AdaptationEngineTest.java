@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.offset;
 
 import io.metastream.learn.BaseModel;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -30,8 +30,8 @@ class AdaptationEngineTest {
     void shouldGatherJobsFromSeveralThreadsIntoOneCallWithTheSameResults() throws Exception {
         engine = AdaptationEngine.shared(learner, 256, 2_000);
         BaseModel base = model.base();
-        List<Support> first = supports(3, 1);
-        List<Support> second = supports(4, 2);
+        List<SampleSet> first = supports(3, 1);
+        List<SampleSet> second = supports(4, 2);
         AdaptationEngine.Job a = new AdaptationEngine.Job(base, first, job -> { });
         AdaptationEngine.Job b = new AdaptationEngine.Job(base, second, job -> { });
         Thread other = new Thread(() -> engine.submit(b));
@@ -88,9 +88,9 @@ class AdaptationEngineTest {
     @Test
     void shouldFailOnlyThePoisonedTaskOfACall() throws Exception {
         engine = AdaptationEngine.shared(learner, 256, 0);
-        List<Support> tasks = new ArrayList<>(supports(3, 4));
+        List<SampleSet> tasks = new ArrayList<>(supports(3, 4));
         // Two features where the base takes one: the learner rejects the whole call.
-        tasks.set(1, new Support(new float[][] {{1f, 2f}}, new float[] {0.5f}));
+        tasks.set(1, new SampleSet(new float[][] {{1f, 2f}}, new float[] {0.5f}));
         AdaptationEngine.Job job = new AdaptationEngine.Job(model.base(), tasks, j -> { });
         engine.submit(job);
         awaitDone(job);
@@ -170,9 +170,9 @@ class AdaptationEngineTest {
     }
 
     /** Sinusoid-like support sets of 5 points each. */
-    private static List<Support> supports(int count, long seed) {
+    private static List<SampleSet> supports(int count, long seed) {
         Random random = new Random(seed);
-        List<Support> out = new ArrayList<>();
+        List<SampleSet> out = new ArrayList<>();
         for (int t = 0; t < count; t++) {
             float[][] x = new float[5][1];
             float[] y = new float[5];
@@ -181,7 +181,7 @@ class AdaptationEngineTest {
                 x[i][0] = (float) (random.nextDouble() * 10 - 5);
                 y[i] = (float) (3 * Math.sin(x[i][0] + phase));
             }
-            out.add(new Support(x, y));
+            out.add(new SampleSet(x, y));
         }
         return out;
     }

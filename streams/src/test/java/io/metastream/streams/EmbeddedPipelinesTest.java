@@ -9,7 +9,7 @@ import io.metastream.learn.AdaptedBatch;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.Learner;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import io.metastream.schemas.DeadLetter;
 import io.metastream.schemas.serde.AvroSerde;
 import java.nio.file.Path;
@@ -134,7 +134,7 @@ class EmbeddedPipelinesTest {
                 quick.adaptation());
         Learner constant = new Learner() {
             @Override
-            public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
+            public AdaptedBatch adapt(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
                 throw new UnsupportedOperationException("never adapts");
             }
 

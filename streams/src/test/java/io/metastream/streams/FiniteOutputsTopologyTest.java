@@ -5,13 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.djl.Device;
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.AdaptedBatch;
-import io.metastream.learn.AdaptedTask;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.Learner;
 import io.metastream.learn.LearnerKind;
 import io.metastream.learn.MlpArchitecture;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
+import io.metastream.learn.TaskAdaptation;
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.DeadLetter;
 import io.metastream.schemas.LabelledSample;
@@ -338,13 +338,13 @@ class FiniteOutputsTopologyTest {
         private final Learner delegate = new DispatchingLearner(Device.cpu());
 
         @Override
-        public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
+        public AdaptedBatch adapt(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
             AdaptedBatch batch = delegate.adapt(base, supports, settings);
-            List<AdaptedTask> nan = new ArrayList<>();
-            for (AdaptedTask t : batch.tasks()) {
+            List<TaskAdaptation> nan = new ArrayList<>();
+            for (TaskAdaptation t : batch.tasks()) {
                 float[] s = new float[t.state().length];
                 Arrays.fill(s, Float.NaN);
-                nan.add(new AdaptedTask(s, t.supportSize(), t.lossBefore(), Float.NaN, false));
+                nan.add(new TaskAdaptation(s, t.supportSize(), t.lossBefore(), Float.NaN, false));
             }
             return new AdaptedBatch(nan, batch.micros(), batch.device(), batch.steps());
         }

@@ -3,7 +3,7 @@ package io.metastream.streams;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.DeadLetter;
 import io.metastream.schemas.LabelledSample;
@@ -142,7 +142,7 @@ class MetastreamTopologyTest {
             // The stored state is the one adapting to all three samples gives.
             query("user-1", "q", 0.25f);
             driver.advanceWallClockTime(SAMPLE_WAIT);
-            Support all = new Support(new float[][] {{0.5f}, {1.5f}, {2.5f}}, new float[] {1f, 2f, 3f});
+            SampleSet all = new SampleSet(new float[][] {{0.5f}, {1.5f}, {2.5f}}, new float[] {1f, 2f, 3f});
             float[] state = model.learner().adapt(model.base(), List.of(all)).tasks().get(0).state();
             float expected = model.learner().predict(model.base(), List.of(state),
                     List.<float[][]>of(new float[][] {{0.25f}}))[0][0];
@@ -289,7 +289,7 @@ class MetastreamTopologyTest {
         assertThat(byId.get("before-s3").getAdaptedThrough()).isEqualTo(s2);
         assertThat(byId.get("after-all").getAdaptedThrough()).isEqualTo(s3);
         // Each answer is exactly the adaptation to its own prefix.
-        io.metastream.learn.Support two = new io.metastream.learn.Support(new float[][] {{-2f}, {-1f}},
+        io.metastream.learn.SampleSet two = new io.metastream.learn.SampleSet(new float[][] {{-2f}, {-1f}},
                 new float[] {1f, 2f});
         float[] state = model.learner().adapt(model.base(), List.of(two)).tasks().get(0).state();
         float expected = model.learner().predict(model.base(), List.of(state), List.<float[][]>of(new float[][] {{0.5f}}))[0][0];
@@ -310,7 +310,7 @@ class MetastreamTopologyTest {
         driver.advanceWallClockTime(Duration.ofMillis(200));
         Prediction p = predictions.readValue();
         assertThat(p.getSupportSize()).isEqualTo(2);
-        io.metastream.learn.Support two = new io.metastream.learn.Support(new float[][] {{-2f}, {-1f}},
+        io.metastream.learn.SampleSet two = new io.metastream.learn.SampleSet(new float[][] {{-2f}, {-1f}},
                 new float[] {1f, 2f});
         float[] state = model.learner().adapt(model.base(), List.of(two)).tasks().get(0).state();
         float expected = model.learner().predict(model.base(), List.of(state),

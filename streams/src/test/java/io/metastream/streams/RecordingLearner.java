@@ -4,7 +4,7 @@ import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.AdaptedBatch;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.Learner;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -51,7 +51,7 @@ public final class RecordingLearner implements Learner {
     }
 
     @Override
-    public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
+    public AdaptedBatch adapt(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
         String who = caller;
         threads.add(who != null ? who : Thread.currentThread().getName());
         entered.countDown();

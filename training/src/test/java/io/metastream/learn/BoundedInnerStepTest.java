@@ -50,14 +50,14 @@ class BoundedInnerStepTest {
     void shouldLandALinearModelOnASinglePointInOneStep() {
         BaseModel line = new BaseModel("line@1", "reptile", LINEAR, new float[] {0.5f, 0.1f},
                 settings(1, 10f, Loss.MSE, AdaptationSettings.InnerStep.BOUNDED));
-        Support point = new Support(new float[][] {{3f}}, new float[] {7f});
-        AdaptedTask t = learner.adapt(line, List.of(point)).tasks().get(0);
+        SampleSet point = new SampleSet(new float[][] {{3f}}, new float[] {7f});
+        TaskAdaptation t = learner.adapt(line, List.of(point)).tasks().get(0);
         assertThat(t.fellBack()).isFalse();
         assertThat(predict(line, t.state(), 3f)).isCloseTo(7f, within(1e-4f));
         float dw = t.state()[0] - 0.5f;
         float db = t.state()[1] - 0.1f;
         assertThat(dw / db).isCloseTo(3f, within(1e-4f));
-        AdaptedTask plain = learner.adapt(line, List.of(point),
+        TaskAdaptation plain = learner.adapt(line, List.of(point),
                 settings(1, 10f, Loss.MSE, AdaptationSettings.InnerStep.SGD)).tasks().get(0);
         assertThat(plain.fellBack()).as("a plain step of 10 overshoots").isTrue();
     }
@@ -93,14 +93,14 @@ class BoundedInnerStepTest {
             double e = (w - t * gw) * xs[k][0] + (b - t * gb) - ys[k];
             expectedLoss += e * e / xs.length;
         }
-        AdaptedTask one = learner.adapt(line, List.of(new Support(xs, ys))).tasks().get(0);
+        TaskAdaptation one = learner.adapt(line, List.of(new SampleSet(xs, ys))).tasks().get(0);
         assertThat((double) one.lossAfter()).isCloseTo(expectedLoss, within(1e-3 * expectedLoss + 1e-5));
         assertThat(one.lossAfter()).isLessThan(one.lossBefore() * 0.5f);
         // Many such steps keep going down; plain steps of 50 diverge.
-        AdaptedTask many = learner.adapt(line, List.of(new Support(xs, ys)),
+        TaskAdaptation many = learner.adapt(line, List.of(new SampleSet(xs, ys)),
                 settings(20, 50f, Loss.MSE, AdaptationSettings.InnerStep.BOUNDED)).tasks().get(0);
         assertThat(many.lossAfter()).isLessThan(one.lossAfter());
-        assertThat(learner.adapt(line, List.of(new Support(xs, ys)),
+        assertThat(learner.adapt(line, List.of(new SampleSet(xs, ys)),
                 settings(20, 50f, Loss.MSE, AdaptationSettings.InnerStep.SGD)).tasks().get(0).fellBack()).isTrue();
     }
 
@@ -109,7 +109,7 @@ class BoundedInnerStepTest {
     void shouldBoundPerParameterStepSizesToo() {
         BaseModel line = new BaseModel("line@1", "metasgd", LINEAR, new float[] {0.5f, 0.1f},
                 settings(1, 1f, Loss.MSE, AdaptationSettings.InnerStep.BOUNDED), new float[] {4f, 9f});
-        AdaptedTask t = learner.adapt(line, List.of(new Support(new float[][] {{-2f}}, new float[] {3f}))).tasks()
+        TaskAdaptation t = learner.adapt(line, List.of(new SampleSet(new float[][] {{-2f}}, new float[] {3f}))).tasks()
                 .get(0);
         assertThat(predict(line, t.state(), -2f)).isCloseTo(3f, within(1e-4f));
         // The direction is alpha * gradient: (4 * x, 9 * 1) with x = -2.
@@ -123,9 +123,9 @@ class BoundedInnerStepTest {
                 settings(5, 0.001f, Loss.MSE, AdaptationSettings.InnerStep.BOUNDED));
         BaseModel plain = new BaseModel("net@1", "reptile", NET, net.parameters(),
                 settings(5, 0.001f, Loss.MSE, AdaptationSettings.InnerStep.SGD));
-        List<Support> sets = tasks(new SinusoidTasks(), 12, 10, new Random(3));
-        List<AdaptedTask> b = learner.adapt(net, sets).tasks();
-        List<AdaptedTask> p = learner.adapt(plain, sets).tasks();
+        List<SampleSet> sets = tasks(new SinusoidTasks(), 12, 10, new Random(3));
+        List<TaskAdaptation> b = learner.adapt(net, sets).tasks();
+        List<TaskAdaptation> p = learner.adapt(plain, sets).tasks();
         for (int t = 0; t < sets.size(); t++) {
             assertThat(b.get(t).state()).containsExactly(p.get(t).state(), within(1e-6f));
         }
@@ -144,11 +144,11 @@ class BoundedInnerStepTest {
         BaseModel line = new BaseModel("line@1", "reptile", LINEAR, new float[] {2f, 1f},
                 settings(1, 200f, Loss.LOGISTIC, AdaptationSettings.InnerStep.BOUNDED));
         // Not separable: a plain step of 200 flings the line to a saturated, worse fit.
-        Support clicks = new Support(new float[][] {{-2f}, {-1f}, {1f}, {2f}}, new float[] {0f, 1f, 0f, 1f});
-        AdaptedTask t = learner.adapt(line, List.of(clicks)).tasks().get(0);
+        SampleSet clicks = new SampleSet(new float[][] {{-2f}, {-1f}, {1f}, {2f}}, new float[] {0f, 1f, 0f, 1f});
+        TaskAdaptation t = learner.adapt(line, List.of(clicks)).tasks().get(0);
         assertThat(t.fellBack()).isFalse();
         assertThat(t.lossAfter()).isLessThan(t.lossBefore());
-        AdaptedTask plain = learner.adapt(line, List.of(clicks),
+        TaskAdaptation plain = learner.adapt(line, List.of(clicks),
                 settings(1, 200f, Loss.LOGISTIC, AdaptationSettings.InnerStep.SGD)).tasks().get(0);
         assertThat(plain.fellBack()).isTrue();
     }
@@ -168,11 +168,11 @@ class BoundedInnerStepTest {
         BaseModel bounded = new BaseModel("sine@1", "reptile", NET, theta,
                 plan.adaptation().withInnerStep(AdaptationSettings.InnerStep.BOUNDED));
         Random r = new Random(99);
-        List<Support> onePoint = new ArrayList<>();
+        List<SampleSet> onePoint = new ArrayList<>();
         List<float[][]> queries = new ArrayList<>();
         List<Float> truth = new ArrayList<>();
-        for (Support s : tasks(new SinusoidTasks(), 400, 2, r)) {
-            onePoint.add(new Support(new float[][] {s.features()[0]}, new float[] {s.targets()[0]}));
+        for (SampleSet s : tasks(new SinusoidTasks(), 400, 2, r)) {
+            onePoint.add(new SampleSet(new float[][] {s.features()[0]}, new float[] {s.targets()[0]}));
             queries.add(new float[][] {s.features()[1]});
             truth.add(s.targets()[1]);
         }
@@ -186,7 +186,7 @@ class BoundedInnerStepTest {
         assertThat(mean(boundedErrors)).isLessThan(mean(plainErrors));
     }
 
-    private static double[] errors(BaseModel base, List<Support> supports, List<float[][]> queries, List<Float> truth) {
+    private static double[] errors(BaseModel base, List<SampleSet> supports, List<float[][]> queries, List<Float> truth) {
         List<float[]> states = new ArrayList<>();
         learner.adapt(base, supports).tasks().forEach(t -> states.add(t.state()));
         float[][] predicted = learner.predict(base, states, queries);
@@ -198,8 +198,8 @@ class BoundedInnerStepTest {
         return out;
     }
 
-    private static List<Support> tasks(SinusoidTasks family, int n, int size, Random r) {
-        List<Support> out = new ArrayList<>(n);
+    private static List<SampleSet> tasks(SinusoidTasks family, int n, int size, Random r) {
+        List<SampleSet> out = new ArrayList<>(n);
         for (int t = 0; t < n; t++) {
             out.add(family.sampleTask(r).sample(r, size));
         }

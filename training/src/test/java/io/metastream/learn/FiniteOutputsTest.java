@@ -81,14 +81,14 @@ class FiniteOutputsTest {
     }
 
     /** A sine task of 10 points with point 3 replaced by {@code (x, y)}. */
-    private static Support withPoint(long seed, float x, float y) {
+    private static SampleSet withPoint(long seed, float x, float y) {
         Random r = new Random(seed);
-        Support s = SINE.sampleTask(r).sample(r, 10);
+        SampleSet s = SINE.sampleTask(r).sample(r, 10);
         float[][] f = s.features().clone();
         float[] t = s.targets().clone();
         f[3] = new float[] {x};
         t[3] = y;
-        return new Support(f, t);
+        return new SampleSet(f, t);
     }
 
     @ParameterizedTest(name = "{0}")
@@ -96,21 +96,21 @@ class FiniteOutputsTest {
     void shouldFallBackToTheBaseWhenAnExtremeSampleOverflowsTheAdaptation(String name) {
         BaseModel base = base(name);
         Random r = new Random(9);
-        Support normal = SINE.sampleTask(r).sample(r, 10);
-        List<Support> extreme = List.of(withPoint(1, 1f, 3e38f), withPoint(2, 1e30f, 1f), withPoint(3, 3e38f, 1f),
+        SampleSet normal = SINE.sampleTask(r).sample(r, 10);
+        List<SampleSet> extreme = List.of(withPoint(1, 1f, 3e38f), withPoint(2, 1e30f, 1f), withPoint(3, 3e38f, 1f),
                 withPoint(4, -3e38f, -3e38f));
-        List<Support> all = new ArrayList<>(extreme);
+        List<SampleSet> all = new ArrayList<>(extreme);
         all.add(normal);
         AdaptedBatch batch = learner.adapt(base, all);
         for (int t = 0; t < extreme.size(); t++) {
-            AdaptedTask task = batch.tasks().get(t);
+            TaskAdaptation task = batch.tasks().get(t);
             assertThat(task.fellBack()).as("%s, extreme task %d", name, t).isTrue();
             assertThat(task.state()).as("%s, extreme task %d", name, t).containsExactly(baseState(base));
             assertThat(task.supportSize()).isEqualTo(10);
         }
         // The extreme tasks of the batch leave the normal one alone.
-        AdaptedTask alone = learner.adapt(base, List.of(normal)).tasks().get(0);
-        AdaptedTask inBatch = batch.tasks().get(extreme.size());
+        TaskAdaptation alone = learner.adapt(base, List.of(normal)).tasks().get(0);
+        TaskAdaptation inBatch = batch.tasks().get(extreme.size());
         assertThat(Finite.all(inBatch.state())).isTrue();
         assertThat(inBatch.fellBack()).isEqualTo(alone.fellBack());
         for (int i = 0; i < alone.state().length; i++) {
@@ -123,7 +123,7 @@ class FiniteOutputsTest {
         // Every adapted state answers ordinary queries with finite values.
         List<float[]> states = new ArrayList<>();
         List<float[][]> queries = new ArrayList<>();
-        for (AdaptedTask task : batch.tasks()) {
+        for (TaskAdaptation task : batch.tasks()) {
             states.add(task.state());
             queries.add(new float[][] {{-2f}, {0f}, {3f}});
         }

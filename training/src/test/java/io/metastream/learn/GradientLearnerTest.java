@@ -35,9 +35,9 @@ class GradientLearnerTest {
         learner.close();
     }
 
-    private static List<Support> supports(int tasks, long seed, boolean ragged) {
+    private static List<SampleSet> supports(int tasks, long seed, boolean ragged) {
         Random r = new Random(seed);
-        List<Support> out = new ArrayList<>();
+        List<SampleSet> out = new ArrayList<>();
         for (int t = 0; t < tasks; t++) {
             out.add(SINE.sampleTask(r).sample(r, ragged ? 1 + t % 10 : 10));
         }
@@ -50,12 +50,12 @@ class GradientLearnerTest {
      */
     @Test
     void shouldDampTheUpdateOfSmallSupportSetsByThePrior() {
-        Support one = supports(1, 11, false).get(0);
-        Support single = new Support(new float[][] {one.features()[0]}, new float[] {one.targets()[0]});
+        SampleSet one = supports(1, 11, false).get(0);
+        SampleSet single = new SampleSet(new float[][] {one.features()[0]}, new float[] {one.targets()[0]});
         AdaptationSettings plain = new AdaptationSettings(1, 0.02f);
         AdaptationSettings prior = new AdaptationSettings(1, 0.02f, 9f);
         float[] theta = base.parameters();
-        for (Support s : List.of(single, one)) {
+        for (SampleSet s : List.of(single, one)) {
             float[] meanStep = learner.adapt(base, List.of(s), plain).tasks().get(0).state();
             float[] damped = learner.adapt(base, List.of(s), prior).tasks().get(0).state();
             float scale = s.size() / (s.size() + 9f);
@@ -68,12 +68,12 @@ class GradientLearnerTest {
 
     @Test
     void shouldMatchOneByOneAdaptationWhenBatchedWithRaggedSupportSets() {
-        List<Support> sets = supports(37, 3, true);
+        List<SampleSet> sets = supports(37, 3, true);
         AdaptedBatch batched = learner.adapt(base, sets);
         assertThat(batched.tasks()).hasSize(37);
         for (int t = 0; t < sets.size(); t++) {
-            AdaptedTask alone = learner.adapt(base, List.of(sets.get(t))).tasks().get(0);
-            AdaptedTask inBatch = batched.tasks().get(t);
+            TaskAdaptation alone = learner.adapt(base, List.of(sets.get(t))).tasks().get(0);
+            TaskAdaptation inBatch = batched.tasks().get(t);
             assertThat(inBatch.supportSize()).isEqualTo(sets.get(t).size());
             assertThat(inBatch.lossAfter()).isCloseTo(alone.lossAfter(), within(1e-4f));
             for (int i = 0; i < alone.state().length; i++) {
@@ -91,14 +91,14 @@ class GradientLearnerTest {
         }
         BaseModel metaSgd = new BaseModel("sine@1", "metasgd", ARCH, base.parameters(), new AdaptationSettings(2, 0.01f),
                 alpha);
-        List<Support> sets = supports(13, 19, true);
+        List<SampleSet> sets = supports(13, 19, true);
         AdaptedBatch batched = learner.adapt(metaSgd, sets);
         for (int t = 0; t < sets.size(); t++) {
-            AdaptedTask alone = learner.adapt(metaSgd, List.of(sets.get(t))).tasks().get(0);
+            TaskAdaptation alone = learner.adapt(metaSgd, List.of(sets.get(t))).tasks().get(0);
             assertThat(batched.tasks().get(t).state()).containsExactly(alone.state(), within(1e-5f));
         }
         // The vector really is used per parameter: plain-Java steps with it agree.
-        Support s = sets.get(9);
+        SampleSet s = sets.get(9);
         PlainMlp plain = new PlainMlp(ARCH);
         double[] expected = plain.adapt(PlainMlp.toDouble(base.parameters()), PlainMlp.toDouble(alpha), s, 2);
         float[] actual = batched.tasks().get(9).state();
@@ -114,7 +114,7 @@ class GradientLearnerTest {
         java.util.Arrays.fill(alpha, head, alpha.length, 0.05f);
         BaseModel anil = new BaseModel("sine@1", "anil", ARCH, base.parameters(), new AdaptationSettings(3, 0.05f),
                 alpha);
-        AdaptedTask t = learner.adapt(anil, supports(1, 23, false)).tasks().get(0);
+        TaskAdaptation t = learner.adapt(anil, supports(1, 23, false)).tasks().get(0);
         assertThat(java.util.Arrays.copyOf(t.state(), head)).containsExactly(java.util.Arrays.copyOf(base.parameters(), head));
         assertThat(t.lossAfter()).isLessThan(t.lossBefore());
         assertThat(head).isEqualTo(ARCH.parameterCount() - 41);
@@ -122,27 +122,27 @@ class GradientLearnerTest {
 
     @Test
     void shouldLowerSupportLossOfEveryTask() {
-        for (AdaptedTask task : learner.adapt(base, supports(20, 5, false)).tasks()) {
+        for (TaskAdaptation task : learner.adapt(base, supports(20, 5, false)).tasks()) {
             assertThat(task.lossAfter()).isLessThan(task.lossBefore());
         }
     }
 
     @Test
     void shouldFallBackToTheBaseWhenTheInnerStepsDiverge() {
-        Support onePoint = new Support(new float[][] {{4.9f}}, new float[] {4.8f});
+        SampleSet onePoint = new SampleSet(new float[][] {{4.9f}}, new float[] {4.8f});
         AdaptationSettings huge = new AdaptationSettings(5, 5f);
-        AdaptedTask diverged = learner.adapt(base, List.of(onePoint), huge).tasks().get(0);
+        TaskAdaptation diverged = learner.adapt(base, List.of(onePoint), huge).tasks().get(0);
         assertThat(diverged.fellBack()).isTrue();
         assertThat(diverged.state()).containsExactly(base.parameters());
         assertThat(diverged.lossAfter()).isEqualTo(diverged.lossBefore());
-        AdaptedTask fine = learner.adapt(base, List.of(onePoint)).tasks().get(0);
+        TaskAdaptation fine = learner.adapt(base, List.of(onePoint)).tasks().get(0);
         assertThat(fine.fellBack()).isFalse();
         assertThat(fine.lossAfter()).isLessThan(fine.lossBefore());
     }
 
     @Test
     void shouldKeepBaseParametersForEmptySupportOrZeroSteps() {
-        AdaptedTask empty = learner.adapt(base, List.of(new Support(new float[0][], new float[0]))).tasks().get(0);
+        TaskAdaptation empty = learner.adapt(base, List.of(new SampleSet(new float[0][], new float[0]))).tasks().get(0);
         assertThat(empty.state()).containsExactly(base.parameters());
         AdaptedBatch none = learner.adapt(base, supports(3, 9, false), base.adaptation().withSteps(0));
         assertThat(none.tasks()).allSatisfy(t -> assertThat(t.state()).containsExactly(base.parameters()));
@@ -150,8 +150,8 @@ class GradientLearnerTest {
 
     @Test
     void shouldPredictWithBaseWhenStateIsNullAndWithAdaptedStateOtherwise() {
-        Support s = supports(1, 11, false).get(0);
-        AdaptedTask adapted = learner.adapt(base, List.of(s)).tasks().get(0);
+        SampleSet s = supports(1, 11, false).get(0);
+        TaskAdaptation adapted = learner.adapt(base, List.of(s)).tasks().get(0);
         float[][] q = {{0.5f}, {-1.5f}};
         float[][] out = learner.predict(base, java.util.Arrays.asList(adapted.state(), null), List.of(q, q));
         float[] byHand = {plainForward(adapted.state(), 0.5f), plainForward(adapted.state(), -1.5f)};
@@ -163,7 +163,7 @@ class GradientLearnerTest {
 
     @Test
     void shouldRejectWrongFeatureDimension() {
-        Support bad = new Support(new float[][] {{1f, 2f}}, new float[] {0f});
+        SampleSet bad = new SampleSet(new float[][] {{1f, 2f}}, new float[] {0f});
         assertThatThrownBy(() -> learner.adapt(base, List.of(bad)))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("2 features");
@@ -171,7 +171,7 @@ class GradientLearnerTest {
 
     @Test
     void shouldMatchFiniteDifferencesForInnerLoopGradient() {
-        Support s = supports(1, 13, false).get(0);
+        SampleSet s = supports(1, 13, false).get(0);
         float[] theta = base.parameters();
         try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
             TaskBatch b = TaskBatch.of(m, List.of(s), 1);
@@ -195,15 +195,15 @@ class GradientLearnerTest {
      */
     @Test
     void shouldMatchFiniteDifferencesForLogisticAndAbsoluteLosses() {
-        Support sine = supports(1, 17, false).get(0);
+        SampleSet sine = supports(1, 17, false).get(0);
         float[] binary = new float[sine.size()];
         for (int k = 0; k < binary.length; k++) {
             binary[k] = sine.targets()[k] > 0 ? 1f : 0f;
         }
-        Support clicks = new Support(sine.features(), binary);
+        SampleSet clicks = new SampleSet(sine.features(), binary);
         float[] theta = base.parameters();
         for (Loss loss : List.of(Loss.LOGISTIC, Loss.ABSOLUTE)) {
-            Support s = loss == Loss.LOGISTIC ? clicks : sine;
+            SampleSet s = loss == Loss.LOGISTIC ? clicks : sine;
             try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
                 TaskBatch b = TaskBatch.of(m, List.of(s), 1);
                 List<NDArray> params = MlpMath.unpack(m.create(theta, new Shape(1, theta.length)), ARCH);
@@ -225,13 +225,13 @@ class GradientLearnerTest {
         BaseModel logistic = new BaseModel("logistic@1", "reptile", ARCH, base.parameters(),
                 new AdaptationSettings(20, 0.5f, 0f, Loss.LOGISTIC));
         float[][] xs = {{-3f}, {-1f}, {1f}, {3f}};
-        Support clicks = new Support(xs, new float[] {0f, 0f, 1f, 1f});
+        SampleSet clicks = new SampleSet(xs, new float[] {0f, 0f, 1f, 1f});
         float[] raw = learner.predict(base, java.util.Collections.singletonList(null), List.<float[][]>of(xs))[0];
         float[] p = learner.predict(logistic, java.util.Collections.singletonList(null), List.<float[][]>of(xs))[0];
         for (int k = 0; k < xs.length; k++) {
             assertThat(p[k]).isCloseTo((float) (1 / (1 + Math.exp(-raw[k]))), within(1e-6f));
         }
-        AdaptedTask t = learner.adapt(logistic, List.of(clicks)).tasks().get(0);
+        TaskAdaptation t = learner.adapt(logistic, List.of(clicks)).tasks().get(0);
         assertThat(t.lossAfter()).isLessThan(t.lossBefore() * 0.8f);
         float[] adapted = learner.predict(logistic, List.<float[]>of(t.state()), List.<float[][]>of(xs))[0];
         assertThat(adapted[3]).isGreaterThan(adapted[0]);
@@ -239,7 +239,7 @@ class GradientLearnerTest {
         assertThat(adapted[0]).isLessThan(0.5f);
     }
 
-    private static double plainLoss(float[] theta, int i, double delta, Support s, Loss loss) {
+    private static double plainLoss(float[] theta, int i, double delta, SampleSet s, Loss loss) {
         double[] p = PlainMlp.toDouble(theta);
         p[i] += delta;
         double sum = 0;
@@ -254,7 +254,7 @@ class GradientLearnerTest {
     private static final PlainMlp PLAIN = new PlainMlp(ARCH);
 
     /** Support MSE in double precision with parameter i moved by delta: the reference for gradients. */
-    private static double plainLoss(float[] theta, int i, double delta, Support s) {
+    private static double plainLoss(float[] theta, int i, double delta, SampleSet s) {
         double[] p = PlainMlp.toDouble(theta);
         p[i] += delta;
         return PLAIN.loss(p, s);

@@ -25,8 +25,8 @@ class MetaGradientTest {
     private static final PlainMlp PLAIN = new PlainMlp(ARCH);
     private static final int STEPS = 2;
     private static final double EPS = 1e-6;
-    private static final List<Support> SUPPORTS = new ArrayList<>();
-    private static final List<Support> QUERIES = new ArrayList<>();
+    private static final List<SampleSet> SUPPORTS = new ArrayList<>();
+    private static final List<SampleSet> QUERIES = new ArrayList<>();
     private static float[] theta;
     private static float[] alpha;
 

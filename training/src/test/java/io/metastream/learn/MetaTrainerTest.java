@@ -89,12 +89,12 @@ class MetaTrainerTest {
         BaseModel base = new BaseModel("sine@t", algorithm.id(), plan.architecture(), result.parameters(),
                 plan.adaptation(), result.stepSizes());
         java.util.Random r = new java.util.Random(5);
-        java.util.List<Support> supports = new java.util.ArrayList<>();
+        java.util.List<SampleSet> supports = new java.util.ArrayList<>();
         for (int t = 0; t < 20; t++) {
             supports.add(new SinusoidTasks().sample(r, 10, 1).support());
         }
         try (DispatchingLearner learner = new DispatchingLearner(Device.cpu())) {
-            for (AdaptedTask task : learner.adapt(base, supports).tasks()) {
+            for (TaskAdaptation task : learner.adapt(base, supports).tasks()) {
                 assertThat(task.fellBack()).isFalse();
                 assertThat(task.lossAfter()).isLessThan(task.lossBefore());
             }

@@ -51,7 +51,7 @@ public final class PlainMlp {
     }
 
     /** Mean squared error of {@code p} on a set. */
-    double loss(double[] p, Support s) {
+    double loss(double[] p, SampleSet s) {
         double sum = 0;
         for (int n = 0; n < s.size(); n++) {
             double d = forward(p, s.features()[n]) - s.targets()[n];
@@ -61,7 +61,7 @@ public final class PlainMlp {
     }
 
     /** Gradient of {@link #loss} by backpropagation. */
-    double[] gradient(double[] p, Support s) {
+    double[] gradient(double[] p, SampleSet s) {
         double[] g = new double[p.length];
         int[] offsets = new int[layers.length - 1];
         for (int l = 1; l < offsets.length; l++) {
@@ -94,7 +94,7 @@ public final class PlainMlp {
     }
 
     /** {@code steps} steps of {@code phi = phi - alpha * grad} on the support set. */
-    double[] adapt(double[] theta, double[] alpha, Support support, int steps) {
+    double[] adapt(double[] theta, double[] alpha, SampleSet support, int steps) {
         double[] phi = theta.clone();
         for (int s = 0; s < steps; s++) {
             double[] g = gradient(phi, support);
@@ -106,7 +106,7 @@ public final class PlainMlp {
     }
 
     /** The MAML objective of one task: query loss after adapting to the support set. */
-    double metaLoss(double[] theta, double[] alpha, Support support, Support query, int steps) {
+    double metaLoss(double[] theta, double[] alpha, SampleSet support, SampleSet query, int steps) {
         return loss(adapt(theta, alpha, support, steps), query);
     }
 }

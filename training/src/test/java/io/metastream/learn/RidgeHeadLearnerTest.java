@@ -33,9 +33,9 @@ class RidgeHeadLearnerTest {
         learner.close();
     }
 
-    private static List<Support> supports(int tasks, long seed, int... sizes) {
+    private static List<SampleSet> supports(int tasks, long seed, int... sizes) {
         Random r = new Random(seed);
-        List<Support> out = new ArrayList<>();
+        List<SampleSet> out = new ArrayList<>();
         for (int t = 0; t < tasks; t++) {
             out.add(SINE.sampleTask(r).sample(r, sizes[t % sizes.length]));
         }
@@ -44,7 +44,7 @@ class RidgeHeadLearnerTest {
 
     @Test
     void shouldMatchADirectSolveOfTheRidgeNormalEquations() {
-        for (Support s : supports(3, 11, 1, 7, 20)) {
+        for (SampleSet s : supports(3, 11, 1, 7, 20)) {
             float[] head = learner.adapt(base, List.of(s)).tasks().get(0).state();
             double[] direct = directHead(PlainMlp.toDouble(base.parameters()), ARCH, s);
             assertThat(head).hasSize(41);
@@ -57,7 +57,7 @@ class RidgeHeadLearnerTest {
 
     @Test
     void shouldKeepTheBaseHeadForAnEmptySupportSetAndPredictLikeTheBase() {
-        float[] head = learner.adapt(base, List.of(new Support(new float[0][], new float[0]))).tasks().get(0).state();
+        float[] head = learner.adapt(base, List.of(new SampleSet(new float[0][], new float[0]))).tasks().get(0).state();
         float[] p = base.parameters();
         assertThat(head).containsExactly(Arrays.copyOfRange(p, p.length - 41, p.length), within(1e-6f));
         float[][] q = {{-4f}, {0f}, {2.5f}};
@@ -71,10 +71,10 @@ class RidgeHeadLearnerTest {
 
     @Test
     void shouldAgreeBatchedAndOneByOne() {
-        List<Support> sets = supports(9, 6, 0, 1, 3, 10, 20);
+        List<SampleSet> sets = supports(9, 6, 0, 1, 3, 10, 20);
         AdaptedBatch batched = learner.adapt(base, sets);
         for (int t = 0; t < sets.size(); t++) {
-            AdaptedTask alone = learner.adapt(base, List.of(sets.get(t))).tasks().get(0);
+            TaskAdaptation alone = learner.adapt(base, List.of(sets.get(t))).tasks().get(0);
             assertThat(batched.tasks().get(t).state()).as("task %d", t)
                     .containsExactly(alone.state(), within(1e-4f));
             if (sets.get(t).size() > 0) {
@@ -87,8 +87,8 @@ class RidgeHeadLearnerTest {
     void shouldMatchFiniteDifferencesOfTheMetaObjectiveThroughTheSolve() {
         MlpArchitecture arch = MlpArchitecture.parse("1-8-8-1");
         float[] theta = MetaTrainer.initialParameters(arch, new Random(8));
-        List<Support> support = supports(3, 2, 2, 5, 9);
-        List<Support> query = supports(3, 2, 6);
+        List<SampleSet> support = supports(3, 2, 2, 5, 9);
+        List<SampleSet> query = supports(3, 2, 6);
         Autograd.Result g;
         try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
             TaskBatch s = TaskBatch.of(m, support, 1);
@@ -125,11 +125,11 @@ class RidgeHeadLearnerTest {
     }
 
     /** Mean over tasks of the query MSE after the direct solve, in double precision. */
-    private static double objective(double[] p, MlpArchitecture arch, List<Support> support, List<Support> query) {
+    private static double objective(double[] p, MlpArchitecture arch, List<SampleSet> support, List<SampleSet> query) {
         double total = 0;
         for (int t = 0; t < support.size(); t++) {
             double[] head = directHead(p, arch, support.get(t));
-            Support q = query.get(t);
+            SampleSet q = query.get(t);
             double sum = 0;
             for (int k = 0; k < q.size(); k++) {
                 double[] f = features(p, arch, q.features()[k]);
@@ -155,7 +155,7 @@ class RidgeHeadLearnerTest {
     }
 
     /** (Phi'Phi + I) W = Phi'y + W0 by Gaussian elimination with partial pivoting. */
-    private static double[] directHead(double[] p, MlpArchitecture arch, Support s) {
+    private static double[] directHead(double[] p, MlpArchitecture arch, SampleSet s) {
         int n = arch.fanIn(arch.depth() - 1) + 1;
         double[][] a = new double[n][n + 1];
         for (int i = 0; i < n; i++) {

@@ -38,9 +38,9 @@ class TaskEncoderLearnerTest {
         learner.close();
     }
 
-    private static List<Support> supports(int tasks, long seed, int... sizes) {
+    private static List<SampleSet> supports(int tasks, long seed, int... sizes) {
         Random r = new Random(seed);
-        List<Support> out = new ArrayList<>();
+        List<SampleSet> out = new ArrayList<>();
         for (int t = 0; t < tasks; t++) {
             out.add(SINE.sampleTask(r).sample(r, sizes[t % sizes.length]));
         }
@@ -49,7 +49,7 @@ class TaskEncoderLearnerTest {
 
     @Test
     void shouldGiveTheSameEmbeddingForEveryOrderOfTheSupportPoints() {
-        Support s = supports(1, 7, 10).get(0);
+        SampleSet s = supports(1, 7, 10).get(0);
         List<Integer> order = new ArrayList<>();
         for (int i = 0; i < s.size(); i++) {
             order.add(i);
@@ -61,7 +61,7 @@ class TaskEncoderLearnerTest {
             f[i] = s.features()[order.get(i)];
             y[i] = s.targets()[order.get(i)];
         }
-        Support shuffled = new Support(f, y);
+        SampleSet shuffled = new SampleSet(f, y);
         assertThat(order).isNotEqualTo(order.stream().sorted().toList());
         float[] a = learner.adapt(trained, List.of(s)).tasks().get(0).state();
         float[] b = learner.adapt(trained, List.of(shuffled)).tasks().get(0).state();
@@ -80,14 +80,14 @@ class TaskEncoderLearnerTest {
 
     @Test
     void shouldAgreeBatchedAndOneByOneForEverySupportSizeIncludingEmpty() {
-        List<Support> sets = supports(12, 5, 0, 1, 2, 5, 10, 20);
+        List<SampleSet> sets = supports(12, 5, 0, 1, 2, 5, 10, 20);
         AdaptedBatch batched = learner.adapt(trained, sets);
         assertThat(batched.steps()).isZero();
         List<float[]> states = new ArrayList<>();
         List<float[][]> queries = new ArrayList<>();
         for (int t = 0; t < sets.size(); t++) {
-            AdaptedTask alone = learner.adapt(trained, List.of(sets.get(t))).tasks().get(0);
-            AdaptedTask together = batched.tasks().get(t);
+            TaskAdaptation alone = learner.adapt(trained, List.of(sets.get(t))).tasks().get(0);
+            TaskAdaptation together = batched.tasks().get(t);
             assertThat(together.state()).as("task %d", t).containsExactly(alone.state(), within(1e-5f));
             assertThat(together.supportSize()).isEqualTo(sets.get(t).size());
             assertThat(together.lossAfter()).isCloseTo(alone.lossAfter(), within(1e-4f));
@@ -103,7 +103,7 @@ class TaskEncoderLearnerTest {
 
     @Test
     void shouldGiveAnEmptySupportSetTheColdEmbeddingThatANullStateStandsFor() {
-        Support empty = new Support(new float[0][], new float[0]);
+        SampleSet empty = new SampleSet(new float[0][], new float[0]);
         float[] state = learner.adapt(trained, List.of(empty)).tasks().get(0).state();
         assertThat(state).hasSize(16).containsOnly(0f);
         float[][] q = {{-1f}, {3f}};
@@ -152,8 +152,8 @@ class TaskEncoderLearnerTest {
         MlpArchitecture dec = TaskEncoderTrainer.decoderArchitecture(plan, 4);
         Random r = new Random(9);
         float[] theta = concat(MetaTrainer.initialParameters(enc, r), MetaTrainer.initialParameters(dec, r));
-        List<Support> support = supports(3, 2, 0, 3, 6);
-        List<Support> query = supports(3, 4, 5);
+        List<SampleSet> support = supports(3, 2, 0, 3, 6);
+        List<SampleSet> query = supports(3, 4, 5);
         int split = enc.parameterCount();
         Autograd.Result g;
         try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
@@ -181,7 +181,7 @@ class TaskEncoderLearnerTest {
 
     /** The meta-objective in double precision: mean over tasks of the query MSE given the embedding. */
     private static double objective(double[] p, int split, MlpArchitecture enc, MlpArchitecture dec,
-            List<Support> support, List<Support> query) {
+            List<SampleSet> support, List<SampleSet> query) {
         PlainMlp encoder = new PlainMlp(enc);
         PlainMlp decoder = new PlainMlp(dec);
         double[] pe = Arrays.copyOfRange(p, 0, split);
@@ -189,7 +189,7 @@ class TaskEncoderLearnerTest {
         int dim = enc.outputDim();
         double total = 0;
         for (int t = 0; t < support.size(); t++) {
-            Support s = support.get(t);
+            SampleSet s = support.get(t);
             double[] z = new double[dim];
             for (int k = 0; k < s.size(); k++) {
                 double[] rk = encoder.outputs(pe, new double[] {s.features()[k][0], s.targets()[k]});
@@ -197,7 +197,7 @@ class TaskEncoderLearnerTest {
                     z[j] += rk[j] / s.size();
                 }
             }
-            Support q = query.get(t);
+            SampleSet q = query.get(t);
             double sum = 0;
             for (int k = 0; k < q.size(); k++) {
                 double[] in = new double[1 + dim];

@@ -5,7 +5,7 @@ import io.metastream.learn.BaseModel;
 import io.metastream.learn.Evaluation;
 import io.metastream.learn.Learner;
 import io.metastream.learn.Loss;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
@@ -239,7 +239,7 @@ public final class ColdStartEvaluation {
             List<Case> chunk = cases.subList(from, Math.min(cases.size(), from + CHUNK));
             List<float[]> states = new ArrayList<>(chunk.size());
             List<float[][]> queries = new ArrayList<>(chunk.size());
-            List<Support> supports = new ArrayList<>();
+            List<SampleSet> supports = new ArrayList<>();
             for (Case c : chunk) {
                 queries.add(features.support(c.query()).features());
                 if (adapt && !c.support().isEmpty()) {

@@ -1,6 +1,6 @@
 package io.metastream.data.movielens;
 
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
@@ -257,22 +257,22 @@ public final class MovieLensFeatures {
     }
 
     /** Features of each rating of a user, in order, and the ratings' {@link #target()} values as targets. */
-    public Support support(List<MovieLens.Rating> ratings) {
+    public SampleSet support(List<MovieLens.Rating> ratings) {
         return support(ratings, r -> encode(r.user(), r.item()));
     }
 
     /** As {@link #support}, each meta-train rating left out of its own item's statistics. */
-    public Support trainingSupport(List<MovieLens.Rating> ratings) {
+    public SampleSet trainingSupport(List<MovieLens.Rating> ratings) {
         return support(ratings, this::encodeTraining);
     }
 
-    private Support support(List<MovieLens.Rating> ratings, Function<MovieLens.Rating, float[]> encoder) {
+    private SampleSet support(List<MovieLens.Rating> ratings, Function<MovieLens.Rating, float[]> encoder) {
         float[][] x = new float[ratings.size()][];
         float[] y = new float[ratings.size()];
         for (int k = 0; k < x.length; k++) {
             x[k] = encoder.apply(ratings.get(k));
             y[k] = target.of(ratings.get(k).rating());
         }
-        return new Support(x, y);
+        return new SampleSet(x, y);
     }
 }

@@ -6,7 +6,7 @@ import io.metastream.learn.BaseModel;
 import io.metastream.learn.Evaluation;
 import io.metastream.learn.Learner;
 import io.metastream.learn.Loss;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import io.metastream.learn.TaskFamily.Episode;
 import java.util.ArrayList;
 import java.util.List;
@@ -111,7 +111,7 @@ public final class HeldOutTasks {
             float[][] adaptedPredictions = learner.predict(base, states, inputs);
             float[][] basePredictions = learner.predict(base, none, inputs);
             for (int t = 0; t < chunk.size(); t++) {
-                Support query = chunk.get(t).query();
+                SampleSet query = chunk.get(t).query();
                 before[from + t] = meanLoss(loss, basePredictions[t], query.targets());
                 after[from + t] = meanLoss(loss, adaptedPredictions[t], query.targets());
             }

@@ -1,6 +1,6 @@
 package io.metastream.data.records;
 
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -156,7 +156,7 @@ public final class TaskRecords {
         }
 
         /** Rows {@code from} (inclusive) to {@code to} (exclusive) as a support or query set of copies. */
-        public Support support(int from, int to) {
+        public SampleSet support(int from, int to) {
             return TaskRecords.support(rows.subList(from, to));
         }
 
@@ -436,7 +436,7 @@ public final class TaskRecords {
                 new TaskRecords(source + " " + how + ":test", testTasks));
     }
 
-    static Support support(List<Row> rows) {
+    static SampleSet support(List<Row> rows) {
         float[][] x = new float[rows.size()][];
         float[] y = new float[rows.size()];
         for (int i = 0; i < x.length; i++) {
@@ -444,7 +444,7 @@ public final class TaskRecords {
             x[i] = r.features.clone();
             y[i] = r.target;
         }
-        return new Support(x, y);
+        return new SampleSet(x, y);
     }
 
     @Override

@@ -1,6 +1,6 @@
 package io.metastream.data.sinusoid;
 
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import io.metastream.learn.TaskFamily;
 import java.util.Random;
 
@@ -48,7 +48,7 @@ public final class SinusoidTasks implements TaskFamily {
         }
 
         /** {@code n} labelled points at inputs uniform in [-5, 5]. */
-        public Support sample(Random random, int n) {
+        public SampleSet sample(Random random, int n) {
             float[][] features = new float[n][];
             float[] targets = new float[n];
             for (int i = 0; i < n; i++) {
@@ -56,7 +56,7 @@ public final class SinusoidTasks implements TaskFamily {
                 features[i] = new float[] {x};
                 targets[i] = value(x);
             }
-            return new Support(features, targets);
+            return new SampleSet(features, targets);
         }
     }
 

@@ -7,7 +7,7 @@ import io.metastream.data.sinusoid.SinusoidTasks;
 import io.metastream.embedded.EmbeddedKafkaBroker;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.serde.AvroCodec;
@@ -111,7 +111,7 @@ class ContinualMetaTrainerInputTest {
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(props, new StringSerializer(),
                 new ByteArraySerializer())) {
             for (int u = 0; u < USERS; u++) {
-                Support s = population.sampleTask(random).sample(random, SAMPLES_PER_USER);
+                SampleSet s = population.sampleTask(random).sample(random, SAMPLES_PER_USER);
                 for (int i = 0; i < SAMPLES_PER_USER; i++) {
                     send(producer, "u" + u, "u" + u + "-" + i, List.of(s.features()[i][0]), s.targets()[i],
                             Instant.now());

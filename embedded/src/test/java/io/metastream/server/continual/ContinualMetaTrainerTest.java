@@ -8,7 +8,7 @@ import io.metastream.embedded.EmbeddedKafkaBroker;
 import io.metastream.embedded.TopicReader;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.ModelChange;
@@ -206,7 +206,7 @@ class ContinualMetaTrainerTest {
                 new ByteArraySerializer())) {
             for (int u = 0; u < USERS; u++) {
                 String task = "u" + u;
-                Support s = population.sampleTask(random).sample(random, SAMPLES_PER_USER);
+                SampleSet s = population.sampleTask(random).sample(random, SAMPLES_PER_USER);
                 float[] y = s.targets().clone();
                 if (shuffle) {
                     for (int i = y.length - 1; i > 0; i--) {

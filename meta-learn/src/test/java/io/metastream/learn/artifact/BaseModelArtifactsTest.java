@@ -13,7 +13,7 @@ import io.metastream.learn.LearnerKind;
 import io.metastream.learn.Loss;
 import io.metastream.learn.MlpArchitecture;
 import io.metastream.learn.ParameterFile;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStoreException;
@@ -40,7 +40,7 @@ class BaseModelArtifactsTest {
     void shouldRoundTripEveryGradientLearnerExactly(@TempDir Path dir) {
         DjlRuntime.start(1);
         LocalDirectoryModelStore store = new LocalDirectoryModelStore(dir);
-        Support support = new Support(new float[][] {{0.5f}, {-2f}, {3f}}, new float[] {0.4f, -0.9f, 0.1f});
+        SampleSet support = new SampleSet(new float[][] {{0.5f}, {-2f}, {3f}}, new float[] {0.4f, -0.9f, 0.1f});
         float[][] queries = {{1f}, {-4f}};
         try (GradientLearner learner = new GradientLearner(Device.cpu())) {
             for (String learnerName : LearnerKind.ids(LearnerKind::takesInnerSteps)) {
@@ -106,7 +106,7 @@ class BaseModelArtifactsTest {
         BaseModel encoderBase = BaseModel.taskEncoder("te@0", encoder, random(encoder, 5), decoder, random(decoder, 6));
         BaseModel ridgeBase = new BaseModel("r@0", LearnerKind.ANIL_RIDGE.id(), ARCH, randomVector(7, 0.5f),
                 AdaptationSettings.NONE);
-        Support support = new Support(new float[][] {{0.5f}, {-2f}, {3f}}, new float[] {0.4f, -0.9f, 0.1f});
+        SampleSet support = new SampleSet(new float[][] {{0.5f}, {-2f}, {3f}}, new float[] {0.4f, -0.9f, 0.1f});
         float[][] queries = {{1f}, {-4f}};
         try (DispatchingLearner learner = new DispatchingLearner(Device.cpu())) {
             for (BaseModel saved : List.of(encoderBase, ridgeBase)) {

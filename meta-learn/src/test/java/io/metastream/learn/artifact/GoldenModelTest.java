@@ -7,7 +7,7 @@ import ai.djl.Device;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.GradientLearner;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import io.metastream.store.LocalDirectoryModelStore;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
@@ -34,7 +34,7 @@ class GoldenModelTest {
         assertThat(base.version()).isEqualTo("sinusoid@1");
         assertThat(base.adaptation().steps()).isEqualTo(5);
         try (GradientLearner learner = new GradientLearner(Device.cpu())) {
-            Support support = new Support(new float[][] {{-4f}, {-2f}, {0f}, {2f}, {4f}},
+            SampleSet support = new SampleSet(new float[][] {{-4f}, {-2f}, {0f}, {2f}, {4f}},
                     new float[] {1f, -1.5f, 2f, 0.5f, -2f});
             float[] state = learner.adapt(base, List.of(support)).tasks().get(0).state();
             float[][] out = learner.predict(base, Arrays.asList(null, state), List.of(QUERIES, QUERIES));

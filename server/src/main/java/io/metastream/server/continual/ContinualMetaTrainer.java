@@ -3,7 +3,7 @@ package io.metastream.server.continual;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.GradientLearner;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.ModelSwapEvent;
@@ -267,7 +267,7 @@ public final class ContinualMetaTrainer implements AutoCloseable {
                         ky[k++] = t.samples().targets()[i];
                     }
                 }
-                out.add(new TaskBuffer.BufferedTask(t.taskId(), t.firstSeen(), new Support(kx, ky)));
+                out.add(new TaskBuffer.BufferedTask(t.taskId(), t.firstSeen(), new SampleSet(kx, ky)));
             }
         }
         return out;

@@ -249,7 +249,7 @@ public final class DriftDemo {
                         x[i] = new float[] {u[0][i]};
                         y[i] = u[1][i];
                     }
-                    float[] state = k == 0 ? null : learner.adapt(frozen, List.of(new io.metastream.learn.Support(x, y)))
+                    float[] state = k == 0 ? null : learner.adapt(frozen, List.of(new io.metastream.learn.SampleSet(x, y)))
                             .tasks().get(0).state();
                     float p = learner.predict(frozen, java.util.Collections.singletonList(state),
                             List.<float[][]>of(new float[][] {{u[2][k]}}))[0][0];

@@ -3,7 +3,7 @@ package io.metastream.streams.internals;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.CheckedPredictions;
 import io.metastream.learn.Finite;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.state.AdaptedTask;
 import io.metastream.schemas.state.PendingQuery;
@@ -162,7 +162,7 @@ final class Adaptations {
     // ---- queries ------------------------------------------------------------------------------
 
     /** A query's own state, adapted on its task's samples up to its timestamp; {@code state} null: the base. */
-    private record AsOf(io.metastream.learn.AdaptedTask state, long newestSampleMs) {
+    private record AsOf(io.metastream.learn.TaskAdaptation state, long newestSampleMs) {
     }
 
     /** What {@link #prepare} adapted for a batch of queries: the events to forward, and each query's own state. */
@@ -242,7 +242,7 @@ final class Adaptations {
         }
         List<Integer> which = new ArrayList<>();
         List<String> ids = new ArrayList<>();
-        List<Support> prefixes = new ArrayList<>();
+        List<SampleSet> prefixes = new ArrayList<>();
         List<Long> newest = new ArrayList<>();
         for (int i = 0; i < queries.size(); i++) {
             PendingQuery q = queries.get(i);
@@ -343,7 +343,7 @@ final class Adaptations {
         private final AdaptedStateCodec.Encoded[] states;
         private final AdaptationEngine.Job job;
 
-        private Round(List<String> ids, long[] newest, BaseModel base, List<Support> supports, int encoding) {
+        private Round(List<String> ids, long[] newest, BaseModel base, List<SampleSet> supports, int encoding) {
             this.ids = List.copyOf(ids);
             this.newest = newest;
             this.states = new AdaptedStateCodec.Encoded[ids.size()];
@@ -367,7 +367,7 @@ final class Adaptations {
 
     /** Reads the support sets of {@code taskIds} for an adaptation to {@code base}. */
     private Round prepare(List<String> taskIds, BaseModel base) {
-        List<Support> supports = new ArrayList<>(taskIds.size());
+        List<SampleSet> supports = new ArrayList<>(taskIds.size());
         long[] newest = new long[taskIds.size()];
         for (int i = 0; i < taskIds.size(); i++) {
             TaskStateStore.Snapshot snapshot = tasks.snapshot(taskIds.get(i));
@@ -390,7 +390,7 @@ final class Adaptations {
         List<AdaptationEvent> events = new ArrayList<>(round.ids.size());
         for (int i = 0; i < round.ids.size(); i++) {
             String id = round.ids.get(i);
-            io.metastream.learn.AdaptedTask result = job.result(i);
+            io.metastream.learn.TaskAdaptation result = job.result(i);
             if (result == null || dropped.contains(id)) {
                 continue;
             }

@@ -1,7 +1,7 @@
 package io.metastream.streams.internals;
 
 import io.metastream.learn.BaseModel;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.state.AdaptedTask;
 import io.metastream.schemas.state.SupportPoint;
@@ -159,13 +159,13 @@ public final class TaskStateStore {
     }
 
     /** A task's support set for a learner, and the event time of its newest sample (0 when empty). */
-    record Snapshot(Support support, long newestEventTimeMs) {
+    record Snapshot(SampleSet support, long newestEventTimeMs) {
     }
 
     /** The task's support set; empty when the task has none. */
     Snapshot snapshot(String taskId) {
         SupportSet set = sets.get(taskId);
-        return set == null ? new Snapshot(new Support(new float[0][], new float[0]), 0L)
+        return set == null ? new Snapshot(new SampleSet(new float[0][], new float[0]), 0L)
                 : new Snapshot(toSupport(set.getPoints()), set.getLastSeen().toEpochMilli());
     }
 
@@ -189,14 +189,14 @@ public final class TaskStateStore {
         return new Snapshot(toSupport(before), newest);
     }
 
-    private static Support toSupport(List<SupportPoint> points) {
+    private static SampleSet toSupport(List<SupportPoint> points) {
         float[][] features = new float[points.size()][];
         float[] targets = new float[points.size()];
         for (int i = 0; i < points.size(); i++) {
             features[i] = Floats.toArray(points.get(i).getFeatures());
             targets[i] = points.get(i).getTarget();
         }
-        return new Support(features, targets);
+        return new SampleSet(features, targets);
     }
 
     // ---- dirty marks --------------------------------------------------------------------------

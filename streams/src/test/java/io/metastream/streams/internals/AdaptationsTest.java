@@ -6,10 +6,10 @@ import static org.assertj.core.api.Assertions.within;
 
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.AdaptedBatch;
-import io.metastream.learn.AdaptedTask;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.Learner;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
+import io.metastream.learn.TaskAdaptation;
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.state.PendingQuery;
 import io.metastream.streams.ActiveModel;
@@ -85,7 +85,7 @@ class AdaptationsTest {
                 List.<float[][]>of(new float[][] {{x}}))[0][0];
     }
 
-    private float[] adapt(Support support) {
+    private float[] adapt(SampleSet support) {
         return model.learner().adapt(model.base(), List.of(support)).tasks().get(0).state();
     }
 
@@ -187,8 +187,8 @@ class AdaptationsTest {
     void shouldReportATaskTheLearnerCannotAdaptAndAdaptTheRest() {
         Learner poisoned = new Wrapping(learner) {
             @Override
-            public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
-                for (Support s : supports) {
+            public AdaptedBatch adapt(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
+                for (SampleSet s : supports) {
                     if (s.targets()[0] == 666f) {
                         throw new IllegalStateException("poisoned support set");
                     }
@@ -213,12 +213,12 @@ class AdaptationsTest {
     void shouldNeverStoreAStateThatIsNotFinite() {
         Learner overflowing = new Wrapping(learner) {
             @Override
-            public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
-                List<AdaptedTask> out = new ArrayList<>();
-                for (Support s : supports) {
+            public AdaptedBatch adapt(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
+                List<TaskAdaptation> out = new ArrayList<>();
+                for (SampleSet s : supports) {
                     float[] nan = base.parameters();
                     nan[0] = Float.NaN;
-                    out.add(new AdaptedTask(nan, s.size(), Float.POSITIVE_INFINITY, 1f, false));
+                    out.add(new TaskAdaptation(nan, s.size(), Float.POSITIVE_INFINITY, 1f, false));
                 }
                 return new AdaptedBatch(out, 1, "cpu()", 1);
             }
@@ -315,7 +315,7 @@ class AdaptationsTest {
         Adaptations.Answer answer = queries.predict(q, prepared, model.base()).get(0);
         assertThat(answer.supportSize()).isEqualTo(2);
         assertThat(answer.adaptedThroughMs()).isEqualTo(20);
-        float expected = predict(adapt(new Support(new float[][] {{-2f}, {-1f}}, new float[] {1f, 2f})), 0.5f);
+        float expected = predict(adapt(new SampleSet(new float[][] {{-2f}, {-1f}}, new float[] {1f, 2f})), 0.5f);
         assertThat(answer.value()).isCloseTo(expected, within(1e-5f));
         assertThat(stores.adapted.get("t")).isNull();
         assertThat(tasks.isDirty("t")).as("left to the rounds").isTrue();
@@ -355,7 +355,7 @@ class AdaptationsTest {
         }
 
         @Override
-        public AdaptedBatch adapt(BaseModel base, List<Support> supports, AdaptationSettings settings) {
+        public AdaptedBatch adapt(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
             return delegate.adapt(base, supports, settings);
         }
 

@@ -1,6 +1,6 @@
 package io.metastream.training.continual;
 
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import io.metastream.learn.TaskFamily;
 import java.util.List;
 import java.util.Random;
@@ -36,7 +36,7 @@ public final class BufferedTaskFamily implements TaskFamily {
 
     @Override
     public Episode sample(Random random, int supportSize, int querySize) {
-        Support all = tasks.get(random.nextInt(tasks.size())).samples();
+        SampleSet all = tasks.get(random.nextInt(tasks.size())).samples();
         int n = all.size();
         int[] order = new int[n];
         for (int i = 0; i < n; i++) {
@@ -53,14 +53,14 @@ public final class BufferedTaskFamily implements TaskFamily {
         return new Episode(pick(all, order, 0, k), pick(all, order, k, q));
     }
 
-    private static Support pick(Support all, int[] order, int from, int count) {
+    private static SampleSet pick(SampleSet all, int[] order, int from, int count) {
         float[][] x = new float[count][];
         float[] y = new float[count];
         for (int i = 0; i < count; i++) {
             x[i] = all.features()[order[from + i]];
             y[i] = all.targets()[order[from + i]];
         }
-        return new Support(x, y);
+        return new SampleSet(x, y);
     }
 
     @Override

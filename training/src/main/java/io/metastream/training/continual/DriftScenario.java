@@ -8,7 +8,7 @@ import io.metastream.learn.Evaluation;
 import io.metastream.learn.Learner;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -75,7 +75,7 @@ public final class DriftScenario {
             SinusoidTasks population = population(drift, r, shiftRound);
             List<TaskBuffer.BufferedTask> arriving = new ArrayList<>();
             for (int u = 0; u < s.usersPerRound(); u++) {
-                Support samples = population.sampleTask(users).sample(users, s.samplesPerUser());
+                SampleSet samples = population.sampleTask(users).sample(users, s.samplesPerUser());
                 arriving.add(new TaskBuffer.BufferedTask("r" + r + "u" + u, serial++, samples));
             }
             if (r >= shiftRound) {

@@ -4,7 +4,7 @@ import io.metastream.learn.AdaptedBatch;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.Evaluation;
 import io.metastream.learn.Learner;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -33,16 +33,16 @@ public final class Prequential {
         }
         for (int k = 0; k < maxShots; k++) {
             List<Integer> index = new ArrayList<>();
-            List<Support> supports = new ArrayList<>();
+            List<SampleSet> supports = new ArrayList<>();
             List<float[][]> next = new ArrayList<>();
             List<Float> truth = new ArrayList<>();
             for (int t = 0; t < tasks.size(); t++) {
-                Support all = tasks.get(t).samples();
+                SampleSet all = tasks.get(t).samples();
                 if (all.size() <= k) {
                     continue;
                 }
                 index.add(t);
-                supports.add(new Support(Arrays.copyOf(all.features(), k), Arrays.copyOf(all.targets(), k)));
+                supports.add(new SampleSet(Arrays.copyOf(all.features(), k), Arrays.copyOf(all.targets(), k)));
                 next.add(new float[][] {all.features()[k]});
                 truth.add(all.targets()[k]);
             }

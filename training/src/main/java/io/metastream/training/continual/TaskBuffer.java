@@ -1,6 +1,6 @@
 package io.metastream.training.continual;
 
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -133,13 +133,13 @@ public final class TaskBuffer {
                 x[i] = samples.get(i).features;
                 y[i] = samples.get(i).target;
             }
-            out.add(new BufferedTask(e.getKey(), e.getValue().firstSeen, new Support(x, y)));
+            out.add(new BufferedTask(e.getKey(), e.getValue().firstSeen, new SampleSet(x, y)));
         }
         return out;
     }
 
     /** One task's samples in arrival order; {@code firstSeen} numbers tasks as they first arrived. */
-    public record BufferedTask(String taskId, long firstSeen, Support samples) {
+    public record BufferedTask(String taskId, long firstSeen, SampleSet samples) {
     }
 
     private record Sample(float[] features, float target, long timestampMs) {

@@ -8,7 +8,7 @@ import io.metastream.learn.BaseModel;
 import io.metastream.learn.GradientLearner;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
-import io.metastream.learn.Support;
+import io.metastream.learn.SampleSet;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
@@ -53,7 +53,7 @@ class ChampionChallengerTest {
         Random random = new Random(seed);
         TaskBuffer buffer = new TaskBuffer(1000, 20);
         for (int t = 0; t < tasks; t++) {
-            Support s = population.sampleTask(random).sample(random, samples);
+            SampleSet s = population.sampleTask(random).sample(random, samples);
             float[] y = s.targets().clone();
             if (shuffleTargets) {
                 for (int i = y.length - 1; i > 0; i--) {

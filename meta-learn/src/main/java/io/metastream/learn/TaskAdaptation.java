@@ -10,5 +10,5 @@ package io.metastream.learn;
  * the meta-training shot count. A fallen-back task's state is finite and its loss after equals its
  * loss before.
  */
-public record AdaptedTask(float[] state, int supportSize, float lossBefore, float lossAfter, boolean fellBack) {
+public record TaskAdaptation(float[] state, int supportSize, float lossBefore, float lossAfter, boolean fellBack) {
 }
