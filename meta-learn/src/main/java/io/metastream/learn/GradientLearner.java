@@ -16,12 +16,10 @@ import java.util.List;
  * {@link LearnerKind#takesInnerSteps()} kind. Owns one root
  * {@link NDManager}; each call works in its own sub-manager, closed before the call returns.
  */
-public final class GradientLearner implements Learner {
-    private final NDManager root;
-
+public final class GradientLearner extends NativeLearner {
     /** @param device where to compute; {@link DjlRuntime#defaultDevice()} picks a GPU when present */
     public GradientLearner(Device device) {
-        this.root = NDManager.newBaseManager(device);
+        super(device);
     }
 
     /**
@@ -68,7 +66,7 @@ public final class GradientLearner implements Learner {
     private List<TaskAdaptation> adaptGroup(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
         MlpArchitecture arch = base.architecture();
         List<TaskAdaptation> results = new ArrayList<>(supports.size());
-        try (NDManager scratch = root.newSubManager()) {
+        try (NDManager scratch = scratch()) {
             TaskBatch batch = TaskBatch.of(scratch, supports, arch.inputDim(), settings.supportPrior());
             List<NDArray> theta = MlpMath.unpack(baseRows(scratch, base, 1), arch);
             float[] alpha = base.stepSizesFor(settings);
@@ -133,7 +131,7 @@ public final class GradientLearner implements Learner {
             asSets.add(new SampleSet(q, new float[q.length]));
         }
         DjlRuntime.configureCurrentThread();
-        try (NDManager scratch = root.newSubManager()) {
+        try (NDManager scratch = scratch()) {
             TaskBatch batch = TaskBatch.of(scratch, asSets, arch.inputDim());
             List<NDArray> params = MlpMath.unpack(scratch.create(rows, new Shape(tasks, p)), arch);
             float[] flat = MlpMath.forward(params, batch.x).toFloatArray();
@@ -154,15 +152,5 @@ public final class GradientLearner implements Learner {
         float[] params = base.parametersView();
         NDArray one = manager.create(params, new Shape(1, params.length));
         return rows == 1 ? one : one.repeat(0, rows);
-    }
-
-    @Override
-    public String device() {
-        return root.getDevice().toString();
-    }
-
-    @Override
-    public void close() {
-        root.close();
     }
 }

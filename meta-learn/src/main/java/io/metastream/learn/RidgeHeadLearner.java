@@ -28,15 +28,13 @@ import java.util.List;
  * parameter vector (weights {@code [h, o]} row-major, then the bias {@code [o]}). Owns one root
  * {@link NDManager}; each call works in its own sub-manager, closed before it returns. Thread-safe.
  */
-public final class RidgeHeadLearner implements Learner {
+public final class RidgeHeadLearner extends NativeLearner {
     /** The ridge penalty towards the base's head (fixed; the body learns the features' scale). */
     public static final float LAMBDA = 1f;
 
-    private final NDManager root;
-
     /** @param device where to compute; {@link DjlRuntime#defaultDevice()} picks a GPU when present */
     public RidgeHeadLearner(Device device) {
-        this.root = NDManager.newBaseManager(device);
+        super(device);
     }
 
     /**
@@ -51,7 +49,7 @@ public final class RidgeHeadLearner implements Learner {
         MlpArchitecture arch = base.architecture();
         List<TaskAdaptation> results = new ArrayList<>(supports.size());
         if (!supports.isEmpty()) {
-            try (NDManager scratch = root.newSubManager()) {
+            try (NDManager scratch = scratch()) {
                 TaskBatch batch = TaskBatch.of(scratch, supports, arch.inputDim());
                 List<NDArray> theta = MlpMath.unpack(GradientLearner.baseRows(scratch, base, 1), arch);
                 NDArray head = solveHead(theta, batch.x, batch.y, batch.w);
@@ -110,7 +108,7 @@ public final class RidgeHeadLearner implements Learner {
             asSets.add(new SampleSet(queries.get(t), new float[queries.get(t).length]));
         }
         DjlRuntime.configureCurrentThread();
-        try (NDManager scratch = root.newSubManager()) {
+        try (NDManager scratch = scratch()) {
             TaskBatch batch = TaskBatch.of(scratch, asSets, arch.inputDim());
             List<NDArray> theta = MlpMath.unpack(GradientLearner.baseRows(scratch, base, 1), arch);
             NDArray head = scratch.create(heads, new Shape(tasks, arch.fanIn(arch.depth() - 1) + 1, arch.outputDim()));
@@ -161,15 +159,5 @@ public final class RidgeHeadLearner implements Learner {
     static NDArray queryLoss(List<NDArray> theta, TaskBatch support, TaskBatch query) {
         List<NDArray> phi = withHead(theta, solveHead(theta, support.x, support.y, support.w));
         return MlpMath.loss(phi, query.x, query.y, query.w).mean();
-    }
-
-    @Override
-    public String device() {
-        return root.getDevice().toString();
-    }
-
-    @Override
-    public void close() {
-        root.close();
     }
 }

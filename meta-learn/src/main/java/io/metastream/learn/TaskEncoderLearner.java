@@ -19,12 +19,10 @@ import java.util.List;
  * <p>Owns one root {@link NDManager}; each call works in its own sub-manager, closed before the
  * call returns. Thread-safe.
  */
-public final class TaskEncoderLearner implements Learner {
-    private final NDManager root;
-
+public final class TaskEncoderLearner extends NativeLearner {
     /** @param device where to compute; {@link DjlRuntime#defaultDevice()} picks a GPU when present */
     public TaskEncoderLearner(Device device) {
-        this.root = NDManager.newBaseManager(device);
+        super(device);
     }
 
     /**
@@ -42,7 +40,7 @@ public final class TaskEncoderLearner implements Learner {
         DjlRuntime.configureCurrentThread();
         List<TaskAdaptation> results = new ArrayList<>(supports.size());
         if (!supports.isEmpty()) {
-            try (NDManager scratch = root.newSubManager()) {
+            try (NDManager scratch = scratch()) {
                 TaskBatch batch = TaskBatch.of(scratch, supports, base.inputDim());
                 List<NDArray> encoder = rows(scratch, base.encoderArchitecture(), base.encoderParametersView());
                 List<NDArray> decoder = rows(scratch, base.architecture(), base.parametersView());
@@ -100,7 +98,7 @@ public final class TaskEncoderLearner implements Learner {
             asSets.add(new SampleSet(queries.get(t), new float[queries.get(t).length]));
         }
         DjlRuntime.configureCurrentThread();
-        try (NDManager scratch = root.newSubManager()) {
+        try (NDManager scratch = scratch()) {
             TaskBatch batch = TaskBatch.of(scratch, asSets, base.inputDim());
             List<NDArray> decoder = rows(scratch, base.architecture(), base.parametersView());
             NDArray z = scratch.create(embeddings, new Shape(tasks, 1, r));
@@ -136,15 +134,5 @@ public final class TaskEncoderLearner implements Learner {
     static NDArray decoderInput(NDArray x, NDArray z) {
         Shape s = x.getShape();
         return x.concat(z.broadcast(new Shape(s.get(0), s.get(1), z.getShape().get(2))), 2);
-    }
-
-    @Override
-    public String device() {
-        return root.getDevice().toString();
-    }
-
-    @Override
-    public void close() {
-        root.close();
     }
 }
