@@ -334,8 +334,10 @@ class FiniteOutputsTopologyTest {
     }
 
     /** An application's learner that does not check its states: every state it hands out is NaN. */
-    private static final class CarelessLearner implements Learner {
-        private final Learner delegate = new DispatchingLearner(Device.cpu());
+    private static final class CarelessLearner extends ForwardingLearner {
+        CarelessLearner() {
+            super(new DispatchingLearner(Device.cpu()), true);
+        }
 
         @Override
         public AdaptedBatch adapt(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
@@ -347,21 +349,6 @@ class FiniteOutputsTopologyTest {
                 nan.add(new TaskAdaptation(s, t.supportSize(), t.lossBefore(), Float.NaN, false));
             }
             return new AdaptedBatch(nan, batch.micros(), batch.device(), batch.steps());
-        }
-
-        @Override
-        public float[][] predict(BaseModel base, List<float[]> states, List<float[][]> queries) {
-            return delegate.predict(base, states, queries);
-        }
-
-        @Override
-        public String device() {
-            return delegate.device();
-        }
-
-        @Override
-        public void close() {
-            delegate.close();
         }
     }
 

@@ -14,8 +14,7 @@ import java.util.concurrent.TimeUnit;
  * A real learner that records the size and thread of each adapt call, and can hold its first call
  * until the test releases it (to keep an engine round in flight on a real engine thread).
  */
-public final class RecordingLearner implements Learner {
-    private final Learner delegate;
+public final class RecordingLearner extends ForwardingLearner {
     public final List<Integer> callSizes = new CopyOnWriteArrayList<>();
     /** The thread of each adapt call, or the name {@link #as} gave it. */
     public final List<String> threads = new CopyOnWriteArrayList<>();
@@ -24,7 +23,7 @@ public final class RecordingLearner implements Learner {
     private volatile String caller;
 
     private RecordingLearner(Learner delegate, boolean holdFirstCall) {
-        this.delegate = delegate;
+        super(delegate, false);
         this.release = new CountDownLatch(holdFirstCall ? 1 : 0);
     }
 
@@ -63,19 +62,5 @@ public final class RecordingLearner implements Learner {
         AdaptedBatch batch = delegate.adapt(base, supports, settings);
         callSizes.add(supports.size());
         return batch;
-    }
-
-    @Override
-    public float[][] predict(BaseModel base, List<float[]> states, List<float[][]> queries) {
-        return delegate.predict(base, states, queries);
-    }
-
-    @Override
-    public String device() {
-        return delegate.device();
-    }
-
-    @Override
-    public void close() {
     }
 }

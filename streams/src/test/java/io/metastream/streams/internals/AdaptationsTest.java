@@ -14,6 +14,7 @@ import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.state.PendingQuery;
 import io.metastream.streams.ActiveModel;
 import io.metastream.streams.AdaptationEngine;
+import io.metastream.streams.ForwardingLearner;
 import io.metastream.streams.MetastreamMetrics;
 import io.metastream.streams.RecordingLearner;
 import io.metastream.streams.TestModels;
@@ -185,7 +186,7 @@ class AdaptationsTest {
 
     @Test
     void shouldReportATaskTheLearnerCannotAdaptAndAdaptTheRest() {
-        Learner poisoned = new Wrapping(learner) {
+        Learner poisoned = new ForwardingLearner(learner, false) {
             @Override
             public AdaptedBatch adapt(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
                 for (SampleSet s : supports) {
@@ -211,7 +212,7 @@ class AdaptationsTest {
 
     @Test
     void shouldNeverStoreAStateThatIsNotFinite() {
-        Learner overflowing = new Wrapping(learner) {
+        Learner overflowing = new ForwardingLearner(learner, false) {
             @Override
             public AdaptedBatch adapt(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
                 List<TaskAdaptation> out = new ArrayList<>();
@@ -347,30 +348,4 @@ class AdaptationsTest {
     }
 
     /** A learner that delegates everything; tests override what they change. */
-    private static class Wrapping implements Learner {
-        private final Learner delegate;
-
-        Wrapping(Learner delegate) {
-            this.delegate = delegate;
-        }
-
-        @Override
-        public AdaptedBatch adapt(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
-            return delegate.adapt(base, supports, settings);
-        }
-
-        @Override
-        public float[][] predict(BaseModel base, List<float[]> states, List<float[][]> queries) {
-            return delegate.predict(base, states, queries);
-        }
-
-        @Override
-        public String device() {
-            return delegate.device();
-        }
-
-        @Override
-        public void close() {
-        }
-    }
 }
