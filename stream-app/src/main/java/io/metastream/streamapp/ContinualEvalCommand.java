@@ -75,11 +75,11 @@ final class ContinualEvalCommand implements Callable<Integer> {
         MetaTrainingPlan plan = new MetaTrainingPlan(
                 MlpArchitecture.parse(MovieLensFeatures.DIM
                         + "-32-16-1"),
-                new io.metastream.learn.AdaptationSettings(3, 0.05f, 10f), 4000, 25, 90, 10, 0.005f, seed, 1f);
-        io.metastream.learn.MetaTrainer.Algorithm anil = io.metastream.learn.MetaTrainer.Algorithm.ANIL;
-        io.metastream.learn.MetaTrainer.Result trained = new io.metastream.learn.MetaTrainer(anil,
+                new AdaptationSettings(3, 0.05f, 10f), 4000, 25, 90, 10, 0.005f, seed, 1f);
+        MetaTrainer.Algorithm anil = MetaTrainer.Algorithm.ANIL;
+        MetaTrainer.Result trained = new MetaTrainer(anil,
                 DjlRuntime.defaultDevice()).train(data.tasks(), plan, (a, b, c) -> { });
-        io.metastream.learn.BaseModel frozen = new io.metastream.learn.BaseModel("movielens@frozen", anil.id(),
+        BaseModel frozen = new BaseModel("movielens@frozen", anil.id(),
                 plan.architecture(), trained.parameters(), plan.adaptation(), trained.stepSizes());
         ContinualRound.Settings round =
                 new ContinualRound.Settings(40, 1000, 25, 20, 0.002f, 10, 0.05, 20);

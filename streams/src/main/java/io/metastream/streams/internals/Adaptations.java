@@ -4,6 +4,7 @@ import io.metastream.learn.BaseModel;
 import io.metastream.learn.CheckedPredictions;
 import io.metastream.learn.Finite;
 import io.metastream.learn.SampleSet;
+import io.metastream.learn.TaskAdaptation;
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.state.AdaptedTask;
 import io.metastream.schemas.state.PendingQuery;
@@ -162,7 +163,7 @@ final class Adaptations {
     // ---- queries ------------------------------------------------------------------------------
 
     /** A query's own state, adapted on its task's samples up to its timestamp; {@code state} null: the base. */
-    private record AsOf(io.metastream.learn.TaskAdaptation state, long newestSampleMs) {
+    private record AsOf(TaskAdaptation state, long newestSampleMs) {
     }
 
     /** What {@link #prepare} adapted for a batch of queries: the events to forward, and each query's own state. */
@@ -390,7 +391,7 @@ final class Adaptations {
         List<AdaptationEvent> events = new ArrayList<>(round.ids.size());
         for (int i = 0; i < round.ids.size(); i++) {
             String id = round.ids.get(i);
-            io.metastream.learn.TaskAdaptation result = job.result(i);
+            TaskAdaptation result = job.result(i);
             if (result == null || dropped.contains(id)) {
                 continue;
             }

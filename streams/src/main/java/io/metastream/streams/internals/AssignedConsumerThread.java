@@ -6,6 +6,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -15,6 +18,7 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.slf4j.LoggerFactory;
 
 /**
  * A consumer that reads every partition of some topics from the beginning on its own daemon
@@ -41,7 +45,7 @@ public final class AssignedConsumerThread implements AutoCloseable {
     private final List<String> topics;
     private final Consumer<ConsumerRecords<String, byte[]>> handler;
     private final Thread thread;
-    private final Map<TopicPartition, Long> positions = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<TopicPartition, Long> positions = new ConcurrentHashMap<>();
     private final AtomicReference<RuntimeException> injected = new AtomicReference<>();
     private volatile KafkaConsumer<String, byte[]> consumer;
     private volatile boolean running = true;
@@ -81,7 +85,7 @@ public final class AssignedConsumerThread implements AutoCloseable {
         return this;
     }
 
-    private final java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
+    private final CountDownLatch stopped = new CountDownLatch(1);
 
     public AssignedConsumerThread start() {
         thread.start();
@@ -156,7 +160,7 @@ public final class AssignedConsumerThread implements AutoCloseable {
                 tell(() -> listener.failed(e, failures, wait));
                 backingOff = true;
                 try {
-                    if (stopped.await(backoff.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                    if (stopped.await(backoff.toMillis(), TimeUnit.MILLISECONDS)) {
                         break;
                     }
                 } catch (InterruptedException interrupted) {
@@ -175,7 +179,7 @@ public final class AssignedConsumerThread implements AutoCloseable {
         try {
             call.run();
         } catch (RuntimeException | StackOverflowError e) {
-            org.slf4j.LoggerFactory.getLogger(AssignedConsumerThread.class).error("{}: failure listener threw",
+            LoggerFactory.getLogger(AssignedConsumerThread.class).error("{}: failure listener threw",
                     thread.getName(), e);
         }
     }
