@@ -5,9 +5,11 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.sun.management.OperatingSystemMXBean;
 import io.metastream.data.sinusoid.SinusoidTasks;
 import io.metastream.embedded.EmbeddedKafkaBroker;
+import io.metastream.embedded.EmbeddedPipeline;
+import io.metastream.embedded.Measurements;
 import io.metastream.embedded.Producers;
-import io.metastream.embedded.TempDirectory;
 import io.metastream.learn.BaseModel;
+import io.metastream.learn.DjlRuntime;
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.Prediction;
@@ -17,7 +19,6 @@ import io.metastream.schemas.serde.AvroSerde;
 import io.metastream.schemas.state.AdaptedTask;
 import io.metastream.schemas.state.SupportSet;
 import io.metastream.server.MetastreamApp;
-import io.metastream.streamapp.demo.DemoRunner;
 import io.metastream.streams.ActiveModel;
 import io.metastream.streams.AdaptationEngine;
 import io.metastream.streams.MetastreamConfig;
@@ -105,6 +106,9 @@ public final class EndToEnd {
     private static final String THREAD = "thread";
     private static final Duration DRAIN_LIMIT = Duration.ofSeconds(180);
     private static final Duration ANSWER_LIMIT = Duration.ofSeconds(60);
+    /** The keys that make a mode; a --set of one would run every mode as the same. */
+    private static final List<String> MODE_KEYS = List.of(MetastreamConfig.ADAPTATION_ENABLED_CONFIG,
+            MetastreamConfig.ADAPTATION_ENGINE_CONFIG);
 
     record Options(int tasks, int sampleRate, int queryRate, int seconds, int warmup, int backlog,
             List<String> modes, Map<String, String> overrides, Path report) {
@@ -119,6 +123,9 @@ public final class EndToEnd {
                 }
                 if (args[i].equals("--set")) {
                     String[] kv = args[i + 1].split("=", 2);
+                    if (MODE_KEYS.contains(kv[0])) {
+                        throw new IllegalArgumentException(kv[0] + " is what --modes sets; choose the modes instead");
+                    }
                     overrides.put(kv[0], kv.length > 1 ? kv[1] : "");
                 } else if (values.containsKey(args[i])) {
                     values.put(args[i], args[i + 1]);
@@ -142,27 +149,29 @@ public final class EndToEnd {
 
     private final Options options;
     private final BaseModel base;
+    private final EmbeddedPipeline pipeline;
     private final EmbeddedKafkaBroker broker;
     private final Path work;
 
-    private EndToEnd(Options options, BaseModel base, EmbeddedKafkaBroker broker, Path work) {
+    private EndToEnd(Options options, BaseModel base, EmbeddedPipeline pipeline) {
         this.options = options;
         this.base = base;
-        this.broker = broker;
-        this.work = work;
+        this.pipeline = pipeline;
+        this.broker = pipeline.broker();
+        this.work = pipeline.directory();
     }
 
     public static void main(String[] args) throws IOException {
         Options options = Options.parse(args);
-        BaseModel base = Workloads.base();
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("options", Map.of("tasks", options.tasks(), "sample_rate", options.sampleRate(), "query_rate",
                 options.queryRate(), "seconds", options.seconds(), "warmup", options.warmup(), "backlog",
                 options.backlog(), "overrides", options.overrides()));
         report.put("cores", Runtime.getRuntime().availableProcessors());
-        try (TempDirectory scratch = TempDirectory.create("metastream-e2e-");
-                EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(scratch.path().resolve("broker"))) {
-            EndToEnd bench = new EndToEnd(options, base, broker, scratch.path());
+        // The engine starts with --set djl.threads before the base is trained; --set reaches every mode.
+        try (EmbeddedPipeline pipeline = EmbeddedPipeline.builder().overrides(options.overrides()).start()) {
+            report.put("djl_threads", DjlRuntime.intraOpThreads());
+            EndToEnd bench = new EndToEnd(options, Workloads.base(), pipeline);
             Map<String, Map<String, Object>> runs = new LinkedHashMap<>();
             for (int i = 0; i < options.modes().size(); i++) {
                 String name = options.modes().get(i) + (i + 1);
@@ -204,7 +213,6 @@ public final class EndToEnd {
         String mode = name;
         Map<String, Object> out = new LinkedHashMap<>();
         Map<String, Object> settings = new HashMap<>();
-        settings.put(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
         settings.put(MetastreamConfig.APPLICATION_ID_CONFIG, "e2e-" + mode);
         settings.put(MetastreamConfig.STATE_DIR_CONFIG, work.resolve("state-" + mode).toString());
         settings.put(MetastreamConfig.MODEL_WATCH_CONFIG, false);
@@ -215,34 +223,37 @@ public final class EndToEnd {
                 MetastreamConfig.TOPIC_MODEL_EVENTS_CONFIG)) {
             settings.put(topic, mode + "-" + topic.substring("topic.".length()).replace('.', '-'));
         }
-        settings.putAll(options.overrides());
         if (kind.equals(THREAD)) {
             settings.put(MetastreamConfig.ADAPTATION_ENGINE_CONFIG, MetastreamConfig.ADAPTATION_ENGINE_STREAM_THREAD);
         }
-        MetastreamConfig config = new MetastreamConfig(settings);
         System.out.printf(Locale.ROOT, "%n== %s: %d tasks, backlog %d samples, then %d samples/s + %d "
                 + "queries/s for %d s (+%d s warm-up) ==%n", mode, options.tasks(), options.backlog(),
                 options.sampleRate(), options.queryRate(), options.seconds(), options.warmup());
         Population population = new Population(options.tasks(), 42L);
+        long[] drainStart = new long[1];
+        Cpu[] cpuStart = new Cpu[1];
         try (ActiveModel model = new ActiveModel(base);
-                MetastreamApp app = new MetastreamApp(config, model);
                 KafkaProducer<String, byte[]> producer = Producers.traffic(broker.bootstrapServers());
-                Admin admin = broker.admin()) {
-            app.ensureTopics();
+                Admin admin = broker.admin();
+                MetastreamApp app = pipeline.app(settings).model(model).startTimeout(Duration.ofSeconds(60))
+                        .beforeProcessing(topics -> {
+                            // The backlog goes in before the pipeline processes anything; the drain
+                            // is timed from the start of processing.
+                            warmUp(producer, topics);
+                            long produceStart = System.nanoTime();
+                            for (int i = 0; i < options.backlog(); i++) {
+                                population.sendSample(producer, topics, System.currentTimeMillis(), false);
+                            }
+                            producer.flush();
+                            System.out.printf(Locale.ROOT, "backlog produced in %.1f s%n",
+                                    (System.nanoTime() - produceStart) / 1e9);
+                            drainStart[0] = System.nanoTime();
+                            cpuStart[0] = Cpu.now();
+                        }).start()) {
+            MetastreamConfig config = app.config();
             Topics topics = app.topics();
-            warmUp(producer, topics);
-            long produceStart = System.nanoTime();
-            for (int i = 0; i < options.backlog(); i++) {
-                population.sendSample(producer, topics, System.currentTimeMillis(), false);
-            }
-            producer.flush();
-            System.out.printf(Locale.ROOT, "backlog produced in %.1f s%n", (System.nanoTime() - produceStart) / 1e9);
-
-            long drainStart = System.nanoTime();
-            Cpu cpuStart = Cpu.now();
-            app.start(Duration.ofSeconds(60));
-            Drain drain = waitUntilCommitted(admin, config, topics.samples().name(), drainStart);
-            Cpu drainCpu = Cpu.now().since(cpuStart);
+            Drain drain = waitUntilCommitted(admin, config, topics.samples().name(), drainStart[0]);
+            Cpu drainCpu = Cpu.now().since(cpuStart[0]);
             out.put("drain_stream_cpu_s", drainCpu.streamNanos() / 1e9);
             out.put("drain_engine_cpu_s", drainCpu.engineNanos() / 1e9);
             out.put("drain_process_cpu_s", drainCpu.processNanos() / 1e9);
@@ -389,7 +400,7 @@ public final class EndToEnd {
                 }
                 if (now >= nextSecond) {
                     nextSecond += 1_000_000_000L;
-                    rss.add(DemoRunner.residentMegabytes());
+                    rss.add(Measurements.residentMegabytes());
                     System.out.printf(Locale.ROOT, "[%4.1fs] sent %d samples, %d queries | predictions %d | "
                             + "adaptations %d | rss %d MB%n", elapsed, samples, queries, observed.predictions.get(),
                             observed.adaptations.get(), rss.get(rss.size() - 1));
@@ -713,9 +724,9 @@ public final class EndToEnd {
         Arrays.sort(sorted);
         Map<String, Object> out = new LinkedHashMap<>();
         out.put(name + "_n", sorted.length);
-        out.put(name + "_p50", DemoRunner.percentile(sorted, 0.50));
-        out.put(name + "_p99", DemoRunner.percentile(sorted, 0.99));
-        out.put(name + "_p999", DemoRunner.percentile(sorted, 0.999));
+        out.put(name + "_p50", Measurements.percentile(sorted, 0.50));
+        out.put(name + "_p99", Measurements.percentile(sorted, 0.99));
+        out.put(name + "_p999", Measurements.percentile(sorted, 0.999));
         out.put(name + "_max", sorted.length == 0 ? 0 : sorted[sorted.length - 1]);
         return out;
     }

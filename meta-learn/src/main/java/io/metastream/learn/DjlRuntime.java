@@ -57,6 +57,20 @@ public final class DjlRuntime {
         }
     }
 
+    /**
+     * The intra-op threads libtorch runs a pipeline thread's ops with, as libtorch itself reports
+     * them ({@code get_num_threads}) for the calling thread once it is configured as
+     * {@link #configureCurrentThread} configures every thread that runs a learner; 0 before
+     * {@link #start}.
+     */
+    public static int intraOpThreads() {
+        if (startedIntraOpThreads == 0) {
+            return 0;
+        }
+        configureCurrentThread();
+        return JniUtils.getNumThreads();
+    }
+
     /** A GPU when the engine sees one (a CUDA libtorch via PYTORCH_LIBRARY_PATH), else the CPU. */
     public static Device defaultDevice() {
         Engine engine = start(1);

@@ -54,8 +54,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One running metastream instance: the topology from {@link MetastreamTopology}, a
- * {@link KafkaStreams} client, and the model it serves. Used by {@code run}, the demo and the
- * integration tests alike.
+ * {@link KafkaStreams} client, and the model it serves. Started only through {@link #builder}, by
+ * {@code run}, the demos, the benchmarks and the integration tests alike.
  */
 public final class MetastreamApp implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MetastreamApp.class);
@@ -80,97 +80,196 @@ public final class MetastreamApp implements AutoCloseable {
     /** The registry the output schemas are registered in ({@code schema.registry.outputs}), or null. */
     private final SchemaRegistryClient outputRegistry;
     private volatile ModelWatcher watcher;
-    private boolean ownsModel;
+    private final boolean ownsModel;
 
     /**
-     * The one start-up path of {@code run}, the demos, the benchmarks and the tests: serves
-     * {@code base} on {@link DjlRuntime#defaultDevice()} (the instance owns that model and closes
-     * it), creates the missing topics, checks co-partitioning, starts, and returns once RUNNING.
-     *
-     * @param store where hot-swapped versions are loaded from ({@code model.watch}), or null to
-     *     serve {@code base} only
+     * The one way to start an instance, for {@code run}, the demos, the benchmarks and the tests
+     * alike: {@code MetastreamApp.builder(config).model(base).start()}.
      */
-    public static MetastreamApp launch(MetastreamConfig config, BaseModel base, ModelStore store, Duration timeout) {
-        ActiveModel model = new ActiveModel(base);
-        MetastreamApp app;
-        try {
-            app = new MetastreamApp(config, model, store);
-        } catch (RuntimeException e) {
-            model.close();
-            throw e;
+    public static Builder builder(MetastreamConfig config) {
+        return new Builder(config);
+    }
+
+    /**
+     * What an instance serves and reports to; {@link #start()} starts it. Without {@link #model},
+     * the base that {@code model.name} and {@code model.alias} name is loaded from the
+     * {@link #modelStore} (by default the directory {@code model.store.dir}). The engine is started
+     * with {@code djl.threads} libtorch threads unless something in this JVM started it first.
+     */
+    public static final class Builder {
+        private final MetastreamConfig config;
+        private BaseModel base;
+        private ActiveModel model;
+        private ModelStore store;
+        private MeterRegistry registry;
+        private Duration startTimeout = Duration.ofMinutes(5);
+        private final Map<String, java.util.function.BooleanSupplier> readinessChecks = new java.util.LinkedHashMap<>();
+        private java.util.function.Consumer<Topics> beforeProcessing = topics -> { };
+
+        private Builder(MetastreamConfig config) {
+            this.config = java.util.Objects.requireNonNull(config, "config");
         }
-        app.ownsModel = true;
-        try {
-            app.ensureTopics();
-            app.start(timeout);
-            return app;
-        } catch (RuntimeException e) {
-            app.close();
-            throw e;
+
+        /** Serves {@code base} on {@link DjlRuntime#defaultDevice()}; the instance owns that model and closes it. */
+        public Builder model(BaseModel base) {
+            if (model != null) {
+                throw new IllegalStateException("a model to serve is already set: " + model.base().version());
+            }
+            this.base = java.util.Objects.requireNonNull(base, "base");
+            return this;
+        }
+
+        /** Serves {@code model}, which the caller owns and closes after the instance. */
+        public Builder model(ActiveModel model) {
+            if (base != null) {
+                throw new IllegalStateException("a base to serve is already set: " + base.version());
+            }
+            this.model = java.util.Objects.requireNonNull(model, "model");
+            return this;
+        }
+
+        /**
+         * Where hot-swapped versions are loaded from when {@code model.watch} is on, and the base
+         * too when no {@link #model} is given. Without a store and with a model, the instance serves
+         * that model only.
+         */
+        public Builder modelStore(ModelStore store) {
+            this.store = java.util.Objects.requireNonNull(store, "store");
+            return this;
+        }
+
+        /**
+         * Where metastream's meters, Kafka Streams' and the JVM's go (the application's own
+         * registry, say); by default a new Prometheus registry. {@code /metrics} is served only
+         * when it is a {@link PrometheusMeterRegistry}.
+         */
+        public Builder meterRegistry(MeterRegistry registry) {
+            this.registry = java.util.Objects.requireNonNull(registry, "registry");
+            return this;
+        }
+
+        /** As {@link MetastreamApp#readinessCheck}, from the start. */
+        public Builder readinessCheck(String reason, java.util.function.BooleanSupplier ok) {
+            readinessChecks.put(java.util.Objects.requireNonNull(reason, "reason"),
+                    java.util.Objects.requireNonNull(ok, "ok"));
+            return this;
+        }
+
+        /** How long {@link #start()} waits for Kafka Streams to reach RUNNING (5 minutes by default). */
+        public Builder startTimeout(Duration timeout) {
+            if (timeout.isNegative() || timeout.isZero()) {
+                throw new IllegalArgumentException("startTimeout must be positive, got " + timeout);
+            }
+            this.startTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * Runs {@code action} once the topics exist and before any record is processed (to produce
+         * a backlog the instance then drains, say).
+         */
+        public Builder beforeProcessing(java.util.function.Consumer<Topics> action) {
+            this.beforeProcessing = java.util.Objects.requireNonNull(action, "action");
+            return this;
+        }
+
+        /**
+         * Creates the missing topics (with {@code topic.create}), checks that samples and queries
+         * are co-partitioned, starts processing and the HTTP servers, and returns once Kafka
+         * Streams is RUNNING; the model watcher then follows the models topic.
+         *
+         * @throws ConfigException if samples and queries have different partition counts
+         * @throws IllegalStateException if the instance does not reach RUNNING within the start
+         *     timeout, or the output schemas cannot be registered
+         */
+        public MetastreamApp start() {
+            startEngine(config);
+            ModelStore source = store;
+            ActiveModel serving = model;
+            boolean owns = serving == null;
+            if (serving == null) {
+                BaseModel served = base;
+                if (served == null) {
+                    if (source == null) {
+                        source = new LocalDirectoryModelStore(
+                                Path.of(config.getString(MetastreamConfig.MODEL_STORE_DIR_CONFIG)));
+                    }
+                    served = BaseModelArtifacts.load(source, config.getString(MetastreamConfig.MODEL_NAME_CONFIG),
+                            config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG));
+                }
+                serving = new ActiveModel(served);
+            }
+            LOG.info("serving base {}", serving.base());
+            MetastreamApp app;
+            try {
+                app = new MetastreamApp(config, serving, source,
+                        registry != null ? registry : new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), owns);
+            } catch (RuntimeException e) {
+                if (owns) {
+                    serving.close();
+                }
+                throw e;
+            }
+            try {
+                readinessChecks.forEach(app::readinessCheck);
+                app.ensureTopics();
+                beforeProcessing.accept(app.topics());
+                app.start(startTimeout);
+                return app;
+            } catch (RuntimeException e) {
+                app.close();
+                throw e;
+            }
         }
     }
 
     /**
-     * {@link #launch(MetastreamConfig, BaseModel, ModelStore, Duration)} of the base that
-     * {@code model.name} and {@code model.alias} name in the store at {@code model.store.dir},
-     * with {@code djl.threads} libtorch threads.
+     * Starts the engine with {@code djl.threads}. libtorch takes its thread count once per JVM,
+     * so an engine started earlier (by a test, or with {@code -Dai.djl.pytorch.num_threads}) wins;
+     * a {@code djl.threads} set explicitly and not honoured is said in the log, not dropped silently.
      */
-    public static MetastreamApp launch(MetastreamConfig config, Duration timeout) {
-        DjlRuntime.start(config.getInt(MetastreamConfig.DJL_THREADS_CONFIG));
-        LocalDirectoryModelStore store = new LocalDirectoryModelStore(
-                Path.of(config.getString(MetastreamConfig.MODEL_STORE_DIR_CONFIG)));
-        BaseModel base = BaseModelArtifacts.load(store, config.getString(MetastreamConfig.MODEL_NAME_CONFIG),
-                config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG));
-        System.out.println("serving base " + base);
-        return launch(config, base, store, timeout);
+    private static void startEngine(MetastreamConfig config) {
+        int wanted = config.getInt(MetastreamConfig.DJL_THREADS_CONFIG);
+        DjlRuntime.start(wanted);
+        int running = DjlRuntime.intraOpThreads();
+        if (running != wanted && config.originals().containsKey(MetastreamConfig.DJL_THREADS_CONFIG)) {
+            LOG.warn("{}={} not applied: the engine in this JVM already runs {} intra-op thread(s) (set before it "
+                    + "loaded, by an earlier start or ai.djl.pytorch.num_threads)",
+                    MetastreamConfig.DJL_THREADS_CONFIG, wanted, running);
+        }
     }
 
     /**
-     * Runs the instance of {@link #launch(MetastreamConfig, Duration)} until the JVM is told to
-     * stop (SIGTERM): then it flushes, commits and closes the stores before the JVM exits.
+     * Runs until the JVM is told to stop (SIGTERM): then flushes, commits and closes the stores
+     * before the JVM exits.
      */
-    public static void serveUntilShutdown(MetastreamConfig config) throws InterruptedException {
-        serveUntilShutdown(config, app -> { });
+    public void serveUntilShutdown() throws InterruptedException {
+        serveUntilShutdown(() -> { });
     }
 
     /**
-     * As {@link #serveUntilShutdown(MetastreamConfig)}, handing the running instance to
-     * {@code whenRunning} first (to add a {@link #readinessCheck}, say).
+     * As {@link #serveUntilShutdown()}, running {@code whenStopped} on the shutdown hook's thread
+     * once the instance is closed (to say so on a console: the library itself only logs).
      */
-    public static void serveUntilShutdown(MetastreamConfig config, java.util.function.Consumer<MetastreamApp> whenRunning)
-            throws InterruptedException {
+    public void serveUntilShutdown(Runnable whenStopped) throws InterruptedException {
         CountDownLatch stopped = new CountDownLatch(1);
-        MetastreamApp app = launch(config, Duration.ofMinutes(5));
-        whenRunning.accept(app);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            app.close();
-            System.out.println("stopped cleanly");
-            System.out.flush();
-            stopped.countDown();
+            try {
+                close();
+                LOG.info("stopped cleanly");
+                whenStopped.run();
+            } finally {
+                stopped.countDown();
+            }
         }, "metastream-shutdown"));
-        System.out.println("running; topics " + app.topics().names());
+        LOG.info("running; topics {}", topics.names());
         stopped.await();
     }
 
-    /** An instance that serves {@code model} and never swaps it. */
-    public MetastreamApp(MetastreamConfig config, ActiveModel model) {
-        this(config, model, null);
-    }
-
-    /**
-     * An instance that serves {@code model} and, when {@code model.watch} is on, follows the models
-     * topic to hot-swap it with versions loaded from {@code store}.
-     */
-    public MetastreamApp(MetastreamConfig config, ActiveModel model, ModelStore store) {
-        this(config, model, store, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
-    }
-
-    /**
-     * As {@link #MetastreamApp(MetastreamConfig, ActiveModel, ModelStore)}, with metastream's meters,
-     * Kafka Streams' and the JVM's in {@code registry} (the application's own, say). {@code /metrics}
-     * is served only when it is a {@link PrometheusMeterRegistry}.
-     */
-    public MetastreamApp(MetastreamConfig config, ActiveModel model, ModelStore store, MeterRegistry registry) {
+    /** Builds the client, servers and meters; {@link Builder#start()} then starts them. */
+    private MetastreamApp(MetastreamConfig config, ActiveModel model, ModelStore store, MeterRegistry registry,
+            boolean ownsModel) {
+        this.ownsModel = ownsModel;
         this.store = store;
         this.registry = registry;
         this.metrics = MetastreamMetrics.of(registry, "");
@@ -322,6 +421,11 @@ public final class MetastreamApp implements AutoCloseable {
         return topics;
     }
 
+    /** The configuration this instance runs with. */
+    public MetastreamConfig config() {
+        return config;
+    }
+
     public ActiveModel model() {
         return model;
     }
@@ -346,7 +450,7 @@ public final class MetastreamApp implements AutoCloseable {
      *
      * @throws ConfigException if samples and queries have different partition counts
      */
-    public void ensureTopics() {
+    private void ensureTopics() {
         Map<String, Object> adminProps = config.clientProperties();
         try (Admin admin = Admin.create(adminProps)) {
             if (config.getBoolean(MetastreamConfig.TOPIC_CREATE_CONFIG)) {
@@ -421,7 +525,7 @@ public final class MetastreamApp implements AutoCloseable {
      * @throws IllegalStateException when {@code schema.registry.outputs} is on and the registry
      *     refuses or cannot take the output schemas
      */
-    public void start(Duration timeout) {
+    private void start(Duration timeout) {
         registerOutputSchemas();
         streams.start();
         for (OperationsServer server : new OperationsServer[] {http, metricsServer}) {

@@ -1,5 +1,6 @@
 package io.metastream.streamapp;
 
+import io.metastream.data.movielens.ColdStartData;
 import io.metastream.streamapp.demo.DemoOptions;
 import io.metastream.streamapp.demo.DemoReport;
 import io.metastream.streamapp.demo.DemoRunner;
@@ -9,6 +10,7 @@ import io.metastream.streamapp.recsys.ReplayReport;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -19,7 +21,8 @@ import picocli.CommandLine.Option;
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Run everything in this process: an embedded KRaft broker, the pipeline, and a simulated "
                 + "population of sinusoid tasks (or, with --scenario movielens, the cold users of a MovieLens data "
-                + "set replayed in time order); print live progress and a summary.")
+                + "set replayed in time order; with --scenario drift, a population that shifts while the "
+                + "meta-trainer runs); print live progress and a summary, and with --report write it as JSON.")
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--scenario", defaultValue = "sinusoid",
             description = "sinusoid (default), movielens (cold-start recommendation, see --data) or drift (the "
@@ -30,25 +33,24 @@ final class DemoCommand implements Callable<Integer> {
             + "in the same format is written under --data-dir on first run.")
     Path data;
 
-    @Option(names = "--users", defaultValue = "0", description = "movielens: replay at most this many cold users "
+    @Option(names = {"--tasks", "--users"}, description = "Tasks: simulated sinusoid tasks (default 1000), drift "
+            + "users in 10 rounds (default 600, rounded up to a multiple of 10), or movielens cold users replayed "
             + "(default: all).")
-    int users;
+    Integer tasks;
 
-    @Option(names = "--tasks", description = "Simulated tasks (default ${DEFAULT-VALUE}).", defaultValue = "1000")
-    int tasks;
-
-    @Option(names = "--shots", description = "Labelled samples per task before its queries (default ${DEFAULT-VALUE}).",
-            defaultValue = "10")
+    @Option(names = "--shots", description = "sinusoid: labelled samples per task before its queries "
+            + "(default ${DEFAULT-VALUE}).", defaultValue = "10")
     int shots;
 
-    @Option(names = "--queries", description = "Queries per task (default ${DEFAULT-VALUE}).", defaultValue = "5")
+    @Option(names = "--queries", description = "sinusoid: queries per task (default ${DEFAULT-VALUE}).",
+            defaultValue = "5")
     int queries;
 
-    @Option(names = "--rate", description = "Events per second produced (default 1000 for sinusoid, 400 for "
-            + "movielens, whose adaptations are larger).")
+    @Option(names = "--rate", description = "Events per second produced (default 1000 for sinusoid and drift, 400 "
+            + "for movielens, whose adaptations are larger).")
     Integer rate;
 
-    @Option(names = "--bad-fraction", description = "Malformed records mixed in, per valid record "
+    @Option(names = "--bad-fraction", description = "sinusoid: malformed records mixed in, per valid record "
             + "(default ${DEFAULT-VALUE}).", defaultValue = "0.01")
     double badFraction;
 
@@ -56,12 +58,13 @@ final class DemoCommand implements Callable<Integer> {
             defaultValue = "7")
     long seed;
 
-    @Option(names = "--data-dir", description = "Where the model store lives; the base is meta-trained into it on "
-            + "first run (default ${DEFAULT-VALUE}).", defaultValue = "metastream-data")
+    @Option(names = "--data-dir", description = "sinusoid and movielens: where the model store lives; the base is "
+            + "meta-trained into it on first run (default ${DEFAULT-VALUE}). drift trains its own in a scratch "
+            + "directory.", defaultValue = "metastream-data")
     Path dataDir;
 
-    @Option(names = "--train-iterations", description = "Meta-training iterations on first run "
-            + "(default 5000 for sinusoid, 2000 for movielens).")
+    @Option(names = "--train-iterations", description = "Meta-training iterations of the base on first run "
+            + "(default 5000 for sinusoid, 2000 for movielens; drift trains its frozen base every run, 1500).")
     Integer trainIterations;
 
     @Option(names = "--partitions", description = "Partitions of the demo topics (default ${DEFAULT-VALUE}).",
@@ -72,34 +75,56 @@ final class DemoCommand implements Callable<Integer> {
             + "or --set streams.max.task.idle.ms=50 (repeatable).")
     Map<String, String> overrides = new HashMap<>();
 
-    @Option(names = "--swap", description = "Halfway through, promote another version of the base (meta-training "
+    @Option(names = "--swap", description = "sinusoid: halfway through, promote another version of the base (meta-training "
             + "one on first use) and watch the running pipeline switch to it.")
     boolean swap;
 
-    @Option(names = "--report", description = "Write the JSON report here.")
+    @Option(names = "--report", description = "Write the JSON report here (every scenario).")
     Path report;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    /** Options that only some scenarios take; given to another, they are refused rather than ignored. */
+    private static final Map<String, List<String>> SCENARIO_ONLY = Map.of(
+            "--data", List.of("movielens"),
+            "--shots", List.of("sinusoid"),
+            "--queries", List.of("sinusoid"),
+            "--bad-fraction", List.of("sinusoid"),
+            "--swap", List.of("sinusoid"),
+            "--data-dir", List.of("sinusoid", "movielens"));
 
     @Override
     public Integer call() throws Exception {
-        if (scenario.equals("movielens")) {
-            return movieLens();
-        }
-        if (scenario.equals("drift")) {
-            DriftDemo.Report r = new DriftDemo(
-                    new DriftDemo.Options(10, 60, 12, seed, overrides), System.out).run();
-            DriftDemo.print(r, System.out);
-            return r.promotions() > 0 ? 0 : 1;
-        }
-        if (!scenario.equals("sinusoid")) {
+        if (!List.of("sinusoid", "movielens", "drift").contains(scenario)) {
             throw new IllegalArgumentException("unknown scenario '" + scenario + "' (available: sinusoid, movielens, "
                     + "drift)");
         }
-        DemoOptions options = new DemoOptions(tasks, shots, queries,
-                rate != null ? rate : DemoOptions.defaults(dataDir).rate(), badFraction, seed, dataDir,
-                trainIterations != null ? trainIterations : DemoOptions.defaults(dataDir).trainIterations(),
-                partitions, overrides, swap);
-        DemoRunner runner = new DemoRunner(options, System.out);
-        CountDownLatch finished = new CountDownLatch(1);
+        SCENARIO_ONLY.forEach((option, scenarios) -> {
+            if (!scenarios.contains(scenario) && spec.commandLine().getParseResult().hasMatchedOption(option)) {
+                throw new IllegalArgumentException(option + " applies to the " + String.join(" and ", scenarios)
+                        + " scenario" + (scenarios.size() > 1 ? "s" : "") + ", not to " + scenario);
+            }
+        });
+        return switch (scenario) {
+            case "movielens" -> movieLens();
+            case "drift" -> drift();
+            default -> sinusoid();
+        };
+    }
+
+    /** The common options, with the scenario's defaults where none was given. */
+    private DemoOptions options(int defaultTasks, int defaultRate, int defaultIterations) {
+        return new DemoOptions(tasks != null ? tasks : defaultTasks, shots, queries,
+                rate != null ? rate : defaultRate, badFraction, seed, dataDir,
+                trainIterations != null ? trainIterations : defaultIterations, partitions, overrides, swap);
+    }
+
+    private Integer sinusoid() throws java.io.IOException {
+        DemoOptions defaults = DemoOptions.defaults(dataDir);
+        DemoRunner runner = new DemoRunner(options(defaults.tasks(), defaults.rate(), defaults.trainIterations()),
+                System.out);
+        java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
         Thread hook = new Thread(() -> {
             // SIGTERM: stop the traffic, let the pipeline drain and close, then the broker.
             runner.requestStop();
@@ -114,13 +139,29 @@ final class DemoCommand implements Callable<Integer> {
             return finish(runner.run());
         } finally {
             finished.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running: it waits for the countDown above
+            }
         }
     }
 
-    private Integer movieLens() throws IOException {
-        ReplayReport result = new MovieLensDemo(new MovieLensDemo.Options(data, dataDir,
-                rate != null ? rate : MovieLensDemo.DEFAULT_RATE, users, partitions,
-                trainIterations, overrides), System.out).run();
+    private Integer drift() throws Exception {
+        DriftDemo.Report r = new DriftDemo(options(DriftDemo.DEFAULT_USERS, DemoOptions.defaults(dataDir).rate(),
+                DriftDemo.DEFAULT_TRAIN_ITERATIONS), System.out).run();
+        DriftDemo.print(r, System.out);
+        if (report != null) {
+            r.write(report);
+            System.out.println("report written to " + report.toAbsolutePath());
+        }
+        return r.promotions() > 0 ? 0 : 1;
+    }
+
+    private Integer movieLens() throws java.io.IOException {
+        // Every cold user unless --tasks says fewer.
+        ReplayReport result = new MovieLensDemo(data, options(Integer.MAX_VALUE, MovieLensDemo.DEFAULT_RATE,
+                ColdStartData.defaultPlan().iterations()), System.out).run();
         return result.finish(System.out, report);
     }
 

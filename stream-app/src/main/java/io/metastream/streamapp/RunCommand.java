@@ -36,16 +36,27 @@ final class RunCommand implements Callable<Integer> {
         Properties props = MetaTrainCommand.load(config, overrides, kafka);
         MetastreamConfig pipeline = new MetastreamConfig(props);
         if (!metaTrain) {
-            MetastreamApp.serveUntilShutdown(pipeline);
+            serve(MetastreamApp.builder(pipeline));
             return 0;
         }
         try (ContinualMetaTrainer trainer = new ContinualMetaTrainer(pipeline, new ContinualTrainingConfig(props),
                 new LocalDirectoryModelStore(Path.of(pipeline.getString(MetastreamConfig.MODEL_STORE_DIR_CONFIG))))) {
             trainer.start();
-            MetastreamApp.serveUntilShutdown(pipeline, app -> app.readinessCheck(
+            serve(MetastreamApp.builder(pipeline).readinessCheck(
                     "continual meta-trainer not following the samples topic (restarting; no rounds until then)",
                     trainer::isFollowing));
         }
         return 0;
+    }
+
+    /** Starts the instance and serves until SIGTERM, saying so on the console. */
+    private static void serve(MetastreamApp.Builder instance) throws InterruptedException {
+        MetastreamApp app = instance.start();
+        System.out.println("serving base " + app.model().base());
+        System.out.println("running; topics " + app.topics().names());
+        app.serveUntilShutdown(() -> {
+            System.out.println("stopped cleanly");
+            System.out.flush();
+        });
     }
 }

@@ -17,6 +17,12 @@ final class ChildMain {
         try (InputStream in = Files.newInputStream(Path.of(args[0]))) {
             props.load(in);
         }
-        MetastreamApp.serveUntilShutdown(new MetastreamConfig(props));
+        // As run does: the builder, and the console lines the tests wait for.
+        MetastreamApp app = MetastreamApp.builder(new MetastreamConfig(props)).start();
+        System.out.println("running; topics " + app.topics().names());
+        app.serveUntilShutdown(() -> {
+            System.out.println("stopped cleanly");
+            System.out.flush();
+        });
     }
 }

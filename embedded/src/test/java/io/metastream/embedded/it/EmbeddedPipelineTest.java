@@ -3,6 +3,7 @@ package io.metastream.embedded.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.metastream.embedded.EmbeddedKafkaBroker;
+import io.metastream.embedded.EmbeddedPipeline;
 import io.metastream.schemas.DeadLetter;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.Prediction;
@@ -50,15 +51,14 @@ class EmbeddedPipelineTest {
     void shouldKeepSupportSetsInAChangeloggedStoreAndDeadLetterBadBytes() throws Exception {
         AvroCodec<LabelledSample> samples = AvroCodec.of(LabelledSample.class);
         AvroCodec<PredictionRequest> queries = AvroCodec.of(PredictionRequest.class);
-        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(null)) {
-            MetastreamConfig config = new MetastreamConfig(Map.of(
-                    MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                    MetastreamConfig.APPLICATION_ID_CONFIG, "it",
-                    MetastreamConfig.STATE_DIR_CONFIG, dir.resolve("state").toString(),
-                    MetastreamConfig.TOPIC_PARTITIONS_CONFIG, 2));
-            try (ActiveModel model = TestModels.activeQuickBase(); MetastreamApp app = new MetastreamApp(config, model)) {
-                app.ensureTopics();
-                app.start(Duration.ofSeconds(60));
+        try (EmbeddedPipeline pipeline = EmbeddedPipeline.builder().directory(dir).start()) {
+            EmbeddedKafkaBroker broker = pipeline.broker();
+            try (ActiveModel model = TestModels.activeQuickBase();
+                    MetastreamApp app = pipeline.app(Map.of(MetastreamConfig.APPLICATION_ID_CONFIG, "it",
+                            MetastreamConfig.TOPIC_PARTITIONS_CONFIG, 2)).model(model)
+                            .startTimeout(Duration.ofSeconds(60)).start()) {
+                assertThat(app.config().getString(MetastreamConfig.STATE_DIR_CONFIG))
+                        .isEqualTo(dir.resolve("state").toString());
                 Topics topics = app.topics();
                 try (KafkaProducer<String, byte[]> producer = producer(broker)) {
                     for (int t = 0; t < 3; t++) {

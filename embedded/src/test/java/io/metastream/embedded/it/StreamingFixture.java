@@ -3,8 +3,8 @@ package io.metastream.embedded.it;
 import ai.djl.Device;
 import io.metastream.data.sinusoid.SinusoidTasks;
 import io.metastream.embedded.EmbeddedKafkaBroker;
+import io.metastream.embedded.EmbeddedPipeline;
 import io.metastream.learn.BaseModel;
-import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.learn.TaskEncoderTrainer;
@@ -53,6 +53,7 @@ final class StreamingFixture implements AutoCloseable {
     private static final AvroCodec<PredictionRequest> QUERIES = AvroCodec.of(PredictionRequest.class);
 
     final Path dir;
+    final EmbeddedPipeline pipeline;
     final EmbeddedKafkaBroker broker;
     final LocalDirectoryModelStore store;
     final Topics topics = Topics.defaults();
@@ -71,14 +72,18 @@ final class StreamingFixture implements AutoCloseable {
     private volatile Deserializer<Prediction> predictionReader = topics.predictions().valueSerde().deserializer();
 
     StreamingFixture(Path dir) {
-        this(dir, EmbeddedKafkaBroker.start(null));
+        this(EmbeddedPipeline.builder().directory(dir).start());
     }
 
     /** The same on {@code broker}, which the fixture closes; its {@code clientProperties} reach every client. */
     StreamingFixture(Path dir, EmbeddedKafkaBroker broker) {
-        DjlRuntime.start(1);
-        this.dir = dir;
-        this.broker = broker;
+        this(EmbeddedPipeline.builder().directory(dir).broker(broker).start());
+    }
+
+    private StreamingFixture(EmbeddedPipeline pipeline) {
+        this.pipeline = pipeline;
+        this.dir = pipeline.directory();
+        this.broker = pipeline.broker();
         this.store = new LocalDirectoryModelStore(dir.resolve("models"));
         Map<String, Object> producerProps = new HashMap<>(broker.clientProperties());
         producerProps.putAll(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
@@ -144,17 +149,13 @@ final class StreamingFixture implements AutoCloseable {
 
     /** Starts an instance with some settings overridden. */
     MetastreamApp startInstance(String instanceId, Map<String, Object> overrides) {
+        // state-<instanceId> under dir, the broker's address and security: the pipeline's part.
         Map<String, Object> settings = new HashMap<>(Map.of(
-                MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
                 MetastreamConfig.APPLICATION_ID_CONFIG, "lifecycle",
-                MetastreamConfig.STATE_DIR_CONFIG, dir.resolve("state-" + instanceId).toString(),
                 MetastreamConfig.MODEL_NAME_CONFIG, MODEL,
                 MetastreamConfig.INSTANCE_ID_CONFIG, instanceId));
-        settings.putAll(broker.clientProperties());
         settings.putAll(overrides);
-        MetastreamConfig config = new MetastreamConfig(settings);
-        MetastreamApp app = MetastreamApp.launch(config, BaseModelArtifacts.load(store, MODEL, "production"), store,
-                Duration.ofSeconds(90));
+        MetastreamApp app = pipeline.app(settings).modelStore(store).startTimeout(Duration.ofSeconds(90)).start();
         closeables.add(app);
         return app;
     }
@@ -267,6 +268,6 @@ final class StreamingFixture implements AutoCloseable {
         }
         collector.close();
         producer.close();
-        broker.close();
+        pipeline.close();
     }
 }

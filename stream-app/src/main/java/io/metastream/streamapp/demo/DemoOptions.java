@@ -4,7 +4,11 @@ import java.nio.file.Path;
 import java.util.Map;
 
 /**
- * What the demo simulates: {@code tasks} sinusoid tasks, each sending {@code shots} labelled
+ * The options of {@code demo}, for every scenario: each scenario's class says how it reads them
+ * and which it does not take ({@code tasks}, {@code rate}, {@code trainIterations},
+ * {@code partitions} and {@code overrides} every one does).
+ *
+ * <p>What the sinusoid demo simulates: {@code tasks} sinusoid tasks, each sending {@code shots} labelled
  * samples and then {@code queriesPerTask} queries, many tasks in flight at once so samples and
  * queries of different tasks interleave; {@code rate} events a second in total; a fraction
  * {@code badFraction} of extra malformed records of several kinds mixed in. {@code overrides} are

@@ -13,14 +13,15 @@ import java.util.Map;
  * What the demo measured. Written as JSON with snake_case names. {@code mse_base} scores the
  * unadapted base on exactly the queries that {@code mse_adapted} scores from the published
  * predictions; latencies run from a query's send to its prediction's receipt by a read-committed
- * consumer.
+ * consumer. {@code djl_threads} is the intra-op thread count libtorch reports for the pipeline's
+ * threads.
  */
 public record DemoReport(int tasks, int shots, int queriesPerTask, long samples, long queries, long predictions,
         long predictionsAdapted, long duplicatePredictions, long missingPredictions, long adaptations,
         double adaptationMicrosMean, long deadLetters, long deadLettersInjected, Map<String, Long> deadLettersByReason,
         Map<String, Long> deadLetterMetrics, double mseBase, double mseBaseCi95, double mseAdapted,
         double mseAdaptedCi95, double mseRatio, Map<Integer, SupportBucket> bySupportSize, double p50Ms, double p99Ms, double maxMs, double wallS,
-        String modelVersion, Map<String, Long> predictionsByVersion, String device, String processingGuarantee,
+        String modelVersion, Map<String, Long> predictionsByVersion, String device, int djlThreads, String processingGuarantee,
         Map<Integer, Long> rssMbBySecond, Map<String, Double> scrapedMetrics) {
 
     /** Predictions made from a given support size, and their MSE. */
@@ -51,10 +52,10 @@ public record DemoReport(int tasks, int shots, int queriesPerTask, long samples,
                 dead letters %d of %d injected malformed records %s
                 query MSE: adapted %.4f ± %.4f  vs  base %.4f ± %.4f  (ratio %.3f)
                 latency query -> prediction: p50 %.1f ms, p99 %.1f ms, max %.1f ms
-                model %s on %s, %s, wall %.1f s; predictions by version %s""",
+                model %s on %s (%d libtorch threads), %s, wall %.1f s; predictions by version %s""",
                 tasks, samples, queries, predictions, predictionsAdapted, duplicatePredictions, missingPredictions,
                 adaptations, adaptationMicrosMean, deadLetters, deadLettersInjected, deadLettersByReason, mseAdapted,
-                mseAdaptedCi95, mseBase, mseBaseCi95, mseRatio, p50Ms, p99Ms, maxMs, modelVersion, device,
+                mseAdaptedCi95, mseBase, mseBaseCi95, mseRatio, p50Ms, p99Ms, maxMs, modelVersion, device, djlThreads,
                 processingGuarantee, wallS, predictionsByVersion);
     }
 }

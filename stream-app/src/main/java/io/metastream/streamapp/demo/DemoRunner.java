@@ -2,8 +2,9 @@ package io.metastream.streamapp.demo;
 
 import io.metastream.data.sinusoid.SinusoidTasks;
 import io.metastream.embedded.EmbeddedKafkaBroker;
+import io.metastream.embedded.EmbeddedPipeline;
+import io.metastream.embedded.Measurements;
 import io.metastream.embedded.Producers;
-import io.metastream.embedded.TempDirectory;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
@@ -25,11 +26,9 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -71,36 +70,31 @@ public final class DemoRunner {
 
     public DemoReport run() {
         long wallStart = System.nanoTime();
-        DjlRuntime.start(MetastreamConfig.djlThreads(options.overrides()));
-        TempDirectory scratch = TempDirectory.create("metastream-demo-");
-        Path work = scratch.path();
         out.println("metastream demo: " + options.tasks() + " sinusoid tasks, " + options.shots() + " shots, "
                 + options.queriesPerTask() + " queries each, " + options.rate() + " events/s");
-        LocalDirectoryModelStore store = new LocalDirectoryModelStore(options.dataDir().resolve("models"));
-        BaseModel base = loadOrTrainBase(store);
-        out.println("serving base " + base);
-        String swapTo = options.swap() ? swapTarget(store, base) : null;
-        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(work.resolve("broker"))) {
-            out.printf(Locale.ROOT, "embedded KRaft broker on %s%n", broker.bootstrapServers());
-            Map<String, Object> settings = new HashMap<>(Map.of(
-                    MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+        // First: the engine takes djl.threads before the base is loaded or trained.
+        try (EmbeddedPipeline pipeline = EmbeddedPipeline.builder().overrides(options.overrides()).start()) {
+            out.printf(Locale.ROOT, "embedded KRaft broker on %s%n", pipeline.bootstrapServers());
+            LocalDirectoryModelStore store = new LocalDirectoryModelStore(options.dataDir().resolve("models"));
+            BaseModel base = loadOrTrainBase(store);
+            out.println("serving base " + base);
+            String swapTo = options.swap() ? swapTarget(store, base) : null;
+            Map<String, Object> settings = Map.of(
                     MetastreamConfig.APPLICATION_ID_CONFIG, "metastream-demo",
-                    MetastreamConfig.STATE_DIR_CONFIG, work.resolve("state").toString(),
                     MetastreamConfig.TOPIC_PARTITIONS_CONFIG, options.partitions(),
                     MetastreamConfig.SUPPORT_MAX_SIZE_CONFIG, Math.max(20, options.shots()),
-                    MetastreamConfig.METRICS_PORT_CONFIG, 0));
-            settings.putAll(options.overrides());
-            MetastreamConfig config = new MetastreamConfig(settings);
-            try (MetastreamApp app = MetastreamApp.launch(config, base, store, Duration.ofSeconds(60))) {
+                    MetastreamConfig.METRICS_PORT_CONFIG, 0);
+            try (MetastreamApp app = pipeline.app(settings).model(base).modelStore(store)
+                    .startTimeout(Duration.ofSeconds(60)).start()) {
+                MetastreamConfig config = app.config();
                 ActiveModel model = app.model();
                 out.println("pipeline running (" + config.getString(MetastreamConfig.PROCESSING_GUARANTEE_CONFIG)
-                        + ", RocksDB state in " + work.resolve("state") + ")");
+                        + ", RocksDB state in " + config.getString(MetastreamConfig.STATE_DIR_CONFIG) + ", "
+                        + DjlRuntime.intraOpThreads() + " libtorch thread(s))");
                 app.metricsPort().or(app::httpPort).ifPresent(port -> out.println("metrics at http://localhost:"
                         + port + "/metrics, readiness at /ready"));
-                return drive(broker, app, model, config, wallStart, store, swapTo);
+                return drive(pipeline.broker(), app, model, config, wallStart, store, swapTo);
             }
-        } finally {
-            scratch.close();
         }
     }
 
@@ -244,11 +238,11 @@ public final class DemoRunner {
             ActiveModel model) {
         double[] lat = o.latencyMs.values().stream().mapToDouble(Double::doubleValue).sorted().toArray();
         int second = (int) ((System.nanoTime() - start) / 1_000_000_000L);
-        long rss = residentMegabytes();
+        long rss = Measurements.residentMegabytes();
         rssMb.put(second, rss);
         out.printf(Locale.ROOT, "[%5.1fs] sent %d/%d | predictions %d/%d | adaptations %d | dead letters %d | "
                 + "p50 %.1f ms | rss %d MB | serving %s%n", (System.nanoTime() - start) / 1e9, sent, total,
-                o.predictions.size(), validQueries, o.adaptations.get(), o.deadLetters.get(), percentile(lat, 0.50),
+                o.predictions.size(), validQueries, o.adaptations.get(), o.deadLetters.get(), Measurements.percentile(lat, 0.50),
                 rss, model.base().version());
     }
 
@@ -300,9 +294,9 @@ public final class DemoRunner {
                 o.predictions.size(), adapted, o.duplicatePredictions.get(), missing, o.adaptations.get(),
                 o.adaptations.get() == 0 ? 0 : (double) o.adaptationMicros.get() / o.adaptations.get(),
                 o.deadLetters.get(), injected, byReason, metrics, mseBase.mean(), mseBase.ci95(), mseAdapted.mean(),
-                mseAdapted.ci95(), mseAdapted.mean() / mseBase.mean(), buckets, percentile(lat, 0.50), percentile(lat, 0.99),
+                mseAdapted.ci95(), mseAdapted.mean() / mseBase.mean(), buckets, Measurements.percentile(lat, 0.50), Measurements.percentile(lat, 0.99),
                 lat.length == 0 ? 0 : lat[lat.length - 1], (System.nanoTime() - wallStart) / 1e9, base.version(),
-                byVersion, model.learner().device(), config.getString(MetastreamConfig.PROCESSING_GUARANTEE_CONFIG),
+                byVersion, model.learner().device(), DjlRuntime.intraOpThreads(), config.getString(MetastreamConfig.PROCESSING_GUARANTEE_CONFIG),
                 new TreeMap<>(rssMb), scraped);
     }
 
@@ -327,29 +321,6 @@ public final class DemoRunner {
             Thread.currentThread().interrupt();
             return Map.of();
         }
-    }
-
-    /** Resident set size of this process (Linux), or -1 where /proc is not there. */
-    public static long residentMegabytes() {
-        try {
-            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
-                }
-            }
-        } catch (java.io.IOException | RuntimeException e) {
-            return -1;
-        }
-        return -1;
-    }
-
-    /** The {@code q} quantile of sorted values (nearest rank), 0 for none. */
-    public static double percentile(double[] sorted, double q) {
-        if (sorted.length == 0) {
-            return 0;
-        }
-        int i = (int) Math.ceil(q * sorted.length) - 1;
-        return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
     }
 
     private static double sq(double v) {

@@ -1,8 +1,10 @@
 package io.metastream.streamapp.demo;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import io.metastream.data.sinusoid.SinusoidTasks;
-import io.metastream.embedded.EmbeddedKafkaBroker;
-import io.metastream.embedded.TempDirectory;
+import io.metastream.embedded.EmbeddedPipeline;
 import io.metastream.embedded.TopicReader;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
@@ -21,7 +23,10 @@ import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
 import io.metastream.streams.MetastreamConfig;
 import io.metastream.training.continual.DriftScenario;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -52,84 +57,115 @@ public final class DriftDemo {
     private static final String MODEL = "sine-drift";
     private static final int[] SHOTS = {0, 1, 5, 10};
 
-    /** Rounds of users, users per round, samples per user (queries come before the first 11). */
-    public record Options(int rounds, int usersPerRound, int samplesPerUser, long seed,
-            Map<String, String> overrides) {
-    }
+    /** Users arrive in this many rounds; the population shifts at the middle one. */
+    public static final int ROUNDS = 10;
+    /** Samples per user; a query comes before each of the first 11. */
+    public static final int SAMPLES_PER_USER = 12;
+    /** Users by default (60 a round), and meta-training iterations of the frozen base. */
+    public static final int DEFAULT_USERS = 600;
+    public static final int DEFAULT_TRAIN_ITERATIONS = 1500;
 
-    /** MSE of post-shift users by shots, for answers of the frozen base and of promoted ones. */
-    public record Report(Map<String, Map<Integer, Evaluation.Estimate>> byBase, int promotions,
+    /**
+     * MSE of post-shift users by shots, for answers of the frozen base and of promoted ones; how
+     * many users in how many rounds were sent, and how many predictions came back.
+     */
+    public record Report(int users, int rounds, Map<String, Map<Integer, Evaluation.Estimate>> byBase, int promotions,
             double secondsFromShiftToPromotion, List<String> decisions, int predictions) {
+        private static final ObjectMapper JSON = new ObjectMapper()
+                .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+                .enable(SerializationFeature.INDENT_OUTPUT);
+
+        /** Writes the report as JSON with snake_case names (NaN as the string "NaN"). */
+        public void write(Path file) throws IOException {
+            Path parent = file.toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
+            }
+            JSON.writeValue(file.toFile(), this);
+        }
+
+        public static Report read(Path file) throws IOException {
+            return JSON.readValue(file.toFile(), Report.class);
+        }
     }
 
-    private final Options options;
+    private final DemoOptions options;
+    private final int usersPerRound;
     private final PrintStream out;
 
-    public DriftDemo(Options options, PrintStream out) {
+    /**
+     * The common demo options: {@code tasks} users (rounded up to a multiple of {@link #ROUNDS}),
+     * {@code rate} events a second within a round, {@code trainIterations} for the frozen base,
+     * {@code seed}, {@code partitions} and {@code overrides}; shots, queries, bad records, the data
+     * directory and swaps are the sinusoid scenario's.
+     */
+    public DriftDemo(DemoOptions options, PrintStream out) {
         this.options = options;
+        this.usersPerRound = (options.tasks() + ROUNDS - 1) / ROUNDS;
         this.out = out;
     }
 
     public Report run() throws Exception {
-        DjlRuntime.start(MetastreamConfig.djlThreads(options.overrides()));
-        int shift = options.rounds() / 2;
-        try (TempDirectory scratch = TempDirectory.create("metastream-drift-");
-                EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(scratch.path().resolve("broker"))) {
-            LocalDirectoryModelStore store = new LocalDirectoryModelStore(scratch.path().resolve("models"));
-            out.println("meta-training the frozen base on the original population (Reptile, 1,500 iterations)");
-            MetaTrainingPlan plan = DriftScenario.plan(1500, options.seed());
+        int shift = ROUNDS / 2;
+        // First: the engine takes djl.threads before the frozen base is trained.
+        try (EmbeddedPipeline pipeline = EmbeddedPipeline.builder().overrides(options.overrides()).start()) {
+            LocalDirectoryModelStore store = new LocalDirectoryModelStore(pipeline.directory().resolve("models"));
+            out.printf("meta-training the frozen base on the original population (Reptile, %,d iterations)%n",
+                    options.trainIterations());
+            MetaTrainingPlan plan = DriftScenario.plan(options.trainIterations(), options.seed());
             float[] p = new MetaTrainer(MetaTrainer.Algorithm.REPTILE, DjlRuntime.defaultDevice())
                     .train(new SinusoidTasks(), plan, (a, b, c) -> { }).parameters();
             ModelManifest frozen = BaseModelArtifacts.publish(store, MODEL, "reptile", plan.architecture(), p,
                     plan.adaptation(), Map.of("seed", options.seed(), "population", new SinusoidTasks().id()));
             store.setAlias(MODEL, "production", frozen.version());
-            Map<String, Object> settings = new HashMap<>(Map.of(
-                    MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+            Map<String, Object> settings = pipeline.settings(Map.of(
                     MetastreamConfig.APPLICATION_ID_CONFIG, "metastream-drift-demo",
-                    MetastreamConfig.STATE_DIR_CONFIG, scratch.path().resolve("state").toString(),
+                    MetastreamConfig.TOPIC_PARTITIONS_CONFIG, options.partitions(),
                     MetastreamConfig.MODEL_STORE_DIR_CONFIG, store.root().toString(),
                     MetastreamConfig.MODEL_NAME_CONFIG, MODEL,
-                    ContinualTrainingConfig.EVERY_NEW_TASKS_CONFIG, options.usersPerRound(),
+                    ContinualTrainingConfig.EVERY_NEW_TASKS_CONFIG, usersPerRound,
                     ContinualTrainingConfig.HELD_OUT_TASKS_CONFIG, 40,
                     ContinualTrainingConfig.MIN_HELD_OUT_TASKS_CONFIG, 20,
                     ContinualTrainingConfig.ITERATIONS_CONFIG, 1000,
                     ContinualTrainingConfig.OUTER_STEP_CONFIG, 0.003));
-            settings.putAll(options.overrides());
-            MetastreamConfig config = new MetastreamConfig(settings);
             Map<String, float[]> truth = new HashMap<>(); // query id -> {shots, truth, round}
             List<float[][]> postShiftUsers = new ArrayList<>(); // per user: {xs, ys, query xs, query truths}
             long shiftStartedMs = -1;
-            try (MetastreamApp app = MetastreamApp.launch(config, BaseModelArtifacts.load(store, MODEL, "production"),
-                    store, Duration.ofSeconds(60));
-                    ContinualMetaTrainer trainer = new ContinualMetaTrainer(config, new ContinualTrainingConfig(settings),
-                            store).start();
-                    KafkaProducer<String, byte[]> producer = producer(broker);
-                    TopicReader<String, byte[]> predictions = new TopicReader<>(broker.bootstrapServers(),
+            try (MetastreamApp app = MetastreamApp.builder(new MetastreamConfig(settings)).modelStore(store)
+                    .startTimeout(Duration.ofSeconds(60)).start();
+                    ContinualMetaTrainer trainer = new ContinualMetaTrainer(app.config(),
+                            new ContinualTrainingConfig(settings), store).start();
+                    KafkaProducer<String, byte[]> producer = producer(pipeline.bootstrapServers());
+                    TopicReader<String, byte[]> predictions = new TopicReader<>(pipeline.bootstrapServers(),
                             app.topics().predictions().name(), new StringDeserializer(),
                             new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
-                out.println("pipeline and meta-trainer running on " + broker.bootstrapServers() + "; "
-                        + options.rounds() + " rounds of " + options.usersPerRound() + " users, the shift at round "
-                        + shift);
+                out.println("pipeline and meta-trainer running on " + pipeline.bootstrapServers() + "; "
+                        + ROUNDS + " rounds of " + usersPerRound + " users, the shift at round " + shift + ", "
+                        + options.rate() + " events/s");
                 Random random = new Random(options.seed() * 31 + 1);
                 // One millisecond per event: a query and the sample after it must not share a
                 // timestamp, or the query would be answered with that sample too.
                 long clock = System.currentTimeMillis();
                 int sent = 0;
                 List<ConsumerRecord<String, byte[]>> answered = List.of();
-                for (int r = 0; r < options.rounds(); r++) {
+                for (int r = 0; r < ROUNDS; r++) {
                     SinusoidTasks population = DriftScenario.population(true, r, shift);
                     if (r == shift) {
                         shiftStartedMs = System.currentTimeMillis();
                     }
-                    for (int u = 0; u < options.usersPerRound(); u++) {
+                    // Paced within the round: the wait for the trainer between rounds is not traffic.
+                    long roundStart = System.nanoTime();
+                    int sentInRound = 0;
+                    for (int u = 0; u < usersPerRound; u++) {
                         String task = "r" + r + "-u" + u;
                         SinusoidTasks.Sinusoid sine = population.sampleTask(random);
-                        float[][] user = new float[4][options.samplesPerUser()];
+                        float[][] user = new float[4][SAMPLES_PER_USER];
                         if (r >= shift) {
                             postShiftUsers.add(user);
                         }
-                        for (int k = 0; k < options.samplesPerUser(); k++) {
+                        for (int k = 0; k < SAMPLES_PER_USER; k++) {
                             if (k <= 10) {
+                                pace(roundStart, sentInRound++);
                                 float xq = -5 + 10 * random.nextFloat();
                                 String id = task + "-q" + k;
                                 truth.put(id, new float[] {k, sine.value(xq), r});
@@ -142,6 +178,7 @@ public final class DriftDemo {
                                                 .build())));
                                 sent++;
                             }
+                            pace(roundStart, sentInRound++);
                             float x = -5 + 10 * random.nextFloat();
                             user[0][k] = x;
                             user[1][k] = sine.value(x);
@@ -167,7 +204,7 @@ public final class DriftDemo {
                             && System.currentTimeMillis() < deadline) {
                         Thread.sleep(50); // the hot swap of a promotion, through the models topic
                     }
-                    out.printf("round %d: %d users in, %d predictions out, serving %s%n", r, options.usersPerRound(),
+                    out.printf("round %d: %d users in, %d predictions out, serving %s%n", r, usersPerRound,
                             answered.size(), app.model().base().version());
                 }
                 long promotedAtMs = -1;
@@ -226,7 +263,8 @@ public final class DriftDemo {
                 if (misaligned > 0) {
                     out.println("answers whose support size is not their shot count: " + misaligned);
                 }
-                return new Report(figures, promotions, wait, decisions, answered.size());
+                return new Report(ROUNDS * usersPerRound, ROUNDS, figures, promotions, wait, decisions,
+                        answered.size());
             }
         }
     }
@@ -271,13 +309,22 @@ public final class DriftDemo {
                     v.tasks())));
             out.println(line);
         });
-        out.printf("promotions: %d; first promoted candidate published %.1f s after the shift; %d predictions%n",
-                r.promotions(), r.secondsFromShiftToPromotion(), r.predictions());
+        out.printf("%d users in %d rounds; promotions: %d; first promoted candidate published %.1f s after the shift; %d predictions%n",
+                r.users(), r.rounds(), r.promotions(), r.secondsFromShiftToPromotion(), r.predictions());
     }
 
-    private static KafkaProducer<String, byte[]> producer(EmbeddedKafkaBroker broker) {
+    /** Waits until event {@code index} of a round is due at {@code rate} events a second. */
+    private void pace(long roundStartNanos, int index) throws InterruptedException {
+        long due = roundStartNanos + (long) (index * 1e9 / options.rate());
+        long wait = due - System.nanoTime();
+        if (wait > 0) {
+            Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+        }
+    }
+
+    private static KafkaProducer<String, byte[]> producer(String bootstrapServers) {
         Map<String, Object> props = new HashMap<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                broker.bootstrapServers(), ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.LINGER_MS_CONFIG, 5));
+                bootstrapServers, ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.LINGER_MS_CONFIG, 5));
         return new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer());
     }
 }

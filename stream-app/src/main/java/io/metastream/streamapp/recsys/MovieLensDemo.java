@@ -2,8 +2,7 @@ package io.metastream.streamapp.recsys;
 
 import io.metastream.data.movielens.ColdStartData;
 import io.metastream.data.movielens.SyntheticMovieLens;
-import io.metastream.embedded.EmbeddedKafkaBroker;
-import io.metastream.embedded.TempDirectory;
+import io.metastream.embedded.EmbeddedPipeline;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.DjlRuntime;
@@ -12,13 +11,13 @@ import io.metastream.server.MetastreamApp;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
 import io.metastream.streamapp.console.ConsoleProgress;
+import io.metastream.streamapp.demo.DemoOptions;
 import io.metastream.streams.MetastreamConfig;
 import io.metastream.training.ColdStartModels;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -34,24 +33,31 @@ public final class MovieLensDemo {
     /** Records a second by default: each carries a 51-feature rating whose adaptation costs about 1 ms. */
     public static final int DEFAULT_RATE = 400;
 
-    /**
-     * Where the data comes from ({@code data} null: synthetic, under {@code dataDir}), how fast to
-     * replay it, and how long to meta-train on first run ({@code trainIterations} null: the default plan's).
-     */
-    public record Options(Path data, Path dataDir, int rate, int maxUsers, int partitions, Integer trainIterations,
-            Map<String, String> overrides) {
-    }
-
-    private final Options options;
+    private final Path source;
+    private final DemoOptions options;
     private final PrintStream out;
 
-    public MovieLensDemo(Options options, PrintStream out) {
+    /**
+     * Replays {@code data} (a MovieLens 100K or 1M folder; null: a synthetic one written under the
+     * data directory on first run) with the common demo options: at most {@code tasks} cold users,
+     * {@code rate} records a second, {@code trainIterations} of meta-training on first run, the
+     * data directory, {@code partitions} and {@code overrides}. Shots, queries, bad records, the
+     * seed and swaps are the sinusoid scenario's.
+     */
+    public MovieLensDemo(Path data, DemoOptions options, PrintStream out) {
+        this.source = data;
         this.options = options;
         this.out = out;
     }
 
     public ReplayReport run() {
-        DjlRuntime.start(MetastreamConfig.djlThreads(options.overrides()));
+        // First: the engine takes djl.threads before the data is read and the base trained.
+        try (EmbeddedPipeline pipeline = EmbeddedPipeline.builder().overrides(options.overrides()).start()) {
+            return replay(pipeline);
+        }
+    }
+
+    private ReplayReport replay(EmbeddedPipeline pipeline) {
         ColdStartData data = ColdStartData.read(dataFolder());
         out.printf(Locale.ROOT, "metastream demo, movielens scenario: %s %s, %d warm users to meta-train on, "
                 + "%d cold users to replay%n", data.data().format(), data.fingerprint(), data.split().train().size(),
@@ -60,36 +66,30 @@ public final class MovieLensDemo {
         BaseModel meta = loadOrTrain(store, data);
         out.println("serving base " + meta);
         ConsoleProgress bar = new ConsoleProgress(out, "pooled baseline");
-        try (TempDirectory scratch = TempDirectory.create("metastream-movielens-");
-                EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(scratch.path().resolve("broker"))) {
-            Map<String, Object> settings = new HashMap<>(Map.of(
-                    MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                    MetastreamConfig.APPLICATION_ID_CONFIG, "metastream-movielens-demo",
-                    MetastreamConfig.STATE_DIR_CONFIG, scratch.path().resolve("state").toString(),
-                    MetastreamConfig.MODEL_NAME_CONFIG, ColdStartModels.MODEL_NAME,
-                    MetastreamConfig.TOPIC_PARTITIONS_CONFIG, options.partitions(),
-                    // Keep every support rating the protocol allows, so the stream adapts on what eval does.
-                    MetastreamConfig.SUPPORT_MAX_SIZE_CONFIG, data.split().protocol().maxRatings(),
-                    // A prequential query must see exactly the ratings before it: on a loaded machine,
-                    // wait longer for the samples topic to catch up before answering without them.
-                    MetastreamConfig.QUERY_SAMPLE_WAIT_MS_CONFIG, 5000L));
-            settings.putAll(options.overrides());
-            MetastreamConfig config = new MetastreamConfig(settings);
-            try (DispatchingLearner local = new DispatchingLearner(DjlRuntime.defaultDevice());
-                    MetastreamApp app = MetastreamApp.launch(config, meta, store, Duration.ofSeconds(60))) {
-                out.println("pipeline running on the embedded broker " + broker.bootstrapServers());
-                MovieLensReplay replay = new MovieLensReplay(data, new MovieLensReplay.Options(options.rate(),
-                        options.maxUsers(), "ml-"), out);
-                MovieLensReplay.Outcome outcome = replay.run(broker.bootstrapServers(), app.topics());
-                return ReplayReport.of(data, outcome, ColdStartModels.peers(data, local, meta,
-                        (done, total, loss) -> bar.update(done, total, "")));
-            }
+        Map<String, Object> settings = Map.of(
+                MetastreamConfig.APPLICATION_ID_CONFIG, "metastream-movielens-demo",
+                MetastreamConfig.MODEL_NAME_CONFIG, ColdStartModels.MODEL_NAME,
+                MetastreamConfig.TOPIC_PARTITIONS_CONFIG, options.partitions(),
+                // Keep every support rating the protocol allows, so the stream adapts on what eval does.
+                MetastreamConfig.SUPPORT_MAX_SIZE_CONFIG, data.split().protocol().maxRatings(),
+                // A prequential query must see exactly the ratings before it: on a loaded machine,
+                // wait longer for the samples topic to catch up before answering without them.
+                MetastreamConfig.QUERY_SAMPLE_WAIT_MS_CONFIG, 5000L);
+        try (DispatchingLearner local = new DispatchingLearner(DjlRuntime.defaultDevice());
+                MetastreamApp app = pipeline.app(settings).model(meta).modelStore(store)
+                        .startTimeout(Duration.ofSeconds(60)).start()) {
+            out.println("pipeline running on the embedded broker " + pipeline.bootstrapServers());
+            MovieLensReplay replay = new MovieLensReplay(data, new MovieLensReplay.Options(options.rate(),
+                    options.tasks(), "ml-"), out);
+            MovieLensReplay.Outcome outcome = replay.run(pipeline.bootstrapServers(), app.topics());
+            return ReplayReport.of(data, outcome, ColdStartModels.peers(data, local, meta,
+                    (done, total, loss) -> bar.update(done, total, "")));
         }
     }
 
     private Path dataFolder() {
-        if (options.data() != null) {
-            return options.data();
+        if (source != null) {
+            return source;
         }
         Path synthetic = options.dataDir().resolve("movielens-synthetic");
         if (!Files.isRegularFile(synthetic.resolve("u.data"))) {
@@ -108,8 +108,8 @@ public final class MovieLensDemo {
         out.println("no preference model for this data in " + store.root() + " yet: meta-training one (Reptile)");
         ConsoleProgress bar = new ConsoleProgress(out, "meta-training");
         ModelManifest m = ColdStartModels.train(store, ColdStartModels.MODEL_NAME, MetaTrainer.Algorithm.REPTILE, data,
-                options.trainIterations() == null ? ColdStartData.defaultPlan()
-                        : ColdStartData.defaultPlan().withIterations(options.trainIterations()), (done, total, loss) -> bar.update(done, total,
+                ColdStartData.defaultPlan().withIterations(options.trainIterations()), (done, total, loss) -> bar.update(done,
+                        total,
                         String.format(Locale.ROOT, "query loss %.3f", loss))).manifest();
         out.println("published " + m.ref() + "; held-out metrics " + m.provenance().get("metrics"));
         return ColdStartModels.load(store, ColdStartModels.MODEL_NAME, m.version(), data);

@@ -8,9 +8,9 @@ import io.metastream.data.movielens.ColdStartEvaluation.Method;
 import io.metastream.data.movielens.ColdStartSplit;
 import io.metastream.data.movielens.MovieLens;
 import io.metastream.data.movielens.RatingTarget;
+import io.metastream.embedded.Measurements;
 import io.metastream.learn.Evaluation;
 import io.metastream.schemas.Prediction;
-import io.metastream.streamapp.demo.DemoRunner;
 import io.metastream.training.ColdStartComparison;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -185,7 +185,7 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
     /** p50 and p99 in ms. */
     private static double[] quantiles(java.util.stream.DoubleStream values) {
         double[] sorted = values.sorted().toArray();
-        return new double[] {DemoRunner.percentile(sorted, 0.5), DemoRunner.percentile(sorted, 0.99)};
+        return new double[] {Measurements.percentile(sorted, 0.5), Measurements.percentile(sorted, 0.99)};
     }
 
     private static void add(Map<String, List<List<Double>>> errors, String method, int given, double error) {

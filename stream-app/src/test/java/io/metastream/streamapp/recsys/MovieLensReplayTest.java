@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.metastream.data.movielens.ColdStartEvaluation.Method;
 import io.metastream.data.movielens.SyntheticMovieLens;
 import io.metastream.learn.Evaluation;
+import io.metastream.streamapp.demo.DemoOptions;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -30,8 +31,9 @@ class MovieLensReplayTest {
         Path data = dir.resolve("movielens");
         SyntheticMovieLens.write(data, new SyntheticMovieLens.Spec(300, 200, 13, 80, 5));
         ByteArrayOutputStream console = new ByteArrayOutputStream();
-        ReplayReport report = new MovieLensDemo(new MovieLensDemo.Options(data, dir, 400, 40, 2, 800, Map.of()),
-                new PrintStream(console, true, StandardCharsets.UTF_8)).run();
+        // 40 cold users at 400 records/s, 800 iterations of meta-training, 2 partitions.
+        ReplayReport report = new MovieLensDemo(data, new DemoOptions(40, 10, 5, 400, 0, 7L, dir, 800, 2, Map.of(),
+                false), new PrintStream(console, true, StandardCharsets.UTF_8)).run();
 
         Map<String, Object> counts = report.counts();
         assertThat(counts.get("users")).isEqualTo(40);
