@@ -1,10 +1,6 @@
 package io.metastream.streamapp.demo;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.PropertyNamingStrategies;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
@@ -28,20 +24,12 @@ public record DemoReport(int tasks, int shots, int queriesPerTask, long samples,
     public record SupportBucket(long predictions, double mse) {
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
-            .enable(SerializationFeature.INDENT_OUTPUT);
-
     public void write(Path file) throws IOException {
-        Path parent = file.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
-        }
-        JSON.writeValue(file.toFile(), this);
+        JsonReports.write(this, file);
     }
 
     public static DemoReport read(Path file) throws IOException {
-        return JSON.readValue(file.toFile(), DemoReport.class);
+        return JsonReports.read(file, DemoReport.class);
     }
 
     /** A few lines for people. */

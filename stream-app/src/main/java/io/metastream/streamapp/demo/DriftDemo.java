@@ -1,8 +1,5 @@
 package io.metastream.streamapp.demo;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.PropertyNamingStrategies;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.metastream.data.sinusoid.SinusoidTasks;
 import io.metastream.embedded.EmbeddedPipeline;
 import io.metastream.embedded.TopicReader;
@@ -25,7 +22,6 @@ import io.metastream.streams.MetastreamConfig;
 import io.metastream.training.continual.DriftScenario;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -71,21 +67,13 @@ public final class DriftDemo {
      */
     public record Report(int users, int rounds, Map<String, Map<Integer, Evaluation.Estimate>> byBase, int promotions,
             double secondsFromShiftToPromotion, List<String> decisions, int predictions) {
-        private static final ObjectMapper JSON = new ObjectMapper()
-                .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
-                .enable(SerializationFeature.INDENT_OUTPUT);
-
         /** Writes the report as JSON with snake_case names (NaN as the string "NaN"). */
         public void write(Path file) throws IOException {
-            Path parent = file.toAbsolutePath().getParent();
-            if (parent != null) {
-                Files.createDirectories(parent);
-            }
-            JSON.writeValue(file.toFile(), this);
+            JsonReports.write(this, file);
         }
 
         public static Report read(Path file) throws IOException {
-            return JSON.readValue(file.toFile(), Report.class);
+            return JsonReports.read(file, Report.class);
         }
     }
 
