@@ -108,6 +108,7 @@ public final class ContinualMetaTrainer implements AutoCloseable {
         return t;
     });
     private final List<Decision> decisions = new CopyOnWriteArrayList<>();
+    private long roundsFinished;
     private AssignedConsumerThread consumer;
     private long tasksAtLastRound;
     private long lastRoundMs = System.currentTimeMillis();
@@ -402,6 +403,7 @@ public final class ContinualMetaTrainer implements AutoCloseable {
                 synchronized (this) {
                     roundRunning = false;
                     lastRoundMs = System.currentTimeMillis();
+                    roundsFinished++;
                 }
             }
         });
@@ -538,6 +540,15 @@ public final class ContinualMetaTrainer implements AutoCloseable {
         } catch (Exception e) {
             LOG.error("could not publish {} of {} to {}", status, to, topics.modelEvents().name(), e);
         }
+    }
+
+    /**
+     * Rounds finished so far: decided, skipped for too few tasks, or failed. A caller that waits
+     * for the trainer to look at new tasks waits for this to grow, since a skipped round decides
+     * nothing.
+     */
+    public synchronized long roundsFinished() {
+        return roundsFinished;
     }
 
     /** The decisions made so far, oldest first. */

@@ -141,6 +141,7 @@ public final class DriftDemo {
                     if (r == shift) {
                         shiftStartedMs = System.currentTimeMillis();
                     }
+                    long roundsBefore = trainer.roundsFinished();
                     // Paced within the round: the wait for the trainer between rounds is not traffic.
                     long roundStart = System.nanoTime();
                     int sentInRound = 0;
@@ -180,11 +181,11 @@ public final class DriftDemo {
                     producer.flush();
                     clock = Math.max(clock, System.currentTimeMillis());
                     answered = predictions.readAtLeast(sent, Duration.ofSeconds(120));
-                    // Users arrive as fast as the trainer keeps up with: one round of users per decision.
+                    // Users arrive as fast as the trainer keeps up with: the next round waits until the
+                    // trainer has looked at this one (decided, or skipped for too few tasks so far).
                     // The pipeline itself never waits for the trainer.
-                    int decided = r + 1;
                     long deadline = System.currentTimeMillis() + 120_000;
-                    while (trainer.decisions().size() < decided && System.currentTimeMillis() < deadline) {
+                    while (trainer.roundsFinished() <= roundsBefore && System.currentTimeMillis() < deadline) {
                         Thread.sleep(50);
                     }
                     String serving = store.alias(MODEL, "production").orElse("?");
