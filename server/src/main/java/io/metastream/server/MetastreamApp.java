@@ -3,6 +3,10 @@ package io.metastream.server;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.artifact.BaseModelArtifacts;
+import io.metastream.schemas.AdaptationEvent;
+import io.metastream.schemas.DeadLetter;
+import io.metastream.schemas.Prediction;
+import io.metastream.schemas.serde.RegistryAvroCodec;
 import io.metastream.schemas.serde.SchemaRegistryClient;
 import io.metastream.server.http.HttpSettings;
 import io.metastream.server.http.OperationsServer;
@@ -19,6 +23,7 @@ import io.metastream.streams.ModelWatcher;
 import io.metastream.streams.Topics;
 import io.metastream.streams.TopologySettings;
 import io.metastream.streams.internals.PipelineNames;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -26,17 +31,28 @@ import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
@@ -68,9 +84,9 @@ public final class MetastreamApp implements AutoCloseable {
     private final ModelStore store;
     private final DeadLetterCounters handlerDeadLetters;
     private final ErrorsToDeadLetters.SideProducer deadLetterSide;
-    private final java.util.concurrent.ScheduledExecutorService stallWatch;
+    private final ScheduledExecutorService stallWatch;
     private volatile boolean engineStalled;
-    private final Map<String, java.util.function.BooleanSupplier> readinessChecks = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, BooleanSupplier> readinessChecks = new ConcurrentHashMap<>();
     private final MeterRegistry registry;
     private final MetastreamMetrics metrics;
     private final KafkaStreamsMetrics streamsMetrics;
@@ -103,11 +119,11 @@ public final class MetastreamApp implements AutoCloseable {
         private ModelStore store;
         private MeterRegistry registry;
         private Duration startTimeout = Duration.ofMinutes(5);
-        private final Map<String, java.util.function.BooleanSupplier> readinessChecks = new java.util.LinkedHashMap<>();
-        private java.util.function.Consumer<Topics> beforeProcessing = topics -> { };
+        private final Map<String, BooleanSupplier> readinessChecks = new LinkedHashMap<>();
+        private Consumer<Topics> beforeProcessing = topics -> { };
 
         private Builder(MetastreamConfig config) {
-            this.config = java.util.Objects.requireNonNull(config, "config");
+            this.config = Objects.requireNonNull(config, "config");
         }
 
         /** Serves {@code base} on {@link DjlRuntime#defaultDevice()}; the instance owns that model and closes it. */
@@ -115,7 +131,7 @@ public final class MetastreamApp implements AutoCloseable {
             if (model != null) {
                 throw new IllegalStateException("a model to serve is already set: " + model.base().version());
             }
-            this.base = java.util.Objects.requireNonNull(base, "base");
+            this.base = Objects.requireNonNull(base, "base");
             return this;
         }
 
@@ -124,7 +140,7 @@ public final class MetastreamApp implements AutoCloseable {
             if (base != null) {
                 throw new IllegalStateException("a base to serve is already set: " + base.version());
             }
-            this.model = java.util.Objects.requireNonNull(model, "model");
+            this.model = Objects.requireNonNull(model, "model");
             return this;
         }
 
@@ -134,7 +150,7 @@ public final class MetastreamApp implements AutoCloseable {
          * that model only.
          */
         public Builder modelStore(ModelStore store) {
-            this.store = java.util.Objects.requireNonNull(store, "store");
+            this.store = Objects.requireNonNull(store, "store");
             return this;
         }
 
@@ -144,14 +160,14 @@ public final class MetastreamApp implements AutoCloseable {
          * when it is a {@link PrometheusMeterRegistry}.
          */
         public Builder meterRegistry(MeterRegistry registry) {
-            this.registry = java.util.Objects.requireNonNull(registry, "registry");
+            this.registry = Objects.requireNonNull(registry, "registry");
             return this;
         }
 
         /** As {@link MetastreamApp#readinessCheck}, from the start. */
-        public Builder readinessCheck(String reason, java.util.function.BooleanSupplier ok) {
-            readinessChecks.put(java.util.Objects.requireNonNull(reason, "reason"),
-                    java.util.Objects.requireNonNull(ok, "ok"));
+        public Builder readinessCheck(String reason, BooleanSupplier ok) {
+            readinessChecks.put(Objects.requireNonNull(reason, "reason"),
+                    Objects.requireNonNull(ok, "ok"));
             return this;
         }
 
@@ -168,8 +184,8 @@ public final class MetastreamApp implements AutoCloseable {
          * Runs {@code action} once the topics exist and before any record is processed (to produce
          * a backlog the instance then drains, say).
          */
-        public Builder beforeProcessing(java.util.function.Consumer<Topics> action) {
-            this.beforeProcessing = java.util.Objects.requireNonNull(action, "action");
+        public Builder beforeProcessing(Consumer<Topics> action) {
+            this.beforeProcessing = Objects.requireNonNull(action, "action");
             return this;
         }
 
@@ -275,7 +291,7 @@ public final class MetastreamApp implements AutoCloseable {
         this.metrics = MetastreamMetrics.of(registry, "");
         this.handlerDeadLetters = new DeadLetterCounters(metrics);
         this.config = config;
-        java.util.Optional<SchemaRegistryClient> schemaRegistry = config.schemaRegistry();
+        Optional<SchemaRegistryClient> schemaRegistry = config.schemaRegistry();
         boolean registryOutputs = config.getBoolean(MetastreamConfig.SCHEMA_REGISTRY_OUTPUTS_CONFIG);
         this.outputRegistry = registryOutputs ? schemaRegistry.orElseThrow() : null;
         // With registry outputs, the app's own clients (the demo's, a test's) read and write that format too.
@@ -311,11 +327,11 @@ public final class MetastreamApp implements AutoCloseable {
                                 config.getLong(MetastreamConfig.ADAPTATION_ENGINE_WAIT_MS_CONFIG))
                         : AdaptationEngine.onCallingThread(model.learner(), settings.adaptationBatchMax());
         engine.recordTo(metrics);
-        io.micrometer.core.instrument.Gauge.builder("metastream.adaptation.engine.call", engine,
+        Gauge.builder("metastream.adaptation.engine.call", engine,
                 e -> e.currentCallMillis() / 1000.0).baseUnit("seconds")
                 .description("How long the shared engine's current learner call has run (0 between calls)")
                 .register(registry);
-        this.stallWatch = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        this.stallWatch = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "metastream-stall-watch");
             t.setDaemon(true);
             return t;
@@ -352,8 +368,8 @@ public final class MetastreamApp implements AutoCloseable {
             return bound;
         }
         try {
-            return java.net.InetAddress.getLocalHost().getHostName();
-        } catch (java.net.UnknownHostException e) {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
             return "localhost";
         }
     }
@@ -410,7 +426,7 @@ public final class MetastreamApp implements AutoCloseable {
         }
         boolean live = state != KafkaStreams.State.ERROR && state != KafkaStreams.State.PENDING_ERROR
                 && state != KafkaStreams.State.NOT_RUNNING && state != KafkaStreams.State.PENDING_SHUTDOWN;
-        Map<String, Object> details = new java.util.LinkedHashMap<>();
+        Map<String, Object> details = new LinkedHashMap<>();
         details.put("state", state.name());
         details.put("model", model.base().version());
         details.put("watcherFollowing", w != null && w.isFollowing());
@@ -551,7 +567,7 @@ public final class MetastreamApp implements AutoCloseable {
             }
             sleep(20);
         }
-        stallWatch.scheduleWithFixedDelay(this::checkEngineStall, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
+        stallWatch.scheduleWithFixedDelay(this::checkEngineStall, 1, 1, TimeUnit.SECONDS);
         if (store != null && config.getBoolean(MetastreamConfig.MODEL_WATCH_CONFIG)) {
             watcher = new ModelWatcher(config.clientProperties(), topics, store,
                     config.getString(MetastreamConfig.MODEL_NAME_CONFIG),
@@ -572,14 +588,14 @@ public final class MetastreamApp implements AutoCloseable {
         if (outputRegistry == null) {
             return;
         }
-        Map<String, Class<? extends org.apache.avro.specific.SpecificRecord>> outputs = Map.of(
-                topics.predictions().name(), io.metastream.schemas.Prediction.class,
-                topics.adaptations().name(), io.metastream.schemas.AdaptationEvent.class,
-                topics.deadLetters().name(), io.metastream.schemas.DeadLetter.class);
+        Map<String, Class<? extends SpecificRecord>> outputs = Map.of(
+                topics.predictions().name(), Prediction.class,
+                topics.adaptations().name(), AdaptationEvent.class,
+                topics.deadLetters().name(), DeadLetter.class);
         outputs.forEach((topic, type) -> {
-            String subject = io.metastream.schemas.serde.RegistryAvroCodec.valueSubject(topic);
+            String subject = RegistryAvroCodec.valueSubject(topic);
             try {
-                io.metastream.schemas.serde.RegistryAvroCodec.of(type, outputRegistry).register(subject);
+                RegistryAvroCodec.of(type, outputRegistry).register(subject);
             } catch (SchemaRegistryClient.SchemaRegistryException e) {
                 throw new IllegalStateException("schema.registry.outputs=true, but the output schema "
                         + type.getSimpleName() + " could not be registered under subject " + subject + " (check "
@@ -595,9 +611,9 @@ public final class MetastreamApp implements AutoCloseable {
      * so that its death shows where the pipeline's own do. Also exported as
      * {@code metastream_readiness_check{check}} (1 while ok).
      */
-    public MetastreamApp readinessCheck(String reason, java.util.function.BooleanSupplier ok) {
+    public MetastreamApp readinessCheck(String reason, BooleanSupplier ok) {
         readinessChecks.put(reason, ok);
-        io.micrometer.core.instrument.Gauge.builder("metastream.readiness.check", ok, c -> c.getAsBoolean() ? 1 : 0)
+        Gauge.builder("metastream.readiness.check", ok, c -> c.getAsBoolean() ? 1 : 0)
                 .description("1 while a readiness check an application added holds").tag("check", reason)
                 .register(registry);
         return this;

@@ -120,11 +120,11 @@ final class DemoCommand implements Callable<Integer> {
                 trainIterations != null ? trainIterations : defaultIterations, partitions, overrides, swap);
     }
 
-    private Integer sinusoid() throws java.io.IOException {
+    private Integer sinusoid() throws IOException {
         DemoOptions defaults = DemoOptions.defaults(dataDir);
         DemoRunner runner = new DemoRunner(options(defaults.tasks(), defaults.rate(), defaults.trainIterations()),
                 System.out);
-        java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
+        CountDownLatch finished = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
             // SIGTERM: stop the traffic, let the pipeline drain and close, then the broker.
             runner.requestStop();
@@ -158,7 +158,7 @@ final class DemoCommand implements Callable<Integer> {
         return r.promotions() > 0 ? 0 : 1;
     }
 
-    private Integer movieLens() throws java.io.IOException {
+    private Integer movieLens() throws IOException {
         // Every cold user unless --tasks says fewer.
         ReplayReport result = new MovieLensDemo(data, options(Integer.MAX_VALUE, MovieLensDemo.DEFAULT_RATE,
                 ColdStartData.defaultPlan().iterations()), System.out).run();

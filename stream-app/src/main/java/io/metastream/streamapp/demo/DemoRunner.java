@@ -21,6 +21,7 @@ import io.metastream.streams.ActiveModel;
 import io.metastream.streams.MetastreamConfig;
 import io.metastream.training.BaseModelTraining;
 import io.metastream.training.ModelBootstrap;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -35,6 +36,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 
@@ -224,7 +226,7 @@ public final class DemoRunner {
             producer.flush();
         }
         try {
-            if (!observer.warmUp.await(60, java.util.concurrent.TimeUnit.SECONDS)) {
+            if (!observer.warmUp.await(60, TimeUnit.SECONDS)) {
                 observer.check();
                 throw new IllegalStateException("the warm-up query got no prediction within 60 s");
             }
@@ -314,7 +316,7 @@ public final class DemoRunner {
                     URI.create("http://localhost:" + port.get() + "/metrics")).GET().build(),
                     HttpResponse.BodyHandlers.ofString());
             return PrometheusText.parse(r.body()).withPrefix("metastream_");
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             out.println("could not scrape /metrics: " + e);
             return Map.of();
         } catch (InterruptedException e) {

@@ -6,8 +6,10 @@ import io.metastream.embedded.TopicReader;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
+import io.metastream.learn.GradientLearner;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
+import io.metastream.learn.SampleSet;
 import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.Prediction;
@@ -26,6 +28,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -35,6 +39,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -126,7 +131,7 @@ public final class DriftDemo {
                     KafkaProducer<String, byte[]> producer = producer(pipeline.bootstrapServers());
                     TopicReader<String, byte[]> predictions = new TopicReader<>(pipeline.bootstrapServers(),
                             app.topics().predictions().name(), new StringDeserializer(),
-                            new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
+                            new ByteArrayDeserializer())) {
                 out.println("pipeline and meta-trainer running on " + pipeline.bootstrapServers() + "; "
                         + ROUNDS + " rounds of " + usersPerRound + " users, the shift at round " + shift + ", "
                         + options.rate() + " events/s");
@@ -222,7 +227,7 @@ public final class DriftDemo {
                         misaligned++;
                     }
                     double[] row = new double[11];
-                    java.util.Arrays.fill(row, Double.NaN);
+                    Arrays.fill(row, Double.NaN);
                     double e = pr.getValue() - t[1];
                     row[(int) t[0]] = e * e;
                     byBase.get(isFrozen ? "frozen (answered by the stream)" : "promoted (answered by the stream)")
@@ -265,7 +270,7 @@ public final class DriftDemo {
     private static List<double[]> frozenArm(LocalDirectoryModelStore store, String version, List<float[][]> users) {
         BaseModel frozen = BaseModelArtifacts.load(store, MODEL, version);
         List<double[]> rows = new ArrayList<>();
-        try (io.metastream.learn.GradientLearner learner = new io.metastream.learn.GradientLearner(
+        try (GradientLearner learner = new GradientLearner(
                 DjlRuntime.defaultDevice())) {
             for (float[][] u : users) {
                 double[] row = new double[11];
@@ -276,9 +281,9 @@ public final class DriftDemo {
                         x[i] = new float[] {u[0][i]};
                         y[i] = u[1][i];
                     }
-                    float[] state = k == 0 ? null : learner.adapt(frozen, List.of(new io.metastream.learn.SampleSet(x, y)))
+                    float[] state = k == 0 ? null : learner.adapt(frozen, List.of(new SampleSet(x, y)))
                             .tasks().get(0).state();
-                    float p = learner.predict(frozen, java.util.Collections.singletonList(state),
+                    float p = learner.predict(frozen, Collections.singletonList(state),
                             List.<float[][]>of(new float[][] {{u[2][k]}}))[0][0];
                     row[k] = (p - u[3][k]) * (double) (p - u[3][k]);
                 }

@@ -5,12 +5,18 @@ import io.metastream.schemas.DeadLetter;
 import io.metastream.schemas.Prediction;
 import io.metastream.streams.Topics;
 import io.metastream.streams.internals.AssignedConsumerThread;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 /**
  * Reads what the pipeline publishes, as a downstream service would: a read-committed consumer of
@@ -31,7 +37,7 @@ final class OutputObserver implements AutoCloseable {
     final AtomicLong deadLetters = new AtomicLong();
     final Map<String, AtomicLong> deadLettersByReason = new ConcurrentHashMap<>();
     final Map<String, AtomicLong> predictionsByVersion = new ConcurrentHashMap<>();
-    final java.util.concurrent.CountDownLatch warmUp = new java.util.concurrent.CountDownLatch(1);
+    final CountDownLatch warmUp = new CountDownLatch(1);
 
     OutputObserver(String bootstrapServers, Topics topics, Map<String, Long> sentNanos) {
         this.topics = topics;
@@ -76,19 +82,19 @@ final class OutputObserver implements AutoCloseable {
      * offsets as a read-committed consumer sees them now, so a late duplicate is counted, not
      * missed by a fixed grace period.
      */
-    void drainToEnd(String bootstrapServers, java.time.Duration timeout) {
-        Map<org.apache.kafka.common.TopicPartition, Long> ends;
-        try (org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]> probe =
-                new org.apache.kafka.clients.consumer.KafkaConsumer<>(Map.of(
+    void drainToEnd(String bootstrapServers, Duration timeout) {
+        Map<TopicPartition, Long> ends;
+        try (KafkaConsumer<byte[], byte[]> probe =
+                new KafkaConsumer<>(Map.of(
                         ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
                         ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
-                        new org.apache.kafka.common.serialization.ByteArrayDeserializer(),
-                        new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
-            List<org.apache.kafka.common.TopicPartition> partitions = new java.util.ArrayList<>();
+                        new ByteArrayDeserializer(),
+                        new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = new ArrayList<>();
             for (String topic : List.of(topics.predictions().name(), topics.adaptations().name(),
                     topics.deadLetters().name())) {
                 probe.partitionsFor(topic).forEach(p -> partitions.add(
-                        new org.apache.kafka.common.TopicPartition(topic, p.partition())));
+                        new TopicPartition(topic, p.partition())));
             }
             ends = probe.endOffsets(partitions, timeout);
         }

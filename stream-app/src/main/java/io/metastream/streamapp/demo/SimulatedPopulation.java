@@ -4,10 +4,13 @@ import io.metastream.data.sinusoid.SinusoidTasks;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.PredictionRequest;
 import io.metastream.schemas.serde.AvroCodec;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.apache.avro.Schema;
@@ -115,7 +118,7 @@ final class SimulatedPopulation {
             case 4 -> unknownSchema();
             default -> {
                 byte[] good = SAMPLES.encode(sample(task, "bad", 1f, 1f));
-                yield java.util.Arrays.copyOf(good, good.length / 2);
+                yield Arrays.copyOf(good, good.length / 2);
             }
         };
         String[] kinds = {"not-avro", "wrong-dimension", "non-finite", "empty-task-id", "unknown-schema", "truncated"};
@@ -133,8 +136,8 @@ final class SimulatedPopulation {
             byte[] out = new byte[b.remaining()];
             b.get(out);
             return out;
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 }

@@ -23,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.stream.DoubleStream;
 
 /**
  * What a MovieLens replay shows: the pipeline's prequential MAE (each rating predicted before the
@@ -183,7 +184,7 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
     }
 
     /** p50 and p99 in ms. */
-    private static double[] quantiles(java.util.stream.DoubleStream values) {
+    private static double[] quantiles(DoubleStream values) {
         double[] sorted = values.sorted().toArray();
         return new double[] {Measurements.percentile(sorted, 0.5), Measurements.percentile(sorted, 0.99)};
     }
