@@ -128,20 +128,23 @@ public final class MetastreamApp implements AutoCloseable {
 
         /** Serves {@code base} on {@link DjlRuntime#defaultDevice()}; the instance owns that model and closes it. */
         public Builder model(BaseModel base) {
-            if (model != null) {
-                throw new IllegalStateException("a model to serve is already set: " + model.base().version());
-            }
+            refuseSecondModel();
             this.base = Objects.requireNonNull(base, "base");
             return this;
         }
 
         /** Serves {@code model}, which the caller owns and closes after the instance. */
         public Builder model(ActiveModel model) {
-            if (base != null) {
-                throw new IllegalStateException("a base to serve is already set: " + base.version());
-            }
+            refuseSecondModel();
             this.model = Objects.requireNonNull(model, "model");
             return this;
+        }
+
+        private void refuseSecondModel() {
+            if (base != null || model != null) {
+                throw new IllegalStateException("a model to serve is already set: "
+                        + (base != null ? base.version() : model.base().version()));
+            }
         }
 
         /**

@@ -106,6 +106,22 @@ class EmbeddedPipelineTest {
         }
     }
 
+    @Test
+    void shouldGiveThePipelineOverridesTheLastWordAndEachInstanceItsOwnStateDirectory() {
+        try (EmbeddedPipeline pipeline = EmbeddedPipeline.builder().directory(dir)
+                .overrides(Map.of(MetastreamConfig.NUM_STREAM_THREADS_CONFIG, "2")).start()) {
+            Map<String, Object> a = pipeline.settings(Map.of(MetastreamConfig.INSTANCE_ID_CONFIG, "a",
+                    MetastreamConfig.NUM_STREAM_THREADS_CONFIG, 1));
+
+            assertThat(a).containsEntry(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, pipeline.bootstrapServers())
+                    .containsEntry(MetastreamConfig.STATE_DIR_CONFIG, dir.resolve("state-a").toString())
+                    .as("the user's --set wins over a demo's own settings")
+                    .containsEntry(MetastreamConfig.NUM_STREAM_THREADS_CONFIG, "2");
+            assertThat(pipeline.config(Map.of(MetastreamConfig.STATE_DIR_CONFIG, "/elsewhere"))
+                    .getString(MetastreamConfig.STATE_DIR_CONFIG)).isEqualTo("/elsewhere");
+        }
+    }
+
     private static KafkaProducer<String, byte[]> producer(EmbeddedKafkaBroker broker) {
         Map<String, Object> p = Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
                 ProducerConfig.ACKS_CONFIG, "all");
