@@ -17,7 +17,6 @@ import io.metastream.schemas.PredictionRequest;
 import io.metastream.schemas.serde.AvroCodec;
 import io.metastream.schemas.serde.AvroSerde;
 import io.metastream.schemas.state.AdaptedTask;
-import io.metastream.schemas.state.SupportSet;
 import io.metastream.server.MetastreamApp;
 import io.metastream.streams.ActiveModel;
 import io.metastream.streams.AdaptationEngine;
@@ -25,6 +24,7 @@ import io.metastream.streams.MetastreamConfig;
 import io.metastream.streams.StoreNames;
 import io.metastream.streams.Topics;
 import io.metastream.streams.internals.AssignedConsumerThread;
+import io.metastream.streams.internals.PackedSupportSet;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
@@ -46,7 +46,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.stream.Stream;
-import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -56,6 +55,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StoreQueryParameters;
 import org.apache.kafka.streams.state.KeyValueIterator;
@@ -445,9 +445,8 @@ public final class EndToEnd {
     /** Serialized key + value bytes per task in the two per-task stores, read through interactive queries. */
     private static Map<String, Object> storeSizes(MetastreamApp app) {
         Map<String, Object> out = new LinkedHashMap<>();
-        try (AvroSerde<SupportSet> sets = new AvroSerde<>(SupportSet.class);
-                AvroSerde<AdaptedTask> states = new AvroSerde<>(AdaptedTask.class)) {
-            long[] s = serializedBytes(app, StoreNames.SUPPORT_SETS, sets);
+        try (AvroSerde<AdaptedTask> states = new AvroSerde<>(AdaptedTask.class)) {
+            long[] s = serializedBytes(app, StoreNames.SUPPORT_SETS, PackedSupportSet.SERDE);
             long[] a = serializedBytes(app, StoreNames.ADAPTED_TASKS, states);
             out.put("support_sets", s[0]);
             out.put("support_set_bytes_mean", s[0] == 0 ? 0 : (double) s[1] / s[0]);
@@ -459,7 +458,7 @@ public final class EndToEnd {
         return out;
     }
 
-    private static <V extends SpecificRecord> long[] serializedBytes(MetastreamApp app, String store, AvroSerde<V> serde) {
+    private static <V> long[] serializedBytes(MetastreamApp app, String store, Serde<V> serde) {
         ReadOnlyKeyValueStore<String, V> view = app.streams().store(
                 StoreQueryParameters.fromNameAndType(store, QueryableStoreTypes.<String, V>keyValueStore()));
         long count = 0;

@@ -3,10 +3,10 @@ package io.metastream.server;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.CheckedPredictions;
 import io.metastream.schemas.state.AdaptedTask;
-import io.metastream.schemas.state.SupportSet;
 import io.metastream.streams.ActiveModel;
 import io.metastream.streams.MetastreamMetrics;
 import io.metastream.streams.internals.NonFinitePredictionException;
+import io.metastream.streams.internals.PackedSupportSet;
 import io.metastream.streams.internals.PipelineNames;
 import io.metastream.streams.internals.TaskStateStore;
 import java.util.ArrayList;
@@ -83,15 +83,15 @@ public final class TaskStates {
      */
     public Optional<View> describe(String taskId, boolean allowStale) {
         TaskStateStore tasks = tasks(allowStale);
-        SupportSet set = tasks.supportSet(taskId);
+        PackedSupportSet set = tasks.supportSet(taskId);
         AdaptedTask state = tasks.adapted(taskId);
         boolean dirty = tasks.isDirty(taskId);
         if (set == null && state == null) {
             return Optional.empty();
         }
         BaseModel base = model.base();
-        return Optional.of(new View(taskId, set == null ? 0 : set.getPoints().size(),
-                set == null ? 0 : set.getTotalSeen(), set == null ? 0 : set.getLastSeen().toEpochMilli(),
+        return Optional.of(new View(taskId, set == null ? 0 : set.size(),
+                set == null ? 0 : set.totalSeen(), set == null ? 0 : set.lastSeenMs(),
                 state != null, state == null ? null : state.getBaseVersion(),
                 state == null ? 0 : state.getNewestSampleTime().toEpochMilli(), dirty, base.version()));
     }
@@ -140,7 +140,7 @@ public final class TaskStates {
 
     /** The local stores of the pipeline, read through interactive queries. */
     private TaskStateStore tasks(boolean allowStale) {
-        return TaskStateStore.readOnly(store(names.supportSets(), allowStale, SupportSet.class),
+        return TaskStateStore.readOnly(store(names.supportSets(), allowStale, PackedSupportSet.class),
                 store(names.adaptedTasks(), allowStale, AdaptedTask.class),
                 store(names.dirtyTasks(), allowStale, Long.class));
     }

@@ -13,6 +13,7 @@ import io.metastream.schemas.serde.AvroCodec;
 import io.metastream.schemas.state.SupportSet;
 import io.metastream.streams.internals.AdaptedStateCodec;
 import io.metastream.streams.internals.Floats;
+import io.metastream.streams.internals.PackedSupportSet;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -215,8 +216,8 @@ class MetastreamTopologyTest {
         assertThat(p.getAdapted()).isFalse();
         assertThat(p.getValue()).isEqualTo(basePrediction(0.5f));
         assertThat(adaptations.isEmpty()).isTrue();
-        KeyValueStore<String, SupportSet> sets = driver.getKeyValueStore(StoreNames.SUPPORT_SETS);
-        assertThat(sets.get("user-1").getPoints()).hasSize(11);
+        KeyValueStore<String, PackedSupportSet> sets = driver.getKeyValueStore(StoreNames.SUPPORT_SETS);
+        assertThat(sets.get("user-1").toAvro().getPoints()).hasSize(11);
         KeyValueStore<String, Long> dirty = driver.getKeyValueStore(StoreNames.DIRTY_TASKS);
         assertThat(dirty.get("user-1")).as("nothing waits for an adaptation that never comes").isNull();
     }
@@ -394,8 +395,8 @@ class MetastreamTopologyTest {
             sample("busy", "e" + i, i % 10, 1f);
         }
         sample("busy", "e29", 0f, 99f);
-        KeyValueStore<String, SupportSet> sets = driver.getKeyValueStore(StoreNames.SUPPORT_SETS);
-        SupportSet set = sets.get("busy");
+        KeyValueStore<String, PackedSupportSet> sets = driver.getKeyValueStore(StoreNames.SUPPORT_SETS);
+        SupportSet set = sets.get("busy").toAvro();
         assertThat(set.getPoints()).hasSize(20);
         assertThat(set.getTotalSeen()).isEqualTo(30);
         assertThat(set.getPoints().get(0).getEventId()).isEqualTo("e10");
@@ -407,20 +408,20 @@ class MetastreamTopologyTest {
         for (int i = 0; i < 25; i++) {
             sample("late", "e" + i, i, 1f);
         }
-        KeyValueStore<String, SupportSet> sets = driver.getKeyValueStore(StoreNames.SUPPORT_SETS);
-        SupportSet before = sets.get("late");
+        KeyValueStore<String, PackedSupportSet> sets = driver.getKeyValueStore(StoreNames.SUPPORT_SETS);
+        SupportSet before = sets.get("late").toAvro();
         samples.pipeInput(key("late"), SAMPLES.encode(LabelledSample.newBuilder().setEventId("e2").setTaskId("late")
                 .setFeatures(List.of(2f)).setTarget(1f).setEventTime(Instant.parse("2026-01-01T00:00:00.003Z"))
                 .build()), clock);
-        assertThat(sets.get("late").getPoints()).isEqualTo(before.getPoints());
-        assertThat(sets.get("late").getTotalSeen()).isEqualTo(25);
+        assertThat(sets.get("late").toAvro().getPoints()).isEqualTo(before.getPoints());
+        assertThat(sets.get("late").toAvro().getTotalSeen()).isEqualTo(25);
     }
 
     @Test
     void shouldExpireIdleTasksWithTheirAdaptedState() {
         sample("old", "o1", 1f, 1f);
         driver.advanceWallClockTime(Duration.ofMillis(250));
-        KeyValueStore<String, SupportSet> sets = driver.getKeyValueStore(StoreNames.SUPPORT_SETS);
+        KeyValueStore<String, PackedSupportSet> sets = driver.getKeyValueStore(StoreNames.SUPPORT_SETS);
         KeyValueStore<String, ?> adapted = driver.getKeyValueStore(StoreNames.ADAPTED_TASKS);
         assertThat(adapted.get("old")).isNotNull();
         driver.advanceWallClockTime(Duration.ofDays(6));

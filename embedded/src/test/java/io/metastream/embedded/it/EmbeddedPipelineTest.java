@@ -9,13 +9,13 @@ import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.Prediction;
 import io.metastream.schemas.PredictionRequest;
 import io.metastream.schemas.serde.AvroCodec;
-import io.metastream.schemas.state.SupportSet;
 import io.metastream.server.MetastreamApp;
 import io.metastream.streams.ActiveModel;
 import io.metastream.streams.MetastreamConfig;
 import io.metastream.streams.StoreNames;
 import io.metastream.streams.TestModels;
 import io.metastream.streams.Topics;
+import io.metastream.streams.internals.PackedSupportSet;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -96,12 +96,11 @@ class EmbeddedPipelineTest {
                     assertThat(d.getOffset()).isGreaterThanOrEqualTo(0);
                 });
 
-                Map<String, SupportSet> changelog = new HashMap<>();
-                AvroCodec<SupportSet> sets = AvroCodec.of(SupportSet.class);
+                Map<String, PackedSupportSet> changelog = new HashMap<>();
                 consume(broker, "it-" + StoreNames.SUPPORT_SETS + "-changelog", 18,
-                        r -> changelog.put(r.key(), sets.decode(r.value())));
+                        r -> changelog.put(r.key(), PackedSupportSet.parse(r.value())));
                 assertThat(changelog).containsOnlyKeys("task-0", "task-1", "task-2");
-                assertThat(changelog.values()).allSatisfy(s -> assertThat(s.getPoints()).hasSize(6));
+                assertThat(changelog.values()).allSatisfy(s -> assertThat(s.size()).isEqualTo(6));
             }
         }
     }

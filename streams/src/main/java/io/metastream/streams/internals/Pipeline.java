@@ -8,7 +8,6 @@ import io.metastream.schemas.PredictionRequest;
 import io.metastream.schemas.serde.AvroSerde;
 import io.metastream.schemas.state.AdaptedTask;
 import io.metastream.schemas.state.PendingQuery;
-import io.metastream.schemas.state.SupportSet;
 import io.metastream.streams.ActiveModel;
 import io.metastream.streams.AdaptationEngine;
 import io.metastream.streams.MetastreamMetrics;
@@ -51,7 +50,7 @@ public record Pipeline(PipelineNames names, TopologySettings settings, ActiveMod
 
         String[] both = {n.of(INGEST_SAMPLES), n.of(ANSWER_QUERIES)};
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.supportSets()),
-                Serdes.String(), new AvroSerde<>(SupportSet.class)), both);
+                Serdes.String(), PackedSupportSet.SERDE), both);
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.adaptedTasks()),
                 Serdes.String(), new AvroSerde<>(AdaptedTask.class)), both);
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.dirtyTasks()),

@@ -1,7 +1,6 @@
 package io.metastream.streams.internals;
 
 import io.metastream.schemas.state.AdaptedTask;
-import io.metastream.schemas.state.SupportSet;
 import io.metastream.streams.MetastreamMetrics;
 import io.metastream.streams.TopologySettings;
 import java.util.ArrayList;
@@ -44,7 +43,7 @@ import org.slf4j.LoggerFactory;
 public final class TaskRetention {
     private static final Logger LOG = LoggerFactory.getLogger(TaskRetention.class);
 
-    private final KeyValueStore<String, SupportSet> sets;
+    private final KeyValueStore<String, PackedSupportSet> sets;
     private final KeyValueStore<String, AdaptedTask> adapted;
     private final KeyValueStore<String, Long> dirty;
     private final TaskIndex index;
@@ -59,7 +58,7 @@ public final class TaskRetention {
     private boolean complete;
     private String backfillCursor;
 
-    TaskRetention(KeyValueStore<String, SupportSet> sets, KeyValueStore<String, AdaptedTask> adapted,
+    TaskRetention(KeyValueStore<String, PackedSupportSet> sets, KeyValueStore<String, AdaptedTask> adapted,
             KeyValueStore<String, Long> dirty, TaskIndex index, AtomicLong instanceTasks,
             TopologySettings.Limits limits, MetastreamMetrics metrics, String where) {
         this.sets = sets;
@@ -162,14 +161,14 @@ public final class TaskRetention {
         }
         int seen = 0;
         int indexed = 0;
-        try (KeyValueIterator<String, SupportSet> it = backfillCursor == null ? sets.all()
+        try (KeyValueIterator<String, PackedSupportSet> it = backfillCursor == null ? sets.all()
                 : sets.range(backfillCursor, null)) {
             while (seen < budget && it.hasNext()) {
-                KeyValue<String, SupportSet> kv = it.next();
+                KeyValue<String, PackedSupportSet> kv = it.next();
                 if (kv.key.equals(backfillCursor)) {
                     continue; // the range starts at the last task of the previous call
                 }
-                long updated = kv.value.getLastUpdated().toEpochMilli();
+                long updated = kv.value.lastUpdatedMs();
                 if (!index.contains(updated, kv.key)) {
                     index.put(updated, kv.key);
                     indexed++;
@@ -231,11 +230,11 @@ public final class TaskRetention {
     private boolean remove(TaskIndex.Entry e) {
         index.delete(e);
         added(-1);
-        SupportSet set = sets.get(e.taskId());
+        PackedSupportSet set = sets.get(e.taskId());
         if (set == null) {
             return false;
         }
-        long actual = set.getLastUpdated().toEpochMilli();
+        long actual = set.lastUpdatedMs();
         if (actual != e.updatedMs()) {
             if (!index.contains(actual, e.taskId())) {
                 index.put(actual, e.taskId());

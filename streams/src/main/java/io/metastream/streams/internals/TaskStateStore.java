@@ -4,8 +4,6 @@ import io.metastream.learn.BaseModel;
 import io.metastream.learn.SampleSet;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.state.AdaptedTask;
-import io.metastream.schemas.state.SupportPoint;
-import io.metastream.schemas.state.SupportSet;
 import io.metastream.streams.MetastreamMetrics;
 import io.metastream.streams.StoreNames;
 import io.metastream.streams.TopologySettings;
@@ -42,7 +40,7 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * serves interactive queries from any thread.
  */
 public final class TaskStateStore {
-    private final ReadOnlyKeyValueStore<String, SupportSet> sets;
+    private final ReadOnlyKeyValueStore<String, PackedSupportSet> sets;
     private final ReadOnlyKeyValueStore<String, AdaptedTask> adapted;
     private final ReadOnlyKeyValueStore<String, Long> dirty;
     /** The same stores as above, writable; null in a read-only view. */
@@ -53,14 +51,14 @@ public final class TaskStateStore {
     /** The parameters of the base a state was last decoded for (a copy per base, not per state). */
     private BaseParameters decodedFor;
 
-    private record Writable(KeyValueStore<String, SupportSet> sets, KeyValueStore<String, AdaptedTask> adapted,
+    private record Writable(KeyValueStore<String, PackedSupportSet> sets, KeyValueStore<String, AdaptedTask> adapted,
             KeyValueStore<String, Long> dirty) {
     }
 
     private record BaseParameters(BaseModel base, float[] values) {
     }
 
-    TaskStateStore(KeyValueStore<String, SupportSet> sets, KeyValueStore<String, AdaptedTask> adapted,
+    TaskStateStore(KeyValueStore<String, PackedSupportSet> sets, KeyValueStore<String, AdaptedTask> adapted,
             KeyValueStore<String, Long> dirty, int supportMaxSize, TaskRetention retention) {
         this.sets = sets;
         this.adapted = adapted;
@@ -70,7 +68,7 @@ public final class TaskStateStore {
         this.retention = retention;
     }
 
-    private TaskStateStore(ReadOnlyKeyValueStore<String, SupportSet> sets,
+    private TaskStateStore(ReadOnlyKeyValueStore<String, PackedSupportSet> sets,
             ReadOnlyKeyValueStore<String, AdaptedTask> adapted, ReadOnlyKeyValueStore<String, Long> dirty) {
         this.sets = sets;
         this.adapted = adapted;
@@ -83,7 +81,7 @@ public final class TaskStateStore {
     /** The sample processor's view: every store of the pipeline, retention included. */
     static TaskStateStore withRetention(ProcessorContext<?, ?> context, PipelineNames names,
             TopologySettings settings, AtomicLong instanceTasks, MetastreamMetrics metrics) {
-        KeyValueStore<String, SupportSet> sets = context.getStateStore(names.supportSets());
+        KeyValueStore<String, PackedSupportSet> sets = context.getStateStore(names.supportSets());
         KeyValueStore<String, AdaptedTask> adapted = context.getStateStore(names.adaptedTasks());
         KeyValueStore<String, Long> dirty = context.getStateStore(names.dirtyTasks());
         TaskRetention retention = new TaskRetention(sets, adapted, dirty,
@@ -100,7 +98,7 @@ public final class TaskStateStore {
     }
 
     /** Reads the stores as interactive queries hand them out; every write throws. */
-    public static TaskStateStore readOnly(ReadOnlyKeyValueStore<String, SupportSet> sets,
+    public static TaskStateStore readOnly(ReadOnlyKeyValueStore<String, PackedSupportSet> sets,
             ReadOnlyKeyValueStore<String, AdaptedTask> adapted, ReadOnlyKeyValueStore<String, Long> dirty) {
         return new TaskStateStore(sets, adapted, dirty);
     }
@@ -124,37 +122,21 @@ public final class TaskStateStore {
      */
     Appended append(LabelledSample sample, long nowMs) {
         TaskRetention retention = retention();
-        SupportSet current = sets.get(sample.getTaskId());
-        List<SupportPoint> points = current == null ? new ArrayList<>() : new ArrayList<>(current.getPoints());
-        for (SupportPoint p : points) {
-            if (p.getEventId().equals(sample.getEventId())) {
-                return Appended.IGNORED;
-            }
-        }
-        Instant time = sample.getEventTime();
-        if (points.size() >= supportMaxSize && time.isBefore(points.get(0).getEventTime())) {
+        PackedSupportSet current = sets.get(sample.getTaskId());
+        PackedSupportSet next = (current == null ? PackedSupportSet.empty() : current).append(sample.getEventId(),
+                Floats.toArray(sample.getFeatures()), sample.getTarget(), sample.getEventTime().toEpochMilli(),
+                supportMaxSize, nowMs);
+        if (next == null) {
             return Appended.IGNORED;
         }
-        int at = points.size();
-        while (at > 0 && points.get(at - 1).getEventTime().isAfter(time)) {
-            at--;
-        }
-        points.add(at, SupportPoint.newBuilder().setEventId(sample.getEventId()).setFeatures(sample.getFeatures())
-                .setTarget(sample.getTarget()).setEventTime(time).build());
-        while (points.size() > supportMaxSize) {
-            points.remove(0);
-        }
-        long seen = current == null ? 1 : current.getTotalSeen() + 1;
-        Instant lastSeen = current == null || time.isAfter(current.getLastSeen()) ? time : current.getLastSeen();
-        writable().sets().put(sample.getTaskId(), SupportSet.newBuilder().setPoints(points).setTotalSeen(seen)
-                .setLastSeen(lastSeen).setLastUpdated(Instant.ofEpochMilli(nowMs)).build());
+        writable().sets().put(sample.getTaskId(), next);
         List<String> evicted = retention.updated(sample.getTaskId(), current == null,
-                current == null ? 0L : current.getLastUpdated().toEpochMilli(), nowMs);
+                current == null ? 0L : current.lastUpdatedMs(), nowMs);
         return new Appended(true, evicted);
     }
 
     /** The task's support set as stored, or null. */
-    public SupportSet supportSet(String taskId) {
+    public PackedSupportSet supportSet(String taskId) {
         return sets.get(taskId);
     }
 
@@ -164,9 +146,9 @@ public final class TaskStateStore {
 
     /** The task's support set; empty when the task has none. */
     Snapshot snapshot(String taskId) {
-        SupportSet set = sets.get(taskId);
+        PackedSupportSet set = sets.get(taskId);
         return set == null ? new Snapshot(new SampleSet(new float[0][], new float[0]), 0L)
-                : new Snapshot(toSupport(set.getPoints()), set.getLastSeen().toEpochMilli());
+                : new Snapshot(set.samples(), set.lastSeenMs());
     }
 
     /**
@@ -174,29 +156,11 @@ public final class TaskStateStore {
      * that is all of them (the task's current support set applies).
      */
     Snapshot asOf(String taskId, long timeMs) {
-        SupportSet set = sets.get(taskId);
-        if (set == null || !set.getLastSeen().isAfter(Instant.ofEpochMilli(timeMs))) {
+        PackedSupportSet set = sets.get(taskId);
+        if (set == null || set.lastSeenMs() <= timeMs) {
             return null;
         }
-        List<SupportPoint> before = new ArrayList<>();
-        long newest = 0L;
-        for (SupportPoint p : set.getPoints()) {
-            if (!p.getEventTime().isAfter(Instant.ofEpochMilli(timeMs))) {
-                before.add(p);
-                newest = Math.max(newest, p.getEventTime().toEpochMilli());
-            }
-        }
-        return new Snapshot(toSupport(before), newest);
-    }
-
-    private static SampleSet toSupport(List<SupportPoint> points) {
-        float[][] features = new float[points.size()][];
-        float[] targets = new float[points.size()];
-        for (int i = 0; i < points.size(); i++) {
-            features[i] = Floats.toArray(points.get(i).getFeatures());
-            targets[i] = points.get(i).getTarget();
-        }
-        return new SampleSet(features, targets);
+        return new Snapshot(set.samplesUpTo(timeMs), set.newestUpTo(timeMs));
     }
 
     // ---- dirty marks --------------------------------------------------------------------------

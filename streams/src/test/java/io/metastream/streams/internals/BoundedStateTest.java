@@ -64,7 +64,7 @@ class BoundedStateTest {
     private TestInputTopic<byte[], byte[]> queries;
     private TestOutputTopic<String, Prediction> predictions;
     private TestOutputTopic<String, DeadLetter> deadLetters;
-    private KeyValueStore<String, SupportSet> sets;
+    private KeyValueStore<String, PackedSupportSet> sets;
     private KeyValueStore<String, AdaptedTask> adapted;
     private KeyValueStore<String, Long> dirty;
     private KeyValueStore<Bytes, byte[]> index;
@@ -171,7 +171,7 @@ class BoundedStateTest {
         // An evicted task that comes back is a new task; it evicts the next least recently updated.
         driver.advanceWallClockTime(Duration.ofMillis(1));
         sample("c", "c2");
-        assertThat(sets.get("c").getPoints()).extracting(SupportPoint::getEventId).containsExactly("c2");
+        assertThat(sets.get("c").toAvro().getPoints()).extracting(SupportPoint::getEventId).containsExactly("c2");
         assertThat(sets.get("b")).isNull();
         assertThat(removed(MetastreamMetrics.TaskRemoval.EVICTED)).isEqualTo(2.0);
         assertThat(registry.get("metastream.tasks").gauge().value()).isEqualTo(3.0);
@@ -226,9 +226,9 @@ class BoundedStateTest {
         Instant longAgo = Instant.ofEpochMilli(System.currentTimeMillis()).minus(Duration.ofDays(30));
         Instant recently = Instant.ofEpochMilli(System.currentTimeMillis());
         for (String task : List.of("old-0", "old-1", "old-2")) {
-            sets.put(task, legacySet(task, longAgo));
+            sets.put(task, PackedSupportSet.of(legacySet(task, longAgo)));
         }
-        sets.put("recent", legacySet("recent", recently));
+        sets.put("recent", PackedSupportSet.of(legacySet("recent", recently)));
         assertThat(indexOrder()).isEmpty();
 
         driver.advanceWallClockTime(Duration.ofSeconds(1));

@@ -3,7 +3,6 @@ package io.metastream.streams.internals;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.serde.AvroSerde;
 import io.metastream.schemas.state.AdaptedTask;
-import io.metastream.schemas.state.SupportSet;
 import java.time.Instant;
 import java.util.List;
 import org.apache.avro.specific.SpecificRecord;
@@ -20,13 +19,13 @@ import org.apache.kafka.streams.state.Stores;
  */
 final class InMemoryTaskStores {
     final MockProcessorContext<String, SpecificRecord> context = new MockProcessorContext<>();
-    final KeyValueStore<String, SupportSet> sets;
+    final KeyValueStore<String, PackedSupportSet> sets;
     final KeyValueStore<String, AdaptedTask> adapted;
     final KeyValueStore<String, Long> dirty;
     final KeyValueStore<Bytes, byte[]> index;
 
     InMemoryTaskStores(PipelineNames names) {
-        sets = add(names.supportSets(), Serdes.String(), new AvroSerde<>(SupportSet.class));
+        sets = add(names.supportSets(), Serdes.String(), PackedSupportSet.SERDE);
         adapted = add(names.adaptedTasks(), Serdes.String(), new AvroSerde<>(AdaptedTask.class));
         dirty = add(names.dirtyTasks(), Serdes.String(), Serdes.Long());
         index = add(names.taskIndex(), Serdes.Bytes(), Serdes.ByteArray());

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.serde.AvroSerde;
 import io.metastream.schemas.state.AdaptedTask;
-import io.metastream.schemas.state.SupportSet;
 import io.metastream.streams.MetastreamMetrics;
 import io.metastream.streams.TopologySettings;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -33,7 +32,7 @@ class TaskRetentionTest {
 
     /** One stream task's stores and its retention. */
     private final class StreamTask {
-        final KeyValueStore<String, SupportSet> sets = store("sets", Serdes.String(), new AvroSerde<>(SupportSet.class));
+        final KeyValueStore<String, PackedSupportSet> sets = store("sets", Serdes.String(), PackedSupportSet.SERDE);
         final KeyValueStore<String, AdaptedTask> adapted = store("adapted", Serdes.String(),
                 new AvroSerde<>(AdaptedTask.class));
         final KeyValueStore<String, Long> dirty = store("dirty", Serdes.String(), Serdes.Long());

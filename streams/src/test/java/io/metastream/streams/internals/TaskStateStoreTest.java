@@ -13,7 +13,6 @@ import io.metastream.streams.MetastreamMetrics;
 import io.metastream.streams.TopologySettings;
 import java.nio.ByteBuffer;
 import java.time.Instant;
-import java.util.List;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.BeforeEach;
@@ -82,10 +81,10 @@ class TaskStateStoreTest {
         assertThat(tasks.append(sample("t", "e0", 5, 0f, 0f), 1_005).kept())
                 .as("older than everything a full set holds: an evicted sample redelivered").isFalse();
 
-        assertThat(stores.sets.get("t").getPoints()).extracting(SupportPoint::getEventId)
+        assertThat(stores.sets.get("t").toAvro().getPoints()).extracting(SupportPoint::getEventId)
                 .containsExactly("e2", "e3", "e4");
-        assertThat(stores.sets.get("t").getTotalSeen()).isEqualTo(4);
-        assertThat(stores.sets.get("t").getLastUpdated()).isEqualTo(Instant.ofEpochMilli(1_004));
+        assertThat(stores.sets.get("t").toAvro().getTotalSeen()).isEqualTo(4);
+        assertThat(stores.sets.get("t").toAvro().getLastUpdated()).isEqualTo(Instant.ofEpochMilli(1_004));
         TaskStateStore.Snapshot all = tasks.snapshot("t");
         assertThat(all.support().size()).isEqualTo(3);
         assertThat(all.newestEventTimeMs()).isEqualTo(40);
