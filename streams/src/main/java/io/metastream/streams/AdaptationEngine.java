@@ -10,7 +10,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -29,6 +29,10 @@ import org.slf4j.LoggerFactory;
  * events itself, so state writes and output records stay inside the stream task's own transaction
  * and exactly-once holds: a job lost to a crash or a rebalance leaves its tasks marked dirty in the
  * changelogged store, and whoever owns them next adapts them again.
+ *
+ * <p>Queries come first. The adaptations that waiting queries need ({@link #submitForQueries}) join
+ * the queue at its front, and a long round checks for them between its learner calls, so a query
+ * waits for at most one call of {@code adaptation.batch.max} tasks, not for a whole round.
  *
  * <p>DJL allows one {@code GradientCollector} per JVM and keeps grad mode per thread. The learners
  * served here take their gradients by hand ({@code MlpMath}) or need none, so no collector is ever
@@ -49,7 +53,8 @@ public final class AdaptationEngine implements AutoCloseable {
     private final Learner learner;
     private final int batchMax;
     private final long waitNanos;
-    private final LinkedBlockingQueue<Job> queue = new LinkedBlockingQueue<>();
+    /** Rounds join at the back; the adaptations queries wait for ({@link #submitForQueries}) at the front. */
+    private final LinkedBlockingDeque<Job> queue = new LinkedBlockingDeque<>();
     private final Thread thread;
     /** Jobs wait in {@link #queue} until {@link #runQueued} (no thread of its own). */
     private final boolean stepped;
@@ -148,7 +153,24 @@ public final class AdaptationEngine implements AutoCloseable {
         } else if (!running) {
             job.cancel();
         } else {
-            queue.add(job);
+            queue.addLast(job);
+        }
+    }
+
+    /**
+     * Hands {@code job}, adaptations that queries wait for, to the engine ahead of every round: on
+     * its thread at the next learner call, batched with the other stream tasks' query jobs. Without
+     * a thread of its own (a hand-stepped engine too: queries are not stepped) it is adapted now, on
+     * the calling thread, as {@link #runHere} does.
+     */
+    public void submitForQueries(Job job) {
+        if (thread == null) {
+            adapt(List.of(job), false);
+        } else if (!running) {
+            job.cancel();
+        } else {
+            job.forQueries = true;
+            queue.addFirst(job);
         }
     }
 
@@ -208,11 +230,39 @@ public final class AdaptationEngine implements AutoCloseable {
         queue.forEach(Job::cancel);
     }
 
-    /** One learner call per base and per {@code batchMax} tasks for the jobs given; each job ends done. */
+    /**
+     * On the engine's thread, between two learner calls of a round: adapts the query jobs queued
+     * meanwhile, so that they do not wait for the rest of the round.
+     */
+    private void adaptQueriesWaiting() {
+        if (Thread.currentThread() != thread) {
+            return;
+        }
+        List<Job> waiting = new ArrayList<>();
+        for (Job head = queue.peekFirst(); head != null && head.forQueries; head = queue.peekFirst()) {
+            Job taken = queue.pollFirst();
+            if (taken != null) {
+                waiting.add(taken);
+            }
+        }
+        if (!waiting.isEmpty()) {
+            adapt(waiting, false);
+        }
+    }
+
+    /**
+     * One learner call per base and per {@code batchMax} tasks for the jobs given, query jobs first;
+     * each job is done as soon as the calls that hold its tasks are, not when the whole group is.
+     */
     private void adapt(List<Job> jobs, boolean round) {
         Map<BaseModel, List<Job>> byBase = new IdentityHashMap<>();
         for (Job job : jobs) {
-            if (!job.cancelled) {
+            if (!job.cancelled && job.forQueries) {
+                byBase.computeIfAbsent(job.base, b -> new ArrayList<>()).add(job);
+            }
+        }
+        for (Job job : jobs) {
+            if (!job.cancelled && !job.forQueries) {
                 byBase.computeIfAbsent(job.base, b -> new ArrayList<>()).add(job);
             }
         }
@@ -230,12 +280,18 @@ public final class AdaptationEngine implements AutoCloseable {
             long micros = 0;
             String device = learner.device();
             int steps = 0;
+            int callSize = Math.min(batchMax, supports.size());
+            int nextJob = 0;
+            int jobStart = 0;
             for (int from = 0; from < supports.size(); from += batchMax) {
+                if (from > 0) {
+                    adaptQueriesWaiting();
+                }
                 int to = Math.min(supports.size(), from + batchMax);
                 try {
                     List<SampleSet> slice = supports.subList(from, to);
                     AdaptedBatch batch = timed(() -> learner.adapt(group.getKey(), slice));
-                    countCall(to - from, round, batch.micros());
+                    countCall(group.getValue(), jobStart, nextJob, from, to, round, batch.micros());
                     for (int i = from; i < to; i++) {
                         results[i] = batch.tasks().get(i - from);
                     }
@@ -251,7 +307,7 @@ public final class AdaptationEngine implements AutoCloseable {
                         try {
                             SampleSet single = supports.get(i);
                             AdaptedBatch one = timed(() -> learner.adapt(group.getKey(), List.of(single)));
-                            countCall(1, round, one.micros());
+                            countCall(group.getValue(), jobStart, nextJob, i, i + 1, round, one.micros());
                             results[i] = one.tasks().get(0);
                             micros += one.micros();
                             device = one.device();
@@ -261,16 +317,21 @@ public final class AdaptationEngine implements AutoCloseable {
                         }
                     }
                 }
+                tasksAdapted.addAndGet(to - from);
+                // Hand over every job whose tasks are all adapted now.
+                long microsPerTask = micros / to;
+                while (nextJob < group.getValue().size() && jobStart + group.getValue().get(nextJob).size() <= to) {
+                    Job job = group.getValue().get(nextJob);
+                    job.finish(results, errors, jobStart, microsPerTask, callSize, device, steps);
+                    tasksDelivered.addAndGet(job.size());
+                    jobStart += job.size();
+                    nextJob++;
+                }
             }
-            tasksAdapted.addAndGet(supports.size());
-            int callSize = Math.min(batchMax, supports.size());
-            long microsPerTask = micros / supports.size();
-            int offset = 0;
-            for (Job job : group.getValue()) {
-                job.finish(results, errors, offset, microsPerTask, callSize, device, steps);
-                offset += job.size();
+            // Jobs with no task at all.
+            for (; nextJob < group.getValue().size(); nextJob++) {
+                group.getValue().get(nextJob).finish(results, errors, jobStart, 0, callSize, device, steps);
             }
-            tasksDelivered.addAndGet(supports.size());
         }
     }
 
@@ -303,12 +364,28 @@ public final class AdaptationEngine implements AutoCloseable {
                 : ids.subList(0, 20).toString().replace("]", ", ... " + (ids.size() - 20) + " more]");
     }
 
-    private void countCall(int tasks, boolean round, long micros) {
-        metrics.adaptationCall(tasks, micros);
+    /**
+     * Counts one learner call of the tasks {@code [from, to)} of a group; a call counts as a round's
+     * when it holds a task of a round (a job not submitted for queries).
+     */
+    private void countCall(List<Job> group, int jobStart, int firstJob, int from, int to, boolean round, long micros) {
+        metrics.adaptationCall(to - from, micros);
         learnerCalls.incrementAndGet();
-        if (round) {
+        if (!round) {
+            return;
+        }
+        int roundTasksInCall = 0;
+        int start = jobStart;
+        for (int j = firstJob; j < group.size() && start < to; j++) {
+            int end = start + group.get(j).size();
+            if (!group.get(j).forQueries) {
+                roundTasksInCall += Math.max(0, Math.min(end, to) - Math.max(start, from));
+            }
+            start = end;
+        }
+        if (roundTasksInCall > 0) {
             roundCalls.incrementAndGet();
-            roundTasks.addAndGet(tasks);
+            roundTasks.addAndGet(roundTasksInCall);
         }
     }
 
@@ -345,6 +422,8 @@ public final class AdaptationEngine implements AutoCloseable {
         private int callSize;
         private String device;
         private int steps;
+        /** Set before it is queued: adaptations that queries wait for ({@link #submitForQueries}). */
+        private volatile boolean forQueries;
         private volatile boolean cancelled;
         private volatile boolean done;
 

@@ -171,6 +171,11 @@ public final class MetastreamConfig extends AbstractConfig {
             + "among records already fetched, so a query can arrive before samples produced earlier. A query is "
             + "answered once samples up to its timestamp have been processed on its partition, or after this long, "
             + "whichever comes first (for partitions where samples are sparse).";
+    public static final String QUERY_MAX_WAIT_MS_CONFIG = "query.max.wait.ms";
+    private static final String QUERY_MAX_WAIT_MS_DOC = "How long a query whose task needs an adaptation first "
+            + "(adaptation.on.query, or a query answered as of an earlier time) waits for the shared adaptation "
+            + "engine, which batches it with the other stream tasks' queries ahead of background rounds. Past this, "
+            + "the stream thread adapts it itself. Counted from when its samples are in.";
     public static final String HTTP_PORT_CONFIG = "http.port";
     private static final String HTTP_PORT_DOC = "Port of the HTTP API (/tasks/{id}, /tasks/{id}/predict, /health, "
             + "/ready, /metrics); 0 picks a free port, -1 turns it off. Its address is the instance's "
@@ -358,6 +363,8 @@ public final class MetastreamConfig extends AbstractConfig {
             .define(ADAPTATION_ON_QUERY_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, ADAPTATION_ON_QUERY_DOC)
             .define(QUERY_BATCH_INTERVAL_MS_CONFIG, Type.LONG, 20L, Range.between(1, 60_000), Importance.MEDIUM,
                     QUERY_BATCH_INTERVAL_MS_DOC)
+            .define(QUERY_MAX_WAIT_MS_CONFIG, Type.LONG, 100L, Range.between(0, 60_000), Importance.LOW,
+                    QUERY_MAX_WAIT_MS_DOC)
             .define(QUERY_SAMPLE_WAIT_MS_CONFIG, Type.LONG, 1000L, Range.atLeast(0), Importance.MEDIUM,
                     QUERY_SAMPLE_WAIT_MS_DOC)
             .define(HTTP_PORT_CONFIG, Type.INT, -1, Range.between(-1, 65_535), Importance.MEDIUM, HTTP_PORT_DOC)

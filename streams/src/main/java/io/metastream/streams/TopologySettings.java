@@ -5,7 +5,7 @@ import java.util.Map;
 
 /** The settings the processors read, taken from {@link MetastreamConfig} once. */
 public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, int adaptationBatchMax,
-        boolean adaptOnQuery, long queryBatchIntervalMs, long querySampleWaitMs, Limits limits,
+        boolean adaptOnQuery, long queryBatchIntervalMs, long querySampleWaitMs, long queryMaxWaitMs, Limits limits,
         boolean adaptationEnabled, int stateEncoding) {
     public TopologySettings {
         if (supportMaxSize < 1 || adaptationIntervalMs < 1 || adaptationBatchMax < 1 || queryBatchIntervalMs < 1) {
@@ -50,13 +50,13 @@ public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, in
     /** These settings with another longest wait of a query for the samples produced before it. */
     public TopologySettings withQuerySampleWaitMs(long waitMs) {
         return new TopologySettings(supportMaxSize, adaptationIntervalMs, adaptationBatchMax, adaptOnQuery,
-                queryBatchIntervalMs, waitMs, limits, adaptationEnabled, stateEncoding);
+                queryBatchIntervalMs, waitMs, queryMaxWaitMs, limits, adaptationEnabled, stateEncoding);
     }
 
     /** These settings with other limits. */
     public TopologySettings withLimits(Limits limits) {
         return new TopologySettings(supportMaxSize, adaptationIntervalMs, adaptationBatchMax, adaptOnQuery,
-                queryBatchIntervalMs, querySampleWaitMs, limits, adaptationEnabled, stateEncoding);
+                queryBatchIntervalMs, querySampleWaitMs, queryMaxWaitMs, limits, adaptationEnabled, stateEncoding);
     }
 
     /**
@@ -75,7 +75,7 @@ public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, in
     public static TopologySettings of(int supportMaxSize, long adaptationIntervalMs, int adaptationBatchMax,
             boolean adaptOnQuery, long queryBatchIntervalMs) {
         return new TopologySettings(supportMaxSize, adaptationIntervalMs, adaptationBatchMax, adaptOnQuery,
-                queryBatchIntervalMs, DEFAULTS.querySampleWaitMs(), DEFAULTS.limits(), DEFAULTS.adaptationEnabled(),
+                queryBatchIntervalMs, DEFAULTS.querySampleWaitMs(), DEFAULTS.queryMaxWaitMs(), DEFAULTS.limits(), DEFAULTS.adaptationEnabled(),
                 DEFAULTS.stateEncoding());
     }
 
@@ -86,6 +86,7 @@ public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, in
                 config.getBoolean(MetastreamConfig.ADAPTATION_ON_QUERY_CONFIG),
                 config.getLong(MetastreamConfig.QUERY_BATCH_INTERVAL_MS_CONFIG),
                 config.getLong(MetastreamConfig.QUERY_SAMPLE_WAIT_MS_CONFIG),
+                config.getLong(MetastreamConfig.QUERY_MAX_WAIT_MS_CONFIG),
                 new Limits(config.getInt(MetastreamConfig.INPUT_MAX_RECORD_BYTES_CONFIG),
                         config.getLong(MetastreamConfig.INPUT_MAX_FUTURE_MS_CONFIG),
                         config.getInt(MetastreamConfig.DEAD_LETTER_MAX_VALUE_BYTES_CONFIG),

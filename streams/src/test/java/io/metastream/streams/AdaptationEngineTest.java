@@ -68,6 +68,43 @@ class AdaptationEngineTest {
     }
 
     @Test
+    void shouldAdaptAQueryJobBetweenTwoCallsOfARoundInsteadOfAfterTheWholeRound() throws Exception {
+        RecordingLearner hanging = RecordingLearner.holdingFirstCall(model.learner());
+        engine = AdaptationEngine.shared(hanging, 2, 0);
+        List<String> finished = Collections.synchronizedList(new ArrayList<>());
+        AdaptationEngine.Job round = new AdaptationEngine.Job(model.base(), supports(6, 7), j -> finished.add("round"));
+        engine.submit(round);
+        assertThat(hanging.entered.await(10, TimeUnit.SECONDS)).isTrue();
+        AdaptationEngine.Job query = new AdaptationEngine.Job(model.base(), supports(1, 8), j -> finished.add("query"));
+        engine.submitForQueries(query);
+        hanging.release.countDown();
+        awaitDone(round, query);
+
+        assertThat(hanging.callSizes).as("the round's first call, the query, the rest of the round")
+                .containsExactly(2, 1, 2, 2);
+        assertThat(finished).containsExactly("query", "round");
+        assertThat(engine.roundCalls()).as("the query's call is not a round's").isEqualTo(3);
+        assertThat(engine.roundTasks()).isEqualTo(6);
+        float[] alone = model.learner().adapt(model.base(), List.of(supports(1, 8).get(0))).tasks().get(0).state();
+        assertThat(query.result(0).state()).containsExactly(alone, offset(1e-5f));
+    }
+
+    @Test
+    void shouldHandAJobOverAsSoonAsItsOwnCallsAreDone() throws Exception {
+        engine = AdaptationEngine.shared(learner, 3, 1_000);
+        List<String> finished = Collections.synchronizedList(new ArrayList<>());
+        AdaptationEngine.Job small = new AdaptationEngine.Job(model.base(), supports(1, 9), j -> finished.add(
+                "small after " + learner.callSizes.size() + " calls"));
+        AdaptationEngine.Job large = new AdaptationEngine.Job(model.base(), supports(4, 10), j -> finished.add(
+                "large after " + learner.callSizes.size() + " calls"));
+        engine.submit(small);
+        engine.submit(large);
+        awaitDone(small, large);
+        assertThat(learner.callSizes).as("gathered into one group of 5").containsExactly(3, 2);
+        assertThat(finished).containsExactly("small after 1 calls", "large after 2 calls");
+    }
+
+    @Test
     void shouldSplitWorkIntoCallsOfAtMostTheBatchMax() throws Exception {
         engine = AdaptationEngine.shared(learner, 8, 0);
         AdaptationEngine.Job job = new AdaptationEngine.Job(model.base(), supports(20, 3), j -> { });

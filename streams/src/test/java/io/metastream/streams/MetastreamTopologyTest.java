@@ -204,7 +204,7 @@ class MetastreamTopologyTest {
     void shouldKeepSamplesButAnswerWithTheBaseWhenAdaptationIsOff() {
         TopologySettings on = TopologySettings.of(20, 200, 256, true, 20).withQuerySampleWaitMs(250);
         startWith(new TopologySettings(on.supportMaxSize(), on.adaptationIntervalMs(), on.adaptationBatchMax(),
-                on.adaptOnQuery(), on.queryBatchIntervalMs(), on.querySampleWaitMs(), on.limits(), false,
+                on.adaptOnQuery(), on.queryBatchIntervalMs(), on.querySampleWaitMs(), on.queryMaxWaitMs(), on.limits(), false,
                 on.stateEncoding()));
         for (int i = 0; i < 10; i++) {
             sample("user-1", "e" + i, -5 + i, (float) (3 * Math.sin(i)));

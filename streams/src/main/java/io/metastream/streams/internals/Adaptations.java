@@ -145,7 +145,7 @@ final class Adaptations {
         Round round = inFlight;
         inFlight = null;
         if (!round.job.isCancelled()) {
-            events.addAll(record(round, changedSinceRound, droppedSinceRound, nowMs));
+            events.addAll(record(round, round.ids.size(), changedSinceRound, droppedSinceRound, nowMs));
             failures.addAll(failures(round));
         }
         changedSinceRound.clear();
@@ -166,7 +166,7 @@ final class Adaptations {
     private record AsOf(TaskAdaptation state, long newestSampleMs) {
     }
 
-    /** What {@link #prepare} adapted for a batch of queries: the events to forward, and each query's own state. */
+    /** What a batch of queries got adapted: the events to forward, and each query's own state. */
     static final class Prepared {
         private final Map<Integer, AsOf> asOf;
         private final List<AdaptationEvent> events;
@@ -183,98 +183,206 @@ final class Adaptations {
     }
 
     /**
-     * Adapts what {@code queries} need before they can be answered, in two batched calls on this
-     * thread: each query whose task holds samples from after it gets its own state, adapted on the
-     * samples up to its timestamp (not stored); then the tasks of the other queries that are dirty, or
-     * were adapted under another base than {@code base}, are adapted and written (with
-     * {@code adaptation.on.query}; otherwise they wait for a round).
+     * The adaptations a batch of queries waits for, in one job: the states of their stale tasks
+     * (written once done) and the queries' own states as of their timestamps (not stored).
+     */
+    static final class QueryAdaptations {
+        private final List<PendingQuery> queries;
+        private final BaseModel base;
+        private final long submittedMs;
+        /** The stale tasks first, then one entry per query adapted as of its timestamp; null: nothing to adapt. */
+        private final Round round;
+        private final int staleCount;
+        /** Samples ever accepted by each stale task when its support set was read: more later means it changed. */
+        private final long[] seenAtRead;
+        private final int[] asOfQuery;
+        /** Queries whose task held no sample at or before their timestamp: answered by the base. */
+        private final Set<Integer> coldAsOf;
+
+        private QueryAdaptations(List<PendingQuery> queries, BaseModel base, long submittedMs, Round round,
+                int staleCount, long[] seenAtRead, int[] asOfQuery, Set<Integer> coldAsOf) {
+            this.queries = List.copyOf(queries);
+            this.base = base;
+            this.submittedMs = submittedMs;
+            this.round = round;
+            this.staleCount = staleCount;
+            this.seenAtRead = seenAtRead;
+            this.asOfQuery = asOfQuery;
+            this.coldAsOf = coldAsOf;
+        }
+
+        List<PendingQuery> queries() {
+            return queries;
+        }
+
+        /** The base the queries are adapted under, and answered with. */
+        BaseModel base() {
+            return base;
+        }
+
+        long submittedMs() {
+            return submittedMs;
+        }
+
+        /** Adapted, or had nothing to adapt, or the engine dropped the job (stopped): no use waiting longer. */
+        boolean isDone() {
+            return round == null || round.job.isDone();
+        }
+
+        /** Adapted, or had nothing to adapt: {@link #collect} may be called; otherwise {@link #adaptHere}. */
+        boolean isAdapted() {
+            return round == null || (round.job.isDone() && !round.job.isCancelled());
+        }
+    }
+
+    /**
+     * Hands the adaptations that {@code queries} need before they can be answered to the engine, in
+     * one job ahead of its rounds: each query whose task holds samples from after it gets its own
+     * state, adapted on the samples up to its timestamp (not stored); the tasks of the other queries
+     * that are dirty, or were adapted under another base than {@code base}, are adapted and, by
+     * {@link #collect}, written (with {@code adaptation.on.query}; otherwise they wait for a round).
+     * On an engine without a thread of its own the job is done when this returns.
+     */
+    QueryAdaptations submitForQueries(List<PendingQuery> queries, BaseModel base, long nowMs) {
+        QueryAdaptations waiting = plan(queries, base, nowMs);
+        if (waiting.round != null) {
+            engine.submitForQueries(waiting.round.job);
+        }
+        return waiting;
+    }
+
+    /**
+     * As {@link #submitForQueries}, adapted on this thread: for queries that waited
+     * {@code query.max.wait.ms} for the engine, and for retrying a batch one query at a time.
      *
      * @throws RuntimeException the first task's failure, if any failed; nothing is written then
      */
     Prepared prepare(List<PendingQuery> queries, BaseModel base, long nowMs) {
-        Map<Integer, AsOf> asOf = adaptAsOf(queries, base);
-        // A task whose every query here is answered as of an earlier time needs no fresh state now;
-        // the sample processor's rounds adapt it on their own schedule.
+        QueryAdaptations waiting = plan(queries, base, nowMs);
+        if (waiting.round != null) {
+            engine.runHere(waiting.round.job);
+        }
+        return collect(waiting, nowMs);
+    }
+
+    /**
+     * The same adaptations as {@code overdue}, adapted again on this thread: it waited
+     * {@code query.max.wait.ms} for the engine. The engine's job is cancelled; its result, if it
+     * comes, is not read.
+     */
+    Prepared adaptHere(QueryAdaptations overdue, long nowMs) {
+        if (overdue.round != null) {
+            overdue.round.job.cancel();
+        }
+        return prepare(overdue.queries, overdue.base, nowMs);
+    }
+
+    /** Nobody will answer these queries here (the stream task closed): the engine may skip their job. */
+    void abandon(QueryAdaptations waiting) {
+        if (waiting.round != null) {
+            waiting.round.job.cancel();
+        }
+    }
+
+    private QueryAdaptations plan(List<PendingQuery> queries, BaseModel base, long nowMs) {
+        List<String> ids = new ArrayList<>();
+        List<SampleSet> supports = new ArrayList<>();
+        List<Long> newest = new ArrayList<>();
+        List<Integer> asOfQuery = new ArrayList<>();
+        Set<Integer> coldAsOf = new HashSet<>();
         Set<String> needState = new LinkedHashSet<>();
-        for (int i = 0; i < queries.size(); i++) {
-            if (!asOf.containsKey(i)) {
-                needState.add(queries.get(i).getTaskId());
+        if (settings.adaptationEnabled()) {
+            for (int i = 0; i < queries.size(); i++) {
+                PendingQuery q = queries.get(i);
+                long asOfMs = q.getReceivedTimestamp().toEpochMilli();
+                TaskStateStore.Snapshot before = tasks.holdsNothingAfter(q.getTaskId(), asOfMs) ? null
+                        : tasks.asOf(q.getTaskId(), asOfMs);
+                if (before == null) {
+                    needState.add(q.getTaskId());
+                } else if (before.support().size() == 0) {
+                    coldAsOf.add(i);
+                } else {
+                    asOfQuery.add(i);
+                    ids.add(q.getTaskId());
+                    supports.add(before.support());
+                    newest.add(before.newestEventTimeMs());
+                }
             }
         }
+        // A task whose every query here is answered as of an earlier time needs no fresh state now;
+        // the sample processor's rounds adapt it on their own schedule.
         List<String> stale = new ArrayList<>();
+        List<SampleSet> staleSupports = new ArrayList<>();
+        List<Long> staleNewest = new ArrayList<>();
+        List<Long> seen = new ArrayList<>();
         if (settings.adaptsOnQuery()) {
             for (String task : needState) {
                 if (tasks.isDirty(task) || tasks.adaptedUnderAnotherBase(task, base)) {
+                    PackedSupportSet set = tasks.supportSet(task);
                     stale.add(task);
+                    staleSupports.add(set == null ? new SampleSet(new float[0][], new float[0]) : set.samples());
+                    staleNewest.add(set == null ? 0L : set.lastSeenMs());
+                    seen.add(set == null ? 0L : set.totalSeen());
                 }
             }
         }
-        return new Prepared(asOf, adaptNow(stale, base, nowMs));
+        if (stale.isEmpty() && ids.isEmpty()) {
+            return new QueryAdaptations(queries, base, nowMs, null, 0, new long[0], new int[0], coldAsOf);
+        }
+        List<String> allIds = new ArrayList<>(stale);
+        allIds.addAll(ids);
+        List<SampleSet> allSupports = new ArrayList<>(staleSupports);
+        allSupports.addAll(supports);
+        long[] allNewest = new long[allIds.size()];
+        for (int i = 0; i < stale.size(); i++) {
+            allNewest[i] = staleNewest.get(i);
+        }
+        for (int i = 0; i < ids.size(); i++) {
+            allNewest[stale.size() + i] = newest.get(i);
+        }
+        Round round = new Round(allIds, allNewest, base, allSupports, settings.stateEncoding(), stale.size());
+        return new QueryAdaptations(queries, base, nowMs, round, stale.size(),
+                seen.stream().mapToLong(Long::longValue).toArray(),
+                asOfQuery.stream().mapToInt(Integer::intValue).toArray(), coldAsOf);
     }
 
     /**
-     * Adapts {@code taskIds} to {@code base} now, on this thread, and writes the results.
+     * Writes the stale tasks' new states and returns what the queries are answered with. A task that
+     * got samples after its support set was read stays dirty, and its state is written only over an
+     * older one; a task forgotten meanwhile is left alone.
      *
      * @throws RuntimeException the first task's failure, if any failed; nothing is written then
      */
-    private List<AdaptationEvent> adaptNow(List<String> taskIds, BaseModel base, long nowMs) {
-        if (taskIds.isEmpty()) {
-            return List.of();
+    Prepared collect(QueryAdaptations done, long nowMs) {
+        Map<Integer, AsOf> asOf = new HashMap<>();
+        for (int i : done.coldAsOf) {
+            asOf.put(i, new AsOf(null, 0L));
         }
-        Round round = prepare(taskIds, base);
-        engine.runHere(round.job);
-        for (int i = 0; i < taskIds.size(); i++) {
-            if (round.job.error(i) != null) {
-                throw round.job.error(i);
+        if (done.round == null) {
+            return new Prepared(asOf, List.of());
+        }
+        AdaptationEngine.Job job = done.round.job;
+        for (int i = 0; i < done.round.ids.size(); i++) {
+            if (job.error(i) != null) {
+                throw job.error(i);
             }
         }
-        return record(round, Set.of(), Set.of(), nowMs);
-    }
-
-    /**
-     * Adapts, in one batched call, the task of each query that its task's later samples would
-     * otherwise leak into, on the samples up to the query's timestamp; keyed by query index. None
-     * with adaptation off.
-     */
-    private Map<Integer, AsOf> adaptAsOf(List<PendingQuery> queries, BaseModel base) {
-        Map<Integer, AsOf> out = new HashMap<>();
-        if (!settings.adaptationEnabled()) {
-            return out;
+        for (int k = 0; k < done.asOfQuery.length; k++) {
+            int at = done.staleCount + k;
+            asOf.put(done.asOfQuery[k], new AsOf(job.result(at), done.round.newest[at]));
         }
-        List<Integer> which = new ArrayList<>();
-        List<String> ids = new ArrayList<>();
-        List<SampleSet> prefixes = new ArrayList<>();
-        List<Long> newest = new ArrayList<>();
-        for (int i = 0; i < queries.size(); i++) {
-            PendingQuery q = queries.get(i);
-            long asOfMs = q.getReceivedTimestamp().toEpochMilli();
-            if (tasks.holdsNothingAfter(q.getTaskId(), asOfMs)) {
-                continue;
-            }
-            TaskStateStore.Snapshot before = tasks.asOf(q.getTaskId(), asOfMs);
-            if (before == null) {
-                continue;
-            }
-            if (before.support().size() == 0) {
-                out.put(i, new AsOf(null, 0L));
-            } else {
-                which.add(i);
-                ids.add(q.getTaskId());
-                prefixes.add(before.support());
-                newest.add(before.newestEventTimeMs());
+        Set<String> changed = new HashSet<>();
+        Set<String> dropped = new HashSet<>();
+        for (int i = 0; i < done.staleCount; i++) {
+            String id = done.round.ids.get(i);
+            PackedSupportSet now = tasks.supportSet(id);
+            if (now == null) {
+                dropped.add(id);
+            } else if (now.totalSeen() != done.seenAtRead[i]) {
+                changed.add(id);
             }
         }
-        if (!prefixes.isEmpty()) {
-            AdaptationEngine.Job job = new AdaptationEngine.Job(base, ids, prefixes, done -> { });
-            engine.runHere(job);
-            for (int k = 0; k < which.size(); k++) {
-                if (job.error(k) != null) {
-                    throw job.error(k);
-                }
-                out.put(which.get(k), new AsOf(job.result(k), newest.get(k)));
-            }
-        }
-        return out;
+        return new Prepared(asOf, record(done.round, done.staleCount, changed, dropped, nowMs));
     }
 
     /**
@@ -344,10 +452,12 @@ final class Adaptations {
         private final AdaptedStateCodec.Encoded[] states;
         private final AdaptationEngine.Job job;
 
-        private Round(List<String> ids, long[] newest, BaseModel base, List<SampleSet> supports, int encoding) {
+        /** @param stored how many of the tasks, from the first, get a state to store (the rest answer queries as of a time) */
+        private Round(List<String> ids, long[] newest, BaseModel base, List<SampleSet> supports, int encoding,
+                int stored) {
             this.ids = List.copyOf(ids);
             this.newest = newest;
-            this.states = new AdaptedStateCodec.Encoded[ids.size()];
+            this.states = new AdaptedStateCodec.Encoded[stored];
             // Encoding (a pass over every weight) runs where the learner ran, off the stream thread.
             this.job = new AdaptationEngine.Job(base, this.ids, supports, done -> {
                 float[] baseParameters = base.parameters();
@@ -375,7 +485,7 @@ final class Adaptations {
             supports.add(snapshot.support());
             newest[i] = snapshot.newestEventTimeMs();
         }
-        return new Round(taskIds, newest, base, supports, settings.stateEncoding());
+        return new Round(taskIds, newest, base, supports, settings.stateEncoding(), taskIds.size());
     }
 
     /**
@@ -384,12 +494,13 @@ final class Adaptations {
      * set: it stays dirty, and its new state is written only over an older one. A task in
      * {@code dropped} was forgotten meanwhile and is left alone.
      */
-    private List<AdaptationEvent> record(Round round, Set<String> changed, Set<String> dropped, long nowMs) {
+    private List<AdaptationEvent> record(Round round, int storedCount, Set<String> changed, Set<String> dropped,
+            long nowMs) {
         AdaptationEngine.Job job = round.job;
         BaseModel base = job.base();
         Instant now = Instant.ofEpochMilli(nowMs);
-        List<AdaptationEvent> events = new ArrayList<>(round.ids.size());
-        for (int i = 0; i < round.ids.size(); i++) {
+        List<AdaptationEvent> events = new ArrayList<>(storedCount);
+        for (int i = 0; i < storedCount; i++) {
             String id = round.ids.get(i);
             TaskAdaptation result = job.result(i);
             if (result == null || dropped.contains(id)) {

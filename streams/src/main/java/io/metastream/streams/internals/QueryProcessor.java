@@ -14,9 +14,13 @@ import io.metastream.streams.TopologySettings;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.streams.KeyValue;
@@ -33,16 +37,22 @@ import org.slf4j.LoggerFactory;
  * Queries in, predictions out, in micro-batches. Every query waits in
  * {@value StoreNames#PENDING_QUERIES} (a changelogged store, so a crash does not lose it) until the
  * samples partition has been processed up to the query's timestamp (Kafka Streams orders two topics
- * only among fetched records), or {@code query.sample.wait.ms} at most. A query is answered as of its
- * timestamp: when its task already holds samples from after it (a prequential test asks about a
- * rating just before sending it), it is answered from an adaptation to the earlier samples only,
- * made for that query and not stored. Every
- * {@code query.batch.interval.ms}, one batched call adapts the ready queries' tasks that have new
- * samples and one batched call answers them. A prediction therefore reflects every sample produced
- * before it on its partition, and the ML cost per punctuation is two native calls whatever the query
- * rate (one call per query costs about as much as a batch of hundreds). A task adapted
- * under a base that is no longer served is re-adapted in the same batch. A cold task is answered by
- * the base.
+ * only among fetched records), or {@code query.sample.wait.ms} at most. The store is read once, when
+ * the processor starts (a restore); after that the waiting queries are also held in memory, in
+ * arrival order, so a batch never scans the store. A query is answered as of its timestamp: when
+ * its task already holds samples from after it (a prequential test asks about a rating just before
+ * sending it), it is answered from an adaptation to the earlier samples only, made for that query
+ * and not stored.
+ *
+ * <p>Every {@code query.batch.interval.ms}, the queries whose samples are in go as one batch: the
+ * adaptations they need (their tasks' stale states, their own as-of states) go to the shared
+ * {@link io.metastream.streams.AdaptationEngine} as one job ahead of its background rounds, and the
+ * batch is answered by one batched prediction on the tick its job is done; a batch that waited
+ * {@code query.max.wait.ms} for the engine is adapted on the stream thread instead. A batch that
+ * needs no adaptation is answered on the tick it is taken. A prediction therefore reflects every
+ * sample produced before it on its partition, and the ML cost per batch is one job and one native
+ * prediction call whatever the query rate. A task adapted under a base that is no longer served is
+ * re-adapted in the same job. A cold task is answered by the base.
  */
 public final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, SpecificRecord> {
     private static final Logger LOG = LoggerFactory.getLogger(QueryProcessor.class);
@@ -56,6 +66,10 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
     private final PipelineNames names;
     private final String topic;
     private KeyValueStore<String, PendingQuery> pending;
+    /** The queries in {@link #pending} not yet taken into a batch, by store key, in arrival order. */
+    private final Map<String, PendingQuery> waiting = new LinkedHashMap<>();
+    /** Batches whose adaptations the engine is working on, oldest first. */
+    private final ArrayDeque<Batch> inFlight = new ArrayDeque<>();
     private KeyValueStore<String, Long> watermark;
     private Adaptations adaptations;
     private DeadLetters deadLetters;
@@ -78,8 +92,30 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
                 settings, metrics);
         deadLetters = new DeadLetters(context, names.of(Pipeline.DEAD_LETTERS_SINK), metrics,
                 settings.limits().deadLetterMaxValueBytes());
+        // The one scan of the store: queries left waiting by a previous owner (or a crash) of this task.
+        try (KeyValueIterator<String, PendingQuery> it = pending.all()) {
+            while (it.hasNext()) {
+                KeyValue<String, PendingQuery> entry = it.next();
+                waiting.put(entry.key, entry.value);
+            }
+        }
         context.schedule(Duration.ofMillis(settings.queryBatchIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
                 now -> answerPending());
+    }
+
+    /** Queries taken together, with their store keys, and the adaptations they wait for. */
+    private record Batch(List<String> keys, Adaptations.QueryAdaptations adaptations) {
+    }
+
+    @Override
+    public void close() {
+        // Nobody will read the adaptations in flight: the queries stay in the store for whoever owns
+        // the task next.
+        for (Batch batch : inFlight) {
+            adaptations.abandon(batch.adaptations());
+        }
+        inFlight.clear();
+        waiting.clear();
     }
 
     @Override
@@ -97,63 +133,110 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
                 .setTaskId(request.getTaskId()).setFeatures(request.getFeatures())
                 .setReceivedTimestamp(Instant.ofEpochMilli(record.timestamp()))
                 .setArrivedAt(Instant.ofEpochMilli(context().currentSystemTimeMs())).build();
-        pending.put(request.getTaskId() + SEPARATOR + request.getQueryId(), query);
+        String key = request.getTaskId() + SEPARATOR + request.getQueryId();
+        pending.put(key, query);
+        waiting.put(key, query);
     }
 
     /**
-     * Takes every waiting query whose preceding samples are in (or that has waited
-     * {@code query.sample.wait.ms}), adapts their stale tasks in one call and answers them in one call.
+     * Answers the batches whose adaptations are done (or that waited {@code query.max.wait.ms}: adapted
+     * here), then takes every waiting query whose preceding samples are in (or that has waited
+     * {@code query.sample.wait.ms}) as a new batch.
      */
     private void answerPending() {
         long now = context().currentSystemTimeMs();
+        while (!inFlight.isEmpty()) {
+            Batch batch = inFlight.peekFirst();
+            boolean overdue = now - batch.adaptations().submittedMs() >= settings.queryMaxWaitMs();
+            if (!batch.adaptations().isDone() && !overdue) {
+                break; // batches are answered in the order they were taken
+            }
+            inFlight.pollFirst();
+            answer(batch, now);
+        }
         Long seen = watermark.get(SampleProcessor.WATERMARK_KEY);
         long samplesUpTo = seen == null ? Long.MIN_VALUE : seen;
         List<String> keys = new ArrayList<>();
         List<PendingQuery> queries = new ArrayList<>();
-        try (KeyValueIterator<String, PendingQuery> it = pending.all()) {
-            while (it.hasNext()) {
-                KeyValue<String, PendingQuery> entry = it.next();
-                PendingQuery q = entry.value;
-                // Strictly later: several records share a millisecond, so an equal timestamp proves nothing.
-                boolean samplesIn = q.getReceivedTimestamp().toEpochMilli() < samplesUpTo;
-                boolean waitedEnough = now - q.getArrivedAt().toEpochMilli() >= settings.querySampleWaitMs();
-                if (samplesIn || waitedEnough) {
-                    keys.add(entry.key);
-                    queries.add(q);
-                }
+        for (Iterator<Map.Entry<String, PendingQuery>> it = waiting.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<String, PendingQuery> entry = it.next();
+            PendingQuery q = entry.getValue();
+            // Strictly later: several records share a millisecond, so an equal timestamp proves nothing.
+            boolean samplesIn = q.getReceivedTimestamp().toEpochMilli() < samplesUpTo;
+            boolean waitedEnough = now - q.getArrivedAt().toEpochMilli() >= settings.querySampleWaitMs();
+            if (samplesIn || waitedEnough) {
+                keys.add(entry.getKey());
+                queries.add(q);
+                it.remove();
             }
         }
         if (queries.isEmpty()) {
             return;
         }
-        BaseModel base = model.base();
+        Batch batch;
         try {
-            adaptAndAnswer(queries, base);
+            batch = new Batch(keys, adaptations.submitForQueries(queries, model.base(), now));
+        } catch (RuntimeException planFailure) {
+            // Reading a task's state failed (corrupt, say): the one-at-a-time path finds the culprit.
+            LOG.warn("preparing {} queries of tasks {} failed; answering them one at a time", queries.size(),
+                    taskIds(queries), planFailure);
+            answerOneByOne(queries, model.base());
+            deleteAll(keys);
+            return;
+        }
+        if (batch.adaptations().isDone() && inFlight.isEmpty()) {
+            answer(batch, now);
+        } else {
+            inFlight.addLast(batch);
+        }
+    }
+
+    /** Answers a batch taken earlier: from its finished adaptations, or adapted here when still not done. */
+    private void answer(Batch batch, long now) {
+        Adaptations.QueryAdaptations taken = batch.adaptations();
+        List<PendingQuery> queries = taken.queries();
+        BaseModel base = taken.base();
+        try {
+            Adaptations.Prepared prepared = taken.isAdapted() ? adaptations.collect(taken, now)
+                    : adaptations.adaptHere(taken, now);
+            publish(queries, prepared, base, now);
         } catch (RuntimeException batchFailure) {
             // One poisoned task (say, corrupt state) must not hold every query of the batch hostage
             // or fail the stream thread: retry one query at a time and dead-letter only the culprit.
             // Logged here because a retry that succeeds would otherwise leave no trace of it.
             LOG.warn("answering {} queries of tasks {} failed; retrying them one at a time", queries.size(),
                     taskIds(queries), batchFailure);
-            for (PendingQuery q : queries) {
-                try {
-                    adaptAndAnswer(List.of(q), base);
-                } catch (RuntimeException e) {
-                    deadLetters.send(topic, q.getTaskId().getBytes(StandardCharsets.UTF_8), QUERIES.encode(request(q)),
-                            q.getReceivedTimestamp().toEpochMilli(), RejectReason.PROCESSING_ERROR,
-                            e.getClass().getName(), "answering query " + q.getQueryId() + " failed: " + e.getMessage());
-                }
+            answerOneByOne(queries, base);
+        }
+        deleteAll(batch.keys());
+    }
+
+    private void answerOneByOne(List<PendingQuery> queries, BaseModel base) {
+        for (PendingQuery q : queries) {
+            try {
+                adaptAndAnswer(List.of(q), base);
+            } catch (RuntimeException e) {
+                deadLetters.send(topic, q.getTaskId().getBytes(StandardCharsets.UTF_8), QUERIES.encode(request(q)),
+                        q.getReceivedTimestamp().toEpochMilli(), RejectReason.PROCESSING_ERROR,
+                        e.getClass().getName(), "answering query " + q.getQueryId() + " failed: " + e.getMessage());
             }
         }
+    }
+
+    private void deleteAll(List<String> keys) {
         for (String key : keys) {
             pending.delete(key);
         }
     }
 
-    /** The adaptations the queries need (their events forwarded first), then one batched prediction. */
+    /** The adaptations the queries need, made here (their events forwarded first), then one batched prediction. */
     private void adaptAndAnswer(List<PendingQuery> queries, BaseModel base) {
         long now = context().currentSystemTimeMs();
-        Adaptations.Prepared prepared = adaptations.prepare(queries, base, now);
+        publish(queries, adaptations.prepare(queries, base, now), base, now);
+    }
+
+    /** Forwards the adaptation events, then one batched prediction for {@code queries}. */
+    private void publish(List<PendingQuery> queries, Adaptations.Prepared prepared, BaseModel base, long now) {
         for (AdaptationEvent event : prepared.events()) {
             context().forward(new Record<String, SpecificRecord>(event.getTaskId(), event, now),
                     names.of(Pipeline.ADAPTATIONS_SINK));

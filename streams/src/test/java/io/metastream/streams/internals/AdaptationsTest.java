@@ -269,6 +269,87 @@ class AdaptationsTest {
         assertThat(learner.callSizes).containsExactly(1);
     }
 
+    /** Waits, without sleeping a fixed time, until the engine's thread has done the queries' job. */
+    private static void awaitDone(Adaptations.QueryAdaptations waiting) throws InterruptedException {
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (!waiting.isDone()) {
+            assertThat(System.nanoTime()).as("the engine did the job within 30 s").isLessThan(deadline);
+            Thread.sleep(1);
+        }
+    }
+
+    @Test
+    void shouldAdaptWhatQueriesNeedOnTheSharedEngineInOneJobAndWriteItWhenCollected() throws Exception {
+        open(AdaptationEngine.shared(learner, 256, 0));
+        sampled("t", "e1", 10, -1f, 1f);
+        sampled("t", "e2", 11, 0f, 2f);
+        sampled("u", "u1", 10, -2f, 1f);
+        sampled("u", "u2", 30, 2f, 1f);
+        List<PendingQuery> batch = List.of(query("t", "q1", 20, 0.5f), query("u", "before-u2", 20, 0.5f),
+                query("cold", "q3", 21, 0.5f));
+
+        Adaptations.QueryAdaptations waiting = queries.submitForQueries(batch, model.base(), 40);
+        awaitDone(waiting);
+        assertThat(learner.threads).as("adapted off the stream thread, stale task and as-of state in one call")
+                .containsExactly(AdaptationEngine.THREAD_NAME);
+        assertThat(learner.callSizes).containsExactly(2);
+        assertThat(stores.adapted.get("t")).as("written only when collected, on the stream thread").isNull();
+
+        Adaptations.Prepared prepared = queries.collect(waiting, 50);
+        assertThat(prepared.events()).extracting(AdaptationEvent::getTaskId).containsExactly("t");
+        assertThat(tasks.isDirty("t")).isFalse();
+        assertThat(tasks.isDirty("u")).as("its own state is not the task's").isTrue();
+        List<Adaptations.Answer> answers = queries.predict(batch, prepared, waiting.base());
+        assertThat(answers.get(0).adapted()).isTrue();
+        assertThat(answers.get(0).value()).isEqualTo(predict(tasks.stateFor("t", model.base()).weights(), 0.5f));
+        assertThat(answers.get(1).supportSize()).isEqualTo(1);
+        assertThat(answers.get(1).value()).isCloseTo(
+                predict(adapt(new SampleSet(new float[][] {{-2f}}, new float[] {1f})), 0.5f), within(1e-5f));
+        assertThat(answers.get(2).path()).isEqualTo(MetastreamMetrics.PredictionPath.COLD);
+    }
+
+    @Test
+    void shouldKeepATaskDirtyWhenItGotASampleWhileItsQueryJobWasOnTheEngine() throws Exception {
+        open(AdaptationEngine.shared(learner, 256, 0));
+        sampled("t", "e1", 10, -1f, 1f);
+        Adaptations.QueryAdaptations waiting = queries.submitForQueries(List.of(query("t", "q", 20, 0.5f)),
+                model.base(), 30);
+        awaitDone(waiting);
+        sampled("t", "e2", 25, 1f, 3f);
+
+        Adaptations.Prepared prepared = queries.collect(waiting, 40);
+        assertThat(prepared.events()).as("written: no state was newer").singleElement()
+                .satisfies(e -> assertThat(e.getNewestSampleTime()).isEqualTo(Instant.ofEpochMilli(10)));
+        assertThat(tasks.isDirty("t")).as("e2 is not in that state").isTrue();
+        assertThat(tasks.dirtyTasks()).containsExactly("t");
+        assertThat(tasks.snapshot("t").support().size()).as("the next round adapts both samples").isEqualTo(2);
+    }
+
+    @Test
+    void shouldAdaptOnTheCallingThreadWhatWaitedTooLongForTheEngine() {
+        open(AdaptationEngine.handStepped(learner, 256));
+        sampled("t", "e1", 10, -1f, 1f);
+        Adaptations.QueryAdaptations waiting = queries.submitForQueries(List.of(query("t", "q", 20, 0.5f)),
+                model.base(), 30);
+        assertThat(waiting.isDone()).as("a hand-stepped engine adapts queries at once").isTrue();
+        assertThat(learner.callSizes).containsExactly(1);
+
+        RecordingLearner onStopped = RecordingLearner.of(model.learner());
+        try (AdaptationEngine stalled = AdaptationEngine.shared(onStopped, 256, 0)) {
+            stalled.close(); // stopped: every job it is handed is cancelled, never done by it
+            Adaptations overEngine = new Adaptations(model, stalled, TaskStateStore.of(stores.context, names,
+                    SETTINGS), SETTINGS, MetastreamMetrics.none());
+            sampled("t", "e2", 15, 0f, 2f);
+            Adaptations.QueryAdaptations overdue = overEngine.submitForQueries(
+                    List.of(query("t", "q2", 20, 0.5f)), model.base(), 40);
+            assertThat(overdue.isAdapted()).as("a stopped engine cancels the job").isFalse();
+            Adaptations.Prepared prepared = overEngine.adaptHere(overdue, 200);
+            assertThat(prepared.events()).singleElement().satisfies(e -> assertThat(e.getSupportSize()).isEqualTo(2));
+            assertThat(tasks.isDirty("t")).isFalse();
+            assertThat(onStopped.threads).as("on the stream thread").containsExactly(Thread.currentThread().getName());
+        }
+    }
+
     @Test
     void shouldReadaptAStateOfAnotherBaseWhenAQueryNeedsIt() {
         open(AdaptationEngine.onCallingThread(learner, 256));
@@ -326,7 +407,7 @@ class AdaptationsTest {
     void shouldAnswerWithTheBaseAndMarkNothingWithAdaptationOff() {
         TopologySettings on = SETTINGS;
         TopologySettings off = new TopologySettings(on.supportMaxSize(), on.adaptationIntervalMs(),
-                on.adaptationBatchMax(), on.adaptOnQuery(), on.queryBatchIntervalMs(), on.querySampleWaitMs(),
+                on.adaptationBatchMax(), on.adaptOnQuery(), on.queryBatchIntervalMs(), on.querySampleWaitMs(), on.queryMaxWaitMs(),
                 on.limits(), false, on.stateEncoding());
         open(off, AdaptationEngine.onCallingThread(learner, 256));
         sampled("t", "e1", 10, -2f, 1f);
