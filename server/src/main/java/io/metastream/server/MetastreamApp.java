@@ -546,6 +546,8 @@ public final class MetastreamApp implements AutoCloseable {
      */
     private void start(Duration timeout) {
         registerOutputSchemas();
+        MetastreamTopology.warmUp(model, engine, TopologySettings.from(config),
+                config.getInt(MetastreamConfig.WARMUP_ROUNDS_CONFIG));
         streams.start();
         for (OperationsServer server : new OperationsServer[] {http, metricsServer}) {
             if (server != null) {

@@ -176,6 +176,11 @@ public final class MetastreamConfig extends AbstractConfig {
             + "(adaptation.on.query, or a query answered as of an earlier time) waits for the shared adaptation "
             + "engine, which batches it with the other stream tasks' queries ahead of background rounds. Past this, "
             + "the stream thread adapts it itself. Counted from when its samples are in.";
+    public static final String WARMUP_ROUNDS_CONFIG = "warmup.rounds";
+    private static final String WARMUP_ROUNDS_DOC = "Rounds of 64 synthetic tasks run through the hot path (decoding, "
+            + "support-set appends, batched adaptation on the engine, state encoding, batched prediction) before the "
+            + "instance starts processing, so the first seconds of traffic are not served by cold JIT-compiled code "
+            + "and fresh native buffers. At most 10 s; 0 skips it.";
     public static final String HTTP_PORT_CONFIG = "http.port";
     private static final String HTTP_PORT_DOC = "Port of the HTTP API (/tasks/{id}, /tasks/{id}/predict, /health, "
             + "/ready, /metrics); 0 picks a free port, -1 turns it off. Its address is the instance's "
@@ -367,6 +372,7 @@ public final class MetastreamConfig extends AbstractConfig {
                     QUERY_MAX_WAIT_MS_DOC)
             .define(QUERY_SAMPLE_WAIT_MS_CONFIG, Type.LONG, 1000L, Range.atLeast(0), Importance.MEDIUM,
                     QUERY_SAMPLE_WAIT_MS_DOC)
+            .define(WARMUP_ROUNDS_CONFIG, Type.INT, 30, Range.between(0, 10_000), Importance.LOW, WARMUP_ROUNDS_DOC)
             .define(HTTP_PORT_CONFIG, Type.INT, -1, Range.between(-1, 65_535), Importance.MEDIUM, HTTP_PORT_DOC)
             .define(HTTP_HOST_CONFIG, Type.STRING, "127.0.0.1", Importance.MEDIUM, HTTP_HOST_DOC)
             .define(HTTP_ADVERTISED_HOST_CONFIG, Type.STRING, "", Importance.MEDIUM, HTTP_ADVERTISED_HOST_DOC)

@@ -11,6 +11,7 @@ import io.metastream.streams.internals.InputDecoder;
 import io.metastream.streams.internals.Pipeline;
 import io.metastream.streams.internals.PipelineNames;
 import io.metastream.streams.internals.TaskRetention;
+import io.metastream.streams.internals.WarmUp;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.avro.specific.SpecificRecord;
@@ -52,6 +53,17 @@ public final class MetastreamTopology {
     }
 
     /** A pipeline to add to an application's topology; inputs and outputs default to metastream's Avro. */
+    /**
+     * Runs the hot path on {@code rounds} rounds of synthetic tasks (at most 10 s), writing nothing:
+     * call it after building the topology and before {@code KafkaStreams.start()}, so the first
+     * records are not processed by cold code ({@code warmup.rounds}; {@code MetastreamApp} does this).
+     *
+     * @return the rounds run
+     */
+    public static int warmUp(ActiveModel model, AdaptationEngine engine, TopologySettings settings, int rounds) {
+        return WarmUp.run(model, engine, settings, rounds, 10_000).rounds();
+    }
+
     public static Builder builder(ActiveModel model, AdaptationEngine engine) {
         return new Builder(model, engine);
     }
