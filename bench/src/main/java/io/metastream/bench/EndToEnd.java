@@ -25,6 +25,7 @@ import io.metastream.streams.StoreNames;
 import io.metastream.streams.Topics;
 import io.metastream.streams.internals.AssignedConsumerThread;
 import io.metastream.streams.internals.PackedSupportSet;
+import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
@@ -43,6 +44,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.stream.Stream;
@@ -433,6 +435,13 @@ public final class EndToEnd {
             out.put("engine_tasks_adapted", app.engine().tasksAdapted());
             out.put("engine_round_calls", app.engine().roundCalls());
             out.put("engine_round_tasks", app.engine().roundTasks());
+            // Query batches by where their adaptations were made: how many, mean and max wait (whole run).
+            for (Timer t : app.registry().find("metastream.query.batch.wait").timers()) {
+                String where = t.getId().getTag("adapted");
+                out.put("query_batches_" + where, t.count());
+                out.put("query_batch_wait_ms_mean_" + where, t.mean(TimeUnit.MILLISECONDS));
+                out.put("query_batch_wait_ms_max_" + where, t.max(TimeUnit.MILLISECONDS));
+            }
             out.put("rate_process_cpu_s", rateCpu.processNanos() / 1e9);
             out.put("rate_wall_s", (System.nanoTime() - start) / 1e9);
             out.put("rss_mb_max", rss.stream().mapToLong(Long::longValue).max().orElse(-1));

@@ -176,6 +176,11 @@ public final class MetastreamConfig extends AbstractConfig {
             + "(adaptation.on.query, or a query answered as of an earlier time) waits for the shared adaptation "
             + "engine, which batches it with the other stream tasks' queries ahead of background rounds. Past this, "
             + "the stream thread adapts it itself. Counted from when its samples are in.";
+    public static final String ADAPTATION_BACKLOG_LAG_MS_CONFIG = "adaptation.backlog.lag.ms";
+    private static final String ADAPTATION_BACKLOG_LAG_MS_DOC = "While the samples a stream task processes are older "
+            + "than this (it is working through a backlog: a restart, a burst, a slow spell), its background rounds are "
+            + "deferred, at most 10 in a row: the states they would write are outdated by the next samples of the "
+            + "backlog, and the CPU is better spent catching up. Queries still adapt what they need. 0 never defers.";
     public static final String WARMUP_ROUNDS_CONFIG = "warmup.rounds";
     private static final String WARMUP_ROUNDS_DOC = "Rounds of 64 synthetic tasks run through the hot path (decoding, "
             + "support-set appends, batched adaptation on the engine, state encoding, batched prediction) before the "
@@ -372,6 +377,8 @@ public final class MetastreamConfig extends AbstractConfig {
                     QUERY_MAX_WAIT_MS_DOC)
             .define(QUERY_SAMPLE_WAIT_MS_CONFIG, Type.LONG, 1000L, Range.atLeast(0), Importance.MEDIUM,
                     QUERY_SAMPLE_WAIT_MS_DOC)
+            .define(ADAPTATION_BACKLOG_LAG_MS_CONFIG, Type.LONG, 1_000L, Range.atLeast(0), Importance.LOW,
+                    ADAPTATION_BACKLOG_LAG_MS_DOC)
             .define(WARMUP_ROUNDS_CONFIG, Type.INT, 30, Range.between(0, 10_000), Importance.LOW, WARMUP_ROUNDS_DOC)
             .define(HTTP_PORT_CONFIG, Type.INT, -1, Range.between(-1, 65_535), Importance.MEDIUM, HTTP_PORT_DOC)
             .define(HTTP_HOST_CONFIG, Type.STRING, "127.0.0.1", Importance.MEDIUM, HTTP_HOST_DOC)

@@ -55,6 +55,16 @@ public final class MetastreamMetrics {
     }
 
     /** Why a task's state was removed. */
+    /** Where the adaptations of a batch of queries were made, before it was answered. */
+    public enum QueryAdaptation {
+        /** Nothing to adapt: answered on the tick the batch was taken. */
+        NONE,
+        /** On the shared engine, ahead of its rounds. */
+        ENGINE,
+        /** On the stream thread: the engine had not done them within {@code query.max.wait.ms}, or has no thread. */
+        STREAM_THREAD
+    }
+
     public enum TaskRemoval {
         /** No new sample for {@code task.ttl.ms}. */
         EXPIRED,
@@ -80,6 +90,7 @@ public final class MetastreamMetrics {
     private final Map<String, Counter> swaps = new ConcurrentHashMap<>();
     private final MultiGauge served;
     private final Map<TaskRemoval, Counter> tasksRemoved = new ConcurrentHashMap<>();
+    private final Map<QueryAdaptation, Timer> queryBatchWait = new ConcurrentHashMap<>();
     private volatile LongSupplier tasksHeld = () -> 0L;
 
     private MetastreamMetrics(MeterRegistry registry, String pipelinePrefix) {
@@ -123,6 +134,14 @@ public final class MetastreamMetrics {
                     .description("Tasks whose support set and adapted state were removed, by cause").tags(pipeline)
                     .tag("cause", cause.name().toLowerCase(Locale.ROOT)).register(registry));
         }
+        for (QueryAdaptation where : QueryAdaptation.values()) {
+            queryBatchWait.put(where, Timer.builder("metastream.query.batch.wait")
+                    .description("From a batch of queries being taken (their samples in) to its answers, by where "
+                            + "its adaptations were made").tags(pipeline)
+                    .tag("adapted", where.name().toLowerCase(Locale.ROOT)).publishPercentileHistogram()
+                    .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofSeconds(60))
+                    .register(registry));
+        }
         Gauge.builder("metastream.tasks", () -> tasksHeld.getAsLong()).description("Tasks held by this instance")
                 .tags(pipeline).register(registry);
         served = MultiGauge.builder("metastream.model.served")
@@ -141,6 +160,11 @@ public final class MetastreamMetrics {
 
     public MeterRegistry registry() {
         return registry;
+    }
+
+    /** A batch of queries answered {@code waitedMs} after it was taken. */
+    public void queryBatchAnswered(QueryAdaptation where, long waitedMs) {
+        queryBatchWait.get(where).record(Duration.ofMillis(Math.max(0, waitedMs)));
     }
 
     public void sampleAccepted() {

@@ -6,7 +6,7 @@ import java.util.Map;
 /** The settings the processors read, taken from {@link MetastreamConfig} once. */
 public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, int adaptationBatchMax,
         boolean adaptOnQuery, long queryBatchIntervalMs, long querySampleWaitMs, long queryMaxWaitMs, Limits limits,
-        boolean adaptationEnabled, int stateEncoding) {
+        boolean adaptationEnabled, int stateEncoding, long adaptationBacklogLagMs) {
     public TopologySettings {
         if (supportMaxSize < 1 || adaptationIntervalMs < 1 || adaptationBatchMax < 1 || queryBatchIntervalMs < 1) {
             throw new IllegalArgumentException("support size, intervals and batch size must be positive: "
@@ -50,13 +50,20 @@ public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, in
     /** These settings with another longest wait of a query for the samples produced before it. */
     public TopologySettings withQuerySampleWaitMs(long waitMs) {
         return new TopologySettings(supportMaxSize, adaptationIntervalMs, adaptationBatchMax, adaptOnQuery,
-                queryBatchIntervalMs, waitMs, queryMaxWaitMs, limits, adaptationEnabled, stateEncoding);
+                queryBatchIntervalMs, waitMs, queryMaxWaitMs, limits, adaptationEnabled, stateEncoding, adaptationBacklogLagMs);
+    }
+
+    /** These settings with another backlog lag past which background rounds are deferred (0: never). */
+    public TopologySettings withAdaptationBacklogLagMs(long lagMs) {
+        return new TopologySettings(supportMaxSize, adaptationIntervalMs, adaptationBatchMax, adaptOnQuery,
+                queryBatchIntervalMs, querySampleWaitMs, queryMaxWaitMs, limits, adaptationEnabled, stateEncoding,
+                lagMs);
     }
 
     /** These settings with other limits. */
     public TopologySettings withLimits(Limits limits) {
         return new TopologySettings(supportMaxSize, adaptationIntervalMs, adaptationBatchMax, adaptOnQuery,
-                queryBatchIntervalMs, querySampleWaitMs, queryMaxWaitMs, limits, adaptationEnabled, stateEncoding);
+                queryBatchIntervalMs, querySampleWaitMs, queryMaxWaitMs, limits, adaptationEnabled, stateEncoding, adaptationBacklogLagMs);
     }
 
     /**
@@ -76,7 +83,7 @@ public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, in
             boolean adaptOnQuery, long queryBatchIntervalMs) {
         return new TopologySettings(supportMaxSize, adaptationIntervalMs, adaptationBatchMax, adaptOnQuery,
                 queryBatchIntervalMs, DEFAULTS.querySampleWaitMs(), DEFAULTS.queryMaxWaitMs(), DEFAULTS.limits(), DEFAULTS.adaptationEnabled(),
-                DEFAULTS.stateEncoding());
+                DEFAULTS.stateEncoding(), DEFAULTS.adaptationBacklogLagMs());
     }
 
     public static TopologySettings from(MetastreamConfig config) {
@@ -97,6 +104,7 @@ public record TopologySettings(int supportMaxSize, long adaptationIntervalMs, in
                 config.getBoolean(MetastreamConfig.ADAPTATION_ENABLED_CONFIG),
                 config.getString(MetastreamConfig.ADAPTED_STATE_ENCODING_CONFIG)
                         .equals(MetastreamConfig.ADAPTED_STATE_FLOAT32) ? AdaptedStateCodec.FLOAT32
-                        : AdaptedStateCodec.INT8_DELTA);
+                        : AdaptedStateCodec.INT8_DELTA,
+                config.getLong(MetastreamConfig.ADAPTATION_BACKLOG_LAG_MS_CONFIG));
     }
 }

@@ -42,6 +42,8 @@ import java.util.Set;
  * removed). A support loss that is not finite is written as {@link Float#MAX_VALUE}.
  */
 final class Adaptations {
+    /** At most this many rounds in a row are deferred for a backlog, so states still move during a long one. */
+    static final int MAX_DEFERRED_ROUNDS = 10;
     private final ActiveModel model;
     private final AdaptationEngine engine;
     private final TaskStateStore tasks;
@@ -52,6 +54,11 @@ final class Adaptations {
     private final Set<String> changedSinceRound = new HashSet<>();
     private final Set<String> droppedSinceRound = new HashSet<>();
     private long nextRoundAtMs;
+    /** Wall-clock time the last sample was processed, and its record timestamp: how far behind the stream task runs. */
+    private long lastSampledAtMs = Long.MIN_VALUE;
+    private long lastSampleTimestampMs;
+    /** Rounds skipped in a row because the stream task was working through a backlog. */
+    private int deferredRounds;
 
     Adaptations(ActiveModel model, AdaptationEngine engine, TaskStateStore tasks, TopologySettings settings,
             MetastreamMetrics metrics) {
@@ -88,13 +95,16 @@ final class Adaptations {
     }
 
     /**
-     * The task got a sample ({@code sinceMs}: its record timestamp): it is adapted in a coming round.
-     * Nothing with adaptation off, so nothing waits for an adaptation that never comes.
+     * The task got a sample ({@code sinceMs}: its record timestamp), processed at {@code nowMs}: it is
+     * adapted in a coming round. Nothing with adaptation off, so nothing waits for an adaptation that
+     * never comes.
      */
-    void sampled(String taskId, long sinceMs) {
+    void sampled(String taskId, long sinceMs, long nowMs) {
         if (!settings.adaptationEnabled()) {
             return;
         }
+        lastSampledAtMs = nowMs;
+        lastSampleTimestampMs = sinceMs;
         if (inFlight != null) {
             changedSinceRound.add(taskId);
         }
@@ -124,6 +134,14 @@ final class Adaptations {
             while (nextRoundAtMs <= nowMs) {
                 nextRoundAtMs += settings.adaptationIntervalMs();
             }
+            if (workingThroughBacklog(nowMs) && deferredRounds < MAX_DEFERRED_ROUNDS) {
+                // The states a round would write now are outdated by the backlog's next samples
+                // before anyone reads them (queries adapt what they need themselves): the CPU goes
+                // to catching up, and one round adapts each task once the stream task is current.
+                deferredRounds++;
+                return new Recorded(events, failures);
+            }
+            deferredRounds = 0;
             List<String> ids = tasks.dirtyTasks();
             if (!ids.isEmpty()) {
                 inFlight = prepare(ids, model.base());
@@ -134,6 +152,16 @@ final class Adaptations {
             }
         }
         return new Recorded(events, failures);
+    }
+
+    /**
+     * Whether the samples processed just now are older than {@code adaptation.backlog.lag.ms}: the
+     * stream task is catching up (a restart, a burst), not keeping pace.
+     */
+    private boolean workingThroughBacklog(long nowMs) {
+        long lagLimit = settings.adaptationBacklogLagMs();
+        return lagLimit > 0 && nowMs - lastSampledAtMs <= settings.adaptationIntervalMs()
+                && lastSampledAtMs - lastSampleTimestampMs > lagLimit;
     }
 
     /** Whether a round is submitted and not yet recorded. */
@@ -227,6 +255,11 @@ final class Adaptations {
         /** Adapted, or had nothing to adapt, or the engine dropped the job (stopped): no use waiting longer. */
         boolean isDone() {
             return round == null || round.job.isDone();
+        }
+
+        /** Whether there was anything to adapt for these queries. */
+        boolean adaptsAnything() {
+            return round != null;
         }
 
         /** Adapted, or had nothing to adapt: {@link #collect} may be called; otherwise {@link #adaptHere}. */

@@ -197,9 +197,13 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
         List<PendingQuery> queries = taken.queries();
         BaseModel base = taken.base();
         try {
-            Adaptations.Prepared prepared = taken.isAdapted() ? adaptations.collect(taken, now)
+            boolean engineDidIt = taken.isAdapted();
+            Adaptations.Prepared prepared = engineDidIt ? adaptations.collect(taken, now)
                     : adaptations.adaptHere(taken, now);
             publish(queries, prepared, base, now);
+            metrics.queryBatchAnswered(!taken.adaptsAnything() ? MetastreamMetrics.QueryAdaptation.NONE
+                    : engineDidIt && pipeline.engine().isShared() ? MetastreamMetrics.QueryAdaptation.ENGINE
+                    : MetastreamMetrics.QueryAdaptation.STREAM_THREAD, now - taken.submittedMs());
         } catch (RuntimeException batchFailure) {
             // One poisoned task (say, corrupt state) must not hold every query of the batch hostage
             // or fail the stream thread: retry one query at a time and dead-letter only the culprit.

@@ -92,7 +92,7 @@ public final class SampleProcessor extends ContextualProcessor<byte[], byte[], S
         TaskStateStore.Appended appended = tasks.append(sample, now);
         if (appended.kept()) {
             adaptations.forgotten(appended.evicted());
-            adaptations.sampled(sample.getTaskId(), record.timestamp());
+            adaptations.sampled(sample.getTaskId(), record.timestamp(), now);
         }
     }
 

@@ -72,7 +72,7 @@ class AdaptationsTest {
         TaskStateStore.Appended appended = tasks.append(sample(task, eventId, timeMs, x, y), timeMs);
         assertThat(appended.kept()).isTrue();
         rounds.forgotten(appended.evicted());
-        rounds.sampled(task, timeMs);
+        rounds.sampled(task, timeMs, timeMs);
     }
 
     private static PendingQuery query(String task, String id, long timeMs, float x) {
@@ -115,6 +115,32 @@ class AdaptationsTest {
 
         assertThat(rounds.roundTick(400).events()).as("clean tasks are not adapted again").isEmpty();
         assertThat(learner.callSizes).containsExactly(2);
+    }
+
+    @Test
+    void shouldDeferRoundsWhileWorkingThroughABacklogAtMostTenInARow() {
+        open(AdaptationEngine.onCallingThread(learner, 256));
+        long start = 100_000;
+        long old = start - 60_000; // samples a minute old, processed now: a backlog
+        tasks.append(sample("t", "e1", old, 1f, 1f), start);
+        for (int round = 1; round <= Adaptations.MAX_DEFERRED_ROUNDS; round++) {
+            long tick = start + round * 200L;
+            rounds.sampled("t", old, tick - 1); // still processing old samples
+            assertThat(rounds.roundTick(tick).events()).as("round %d deferred", round).isEmpty();
+        }
+        assertThat(learner.callSizes).isEmpty();
+        long tick = start + (Adaptations.MAX_DEFERRED_ROUNDS + 1) * 200L;
+        rounds.sampled("t", old, tick - 1);
+        assertThat(rounds.roundTick(tick).events()).as("the eleventh runs").hasSize(1);
+
+        // Caught up: a sample processed within the lag limit of its timestamp: rounds run on time.
+        tick += 200;
+        sampled("t", "e2", tick - 1, 2f, 2f);
+        assertThat(rounds.roundTick(tick).events()).hasSize(1);
+        // Old samples, but the last was processed more than an interval ago: idle, not a backlog.
+        tasks.append(sample("t", "e3", old + 1, 3f, 3f), tick + 1);
+        rounds.sampled("t", old + 1, tick + 1);
+        assertThat(rounds.roundTick(tick + 1 + 400).events()).hasSize(1);
     }
 
     @Test
@@ -408,7 +434,7 @@ class AdaptationsTest {
         TopologySettings on = SETTINGS;
         TopologySettings off = new TopologySettings(on.supportMaxSize(), on.adaptationIntervalMs(),
                 on.adaptationBatchMax(), on.adaptOnQuery(), on.queryBatchIntervalMs(), on.querySampleWaitMs(), on.queryMaxWaitMs(),
-                on.limits(), false, on.stateEncoding());
+                on.limits(), false, on.stateEncoding(), on.adaptationBacklogLagMs());
         open(off, AdaptationEngine.onCallingThread(learner, 256));
         sampled("t", "e1", 10, -2f, 1f);
         sampled("t", "e2", 30, 0f, 3f);
