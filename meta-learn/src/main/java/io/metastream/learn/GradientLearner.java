@@ -83,19 +83,17 @@ public final class GradientLearner extends NativeLearner {
                         batch.x, batch.y, batch.w, settings.steps(), settings.loss(), settings.innerStep());
             }
             NDArray lossAfter = MlpMath.loss(phi, batch.x, batch.y, batch.w, settings.loss());
-            // With zero steps phi is the un-broadcast base; give every task its own row.
-            NDArray packed = MlpMath.pack(phi).broadcast(new Shape(batch.tasks, arch.parameterCount()));
-            float[] all = packed.toFloatArray();
+            // With zero steps phi is the un-broadcast base; rows gives every task its own row.
+            float[][] all = MlpMath.rows(phi, batch.tasks, arch.parameterCount());
             float[] before = lossBefore.toFloatArray();
             float[] after = lossAfter.toFloatArray();
-            int p = arch.parameterCount();
             for (int t = 0; t < batch.tasks; t++) {
                 // Never hand out an adaptation that fits its own support set worse than the
                 // base does: SGD overshoots on some tiny support sets, and a diverged state
                 // would answer every later query of the task with garbage. Nor one whose loss or
                 // weights are not finite: an extreme sample (a target of 3e38) overflows the
                 // loss of base and state alike (inf <= inf), and such a state would be stored.
-                float[] adapted = Arrays.copyOfRange(all, t * p, (t + 1) * p);
+                float[] adapted = all[t];
                 boolean fallBack = !(after[t] <= before[t]) || !Float.isFinite(after[t]) || !Finite.all(adapted);
                 results.add(new TaskAdaptation(fallBack ? base.parameters() : adapted, supports.get(t).size(),
                         before[t], fallBack ? before[t] : after[t], fallBack));

@@ -12,6 +12,10 @@ import io.metastream.data.sinusoid.SinusoidTasks;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -237,6 +241,66 @@ class GradientLearnerTest {
         assertThat(adapted[3]).isGreaterThan(adapted[0]);
         assertThat(adapted[3]).isGreaterThan(0.5f);
         assertThat(adapted[0]).isLessThan(0.5f);
+    }
+
+    /**
+     * Every task of one large batch, each layer of each row, against plain-Java SGD: the per-layer
+     * copy of the adapted rows ({@link MlpMath#rows}) must give each task its own parameters, in
+     * {@link MlpMath#pack}'s layout.
+     */
+    @Test
+    void shouldMatchPlainJavaStepsForEveryTaskOfALargeBatch() {
+        List<SampleSet> sets = supports(300, 29, true);
+        AdaptedBatch batched = learner.adapt(base, sets);
+        double[] alpha = new double[ARCH.parameterCount()];
+        java.util.Arrays.fill(alpha, base.adaptation().stepSize());
+        int compared = 0;
+        for (int t = 0; t < sets.size(); t++) {
+            TaskAdaptation task = batched.tasks().get(t);
+            if (task.fellBack()) {
+                assertThat(task.state()).containsExactly(base.parameters());
+                continue;
+            }
+            double[] expected = PLAIN.adapt(PlainMlp.toDouble(base.parameters()), alpha, sets.get(t),
+                    base.adaptation().steps());
+            for (int i = 0; i < expected.length; i++) {
+                assertThat((double) task.state()[i]).as("task %d param %d", t, i).isCloseTo(expected[i], within(1e-4));
+            }
+            compared++;
+        }
+        assertThat(compared).isGreaterThan(sets.size() * 9 / 10);
+    }
+
+    /**
+     * Two threads adapting at once, each with its own learner (two stream threads, or JMH -t 2),
+     * get what one thread gets: nothing native is shared between them.
+     */
+    @Test
+    void shouldGiveTwoThreadsAdaptingAtOnceWhatOneThreadGets() throws Exception {
+        List<SampleSet> sets = supports(256, 31, false);
+        List<TaskAdaptation> alone = learner.adapt(base, sets).tasks();
+        ExecutorService two = Executors.newFixedThreadPool(2);
+        try {
+            Callable<List<TaskAdaptation>> work = () -> {
+                try (GradientLearner own = new GradientLearner(Device.cpu())) {
+                    List<TaskAdaptation> last = null;
+                    for (int round = 0; round < 5; round++) {
+                        last = own.adapt(base, sets).tasks();
+                    }
+                    return last;
+                }
+            };
+            List<Future<List<TaskAdaptation>>> results = two.invokeAll(List.of(work, work));
+            for (Future<List<TaskAdaptation>> result : results) {
+                List<TaskAdaptation> tasks = result.get();
+                for (int t = 0; t < sets.size(); t++) {
+                    assertThat(tasks.get(t).fellBack()).isEqualTo(alone.get(t).fellBack());
+                    assertThat(tasks.get(t).state()).as("task %d", t).containsExactly(alone.get(t).state(), within(1e-6f));
+                }
+            }
+        } finally {
+            two.shutdownNow();
+        }
     }
 
     private static double plainLoss(float[] theta, int i, double delta, SampleSet s, Loss loss) {
