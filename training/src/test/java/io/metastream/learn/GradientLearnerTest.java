@@ -10,6 +10,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.metastream.data.sinusoid.SinusoidTasks;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.Callable;
@@ -301,6 +302,61 @@ class GradientLearnerTest {
         } finally {
             two.shutdownNow();
         }
+    }
+
+    /**
+     * Small predictions run as Java loops, large ones as batched libtorch calls
+     * ({@link GradientLearner#PLAIN_JAVA_MAX_MULTIPLY_ADDS}): the same task and rows answer alike
+     * either way, for the sinusoid network and for a wider one with several inputs and a link.
+     */
+    @Test
+    void shouldPredictTheSameInJavaLoopsAsInBatchedCalls() {
+        Random r = new Random(41);
+        for (String layers : List.of("1-40-40-1", "3-16-8-1")) {
+            MlpArchitecture arch = MlpArchitecture.parse(layers);
+            for (Loss loss : List.of(Loss.MSE, Loss.LOGISTIC)) {
+                BaseModel model = new BaseModel("net@1", "reptile", arch, MetaTrainer.initialParameters(arch, r),
+                        new AdaptationSettings(5, 0.02f).withLoss(loss));
+                int tasks = 30;
+                int rowsEach = 30;
+                List<float[]> states = new ArrayList<>();
+                List<float[][]> queries = new ArrayList<>();
+                for (int t = 0; t < tasks; t++) {
+                    float[] state = model.parameters();
+                    for (int i = 0; i < state.length; i++) {
+                        state[i] += 0.05f * (float) r.nextGaussian();
+                    }
+                    states.add(t % 7 == 0 ? null : state); // null: the base answers
+                    float[][] q = new float[rowsEach][arch.inputDim()];
+                    for (float[] row : q) {
+                        for (int d = 0; d < row.length; d++) {
+                            row[d] = 10 * r.nextFloat() - 5;
+                        }
+                    }
+                    queries.add(q);
+                }
+                long weights = 0;
+                for (int l = 0; l < arch.depth(); l++) {
+                    weights += (long) arch.fanIn(l) * arch.fanOut(l);
+                }
+                long perTask = rowsEach * weights;
+                assertThat(perTask).as("one task alone takes the Java loops")
+                        .isLessThanOrEqualTo(GradientLearner.PLAIN_JAVA_MAX_MULTIPLY_ADDS);
+                assertThat(perTask * tasks).as("all tasks at once take the batched call")
+                        .isGreaterThan(GradientLearner.PLAIN_JAVA_MAX_MULTIPLY_ADDS);
+                float[][] batched = learner.predict(model, states, queries);
+                for (int t = 0; t < tasks; t++) {
+                    List<float[]> one = new ArrayList<>();
+                    one.add(states.get(t));
+                    float[][] alone = learner.predict(model, one, Collections.singletonList(queries.get(t)));
+                    assertThat(alone[0]).as("%s %s task %d", layers, loss, t).containsExactly(batched[t], within(1e-5f));
+                }
+            }
+        }
+        List<float[]> noState = new ArrayList<>();
+        noState.add(null);
+        assertThatThrownBy(() -> learner.predict(base, noState, List.<float[][]>of(new float[][] {{1f, 2f}})))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("2 features");
     }
 
     private static double plainLoss(float[] theta, int i, double delta, SampleSet s, Loss loss) {
