@@ -43,7 +43,6 @@ public class AdaptationBenchmark {
     @Param({"sgd", "bounded-sgd"})
     public String innerStep;
 
-    private GradientLearner learner;
     private BaseModel base;
     private List<List<SampleSet>> batches;
 
@@ -54,20 +53,30 @@ public class AdaptationBenchmark {
         base = new BaseModel(plain.version(), plain.learner(), plain.architecture(), plain.parameters(),
                 plain.adaptation().withInnerStep(AdaptationSettings.InnerStep.fromId(innerStep)));
         batches = Workloads.batches(Workloads.supports(Workloads.POOL), batchSize);
-        learner = new GradientLearner(DjlRuntime.defaultDevice());
     }
 
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        learner.close();
+    /** One learner per benchmark thread: nothing native is shared between threads. */
+    @State(Scope.Thread)
+    public static class OwnLearner {
+        GradientLearner learner;
+
+        @Setup(Level.Trial)
+        public void open() {
+            learner = new GradientLearner(DjlRuntime.defaultDevice());
+        }
+
+        @TearDown(Level.Trial)
+        public void close() {
+            learner.close();
+        }
     }
 
     @Benchmark
     @OperationsPerInvocation(Workloads.POOL)
-    public void batched(Blackhole bh, CpuTime cpu) {
+    public void batched(OwnLearner own, Blackhole bh, CpuTime cpu) {
         cpu.start();
         for (List<SampleSet> batch : batches) {
-            bh.consume(learner.adapt(base, batch));
+            bh.consume(own.learner.adapt(base, batch));
         }
         cpu.stop(Workloads.POOL);
     }

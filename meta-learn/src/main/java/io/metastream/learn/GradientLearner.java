@@ -83,19 +83,17 @@ public final class GradientLearner extends NativeLearner {
                         batch.x, batch.y, batch.w, settings.steps(), settings.loss(), settings.innerStep());
             }
             NDArray lossAfter = MlpMath.loss(phi, batch.x, batch.y, batch.w, settings.loss());
-            // With zero steps phi is the un-broadcast base; give every task its own row.
-            NDArray packed = MlpMath.pack(phi).broadcast(new Shape(batch.tasks, arch.parameterCount()));
-            float[] all = packed.toFloatArray();
+            // With zero steps phi is the un-broadcast base; rows gives every task its own row.
+            float[][] all = MlpMath.rows(phi, batch.tasks, arch.parameterCount());
             float[] before = lossBefore.toFloatArray();
             float[] after = lossAfter.toFloatArray();
-            int p = arch.parameterCount();
             for (int t = 0; t < batch.tasks; t++) {
                 // Never hand out an adaptation that fits its own support set worse than the
                 // base does: SGD overshoots on some tiny support sets, and a diverged state
                 // would answer every later query of the task with garbage. Nor one whose loss or
                 // weights are not finite: an extreme sample (a target of 3e38) overflows the
                 // loss of base and state alike (inf <= inf), and such a state would be stored.
-                float[] adapted = Arrays.copyOfRange(all, t * p, (t + 1) * p);
+                float[] adapted = all[t];
                 boolean fallBack = !(after[t] <= before[t]) || !Float.isFinite(after[t]) || !Finite.all(adapted);
                 results.add(new TaskAdaptation(fallBack ? base.parameters() : adapted, supports.get(t).size(),
                         before[t], fallBack ? before[t] : after[t], fallBack));
@@ -126,6 +124,9 @@ public final class GradientLearner extends NativeLearner {
             }
             System.arraycopy(state, 0, rows, t * p, p);
         }
+        if (arch.outputDim() == 1 && multiplyAdds(arch, queries) <= PLAIN_JAVA_MAX_MULTIPLY_ADDS) {
+            return predictInJava(arch, rows, queries, base.adaptation().loss());
+        }
         List<SampleSet> asSets = new ArrayList<>(tasks);
         for (float[][] q : queries) {
             asSets.add(new SampleSet(q, new float[q.length]));
@@ -145,6 +146,86 @@ public final class GradientLearner extends NativeLearner {
             }
         }
         return out;
+    }
+
+    /**
+     * Predictions of at most this many multiply-adds in all are computed in plain Java loops: a
+     * DJL forward pass costs about 20 native ops, some 100 µs of one core whatever its size, against
+     * about 2 µs for one query of the 1-40-40-1 sinusoid network in Java. That fixed cost was 30% of
+     * the task API's CPU per predict request (docs/BENCHMARKS.md, "The HTTP predict path"); it is
+     * also what a small micro-batch of queries pays. Above this size the batched matmuls win.
+     */
+    static final long PLAIN_JAVA_MAX_MULTIPLY_ADDS = 1L << 16;
+
+    private static long multiplyAdds(MlpArchitecture arch, List<float[][]> queries) {
+        long perRow = 0;
+        for (int l = 0; l < arch.depth(); l++) {
+            perRow += (long) arch.fanIn(l) * arch.fanOut(l);
+        }
+        long total = 0;
+        for (float[][] q : queries) {
+            total += q.length * perRow;
+        }
+        return total;
+    }
+
+    /**
+     * {@link MlpMath#forward} and the loss's link for every query row, in float arithmetic over the
+     * packed rows ({@link MlpMath#pack}'s layout: per layer {@code W [in, out]} row-major, then
+     * {@code b [out]}); ReLU on every layer but the last, which has one output. The sums run in
+     * another order than libtorch's, so results agree with the batched path to float rounding.
+     *
+     * @throws IllegalArgumentException if a query row's length is not the network's input size
+     */
+    private static float[][] predictInJava(MlpArchitecture arch, float[] rows, List<float[][]> queries, Loss loss) {
+        int p = arch.parameterCount();
+        int widest = 0;
+        for (int l = 0; l < arch.depth(); l++) {
+            widest = Math.max(widest, Math.max(arch.fanIn(l), arch.fanOut(l)));
+        }
+        float[] in = new float[widest];
+        float[] out = new float[widest];
+        float[][] answers = new float[queries.size()][];
+        for (int t = 0; t < queries.size(); t++) {
+            float[][] q = queries.get(t);
+            answers[t] = new float[q.length];
+            for (int k = 0; k < q.length; k++) {
+                if (q[k].length != arch.inputDim()) {
+                    throw new IllegalArgumentException("task " + t + " row " + k + " has " + q[k].length
+                            + " features, the model takes " + arch.inputDim());
+                }
+                System.arraycopy(q[k], 0, in, 0, q[k].length);
+                int offset = t * p;
+                float[] a = in;
+                float[] z = out;
+                for (int l = 0; l < arch.depth(); l++) {
+                    int fanIn = arch.fanIn(l);
+                    int fanOut = arch.fanOut(l);
+                    int bias = offset + fanIn * fanOut;
+                    for (int j = 0; j < fanOut; j++) {
+                        z[j] = 0f;
+                    }
+                    for (int i = 0; i < fanIn; i++) {
+                        float ai = a[i];
+                        int w = offset + i * fanOut;
+                        for (int j = 0; j < fanOut; j++) {
+                            z[j] += ai * rows[w + j];
+                        }
+                    }
+                    boolean hidden = l < arch.depth() - 1;
+                    for (int j = 0; j < fanOut; j++) {
+                        float v = z[j] + rows[bias + j];
+                        z[j] = hidden ? Math.max(v, 0f) : v;
+                    }
+                    offset = bias + fanOut;
+                    float[] swap = a;
+                    a = z;
+                    z = swap;
+                }
+                answers[t][k] = loss.link(a[0]);
+            }
+        }
+        return answers;
     }
 
     /** The base parameters as {@code rows} identical rows {@code [rows, P]} in {@code manager}. */

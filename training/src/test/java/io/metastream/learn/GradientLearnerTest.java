@@ -10,8 +10,13 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.metastream.data.sinusoid.SinusoidTasks;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -237,6 +242,121 @@ class GradientLearnerTest {
         assertThat(adapted[3]).isGreaterThan(adapted[0]);
         assertThat(adapted[3]).isGreaterThan(0.5f);
         assertThat(adapted[0]).isLessThan(0.5f);
+    }
+
+    /**
+     * Every task of one large batch, each layer of each row, against plain-Java SGD: the per-layer
+     * copy of the adapted rows ({@link MlpMath#rows}) must give each task its own parameters, in
+     * {@link MlpMath#pack}'s layout.
+     */
+    @Test
+    void shouldMatchPlainJavaStepsForEveryTaskOfALargeBatch() {
+        List<SampleSet> sets = supports(300, 29, true);
+        AdaptedBatch batched = learner.adapt(base, sets);
+        double[] alpha = new double[ARCH.parameterCount()];
+        java.util.Arrays.fill(alpha, base.adaptation().stepSize());
+        int compared = 0;
+        for (int t = 0; t < sets.size(); t++) {
+            TaskAdaptation task = batched.tasks().get(t);
+            if (task.fellBack()) {
+                assertThat(task.state()).containsExactly(base.parameters());
+                continue;
+            }
+            double[] expected = PLAIN.adapt(PlainMlp.toDouble(base.parameters()), alpha, sets.get(t),
+                    base.adaptation().steps());
+            for (int i = 0; i < expected.length; i++) {
+                assertThat((double) task.state()[i]).as("task %d param %d", t, i).isCloseTo(expected[i], within(1e-4));
+            }
+            compared++;
+        }
+        assertThat(compared).isGreaterThan(sets.size() * 9 / 10);
+    }
+
+    /**
+     * Two threads adapting at once, each with its own learner (two stream threads, or JMH -t 2),
+     * get what one thread gets: nothing native is shared between them.
+     */
+    @Test
+    void shouldGiveTwoThreadsAdaptingAtOnceWhatOneThreadGets() throws Exception {
+        List<SampleSet> sets = supports(256, 31, false);
+        List<TaskAdaptation> alone = learner.adapt(base, sets).tasks();
+        ExecutorService two = Executors.newFixedThreadPool(2);
+        try {
+            Callable<List<TaskAdaptation>> work = () -> {
+                try (GradientLearner own = new GradientLearner(Device.cpu())) {
+                    List<TaskAdaptation> last = null;
+                    for (int round = 0; round < 5; round++) {
+                        last = own.adapt(base, sets).tasks();
+                    }
+                    return last;
+                }
+            };
+            List<Future<List<TaskAdaptation>>> results = two.invokeAll(List.of(work, work));
+            for (Future<List<TaskAdaptation>> result : results) {
+                List<TaskAdaptation> tasks = result.get();
+                for (int t = 0; t < sets.size(); t++) {
+                    assertThat(tasks.get(t).fellBack()).isEqualTo(alone.get(t).fellBack());
+                    assertThat(tasks.get(t).state()).as("task %d", t).containsExactly(alone.get(t).state(), within(1e-6f));
+                }
+            }
+        } finally {
+            two.shutdownNow();
+        }
+    }
+
+    /**
+     * Small predictions run as Java loops, large ones as batched libtorch calls
+     * ({@link GradientLearner#PLAIN_JAVA_MAX_MULTIPLY_ADDS}): the same task and rows answer alike
+     * either way, for the sinusoid network and for a wider one with several inputs and a link.
+     */
+    @Test
+    void shouldPredictTheSameInJavaLoopsAsInBatchedCalls() {
+        Random r = new Random(41);
+        for (String layers : List.of("1-40-40-1", "3-16-8-1")) {
+            MlpArchitecture arch = MlpArchitecture.parse(layers);
+            for (Loss loss : List.of(Loss.MSE, Loss.LOGISTIC)) {
+                BaseModel model = new BaseModel("net@1", "reptile", arch, MetaTrainer.initialParameters(arch, r),
+                        new AdaptationSettings(5, 0.02f).withLoss(loss));
+                int tasks = 30;
+                int rowsEach = 30;
+                List<float[]> states = new ArrayList<>();
+                List<float[][]> queries = new ArrayList<>();
+                for (int t = 0; t < tasks; t++) {
+                    float[] state = model.parameters();
+                    for (int i = 0; i < state.length; i++) {
+                        state[i] += 0.05f * (float) r.nextGaussian();
+                    }
+                    states.add(t % 7 == 0 ? null : state); // null: the base answers
+                    float[][] q = new float[rowsEach][arch.inputDim()];
+                    for (float[] row : q) {
+                        for (int d = 0; d < row.length; d++) {
+                            row[d] = 10 * r.nextFloat() - 5;
+                        }
+                    }
+                    queries.add(q);
+                }
+                long weights = 0;
+                for (int l = 0; l < arch.depth(); l++) {
+                    weights += (long) arch.fanIn(l) * arch.fanOut(l);
+                }
+                long perTask = rowsEach * weights;
+                assertThat(perTask).as("one task alone takes the Java loops")
+                        .isLessThanOrEqualTo(GradientLearner.PLAIN_JAVA_MAX_MULTIPLY_ADDS);
+                assertThat(perTask * tasks).as("all tasks at once take the batched call")
+                        .isGreaterThan(GradientLearner.PLAIN_JAVA_MAX_MULTIPLY_ADDS);
+                float[][] batched = learner.predict(model, states, queries);
+                for (int t = 0; t < tasks; t++) {
+                    List<float[]> one = new ArrayList<>();
+                    one.add(states.get(t));
+                    float[][] alone = learner.predict(model, one, Collections.singletonList(queries.get(t)));
+                    assertThat(alone[0]).as("%s %s task %d", layers, loss, t).containsExactly(batched[t], within(1e-5f));
+                }
+            }
+        }
+        List<float[]> noState = new ArrayList<>();
+        noState.add(null);
+        assertThatThrownBy(() -> learner.predict(base, noState, List.<float[][]>of(new float[][] {{1f, 2f}})))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("2 features");
     }
 
     private static double plainLoss(float[] theta, int i, double delta, SampleSet s, Loss loss) {
