@@ -64,6 +64,7 @@ final class MovieLensEval implements Callable<Integer> {
             out.put("learner", meta.learner());
             out.put("dataset", cold.data().format() + " " + cold.fingerprint());
             out.put("protocol", cold.split().protocol().describe());
+            out.put("protocol_id", cold.split().protocol().id());
             out.put("seconds", Math.round(seconds * 100) / 100.0);
             options.write(out);
             System.out.println("report written to " + options.report.toAbsolutePath());

@@ -1,6 +1,7 @@
 package io.metastream.streamapp;
 
 import io.metastream.data.movielens.ColdStartData;
+import io.metastream.data.movielens.ColdStartSplit;
 import io.metastream.data.movielens.MovieLensFeatures;
 import io.metastream.data.movielens.RatingTarget;
 import java.nio.file.Path;
@@ -8,7 +9,8 @@ import picocli.CommandLine.Option;
 
 /**
  * What a MovieLens model predicts and reads, the options that train, eval and replay share: eval
- * and replay must name what the model was trained with, and the store refuses a mismatch.
+ * and replay must name what the model was trained with (target, features, protocol and split
+ * seed), and the store refuses a mismatch.
  */
 final class MovieLensOptions {
     @Option(names = "--target", defaultValue = "rating", description = "rating (1..5, scored by "
@@ -20,12 +22,26 @@ final class MovieLensOptions {
             + "median only, what wins on MovieLens 100K).")
     String features;
 
+    @Option(names = "--protocol", defaultValue = "time", description = "Which users are cold and what is "
+            + "predicted, both with MeLU's numbers (users with 13..100 ratings, a fifth cold, 10 query items each): "
+            + "time (the latest users to arrive, their last 10 ratings; the stream's view) or melu (users and "
+            + "query items at random, as MeLU's paper evaluates). Default: ${DEFAULT-VALUE}.")
+    String protocol;
+
+    @Option(names = "--split-seed", defaultValue = "1", description = "The seed that draws the users and query "
+            + "items of --protocol melu. Default: ${DEFAULT-VALUE}.")
+    long splitSeed;
+
     RatingTarget target() {
         return RatingTarget.fromId(target);
     }
 
+    ColdStartSplit.Protocol protocol() {
+        return ColdStartSplit.Protocol.of(ColdStartSplit.Kind.fromId(protocol), splitSeed);
+    }
+
     /** Reads the folder with these options. */
     ColdStartData read(Path dir) {
-        return ColdStartData.read(dir, target(), MovieLensFeatures.FeatureSet.fromId(features));
+        return ColdStartData.read(dir, target(), MovieLensFeatures.FeatureSet.fromId(features), protocol());
     }
 }

@@ -103,6 +103,43 @@ class MovieLensCommandsTest {
         assertThat(err.toString()).contains("--features item-statistics");
     }
 
+    /**
+     * MeLU's random protocol as a user runs it: train and eval on the same seeded split, every
+     * baseline scored on the same users; another split is refused with the options that select
+     * the model's, since its meta-train users would be that split's cold ones.
+     */
+    @Test
+    void shouldTrainAndEvalOnTheMeluSplitAndRefuseAnotherSplit() throws IOException {
+        Path data = dir.resolve("ml");
+        Path models = dir.resolve("models");
+        CommandLine cli = new CommandLine(new MetastreamCommand());
+        assertThat(cli.execute("synthesize", "--out", data.toString(), "--users", "200", "--items", "150")).isZero();
+        assertThat(cli.execute("train", "movielens", "--data", data.toString(), "--store", models.toString(),
+                "--protocol", "melu", "--split-seed", "3", "--iterations", "100")).isZero();
+        JsonNode manifest = new ObjectMapper().readTree(models.resolve("movielens/1/manifest.json").toFile());
+        assertThat(manifest.get("provenance").get("protocol_id").asText()).isEqualTo("melu:3");
+
+        Path report = dir.resolve("eval.json");
+        assertThat(cli.execute("eval", "movielens", "--data", data.toString(), "--store", models.toString(),
+                "--protocol", "melu", "--split-seed", "3", "--report", report.toString())).isZero();
+        JsonNode r = new ObjectMapper().readTree(report.toFile());
+        assertThat(r.get("protocol_id").asText()).isEqualTo("melu:3");
+        assertThat(r.get("protocol").asText()).contains("random");
+        int users = r.get("tasks").asInt();
+        for (ColdStartEvaluation.Method m : ColdStartEvaluation.Method.values()) {
+            assertThat(r.get("methods").get(m.id()).get("mae").get("n").asInt()).as(m.id()).isEqualTo(users);
+        }
+        String best = r.get("adapted_minus_best_other").get("all").get("best_other").asText();
+        assertThat(best).isNotIn("meta_adapted", "base_unadapted");
+
+        java.io.StringWriter err = errorsOf(cli);
+        assertThat(cli.execute("eval", "movielens", "--data", data.toString(), "--store", models.toString(),
+                "--ref", "movielens@1")).isEqualTo(1);
+        assertThat(err.toString()).contains("--protocol melu --split-seed 3");
+        assertThat(cli.execute("eval", "movielens", "--data", data.toString(), "--store", models.toString(),
+                "--protocol", "melu", "--split-seed", "4", "--ref", "movielens@1")).isEqualTo(1);
+    }
+
     /** Makes {@code cli} print a failed command's message, as the jar's main does, and returns what it prints. */
     private static java.io.StringWriter errorsOf(CommandLine cli) {
         java.io.StringWriter err = new java.io.StringWriter();

@@ -13,17 +13,17 @@ import java.util.Map;
 
 /**
  * The meta-learned model against every baseline on the meta-test users, in one run: the target's
- * metrics on the protocol's cases (support = all earlier ratings), the primary metric when each
- * user's support is cut to their first 0, 1, 2, 5, 10 and 20 ratings (the cold-start curve), and
- * the adapted model's paired difference from the best other method, overall and at each support
- * size.
+ * metrics on the protocol's cases (support = the user's ratings outside the query), the primary
+ * metric when each user's support is cut to their first 0, 1, 2, 5, 10 and 20 ratings (the
+ * cold-start curve), and the adapted model's paired difference from the best baseline (every
+ * method but the meta-learned base itself, adapted or not), overall and at each support size.
  */
 public record ColdStartComparison(RatingTarget target, Map<Method, ColdStartEvaluation.Scores> protocol,
         Map<Integer, Map<Method, Evaluation.Estimate>> bySupport, Map<String, Comparison> againstBest, int users) {
     /** Support sizes of the curve. */
     public static final int[] SUPPORT_SIZES = {0, 1, 2, 5, 10, 20};
 
-    /** The adapted model against the best other method on the same users: {@code adapted - best}. */
+    /** The adapted model against the best baseline on the same users: {@code adapted - best}. */
     public record Comparison(Method best, double bestValue, Evaluation.Estimate difference, double relative) {
     }
 
@@ -55,7 +55,7 @@ public record ColdStartComparison(RatingTarget target, Map<Method, ColdStartEval
         boolean lower = ColdStartEvaluation.lowerIsBetter(metric);
         Method best = null;
         for (Method m : scores.keySet()) {
-            if (m == Method.META_ADAPTED) {
+            if (m == Method.META_ADAPTED || m == Method.BASE_UNADAPTED) {
                 continue;
             }
             double v = scores.get(m).get(metric).mean();
@@ -108,7 +108,7 @@ public record ColdStartComparison(RatingTarget target, Map<Method, ColdStartEval
             }
             b.append(String.format(Locale.ROOT, "%8.4f%n", protocol.get(m).primary().mean()));
         }
-        b.append(String.format(Locale.ROOT, "%nadapted - best other method, %s paired by user (95%% CI):%n",
+        b.append(String.format(Locale.ROOT, "%nadapted - best baseline, %s paired by user (95%% CI):%n",
                 primary().toUpperCase(Locale.ROOT)));
         againstBest.forEach((at, c) -> b.append(String.format(Locale.ROOT, "  %-5s %-42s %+.4f ± %.4f (%+.1f%%)%n", at,
                 c.best().label(), c.difference().mean(), c.difference().ci95(), 100 * c.relative())));

@@ -14,7 +14,7 @@ import java.util.Map;
  * feature vector; {@link #fingerprint()} (the data files' hash) ties a stored model to its data.
  */
 public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatures features) {
-    /** Reads {@code dir} and prepares it with MeLU's protocol. */
+    /** Reads {@code dir} and prepares it with the time-ordered protocol. */
     public static ColdStartData read(Path dir) {
         return read(dir, RatingTarget.RATING);
     }
@@ -24,9 +24,15 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
         return read(dir, target, MovieLensFeatures.FeatureSet.ALL);
     }
 
-    /** Reads {@code dir} for {@code target} with {@code featureSet} on. */
+    /** Reads {@code dir} for {@code target} with {@code featureSet} on, split by the time-ordered protocol. */
     public static ColdStartData read(Path dir, RatingTarget target, MovieLensFeatures.FeatureSet featureSet) {
-        return prepare(MovieLens.read(dir), ColdStartSplit.Protocol.melu(), target, featureSet);
+        return read(dir, target, featureSet, ColdStartSplit.Protocol.time());
+    }
+
+    /** Reads {@code dir} for {@code target} with {@code featureSet} on, split by {@code protocol}. */
+    public static ColdStartData read(Path dir, RatingTarget target, MovieLensFeatures.FeatureSet featureSet,
+            ColdStartSplit.Protocol protocol) {
+        return prepare(MovieLens.read(dir), protocol, target, featureSet);
     }
 
     public static ColdStartData prepare(MovieLens data, ColdStartSplit.Protocol protocol) {
@@ -77,6 +83,17 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
                 new AdaptationSettings(10, 0.1f, 10f, target.loss()), 2000, 25, 90, 10, 0.002f, 42L, 1f);
     }
 
+    /**
+     * The pooled fine-tuning baseline's network and inner loop, for a base that has neither (one
+     * adapted without inner steps): the 57-32-16-1 network pre-trained on all warm users, then 3
+     * SGD steps of 0.05 on a cold user's support with a prior of 10 pseudo-ratings, the inner loop
+     * of the ANIL recipe it was first measured with (docs/RESULTS.md).
+     */
+    public static MetaTrainingPlan fineTuningPlan(RatingTarget target) {
+        return new MetaTrainingPlan(MlpArchitecture.parse(MovieLensFeatures.DIM + "-32-16-1"),
+                new AdaptationSettings(3, 0.05f, 10f, target.loss()), 2000, 25, 90, 10, 0.002f, 42L, 1f);
+    }
+
     /** What a stored model records about its data, so a reader can tell it is the same. */
     public Map<String, Object> provenance() {
         Map<String, Object> p = new LinkedHashMap<>();
@@ -85,6 +102,7 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
         p.put("target", target().id());
         p.put("feature_set", features.featureSet().id());
         p.put("protocol", split.protocol().describe());
+        p.put("protocol_id", split.protocol().id());
         p.put("meta_train_users", split.train().size());
         p.put("meta_test_users", split.test().size());
         p.put("features", MovieLensFeatures.DIM + " dense features (genres, year, item mean, count and rating "

@@ -122,10 +122,9 @@ public final class ColdStartEvaluation {
 
     /** The protocol's cases: each meta-test user's support and query. */
     public static List<Case> cases(ColdStartSplit split) {
-        int q = split.protocol().queryItems();
         List<Case> cases = new ArrayList<>();
         for (ColdStartSplit.UserHistory h : split.test()) {
-            cases.add(new Case(h.user(), h.support(q), h.query(q)));
+            cases.add(new Case(h.user(), h.support(), h.query()));
         }
         return cases;
     }

@@ -65,6 +65,10 @@ public final class MovieLens {
     public record Item(int id, String title, int year, boolean[] genres) {
     }
 
+    /** Time order, ties broken by user and item, so every reader of the same files sees one order. */
+    public static final Comparator<Rating> TIME_ORDER = Comparator.comparingLong(Rating::timestamp)
+            .thenComparingInt(Rating::user).thenComparingInt(Rating::item);
+
     /** Which layout a folder was read from. */
     public enum Format {
         ML_100K, ML_1M
@@ -82,9 +86,7 @@ public final class MovieLens {
         this.users = Collections.unmodifiableMap(new LinkedHashMap<>(users));
         this.items = Collections.unmodifiableMap(new LinkedHashMap<>(items));
         List<Rating> sorted = new ArrayList<>(ratings);
-        // Time order, ties broken by user and item, so every reader of the same files sees one order.
-        sorted.sort(Comparator.comparingLong(Rating::timestamp).thenComparingInt(Rating::user)
-                .thenComparingInt(Rating::item));
+        sorted.sort(TIME_ORDER);
         this.ratings = Collections.unmodifiableList(sorted);
         this.fingerprint = fingerprint;
     }

@@ -62,7 +62,7 @@ class ColdStartEvaluationTest {
         ColdStartSplit.UserHistory user = d.split().test().get(0);
         int item = user.ratings().get(user.ratings().size() - 1).item();
         double cold = mf.predict(mf.fitUser(List.of(), RatingTarget.RATING), item);
-        List<MovieLens.Rating> fives = user.support(10).stream()
+        List<MovieLens.Rating> fives = user.support().stream()
                 .map(r -> new MovieLens.Rating(r.user(), r.item(), 5f, r.timestamp())).toList();
         double fan = mf.predict(mf.fitUser(fives, RatingTarget.RATING), item);
         assertTrue(fan > cold + 0.1, "cold " + cold + ", after a support of fives " + fan);

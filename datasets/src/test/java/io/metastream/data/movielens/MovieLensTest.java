@@ -101,7 +101,7 @@ class MovieLensTest {
     void splitKeepsEligibleUsersAndHoldsOutTheLatestArrivals() {
         SyntheticMovieLens.write(dir, new SyntheticMovieLens.Spec(100, 200, 5, 120, 5));
         MovieLens m = MovieLens.read(dir);
-        ColdStartSplit split = ColdStartSplit.of(m, ColdStartSplit.Protocol.melu());
+        ColdStartSplit split = ColdStartSplit.of(m, ColdStartSplit.Protocol.time());
         long eligible = m.ratingsByUser().values().stream().filter(r -> r.size() >= 13 && r.size() <= 100).count();
         assertEquals(eligible, split.train().size() + split.test().size());
         assertEquals(Math.round(eligible * 0.2), split.test().size());
@@ -109,17 +109,77 @@ class MovieLensTest {
                 .orElseThrow();
         for (ColdStartSplit.UserHistory h : split.test()) {
             assertTrue(h.ratings().get(0).timestamp() >= lastTrainArrival, "test users arrive last");
-            List<MovieLens.Rating> q = h.query(10);
+            List<MovieLens.Rating> q = h.query();
             assertEquals(10, q.size());
-            assertTrue(h.support(10).stream().allMatch(s -> s.timestamp() <= q.get(0).timestamp()),
+            assertTrue(h.support().stream().allMatch(s -> s.timestamp() <= q.get(0).timestamp()),
                     "support is what the user rated before the query items");
         }
+    }
+
+    /**
+     * MeLU's random protocol: the same eligible users split 80/20 at random by the seed, each cold
+     * user's query 10 of their ratings at random (not their latest), the rest their support; the
+     * same seed draws the same split, another seed another.
+     */
+    @Test
+    void meluSplitDrawsUsersAndQueryItemsAtRandomBySeed() {
+        SyntheticMovieLens.write(dir, new SyntheticMovieLens.Spec(150, 200, 5, 120, 5));
+        MovieLens m = MovieLens.read(dir);
+        ColdStartSplit time = ColdStartSplit.of(m, ColdStartSplit.Protocol.time());
+        ColdStartSplit melu = ColdStartSplit.of(m, ColdStartSplit.Protocol.melu(7));
+        assertEquals(time.train().size(), melu.train().size());
+        assertEquals(time.test().size(), melu.test().size());
+        assertEquals(users(melu), users(ColdStartSplit.of(m, ColdStartSplit.Protocol.melu(7))), "seeded");
+        assertNotEquals(users(melu), users(ColdStartSplit.of(m, ColdStartSplit.Protocol.melu(8))));
+        assertNotEquals(users(melu), users(time), "not the latest arrivals");
+        java.util.Set<Integer> trainUsers = new java.util.HashSet<>();
+        melu.train().forEach(h -> trainUsers.add(h.user()));
+        int queryNotLatest = 0;
+        Map<Integer, List<MovieLens.Rating>> byUser = m.ratingsByUser();
+        for (ColdStartSplit.UserHistory h : melu.test()) {
+            assertFalse(trainUsers.contains(h.user()), "a cold user is never a meta-train user");
+            assertEquals(10, h.query().size());
+            List<MovieLens.Rating> all = byUser.get(h.user());
+            assertEquals(all, h.ratings(), "support and query together are the user's ratings, in time order");
+            assertEquals(all.size() - 10, h.support().size());
+            if (!h.query().equals(all.subList(all.size() - 10, all.size()))) {
+                queryNotLatest++;
+            }
+            assertEquals(h.support().stream().sorted(MovieLens.TIME_ORDER).toList(), h.support());
+        }
+        assertTrue(queryNotLatest > melu.test().size() / 2, "query items are drawn, not the latest");
+        assertEquals("melu:7", melu.protocol().id());
+        assertEquals("time", time.protocol().id());
+        assertEquals(ColdStartSplit.Kind.MELU, ColdStartSplit.Kind.fromId("MeLU"));
+        assertThrows(IllegalArgumentException.class, () -> ColdStartSplit.Kind.fromId("random"));
+    }
+
+    /** Training episodes follow the protocol: random ones under melu, support and query disjoint. */
+    @Test
+    void meluEpisodesDrawTheQueryAtRandomFromTheUsersRatings() {
+        SyntheticMovieLens.write(dir, new SyntheticMovieLens.Spec(60, 50, 13, 40, 6));
+        ColdStartData d = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.melu(3));
+        MovieLensTasks tasks = d.tasks();
+        assertTrue(tasks.id().contains("random episodes"), tasks.id());
+        java.util.Random random = new java.util.Random(1);
+        for (int e = 0; e < 50; e++) {
+            io.metastream.learn.TaskFamily.Episode episode = tasks.sample(random, 90, 10);
+            assertEquals(10, episode.query().size());
+            assertTrue(episode.support().size() >= 1);
+        }
+        assertTrue(ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.time()).tasks().id()
+                .contains("time-ordered episodes"));
+        assertEquals("melu:3", d.provenance().get("protocol_id"));
+    }
+
+    private static List<Integer> users(ColdStartSplit split) {
+        return split.test().stream().map(ColdStartSplit.UserHistory::user).sorted().toList();
     }
 
     @Test
     void featuresComeFromMetaTrainUsersAndLeaveATrainingRatingOut() {
         SyntheticMovieLens.write(dir, new SyntheticMovieLens.Spec(60, 50, 13, 40, 6));
-        ColdStartData d = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.melu());
+        ColdStartData d = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.time());
         List<MovieLens.Rating> train = d.split().trainRatings();
         MovieLens.Rating r = train.get(0);
         float[] serving = d.features().encode(r.user(), r.item());
@@ -146,7 +206,7 @@ class MovieLensTest {
         assertEquals((d.features().itemMedian(r.item()) - 3) / 2f, serving[56], 0f);
         assertArrayEquals(serving, d.features().encode(r.user(), r.item()));
         // The item-statistics set keeps the layout and turns the rest off.
-        ColdStartData items = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.melu(),
+        ColdStartData items = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.time(),
                 RatingTarget.RATING, MovieLensFeatures.FeatureSet.ITEM_STATISTICS);
         float[] only = items.features().encode(r.user(), r.item());
         assertEquals(0f, sum(only, 0, 20) + sum(only, 22, 51), "genres, year and the user are off");
@@ -158,7 +218,7 @@ class MovieLensTest {
     @Test
     void binaryTargetsArePositivesFromFourStars() {
         SyntheticMovieLens.write(dir, new SyntheticMovieLens.Spec(60, 50, 13, 40, 6));
-        ColdStartData d = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.melu(),
+        ColdStartData d = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.time(),
                 RatingTarget.BINARY);
         List<MovieLens.Rating> ratings = d.split().test().get(0).ratings();
         float[] y = d.features().support(ratings).targets();
