@@ -17,9 +17,9 @@ final class MovieLensOptions {
             + "MAE, RMSE, nDCG@3) or binary (rating >= 4 is a positive; AUC, log-loss, nDCG@3).")
     String target;
 
-    @Option(names = "--features", defaultValue = "all", description = "all (genres, year, item "
-            + "statistics, user demographics) or item-statistics (item mean, count, rating distribution and "
-            + "median only, what wins on MovieLens 100K).")
+    @Option(names = "--features", description = "all (genres, year, item statistics, user demographics) or "
+            + "item-statistics (item mean, count, rating distribution and median only). Default: the default "
+            + "recipe's, item-statistics.")
     String features;
 
     @Option(names = "--protocol", defaultValue = "time", description = "Which users are cold and what is "
@@ -40,8 +40,13 @@ final class MovieLensOptions {
         return ColdStartSplit.Protocol.of(ColdStartSplit.Kind.fromId(protocol), splitSeed);
     }
 
+    MovieLensFeatures.FeatureSet featureSet() {
+        return features == null ? ColdStartData.defaultRecipe(target()).features()
+                : MovieLensFeatures.FeatureSet.fromId(features);
+    }
+
     /** Reads the folder with these options. */
     ColdStartData read(Path dir) {
-        return ColdStartData.read(dir, target(), MovieLensFeatures.FeatureSet.fromId(features), protocol());
+        return ColdStartData.read(dir, target(), featureSet(), protocol());
     }
 }

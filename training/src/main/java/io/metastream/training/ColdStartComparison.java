@@ -28,11 +28,23 @@ public record ColdStartComparison(RatingTarget target, Map<Method, ColdStartEval
     }
 
     public static ColdStartComparison run(ColdStartData data, ColdStartEvaluation.Models models) {
+        return run(data, models, false);
+    }
+
+    /**
+     * As {@link #run(ColdStartData, ColdStartEvaluation.Models)}, every method's predictions
+     * rounded to whole stars where {@code roundToStars} ({@link ColdStartEvaluation#roundToStars}).
+     */
+    public static ColdStartComparison run(ColdStartData data, ColdStartEvaluation.Models models,
+            boolean roundToStars) {
         RatingTarget target = data.target();
         String primary = ColdStartEvaluation.metrics(target).get(0);
         List<ColdStartEvaluation.Case> cases = ColdStartEvaluation.cases(data.split());
         Map<Method, ColdStartEvaluation.Scores> protocol = new EnumMap<>(Method.class);
         Map<Method, float[][]> all = ColdStartEvaluation.predictAll(cases, models);
+        if (roundToStars) {
+            ColdStartEvaluation.roundToStars(all, target);
+        }
         all.forEach((m, p) -> protocol.put(m, ColdStartEvaluation.score(cases, p, target)));
         Map<String, Comparison> against = new LinkedHashMap<>();
         against.put("all", compare(cases, all, protocol, target, primary));
@@ -40,6 +52,9 @@ public record ColdStartComparison(RatingTarget target, Map<Method, ColdStartEval
         for (int n : SUPPORT_SIZES) {
             List<ColdStartEvaluation.Case> cut = ColdStartEvaluation.truncated(cases, n);
             Map<Method, float[][]> predicted = ColdStartEvaluation.predictAll(cut, models);
+            if (roundToStars) {
+                ColdStartEvaluation.roundToStars(predicted, target);
+            }
             Map<Method, ColdStartEvaluation.Scores> scores = new EnumMap<>(Method.class);
             predicted.forEach((m, p) -> scores.put(m, ColdStartEvaluation.score(cut, p, target)));
             Map<Method, Evaluation.Estimate> row = new EnumMap<>(Method.class);

@@ -41,6 +41,22 @@ public final class ColdStartModels {
                 candidate -> heldOutMetrics(data, candidate), data.provenance());
     }
 
+    /**
+     * As {@link #train(ModelStore, String, MetaTrainer.Algorithm, ColdStartData, MetaTrainingPlan,
+     * MetaTrainer.Progress)} for any learner {@code train movielens} trains: a task encoder with an
+     * embedding of {@code embeddingDim}, or a {@link MetaTrainer} algorithm.
+     *
+     * @throws IllegalArgumentException for a learner neither trains
+     */
+    public static BaseModelTraining.TrainingRun train(ModelStore store, String name, LearnerKind learner,
+            int embeddingDim, ColdStartData data, MetaTrainingPlan plan, MetaTrainer.Progress progress) {
+        if (learner == LearnerKind.TASK_ENCODER) {
+            return BaseModelTraining.trainTaskEncoder(store, name, data.tasks(), plan, embeddingDim, progress,
+                    candidate -> heldOutMetrics(data, candidate), data.provenance());
+        }
+        return train(store, name, MetaTrainer.Algorithm.of(learner), data, plan, progress);
+    }
+
     private static Map<String, Object> heldOutMetrics(ColdStartData data, BaseModel candidate) {
         List<ColdStartEvaluation.Case> cases = ColdStartEvaluation.cases(data.split());
         Map<String, Object> metrics = new LinkedHashMap<>();

@@ -1,6 +1,7 @@
 package io.metastream.data.movielens;
 
 import io.metastream.learn.AdaptationSettings;
+import io.metastream.learn.LearnerKind;
 import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.learn.MlpArchitecture;
 import java.nio.file.Path;
@@ -63,7 +64,8 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
     }
 
     /**
-     * The preference model's default meta-training: a 57-32-16-1 ReLU MLP (the dense first layer is
+     * The meta-training of the learners that adapt by inner steps (Reptile, MAML, ANIL, ...) when
+     * {@code train movielens} names one and no more: a 57-32-16-1 ReLU MLP (the dense first layer is
      * MeLU's side-information embedding, the rest its decision layers), Reptile over 25 users a
      * meta-batch, each user's support up to 90 ratings (the protocol's maximum) against 10 query
      * ratings; online, 10 SGD steps of 0.1 with a support prior of 10 pseudo-ratings
@@ -75,6 +77,29 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
      */
     public static MetaTrainingPlan defaultPlan() {
         return defaultPlan(RatingTarget.RATING);
+    }
+
+    /**
+     * How {@code train movielens} trains a preference model when told nothing: the learner, its
+     * plan, the length of a task encoder's embedding (0 for other learners) and the features the
+     * data is read with. Chosen on MovieLens 100K by measuring the candidates side by side
+     * (docs/RESULTS.md).
+     */
+    public record Recipe(LearnerKind learner, MetaTrainingPlan plan, int embeddingDim,
+            MovieLensFeatures.FeatureSet features) {
+        public Recipe {
+            if ((learner == LearnerKind.TASK_ENCODER) != (embeddingDim > 0)) {
+                throw new IllegalArgumentException("a task encoder, and only one, has an embedding: " + learner.id()
+                        + ", " + embeddingDim);
+            }
+        }
+    }
+
+    /** The default recipe for {@code target} ({@link Recipe}). */
+    public static Recipe defaultRecipe(RatingTarget target) {
+        MetaTrainingPlan plan = new MetaTrainingPlan(MlpArchitecture.parse(MovieLensFeatures.DIM + "-32-16-1"),
+                new AdaptationSettings(0, 1f, 5f, target.loss()), 16000, 25, 90, 10, 0.002f, 42L, 0.1f);
+        return new Recipe(LearnerKind.TASK_ENCODER, plan, 16, MovieLensFeatures.FeatureSet.ITEM_STATISTICS);
     }
 
     /** {@link #defaultPlan()} with {@code target}'s loss. */

@@ -161,6 +161,25 @@ public final class ColdStartEvaluation {
         return out;
     }
 
+    /**
+     * Every method's rating predictions rounded to whole stars, in place: what a mean-based method
+     * gains when MAE scores it (the median of ratings on a 1..5 scale is a whole star).
+     *
+     * @throws IllegalArgumentException for the binary target, whose predictions are probabilities
+     */
+    public static void roundToStars(Map<Method, float[][]> predictions, RatingTarget target) {
+        if (target != RatingTarget.RATING) {
+            throw new IllegalArgumentException("only ratings round to stars, not " + target.id() + " predictions");
+        }
+        for (float[][] p : predictions.values()) {
+            for (float[] row : p) {
+                for (int k = 0; k < row.length; k++) {
+                    row[k] = Math.round(row[k]);
+                }
+            }
+        }
+    }
+
     /** The item's mean rating, or its positive rate for the binary target. */
     static double itemBaseline(MovieLensFeatures features, int item) {
         return features.target() == RatingTarget.RATING ? features.itemMean(item) : features.itemPositiveRate(item);

@@ -42,12 +42,16 @@ public final class MovieLensTasks implements TaskFamily {
                 + (random ? "random" : "time-ordered") + " episodes)";
     }
 
+    /** {@code supportSize} 0 draws a user with no support: the cold start itself. */
     @Override
     public Episode sample(Random random, int supportSize, int querySize) {
         List<MovieLens.Rating> all = ratings.get(random.nextInt(ratings.size()));
         // Log-uniform: a user's first few ratings are as common in the stream as all the rest.
         int max = Math.max(1, Math.min(supportSize, all.size() - 1));
         int k = Math.max(1, Math.min(max, (int) Math.floor(Math.exp(random.nextDouble() * Math.log(max + 1)))));
+        if (supportSize == 0) {
+            k = 0; // a cold user: what a task encoder is trained on too
+        }
         if (this.random) {
             List<MovieLens.Rating> shuffled = new ArrayList<>(all);
             Collections.shuffle(shuffled, random);
