@@ -24,12 +24,14 @@ final class MovieLensOptions {
 
     @Option(names = "--protocol", defaultValue = "time", description = "Which users are cold and what is "
             + "predicted, both with MeLU's numbers (users with 13..100 ratings, a fifth cold, 10 query items each): "
-            + "time (the latest users to arrive, their last 10 ratings; the stream's view) or melu (users and "
-            + "query items at random, as MeLU's paper evaluates). Default: ${DEFAULT-VALUE}.")
+            + "time (the latest users to arrive, their last 10 ratings; the stream's view), melu (users and "
+            + "query items at random, as MeLU's paper evaluates) or melu-states (MeLU's own ML-1M split, from "
+            + "its published state files: warm_state users train, user_cold_state users are cold). "
+            + "Default: ${DEFAULT-VALUE}.")
     String protocol;
 
     @Option(names = "--split-seed", defaultValue = "1", description = "The seed that draws the users and query "
-            + "items of --protocol melu. Default: ${DEFAULT-VALUE}.")
+            + "items of --protocol melu (the query items of melu-states). Default: ${DEFAULT-VALUE}.")
     long splitSeed;
 
     RatingTarget target() {

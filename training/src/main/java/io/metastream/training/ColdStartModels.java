@@ -140,7 +140,7 @@ public final class ColdStartModels {
         return null;
     }
 
-    /** The command-line options that select the split {@code protocolId} names ({@code time}, {@code melu:7}). */
+    /** The command-line options that select the split {@code protocolId} names ({@code time}, {@code melu:7}, ...). */
     private static String protocolOptions(String protocolId) {
         int colon = protocolId.indexOf(':');
         return colon < 0 ? "--protocol " + protocolId

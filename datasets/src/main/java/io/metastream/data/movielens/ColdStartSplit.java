@@ -61,10 +61,17 @@ public record ColdStartSplit(List<UserHistory> train, List<UserHistory> test, Pr
          * MeLU's published evaluation as the literature repeats it: users split at random, and 10
          * random ratings of each cold user as the query, the rest as support (seeded).
          */
-        MELU;
+        MELU,
+        /**
+         * MeLU's own split of MovieLens 1M, from its published state files ({@link MovieLens#states()}):
+         * the meta-train users are its warm state's, the cold users its user-cold state's (new users
+         * on existing items), each with their ratings in that state only; 10 random query items
+         * each, the rest support (seeded), as MeLU's {@code data_generation.py} draws them.
+         */
+        MELU_STATES;
 
         public String id() {
-            return name().toLowerCase(Locale.ROOT);
+            return name().toLowerCase(Locale.ROOT).replace('_', '-');
         }
 
         /**
@@ -76,7 +83,7 @@ public record ColdStartSplit(List<UserHistory> train, List<UserHistory> test, Pr
                     return k;
                 }
             }
-            throw new IllegalArgumentException("unknown protocol '" + id + "' (known: time, melu)");
+            throw new IllegalArgumentException("unknown protocol '" + id + "' (known: time, melu, melu-states)");
         }
     }
 
@@ -100,9 +107,18 @@ public record ColdStartSplit(List<UserHistory> train, List<UserHistory> test, Pr
             return new Protocol(Kind.MELU, 13, 100, 10, 0.2, seed);
         }
 
-        /** {@link #time()} or {@link #melu(long)} by id; the seed matters to {@code melu} only. */
+        /** MeLU's published ML-1M states with its numbers, query items drawn with {@code seed}. */
+        public static Protocol meluStates(long seed) {
+            return new Protocol(Kind.MELU_STATES, 13, 100, 10, 0.2, seed);
+        }
+
+        /** The protocol of {@code kind}; the seed matters to the random ones only. */
         public static Protocol of(Kind kind, long seed) {
-            return kind == Kind.TIME ? time() : melu(seed);
+            return switch (kind) {
+                case TIME -> time();
+                case MELU -> melu(seed);
+                case MELU_STATES -> meluStates(seed);
+            };
         }
 
         /** {@code time}, or {@code melu:SEED}: what a model's provenance records to be matched. */
@@ -118,12 +134,32 @@ public record ColdStartSplit(List<UserHistory> train, List<UserHistory> test, Pr
                 case MELU -> "users with " + minRatings + ".." + maxRatings + " ratings; " + (int) (testFraction * 100)
                         + "% of users at random are meta-test; per test user " + queryItems + " random ratings are "
                         + "queries, the rest support (seed " + seed + ")";
+                case MELU_STATES -> "MeLU's published states: meta-train users from warm_state, meta-test users from "
+                        + "user_cold_state (new users, existing items), each with " + minRatings + ".." + maxRatings
+                        + " ratings in their state; per test user " + queryItems + " random ratings are queries, the "
+                        + "rest support (seed " + seed + ")";
             };
         }
     }
 
-    /** Splits {@code data} by the protocol. */
+    /**
+     * Splits {@code data} by the protocol.
+     *
+     * @throws IllegalArgumentException if too few users are eligible, or the data cannot be split
+     *     so (no timestamps for {@link Kind#TIME}, no states for {@link Kind#MELU_STATES})
+     */
     public static ColdStartSplit of(MovieLens data, Protocol protocol) {
+        if (protocol.kind() == Kind.MELU_STATES) {
+            MovieLens.States states = data.states().orElseThrow(() -> new IllegalArgumentException("--protocol "
+                    + "melu-states needs MeLU's state files (a folder of them, MeluStates); this data is "
+                    + data.format()));
+            return new ColdStartSplit(stateUsers(states.warm(), protocol), stateUsers(states.userCold(), protocol),
+                    protocol);
+        }
+        if (protocol.kind() == Kind.TIME && !data.hasTimestamps()) {
+            throw new IllegalArgumentException(data.format() + " has no timestamps: no time-ordered split; use "
+                    + "--protocol melu or melu-states");
+        }
         List<List<MovieLens.Rating>> eligible = new ArrayList<>();
         for (Map.Entry<Integer, List<MovieLens.Rating>> e : data.ratingsByUser().entrySet()) {
             int n = e.getValue().size();
@@ -153,6 +189,24 @@ public record ColdStartSplit(List<UserHistory> train, List<UserHistory> test, Pr
         int cut = eligible.size() - test;
         return new ColdStartSplit(List.copyOf(histories(eligible.subList(0, cut), protocol)),
                 List.copyOf(histories(eligible.subList(cut, eligible.size()), protocol)), protocol);
+    }
+
+    /** The users of one state with an eligible number of ratings there, in user order. */
+    private static List<UserHistory> stateUsers(Map<Integer, List<MovieLens.Rating>> state, Protocol protocol) {
+        List<UserHistory> out = new ArrayList<>();
+        state.keySet().stream().sorted().forEach(user -> {
+            List<MovieLens.Rating> ratings = state.get(user);
+            if (ratings.size() >= protocol.minRatings() && ratings.size() <= protocol.maxRatings()) {
+                List<MovieLens.Rating> ordered = new ArrayList<>(ratings);
+                ordered.sort(MovieLens.TIME_ORDER);
+                out.add(history(ordered, protocol));
+            }
+        });
+        if (out.isEmpty()) {
+            throw new IllegalArgumentException("no user of a MeLU state has " + protocol.minRatings() + ".."
+                    + protocol.maxRatings() + " ratings there");
+        }
+        return List.copyOf(out);
     }
 
     private static List<UserHistory> histories(List<List<MovieLens.Rating>> users, Protocol protocol) {

@@ -19,7 +19,7 @@ import java.util.Random;
  * new user's first ratings are of other films, rated otherwise, than the ones that follow), and
  * adaptation made the cold users' predictions worse with every rating (docs/RESULTS.md).
  *
- * <p>Under {@link ColdStartSplit.Kind#MELU} the cold users' query items are random ratings, so
+ * <p>Under the random protocols ({@link ColdStartSplit.Kind#MELU}, {@link ColdStartSplit.Kind#MELU_STATES}) the cold users' query items are random ratings, so
  * the episodes are drawn the same way: the query {@code querySize} random ratings of the user,
  * the support {@code k} random ones of the rest, in time order.
  */
@@ -33,7 +33,7 @@ public final class MovieLensTasks implements TaskFamily {
     public MovieLensTasks(ColdStartSplit split, MovieLensFeatures features, String dataId) {
         this.users = split.train();
         this.features = features;
-        this.random = split.protocol().kind() == ColdStartSplit.Kind.MELU;
+        this.random = split.protocol().kind() != ColdStartSplit.Kind.TIME;
         this.ratings = new ArrayList<>(users.size());
         for (ColdStartSplit.UserHistory u : users) {
             ratings.add(u.ratings());
