@@ -84,8 +84,26 @@ public final class BaseModel {
      */
     public static BaseModel taskEncoder(String version, MlpArchitecture encoder, float[] encoderParameters,
             MlpArchitecture decoder, float[] decoderParameters) {
-        return new BaseModel(version, LearnerKind.TASK_ENCODER.id(), decoder, decoderParameters,
-                AdaptationSettings.NONE, null, Objects.requireNonNull(encoder, "encoder"), encoderParameters);
+        return taskEncoder(version, encoder, encoderParameters, decoder, decoderParameters, AdaptationSettings.NONE);
+    }
+
+    /**
+     * As {@link #taskEncoder(String, MlpArchitecture, float[], MlpArchitecture, float[])}, with the
+     * pooling's {@link AdaptationSettings#supportPrior() support prior} (the embedding is the sum of
+     * the encoder's outputs over {@code n + prior}: shrunk towards the cold embedding while a task
+     * has few points) and the {@link AdaptationSettings#loss() loss} it was trained with (whose link
+     * turns the decoder's output into a prediction). Its steps must be 0.
+     *
+     * @throws IllegalArgumentException if the shapes do not fit together, a value is not finite, or
+     *     {@code adaptation} has inner steps
+     */
+    public static BaseModel taskEncoder(String version, MlpArchitecture encoder, float[] encoderParameters,
+            MlpArchitecture decoder, float[] decoderParameters, AdaptationSettings adaptation) {
+        if (adaptation.steps() != 0) {
+            throw new IllegalArgumentException("a task encoder takes no inner steps, got " + adaptation.steps());
+        }
+        return new BaseModel(version, LearnerKind.TASK_ENCODER.id(), decoder, decoderParameters, adaptation, null,
+                Objects.requireNonNull(encoder, "encoder"), encoderParameters);
     }
 
     private static void checkVector(String what, float[] v, MlpArchitecture architecture) {

@@ -27,7 +27,7 @@ import java.util.Random;
  *       with one fixed step size, one step on the head alone moves too little (docs/RESULTS.md);</li>
  *   <li>{@link Algorithm#ANIL_RIDGE}: ANIL with a closed-form ridge-regression head instead of inner
  *       steps (R2-D2, Bertinetto et al. 2019); the exact gradient through the solve
- *       ({@link RidgeHeadLearner});</li>
+ *       ({@link RidgeHeadLearner}); the query loss squared or absolute error;</li>
  *   <li>{@link Algorithm#PRETRAIN}: no inner loop; the mean loss on all tasks pooled, the
  *       fine-tuning baseline of Finn et al. 2017, figure 3.</li>
  * </ul>
@@ -141,7 +141,8 @@ public final class MetaTrainer {
             throw new IllegalArgumentException(arch + " does not take the " + family.inputDim()
                     + " inputs of " + family.id());
         }
-        if (algorithm == Algorithm.ANIL_RIDGE && plan.adaptation().loss() != Loss.MSE) {
+        if (algorithm == Algorithm.ANIL_RIDGE && plan.adaptation().loss() == Loss.LOGISTIC) {
+            // Its head is a least-squares fit whose output is served as it is: no link to a probability.
             throw new IllegalArgumentException("anil-ridge solves a squared-error head in closed form; loss "
                     + plan.adaptation().loss().id() + " needs a gradient-based algorithm");
         }
@@ -172,7 +173,8 @@ public final class MetaTrainer {
                         TaskBatch support = TaskBatch.of(scratch, supports, arch.inputDim());
                         TaskBatch query = TaskBatch.of(scratch, queries, arch.inputDim());
                         Autograd.Result g = Autograd.gradient(scratch, theta,
-                                row -> RidgeHeadLearner.queryLoss(MlpMath.unpack(row, arch), support, query));
+                                row -> RidgeHeadLearner.queryLoss(MlpMath.unpack(row, arch), support, query,
+                                        plan.adaptation()));
                         curve[it] = g.loss();
                         adam.step(theta, g.gradient(), plan.outerStepSizeAt(it));
                     } else if (algorithm == Algorithm.MAML || algorithm.hasStepSizes()) {

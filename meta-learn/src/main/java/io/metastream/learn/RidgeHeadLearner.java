@@ -19,8 +19,10 @@ import java.util.List;
  *   W = argmin ||[h, 1] W - y||^2 + lambda ||W - W0||^2 = (Phi'Phi + lambda I)^-1 (Phi'y + lambda W0)
  * </pre>
  * with {@code Phi = [h, 1]} over the support points (a sum, not a mean, so more points weigh more
- * against the prior) and {@code lambda = }{@value #LAMBDA}. The regulariser's scale is learned
- * through the body: scaling the last hidden layer scales the features against a fixed lambda. An
+ * against the prior) and {@code lambda = }{@value #LAMBDA}, or the base's
+ * {@link AdaptationSettings#supportPrior() support prior} where it has one ({@link #lambda}). The
+ * regulariser's scale is learned through the body: scaling the last hidden layer scales the
+ * features against a fixed lambda; the intercept's column is 1, so lambda alone shrinks it. An
  * empty support set gives {@code W0}, so a cold task gets the base. Meta-training
  * ({@link MetaTrainer.Algorithm#ANIL_RIDGE}) differentiates the query loss through the solve.
  *
@@ -31,6 +33,15 @@ import java.util.List;
 public final class RidgeHeadLearner extends NativeLearner {
     /** The ridge penalty towards the base's head (fixed; the body learns the features' scale). */
     public static final float LAMBDA = 1f;
+
+    /**
+     * The ridge penalty of a base with {@code settings}: its support prior, pseudo-points at the
+     * base's head (a recommender's user bias needs several: one rating says little), or
+     * {@value #LAMBDA} where it has none.
+     */
+    public static float lambda(AdaptationSettings settings) {
+        return settings.supportPrior() > 0 ? settings.supportPrior() : LAMBDA;
+    }
 
     /** @param device where to compute; {@link DjlRuntime#defaultDevice()} picks a GPU when present */
     public RidgeHeadLearner(Device device) {
@@ -52,7 +63,7 @@ public final class RidgeHeadLearner extends NativeLearner {
             try (NDManager scratch = scratch()) {
                 TaskBatch batch = TaskBatch.of(scratch, supports, arch.inputDim());
                 List<NDArray> theta = MlpMath.unpack(GradientLearner.baseRows(scratch, base, 1), arch);
-                NDArray head = solveHead(theta, batch.x, batch.y, batch.w);
+                NDArray head = solveHead(theta, batch.x, batch.y, batch.w, lambda(base.adaptation()));
                 List<NDArray> phi = withHead(theta, head);
                 float[] before = MlpMath.loss(theta, batch.x, batch.y, batch.w).toFloatArray();
                 float[] after = MlpMath.loss(phi, batch.x, batch.y, batch.w).toFloatArray();
@@ -133,16 +144,18 @@ public final class RidgeHeadLearner extends NativeLearner {
      * {@code theta} (task axis 1 or T). Differentiable: no Java-number operand touches anything
      * that depends on {@code theta}.
      */
-    static NDArray solveHead(List<NDArray> theta, NDArray x, NDArray y, NDArray w) {
+    static NDArray solveHead(List<NDArray> theta, NDArray x, NDArray y, NDArray w, float lambda) {
         int last = theta.size() / 2 - 1;
         NDArray mask = w.gt(0f).toType(DataType.FLOAT32, false);
         NDArray features = MlpMath.hidden(theta, x).mul(mask).concat(mask, 2);
         NDArray transposed = features.transpose(0, 2, 1);
         NDArray prior = theta.get(2 * last).concat(theta.get(2 * last + 1), 1);
         long n = features.getShape().get(2);
-        // lambda = 1: the identity and the prior as they are, no scalar operand under autograd.
-        NDArray gram = transposed.matMul(features).add(x.getManager().eye((int) n));
-        NDArray rhs = transposed.matMul(y.mul(mask)).add(prior);
+        // lambda as a tensor of this call's manager, not a Java number: the prior depends on theta,
+        // and autograd must not keep a scalar operand that DJL frees right after the op.
+        NDArray penalty = x.getManager().eye((int) n).mul(lambda);
+        NDArray gram = transposed.matMul(features).add(penalty);
+        NDArray rhs = transposed.matMul(y.mul(mask)).add(penalty.matMul(prior));
         return gram.inverse().matMul(rhs);
     }
 
@@ -155,9 +168,14 @@ public final class RidgeHeadLearner extends NativeLearner {
         return out;
     }
 
-    /** Mean over tasks of the query MSE after solving each task's head on its support set. */
-    static NDArray queryLoss(List<NDArray> theta, TaskBatch support, TaskBatch query) {
-        List<NDArray> phi = withHead(theta, solveHead(theta, support.x, support.y, support.w));
-        return MlpMath.loss(phi, query.x, query.y, query.w).mean();
+    /**
+     * Mean over tasks of the query loss of {@code settings} after solving each task's head on its
+     * support set with their lambda. The solve is squared error whatever the loss is: meta-training
+     * with the absolute error
+     * teaches the body features whose least-squares head lands near the query's median.
+     */
+    static NDArray queryLoss(List<NDArray> theta, TaskBatch support, TaskBatch query, AdaptationSettings settings) {
+        List<NDArray> phi = withHead(theta, solveHead(theta, support.x, support.y, support.w, lambda(settings)));
+        return MlpMath.loss(phi, query.x, query.y, query.w, settings.loss()).mean();
     }
 }

@@ -16,6 +16,12 @@ import java.util.List;
  * {@code [x, embedding]}. This is the deterministic conditional neural process of Garnelo et al.,
  * "Conditional Neural Processes", ICML 2018. The adapted state of a task is its embedding.
  *
+ * <p>With a {@link AdaptationSettings#supportPrior() support prior} {@code k} in the base's
+ * settings the mean is taken over {@code n + k} points, {@code k} of them at the cold embedding:
+ * a task's embedding then moves from the cold one as a shrunk mean does, little after one point
+ * (a user's first rating says little), and the decoder can read how much the task has shown. The
+ * base's {@link AdaptationSettings#loss() loss} gives the link of its predictions.
+ *
  * <p>Owns one root {@link NDManager}; each call works in its own sub-manager, closed before the
  * call returns. Thread-safe.
  */
@@ -41,13 +47,16 @@ public final class TaskEncoderLearner extends NativeLearner {
         List<TaskAdaptation> results = new ArrayList<>(supports.size());
         if (!supports.isEmpty()) {
             try (NDManager scratch = scratch()) {
-                TaskBatch batch = TaskBatch.of(scratch, supports, base.inputDim());
+                AdaptationSettings a = base.adaptation();
+                TaskBatch batch = TaskBatch.of(scratch, supports, base.inputDim(), a.supportPrior());
                 List<NDArray> encoder = rows(scratch, base.encoderArchitecture(), base.encoderParametersView());
                 List<NDArray> decoder = rows(scratch, base.architecture(), base.parametersView());
                 NDArray z = embed(encoder, batch.x, batch.y, batch.w);
                 NDArray cold = scratch.zeros(z.getShape());
-                float[] before = MlpMath.loss(decoder, decoderInput(batch.x, cold), batch.y, batch.w).toFloatArray();
-                float[] after = MlpMath.loss(decoder, decoderInput(batch.x, z), batch.y, batch.w).toFloatArray();
+                float[] before = MlpMath.loss(decoder, decoderInput(batch.x, cold), batch.y, batch.w, a.loss())
+                        .toFloatArray();
+                float[] after = MlpMath.loss(decoder, decoderInput(batch.x, z), batch.y, batch.w, a.loss())
+                        .toFloatArray();
                 float[] all = z.toFloatArray();
                 int r = base.embeddingDim();
                 for (int t = 0; t < batch.tasks; t++) {
@@ -104,8 +113,12 @@ public final class TaskEncoderLearner extends NativeLearner {
             NDArray z = scratch.create(embeddings, new Shape(tasks, 1, r));
             float[] flat = MlpMath.forward(decoder, decoderInput(batch.x, z)).toFloatArray();
             int width = (int) batch.x.getShape().get(1);
+            Loss loss = base.adaptation().loss();
             for (int t = 0; t < tasks; t++) {
                 out[t] = Arrays.copyOfRange(flat, t * width, t * width + queries.get(t).length);
+                for (int k = 0; k < out[t].length; k++) {
+                    out[t][k] = loss.link(out[t][k]);
+                }
             }
         }
         return out;
@@ -124,7 +137,8 @@ public final class TaskEncoderLearner extends NativeLearner {
 
     /**
      * Task embeddings {@code [T, 1, R]}: the mean of the encoder's outputs over each task's real
-     * rows (the weights {@code w} are {@code 1/n} there and 0 on padding), 0 for an empty task.
+     * rows (the weights {@code w} are {@code 1/(n + prior)} there and 0 on padding), 0 for an empty
+     * task.
      */
     static NDArray embed(List<NDArray> encoder, NDArray x, NDArray y, NDArray w) {
         return MlpMath.forward(encoder, x.concat(y, 2)).mul(w).sum(new int[] {1}, true);

@@ -12,9 +12,11 @@ import java.util.Random;
 /**
  * Meta-trains a {@link TaskEncoderLearner} base end to end: for each meta-batch, embed every task's
  * support set, predict its query set from the embedding, and take an Adam step on the mean query
- * MSE with respect to the encoder and the decoder together (the gradient by autograd,
+ * loss with respect to the encoder and the decoder together (the gradient by autograd,
  * {@link Autograd}). Support sizes are drawn uniformly from {@code 0..plan.shots()} for every task,
- * so the one base serves any support size, the cold (empty) one included.
+ * so the one base serves any support size, the cold (empty) one included. The plan's adaptation
+ * settings give the loss (squared error unless set) and the pooling's support prior; their inner
+ * steps are ignored.
  *
  * <p>The plan's architecture gives the hidden layers and the output: for {@code d-40-40-o} and an
  * embedding of {@code R}, the encoder is {@code (d+1)-40-40-R} and the decoder
@@ -51,12 +53,12 @@ public final class TaskEncoderTrainer {
         return new MlpArchitecture(layers);
     }
 
-    /** Trained encoder and decoder parameters and the learning curve (mean query MSE per iteration). */
+    /** Trained encoder and decoder parameters and the learning curve (mean query loss per iteration). */
     public record Result(MlpArchitecture encoder, float[] encoderParameters, MlpArchitecture decoder,
-            float[] decoderParameters, float[] curve) {
+            float[] decoderParameters, float[] curve, AdaptationSettings adaptation) {
         /** The trained base, named {@code version}. */
         public BaseModel base(String version) {
-            return BaseModel.taskEncoder(version, encoder, encoderParameters, decoder, decoderParameters);
+            return BaseModel.taskEncoder(version, encoder, encoderParameters, decoder, decoderParameters, adaptation);
         }
     }
 
@@ -69,6 +71,9 @@ public final class TaskEncoderTrainer {
             throw new IllegalArgumentException(arch + " does not take the " + family.inputDim() + " inputs of "
                     + family.id());
         }
+        // Only the loss and the prior apply: a task encoder takes no inner steps.
+        AdaptationSettings adaptation = new AdaptationSettings(0, 1f, plan.adaptation().supportPrior(),
+                plan.adaptation().loss());
         MlpArchitecture encoder = encoderArchitecture(arch, embeddingDim);
         MlpArchitecture decoder = decoderArchitecture(arch, embeddingDim);
         int split = encoder.parameterCount();
@@ -91,10 +96,10 @@ public final class TaskEncoderTrainer {
                     queries.add(e.query());
                 }
                 try (NDManager scratch = root.newSubManager()) {
-                    TaskBatch support = TaskBatch.of(scratch, supports, arch.inputDim());
+                    TaskBatch support = TaskBatch.of(scratch, supports, arch.inputDim(), adaptation.supportPrior());
                     TaskBatch query = TaskBatch.of(scratch, queries, arch.inputDim());
                     Autograd.Result g = Autograd.gradient(scratch, theta,
-                            row -> queryLoss(row, split, encoder, decoder, support, query));
+                            row -> queryLoss(row, split, encoder, decoder, support, query, adaptation.loss()));
                     curve[it] = g.loss();
                     adam.step(theta, g.gradient(), plan.outerStepSizeAt(it));
                 }
@@ -103,15 +108,15 @@ public final class TaskEncoderTrainer {
         }
         float[] encoderParams = Arrays.copyOfRange(theta, 0, split);
         float[] decoderParams = Arrays.copyOfRange(theta, split, theta.length);
-        return new Result(encoder, encoderParams, decoder, decoderParams, curve);
+        return new Result(encoder, encoderParams, decoder, decoderParams, curve, adaptation);
     }
 
-    /** Mean over tasks of the query MSE, for the encoder and decoder packed in one row. */
+    /** Mean over tasks of the query loss, for the encoder and decoder packed in one row. */
     static NDArray queryLoss(NDArray row, int split, MlpArchitecture encoder, MlpArchitecture decoder,
-            TaskBatch support, TaskBatch query) {
+            TaskBatch support, TaskBatch query, Loss loss) {
         List<NDArray> enc = MlpMath.unpack(row.get(new NDIndex(":, 0:{}", split)), encoder);
         List<NDArray> dec = MlpMath.unpack(row.get(new NDIndex(":, {}:", split)), decoder);
         NDArray z = TaskEncoderLearner.embed(enc, support.x, support.y, support.w);
-        return MlpMath.loss(dec, TaskEncoderLearner.decoderInput(query.x, z), query.y, query.w).mean();
+        return MlpMath.loss(dec, TaskEncoderLearner.decoderInput(query.x, z), query.y, query.w, loss).mean();
     }
 }

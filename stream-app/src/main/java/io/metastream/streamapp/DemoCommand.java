@@ -1,6 +1,5 @@
 package io.metastream.streamapp;
 
-import io.metastream.data.movielens.ColdStartData;
 import io.metastream.streamapp.demo.DemoOptions;
 import io.metastream.streamapp.demo.DemoReport;
 import io.metastream.streamapp.demo.DemoRunner;
@@ -161,7 +160,7 @@ final class DemoCommand implements Callable<Integer> {
     private Integer movieLens() throws IOException {
         // Every cold user unless --tasks says fewer.
         ReplayReport result = new MovieLensDemo(data, options(Integer.MAX_VALUE, MovieLensDemo.DEFAULT_RATE,
-                ColdStartData.defaultPlan().iterations()), System.out).run();
+                MovieLensDemo.RECIPE.plan().iterations()), System.out).run();
         return result.finish(System.out, report);
     }
 

@@ -85,9 +85,10 @@ final class MetaLearningOptions {
             throw new IllegalArgumentException(learner.id() + " has no inner steps: drop --inner-steps, "
                     + "--inner-step-size and --inner-step");
         }
-        if (loss().filter(l -> l != Loss.MSE).isPresent()) {
-            throw new IllegalArgumentException(learner.id() + " is trained with squared error only: drop --loss "
-                    + loss);
+        if (loss().filter(l -> l == Loss.LOGISTIC).isPresent()) {
+            // Both fit squared error or the absolute error; neither has a link to a probability.
+            throw new IllegalArgumentException(learner.id() + " is trained with squared or absolute error only: "
+                    + "drop --loss " + loss);
         }
     }
 }

@@ -36,6 +36,11 @@ final class MovieLensEval implements Callable<Integer> {
     @Mixin
     EvalOptions options = new EvalOptions();
 
+    @Option(names = "--round-to-stars", description = "Round every method's rating predictions to whole stars "
+            + "before scoring (a mean-based method's MAE gains most: the median of whole-star ratings is a whole "
+            + "star).")
+    boolean roundToStars;
+
     @Override
     public Integer call() throws IOException {
         ColdStartData cold = movielens.read(data);
@@ -52,7 +57,7 @@ final class MovieLensEval implements Callable<Integer> {
         ColdStartComparison result;
         try (DispatchingLearner learner = new DispatchingLearner(DjlRuntime.defaultDevice())) {
             result = ColdStartComparison.run(cold, ColdStartModels.peers(cold, learner, meta,
-                    (done, total, loss) -> bar.update(done, total, "")));
+                    (done, total, loss) -> bar.update(done, total, "")), roundToStars);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         System.out.printf(Locale.ROOT, "%s on %s %s, %s%n%n", meta.version(), cold.data().format(), cold.fingerprint(),
@@ -64,6 +69,8 @@ final class MovieLensEval implements Callable<Integer> {
             out.put("learner", meta.learner());
             out.put("dataset", cold.data().format() + " " + cold.fingerprint());
             out.put("protocol", cold.split().protocol().describe());
+            out.put("protocol_id", cold.split().protocol().id());
+            out.put("rounded_to_stars", roundToStars);
             out.put("seconds", Math.round(seconds * 100) / 100.0);
             options.write(out);
             System.out.println("report written to " + options.report.toAbsolutePath());

@@ -47,12 +47,14 @@ class HelpTest {
                 "--embedding-dim", "--inner-steps", "--store", "--promote").doesNotContain("--data", "--ways",
                 "--hidden", "--target", "protonet", "--out=", "--algorithm");
         assertThat(help(List.of("train", "movielens"))).contains("--data", "--target", "--support-prior",
-                "--inner-steps").doesNotContain("--ways", "--hidden", "--embedding-dim", "task-encoder");
+                "--inner-steps", "--protocol", "--split-seed", "--embedding-dim", "task-encoder", "anil-ridge")
+                .doesNotContain("--ways", "--hidden", "protonet");
         assertThat(help(List.of("train", "omniglot"))).contains("--ways", "--test-alphabets", "--store")
                 .doesNotContain("--learner", "--inner-steps", "--loss", "--hidden", "--target");
         assertThat(help(List.of("train", "records"))).contains("--hidden", "--held-out", "--topic",
                 "--bootstrap-server", "--loss").doesNotContain("--ways", "--target", "anil-ridge", "task-encoder");
-        assertThat(help(List.of("eval", "movielens"))).contains("--data", "--target", "--report")
+        assertThat(help(List.of("eval", "movielens"))).contains("--data", "--target", "--report", "--protocol",
+                "--round-to-stars")
                 .doesNotContain("--ways", "--steps", "--shots");
     }
 

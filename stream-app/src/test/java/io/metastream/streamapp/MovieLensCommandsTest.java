@@ -29,7 +29,11 @@ class MovieLensCommandsTest {
         assertThat(models.resolve("_runs/movielens-v1/learning-curve.png")).exists();
         JsonNode log = new ObjectMapper().readTree(models.resolve("_runs/movielens-v1/training-log.json").toFile());
         assertThat(log.get("provenance").get("data_fingerprint").asText()).hasSize(16);
-        assertThat(log.get("provenance").get("support_prior").asDouble()).isEqualTo(10.0);
+        // The default recipe: a task encoder over the item statistics, its pooling shrunk by 5 ratings.
+        assertThat(log.get("algorithm").asText()).isEqualTo("task-encoder");
+        assertThat(log.get("provenance").get("support_prior").asDouble()).isEqualTo(5.0);
+        assertThat(log.get("provenance").get("feature_set").asText()).isEqualTo("item-statistics");
+        assertThat(log.get("provenance").get("loss").asText()).isEqualTo("mae");
 
         Path report = dir.resolve("eval.json");
         assertThat(cli.execute("eval", "movielens", "--data", data.toString(), "--store",
@@ -78,16 +82,16 @@ class MovieLensCommandsTest {
         CommandLine cli = new CommandLine(new MetastreamCommand());
         assertThat(cli.execute("synthesize", "--out", data.toString(), "--users", "200", "--items", "150")).isZero();
         assertThat(cli.execute("train", "movielens", "--data", data.toString(), "--store",
-                models.toString(), "--target", "binary", "--features", "item-statistics", "--learner", "anil",
+                models.toString(), "--target", "binary", "--features", "all", "--learner", "anil",
                 "--inner-steps", "2", "--iterations", "300", "--outer-step-size", "0.005")).isZero();
         JsonNode manifest = new ObjectMapper().readTree(models.resolve("movielens-binary/1/manifest.json").toFile());
         assertThat(manifest.toString()).contains("\"loss\":\"logistic\"");
         assertThat(manifest.get("provenance").get("target").asText()).isEqualTo("binary");
-        assertThat(manifest.get("provenance").get("feature_set").asText()).isEqualTo("item-statistics");
+        assertThat(manifest.get("provenance").get("feature_set").asText()).isEqualTo("all");
 
         Path report = dir.resolve("eval.json");
         assertThat(cli.execute("eval", "movielens", "--data", data.toString(), "--store",
-                models.toString(), "--target", "binary", "--features", "item-statistics", "--report",
+                models.toString(), "--target", "binary", "--features", "all", "--report",
                 report.toString())).isZero();
         JsonNode r = new ObjectMapper().readTree(report.toFile());
         assertThat(r.get("metric").asText()).isEqualTo("auc");
@@ -100,7 +104,44 @@ class MovieLensCommandsTest {
         java.io.StringWriter err = errorsOf(cli);
         assertThat(cli.execute("eval", "movielens", "--data", data.toString(), "--store",
                 models.toString(), "--target", "binary", "--ref", "movielens-binary@1")).isEqualTo(1);
-        assertThat(err.toString()).contains("--features item-statistics");
+        assertThat(err.toString()).contains("--features all");
+    }
+
+    /**
+     * MeLU's random protocol as a user runs it: train and eval on the same seeded split, every
+     * baseline scored on the same users; another split is refused with the options that select
+     * the model's, since its meta-train users would be that split's cold ones.
+     */
+    @Test
+    void shouldTrainAndEvalOnTheMeluSplitAndRefuseAnotherSplit() throws IOException {
+        Path data = dir.resolve("ml");
+        Path models = dir.resolve("models");
+        CommandLine cli = new CommandLine(new MetastreamCommand());
+        assertThat(cli.execute("synthesize", "--out", data.toString(), "--users", "200", "--items", "150")).isZero();
+        assertThat(cli.execute("train", "movielens", "--data", data.toString(), "--store", models.toString(),
+                "--protocol", "melu", "--split-seed", "3", "--iterations", "100")).isZero();
+        JsonNode manifest = new ObjectMapper().readTree(models.resolve("movielens/1/manifest.json").toFile());
+        assertThat(manifest.get("provenance").get("protocol_id").asText()).isEqualTo("melu:3");
+
+        Path report = dir.resolve("eval.json");
+        assertThat(cli.execute("eval", "movielens", "--data", data.toString(), "--store", models.toString(),
+                "--protocol", "melu", "--split-seed", "3", "--report", report.toString())).isZero();
+        JsonNode r = new ObjectMapper().readTree(report.toFile());
+        assertThat(r.get("protocol_id").asText()).isEqualTo("melu:3");
+        assertThat(r.get("protocol").asText()).contains("random");
+        int users = r.get("tasks").asInt();
+        for (ColdStartEvaluation.Method m : ColdStartEvaluation.Method.values()) {
+            assertThat(r.get("methods").get(m.id()).get("mae").get("n").asInt()).as(m.id()).isEqualTo(users);
+        }
+        String best = r.get("adapted_minus_best_other").get("all").get("best_other").asText();
+        assertThat(best).isNotIn("meta_adapted", "base_unadapted");
+
+        java.io.StringWriter err = errorsOf(cli);
+        assertThat(cli.execute("eval", "movielens", "--data", data.toString(), "--store", models.toString(),
+                "--ref", "movielens@1")).isEqualTo(1);
+        assertThat(err.toString()).contains("--protocol melu --split-seed 3");
+        assertThat(cli.execute("eval", "movielens", "--data", data.toString(), "--store", models.toString(),
+                "--protocol", "melu", "--split-seed", "4", "--ref", "movielens@1")).isEqualTo(1);
     }
 
     /** Makes {@code cli} print a failed command's message, as the jar's main does, and returns what it prints. */

@@ -5,6 +5,7 @@ import io.metastream.learn.BaseModel;
 import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
+import io.metastream.learn.Loss;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.learn.RidgeHeadLearner;
@@ -82,11 +83,17 @@ public final class BaseModelTraining {
                 sampling(memory, progress));
         double trainSeconds = (System.nanoTime() - start) / 1e9;
         boolean ridge = algorithm == MetaTrainer.Algorithm.ANIL_RIDGE;
+        // A ridge head keeps its prior, the lambda it was trained with, and no inner loop.
+        AdaptationSettings adaptation = !ridge ? plan.adaptation()
+                : new AdaptationSettings(0, 1f, plan.adaptation().supportPrior());
         BaseModel candidate = new BaseModel(name + "@candidate", algorithm.id(), plan.architecture(),
-                result.parameters(), ridge ? AdaptationSettings.NONE : plan.adaptation(), result.stepSizes());
+                result.parameters(), adaptation, result.stepSizes());
         Map<String, Object> learner = new LinkedHashMap<>();
         if (ridge) {
-            learner.put("inner_loop", "none: closed-form ridge head, lambda " + RidgeHeadLearner.LAMBDA);
+            learner.put("inner_loop", "none: closed-form ridge head, lambda " + RidgeHeadLearner.lambda(adaptation));
+            if (plan.adaptation().loss() != Loss.MSE) {
+                learner.put("query_loss", plan.adaptation().loss().id());
+            }
         } else {
             learner.put("inner_steps", plan.adaptation().steps());
             learner.put("inner_step_size", (double) plan.adaptation().stepSize());
@@ -111,6 +118,17 @@ public final class BaseModelTraining {
      */
     public static TrainingRun trainTaskEncoder(ModelStore store, String name, TaskFamily family,
             MetaTrainingPlan plan, int embeddingDim, MetaTrainer.Progress progress) {
+        return trainTaskEncoder(store, name, family, plan, embeddingDim, progress,
+                freshTasks(family, Math.min(TASK_ENCODER_EVAL_SHOTS, plan.shots()), plan.seed()), Map.of());
+    }
+
+    /**
+     * Meta-trains a task encoder, scores it with {@code heldOut} and publishes it with {@code data}
+     * in the provenance.
+     */
+    public static TrainingRun trainTaskEncoder(ModelStore store, String name, TaskFamily family,
+            MetaTrainingPlan plan, int embeddingDim, MetaTrainer.Progress progress, HeldOut heldOut,
+            Map<String, Object> data) {
         List<long[]> memory = new ArrayList<>();
         long start = System.nanoTime();
         TaskEncoderTrainer.Result result = new TaskEncoderTrainer(DjlRuntime.defaultDevice(), embeddingDim)
@@ -120,9 +138,14 @@ public final class BaseModelTraining {
         learner.put("inner_loop", "none: one forward pass of the task encoder");
         learner.put("embedding_dim", embeddingDim);
         learner.put("support_sizes", "uniform 0.." + plan.shots());
-        return publish(store, name, result.base(name + "@candidate"), family, plan, Map.of(), learner,
-                freshTasks(family, Math.min(TASK_ENCODER_EVAL_SHOTS, plan.shots()), plan.seed()), result.curve(),
-                memory, trainSeconds);
+        if (plan.adaptation().supportPrior() != 0) {
+            learner.put("support_prior", (double) plan.adaptation().supportPrior());
+        }
+        if (plan.adaptation().loss() != Loss.MSE) {
+            learner.put("loss", plan.adaptation().loss().id());
+        }
+        return publish(store, name, result.base(name + "@candidate"), family, plan, data, learner, heldOut,
+                result.curve(), memory, trainSeconds);
     }
 
     /** The shot count a task encoder, trained on a range of support sizes, is scored at by {@code train}. */

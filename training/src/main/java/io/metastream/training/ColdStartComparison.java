@@ -13,26 +13,38 @@ import java.util.Map;
 
 /**
  * The meta-learned model against every baseline on the meta-test users, in one run: the target's
- * metrics on the protocol's cases (support = all earlier ratings), the primary metric when each
- * user's support is cut to their first 0, 1, 2, 5, 10 and 20 ratings (the cold-start curve), and
- * the adapted model's paired difference from the best other method, overall and at each support
- * size.
+ * metrics on the protocol's cases (support = the user's ratings outside the query), the primary
+ * metric when each user's support is cut to their first 0, 1, 2, 5, 10 and 20 ratings (the
+ * cold-start curve), and the adapted model's paired difference from the best baseline (every
+ * method but the meta-learned base itself, adapted or not), overall and at each support size.
  */
 public record ColdStartComparison(RatingTarget target, Map<Method, ColdStartEvaluation.Scores> protocol,
         Map<Integer, Map<Method, Evaluation.Estimate>> bySupport, Map<String, Comparison> againstBest, int users) {
     /** Support sizes of the curve. */
     public static final int[] SUPPORT_SIZES = {0, 1, 2, 5, 10, 20};
 
-    /** The adapted model against the best other method on the same users: {@code adapted - best}. */
+    /** The adapted model against the best baseline on the same users: {@code adapted - best}. */
     public record Comparison(Method best, double bestValue, Evaluation.Estimate difference, double relative) {
     }
 
     public static ColdStartComparison run(ColdStartData data, ColdStartEvaluation.Models models) {
+        return run(data, models, false);
+    }
+
+    /**
+     * As {@link #run(ColdStartData, ColdStartEvaluation.Models)}, every method's predictions
+     * rounded to whole stars where {@code roundToStars} ({@link ColdStartEvaluation#roundToStars}).
+     */
+    public static ColdStartComparison run(ColdStartData data, ColdStartEvaluation.Models models,
+            boolean roundToStars) {
         RatingTarget target = data.target();
         String primary = ColdStartEvaluation.metrics(target).get(0);
         List<ColdStartEvaluation.Case> cases = ColdStartEvaluation.cases(data.split());
         Map<Method, ColdStartEvaluation.Scores> protocol = new EnumMap<>(Method.class);
         Map<Method, float[][]> all = ColdStartEvaluation.predictAll(cases, models);
+        if (roundToStars) {
+            ColdStartEvaluation.roundToStars(all, target);
+        }
         all.forEach((m, p) -> protocol.put(m, ColdStartEvaluation.score(cases, p, target)));
         Map<String, Comparison> against = new LinkedHashMap<>();
         against.put("all", compare(cases, all, protocol, target, primary));
@@ -40,6 +52,9 @@ public record ColdStartComparison(RatingTarget target, Map<Method, ColdStartEval
         for (int n : SUPPORT_SIZES) {
             List<ColdStartEvaluation.Case> cut = ColdStartEvaluation.truncated(cases, n);
             Map<Method, float[][]> predicted = ColdStartEvaluation.predictAll(cut, models);
+            if (roundToStars) {
+                ColdStartEvaluation.roundToStars(predicted, target);
+            }
             Map<Method, ColdStartEvaluation.Scores> scores = new EnumMap<>(Method.class);
             predicted.forEach((m, p) -> scores.put(m, ColdStartEvaluation.score(cut, p, target)));
             Map<Method, Evaluation.Estimate> row = new EnumMap<>(Method.class);
@@ -55,7 +70,7 @@ public record ColdStartComparison(RatingTarget target, Map<Method, ColdStartEval
         boolean lower = ColdStartEvaluation.lowerIsBetter(metric);
         Method best = null;
         for (Method m : scores.keySet()) {
-            if (m == Method.META_ADAPTED) {
+            if (m == Method.META_ADAPTED || m == Method.BASE_UNADAPTED) {
                 continue;
             }
             double v = scores.get(m).get(metric).mean();
@@ -108,7 +123,7 @@ public record ColdStartComparison(RatingTarget target, Map<Method, ColdStartEval
             }
             b.append(String.format(Locale.ROOT, "%8.4f%n", protocol.get(m).primary().mean()));
         }
-        b.append(String.format(Locale.ROOT, "%nadapted - best other method, %s paired by user (95%% CI):%n",
+        b.append(String.format(Locale.ROOT, "%nadapted - best baseline, %s paired by user (95%% CI):%n",
                 primary().toUpperCase(Locale.ROOT)));
         againstBest.forEach((at, c) -> b.append(String.format(Locale.ROOT, "  %-5s %-42s %+.4f ± %.4f (%+.1f%%)%n", at,
                 c.best().label(), c.difference().mean(), c.difference().ci95(), 100 * c.relative())));

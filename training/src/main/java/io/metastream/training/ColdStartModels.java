@@ -4,12 +4,15 @@ import io.metastream.data.movielens.ColdStartData;
 import io.metastream.data.movielens.ColdStartEvaluation;
 import io.metastream.data.movielens.MatrixFactorization;
 import io.metastream.data.movielens.RatingTarget;
+import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Learner;
+import io.metastream.learn.LearnerKind;
 import io.metastream.learn.MetaTrainer;
 import io.metastream.learn.MetaTrainingPlan;
+import io.metastream.learn.MlpArchitecture;
 import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStore;
@@ -36,6 +39,22 @@ public final class ColdStartModels {
             ColdStartData data, MetaTrainingPlan plan, MetaTrainer.Progress progress) {
         return BaseModelTraining.train(store, name, algorithm, data.tasks(), plan, progress,
                 candidate -> heldOutMetrics(data, candidate), data.provenance());
+    }
+
+    /**
+     * As {@link #train(ModelStore, String, MetaTrainer.Algorithm, ColdStartData, MetaTrainingPlan,
+     * MetaTrainer.Progress)} for any learner {@code train movielens} trains: a task encoder with an
+     * embedding of {@code embeddingDim}, or a {@link MetaTrainer} algorithm.
+     *
+     * @throws IllegalArgumentException for a learner neither trains
+     */
+    public static BaseModelTraining.TrainingRun train(ModelStore store, String name, LearnerKind learner,
+            int embeddingDim, ColdStartData data, MetaTrainingPlan plan, MetaTrainer.Progress progress) {
+        if (learner == LearnerKind.TASK_ENCODER) {
+            return BaseModelTraining.trainTaskEncoder(store, name, data.tasks(), plan, embeddingDim, progress,
+                    candidate -> heldOutMetrics(data, candidate), data.provenance());
+        }
+        return train(store, name, MetaTrainer.Algorithm.of(learner), data, plan, progress);
     }
 
     private static Map<String, Object> heldOutMetrics(ColdStartData data, BaseModel candidate) {
@@ -78,7 +97,8 @@ public final class ColdStartModels {
      * Loads {@code name@versionOrAlias} for {@code data}.
      *
      * @throws IllegalArgumentException if the model was trained on other data (its item statistics
-     *     and split would not be this data's), for another target or on another feature set
+     *     and split would not be this data's), on another split, for another target or on another
+     *     feature set
      */
     public static BaseModel load(ModelStore store, String name, String versionOrAlias, ColdStartData data) {
         ModelManifest m = store.load(name, versionOrAlias).manifest();
@@ -105,12 +125,26 @@ public final class ColdStartModels {
             return m.ref() + " was trained on the '" + features + "' features, not '"
                     + data.features().featureSet().id() + "': pass --features " + features;
         }
+        // A model's meta-train users must not be another split's cold users. Models from before the
+        // field were trained on the time-ordered split.
+        String protocol = String.valueOf(m.provenance().getOrDefault("protocol_id", "time"));
+        if (!data.split().protocol().id().equals(protocol)) {
+            return m.ref() + " was trained on the '" + protocol + "' split, not '" + data.split().protocol().id()
+                    + "': pass " + protocolOptions(protocol) + " or train one for this split";
+        }
         String target = String.valueOf(m.provenance().getOrDefault("target", RatingTarget.RATING.id()));
         if (!data.target().id().equals(target)) {
             return m.ref() + " predicts the " + target + " target, not " + data.target().id() + ": pass --target "
                     + target + " or train one for it";
         }
         return null;
+    }
+
+    /** The command-line options that select the split {@code protocolId} names ({@code time}, {@code melu:7}, ...). */
+    private static String protocolOptions(String protocolId) {
+        int colon = protocolId.indexOf(':');
+        return colon < 0 ? "--protocol " + protocolId
+                : "--protocol " + protocolId.substring(0, colon) + " --split-seed " + protocolId.substring(colon + 1);
     }
 
     /** The newest version of {@code name} trained on {@code data} for its target, if any. */
@@ -129,16 +163,20 @@ public final class ColdStartModels {
 
     /**
      * The fine-tuning baseline of Finn et al. 2017 (figure 3) for {@code meta}: the same network
-     * pre-trained on all meta-train users pooled, adapted with {@code meta}'s inner loop. Trained
-     * in the caller's run, not stored.
+     * pre-trained on all meta-train users pooled, adapted with {@code meta}'s inner loop. A base
+     * adapted without inner steps (a task encoder, a ridge head) has no such network or loop: its
+     * peer is {@link ColdStartData#fineTuningPlan}'s. Trained in the caller's run, not stored.
      */
     public static BaseModel pooledBaseline(ColdStartData data, BaseModel meta, MetaTrainer.Progress progress) {
-        MetaTrainingPlan d = ColdStartData.defaultPlan(data.target());
-        MetaTrainingPlan plan = new MetaTrainingPlan(meta.architecture(), meta.adaptation(), d.iterations(),
-                d.metaBatch(), d.shots(), d.queryShots(), d.outerStepSize(), d.seed(), d.finalOuterStepFraction());
+        MetaTrainingPlan d = ColdStartData.fineTuningPlan(data.target());
+        boolean steps = meta.kind().map(LearnerKind::takesInnerSteps).orElse(false);
+        MlpArchitecture arch = steps ? meta.architecture() : d.architecture();
+        AdaptationSettings adaptation = steps ? meta.adaptation() : d.adaptation();
+        MetaTrainingPlan plan = new MetaTrainingPlan(arch, adaptation, d.iterations(), d.metaBatch(), d.shots(),
+                d.queryShots(), d.outerStepSize(), d.seed(), d.finalOuterStepFraction());
         MetaTrainer.Result r = new MetaTrainer(MetaTrainer.Algorithm.PRETRAIN, DjlRuntime.defaultDevice())
                 .train(data.tasks(), plan, progress);
-        return new BaseModel("pooled-pretraining@in-run", MetaTrainer.Algorithm.PRETRAIN.id(), meta.architecture(),
-                r.parameters(), meta.adaptation());
+        return new BaseModel("pooled-pretraining@in-run", MetaTrainer.Algorithm.PRETRAIN.id(), arch, r.parameters(),
+                adaptation);
     }
 }

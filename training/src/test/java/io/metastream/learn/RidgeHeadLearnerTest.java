@@ -1,6 +1,7 @@
 package io.metastream.learn;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.Device;
@@ -55,6 +56,39 @@ class RidgeHeadLearnerTest {
         }
     }
 
+    /**
+     * A base with a support prior solves with that lambda: the same normal equations, and a head
+     * shrunk closer to the base's own than with lambda 1.
+     */
+    @Test
+    void shouldSolveWithTheSupportPriorAsLambda() {
+        BaseModel shrunk = new BaseModel("ridge@5", LearnerKind.ANIL_RIDGE.id(), ARCH, base.parameters(),
+                new AdaptationSettings(0, 1f, 5f));
+        assertThat(RidgeHeadLearner.lambda(shrunk.adaptation())).isEqualTo(5f);
+        assertThat(RidgeHeadLearner.lambda(AdaptationSettings.NONE)).isEqualTo(RidgeHeadLearner.LAMBDA);
+        float[] params = base.parameters();
+        for (SampleSet s : supports(2, 12, 2, 10)) {
+            float[] head = learner.adapt(shrunk, List.of(s)).tasks().get(0).state();
+            double[] direct = directHead(PlainMlp.toDouble(params), ARCH, s, 5);
+            for (int i = 0; i < direct.length; i++) {
+                assertThat((double) head[i]).as("K=%d, head %d", s.size(), i)
+                        .isCloseTo(direct[i], within(1e-4 + 1e-3 * Math.abs(direct[i])));
+            }
+            float[] loose = learner.adapt(base, List.of(s)).tasks().get(0).state();
+            assertThat(distance(head, params)).isLessThan(distance(loose, params));
+        }
+    }
+
+    /** Distance of a head from the base's own head, the last floats of {@code params}. */
+    private static double distance(float[] head, float[] params) {
+        double sum = 0;
+        for (int i = 0; i < head.length; i++) {
+            double d = head[i] - params[params.length - head.length + i];
+            sum += d * d;
+        }
+        return Math.sqrt(sum);
+    }
+
     @Test
     void shouldKeepTheBaseHeadForAnEmptySupportSetAndPredictLikeTheBase() {
         float[] head = learner.adapt(base, List.of(new SampleSet(new float[0][], new float[0]))).tasks().get(0).state();
@@ -93,7 +127,7 @@ class RidgeHeadLearnerTest {
         try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
             TaskBatch s = TaskBatch.of(m, support, 1);
             TaskBatch q = TaskBatch.of(m, query, 1);
-            g = Autograd.gradient(m, theta, row -> RidgeHeadLearner.queryLoss(MlpMath.unpack(row, arch), s, q));
+            g = Autograd.gradient(m, theta, row -> RidgeHeadLearner.queryLoss(MlpMath.unpack(row, arch), s, q, AdaptationSettings.NONE));
         }
         double[] p = PlainMlp.toDouble(theta);
         assertThat((double) g.loss()).isCloseTo(objective(p, arch, support, query), within(1e-4));
@@ -122,6 +156,20 @@ class RidgeHeadLearnerTest {
                 AdaptationSettings.NONE);
         Evaluation.Report report = Evaluation.evaluate(learner, trained, SINE, 200, 10, 50, 43L, 100);
         assertThat(report.adapted().mean()).isLessThan(0.5 * report.base().mean());
+    }
+
+    /** The query loss may be the absolute error (the solve stays least squares); a logit never. */
+    @Test
+    void shouldMetaTrainWithAnAbsoluteQueryLossAndRefuseTheLogistic() {
+        MetaTrainingPlan plan = MetaTrainingPlan.sinusoidDefault().withIterations(200)
+                .withAdaptation(new AdaptationSettings(0, 1f, 2f, Loss.ABSOLUTE));
+        MetaTrainer.Result r = new MetaTrainer(MetaTrainer.Algorithm.ANIL_RIDGE, Device.cpu())
+                .train(SINE, plan, (d, t, l) -> { });
+        float[] c = r.curve();
+        assertThat(c[c.length - 1] + c[c.length - 2] + c[c.length - 3]).isLessThan(c[0] + c[1] + c[2]);
+        assertThatThrownBy(() -> new MetaTrainer(MetaTrainer.Algorithm.ANIL_RIDGE, Device.cpu()).train(SINE,
+                plan.withAdaptation(new AdaptationSettings(0, 1f, 0f, Loss.LOGISTIC)), (d, t, l) -> { }))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("logistic");
     }
 
     /** Mean over tasks of the query MSE after the direct solve, in double precision. */
@@ -156,11 +204,16 @@ class RidgeHeadLearnerTest {
 
     /** (Phi'Phi + I) W = Phi'y + W0 by Gaussian elimination with partial pivoting. */
     private static double[] directHead(double[] p, MlpArchitecture arch, SampleSet s) {
+        return directHead(p, arch, s, 1);
+    }
+
+    /** (Phi'Phi + lambda I) W = Phi'y + lambda W0. */
+    private static double[] directHead(double[] p, MlpArchitecture arch, SampleSet s, double lambda) {
         int n = arch.fanIn(arch.depth() - 1) + 1;
         double[][] a = new double[n][n + 1];
         for (int i = 0; i < n; i++) {
-            a[i][i] = 1;
-            a[i][n] = p[p.length - n + i];
+            a[i][i] = lambda;
+            a[i][n] = lambda * p[p.length - n + i];
         }
         for (int k = 0; k < s.size(); k++) {
             double[] f = features(p, arch, s.features()[k]);

@@ -111,6 +111,60 @@ class TaskEncoderLearnerTest {
         assertThat(out[0]).containsExactly(out[1]);
     }
 
+    /**
+     * The support prior shrinks the embedding: the sum over {@code n + k} points is {@code n/(n+k)}
+     * of the mean's; the base's loss gives the link of its predictions.
+     */
+    @Test
+    void shouldShrinkTheEmbeddingByTheSupportPrior() {
+        BaseModel shrunk = BaseModel.taskEncoder("te@prior", trained.encoderArchitecture(),
+                trained.encoderParameters(), trained.architecture(), trained.parameters(),
+                new AdaptationSettings(0, 1f, 5f));
+        for (SampleSet s : supports(3, 21, 1, 5, 20)) {
+            float[] mean = learner.adapt(trained, List.of(s)).tasks().get(0).state();
+            float[] prior = learner.adapt(shrunk, List.of(s)).tasks().get(0).state();
+            float factor = s.size() / (s.size() + 5f);
+            for (int j = 0; j < mean.length; j++) {
+                assertThat(prior[j]).as("K=%d, %d", s.size(), j).isCloseTo(mean[j] * factor, within(1e-5f));
+            }
+        }
+        BaseModel logistic = BaseModel.taskEncoder("te@logistic", trained.encoderArchitecture(),
+                trained.encoderParameters(), trained.architecture(), trained.parameters(),
+                new AdaptationSettings(0, 1f, 0f, Loss.LOGISTIC));
+        float[][] q = {{-1f}, {2f}};
+        float[] raw = learner.predict(trained, Arrays.asList((float[]) null), List.<float[][]>of(q))[0];
+        float[] linked = learner.predict(logistic, Arrays.asList((float[]) null), List.<float[][]>of(q))[0];
+        for (int k = 0; k < q.length; k++) {
+            assertThat(linked[k]).isCloseTo(Loss.LOGISTIC.link(raw[k]), within(1e-6f));
+        }
+        assertThatThrownBy(() -> BaseModel.taskEncoder("te@steps", trained.encoderArchitecture(),
+                trained.encoderParameters(), trained.architecture(), trained.parameters(),
+                new AdaptationSettings(3, 0.1f))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("no inner steps");
+    }
+
+    /** Trained with the absolute error, the base fits the query's median rather than its mean. */
+    @Test
+    void shouldMetaTrainWithTheAbsoluteErrorAndAPrior() {
+        MetaTrainingPlan plan = MetaTrainingPlan.sinusoidDefault().withIterations(300).withShots(20)
+                .withAdaptation(new AdaptationSettings(0, 1f, 2f, Loss.ABSOLUTE));
+        TaskEncoderTrainer.Result r = new TaskEncoderTrainer(Device.cpu(), 8).train(SINE, plan, (d, t, l) -> { });
+        BaseModel base = r.base("te@mae");
+        assertThat(base.adaptation().loss()).isEqualTo(Loss.ABSOLUTE);
+        assertThat(base.adaptation().supportPrior()).isEqualTo(2f);
+        float[] c = r.curve();
+        double first = 0;
+        double last = 0;
+        for (int i = 0; i < 20; i++) {
+            first += c[i];
+            last += c[c.length - 1 - i];
+        }
+        assertThat(last).as("mean absolute query error falls").isLessThan(0.8 * first);
+        BaseModel stepsIgnored = new TaskEncoderTrainer(Device.cpu(), 8).train(SINE, plan.withIterations(2)
+                .withAdaptation(new AdaptationSettings(2, 0.1f)), (d, t, l) -> { }).base("te@steps");
+        assertThat(stepsIgnored.adaptation()).isEqualTo(AdaptationSettings.NONE);
+    }
+
     @Test
     void shouldRefuseAStateOfTheWrongLengthAndABaseWithoutEncoder() {
         assertThatThrownBy(() -> learner.predict(trained, List.of(new float[3]), List.<float[][]>of(new float[][] {{1f}})))
@@ -159,7 +213,7 @@ class TaskEncoderLearnerTest {
         try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
             TaskBatch s = TaskBatch.of(m, support, 1);
             TaskBatch q = TaskBatch.of(m, query, 1);
-            g = Autograd.gradient(m, theta, row -> TaskEncoderTrainer.queryLoss(row, split, enc, dec, s, q));
+            g = Autograd.gradient(m, theta, row -> TaskEncoderTrainer.queryLoss(row, split, enc, dec, s, q, Loss.MSE));
         }
         double[] p = PlainMlp.toDouble(theta);
         assertThat((double) g.loss()).isCloseTo(objective(p, split, enc, dec, support, query), within(1e-5));

@@ -1,6 +1,7 @@
 package io.metastream.data.movielens;
 
 import io.metastream.learn.AdaptationSettings;
+import io.metastream.learn.LearnerKind;
 import io.metastream.learn.MetaTrainingPlan;
 import io.metastream.learn.MlpArchitecture;
 import java.nio.file.Path;
@@ -14,7 +15,7 @@ import java.util.Map;
  * feature vector; {@link #fingerprint()} (the data files' hash) ties a stored model to its data.
  */
 public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatures features) {
-    /** Reads {@code dir} and prepares it with MeLU's protocol. */
+    /** Reads {@code dir} and prepares it with the time-ordered protocol. */
     public static ColdStartData read(Path dir) {
         return read(dir, RatingTarget.RATING);
     }
@@ -24,9 +25,15 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
         return read(dir, target, MovieLensFeatures.FeatureSet.ALL);
     }
 
-    /** Reads {@code dir} for {@code target} with {@code featureSet} on. */
+    /** Reads {@code dir} for {@code target} with {@code featureSet} on, split by the time-ordered protocol. */
     public static ColdStartData read(Path dir, RatingTarget target, MovieLensFeatures.FeatureSet featureSet) {
-        return prepare(MovieLens.read(dir), ColdStartSplit.Protocol.melu(), target, featureSet);
+        return read(dir, target, featureSet, ColdStartSplit.Protocol.time());
+    }
+
+    /** Reads {@code dir} for {@code target} with {@code featureSet} on, split by {@code protocol}. */
+    public static ColdStartData read(Path dir, RatingTarget target, MovieLensFeatures.FeatureSet featureSet,
+            ColdStartSplit.Protocol protocol) {
+        return prepare(MovieLens.read(dir), protocol, target, featureSet);
     }
 
     public static ColdStartData prepare(MovieLens data, ColdStartSplit.Protocol protocol) {
@@ -57,7 +64,8 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
     }
 
     /**
-     * The preference model's default meta-training: a 57-32-16-1 ReLU MLP (the dense first layer is
+     * The meta-training of the learners that adapt by inner steps (Reptile, MAML, ANIL, ...) when
+     * {@code train movielens} names one and no more: a 57-32-16-1 ReLU MLP (the dense first layer is
      * MeLU's side-information embedding, the rest its decision layers), Reptile over 25 users a
      * meta-batch, each user's support up to 90 ratings (the protocol's maximum) against 10 query
      * ratings; online, 10 SGD steps of 0.1 with a support prior of 10 pseudo-ratings
@@ -71,10 +79,44 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
         return defaultPlan(RatingTarget.RATING);
     }
 
+    /**
+     * How {@code train movielens} trains a preference model when told nothing: the learner, its
+     * plan, the length of a task encoder's embedding (0 for other learners) and the features the
+     * data is read with. Chosen on MovieLens 100K by measuring the candidates side by side
+     * (docs/RESULTS.md).
+     */
+    public record Recipe(LearnerKind learner, MetaTrainingPlan plan, int embeddingDim,
+            MovieLensFeatures.FeatureSet features) {
+        public Recipe {
+            if ((learner == LearnerKind.TASK_ENCODER) != (embeddingDim > 0)) {
+                throw new IllegalArgumentException("a task encoder, and only one, has an embedding: " + learner.id()
+                        + ", " + embeddingDim);
+            }
+        }
+    }
+
+    /** The default recipe for {@code target} ({@link Recipe}). */
+    public static Recipe defaultRecipe(RatingTarget target) {
+        MetaTrainingPlan plan = new MetaTrainingPlan(MlpArchitecture.parse(MovieLensFeatures.DIM + "-32-16-1"),
+                new AdaptationSettings(0, 1f, 5f, target.loss()), 16000, 25, 90, 10, 0.002f, 42L, 0.1f);
+        return new Recipe(LearnerKind.TASK_ENCODER, plan, 16, MovieLensFeatures.FeatureSet.ITEM_STATISTICS);
+    }
+
     /** {@link #defaultPlan()} with {@code target}'s loss. */
     public static MetaTrainingPlan defaultPlan(RatingTarget target) {
         return new MetaTrainingPlan(MlpArchitecture.parse(MovieLensFeatures.DIM + "-32-16-1"),
                 new AdaptationSettings(10, 0.1f, 10f, target.loss()), 2000, 25, 90, 10, 0.002f, 42L, 1f);
+    }
+
+    /**
+     * The pooled fine-tuning baseline's network and inner loop, for a base that has neither (one
+     * adapted without inner steps): the 57-32-16-1 network pre-trained on all warm users, then 3
+     * SGD steps of 0.05 on a cold user's support with a prior of 10 pseudo-ratings, the inner loop
+     * of the ANIL recipe it was first measured with (docs/RESULTS.md).
+     */
+    public static MetaTrainingPlan fineTuningPlan(RatingTarget target) {
+        return new MetaTrainingPlan(MlpArchitecture.parse(MovieLensFeatures.DIM + "-32-16-1"),
+                new AdaptationSettings(3, 0.05f, 10f, target.loss()), 2000, 25, 90, 10, 0.002f, 42L, 1f);
     }
 
     /** What a stored model records about its data, so a reader can tell it is the same. */
@@ -85,6 +127,7 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
         p.put("target", target().id());
         p.put("feature_set", features.featureSet().id());
         p.put("protocol", split.protocol().describe());
+        p.put("protocol_id", split.protocol().id());
         p.put("meta_train_users", split.train().size());
         p.put("meta_test_users", split.test().size());
         p.put("features", MovieLensFeatures.DIM + " dense features (genres, year, item mean, count and rating "

@@ -122,10 +122,9 @@ public final class ColdStartEvaluation {
 
     /** The protocol's cases: each meta-test user's support and query. */
     public static List<Case> cases(ColdStartSplit split) {
-        int q = split.protocol().queryItems();
         List<Case> cases = new ArrayList<>();
         for (ColdStartSplit.UserHistory h : split.test()) {
-            cases.add(new Case(h.user(), h.support(q), h.query(q)));
+            cases.add(new Case(h.user(), h.support(), h.query()));
         }
         return cases;
     }
@@ -160,6 +159,25 @@ public final class ColdStartEvaluation {
         out.put(Method.POOLED_FINE_TUNED, model(cases, features, models.learner(), models.pooled(), true));
         out.put(Method.META_ADAPTED, model(cases, features, models.learner(), models.meta(), true));
         return out;
+    }
+
+    /**
+     * Every method's rating predictions rounded to whole stars, in place: what a mean-based method
+     * gains when MAE scores it (the median of ratings on a 1..5 scale is a whole star).
+     *
+     * @throws IllegalArgumentException for the binary target, whose predictions are probabilities
+     */
+    public static void roundToStars(Map<Method, float[][]> predictions, RatingTarget target) {
+        if (target != RatingTarget.RATING) {
+            throw new IllegalArgumentException("only ratings round to stars, not " + target.id() + " predictions");
+        }
+        for (float[][] p : predictions.values()) {
+            for (float[] row : p) {
+                for (int k = 0; k < row.length; k++) {
+                    row[k] = Math.round(row[k]);
+                }
+            }
+        }
     }
 
     /** The item's mean rating, or its positive rate for the binary target. */

@@ -65,9 +65,29 @@ public final class MovieLens {
     public record Item(int id, String title, int year, boolean[] genres) {
     }
 
-    /** Which layout a folder was read from. */
+    /** Time order, ties broken by user and item, so every reader of the same files sees one order. */
+    public static final Comparator<Rating> TIME_ORDER = Comparator.comparingLong(Rating::timestamp)
+            .thenComparingInt(Rating::user).thenComparingInt(Rating::item);
+
+    /**
+     * Which layout a folder was read from. {@link #ML_1M_STATES}: MovieLens 1M put together from the
+     * published state files of MeLU and MetaHIN ({@link MeluStates}), without timestamps.
+     */
     public enum Format {
-        ML_100K, ML_1M
+        ML_100K, ML_1M, ML_1M_STATES
+    }
+
+    /**
+     * MeLU's split of MovieLens 1M as its authors published it (github.com/hoyeoplee/MeLU,
+     * {@code movielens/ml-1m/*_state*.json}): the ratings of the existing users on existing items
+     * ({@code warm_state}), on which MeLU is meta-trained, and those of the new users on existing
+     * items ({@code user_cold_state}), its "user cold-start" test; each user's ratings in file order.
+     */
+    public record States(Map<Integer, List<Rating>> warm, Map<Integer, List<Rating>> userCold) {
+        public States {
+            warm = Collections.unmodifiableMap(new LinkedHashMap<>(warm));
+            userCold = Collections.unmodifiableMap(new LinkedHashMap<>(userCold));
+        }
     }
 
     private final Format format;
@@ -75,16 +95,22 @@ public final class MovieLens {
     private final Map<Integer, Item> items;
     private final List<Rating> ratings;
     private final String fingerprint;
+    private final States states;
 
     public MovieLens(Format format, Map<Integer, User> users, Map<Integer, Item> items, List<Rating> ratings,
             String fingerprint) {
+        this(format, users, items, ratings, fingerprint, null);
+    }
+
+    /** @param states MeLU's state split, or {@code null} for a data set without one */
+    public MovieLens(Format format, Map<Integer, User> users, Map<Integer, Item> items, List<Rating> ratings,
+            String fingerprint, States states) {
+        this.states = states;
         this.format = format;
         this.users = Collections.unmodifiableMap(new LinkedHashMap<>(users));
         this.items = Collections.unmodifiableMap(new LinkedHashMap<>(items));
         List<Rating> sorted = new ArrayList<>(ratings);
-        // Time order, ties broken by user and item, so every reader of the same files sees one order.
-        sorted.sort(Comparator.comparingLong(Rating::timestamp).thenComparingInt(Rating::user)
-                .thenComparingInt(Rating::item));
+        sorted.sort(TIME_ORDER);
         this.ratings = Collections.unmodifiableList(sorted);
         this.fingerprint = fingerprint;
     }
@@ -102,9 +128,14 @@ public final class MovieLens {
         if (Files.isRegularFile(dir.resolve("ratings.dat"))) {
             return read1m(dir);
         }
+        if (Files.isRegularFile(dir.resolve(MeluStates.MELU_USER_COLD))) {
+            Map<Integer, User> users = users1m(dir);
+            Map<Integer, Item> items = items1m(dir);
+            return MeluStates.read(dir, users, items);
+        }
         throw new IllegalArgumentException(dir + " holds neither MovieLens 100K (u.data, u.item, u.user) nor "
-                + "MovieLens 1M (ratings.dat, movies.dat, users.dat); download one from "
-                + "https://grouplens.org/datasets/movielens/ and unzip it");
+                + "MovieLens 1M (ratings.dat, movies.dat, users.dat) nor the state files of MeLU and MetaHIN "
+                + "(MeluStates); download one from https://grouplens.org/datasets/movielens/ and unzip it");
     }
 
     private static MovieLens read100k(Path dir) {
@@ -142,6 +173,18 @@ public final class MovieLens {
     }
 
     private static MovieLens read1m(Path dir) {
+        Map<Integer, User> users = users1m(dir);
+        Map<Integer, Item> items = items1m(dir);
+        List<Rating> ratings = new ArrayList<>();
+        for (Line l : lines(dir.resolve("ratings.dat"))) {
+            ratings.add(rating(l, l.split("::", 4), users, items));
+        }
+        return new MovieLens(Format.ML_1M, users, items, ratings,
+                fingerprint(dir, "ratings.dat", "movies.dat", "users.dat"));
+    }
+
+    /** MovieLens 1M's {@code users.dat}. */
+    static Map<Integer, User> users1m(Path dir) {
         Map<Integer, User> users = new LinkedHashMap<>();
         for (Line l : lines(dir.resolve("users.dat"))) {
             String[] f = l.split("::", 5);
@@ -152,6 +195,11 @@ public final class MovieLens {
             users.put(l.integer(f[0]), new User(l.integer(f[0]), ageGroup(l.integer(f[2])), gender(l, f[1]),
                     occupation));
         }
+        return users;
+    }
+
+    /** MovieLens 1M's {@code movies.dat}. */
+    static Map<Integer, Item> items1m(Path dir) {
         Map<Integer, Item> items = new LinkedHashMap<>();
         for (Line l : lines(dir.resolve("movies.dat"))) {
             String[] f = l.split("::", 3);
@@ -165,12 +213,7 @@ public final class MovieLens {
             }
             items.put(l.integer(f[0]), new Item(l.integer(f[0]), f[1], yearInTitle(f[1]), genres));
         }
-        List<Rating> ratings = new ArrayList<>();
-        for (Line l : lines(dir.resolve("ratings.dat"))) {
-            ratings.add(rating(l, l.split("::", 4), users, items));
-        }
-        return new MovieLens(Format.ML_1M, users, items, ratings,
-                fingerprint(dir, "ratings.dat", "movies.dat", "users.dat"));
+        return items;
     }
 
     private static Rating rating(Line l, String[] f, Map<Integer, User> users, Map<Integer, Item> items) {
@@ -213,7 +256,7 @@ public final class MovieLens {
         return m.find() ? Integer.parseInt(m.group(1)) : 0;
     }
 
-    private static String fingerprint(Path dir, String... files) {
+    static String fingerprint(Path dir, String... files) {
         try {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             for (String f : files) {
@@ -281,9 +324,19 @@ public final class MovieLens {
         return ratings;
     }
 
-    /** The first 16 hex digits of the SHA-256 of the three files, for provenance. */
+    /** The first 16 hex digits of the SHA-256 of the data files, for provenance. */
     public String fingerprint() {
         return fingerprint;
+    }
+
+    /** MeLU's state split, where the data came with one ({@link Format#ML_1M_STATES}). */
+    public java.util.Optional<States> states() {
+        return java.util.Optional.ofNullable(states);
+    }
+
+    /** Whether the ratings carry times (the state files have none, so no time-ordered split exists). */
+    public boolean hasTimestamps() {
+        return format != Format.ML_1M_STATES;
     }
 
     /** Each user's ratings in time order. */

@@ -18,28 +18,52 @@ import java.util.Random;
  * 100K that taught the base a user whose early and late ratings look alike, which they do not (a
  * new user's first ratings are of other films, rated otherwise, than the ones that follow), and
  * adaptation made the cold users' predictions worse with every rating (docs/RESULTS.md).
+ *
+ * <p>Under the random protocols ({@link ColdStartSplit.Kind#MELU}, {@link ColdStartSplit.Kind#MELU_STATES}) the cold users' query items are random ratings, so
+ * the episodes are drawn the same way: the query {@code querySize} random ratings of the user,
+ * the support {@code k} random ones of the rest, in time order.
  */
 public final class MovieLensTasks implements TaskFamily {
     private final List<ColdStartSplit.UserHistory> users;
     private final MovieLensFeatures features;
+    private final List<List<MovieLens.Rating>> ratings;
+    private final boolean random;
     private final String id;
 
     public MovieLensTasks(ColdStartSplit split, MovieLensFeatures features, String dataId) {
         this.users = split.train();
         this.features = features;
-        this.id = "movielens(" + dataId + ", " + users.size() + " meta-train users, time-ordered episodes)";
+        this.random = split.protocol().kind() != ColdStartSplit.Kind.TIME;
+        this.ratings = new ArrayList<>(users.size());
+        for (ColdStartSplit.UserHistory u : users) {
+            ratings.add(u.ratings());
+        }
+        this.id = "movielens(" + dataId + ", " + users.size() + " meta-train users, "
+                + (random ? "random" : "time-ordered") + " episodes)";
     }
 
+    /** {@code supportSize} 0 draws a user with no support: the cold start itself. */
     @Override
     public Episode sample(Random random, int supportSize, int querySize) {
-        ColdStartSplit.UserHistory user = users.get(random.nextInt(users.size()));
-        List<MovieLens.Rating> ratings = user.ratings();
+        List<MovieLens.Rating> all = ratings.get(random.nextInt(ratings.size()));
         // Log-uniform: a user's first few ratings are as common in the stream as all the rest.
-        int max = Math.max(1, Math.min(supportSize, ratings.size() - 1));
+        int max = Math.max(1, Math.min(supportSize, all.size() - 1));
         int k = Math.max(1, Math.min(max, (int) Math.floor(Math.exp(random.nextDouble() * Math.log(max + 1)))));
-        List<MovieLens.Rating> later = new ArrayList<>(ratings.subList(k, ratings.size()));
+        if (supportSize == 0) {
+            k = 0; // a cold user: what a task encoder is trained on too
+        }
+        if (this.random) {
+            List<MovieLens.Rating> shuffled = new ArrayList<>(all);
+            Collections.shuffle(shuffled, random);
+            int q = Math.min(querySize, all.size() - 1);
+            int s = Math.min(k, all.size() - q);
+            List<MovieLens.Rating> support = new ArrayList<>(shuffled.subList(q, q + s));
+            support.sort(MovieLens.TIME_ORDER);
+            return new Episode(features.trainingSupport(support), features.trainingSupport(shuffled.subList(0, q)));
+        }
+        List<MovieLens.Rating> later = new ArrayList<>(all.subList(k, all.size()));
         Collections.shuffle(later, random);
-        return new Episode(features.trainingSupport(ratings.subList(0, k)),
+        return new Episode(features.trainingSupport(all.subList(0, k)),
                 features.trainingSupport(later.subList(0, Math.min(querySize, later.size()))));
     }
 

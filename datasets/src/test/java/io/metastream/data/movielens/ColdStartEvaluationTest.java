@@ -41,6 +41,19 @@ class ColdStartEvaluationTest {
     }
 
     @Test
+    void roundingToStarsRoundsEveryMethodAndRefusesProbabilities() {
+        Map<ColdStartEvaluation.Method, float[][]> p = new java.util.EnumMap<>(ColdStartEvaluation.Method.class);
+        p.put(ColdStartEvaluation.Method.ITEM_MEAN, new float[][] {{3.49f, 3.5f}, {1.2f}});
+        p.put(ColdStartEvaluation.Method.META_ADAPTED, new float[][] {{4.7f, 2.51f}, {4.49f}});
+        ColdStartEvaluation.roundToStars(p, RatingTarget.RATING);
+        assertTrue(java.util.Arrays.equals(new float[] {3f, 4f}, p.get(ColdStartEvaluation.Method.ITEM_MEAN)[0]));
+        assertTrue(java.util.Arrays.equals(new float[] {5f, 3f}, p.get(ColdStartEvaluation.Method.META_ADAPTED)[0]));
+        assertEquals(4f, p.get(ColdStartEvaluation.Method.META_ADAPTED)[1][0]);
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> ColdStartEvaluation.roundToStars(p, RatingTarget.BINARY));
+    }
+
+    @Test
     void aucCountsOrderedPairsAndTiesAsHalves() {
         float[] truth = {1, 0, 1, 0};
         assertEquals(1.0, ColdStartEvaluation.auc(new float[] {0.9f, 0.1f, 0.8f, 0.2f}, truth), 1e-12);
@@ -62,7 +75,7 @@ class ColdStartEvaluationTest {
         ColdStartSplit.UserHistory user = d.split().test().get(0);
         int item = user.ratings().get(user.ratings().size() - 1).item();
         double cold = mf.predict(mf.fitUser(List.of(), RatingTarget.RATING), item);
-        List<MovieLens.Rating> fives = user.support(10).stream()
+        List<MovieLens.Rating> fives = user.support().stream()
                 .map(r -> new MovieLens.Rating(r.user(), r.item(), 5f, r.timestamp())).toList();
         double fan = mf.predict(mf.fitUser(fives, RatingTarget.RATING), item);
         assertTrue(fan > cold + 0.1, "cold " + cold + ", after a support of fives " + fan);

@@ -101,7 +101,7 @@ class MovieLensTest {
     void splitKeepsEligibleUsersAndHoldsOutTheLatestArrivals() {
         SyntheticMovieLens.write(dir, new SyntheticMovieLens.Spec(100, 200, 5, 120, 5));
         MovieLens m = MovieLens.read(dir);
-        ColdStartSplit split = ColdStartSplit.of(m, ColdStartSplit.Protocol.melu());
+        ColdStartSplit split = ColdStartSplit.of(m, ColdStartSplit.Protocol.time());
         long eligible = m.ratingsByUser().values().stream().filter(r -> r.size() >= 13 && r.size() <= 100).count();
         assertEquals(eligible, split.train().size() + split.test().size());
         assertEquals(Math.round(eligible * 0.2), split.test().size());
@@ -109,17 +109,166 @@ class MovieLensTest {
                 .orElseThrow();
         for (ColdStartSplit.UserHistory h : split.test()) {
             assertTrue(h.ratings().get(0).timestamp() >= lastTrainArrival, "test users arrive last");
-            List<MovieLens.Rating> q = h.query(10);
+            List<MovieLens.Rating> q = h.query();
             assertEquals(10, q.size());
-            assertTrue(h.support(10).stream().allMatch(s -> s.timestamp() <= q.get(0).timestamp()),
+            assertTrue(h.support().stream().allMatch(s -> s.timestamp() <= q.get(0).timestamp()),
                     "support is what the user rated before the query items");
         }
+    }
+
+    /**
+     * MeLU's random protocol: the same eligible users split 80/20 at random by the seed, each cold
+     * user's query 10 of their ratings at random (not their latest), the rest their support; the
+     * same seed draws the same split, another seed another.
+     */
+    @Test
+    void meluSplitDrawsUsersAndQueryItemsAtRandomBySeed() {
+        SyntheticMovieLens.write(dir, new SyntheticMovieLens.Spec(150, 200, 5, 120, 5));
+        MovieLens m = MovieLens.read(dir);
+        ColdStartSplit time = ColdStartSplit.of(m, ColdStartSplit.Protocol.time());
+        ColdStartSplit melu = ColdStartSplit.of(m, ColdStartSplit.Protocol.melu(7));
+        assertEquals(time.train().size(), melu.train().size());
+        assertEquals(time.test().size(), melu.test().size());
+        assertEquals(users(melu), users(ColdStartSplit.of(m, ColdStartSplit.Protocol.melu(7))), "seeded");
+        assertNotEquals(users(melu), users(ColdStartSplit.of(m, ColdStartSplit.Protocol.melu(8))));
+        assertNotEquals(users(melu), users(time), "not the latest arrivals");
+        java.util.Set<Integer> trainUsers = new java.util.HashSet<>();
+        melu.train().forEach(h -> trainUsers.add(h.user()));
+        int queryNotLatest = 0;
+        Map<Integer, List<MovieLens.Rating>> byUser = m.ratingsByUser();
+        for (ColdStartSplit.UserHistory h : melu.test()) {
+            assertFalse(trainUsers.contains(h.user()), "a cold user is never a meta-train user");
+            assertEquals(10, h.query().size());
+            List<MovieLens.Rating> all = byUser.get(h.user());
+            assertEquals(all, h.ratings(), "support and query together are the user's ratings, in time order");
+            assertEquals(all.size() - 10, h.support().size());
+            if (!h.query().equals(all.subList(all.size() - 10, all.size()))) {
+                queryNotLatest++;
+            }
+            assertEquals(h.support().stream().sorted(MovieLens.TIME_ORDER).toList(), h.support());
+        }
+        assertTrue(queryNotLatest > melu.test().size() / 2, "query items are drawn, not the latest");
+        assertEquals("melu:7", melu.protocol().id());
+        assertEquals("time", time.protocol().id());
+        assertEquals(ColdStartSplit.Kind.MELU, ColdStartSplit.Kind.fromId("MeLU"));
+        assertThrows(IllegalArgumentException.class, () -> ColdStartSplit.Kind.fromId("random"));
+    }
+
+    /** Training episodes follow the protocol: random ones under melu, support and query disjoint. */
+    @Test
+    void meluEpisodesDrawTheQueryAtRandomFromTheUsersRatings() {
+        SyntheticMovieLens.write(dir, new SyntheticMovieLens.Spec(60, 50, 13, 40, 6));
+        ColdStartData d = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.melu(3));
+        MovieLensTasks tasks = d.tasks();
+        assertTrue(tasks.id().contains("random episodes"), tasks.id());
+        java.util.Random random = new java.util.Random(1);
+        for (int e = 0; e < 50; e++) {
+            io.metastream.learn.TaskFamily.Episode episode = tasks.sample(random, 90, 10);
+            assertEquals(10, episode.query().size());
+            assertTrue(episode.support().size() >= 1);
+        }
+        assertTrue(ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.time()).tasks().id()
+                .contains("time-ordered episodes"));
+        assertEquals("melu:3", d.provenance().get("protocol_id"));
+    }
+
+    /**
+     * MovieLens 1M from the authors' state files (a made-up fixture in their layout; no MovieLens
+     * data is committed): the ratings are MetaHIN's states together, MeLU's warm state is what its
+     * cold states leave (checked against warm_state_y.json), and melu-states trains on its warm users
+     * and tests on its user-cold ones, with their ratings in that state only.
+     */
+    @Test
+    void readsMelusStateFilesAndSplitsByThem() throws IOException {
+        write("users.dat", "1::F::1::10::48067\n2::M::56::16::70072\n3::M::25::15::55117\n");
+        write("movies.dat", "1::Toy Story (1995)::Animation|Children's|Comedy\n2::Heat (1995)::Action|Crime\n"
+                + "3::Casino (1995)::Drama\n4::Nixon (1995)::Drama\n");
+        // User 1 and 3 are warm; user 2 is a new user (user_cold_state) with one new item (item 4).
+        String u1 = items(1, 14);
+        write("meta_training.json", "{\"1\": " + u1 + ", \"3\": [1, 2]}");
+        write("meta_training_y.json", "{\"1\": " + stars(14, 4) + ", \"3\": [5, 1]}");
+        write("warm_up.json", "{}");
+        write("warm_up_y.json", "{}");
+        write("user_cold_testing.json", "{\"2\": " + items(2, 13) + "}");
+        write("user_cold_testing_y.json", "{\"2\": " + stars(13, 3) + "}");
+        write("item_cold_testing.json", "{\"3\": [4]}");
+        write("item_cold_testing_y.json", "{\"3\": [2]}");
+        write("user_and_item_cold_testing.json", "{}");
+        write("user_and_item_cold_testing_y.json", "{}");
+        write("user_cold_state.json", "{\"2\": " + items(2, 13).replace("[", "[\"").replace(", ", "\", \"")
+                .replace("]", "\"]") + "}");
+        write("user_cold_state_y.json", "{\"2\": " + stars(13, 3) + "}");
+        write("item_cold_state.json", "{\"3\": [4]}");
+        write("item_cold_state_y.json", "{\"3\": [2]}");
+        write("user_and_item_cold_state.json", "{}");
+        write("user_and_item_cold_state_y.json", "{}");
+        write("warm_state_y.json", "{\"1\": " + stars(14, 4) + ", \"3\": [1, 5]}");
+        MovieLens m = MovieLens.read(dir);
+        assertEquals(MovieLens.Format.ML_1M_STATES, m.format());
+        assertFalse(m.hasTimestamps());
+        assertEquals(14 + 2 + 13 + 1, m.ratings().size());
+        MovieLens.States states = m.states().orElseThrow();
+        assertEquals(List.of(1, 3), states.warm().keySet().stream().sorted().toList());
+        assertEquals(2, states.warm().get(3).size(), "item 4 is a new item: not warm");
+        assertEquals(13, states.userCold().get(2).size());
+
+        ColdStartSplit split = ColdStartSplit.of(m, ColdStartSplit.Protocol.meluStates(5));
+        assertEquals(List.of(1), split.train().stream().map(ColdStartSplit.UserHistory::user).toList(),
+                "user 3 has fewer than 13 warm ratings");
+        assertEquals(List.of(2), users(split));
+        assertEquals(10, split.test().get(0).query().size());
+        assertEquals(3, split.test().get(0).support().size());
+        assertEquals("melu-states:5", split.protocol().id());
+        IllegalArgumentException time = assertThrows(IllegalArgumentException.class,
+                () -> ColdStartSplit.of(m, ColdStartSplit.Protocol.time()));
+        assertTrue(time.getMessage().contains("no timestamps"), time.getMessage());
+
+        // A warm_state_y.json that is not what MeLU's cold states leave is refused, naming the user.
+        write("warm_state_y.json", "{\"1\": " + stars(14, 4) + ", \"3\": [1, 4]}");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> MovieLens.read(dir));
+        assertTrue(e.getMessage().contains("user 3"), e.getMessage());
+        // So is a MeLU cold rating that MetaHIN's states do not have.
+        write("warm_state_y.json", "{\"1\": " + stars(14, 4) + ", \"3\": [1, 5]}");
+        write("item_cold_state_y.json", "{\"3\": [5]}");
+        e = assertThrows(IllegalArgumentException.class, () -> MovieLens.read(dir));
+        assertTrue(e.getMessage().contains("item_cold_state.json") && e.getMessage().contains("item 4"),
+                e.getMessage());
+    }
+
+    @Test
+    void theStatesProtocolNeedsStateFiles() {
+        SyntheticMovieLens.write(dir, new SyntheticMovieLens.Spec(60, 50, 13, 40, 6));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ColdStartSplit.of(MovieLens.read(dir), ColdStartSplit.Protocol.meluStates(1)));
+        assertTrue(e.getMessage().contains("state files"), e.getMessage());
+    }
+
+    /** {@code n} item ids cycling over 1..3, as a JSON list: a fixture user's rated items. */
+    private static String items(int seed, int n) {
+        StringBuilder b = new StringBuilder("[");
+        for (int k = 0; k < n; k++) {
+            b.append(k == 0 ? "" : ", ").append(1 + (k + seed) % 3);
+        }
+        return b.append("]").toString();
+    }
+
+    /** {@code n} ratings of {@code stars}, as a JSON list. */
+    private static String stars(int n, int stars) {
+        StringBuilder b = new StringBuilder("[");
+        for (int k = 0; k < n; k++) {
+            b.append(k == 0 ? "" : ", ").append(stars);
+        }
+        return b.append("]").toString();
+    }
+
+    private static List<Integer> users(ColdStartSplit split) {
+        return split.test().stream().map(ColdStartSplit.UserHistory::user).sorted().toList();
     }
 
     @Test
     void featuresComeFromMetaTrainUsersAndLeaveATrainingRatingOut() {
         SyntheticMovieLens.write(dir, new SyntheticMovieLens.Spec(60, 50, 13, 40, 6));
-        ColdStartData d = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.melu());
+        ColdStartData d = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.time());
         List<MovieLens.Rating> train = d.split().trainRatings();
         MovieLens.Rating r = train.get(0);
         float[] serving = d.features().encode(r.user(), r.item());
@@ -146,7 +295,7 @@ class MovieLensTest {
         assertEquals((d.features().itemMedian(r.item()) - 3) / 2f, serving[56], 0f);
         assertArrayEquals(serving, d.features().encode(r.user(), r.item()));
         // The item-statistics set keeps the layout and turns the rest off.
-        ColdStartData items = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.melu(),
+        ColdStartData items = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.time(),
                 RatingTarget.RATING, MovieLensFeatures.FeatureSet.ITEM_STATISTICS);
         float[] only = items.features().encode(r.user(), r.item());
         assertEquals(0f, sum(only, 0, 20) + sum(only, 22, 51), "genres, year and the user are off");
@@ -158,7 +307,7 @@ class MovieLensTest {
     @Test
     void binaryTargetsArePositivesFromFourStars() {
         SyntheticMovieLens.write(dir, new SyntheticMovieLens.Spec(60, 50, 13, 40, 6));
-        ColdStartData d = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.melu(),
+        ColdStartData d = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.time(),
                 RatingTarget.BINARY);
         List<MovieLens.Rating> ratings = d.split().test().get(0).ratings();
         float[] y = d.features().support(ratings).targets();

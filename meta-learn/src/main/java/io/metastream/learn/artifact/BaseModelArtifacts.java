@@ -96,6 +96,19 @@ public final class BaseModelArtifacts {
             throw new ModelStoreException(m.ref() + ": manifest input shape " + m.inputShape()
                     + " disagrees with the parameter file's " + contents.architecture());
         }
+        if (kind == LearnerKind.ANIL_RIDGE) {
+            // The lambda a ridge head was trained with is its prior; artifacts before it wrote the fixed one.
+            AdaptationSettings settings;
+            try {
+                float lambda = ((Number) m.adaptation().getOrDefault("ridge_lambda", RidgeHeadLearner.LAMBDA))
+                        .floatValue();
+                settings = lambda == RidgeHeadLearner.LAMBDA ? AdaptationSettings.NONE
+                        : new AdaptationSettings(0, 1f, lambda);
+            } catch (RuntimeException e) {
+                throw new ModelStoreException(m.ref() + ": manifest ridge_lambda is not a lambda: " + m.adaptation(), e);
+            }
+            return base(m, contents, settings, stepSizes);
+        }
         if (kind != null && kind.stepFree()) {
             return base(m, contents, AdaptationSettings.NONE, stepSizes);
         }
@@ -137,9 +150,15 @@ public final class BaseModelArtifacts {
         ParameterFile.Contents encoder = readParameters(artifact, ENCODER_FILE);
         BaseModel base;
         try {
+            // support_prior and loss came with the recommender; earlier task encoders pool by the mean
+            // and predict with squared error.
+            Map<String, Object> a = m.adaptation();
+            AdaptationSettings settings = new AdaptationSettings(0, 1f,
+                    ((Number) a.getOrDefault("support_prior", 0)).floatValue(),
+                    Loss.fromId(String.valueOf(a.getOrDefault("loss", Loss.MSE.id()))));
             base = BaseModel.taskEncoder(m.ref(), encoder.architecture(), encoder.parameters(),
-                    decoder.architecture(), decoder.parameters());
-        } catch (IllegalArgumentException e) {
+                    decoder.architecture(), decoder.parameters(), settings);
+        } catch (IllegalArgumentException | ClassCastException e) {
             throw new ModelStoreException(m.ref() + ": " + e.getMessage(), e);
         }
         if (!List.of(base.inputDim()).equals(m.inputShape())) {
@@ -196,9 +215,21 @@ public final class BaseModelArtifacts {
         AdaptationSettings a = base.adaptation();
         // An application's own learner id is written like a gradient learner's.
         return switch (base.kind().orElse(LearnerKind.REPTILE)) {
-            case TASK_ENCODER -> Map.of("inner_steps", 0,
-                    "rule", "task embedding: mean of the encoder over the support points, one forward pass");
-            case ANIL_RIDGE -> Map.of("inner_steps", 0, "ridge_lambda", (double) RidgeHeadLearner.LAMBDA,
+            case TASK_ENCODER -> {
+                Map<String, Object> m = new LinkedHashMap<>(Map.of("inner_steps", 0,
+                        "rule", "task embedding: mean of the encoder over the support points, one forward pass"));
+                // Written only when set, so earlier task-encoder artifacts stay byte-identical.
+                if (a.supportPrior() != 0) {
+                    m.put("support_prior", (double) a.supportPrior());
+                }
+                if (a.loss() != Loss.MSE) {
+                    m.put("loss", a.loss().id());
+                    m.put("link", a.loss() == Loss.LOGISTIC ? "sigmoid (predictions are probabilities)"
+                            : "identity");
+                }
+                yield m;
+            }
+            case ANIL_RIDGE -> Map.of("inner_steps", 0, "ridge_lambda", (double) RidgeHeadLearner.lambda(a),
                     "rule", "closed-form ridge regression of the last layer, shrunk towards the base's");
             default -> {
                 Map<String, Object> m = new LinkedHashMap<>(Map.of("inner_steps", a.steps(), "step_size",

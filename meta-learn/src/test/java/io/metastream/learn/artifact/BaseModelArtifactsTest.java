@@ -134,6 +134,39 @@ class BaseModelArtifactsTest {
         }
     }
 
+    /**
+     * A task encoder's support prior and loss, and a ridge head's lambda, survive the store; bases
+     * without them keep the manifests they had.
+     */
+    @Test
+    void shouldRoundTripATaskEncodersPriorAndLossAndARidgeLambda(@TempDir Path dir) {
+        LocalDirectoryModelStore store = new LocalDirectoryModelStore(dir);
+        MlpArchitecture encoder = MlpArchitecture.parse("2-8-4");
+        MlpArchitecture decoder = MlpArchitecture.parse("5-8-1");
+        AdaptationSettings te = new AdaptationSettings(0, 1f, 5f, Loss.ABSOLUTE);
+        BaseModel encoderBase = BaseModel.taskEncoder("te@0", encoder, random(encoder, 5), decoder,
+                random(decoder, 6), te);
+        ModelManifest m = BaseModelArtifacts.publish(store, "te", encoderBase, Map.of());
+        assertThat(m.adaptation()).containsEntry("support_prior", 5.0).containsEntry("loss", "mae");
+        assertThat(BaseModelArtifacts.load(store, "te", m.version()).adaptation()).isEqualTo(te);
+
+        BaseModel ridge = new BaseModel("r@0", LearnerKind.ANIL_RIDGE.id(), ARCH, randomVector(7, 0.5f),
+                new AdaptationSettings(0, 1f, 5f));
+        ModelManifest r = BaseModelArtifacts.publish(store, "ridge", ridge, Map.of());
+        assertThat(r.adaptation()).containsEntry("ridge_lambda", 5.0);
+        assertThat(BaseModelArtifacts.load(store, "ridge", r.version()).adaptation().supportPrior()).isEqualTo(5f);
+
+        BaseModel plainTe = BaseModel.taskEncoder("te@1", encoder, random(encoder, 5), decoder, random(decoder, 6));
+        ModelManifest plain = BaseModelArtifacts.publish(store, "te-plain", plainTe, Map.of());
+        assertThat(plain.adaptation()).doesNotContainKeys("support_prior", "loss");
+        ModelManifest plainRidge = BaseModelArtifacts.publish(store, "ridge-plain",
+                new BaseModel("r@1", LearnerKind.ANIL_RIDGE.id(), ARCH, randomVector(7, 0.5f), AdaptationSettings.NONE),
+                Map.of());
+        assertThat(plainRidge.adaptation()).containsEntry("ridge_lambda", 1.0);
+        assertThat(BaseModelArtifacts.load(store, "ridge-plain", plainRidge.version()).adaptation())
+                .isEqualTo(AdaptationSettings.NONE);
+    }
+
     @Test
     void shouldRefuseATaskEncoderArtifactWithoutItsEncoder(@TempDir Path dir) {
         LocalDirectoryModelStore store = new LocalDirectoryModelStore(dir);

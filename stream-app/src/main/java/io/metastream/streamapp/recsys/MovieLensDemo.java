@@ -1,12 +1,12 @@
 package io.metastream.streamapp.recsys;
 
 import io.metastream.data.movielens.ColdStartData;
+import io.metastream.data.movielens.RatingTarget;
 import io.metastream.data.movielens.SyntheticMovieLens;
 import io.metastream.embedded.EmbeddedPipeline;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.DjlRuntime;
-import io.metastream.learn.MetaTrainer;
 import io.metastream.server.MetastreamApp;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
@@ -32,6 +32,8 @@ import java.util.Optional;
 public final class MovieLensDemo {
     /** Records a second by default: each carries a 51-feature rating whose adaptation costs about 1 ms. */
     public static final int DEFAULT_RATE = 400;
+    /** What the demo trains when the store has no model for the data: {@code train movielens}'s default. */
+    public static final ColdStartData.Recipe RECIPE = ColdStartData.defaultRecipe(RatingTarget.RATING);
 
     private final Path source;
     private final DemoOptions options;
@@ -58,7 +60,7 @@ public final class MovieLensDemo {
     }
 
     private ReplayReport replay(EmbeddedPipeline pipeline) {
-        ColdStartData data = ColdStartData.read(dataFolder());
+        ColdStartData data = ColdStartData.read(dataFolder(), RatingTarget.RATING, RECIPE.features());
         out.printf(Locale.ROOT, "metastream demo, movielens scenario: %s %s, %d warm users to meta-train on, "
                 + "%d cold users to replay%n", data.data().format(), data.fingerprint(), data.split().train().size(),
                 data.split().test().size());
@@ -105,11 +107,12 @@ public final class MovieLensDemo {
         if (trained.isPresent()) {
             return ColdStartModels.load(store, ColdStartModels.MODEL_NAME, trained.get().version(), data);
         }
-        out.println("no preference model for this data in " + store.root() + " yet: meta-training one (Reptile)");
+        out.println("no preference model for this data in " + store.root() + " yet: meta-training one ("
+                + RECIPE.learner().id() + ", the default recipe of train movielens)");
         ConsoleProgress bar = new ConsoleProgress(out, "meta-training");
-        ModelManifest m = ColdStartModels.train(store, ColdStartModels.MODEL_NAME, MetaTrainer.Algorithm.REPTILE, data,
-                ColdStartData.defaultPlan().withIterations(options.trainIterations()), (done, total, loss) -> bar.update(done,
-                        total,
+        ModelManifest m = ColdStartModels.train(store, ColdStartModels.MODEL_NAME, RECIPE.learner(),
+                RECIPE.embeddingDim(), data, RECIPE.plan().withIterations(options.trainIterations()),
+                (done, total, loss) -> bar.update(done, total,
                         String.format(Locale.ROOT, "query loss %.3f", loss))).manifest();
         out.println("published " + m.ref() + "; held-out metrics " + m.provenance().get("metrics"));
         return ColdStartModels.load(store, ColdStartModels.MODEL_NAME, m.version(), data);

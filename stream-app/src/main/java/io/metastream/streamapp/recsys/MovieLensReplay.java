@@ -81,16 +81,15 @@ public final class MovieLensReplay {
         if (options.maxUsers() > 0 && users.size() > options.maxUsers()) {
             users = users.subList(0, options.maxUsers());
         }
-        int q = data.split().protocol().queryItems();
         List<Event> timeline = new ArrayList<>();
         for (ColdStartSplit.UserHistory h : users) {
-            List<MovieLens.Rating> support = h.support(q);
+            List<MovieLens.Rating> support = h.support();
             for (int j = 0; j < support.size(); j++) {
                 MovieLens.Rating r = support.get(j);
                 timeline.add(new Event(Kind.PREQUENTIAL_QUERY, r, j, options.taskPrefix() + "u" + r.user() + "-p" + j));
                 timeline.add(new Event(Kind.SAMPLE, r, j, options.taskPrefix() + "u" + r.user() + "-i" + r.item()));
             }
-            for (MovieLens.Rating r : h.query(q)) {
+            for (MovieLens.Rating r : h.query()) {
                 timeline.add(new Event(Kind.HELD_OUT_QUERY, r, support.size(),
                         options.taskPrefix() + "u" + r.user() + "-h" + r.item()));
             }

@@ -52,10 +52,9 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
 
     public static ReplayReport of(ColdStartData data, MovieLensReplay.Outcome o, ColdStartEvaluation.Models models) {
         RatingTarget target = data.target();
-        int q = data.split().protocol().queryItems();
         Map<Integer, List<MovieLens.Rating>> supportOf = new HashMap<>();
         for (ColdStartSplit.UserHistory h : data.split().test()) {
-            supportOf.put(h.user(), h.support(q));
+            supportOf.put(h.user(), h.support());
         }
         List<MovieLensReplay.Event> prequentialEvents = new ArrayList<>();
         Map<Integer, List<MovieLensReplay.Event>> heldOutByUser = new LinkedHashMap<>();
