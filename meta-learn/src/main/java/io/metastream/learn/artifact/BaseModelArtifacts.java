@@ -218,16 +218,7 @@ public final class BaseModelArtifacts {
             case TASK_ENCODER -> {
                 Map<String, Object> m = new LinkedHashMap<>(Map.of("inner_steps", 0,
                         "rule", "task embedding: mean of the encoder over the support points, one forward pass"));
-                // Written only when set, so earlier task-encoder artifacts stay byte-identical.
-                if (a.supportPrior() != 0) {
-                    m.put("support_prior", (double) a.supportPrior());
-                }
-                if (a.loss() != Loss.MSE) {
-                    m.put("loss", a.loss().id());
-                    m.put("link", a.loss() == Loss.LOGISTIC ? "sigmoid (predictions are probabilities)"
-                            : "identity");
-                }
-                yield m;
+                yield withPriorAndLoss(m, a);
             }
             case ANIL_RIDGE -> Map.of("inner_steps", 0, "ridge_lambda", (double) RidgeHeadLearner.lambda(a),
                     "rule", "closed-form ridge regression of the last layer, shrunk towards the base's");
@@ -235,19 +226,25 @@ public final class BaseModelArtifacts {
                 Map<String, Object> m = new LinkedHashMap<>(Map.of("inner_steps", a.steps(), "step_size",
                         (double) a.stepSize(), "optimizer", a.innerStep().id(), "step_sizes",
                         base.hasStepSizes() ? "per-parameter" : "scalar"));
-                if (a.supportPrior() != 0) {
-                    // Written only when set, so the artifacts of every earlier learner stay byte-identical.
-                    m.put("support_prior", (double) a.supportPrior());
-                }
-                if (a.loss() != Loss.MSE) {
-                    // Likewise only when not squared error; the stream applies its link to predictions.
-                    m.put("loss", a.loss().id());
-                    m.put("link", a.loss() == Loss.LOGISTIC ? "sigmoid (predictions are probabilities)"
-                            : "identity");
-                }
-                yield m;
+                yield withPriorAndLoss(m, a);
             }
         };
+    }
+
+    /**
+     * Adds the support prior and the loss when they are not the defaults: written only when set, so
+     * the artifacts of every earlier learner stay byte-identical. The stream applies the loss's
+     * link to predictions.
+     */
+    private static Map<String, Object> withPriorAndLoss(Map<String, Object> m, AdaptationSettings a) {
+        if (a.supportPrior() != 0) {
+            m.put("support_prior", (double) a.supportPrior());
+        }
+        if (a.loss() != Loss.MSE) {
+            m.put("loss", a.loss().id());
+            m.put("link", a.loss() == Loss.LOGISTIC ? "sigmoid (predictions are probabilities)" : "identity");
+        }
+        return m;
     }
 
     private static ParameterFile.Contents readParameters(LoadedArtifact artifact, String file) {
