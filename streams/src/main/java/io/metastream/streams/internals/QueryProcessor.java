@@ -95,6 +95,8 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
         deadLetters = new DeadLetters(context, names.of(Pipeline.DEAD_LETTERS_SINK), metrics,
                 settings.limits().deadLetterMaxValueBytes());
         // The one scan of the store: queries left waiting by a previous owner (or a crash) of this task.
+        waiting.clear();
+        inFlight.clear();
         try (KeyValueIterator<String, PendingQuery> it = pending.all()) {
             while (it.hasNext()) {
                 KeyValue<String, PendingQuery> entry = it.next();
