@@ -57,8 +57,6 @@ import org.slf4j.LoggerFactory;
 public final class QueryProcessor extends ContextualProcessor<byte[], byte[], String, SpecificRecord> {
     private static final Logger LOG = LoggerFactory.getLogger(QueryProcessor.class);
     private static final char SEPARATOR = '\u0000';
-    /** Batches without a processed sample after which the samples partition counts as idle. */
-    private static final int IDLE_BATCHES = 4;
     private static final AvroCodec<PredictionRequest> QUERIES = AvroCodec.of(PredictionRequest.class);
 
     private final Pipeline pipeline;
@@ -160,9 +158,6 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
         }
         Long seen = watermark.get(SampleProcessor.WATERMARK_KEY);
         long samplesUpTo = seen == null ? Long.MIN_VALUE : seen;
-        Long processed = watermark.get(SampleProcessor.PROCESSED_AT_KEY);
-        long samplesProcessedAt = processed == null ? Long.MIN_VALUE : processed;
-        long idleMs = Math.min(settings.querySampleWaitMs(), IDLE_BATCHES * settings.queryBatchIntervalMs());
         List<String> keys = new ArrayList<>();
         List<PendingQuery> queries = new ArrayList<>();
         for (Iterator<Map.Entry<String, PendingQuery>> it = waiting.entrySet().iterator(); it.hasNext(); ) {
@@ -170,12 +165,8 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
             PendingQuery q = entry.getValue();
             // Strictly later: several records share a millisecond, so an equal timestamp proves nothing.
             boolean samplesIn = q.getReceivedTimestamp().toEpochMilli() < samplesUpTo;
-            long waited = now - q.getArrivedAt().toEpochMilli();
-            boolean waitedEnough = waited >= settings.querySampleWaitMs();
-            // No sample processed since the query arrived, for a few batches: the samples partition
-            // is idle (the producer sent its queries last), not behind; waiting longer finds nothing.
-            boolean samplesIdle = waited >= idleMs && samplesProcessedAt < q.getArrivedAt().toEpochMilli();
-            if (samplesIn || waitedEnough || samplesIdle) {
+            boolean waitedEnough = now - q.getArrivedAt().toEpochMilli() >= settings.querySampleWaitMs();
+            if (samplesIn || waitedEnough) {
                 keys.add(entry.getKey());
                 queries.add(q);
                 it.remove();

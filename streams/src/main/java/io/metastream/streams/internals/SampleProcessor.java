@@ -24,8 +24,6 @@ import org.apache.kafka.streams.state.KeyValueStore;
  */
 public final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, SpecificRecord> {
     static final String WATERMARK_KEY = "samples";
-    /** Wall-clock time this stream task last processed a record of the samples topic, valid or not. */
-    static final String PROCESSED_AT_KEY = "samples-processed-at";
     private final Pipeline pipeline;
     private final ActiveModel model;
     private final TopologySettings settings;
@@ -36,7 +34,6 @@ public final class SampleProcessor extends ContextualProcessor<byte[], byte[], S
     private DeadLetters deadLetters;
     private KeyValueStore<String, Long> watermark;
     private long highestTimestamp = Long.MIN_VALUE;
-    private long processedAt = Long.MIN_VALUE;
 
     SampleProcessor(Pipeline pipeline) {
         this.pipeline = pipeline;
@@ -74,10 +71,6 @@ public final class SampleProcessor extends ContextualProcessor<byte[], byte[], S
     @Override
     public void process(Record<byte[], byte[]> record) {
         long now = context().currentSystemTimeMs();
-        if (now != processedAt) {
-            processedAt = now;
-            watermark.put(PROCESSED_AT_KEY, now);
-        }
         InputValidator.Outcome<LabelledSample> outcome = InputValidator.sample(pipeline.samples(),
                 pipeline.samplesTopic(), record.key(), record.value(), record.timestamp(), model.base().inputDim(),
                 settings.limits(), now);
