@@ -351,11 +351,11 @@ final class Adaptations {
         if (settings.adaptsOnQuery()) {
             for (String task : needState) {
                 if (tasks.isDirty(task) || tasks.adaptedUnderAnotherBase(task, base)) {
-                    PackedSupportSet set = tasks.supportSet(task);
+                    TaskStateStore.Snapshot snapshot = tasks.snapshot(task);
                     stale.add(task);
-                    staleSupports.add(set == null ? new SampleSet(new float[0][], new float[0]) : set.samples());
-                    staleNewest.add(set == null ? 0L : set.lastSeenMs());
-                    seen.add(set == null ? 0L : set.totalSeen());
+                    staleSupports.add(snapshot.support());
+                    staleNewest.add(snapshot.newestEventTimeMs());
+                    seen.add(snapshot.totalSeen());
                 }
             }
         }

@@ -140,15 +140,18 @@ public final class TaskStateStore {
         return sets.get(taskId);
     }
 
-    /** A task's support set for a learner, and the event time of its newest sample (0 when empty). */
-    record Snapshot(SampleSet support, long newestEventTimeMs) {
+    /**
+     * A task's support set for a learner, the event time of its newest sample (0 when empty), and
+     * the samples it has ever accepted: a later read with more means the task changed meanwhile.
+     */
+    record Snapshot(SampleSet support, long newestEventTimeMs, long totalSeen) {
     }
 
     /** The task's support set; empty when the task has none. */
     Snapshot snapshot(String taskId) {
         PackedSupportSet set = sets.get(taskId);
-        return set == null ? new Snapshot(new SampleSet(new float[0][], new float[0]), 0L)
-                : new Snapshot(set.samples(), set.lastSeenMs());
+        return set == null ? new Snapshot(new SampleSet(new float[0][], new float[0]), 0L, 0L)
+                : new Snapshot(set.samples(), set.lastSeenMs(), set.totalSeen());
     }
 
     /**
@@ -160,7 +163,7 @@ public final class TaskStateStore {
         if (set == null || set.lastSeenMs() <= timeMs) {
             return null;
         }
-        return new Snapshot(set.samplesUpTo(timeMs), set.newestUpTo(timeMs));
+        return new Snapshot(set.samplesUpTo(timeMs), set.newestUpTo(timeMs), set.totalSeen());
     }
 
     // ---- dirty marks --------------------------------------------------------------------------
