@@ -296,6 +296,81 @@ public final class LocalDirectoryModelStore implements ModelStore {
         return Sha256.hex(readArtifactFile(name + "@" + version, dir.resolve(Names.MANIFEST_FILE)));
     }
 
+    @Override
+    public byte[] manifestBytes(String name, String version) {
+        Path modelDir = requireModel(name);
+        Names.checkVersion(version);
+        Path dir = modelDir.resolve(version);
+        if (!Files.isDirectory(dir)) {
+            throw new ModelNotFoundException("no version " + name + "@" + version + " in " + root);
+        }
+        return readArtifactFile(name + "@" + version, dir.resolve(Names.MANIFEST_FILE));
+    }
+
+    @Override
+    public boolean install(String name, String version, byte[] manifestBytes, Map<String, byte[]> files) {
+        Names.checkModelName(name);
+        Names.checkVersion(version);
+        if (manifestBytes == null || files == null) {
+            throw new IllegalArgumentException("install of " + name + "@" + version
+                    + " needs the manifest and the files, were: " + manifestBytes + ", " + files);
+        }
+        ModelManifest manifest = ArtifactVerifier.manifest(name, version, manifestBytes);
+        String ref = manifest.ref();
+        if (!files.keySet().equals(manifest.files().keySet())) {
+            throw new CorruptArtifactException(ref, Names.MANIFEST_FILE, "lists files " + manifest.files().keySet()
+                    + " but " + files.keySet() + " were given", null);
+        }
+        manifest.files().forEach((fileName, expected) -> {
+            Names.checkFileName(fileName);
+            ArtifactVerifier.checkDigest(ref, fileName, files.get(fileName), expected);
+        });
+        String digest = Sha256.hex(manifestBytes);
+        Path modelDir = root.resolve(name);
+        Path target = modelDir.resolve(version);
+        Path tmp = null;
+        try {
+            if (Files.isDirectory(target)) {
+                return requireSameDigest(name, version, digest);
+            }
+            createModelDir(modelDir);
+            tmp = modelDir.resolve(DurableFiles.TMP_PREFIX + UUID.randomUUID());
+            Files.createDirectory(tmp);
+            for (Map.Entry<String, byte[]> file : files.entrySet()) {
+                DurableFiles.write(tmp.resolve(file.getKey()), file.getValue());
+            }
+            DurableFiles.write(tmp.resolve(Names.MANIFEST_FILE), manifestBytes);
+            DurableFiles.forceDirectory(tmp);
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (FileSystemException e) {
+                if (!Files.isDirectory(target)) {
+                    throw e;
+                }
+                // Another installer or publisher got there first: the same artifact is fine.
+                discard(tmp, e);
+                return requireSameDigest(name, version, digest);
+            }
+            DurableFiles.forceDirectory(modelDir);
+            return true;
+        } catch (IOException e) {
+            discard(tmp, e);
+            throw new ModelStoreException("cannot install " + ref + " under " + root + ": " + e, e);
+        } catch (RuntimeException e) {
+            discard(tmp, e);
+            throw e;
+        }
+    }
+
+    /** @return false, if {@code name@version} here has {@code digest}; else throws */
+    private boolean requireSameDigest(String name, String version, String digest) {
+        String held = digest(name, version);
+        if (!held.equalsIgnoreCase(digest)) {
+            throw new ArtifactMismatchException(name + "@" + version, digest, held);
+        }
+        return false;
+    }
+
     /** The model's directory, once the alias and version are well-formed and the version exists. */
     private Path requireVersion(String name, String alias, String version) {
         Path modelDir = requireModel(name);

@@ -75,6 +75,17 @@ public record ModelManifest(
         files = checkFiles(files);
     }
 
+    /**
+     * Parses the manifest bytes of {@code name@version}, as stored or as carried elsewhere, and
+     * checks that it describes that version.
+     *
+     * @throws CorruptArtifactException if it is truncated, unparseable, invalid or names another version
+     * @throws IncompatibleArtifactException if its format version is newer than this code reads
+     */
+    public static ModelManifest parse(String name, String version, byte[] bytes) {
+        return ArtifactVerifier.manifest(name, version, bytes);
+    }
+
     /** A draft publisher builder; see {@link Builder} for which fields are required. */
     public static Builder builder() {
         return new Builder();

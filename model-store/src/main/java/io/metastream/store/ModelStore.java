@@ -139,6 +139,32 @@ public interface ModelStore {
     String digest(String name, String version);
 
     /**
+     * The manifest of one version, byte for byte as stored: what {@link #digest} hashes, and what a
+     * copy of the version elsewhere must hold to keep that digest ({@link #install}).
+     *
+     * @throws ModelNotFoundException if the model or version does not exist
+     * @throws CorruptArtifactException if the manifest is missing
+     * @throws ModelStoreException if it cannot be read
+     */
+    byte[] manifestBytes(String name, String version);
+
+    /**
+     * Adds a version made by another store under its own number, with its manifest's exact bytes, so
+     * that its digest is the same here: how an instance's local store, acting as a cache, takes a
+     * version that travelled through Kafka. The manifest must name {@code name@version}, list exactly
+     * {@code files}, and every file must match its sha256; the version becomes visible all at once
+     * or not at all. Aliases are not touched.
+     *
+     * @return true if installed, false if this store already held the very same artifact (same digest)
+     * @throws CorruptArtifactException if the manifest or a file does not check out
+     * @throws ArtifactMismatchException if the store holds a different artifact under that version
+     * @throws IncompatibleArtifactException if the manifest's format version is too new
+     * @throws IllegalArgumentException if the name, version or a file name is malformed
+     * @throws ModelStoreException if it cannot be written
+     */
+    boolean install(String name, String version, byte[] manifestBytes, Map<String, byte[]> files);
+
+    /**
      * The model's alias history, oldest first.
      *
      * @throws ModelNotFoundException if the model does not exist

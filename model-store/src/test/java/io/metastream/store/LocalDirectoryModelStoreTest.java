@@ -287,4 +287,54 @@ class LocalDirectoryModelStoreTest {
                 .isInstanceOf(ArtifactMismatchException.class).hasMessageContaining("sine-mlp@1")
                 .hasMessageContaining(digest).hasMessageContaining(elsewhere.digest("sine-mlp", "1"));
     }
+
+    @Test
+    void shouldInstallAnotherStoresVersionUnderItsNumberWithItsDigest() throws IOException {
+        LocalDirectoryModelStore source = store();
+        source.publish("sine-mlp", draft(), files());
+        source.publish("sine-mlp", draft(), Map.of("weights.bin", new byte[] {7}));
+        byte[] manifest = source.manifestBytes("sine-mlp", "2");
+        assertThat(Sha256.hex(manifest)).isEqualTo(source.digest("sine-mlp", "2"));
+
+        LocalDirectoryModelStore cache = new LocalDirectoryModelStore(root.resolve("cache"));
+        assertThat(cache.install("sine-mlp", "2", manifest, Map.of("weights.bin", new byte[] {7}))).isTrue();
+
+        assertThat(cache.digest("sine-mlp", "2")).isEqualTo(source.digest("sine-mlp", "2"));
+        assertThat(cache.load("sine-mlp", "2")).isEqualTo(source.load("sine-mlp", "2"));
+        assertThat(cache.alias("sine-mlp", "production")).as("aliases untouched").isEmpty();
+        assertThat(cache.install("sine-mlp", "2", manifest, Map.of("weights.bin", new byte[] {7})))
+                .as("the same artifact again").isFalse();
+        assertThat(cache.publish("sine-mlp", draft(), files()).version()).as("publish goes past it").isEqualTo("3");
+    }
+
+    @Test
+    void shouldRefuseToInstallWhatDoesNotCheckOutAndLeaveNothingBehind() throws IOException {
+        LocalDirectoryModelStore source = store();
+        source.publish("sine-mlp", draft(), files());
+        source.publish("sine-mlp", draft(), Map.of("weights.bin", new byte[] {7}));
+        byte[] one = source.manifestBytes("sine-mlp", "1");
+        LocalDirectoryModelStore cache = new LocalDirectoryModelStore(root.resolve("cache"));
+
+        Map<String, byte[]> tampered = Map.of("weights.bin", new byte[] {1, 2, 3, 4, 6}, "optimizer.bin",
+                new byte[] {9, 8, 7});
+        assertThatThrownBy(() -> cache.install("sine-mlp", "1", one, tampered))
+                .isInstanceOf(CorruptArtifactException.class).hasMessageContaining("weights.bin")
+                .hasMessageContaining("sha256 mismatch");
+        assertThatThrownBy(() -> cache.install("sine-mlp", "1", one, Map.of("weights.bin", new byte[] {1, 2, 3, 4, 5})))
+                .as("a listed file missing").isInstanceOf(CorruptArtifactException.class)
+                .hasMessageContaining("optimizer.bin");
+        assertThatThrownBy(() -> cache.install("sine-mlp", "3", one, files()))
+                .as("a manifest that names another version").isInstanceOf(CorruptArtifactException.class)
+                .hasMessageContaining("sine-mlp@1");
+        assertThat(cache.modelNames()).as("nothing visible").isEmpty();
+
+        // A different artifact already under that number is a mismatch, not an overwrite.
+        cache.install("sine-mlp", "2", source.manifestBytes("sine-mlp", "2"), Map.of("weights.bin", new byte[] {7}));
+        LocalDirectoryModelStore other = new LocalDirectoryModelStore(root.resolve("other"));
+        other.publish("sine-mlp", draft(), files());
+        other.publish("sine-mlp", draft().optProvenance(Map.of("seed", 7)), Map.of("weights.bin", new byte[] {8}));
+        assertThatThrownBy(() -> cache.install("sine-mlp", "2", other.manifestBytes("sine-mlp", "2"),
+                Map.of("weights.bin", new byte[] {8}))).isInstanceOf(ArtifactMismatchException.class);
+        assertThat(cache.load("sine-mlp", "2").file("weights.bin")).containsExactly(7);
+    }
 }

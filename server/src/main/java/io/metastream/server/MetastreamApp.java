@@ -4,6 +4,7 @@ import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.schemas.AdaptationEvent;
+import io.metastream.schemas.ModelChange;
 import io.metastream.schemas.DeadLetter;
 import io.metastream.schemas.Prediction;
 import io.metastream.schemas.serde.RegistryAvroCodec;
@@ -11,6 +12,7 @@ import io.metastream.schemas.serde.SchemaRegistryClient;
 import io.metastream.server.http.HttpSettings;
 import io.metastream.server.http.OperationsServer;
 import io.metastream.store.LocalDirectoryModelStore;
+import io.metastream.store.ModelNotFoundException;
 import io.metastream.store.ModelStore;
 import io.metastream.streams.ActiveModel;
 import io.metastream.streams.AdaptationEngine;
@@ -19,6 +21,7 @@ import io.metastream.streams.ErrorsToDeadLetters;
 import io.metastream.streams.MetastreamConfig;
 import io.metastream.streams.MetastreamMetrics;
 import io.metastream.streams.MetastreamTopology;
+import io.metastream.streams.ModelArtifacts;
 import io.metastream.streams.ModelWatcher;
 import io.metastream.streams.Topics;
 import io.metastream.streams.TopologySettings;
@@ -36,6 +39,7 @@ import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -213,8 +217,7 @@ public final class MetastreamApp implements AutoCloseable {
                         source = new LocalDirectoryModelStore(
                                 Path.of(config.getString(MetastreamConfig.MODEL_STORE_DIR_CONFIG)));
                     }
-                    served = BaseModelArtifacts.load(source, config.getString(MetastreamConfig.MODEL_NAME_CONFIG),
-                            config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG));
+                    served = loadServedBase(config, source);
                 }
                 serving = new ActiveModel(served);
             }
@@ -239,6 +242,49 @@ public final class MetastreamApp implements AutoCloseable {
                 app.close();
                 throw e;
             }
+        }
+    }
+
+    /**
+     * The base this instance starts with: the store's alias, as before. A store that does not name
+     * the alias (an empty {@code model.store.dir} on a new machine, a cache that never held this
+     * model) serves what the models topic announces, fetched from the model-artifacts topic
+     * first if the store lacks it ({@code model.artifacts.fetch}): so the instance has its base
+     * before it reports ready.
+     *
+     * @throws IllegalStateException if neither the store nor the models topic names a version
+     */
+    private static BaseModel loadServedBase(MetastreamConfig config, ModelStore store) {
+        String name = config.getString(MetastreamConfig.MODEL_NAME_CONFIG);
+        String alias = config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG);
+        // model.alias may pin a version ("3"): aliases never start with a digit (ModelStore).
+        boolean pinned = !alias.isEmpty() && Character.isDigit(alias.charAt(0));
+        if (!config.getBoolean(MetastreamConfig.MODEL_ARTIFACTS_FETCH_CONFIG) || pinned
+                || storeNames(store, name, alias)) {
+            return BaseModelArtifacts.load(store, name, alias);
+        }
+        Topics topics = Topics.from(config);
+        Duration timeout = Duration.ofMillis(config.getLong(MetastreamConfig.MODEL_ARTIFACTS_FETCH_TIMEOUT_MS_CONFIG));
+        ModelChange announced = ModelWatcher.latestChange(config.clientProperties(), topics, name, alias, timeout)
+                .orElseThrow(() -> new IllegalStateException("no " + name + " alias '" + alias + "' in the model store "
+                        + config.getString(MetastreamConfig.MODEL_STORE_DIR_CONFIG) + " and none announced on "
+                        + topics.models().name() + ": promote a version, with --bootstrap-server to reach every "
+                        + "instance (models promote " + name + " VERSION --bootstrap-server HOST:PORT)"));
+        if (ModelArtifacts.from(config).fetch(store, name, announced.getVersion(), announced.getArtifactDigest(),
+                timeout)) {
+            LOG.info("fetched {}@{}, announced on {}, from {} into {}", name, announced.getVersion(),
+                    topics.models().name(), topics.modelArtifacts().name(),
+                    config.getString(MetastreamConfig.MODEL_STORE_DIR_CONFIG));
+        }
+        return BaseModelArtifacts.load(store, name, announced.getVersion(), announced.getArtifactDigest());
+    }
+
+    /** Whether the store names {@code alias} of {@code name}; false for a model it holds no version of. */
+    private static boolean storeNames(ModelStore store, String name, String alias) {
+        try {
+            return store.alias(name, alias).isPresent();
+        } catch (ModelNotFoundException e) {
+            return false;
         }
     }
 
@@ -480,10 +526,16 @@ public final class MetastreamApp implements AutoCloseable {
                     if (existing.contains(name)) {
                         continue;
                     }
-                    if (name.equals(topics.models().name())) {
-                        // One entry per alias, read whole by every instance: one compacted partition.
-                        missing.add(new NewTopic(name, Optional.of(1), replication)
-                                .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)));
+                    if (name.equals(topics.models().name()) || name.equals(topics.modelArtifacts().name())) {
+                        // Read whole by every instance: one compacted partition. Artifact chunks
+                        // must fit a message, whatever the broker's default.
+                        Map<String, String> configs = new HashMap<>();
+                        configs.put(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT);
+                        if (name.equals(topics.modelArtifacts().name())) {
+                            configs.put(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(ModelArtifacts.maxMessageBytes(
+                                    config.getInt(MetastreamConfig.MODEL_ARTIFACTS_CHUNK_BYTES_CONFIG))));
+                        }
+                        missing.add(new NewTopic(name, Optional.of(1), replication).configs(configs));
                     } else {
                         missing.add(new NewTopic(name,
                                 Optional.of(config.getInt(MetastreamConfig.TOPIC_PARTITIONS_CONFIG)), replication));
@@ -577,7 +629,12 @@ public final class MetastreamApp implements AutoCloseable {
             watcher = new ModelWatcher(config.clientProperties(), topics, store,
                     config.getString(MetastreamConfig.MODEL_NAME_CONFIG),
                     config.getString(MetastreamConfig.MODEL_ALIAS_CONFIG), model, config.instanceId())
-                    .onEvent(event -> metrics.modelEvent(event.getStatus())).start();
+                    .onEvent(event -> metrics.modelEvent(event.getStatus()));
+            if (config.getBoolean(MetastreamConfig.MODEL_ARTIFACTS_FETCH_CONFIG)) {
+                watcher.fetchingFrom(ModelArtifacts.from(config),
+                        Duration.ofMillis(config.getLong(MetastreamConfig.MODEL_ARTIFACTS_FETCH_TIMEOUT_MS_CONFIG)));
+            }
+            watcher.start();
         }
     }
 

@@ -4,6 +4,7 @@ import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.schemas.ModelChange;
 import io.metastream.store.AliasConflictException;
 import io.metastream.store.ModelStore;
+import io.metastream.streams.ModelArtifacts;
 import io.metastream.streams.ModelWatcher;
 import io.metastream.streams.Topics;
 import java.time.Instant;
@@ -27,8 +28,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * <li>the version is verified (optionally) and its digest read: the sha256 of its manifest;</li>
  * <li>the store moves the alias and appends the history line, both forced to disk, under the
  *     store's lock;</li>
- * <li>a {@link ModelChange} with the digest goes to the compacted models topic, acknowledged by
- *     all in-sync replicas.</li>
+ * <li>with a cluster, the version's files go to the compacted model-artifacts topic
+ *     ({@link ModelArtifacts}), then a {@link ModelChange} with the digest to the compacted models
+ *     topic, each acknowledged by all in-sync replicas.</li>
  * </ol>
  * A crash between 2 and 3 leaves the alias moved but unannounced: running instances keep serving
  * the old version, an instance that starts serves the store's alias, and the watcher never goes
@@ -74,8 +76,8 @@ public final class ModelPromotion {
      * @param clientProperties the announcing producer's settings; null to only move the alias
      * @return the change that was made
      * @throws AliasConflictException if the alias points elsewhere than {@code expected}
-     * @throws io.metastream.store.ModelStoreException if the version is missing or (with {@code verify})
-     *     fails to load
+     * @throws io.metastream.store.ModelStoreException if the version is missing or (with {@code verify},
+     *     or with a cluster, whose model-artifacts topic only takes verified files) fails to load
      * @throws IllegalStateException if the models topic does not take the announcement
      */
     public static ModelChange compareAndPromote(ModelStore store, String name, String alias, String expected,
@@ -83,6 +85,10 @@ public final class ModelPromotion {
         String digest = store.digest(name, version);
         if (verify) {
             BaseModelArtifacts.load(store, name, version, digest);
+        }
+        if (clientProperties != null) {
+            // Before the alias moves: a version whose files cannot go out is not promoted at all.
+            publishArtifacts(store, name, version, clientProperties, topics);
         }
         store.compareAndSetAlias(name, alias, expected, version);
         return announce(change(name, alias, version, expected, "promote", digest), clientProperties, topics);
@@ -115,8 +121,8 @@ public final class ModelPromotion {
     public static ModelChange compareAndRollback(ModelStore store, String name, String alias, String expected,
             Map<String, Object> clientProperties, Topics topics) {
         String now = store.rollback(name, alias, expected);
-        return announce(change(name, alias, now, expected, "rollback", store.digest(name, now)), clientProperties,
-                topics);
+        return announce(store, change(name, alias, now, expected, "rollback", store.digest(name, now)),
+                clientProperties, topics);
     }
 
     /**
@@ -129,7 +135,7 @@ public final class ModelPromotion {
     public static ModelChange rollBackTo(ModelStore store, String name, String alias, String expected, String target,
             Map<String, Object> clientProperties, Topics topics) {
         store.rollbackTo(name, alias, expected, target);
-        return announce(change(name, alias, target, expected, "rollback", store.digest(name, target)),
+        return announce(store, change(name, alias, target, expected, "rollback", store.digest(name, target)),
                 clientProperties, topics);
     }
 
@@ -142,6 +148,26 @@ public final class ModelPromotion {
         return ModelChange.newBuilder().setModelName(name).setAlias(alias).setVersion(version)
                 .setPreviousVersion(previous).setAction(action).setChangedAt(Instant.now())
                 .setArtifactDigest(digest).build();
+    }
+
+    /**
+     * Writes the announced version's files to the model-artifacts topic ({@link ModelArtifacts}),
+     * so that instances whose stores lack it can fetch it, then {@link #announce announces} it.
+     * The files go first: an instance that sees the change finds them there.
+     */
+    private static ModelChange announce(ModelStore store, ModelChange change, Map<String, Object> clientProperties,
+            Topics topics) {
+        if (clientProperties != null) {
+            publishArtifacts(store, change.getModelName(), change.getVersion(), clientProperties, topics);
+        }
+        return announce(change, clientProperties, topics);
+    }
+
+    /** Writes {@code name@version}'s files, verified, to the model-artifacts topic. */
+    private static void publishArtifacts(ModelStore store, String name, String version,
+            Map<String, Object> clientProperties, Topics topics) {
+        new ModelArtifacts(clientProperties, topics.modelArtifacts().name(), ModelArtifacts.DEFAULT_CHUNK_BYTES,
+                ModelArtifacts.DEFAULT_MAX_BYTES).publish(store, name, version);
     }
 
     /**

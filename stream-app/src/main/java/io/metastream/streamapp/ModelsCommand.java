@@ -15,6 +15,7 @@ import io.metastream.store.LoadedArtifact;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
 import io.metastream.store.ModelStore;
+import io.metastream.streams.ModelArtifacts;
 import io.metastream.streams.Topics;
 import io.metastream.training.imports.WeightImport;
 import java.io.IOException;
@@ -77,6 +78,10 @@ final class ModelsCommand {
         @Option(names = "--models-topic", defaultValue = "models", description = "Default ${DEFAULT-VALUE}.")
         String modelsTopic;
 
+        @Option(names = "--artifacts-topic", defaultValue = "model-artifacts", description = "Where the version's "
+                + "files go, so instances whose stores lack it fetch it. Default ${DEFAULT-VALUE}.")
+        String artifactsTopic;
+
         /** The announcing producer's settings, or null for a store-only move. */
         Map<String, Object> client() {
             return kafka.clientProperties();
@@ -85,7 +90,8 @@ final class ModelsCommand {
         Topics topics() {
             Topics d = Topics.defaults();
             return Topics.named(d.samples().name(), d.queries().name(), d.predictions().name(),
-                    d.adaptations().name(), d.deadLetters().name(), modelsTopic, d.modelEvents().name());
+                    d.adaptations().name(), d.deadLetters().name(), modelsTopic, d.modelEvents().name(),
+                    artifactsTopic);
         }
     }
 
@@ -202,15 +208,28 @@ final class ModelsCommand {
         @Mixin
         StoreOptions options;
 
+        @Mixin
+        AnnounceOptions announce;
+
         @Parameters(paramLabel = "DIR")
         Path dir;
 
         @Override
         public Integer call() {
             LoadedArtifact artifact = LocalDirectoryModelStore.readArtifactDirectory(dir);
-            ModelManifest m = options.open().publish(artifact.manifest().name(), artifact.manifest().toDraft(),
+            ModelStore store = options.open();
+            ModelManifest m = store.publish(artifact.manifest().name(), artifact.manifest().toDraft(),
                     artifact.files());
-            options.print(tree(m), "published " + m.ref() + " (from " + artifact.ref() + " in " + dir + ")");
+            Map<String, Object> client = announce.client();
+            String where = "";
+            if (client != null) {
+                // The files only: no alias moves, so no instance serves it until it is promoted.
+                new ModelArtifacts(client, announce.topics().modelArtifacts().name(),
+                        ModelArtifacts.DEFAULT_CHUNK_BYTES, ModelArtifacts.DEFAULT_MAX_BYTES)
+                        .publish(store, m.name(), m.version());
+                where = "; its files written to " + announce.topics().modelArtifacts().name();
+            }
+            options.print(tree(m), "published " + m.ref() + " (from " + artifact.ref() + " in " + dir + ")" + where);
             return 0;
         }
     }

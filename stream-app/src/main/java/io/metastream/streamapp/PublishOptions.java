@@ -2,6 +2,7 @@ package io.metastream.streamapp;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.metastream.server.ModelPromotion;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.store.ModelManifest;
 import io.metastream.training.LearningCurveChart;
@@ -10,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -35,8 +37,12 @@ final class PublishOptions {
     long seed;
 
     @Option(names = "--promote", paramLabel = "ALIAS",
-            description = "Point this alias (e.g. production) at the new version.")
+            description = "Point this alias (e.g. production) at the new version; with --bootstrap-server, also "
+                    + "write its files to the model-artifacts topic and announce it to running instances.")
     String promote;
+
+    @Mixin
+    ModelsCommand.AnnounceOptions announce = new ModelsCommand.AnnounceOptions();
 
     /** {@code --name}, else the family's default. */
     String name(String familyDefault) {
@@ -68,8 +74,14 @@ final class PublishOptions {
                 manifest.ref(), manifest.provenance().get("metrics"));
         System.out.println("training log and learning curve in " + runDir);
         if (promote != null) {
-            models.setAlias(manifest.name(), promote, manifest.version());
-            System.out.println(promote + " -> " + manifest.ref());
+            Map<String, Object> client = announce.client();
+            if (client == null) {
+                models.setAlias(manifest.name(), promote, manifest.version());
+            } else {
+                ModelPromotion.promote(models, manifest.name(), promote, manifest.version(), true, client,
+                        announce.topics());
+            }
+            System.out.println(promote + " -> " + manifest.ref() + (client == null ? "" : " (announced)"));
         }
         return 0;
     }

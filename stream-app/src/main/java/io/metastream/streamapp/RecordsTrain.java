@@ -86,7 +86,7 @@ final class RecordsTrain implements Callable<Integer> {
         if (data != null) {
             records = TaskRecords.read(data);
         } else {
-            SamplesTopicRows.Read read = topic.read();
+            SamplesTopicRows.Read read = topic.read(publish.announce.kafka);
             records = read.records();
             origin.put("topic", topic.topic);
             origin.put("topic_range", List.of(topic.from.toString(), topic.to().toString()));
@@ -138,10 +138,6 @@ final class RecordsTrain implements Callable<Integer> {
                 + "instead of --data.")
         String topic;
 
-        /** The cluster, and its security settings for a TLS or SASL one. */
-        @Mixin
-        KafkaClientOptions kafka = new KafkaClientOptions();
-
         @Option(names = "--from", description = "With --topic: first record timestamp read, an ISO-8601 instant "
                 + "such as 2026-11-01T00:00:00Z.")
         Instant from;
@@ -153,7 +149,8 @@ final class RecordsTrain implements Callable<Integer> {
             return toOption != null ? toOption : Instant.now();
         }
 
-        SamplesTopicRows.Read read() {
+        /** @param kafka the cluster (the command's one {@code --bootstrap-server}, which --promote announces on too) */
+        SamplesTopicRows.Read read(KafkaClientOptions kafka) {
             if (!kafka.given() || from == null) {
                 throw new IllegalArgumentException("--topic needs --bootstrap-server (or --command-config) and --from");
             }

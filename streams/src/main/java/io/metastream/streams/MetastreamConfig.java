@@ -68,6 +68,24 @@ public final class MetastreamConfig extends AbstractConfig {
 
     public static final String TOPIC_MODELS_CONFIG = "topic.models";
     public static final String TOPIC_MODEL_EVENTS_CONFIG = "topic.model.events";
+    public static final String TOPIC_MODEL_ARTIFACTS_CONFIG = "topic.model.artifacts";
+    private static final String TOPIC_MODEL_ARTIFACTS_DOC = "Compacted: the files of every promoted base-model "
+            + "version, in chunks, so instances on machines that share no disk serve the same artifacts. An "
+            + "instance whose model.store.dir lacks the served version fetches it from here, verifies it and "
+            + "keeps it there (the store acts as a cache).";
+    public static final String MODEL_ARTIFACTS_FETCH_CONFIG = "model.artifacts.fetch";
+    private static final String MODEL_ARTIFACTS_FETCH_DOC = "Fetch a version the local model store lacks from "
+            + "topic.model.artifacts, at start and on each model change. Off: the store must hold every version "
+            + "announced (a shared or copied directory).";
+    public static final String MODEL_ARTIFACTS_CHUNK_BYTES_CONFIG = "model.artifacts.chunk.bytes";
+    private static final String MODEL_ARTIFACTS_CHUNK_BYTES_DOC = "Largest chunk of an artifact file written to "
+            + "topic.model.artifacts; keep it under the broker's message.max.bytes (1 MiB by default).";
+    public static final String MODEL_ARTIFACTS_MAX_BYTES_CONFIG = "model.artifacts.max.bytes";
+    private static final String MODEL_ARTIFACTS_MAX_BYTES_DOC = "Most bytes one version may hold when fetched "
+            + "from topic.model.artifacts; a version over it is refused and the current base keeps serving.";
+    public static final String MODEL_ARTIFACTS_FETCH_TIMEOUT_MS_CONFIG = "model.artifacts.fetch.timeout.ms";
+    private static final String MODEL_ARTIFACTS_FETCH_TIMEOUT_MS_DOC = "How long reading a version from "
+            + "topic.model.artifacts (or the models topic at start) may take before it fails.";
     public static final String MODEL_WATCH_CONFIG = "model.watch";
     private static final String MODEL_WATCH_DOC = "Follow the models topic and hot-swap the base when the served "
             + "alias moves (loaded and verified off the stream threads; a refused artifact leaves the current base "
@@ -327,6 +345,15 @@ public final class MetastreamConfig extends AbstractConfig {
             .define(TOPIC_MODEL_EVENTS_CONFIG, Type.STRING, "model-events", Importance.LOW,
                     "What each instance did with a model change.")
             .define(MODEL_WATCH_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, MODEL_WATCH_DOC)
+            .define(TOPIC_MODEL_ARTIFACTS_CONFIG, Type.STRING, "model-artifacts", Importance.MEDIUM,
+                    TOPIC_MODEL_ARTIFACTS_DOC)
+            .define(MODEL_ARTIFACTS_FETCH_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, MODEL_ARTIFACTS_FETCH_DOC)
+            .define(MODEL_ARTIFACTS_CHUNK_BYTES_CONFIG, Type.INT, ModelArtifacts.DEFAULT_CHUNK_BYTES, Range.between(1024, 64 * 1024 * 1024),
+                    Importance.LOW, MODEL_ARTIFACTS_CHUNK_BYTES_DOC)
+            .define(MODEL_ARTIFACTS_MAX_BYTES_CONFIG, Type.LONG, ModelArtifacts.DEFAULT_MAX_BYTES, Range.between(1024, Integer.MAX_VALUE),
+                    Importance.LOW, MODEL_ARTIFACTS_MAX_BYTES_DOC)
+            .define(MODEL_ARTIFACTS_FETCH_TIMEOUT_MS_CONFIG, Type.LONG, 60_000L, Range.atLeast(100),
+                    Importance.LOW, MODEL_ARTIFACTS_FETCH_TIMEOUT_MS_DOC)
             .define(INSTANCE_ID_CONFIG, Type.STRING, "", Importance.LOW, INSTANCE_ID_DOC)
             .define(TOPIC_CREATE_CONFIG, Type.BOOLEAN, true, Importance.LOW, TOPIC_CREATE_DOC)
             .define(TOPIC_PARTITIONS_CONFIG, Type.INT, 4, Range.between(1, 10_000), Importance.MEDIUM,
@@ -428,8 +455,8 @@ public final class MetastreamConfig extends AbstractConfig {
         String topics = String.join(",", getString(TOPIC_SAMPLES_CONFIG), getString(TOPIC_QUERIES_CONFIG),
                 getString(TOPIC_PREDICTIONS_CONFIG), getString(TOPIC_ADAPTATIONS_CONFIG),
                 getString(TOPIC_DEAD_LETTERS_CONFIG), getString(TOPIC_MODELS_CONFIG),
-                getString(TOPIC_MODEL_EVENTS_CONFIG));
-        if (Arrays.stream(topics.split(",")).distinct().count() != 7) {
+                getString(TOPIC_MODEL_EVENTS_CONFIG), getString(TOPIC_MODEL_ARTIFACTS_CONFIG));
+        if (Arrays.stream(topics.split(",")).distinct().count() != 8) {
             throw new ConfigException("topic names must be distinct, got " + topics);
         }
         if (getBoolean(SCHEMA_REGISTRY_OUTPUTS_CONFIG) && getString(SCHEMA_REGISTRY_URL_CONFIG).isBlank()) {

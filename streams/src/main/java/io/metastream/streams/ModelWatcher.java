@@ -4,14 +4,17 @@ import io.metastream.learn.BaseModel;
 import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.schemas.ModelChange;
 import io.metastream.schemas.ModelSwapEvent;
+import io.metastream.store.ModelNotFoundException;
 import io.metastream.store.ModelStore;
 import io.metastream.streams.internals.AssignedConsumerThread;
+import io.metastream.streams.internals.TopicSnapshot;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -49,6 +52,8 @@ public final class ModelWatcher implements AutoCloseable {
     private final KafkaProducer<String, byte[]> producer;
     private final AssignedConsumerThread reader;
     private volatile Consumer<ModelSwapEvent> listener = event -> { };
+    private volatile ModelArtifacts artifacts;
+    private volatile Duration fetchTimeout = Duration.ofSeconds(60);
 
     /**
      * @param clientProperties {@code bootstrap.servers} and the security settings of its producer
@@ -115,6 +120,45 @@ public final class ModelWatcher implements AutoCloseable {
                 .setAlias(alias).setFromVersion(serving).setToVersion(serving).setStatus(status).setReason(reason)
                 .setLoadMicros(0).setAt(Instant.now()).build();
         publish(event);
+    }
+
+    /**
+     * Fetches a version the store lacks from the model-artifacts topic before loading it, so the
+     * store acts as this instance's cache; without this, every announced version must already be
+     * in the store.
+     */
+    public ModelWatcher fetchingFrom(ModelArtifacts artifacts, Duration timeout) {
+        this.artifacts = Objects.requireNonNull(artifacts, "artifacts");
+        this.fetchTimeout = Objects.requireNonNull(timeout, "timeout");
+        return this;
+    }
+
+    /**
+     * The newest change of {@code modelName}'s {@code alias} on the models topic, read to its end
+     * now: what a starting instance serves when its store does not name the alias itself.
+     *
+     * @throws IllegalStateException if the topic cannot be read within {@code timeout}
+     */
+    public static Optional<ModelChange> latestChange(Map<String, Object> clientProperties, Topics topics,
+            String modelName, String alias, Duration timeout) {
+        String key = Topics.modelKey(modelName, alias);
+        ModelChange[] latest = new ModelChange[1];
+        try {
+            TopicSnapshot.read(clientProperties, topics.models().name(), timeout, r -> {
+                if (key.equals(r.key())) {
+                    try {
+                        latest[0] = r.value() == null ? null
+                                : topics.models().valueSerde().deserializer().deserialize(r.topic(), r.value());
+                    } catch (RuntimeException e) {
+                        LOG.error("unreadable model change at {}-{}@{}: {}", r.topic(), r.partition(), r.offset(),
+                                e.getMessage());
+                    }
+                }
+            });
+        } catch (TopicSnapshot.TopicMissingException e) {
+            return Optional.empty();
+        }
+        return Optional.ofNullable(latest[0]);
     }
 
     /** Also hands every event it publishes to {@code listener} (metrics, say), on the watcher's thread. */
@@ -185,6 +229,8 @@ public final class ModelWatcher implements AutoCloseable {
                 version = inStore;
                 digest = null;
             }
+        } catch (ModelNotFoundException e) {
+            // A cache that holds no version of the model yet: the announcement decides.
         } catch (RuntimeException e) {
             LOG.warn("cannot read {}'s alias {} from the store; going by the announcement: {}", modelName, alias,
                     e.getMessage());
@@ -209,6 +255,10 @@ public final class ModelWatcher implements AutoCloseable {
             status = "UNCHANGED";
         } else {
             try {
+                ModelArtifacts from = artifacts;
+                if (from != null && from.fetch(store, modelName, version, digest, fetchTimeout)) {
+                    reason = (note == null ? "" : note + "; ") + "fetched from " + from.topic();
+                }
                 model.swap(BaseModelArtifacts.load(store, modelName, version, digest));
                 status = "SWAPPED";
                 LOG.info("now serving {} (was {}){}", requested, current.version(), note == null ? "" : "; " + note);

@@ -1,6 +1,7 @@
 package io.metastream.streams;
 
 import io.metastream.schemas.AdaptationEvent;
+import io.metastream.schemas.ArtifactChunk;
 import io.metastream.schemas.DeadLetter;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.ModelChange;
@@ -14,17 +15,23 @@ import org.apache.kafka.common.serialization.Serdes;
 
 /**
  * The topics of one pipeline. Every topic is keyed by task id (a UTF-8 string); values are Avro
- * single-object encoded, except the models topic (key {@code <model>/<alias>}, compacted) and
- * model-events (key: instance id). Samples and queries must be co-partitioned (same partition count, same
+ * single-object encoded, except the models topic (key {@code <model>/<alias>}, compacted),
+ * model-events (key: instance id) and model-artifacts (compacted; see {@link ModelArtifacts}). Samples and queries must be co-partitioned (same partition count, same
  * partitioner) so one stream task owns a task's support set and answers its queries.
  */
 public record Topics(Topic<String, LabelledSample> samples, Topic<String, PredictionRequest> queries,
         Topic<String, Prediction> predictions, Topic<String, AdaptationEvent> adaptations,
         Topic<String, DeadLetter> deadLetters, Topic<String, ModelChange> models,
-        Topic<String, ModelSwapEvent> modelEvents) {
+        Topic<String, ModelSwapEvent> modelEvents, Topic<String, ArtifactChunk> modelArtifacts) {
 
+    /** These names, with the model-artifacts topic named {@code model-artifacts}. */
     public static Topics named(String samples, String queries, String predictions, String adaptations,
             String deadLetters, String models, String modelEvents) {
+        return named(samples, queries, predictions, adaptations, deadLetters, models, modelEvents, "model-artifacts");
+    }
+
+    public static Topics named(String samples, String queries, String predictions, String adaptations,
+            String deadLetters, String models, String modelEvents, String modelArtifacts) {
         return new Topics(
                 new Topic<>(samples, Serdes.String(), new AvroSerde<>(LabelledSample.class)),
                 new Topic<>(queries, Serdes.String(), new AvroSerde<>(PredictionRequest.class)),
@@ -32,7 +39,8 @@ public record Topics(Topic<String, LabelledSample> samples, Topic<String, Predic
                 new Topic<>(adaptations, Serdes.String(), new AvroSerde<>(AdaptationEvent.class)),
                 new Topic<>(deadLetters, Serdes.String(), new AvroSerde<>(DeadLetter.class)),
                 new Topic<>(models, Serdes.String(), new AvroSerde<>(ModelChange.class)),
-                new Topic<>(modelEvents, Serdes.String(), new AvroSerde<>(ModelSwapEvent.class)));
+                new Topic<>(modelEvents, Serdes.String(), new AvroSerde<>(ModelSwapEvent.class)),
+                new Topic<>(modelArtifacts, Serdes.String(), new AvroSerde<>(ArtifactChunk.class)));
     }
 
     /**
@@ -47,7 +55,7 @@ public record Topics(Topic<String, LabelledSample> samples, Topic<String, Predic
                 new Topic<>(adaptations.name(), Serdes.String(),
                         AvroSerde.withRegistry(AdaptationEvent.class, registry)),
                 new Topic<>(deadLetters.name(), Serdes.String(), AvroSerde.withRegistry(DeadLetter.class, registry)),
-                models, modelEvents);
+                models, modelEvents, modelArtifacts);
     }
 
     public static Topics defaults() {
@@ -61,13 +69,14 @@ public record Topics(Topic<String, LabelledSample> samples, Topic<String, Predic
                 config.getString(MetastreamConfig.TOPIC_ADAPTATIONS_CONFIG),
                 config.getString(MetastreamConfig.TOPIC_DEAD_LETTERS_CONFIG),
                 config.getString(MetastreamConfig.TOPIC_MODELS_CONFIG),
-                config.getString(MetastreamConfig.TOPIC_MODEL_EVENTS_CONFIG));
+                config.getString(MetastreamConfig.TOPIC_MODEL_EVENTS_CONFIG),
+                config.getString(MetastreamConfig.TOPIC_MODEL_ARTIFACTS_CONFIG));
     }
 
     /** Every topic name, inputs first. */
     public List<String> names() {
         return List.of(samples.name(), queries.name(), predictions.name(), adaptations.name(), deadLetters.name(),
-                models.name(), modelEvents.name());
+                models.name(), modelEvents.name(), modelArtifacts.name());
     }
 
     /** The key of a {@link ModelChange}: one compacted entry per model alias. */

@@ -3,16 +3,19 @@ package io.metastream.embedded.it;
 import static io.metastream.embedded.it.StreamingFixture.MODEL;
 import static io.metastream.embedded.it.StreamingFixture.await;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.schemas.ModelChange;
 import io.metastream.schemas.ModelSwapEvent;
 import io.metastream.schemas.Prediction;
 import io.metastream.server.ModelPromotion;
+import io.metastream.store.CorruptArtifactException;
 import io.metastream.streams.ModelWatcher;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -90,8 +93,17 @@ class ModelLifecycleTest {
             bytes[bytes.length - 1] ^= 0x55;
             Files.write(params, bytes);
 
-            // The artifact went bad after it was vetted: announce without verifying, as if it had been fine.
-            ModelPromotion.promote(f.store, MODEL, "production", v2, false, f.broker.bootstrapServers(), f.topics);
+            // A promoter with a cluster writes only verified files to model-artifacts, so even
+            // unverified it refuses, and moves nothing.
+            assertThatThrownBy(() -> ModelPromotion.promote(f.store, MODEL, "production", v2, false,
+                    f.broker.bootstrapServers(), f.topics)).isInstanceOf(CorruptArtifactException.class);
+            assertThat(f.store.alias(MODEL, "production")).contains(v1);
+            // The artifact went bad after it was vetted: announce it as if it had been fine.
+            f.store.compareAndSetAlias(MODEL, "production", v1, v2);
+            ModelPromotion.announce(ModelChange.newBuilder().setModelName(MODEL).setAlias("production")
+                    .setVersion(v2).setPreviousVersion(v1).setAction("promote").setChangedAt(Instant.now())
+                    .setArtifactDigest(f.store.digest(MODEL, v2)).build(),
+                    Map.of("bootstrap.servers", f.broker.bootstrapServers()), f.topics);
             await(SWAP_BOUND, "the refusal", () -> event(f, "a", MODEL + "@" + v2, "REFUSED") != null);
             ModelSwapEvent refusal = event(f, "a", MODEL + "@" + v2, "REFUSED");
             assertThat(refusal.getReason()).contains(BaseModelArtifacts.PARAMETERS_FILE).contains("sha256");

@@ -16,6 +16,7 @@ import io.metastream.schemas.PredictionRequest;
 import io.metastream.schemas.serde.AvroCodec;
 import io.metastream.server.MetastreamApp;
 import io.metastream.store.LocalDirectoryModelStore;
+import io.metastream.store.ModelStore;
 import io.metastream.store.ModelManifest;
 import io.metastream.streams.MetastreamConfig;
 import io.metastream.streams.Topics;
@@ -149,13 +150,18 @@ final class StreamingFixture implements AutoCloseable {
 
     /** Starts an instance with some settings overridden. */
     MetastreamApp startInstance(String instanceId, Map<String, Object> overrides) {
+        return startInstance(instanceId, overrides, store);
+    }
+
+    /** Starts an instance whose model store is {@code modelStore} (its own cache, say), not the fixture's. */
+    MetastreamApp startInstance(String instanceId, Map<String, Object> overrides, ModelStore modelStore) {
         // state-<instanceId> under dir, the broker's address and security: the pipeline's part.
         Map<String, Object> settings = new HashMap<>(Map.of(
                 MetastreamConfig.APPLICATION_ID_CONFIG, "lifecycle",
                 MetastreamConfig.MODEL_NAME_CONFIG, MODEL,
                 MetastreamConfig.INSTANCE_ID_CONFIG, instanceId));
         settings.putAll(overrides);
-        MetastreamApp app = pipeline.app(settings).modelStore(store).startTimeout(Duration.ofSeconds(90)).start();
+        MetastreamApp app = pipeline.app(settings).modelStore(modelStore).startTimeout(Duration.ofSeconds(90)).start();
         closeables.add(app);
         return app;
     }

@@ -26,7 +26,7 @@ class SchemaHistoryTest {
     @ValueSource(classes = {LabelledSample.class, PredictionRequest.class, Prediction.class,
             AdaptationEvent.class, DeadLetter.class, SupportSet.class, AdaptedTask.class,
             io.metastream.schemas.state.PendingQuery.class, io.metastream.schemas.ModelChange.class,
-            io.metastream.schemas.ModelSwapEvent.class})
+            io.metastream.schemas.ModelSwapEvent.class, io.metastream.schemas.ArtifactChunk.class})
     void shouldKeepCurrentSchemaAsNewestHistoryEntry(Class<?> type) {
         Schema current = SpecificData.get().getSchema(type);
         List<Schema> history = SchemaHistory.of(current.getName());
