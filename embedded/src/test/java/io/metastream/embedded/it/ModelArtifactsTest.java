@@ -51,15 +51,21 @@ class ModelArtifactsTest {
 
             LocalDirectoryModelStore cache = new LocalDirectoryModelStore(dir.resolve("cache-a"));
             MetastreamApp app = f.startInstance("a", Map.of(), cache);
+            MetastreamApp other = f.startInstance("b", Map.of(), new LocalDirectoryModelStore(dir.resolve("cache-b")));
             assertThat(app.model().base().version()).as("served from an empty store").isEqualTo(MODEL + "@" + v1);
+            assertThat(other.model().base().version()).isEqualTo(MODEL + "@" + v1);
             assertThat(cache.digest(MODEL, v1)).as("the same artifact, byte for byte")
                     .isEqualTo(f.store.digest(MODEL, v1));
             assertThat(cache.alias(MODEL, "production")).as("a cache's aliases are not moved").isEmpty();
 
             ModelPromotion.promote(f.store, MODEL, "production", v2, true, client(f), f.topics);
-            await(SWAP_BOUND, "the swap to v2", () -> event(f, MODEL + "@" + v2, "SWAPPED") != null);
+            for (String instance : new String[] {"a", "b"}) {
+                await(SWAP_BOUND, instance + "'s swap to v2", () -> event(f, instance, MODEL + "@" + v2, "SWAPPED") != null);
+                assertThat(event(f, instance, MODEL + "@" + v2, "SWAPPED").getReason())
+                        .contains("fetched from model-artifacts");
+            }
             assertThat(app.model().base().version()).isEqualTo(MODEL + "@" + v2);
-            assertThat(event(f, MODEL + "@" + v2, "SWAPPED").getReason()).contains("fetched from model-artifacts");
+            assertThat(other.model().base().version()).isEqualTo(MODEL + "@" + v2);
             assertThat(cache.load(MODEL, v2)).isEqualTo(f.store.load(MODEL, v2));
 
             // v3's files go out in small chunks; then one chunk of its parameters is overwritten
@@ -76,10 +82,13 @@ class ModelArtifactsTest {
                     .setFile(file).setFileSha256(Sha256.hex(bytes)).setFileSize(bytes.length).setChunkIndex(1)
                     .setChunkCount((bytes.length + 1023) / 1024).setData(ByteBuffer.wrap(bad)).build());
             ModelPromotion.announce(change(v3, v2, digest), client(f), f.topics);
-            await(SWAP_BOUND, "the refusal of v3", () -> event(f, MODEL + "@" + v3, "REFUSED") != null);
-            assertThat(event(f, MODEL + "@" + v3, "REFUSED").getReason()).contains("CorruptArtifactException")
-                    .contains(file).contains("sha256 mismatch");
+            for (String instance : new String[] {"a", "b"}) {
+                await(SWAP_BOUND, instance + "'s refusal of v3", () -> event(f, instance, MODEL + "@" + v3, "REFUSED") != null);
+                assertThat(event(f, instance, MODEL + "@" + v3, "REFUSED").getReason())
+                        .contains("CorruptArtifactException").contains(file).contains("sha256 mismatch");
+            }
             assertThat(app.model().base().version()).as("still serving").isEqualTo(MODEL + "@" + v2);
+            assertThat(other.model().base().version()).as("still serving").isEqualTo(MODEL + "@" + v2);
             assertThatThrownBy(() -> cache.digest(MODEL, v3)).as("nothing of v3 written")
                     .isInstanceOf(ModelNotFoundException.class);
         }
@@ -137,8 +146,8 @@ class ModelArtifactsTest {
         return Map.of("bootstrap.servers", f.broker.bootstrapServers());
     }
 
-    private static ModelSwapEvent event(StreamingFixture f, String ref, String status) {
-        return f.swaps.stream().filter(e -> e.getInstanceId().equals("a") && e.getToVersion().equals(ref)
+    private static ModelSwapEvent event(StreamingFixture f, String instance, String ref, String status) {
+        return f.swaps.stream().filter(e -> e.getInstanceId().equals(instance) && e.getToVersion().equals(ref)
                 && e.getStatus().equals(status)).findFirst().orElse(null);
     }
 }
