@@ -7,6 +7,7 @@ import io.metastream.store.ModelStore;
 import io.metastream.streams.ModelArtifacts;
 import io.metastream.streams.ModelWatcher;
 import io.metastream.streams.Topics;
+import io.metastream.streams.internals.CompactedTopic;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
@@ -179,6 +180,8 @@ public final class ModelPromotion {
         if (clientProperties == null) {
             return change;
         }
+        // A promoter may come before any instance: the topic is not there yet.
+        CompactedTopic.ensure(clientProperties, topics.models().name(), Map.of());
         Map<String, Object> props = new HashMap<>(clientProperties);
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(props, new StringSerializer(),

@@ -9,6 +9,7 @@ import io.metastream.store.ModelNotFoundException;
 import io.metastream.store.ModelStore;
 import io.metastream.store.ModelStoreException;
 import io.metastream.store.Sha256;
+import io.metastream.streams.internals.CompactedTopic;
 import io.metastream.streams.internals.TopicSnapshot;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -17,18 +18,14 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.config.TopicConfig;
-import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
@@ -196,21 +193,8 @@ public final class ModelArtifacts {
      * it whole, rarely, so one partition keeps that one sequential read.
      */
     public void ensureTopic() {
-        try (Admin admin = Admin.create(clientProperties)) {
-            if (!admin.listTopics().names().get().contains(topic)) {
-                admin.createTopics(List.of(new NewTopic(topic, Optional.of(1), Optional.empty()).configs(Map.of(
-                        TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
-                        TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(maxMessageBytes(chunkBytes))))))
-                        .all().get();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while creating " + topic, e);
-        } catch (ExecutionException e) {
-            if (!(e.getCause() instanceof TopicExistsException)) {
-                throw new IllegalStateException("cannot create " + topic + ": " + e.getCause().getMessage(), e.getCause());
-            }
-        }
+        CompactedTopic.ensure(clientProperties, topic, Map.of(TopicConfig.MAX_MESSAGE_BYTES_CONFIG,
+                Integer.toString(maxMessageBytes(chunkBytes))));
     }
 
     /** The {@code max.message.bytes} a topic needs for chunks of {@code chunkBytes}: their record overhead included. */
