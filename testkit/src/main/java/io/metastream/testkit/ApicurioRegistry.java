@@ -86,8 +86,7 @@ public final class ApicurioRegistry implements AutoCloseable {
     }
 
     /**
-     * The same API over HTTPS, with the host name {@code localhost} (the name a test certificate
-     * usually carries).
+     * The same API over HTTPS, at {@code 127.0.0.1}: the certificate must name that address.
      *
      * @throws IllegalStateException when the registry was started without {@link Builder#tls}
      */
@@ -95,7 +94,7 @@ public final class ApicurioRegistry implements AutoCloseable {
         if (httpsPort < 0) {
             throw new IllegalStateException("the registry serves no HTTPS: start it with tls(keyStore, password)");
         }
-        return "https://localhost:" + httpsPort + CCOMPAT_PATH;
+        return "https://127.0.0.1:" + httpsPort + CCOMPAT_PATH;
     }
 
     /** The file the registry's output goes to. */
