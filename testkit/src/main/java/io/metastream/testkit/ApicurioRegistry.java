@@ -71,7 +71,8 @@ public final class ApicurioRegistry implements AutoCloseable {
         this.httpPort = httpPort;
         this.httpsPort = httpsPort;
         this.authorization = authorization;
-        // A test JVM that exits without close() (a crash, a killed fork) must not leave the registry running.
+        // A test JVM that exits without close() (System.exit, a fork stopped by SIGTERM or a timeout) must not
+        // leave the registry running; only SIGKILL of the test JVM can.
         this.reaper = new Thread(this::stop, "apicurio-registry-reaper");
         Runtime.getRuntime().addShutdownHook(reaper);
     }
@@ -370,17 +371,22 @@ public final class ApicurioRegistry implements AutoCloseable {
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot start " + java.get() + " -jar " + runner, e);
             }
+            ApicurioRegistry registry = null;
             try {
                 int[] ports = awaitListening(process, log);
-                ApicurioRegistry registry = new ApicurioRegistry(process, log, ports[0], ports[1], authorization);
+                registry = new ApicurioRegistry(process, log, ports[0], ports[1], authorization);
                 registry.expect(registry.call("GET", "/subjects", null), 200);
                 if (authorization != null) {
                     registry.refusesAnonymousWrites();
                 }
                 return registry;
             } catch (RuntimeException | Error e) {
-                process.descendants().forEach(ProcessHandle::destroyForcibly);
-                process.destroyForcibly();
+                if (registry != null) {
+                    registry.close();
+                } else {
+                    process.descendants().forEach(ProcessHandle::destroyForcibly);
+                    process.destroyForcibly();
+                }
                 throw e;
             }
         }
