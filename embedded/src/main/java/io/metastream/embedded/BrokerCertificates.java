@@ -15,7 +15,7 @@ import java.util.List;
 public record BrokerCertificates(Path keyStore, Path trustStore, String password) {
     private static final String ALIAS = "metastream-test";
 
-    /** Writes {@code broker.p12} and {@code truststore.p12} into {@code dir}. */
+    /** Writes {@code broker.p12}, {@code broker.pem} and {@code truststore.p12} into {@code dir}. */
     public static BrokerCertificates generate(Path dir) {
         String password = "metastream-test-" + Long.toHexString(System.nanoTime());
         Path keyStore = dir.resolve("broker.p12");
@@ -29,6 +29,11 @@ public record BrokerCertificates(Path keyStore, Path trustStore, String password
         keytool("-importcert", "-noprompt", "-alias", ALIAS, "-file", certificate.toString(), "-keystore",
                 trustStore.toString(), "-storetype", "PKCS12", "-storepass", password);
         return new BrokerCertificates(keyStore, trustStore, password);
+    }
+
+    /** The certificate alone, PEM-encoded ({@code broker.pem} beside the key store): a CA file for clients that take PEM. */
+    public Path certificate() {
+        return keyStore.resolveSibling("broker.pem");
     }
 
     private static void keytool(String... args) {

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -290,22 +291,32 @@ public final class MetastreamConfig extends AbstractConfig {
     private static final String SCHEMA_REGISTRY_UNKNOWN_ID_CACHE_MS_DOC = "How long a schema id the registry does "
             + "not know is remembered as unknown, so a flood of records naming it costs one call; 0 asks every time.";
     public static final String SCHEMA_REGISTRY_AUTO_REGISTER_CONFIG = "schema.registry.auto.register";
-    private static final String SCHEMA_REGISTRY_AUTO_REGISTER_DOC = "Whether registry outputs register their schemas. "
-            + "false: lookup-only, the schemas must already be registered under <topic>-value (an operator's "
-            + "pipeline does it) and metastream writes nothing to the registry.";
+    private static final String SCHEMA_REGISTRY_AUTO_REGISTER_DOC = "Whether registry outputs register their schemas "
+            + "(Confluent's auto.register.schemas). false: lookup-only, the schemas must already be registered under "
+            + "<topic>-value (an operator's pipeline does it), metastream writes nothing to the registry, and a "
+            + "schema not found there fails the start with that reason.";
     public static final String SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_CONFIG = "schema.registry.basic.auth.user.info";
     private static final String SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_DOC = "user:password for HTTP basic "
-            + "authentication to the registry (user info in schema.registry.url works too and is never logged).";
+            + "authentication to the registry (Confluent's basic.auth.user.info). User info in schema.registry.url "
+            + "works too and is never logged; this key wins when both are given, so no "
+            + "basic.auth.credentials.source key is needed (USER_INFO and URL both work; SASL_INHERIT is not "
+            + "offered).";
     public static final String SCHEMA_REGISTRY_BEARER_AUTH_TOKEN_CONFIG = "schema.registry.bearer.auth.token";
     private static final String SCHEMA_REGISTRY_BEARER_AUTH_TOKEN_DOC = "A bearer token sent to the registry with "
-            + "every call; takes precedence over basic authentication.";
+            + "every call (Confluent's bearer.auth.token with bearer.auth.credentials.source=STATIC_TOKEN); takes "
+            + "precedence over basic authentication. A token is not refreshed: one from an OAuth server that "
+            + "expires needs a restart with a new one.";
     public static final String SCHEMA_REGISTRY_SSL_TRUSTSTORE_LOCATION_CONFIG = "schema.registry.ssl.truststore.location";
     private static final String SCHEMA_REGISTRY_SSL_TRUSTSTORE_LOCATION_DOC = "Trust store for an https registry "
-            + "whose certificate the JVM's default trust does not cover; empty uses the default.";
+            + "whose certificate the JVM's default trust does not cover (a private CA): a PKCS12 or JKS store, or, "
+            + "with schema.registry.ssl.truststore.type=PEM, a file of PEM-encoded CA certificates. Empty uses the "
+            + "JVM's default trust.";
     public static final String SCHEMA_REGISTRY_SSL_TRUSTSTORE_PASSWORD_CONFIG = "schema.registry.ssl.truststore.password";
-    private static final String SCHEMA_REGISTRY_SSL_TRUSTSTORE_PASSWORD_DOC = "Password of that trust store.";
+    private static final String SCHEMA_REGISTRY_SSL_TRUSTSTORE_PASSWORD_DOC = "Password of that trust store (none "
+            + "for PEM).";
     public static final String SCHEMA_REGISTRY_SSL_TRUSTSTORE_TYPE_CONFIG = "schema.registry.ssl.truststore.type";
-    private static final String SCHEMA_REGISTRY_SSL_TRUSTSTORE_TYPE_DOC = "Type of that trust store (PKCS12, JKS).";
+    private static final String SCHEMA_REGISTRY_SSL_TRUSTSTORE_TYPE_DOC = "Type of that trust store: PKCS12, JKS, "
+            + "or PEM (CA certificates, as Kafka's ssl.truststore.type=PEM).";
     public static final String DJL_THREADS_CONFIG = "djl.threads";
     private static final String DJL_THREADS_DOC = "libtorch intra-op threads; keep below the core count so "
             + "Kafka Streams keeps a core.";
@@ -445,7 +456,8 @@ public final class MetastreamConfig extends AbstractConfig {
                     SCHEMA_REGISTRY_SSL_TRUSTSTORE_LOCATION_DOC)
             .define(SCHEMA_REGISTRY_SSL_TRUSTSTORE_PASSWORD_CONFIG, Type.PASSWORD, null, Importance.LOW,
                     SCHEMA_REGISTRY_SSL_TRUSTSTORE_PASSWORD_DOC)
-            .define(SCHEMA_REGISTRY_SSL_TRUSTSTORE_TYPE_CONFIG, Type.STRING, "PKCS12", Importance.LOW,
+            .define(SCHEMA_REGISTRY_SSL_TRUSTSTORE_TYPE_CONFIG, Type.STRING, "PKCS12",
+                    ConfigDef.CaseInsensitiveValidString.in("PKCS12", "JKS", "PEM"), Importance.LOW,
                     SCHEMA_REGISTRY_SSL_TRUSTSTORE_TYPE_DOC)
             .define(DJL_THREADS_CONFIG, Type.INT, 1, Range.between(1, 256), Importance.LOW, DJL_THREADS_DOC);
 
@@ -541,8 +553,24 @@ public final class MetastreamConfig extends AbstractConfig {
             Password password) {
         char[] secret = password == null ? null : password.value().toCharArray();
         try (InputStream in = Files.newInputStream(Path.of(location))) {
-            KeyStore store = KeyStore.getInstance(type);
-            store.load(in, secret);
+            KeyStore store;
+            if (type.equalsIgnoreCase("PEM")) {
+                // The CA certificates of a PEM file, as trusted entries of an in-memory store.
+                store = KeyStore.getInstance(KeyStore.getDefaultType());
+                store.load(null, null);
+                int n = 0;
+                for (var certificate : CertificateFactory.getInstance("X.509")
+                        .generateCertificates(in)) {
+                    store.setCertificateEntry("ca-" + n++, certificate);
+                }
+                if (n == 0) {
+                    throw new ConfigException(SCHEMA_REGISTRY_SSL_TRUSTSTORE_LOCATION_CONFIG, location,
+                            "no PEM certificate in it");
+                }
+            } else {
+                store = KeyStore.getInstance(type);
+                store.load(in, secret);
+            }
             TrustManagerFactory trust = TrustManagerFactory.getInstance(
                     TrustManagerFactory.getDefaultAlgorithm());
             trust.init(store);

@@ -6,15 +6,22 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.serde.SchemaRegistryClient;
 import io.metastream.testkit.SchemaRegistryStandIn;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Base64;
 import java.util.Map;
 import org.apache.kafka.common.config.ConfigException;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Registry credentials given in {@code schema.registry.url} leave it before AbstractConfig logs
- * its values at start-up, and still authenticate.
+ * its values at start-up, and still authenticate; a bearer token wins over basic credentials (the
+ * stand-in checks the header: Apicurio takes tokens only from an OIDC server); trust settings are
+ * checked. Basic authentication, TLS trust and lookup-only against a real registry: the embedded
+ * module's SchemaRegistryTest and the schemas module's RegistryAvroCodecTest.
  */
 class SchemaRegistryConfigTest {
     private static final String SECRET = "S3cret";
@@ -83,5 +90,33 @@ class SchemaRegistryConfigTest {
         assertThatThrownBy(() -> new MetastreamConfig(settings("http://alice:" + SECRET + "%zz@registry:8081")))
                 .isInstanceOf(ConfigException.class)
                 .satisfies(e -> assertThat(e.getMessage()).doesNotContain(SECRET));
+    }
+
+    @Test
+    void shouldSendTheConfiguredBearerTokenInsteadOfBasicCredentials() {
+        try (SchemaRegistryStandIn registry = SchemaRegistryStandIn.start()) {
+            registry.requireAuthorization("Bearer " + SECRET);
+            MetastreamConfig config = new MetastreamConfig(Map.of(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, "x:1",
+                    MetastreamConfig.SCHEMA_REGISTRY_URL_CONFIG, registry.url(),
+                    MetastreamConfig.SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_CONFIG, "app:right",
+                    MetastreamConfig.SCHEMA_REGISTRY_BEARER_AUTH_TOKEN_CONFIG, SECRET));
+            assertThat(config.values().toString()).doesNotContain(SECRET);
+            assertThat(config.schemaRegistry().orElseThrow().register("samples-value",
+                    LabelledSample.getClassSchema())).isPositive();
+        }
+    }
+
+    @Test
+    void shouldRefuseATrustStoreTypeItCannotReadAndAPemFileWithoutCertificates(@TempDir Path dir) throws IOException {
+        assertThatThrownBy(() -> new MetastreamConfig(Map.of(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, "x:1",
+                MetastreamConfig.SCHEMA_REGISTRY_SSL_TRUSTSTORE_TYPE_CONFIG, "PFX")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("PEM");
+        Path empty = Files.writeString(dir.resolve("ca.pem"), "not a certificate\n");
+        MetastreamConfig config = new MetastreamConfig(Map.of(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, "x:1",
+                MetastreamConfig.SCHEMA_REGISTRY_URL_CONFIG, "https://registry:8081",
+                MetastreamConfig.SCHEMA_REGISTRY_SSL_TRUSTSTORE_LOCATION_CONFIG, empty.toString(),
+                MetastreamConfig.SCHEMA_REGISTRY_SSL_TRUSTSTORE_TYPE_CONFIG, "pem"));
+        assertThatThrownBy(config::schemaRegistry).isInstanceOf(ConfigException.class)
+                .hasMessageContaining(MetastreamConfig.SCHEMA_REGISTRY_SSL_TRUSTSTORE_LOCATION_CONFIG);
     }
 }
