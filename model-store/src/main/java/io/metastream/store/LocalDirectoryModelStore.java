@@ -334,6 +334,7 @@ public final class LocalDirectoryModelStore implements ModelStore {
                 return requireSameDigest(name, version, digest);
             }
             createModelDir(modelDir);
+            DurableFiles.removeStaleTemps(modelDir, clock.instant().minus(STALE_TMP_AGE));
             tmp = modelDir.resolve(DurableFiles.TMP_PREFIX + UUID.randomUUID());
             Files.createDirectory(tmp);
             for (Map.Entry<String, byte[]> file : files.entrySet()) {
