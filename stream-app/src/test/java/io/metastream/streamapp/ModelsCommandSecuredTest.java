@@ -10,6 +10,8 @@ import io.metastream.learn.MlpArchitecture;
 import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.schemas.ModelChange;
 import io.metastream.store.LocalDirectoryModelStore;
+import io.metastream.streams.ModelArtifacts;
+import io.metastream.streams.ModelWatcher;
 import io.metastream.streams.Topics;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -39,7 +41,7 @@ import picocli.CommandLine;
  * {@code models promote} and {@code rollback}, run in-process as {@code main} runs them, against a
  * broker that takes only TLS with SASL/SCRAM: the cluster is named with Kafka's
  * {@code --bootstrap-server} and reached with {@code --command-config}; a move someone else made in
- * between fails the command with both versions named.
+ * between fails the command with both versions named. The versions' files travel with them.
  */
 @Tag("embedded-broker")
 class ModelsCommandSecuredTest {
@@ -80,6 +82,19 @@ class ModelsCommandSecuredTest {
             assertThat(changes.get(0).getArtifactDigest()).isEqualTo(store.digest(MODEL, "2"));
             assertThat(changes.get(1).getArtifactDigest()).isEqualTo(store.digest(MODEL, "1"));
 
+            // Both versions' files went to model-artifacts over the same secured connection: an
+            // empty store on another machine gets them, byte for byte.
+            Map<String, Object> client = new HashMap<>(broker.clientProperties());
+            client.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+            LocalDirectoryModelStore elsewhere = new LocalDirectoryModelStore(dir.resolve("elsewhere"));
+            ModelArtifacts artifacts = new ModelArtifacts(client, "model-artifacts", ModelArtifacts.DEFAULT_CHUNK_BYTES,
+                    ModelArtifacts.DEFAULT_MAX_BYTES);
+            for (ModelChange change : changes) {
+                assertThat(artifacts.fetch(elsewhere, MODEL, change.getVersion(), change.getArtifactDigest(),
+                        Duration.ofSeconds(30))).isTrue();
+                assertThat(elsewhere.load(MODEL, change.getVersion())).isEqualTo(store.load(MODEL, change.getVersion()));
+            }
+
             // Someone moved the alias to 3 since this operator looked (at 1): compare-and-set refuses.
             store.compareAndSetAlias(MODEL, "production", "1", "3");
             Run stale = run("models", "promote", "--store", models.toString(), MODEL, "2", "--expect", "1",
@@ -100,6 +115,29 @@ class ModelsCommandSecuredTest {
             assertThat(bad.exit()).isNotZero();
             assertThat(bad.err()).contains("[acks]");
             assertThat(store.alias(MODEL, "production")).contains("3");
+        }
+    }
+
+    @Test
+    void shouldTrainPromoteAndCarryTheVersionThroughKafkaToAnEmptyStore() {
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(null)) {
+            Path models = dir.resolve("trainer-models");
+            Run train = run("train", "sinusoid", "--store", models.toString(), "--iterations", "20",
+                    "--promote", "production", "--bootstrap-server", broker.bootstrapServers());
+            assertThat(train.exit()).as(train.err()).isZero();
+            assertThat(train.out()).contains("production -> sinusoid@1 (announced)");
+            Map<String, Object> client = Map.of("bootstrap.servers", broker.bootstrapServers());
+            ModelChange announced = ModelWatcher.latestChange(client, Topics.defaults(), "sinusoid", "production",
+                    Duration.ofSeconds(30)).orElseThrow();
+            LocalDirectoryModelStore store = new LocalDirectoryModelStore(models);
+            assertThat(announced.getVersion()).isEqualTo("1");
+            assertThat(announced.getArtifactDigest()).isEqualTo(store.digest("sinusoid", "1"));
+
+            LocalDirectoryModelStore empty = new LocalDirectoryModelStore(dir.resolve("empty"));
+            new ModelArtifacts(client, "model-artifacts", ModelArtifacts.DEFAULT_CHUNK_BYTES,
+                    ModelArtifacts.DEFAULT_MAX_BYTES).fetch(empty, "sinusoid", "1", announced.getArtifactDigest(),
+                    Duration.ofSeconds(30));
+            assertThat(empty.load("sinusoid", "1")).isEqualTo(store.load("sinusoid", "1"));
         }
     }
 
