@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.metastream.server.ProcessMeters;
 import io.metastream.server.PrometheusText;
 import io.metastream.streamapp.MetastreamCommand;
 import io.metastream.streams.EnvironmentSettings;
@@ -155,25 +156,35 @@ class DockerConfigTest {
         metrics.adapted(false, 5);
         metrics.adaptationCall(3, 1_000);
         metrics.prediction(MetastreamMetrics.PredictionPath.ADAPTED, 3);
-        Set<String> exported = new TreeSet<>();
-        for (String sample : PrometheusText.parse(registry.scrape()).withPrefix("metastream_").keySet()) {
-            exported.add(sample.replaceAll("\\{.*", ""));
+        // The JVM's and the process's meters as the app binds them; a collection makes the GC pause timer.
+        try (ProcessMeters jvm = ProcessMeters.bindTo(registry)) {
+            System.gc();
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (!registry.scrape().contains("jvm_gc_pause_seconds_sum") && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
         }
-        registry.scrape().lines().filter(l -> l.startsWith("metastream_") && l.contains("_bucket{"))
-                .forEach(l -> exported.add(l.substring(0, l.indexOf('{'))));
+        Set<String> exported = new TreeSet<>();
+        String scrape = registry.scrape();
+        scrape.lines().filter(l -> !l.startsWith("#") && l.contains(" "))
+                .forEach(l -> exported.add(l.replaceAll("[{ ].*", "")));
 
         JsonNode dashboard = new ObjectMapper().readTree(DOCKER.resolve("grafana/metastream-dashboard.json").toFile());
         List<String> charted = new ArrayList<>();
         for (JsonNode panel : dashboard.get("panels")) {
             for (JsonNode target : panel.get("targets")) {
-                Matcher m = Pattern.compile("metastream_[a-z_]+").matcher(target.get("expr").asText());
+                Matcher m = Pattern.compile("\\b(metastream|jvm|process)_[a-z_]+").matcher(target.get("expr").asText());
                 while (m.find()) {
                     charted.add(m.group());
                 }
             }
         }
-        assertThat(charted).isNotEmpty();
+        assertThat(charted).isNotEmpty().contains("metastream_model_info", "process_resident_memory_bytes");
+        if (!Files.isReadable(Path.of("/proc/self/status"))) {
+            charted.remove("process_resident_memory_bytes"); // read from procfs: Linux only
+        }
         assertThat(exported).containsAll(charted);
+        assertThat(PrometheusText.familiesMixingUnits(scrape)).isEmpty();
         String provisioning = Files.readString(DOCKER.resolve("grafana/provisioning/datasources/prometheus.yaml"));
         assertThat(provisioning).contains("uid: prometheus", "http://prometheus:9090");
     }
