@@ -22,7 +22,8 @@ import picocli.CommandLine.Option;
                 + "the most recent users and promote it only when it beats the champion by meta.train.margin.")
 final class MetaTrainCommand implements Callable<Integer> {
     @Option(names = "--config", required = true,
-            description = "Properties file with MetastreamConfig and meta.train.* keys (the same file as run's).")
+            description = "Properties file with MetastreamConfig and meta.train.* keys (the same file as run's); "
+                    + "METASTREAM_<KEY> environment variables override it, --set overrides both.")
     Path config;
 
     @Option(names = "--set", description = "Override one key, e.g. --set meta.train.margin=0.1 (repeatable).")

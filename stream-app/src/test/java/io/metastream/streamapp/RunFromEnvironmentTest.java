@@ -8,6 +8,7 @@ import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.Loss;
 import io.metastream.learn.MlpArchitecture;
 import io.metastream.learn.artifact.BaseModelArtifacts;
+import io.metastream.server.PrometheusText;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.streams.MetastreamConfig;
 import java.io.IOException;
@@ -90,6 +91,16 @@ class RunFromEnvironmentTest {
                         HttpResponse.BodyHandlers.ofString());
                 assertThat(tasks.statusCode()).as("the token from the environment guards the task API")
                         .isEqualTo(401);
+                // The process's own memory, beside the heap's, on the port the environment named.
+                String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + envPort + "/metrics")).GET().build(),
+                        HttpResponse.BodyHandlers.ofString()).body();
+                assertThat(PrometheusText.families(metrics)).containsKeys("jvm_gc_memory_allocated_bytes_total",
+                        "metastream_model_info");
+                if (Files.isReadable(Path.of("/proc/self/status"))) {
+                    double rss = PrometheusText.parse(metrics).sum("process_resident_memory_bytes");
+                    assertThat(rss).isGreaterThan(PrometheusText.parse(metrics).sum("jvm_memory_used_bytes"));
+                }
                 assertThatThrownBy(() -> new Socket().connect(new InetSocketAddress("127.0.0.1", filePort), 2000))
                         .as("nothing listens on the file's port").isInstanceOf(ConnectException.class);
                 assertThat(output(log)).contains("http.port (METASTREAM_HTTP_PORT)")
