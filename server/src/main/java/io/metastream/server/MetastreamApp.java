@@ -28,10 +28,7 @@ import io.metastream.streams.TopologySettings;
 import io.metastream.streams.internals.PipelineNames;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
-import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
-import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.net.InetAddress;
@@ -94,6 +91,8 @@ public final class MetastreamApp implements AutoCloseable {
     private final MeterRegistry registry;
     private final MetastreamMetrics metrics;
     private final KafkaStreamsMetrics streamsMetrics;
+    /** The JVM's and the process's meters (GC, RSS); closing stops the GC listeners. */
+    private final ProcessMeters processMeters;
     private final OperationsServer http;
     private final OperationsServer metricsServer;
     private final HostInfo self;
@@ -394,9 +393,7 @@ public final class MetastreamApp implements AutoCloseable {
         model.onSwap(next -> metrics.serving(next.version(), next.learner()));
         this.streamsMetrics = new KafkaStreamsMetrics(streams);
         streamsMetrics.bindTo(registry);
-        new JvmMemoryMetrics().bindTo(registry);
-        new JvmThreadMetrics().bindTo(registry);
-        new ProcessorMetrics().bindTo(registry);
+        this.processMeters = ProcessMeters.bindTo(registry);
         metrics.watcher(() -> watcher != null && watcher.isFollowing());
         streams.setUncaughtExceptionHandler(e -> {
             // Record-level failures never reach here (they become dead letters); what does is a
@@ -736,6 +733,7 @@ public final class MetastreamApp implements AutoCloseable {
         streams.close(Duration.ofSeconds(30));
         deadLetterSide.close();
         streamsMetrics.close();
+        processMeters.close();
         engine.close();
         if (ownsModel) {
             model.close();

@@ -1,7 +1,11 @@
 package io.metastream.server;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -11,6 +15,11 @@ import java.util.regex.Pattern;
  */
 public final class PrometheusText {
     private static final Pattern LINE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[^}]*\\})? (\\S+)$");
+    private static final Pattern TYPE = Pattern.compile("^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (\\S+)$");
+    /** Words that name a unit in a metric name (Prometheus wants one, the base one, as a suffix). */
+    private static final Set<String> UNITS = Set.of("seconds", "milliseconds", "microseconds", "nanoseconds",
+            "minutes", "hours", "ms", "us", "ns", "bytes", "kilobytes", "megabytes", "gigabytes", "ratio",
+            "percent", "tasks");
 
     private final Map<String, Double> samples;
 
@@ -28,6 +37,44 @@ public final class PrometheusText {
             }
         }
         return new PrometheusText(out);
+    }
+
+    /** Every metric family of {@code text} (its {@code # TYPE} lines), by name, with its type. */
+    public static Map<String, String> families(String text) {
+        Map<String, String> out = new TreeMap<>();
+        for (String line : text.split("\n")) {
+            Matcher m = TYPE.matcher(line);
+            if (m.matches()) {
+                out.put(m.group(1), m.group(2));
+            }
+        }
+        return out;
+    }
+
+    /** The unit words in a family's name: {@code [seconds]} for {@code metastream_query_latency_seconds}. */
+    public static Set<String> units(String family) {
+        Set<String> out = new TreeSet<>();
+        for (String word : family.split("_")) {
+            if (UNITS.contains(word)) {
+                out.add(word);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The families of {@code text} whose names hold more than one unit, each with its units: what
+     * Prometheus' naming conventions rule out (a name says what it measures, in one unit).
+     */
+    public static List<String> familiesMixingUnits(String text) {
+        List<String> out = new ArrayList<>();
+        for (String family : families(text).keySet()) {
+            Set<String> units = units(family);
+            if (units.size() > 1) {
+                out.add(family + " " + units);
+            }
+        }
+        return out;
     }
 
     /** Samples kept earlier by {@link #withPrefix} (a report's, say), keyed as {@link #parse} keys them. */

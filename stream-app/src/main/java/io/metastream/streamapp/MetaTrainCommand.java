@@ -6,8 +6,6 @@ import io.metastream.server.continual.ContinualTrainingConfig;
 import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.streams.MetastreamConfig;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.HashMap;
@@ -24,7 +22,8 @@ import picocli.CommandLine.Option;
                 + "the most recent users and promote it only when it beats the champion by meta.train.margin.")
 final class MetaTrainCommand implements Callable<Integer> {
     @Option(names = "--config", required = true,
-            description = "Properties file with MetastreamConfig and meta.train.* keys (the same file as run's).")
+            description = "Properties file with MetastreamConfig and meta.train.* keys (the same file as run's); "
+                    + "METASTREAM_<KEY> environment variables override it, --set overrides both.")
     Path config;
 
     @Option(names = "--set", description = "Override one key, e.g. --set meta.train.margin=0.1 (repeatable).")
@@ -36,7 +35,7 @@ final class MetaTrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException, InterruptedException {
-        Properties props = load(config, overrides, kafka);
+        Properties props = PipelineSettings.load(config, overrides, kafka);
         MetastreamConfig pipeline = new MetastreamConfig(props);
         DjlRuntime.start(pipeline.getInt(MetastreamConfig.DJL_THREADS_CONFIG));
         CountDownLatch stop = new CountDownLatch(1);
@@ -49,24 +48,5 @@ final class MetaTrainCommand implements Callable<Integer> {
             stop.await();
         }
         return 0;
-    }
-
-    static Properties load(Path file, Map<String, String> overrides) throws IOException {
-        Properties props = new Properties();
-        try (InputStream in = Files.newInputStream(file)) {
-            props.load(in);
-        }
-        props.putAll(overrides);
-        return props;
-    }
-
-    /**
-     * The pipeline's properties: the file, {@code --set}, then {@code --command-config} and
-     * {@code --bootstrap-server}, each over the one before.
-     */
-    static Properties load(Path file, Map<String, String> overrides, KafkaClientOptions kafka) throws IOException {
-        Properties props = load(file, overrides);
-        kafka.applyTo(props);
-        return props;
     }
 }

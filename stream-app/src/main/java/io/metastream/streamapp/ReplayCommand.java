@@ -12,8 +12,6 @@ import io.metastream.streams.MetastreamConfig;
 import io.metastream.streams.Topics;
 import io.metastream.training.ColdStartModels;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -60,11 +58,7 @@ final class ReplayCommand implements Callable<Integer> {
         if (!dataset.equals("movielens")) {
             throw new IllegalArgumentException("replay supports --dataset movielens only, got '" + dataset + "'");
         }
-        Properties props = new Properties();
-        try (InputStream in = Files.newInputStream(config)) {
-            props.load(in);
-        }
-        props.putAll(overrides);
+        Properties props = PipelineSettings.load(config, overrides, null);
         MetastreamConfig cfg = new MetastreamConfig(props);
         ColdStartData d = movielens.read(data);
         DjlRuntime.start(1);

@@ -17,7 +17,8 @@ import picocli.CommandLine.Option;
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = "Run the pipeline against an external Kafka cluster until SIGTERM.")
 final class RunCommand implements Callable<Integer> {
-    @Option(names = "--config", required = true, description = "Properties file with MetastreamConfig keys.")
+    @Option(names = "--config", required = true, description = "Properties file with MetastreamConfig keys; METASTREAM_<KEY> environment "
+            + "variables override it (METASTREAM_HTTP_PORT is http.port), --set overrides both.")
     Path config;
 
     @Option(names = "--set", description = "Override one key, e.g. --set num.stream.threads=2 (repeatable).")
@@ -33,7 +34,7 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException, InterruptedException {
-        Properties props = MetaTrainCommand.load(config, overrides, kafka);
+        Properties props = PipelineSettings.load(config, overrides, kafka);
         MetastreamConfig pipeline = new MetastreamConfig(props);
         if (!metaTrain) {
             serve(MetastreamApp.builder(pipeline));

@@ -21,11 +21,15 @@ import java.util.function.LongSupplier;
  * metastream's meters in one Micrometer registry, the application's or the instance's own
  * (Prometheus at {@code /metrics}). Every meter carries the tag {@code pipeline} (the pipeline's
  * prefix, empty for metastream's own), so several pipelines in one application stay apart. Names
- * in Prometheus form: {@code metastream_samples_total}, {@code metastream_predictions_total{path}},
- * {@code metastream_adaptation_batch_tasks}, {@code metastream_adaptation_seconds},
- * {@code metastream_query_latency_seconds}, {@code metastream_adaptation_freshness_seconds},
+ * in Prometheus form, each saying what it counts and in one unit: {@code metastream_samples_total},
+ * {@code metastream_predictions_total{path}}, {@code metastream_adapted_tasks_total} and
+ * {@code metastream_adaptation_fallback_tasks_total} (tasks), {@code metastream_adaptation_call_seconds}
+ * and {@code metastream_adaptation_call_tasks} (one observation per batched learner call, so their
+ * {@code _count} counts calls), {@code metastream_query_latency_seconds},
+ * {@code metastream_adaptation_freshness_seconds} (one per adapted task),
  * {@code metastream_dead_letters_total{topic,reason}},
- * {@code metastream_non_finite_predictions_total{outcome}}, {@code metastream_model_served{version,learner}},
+ * {@code metastream_non_finite_predictions_total{outcome}},
+ * {@code metastream_model_info{model,version,learner}} (1 for the base served now),
  * {@code metastream_model_swaps_total{outcome}}, {@code metastream_watcher_following},
  * {@code metastream_tasks} (held by this instance), {@code metastream_tasks_removed_total{cause}}.
  * Recording is cheap (a striped counter or a histogram bucket); nothing here blocks.
@@ -110,15 +114,17 @@ public final class MetastreamMetrics {
                     .tags(pipeline).tag("outcome", outcome.name().toLowerCase(Locale.ROOT))
                     .register(registry));
         }
-        adaptedTasks = Counter.builder("metastream.adaptations").description("Tasks adapted").tags(pipeline)
+        // Tasks and learner calls are counted under names that say which: one call adapts many tasks.
+        adaptedTasks = Counter.builder("metastream.adapted.tasks").description("Tasks whose adapted state was "
+                + "written").tags(pipeline).register(registry);
+        adaptationFallbacks = Counter.builder("metastream.adaptation.fallback.tasks")
+                .description("Adapted tasks that kept the base's state: the adapted state or its support loss was "
+                        + "not finite, or the inner steps made the support loss worse").tags(pipeline)
                 .register(registry);
-        adaptationFallbacks = Counter.builder("metastream.adaptation.fallbacks")
-                .description("Adaptations that kept the base's state: the adapted state or its support loss was not finite, or the inner steps made the support loss worse").tags(pipeline)
-                .register(registry);
-        batchTasks = DistributionSummary.builder("metastream.adaptation.batch").baseUnit("tasks")
+        batchTasks = DistributionSummary.builder("metastream.adaptation.call.tasks").baseUnit("tasks")
                 .description("Tasks in one batched learner call").tags(pipeline)
                 .serviceLevelObjectives(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024).register(registry);
-        adaptationTime = Timer.builder("metastream.adaptation").description("Duration of one batched learner call")
+        adaptationTime = Timer.builder("metastream.adaptation.call").description("Duration of one batched learner call")
                 .tags(pipeline).publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
                 .maximumExpectedValue(Duration.ofSeconds(30)).register(registry);
         queryLatency = Timer.builder("metastream.query.latency")
@@ -144,8 +150,11 @@ public final class MetastreamMetrics {
         }
         Gauge.builder("metastream.tasks", () -> tasksHeld.getAsLong()).description("Tasks held by this instance")
                 .tags(pipeline).register(registry);
-        served = MultiGauge.builder("metastream.model.served")
-                .description("1 for the base version served now").tags(pipeline).register(registry);
+        // An info metric (Prometheus' convention for text that describes the target): the version
+        // is a label of a constant 1, joined onto other series with group_left.
+        served = MultiGauge.builder("metastream.model.info")
+                .description("1 for the base served now: its model name, version and learner").tags(pipeline)
+                .register(registry);
     }
 
     /** Meters in {@code registry}, tagged {@code pipeline=<pipelinePrefix>}. */
@@ -235,9 +244,15 @@ public final class MetastreamMetrics {
         tasksHeld = count;
     }
 
-    /** The base now served; the gauge of the previous one goes away. */
+    /**
+     * The base now served, {@code name@version} as {@code BaseModel.version()} writes it (the model
+     * label is empty when there is no {@code @}); the series of the previous one goes away.
+     */
     public void serving(String version, String learner) {
-        served.register(List.of(MultiGauge.Row.of(Tags.of("version", version, "learner", learner), 1)), true);
+        int at = version.lastIndexOf('@');
+        Tags labels = Tags.of("model", at < 0 ? "" : version.substring(0, at),
+                "version", at < 0 ? version : version.substring(at + 1), "learner", learner);
+        served.register(List.of(MultiGauge.Row.of(labels, 1)), true);
     }
 
     /** 1 while the model watcher follows the models topic, 0 while its consumer is down. */

@@ -21,6 +21,15 @@ class ConfigurationDocsTest {
                 + "Every key of `run --config FILE`, `demo --set key=value` and `MetastreamConfig`, generated from its\n"
                 + "`ConfigDef` (`MetastreamConfig.markdownTable()`); `streams.*` keys go to Kafka Streams with the\n"
                 + "prefix removed, and `security.protocol`, `ssl.*` and `sasl.*` to every Kafka client unchanged.\n\n"
+                + "Every key can also be set by an environment variable, `METASTREAM_` and the key upper-cased with\n"
+                + "`.` and `-` as `_` (`METASTREAM_HTTP_PORT` is `http.port`, `METASTREAM_SASL_JAAS_CONFIG` is\n"
+                + "`sasl.jaas.config`, `METASTREAM_STREAMS_CONSUMER_MAX_POLL_RECORDS` is\n"
+                + "`streams.consumer.max.poll.records`): `run`, `meta-train` and `replay` take defaults, then the\n"
+                + "`--config` file, then the environment, then `--set`, `--command-config` and `--bootstrap-server`.\n"
+                + "A variable names a key of this table, of `meta.train.*`, a Kafka client security setting, a Kafka\n"
+                + "Streams setting under `streams.` or a key the file sets; any other `METASTREAM_` variable is\n"
+                + "logged as a warning. The log names the keys the environment set, never their values\n"
+                + "(`EnvironmentSettings`).\n\n"
                 + MetastreamConfig.markdownTable();
     }
 

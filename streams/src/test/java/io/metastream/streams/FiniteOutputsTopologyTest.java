@@ -243,7 +243,7 @@ class FiniteOutputsTopologyTest {
             assertThat(Float.isFinite(e.getLossBefore()) && Float.isFinite(e.getLossAfter()))
                     .as("%s: losses of %s: %s, %s", kind, e.getTaskId(), e.getLossBefore(), e.getLossAfter()).isTrue();
         }
-        assertThat(counter("metastream.adaptation.fallbacks")).isGreaterThanOrEqualTo(EXTREME_POINTS.size());
+        assertThat(counter("metastream.adaptation.fallback.tasks")).isGreaterThanOrEqualTo(EXTREME_POINTS.size());
         assertStoredStatesFinite();
 
         // Ordinary and extreme queries, for tasks with extreme samples, an ordinary one and a cold one.
@@ -363,7 +363,7 @@ class FiniteOutputsTopologyTest {
         KeyValueStore<String, io.metastream.schemas.state.AdaptedTask> adapted =
                 driver.getKeyValueStore(StoreNames.ADAPTED_TASKS);
         assertThat(adapted.get("t")).as("nothing stored: the base answers").isNull();
-        assertThat(counter("metastream.adaptation.fallbacks")).isEqualTo(1.0);
+        assertThat(counter("metastream.adaptation.fallback.tasks")).isEqualTo(1.0);
         query("t", 0.5f);
         sample("t", 3f, 0f);
         query("t", 1f);

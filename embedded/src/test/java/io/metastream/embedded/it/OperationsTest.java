@@ -146,21 +146,44 @@ class OperationsTest {
             assertThat(scrapeA.sum("metastream_query_latency_seconds_count")
                     + scrapeB.sum("metastream_query_latency_seconds_count")).isEqualTo(2 * TASKS);
             for (PrometheusText scrape : List.of(scrapeA, scrapeB)) {
-                double tasksAdapted = scrape.sum("metastream_adaptations_total");
+                double tasksAdapted = scrape.sum("metastream_adapted_tasks_total");
                 assertThat(tasksAdapted).isPositive();
-                assertThat(scrape.sum("metastream_adaptation_batch_tasks_sum")).isGreaterThanOrEqualTo(tasksAdapted);
-                assertThat(scrape.sum("metastream_adaptation_seconds_count")).isPositive();
-                assertThat(scrape.sum("metastream_adaptation_seconds_sum")).isPositive().isLessThan(60);
+                // Tasks and learner calls under names that say which (calls include warm-up rounds and
+                // query-time adaptations, so neither count bounds the other); the calls' tasks cover the tasks.
+                double calls = scrape.sum("metastream_adaptation_call_seconds_count");
+                assertThat(calls).isPositive();
+                assertThat(scrape.sum("metastream_adaptation_call_tasks_count")).isEqualTo(calls);
+                assertThat(scrape.sum("metastream_adaptation_call_tasks_sum")).isGreaterThanOrEqualTo(tasksAdapted);
+                assertThat(scrape.sum("metastream_adaptation_call_seconds_sum")).isPositive().isLessThan(60);
+                assertThat(scrape.sum("metastream_adaptation_freshness_seconds_count")).isEqualTo(tasksAdapted);
                 double freshness = scrape.sum("metastream_adaptation_freshness_seconds_sum")
                         / scrape.sum("metastream_adaptation_freshness_seconds_count");
                 assertThat(freshness).as("mean seconds from a task's newest sample to its state").isBetween(0.0, 30.0);
-                assertThat(scrape.sum("metastream_model_served", "version", MODEL + "@" + v2)).isEqualTo(1);
-                assertThat(scrape.sum("metastream_model_served", "version", MODEL + "@" + v1)).isZero();
+                assertThat(scrape.sum("metastream_model_info", "model", MODEL, "version", v2)).isEqualTo(1);
+                assertThat(scrape.sum("metastream_model_info", "version", v1)).isZero();
+                assertThat(scrape.withPrefix("metastream_model_info")).hasSize(1);
                 assertThat(scrape.sum("metastream_model_swaps_total", "outcome", "SWAPPED")).isEqualTo(1);
                 assertThat(scrape.sum("metastream_watcher_following")).isEqualTo(1);
                 assertThat(scrape.withPrefix("kafka_stream_thread_process_total")).isNotEmpty();
                 assertThat(scrape.sum("jvm_memory_used_bytes")).isPositive();
+                // The GC's and the whole process's memory: libtorch and RocksDB live outside the heap.
+                assertThat(scrape.withPrefix("jvm_gc_memory_allocated_bytes_total")).isNotEmpty();
+                assertThat(scrape.withPrefix("jvm_gc_max_data_size_bytes")).isNotEmpty();
+                if (java.nio.file.Files.isReadable(Path.of("/proc/self/status"))) {
+                    assertThat(scrape.sum("process_resident_memory_bytes"))
+                            .isGreaterThan(scrape.sum("jvm_memory_used_bytes", "area", "heap"));
+                }
             }
+            String text = scrapeText(metricsA);
+            assertThat(PrometheusText.families(text)).containsEntry("metastream_model_info", "gauge")
+                    .containsEntry("jvm_gc_memory_allocated_bytes_total", "counter")
+                    .containsKeys("jvm_gc_max_data_size_bytes", "jvm_memory_used_bytes", "jvm_threads_live_threads")
+                    .doesNotContainKeys("metastream_model_served", "metastream_adaptations_total",
+                            "metastream_adaptation_seconds", "metastream_adaptation_batch_tasks");
+            assertThat(PrometheusText.familiesMixingUnits(text)).as("families whose name mixes units").isEmpty();
+            assertThat(PrometheusText.families(text).keySet()).filteredOn(family -> family.startsWith("metastream_"))
+                    .as("metastream's own families in base units only").noneMatch(family -> PrometheusText.units(family)
+                            .stream().anyMatch(u -> !u.equals("seconds") && !u.equals("bytes") && !u.equals("tasks")));
             assertThat(scrapeA.sum("metastream_model_swaps_total", "outcome", "WATCHER_FAILED")).isEqualTo(1);
             assertThat(scrapeA.sum("metastream_model_swaps_total", "outcome", "WATCHER_RESTARTED")).isEqualTo(1);
             assertThat(get(a, "/health").statusCode()).isEqualTo(200);
@@ -204,6 +227,12 @@ class OperationsTest {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
         }
+    }
+
+    private static String scrapeText(String url) {
+        HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(url)).GET().build());
+        assertThat(r.statusCode()).isEqualTo(200);
+        return r.body();
     }
 
     private static PrometheusText scrape(String url) {

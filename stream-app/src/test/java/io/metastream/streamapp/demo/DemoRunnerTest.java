@@ -50,10 +50,10 @@ class DemoRunnerTest {
                 .isBetween((double) report.predictionsAdapted(), report.predictionsAdapted() + 1.0);
         assertThat(scraped.sum("metastream_query_latency_seconds_count")).isEqualTo(report.predictions() + 1);
         assertThat(scraped.sum("metastream_dead_letters_total")).isEqualTo(report.deadLetters());
-        assertThat(scraped.sum("metastream_adaptations_total")).isPositive();
-        assertThat(scraped.sum("metastream_adaptation_batch_tasks_count")).isPositive();
-        assertThat(scraped.sum("metastream_adaptation_seconds_sum")).isPositive();
-        assertThat(scraped.sum("metastream_model_served", "version", "sinusoid@1")).isEqualTo(1);
+        assertThat(scraped.sum("metastream_adapted_tasks_total")).isPositive();
+        assertThat(scraped.sum("metastream_adaptation_call_tasks_count")).isPositive();
+        assertThat(scraped.sum("metastream_adaptation_call_seconds_sum")).isPositive();
+        assertThat(scraped.sum("metastream_model_info", "model", "sinusoid", "version", "1")).isEqualTo(1);
         assertThat(scraped.sum("metastream_watcher_following")).isEqualTo(1);
         assertThat(console.toString(StandardCharsets.UTF_8))
                 .contains("meta-training", "published sinusoid@1", "predictions 1000/1000", "/metrics");

@@ -4,8 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.metastream.server.ProcessMeters;
 import io.metastream.server.PrometheusText;
 import io.metastream.streamapp.MetastreamCommand;
+import io.metastream.streams.EnvironmentSettings;
 import io.metastream.streams.MetastreamConfig;
 import io.metastream.streams.MetastreamMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -19,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -43,11 +46,11 @@ class DockerConfigTest {
                     || MetastreamConfig.isClientSecuritySetting(key))
                     .as("metastream.properties key %s is a MetastreamConfig key", key).isTrue();
         }
-        MetastreamConfig config = new MetastreamConfig(props);
-
         Map<String, Object> services = map(compose().get("services"));
         Map<String, Object> kafka = map(services.get("kafka"));
         Map<String, Object> app = map(services.get("metastream"));
+        // What the container runs with: the file, then the service's METASTREAM_ variables.
+        MetastreamConfig config = new MetastreamConfig(EnvironmentSettings.over(props, appEnvironment()));
         Map<String, Object> kafkaEnv = map(kafka.get("environment"));
         List<String> advertised = List.of(String.valueOf(kafkaEnv.get("KAFKA_ADVERTISED_LISTENERS")).split(","));
         String bootstrap = config.getString(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG);
@@ -89,6 +92,59 @@ class DockerConfigTest {
                 .contains("./prometheus.yml:/etc/prometheus/prometheus.yml:ro");
     }
 
+    /** Compose runs the Kafka the build tests against, and the docs say which. */
+    @Test
+    void shouldRunTheKafkaVersionEveryTestRunsAgainst() throws IOException {
+        Matcher version = Pattern.compile("<kafka\\.version>([^<]+)</kafka\\.version>")
+                .matcher(Files.readString(Path.of("..", "pom.xml")));
+        assertThat(version.find()).as("the root pom names kafka.version").isTrue();
+        String image = "apache/kafka:" + version.group(1);
+        assertThat(map(map(compose().get("services")).get("kafka")).get("image")).isEqualTo(image);
+        assertThat(Files.readString(DOCKER.resolve("README.md"))).contains("`" + image + "`")
+                .doesNotContainPattern("apache/kafka:(?!" + Pattern.quote(version.group(1)) + ")");
+    }
+
+    /** Every METASTREAM_ variable of the app service names a setting (a typo would be ignored with a warning). */
+    @Test
+    void shouldSetOnlySettingsTheAppKnowsFromTheEnvironment() throws IOException {
+        Map<String, String> env = appEnvironment();
+        Properties props = properties();
+        EnvironmentSettings fromEnv = EnvironmentSettings.read(env, props.stringPropertyNames());
+        assertThat(fromEnv.warnings()).isEmpty();
+        assertThat(fromEnv.settings()).isNotEmpty();
+        assertThat(fromEnv.settings().keySet()).as("set in one place only: the environment or the file")
+                .doesNotContainAnyElementsOf(props.stringPropertyNames());
+    }
+
+    /**
+     * The app service says when it is ready (on the port and path it serves) and bounds its memory
+     * leaving room outside the heap, where libtorch and RocksDB live.
+     */
+    @Test
+    void shouldCheckTheAppsReadinessAndLeaveMemoryOutsideTheHeap() throws IOException {
+        Map<String, Object> app = map(map(compose().get("services")).get("metastream"));
+        MetastreamConfig config = new MetastreamConfig(EnvironmentSettings.over(properties(), appEnvironment()));
+        List<String> check = strings(map(app.get("healthcheck")).get("test"));
+        assertThat(check).as("an exec-form check").startsWith("CMD", "curl")
+                .contains("http://localhost:" + config.getInt(MetastreamConfig.HTTP_PORT_CONFIG) + "/ready");
+        assertThat(check).as("curl -f: a 503 from /ready fails the check").anyMatch(a -> a.matches("-[a-zA-Z]*f.*"));
+        // curl is not installed by the Dockerfile: the eclipse-temurin (Ubuntu) base ships it.
+        String dockerfile = Files.readString(DOCKER.resolve("Dockerfile"));
+        assertThat(dockerfile).containsPattern("(?m)^FROM eclipse-temurin:\\d+-jre\\s*$");
+        assertThat(map(app.get("healthcheck"))).containsKeys("interval", "timeout", "retries", "start_period");
+
+        String limit = String.valueOf(map(map(map(app.get("deploy")).get("resources")).get("limits")).get("memory"));
+        long limitBytes = bytes(limit);
+        String jvm = appEnvironment().get("JAVA_TOOL_OPTIONS");
+        assertThat(jvm).as("JAVA_TOOL_OPTIONS of the app service").isNotNull();
+        Matcher percent = Pattern.compile("-XX:MaxRAMPercentage=(\\d+(\\.\\d+)?)").matcher(jvm);
+        assertThat(percent.find()).as(jvm).isTrue();
+        assertThat(jvm + dockerfile).as("a fixed heap would ignore the limit").doesNotContain("-Xmx");
+        long offHeap = (long) (limitBytes * (1 - Double.parseDouble(percent.group(1)) / 100));
+        assertThat(offHeap).as("bytes of the %s limit left outside the heap", limit)
+                .isGreaterThanOrEqualTo(1L << 30);
+    }
+
     @Test
     void shouldChartOnlyMetricsTheAppExports() throws IOException {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -100,25 +156,35 @@ class DockerConfigTest {
         metrics.adapted(false, 5);
         metrics.adaptationCall(3, 1_000);
         metrics.prediction(MetastreamMetrics.PredictionPath.ADAPTED, 3);
-        Set<String> exported = new TreeSet<>();
-        for (String sample : PrometheusText.parse(registry.scrape()).withPrefix("metastream_").keySet()) {
-            exported.add(sample.replaceAll("\\{.*", ""));
+        // The JVM's and the process's meters as the app binds them; a collection makes the GC pause timer.
+        try (ProcessMeters jvm = ProcessMeters.bindTo(registry)) {
+            System.gc();
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (!registry.scrape().contains("jvm_gc_pause_seconds_sum") && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
         }
-        registry.scrape().lines().filter(l -> l.startsWith("metastream_") && l.contains("_bucket{"))
-                .forEach(l -> exported.add(l.substring(0, l.indexOf('{'))));
+        Set<String> exported = new TreeSet<>();
+        String scrape = registry.scrape();
+        scrape.lines().filter(l -> !l.startsWith("#") && l.contains(" "))
+                .forEach(l -> exported.add(l.replaceAll("[{ ].*", "")));
 
         JsonNode dashboard = new ObjectMapper().readTree(DOCKER.resolve("grafana/metastream-dashboard.json").toFile());
         List<String> charted = new ArrayList<>();
         for (JsonNode panel : dashboard.get("panels")) {
             for (JsonNode target : panel.get("targets")) {
-                Matcher m = Pattern.compile("metastream_[a-z_]+").matcher(target.get("expr").asText());
+                Matcher m = Pattern.compile("\\b(metastream|jvm|process)_[a-z_]+").matcher(target.get("expr").asText());
                 while (m.find()) {
                     charted.add(m.group());
                 }
             }
         }
-        assertThat(charted).isNotEmpty();
+        assertThat(charted).isNotEmpty().contains("metastream_model_info", "process_resident_memory_bytes");
+        if (!Files.isReadable(Path.of("/proc/self/status"))) {
+            charted.remove("process_resident_memory_bytes"); // read from procfs: Linux only
+        }
         assertThat(exported).containsAll(charted);
+        assertThat(PrometheusText.familiesMixingUnits(scrape)).isEmpty();
         String provisioning = Files.readString(DOCKER.resolve("grafana/provisioning/datasources/prometheus.yaml"));
         assertThat(provisioning).contains("uid: prometheus", "http://prometheus:9090");
     }
@@ -153,6 +219,27 @@ class DockerConfigTest {
             props.load(in);
         }
         return props;
+    }
+
+    /** The app service's environment, as a map whatever form compose.yaml writes it in. */
+    private static Map<String, String> appEnvironment() throws IOException {
+        Map<String, String> env = new TreeMap<>();
+        map(map(map(compose().get("services")).get("metastream")).get("environment"))
+                .forEach((k, v) -> env.put(k, String.valueOf(v)));
+        return env;
+    }
+
+    /** A compose memory size ({@code 3g}, {@code 512m}, {@code 1073741824}) in bytes. */
+    private static long bytes(String size) {
+        Matcher m = Pattern.compile("(\\d+)([bkmg]?)").matcher(size.toLowerCase(java.util.Locale.ROOT));
+        assertThat(m.matches()).as("memory size %s", size).isTrue();
+        long n = Long.parseLong(m.group(1));
+        return switch (m.group(2)) {
+            case "k" -> n << 10;
+            case "m" -> n << 20;
+            case "g" -> n << 30;
+            default -> n;
+        };
     }
 
     private static Map<String, Object> compose() throws IOException {
