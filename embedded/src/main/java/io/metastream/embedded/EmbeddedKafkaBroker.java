@@ -42,13 +42,14 @@ import org.slf4j.LoggerFactory;
  * A real single-node Kafka broker in KRaft mode (one server acting as broker and controller),
  * run inside this JVM by the demo and the integration tests.
  *
- * <p>Both listeners bind to free loopback ports, so several brokers can run side by side.
+ * <p>Both listeners bind to free loopback ports, so several brokers can run side by side; a broker
+ * that other hosts must reach binds to one of the machine's addresses instead ({@link #start(Path, String)}).
  * Instances are thread-safe; {@link #close()} is idempotent.
  */
 public final class EmbeddedKafkaBroker implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedKafkaBroker.class);
 
-    private static final String HOST = "127.0.0.1";
+    private static final String LOOPBACK = "127.0.0.1";
     private static final int NODE_ID = 1;
     private static final String CONTROLLER_LISTENER = "CONTROLLER";
     private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
@@ -84,7 +85,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * a client needs on the secured one.
      */
     public static EmbeddedKafkaBroker startSecured(BrokerCertificates certificates, ScramUser user) {
-        return start(null, certificates, user);
+        return start(null, LOOPBACK, certificates, user);
     }
 
     /**
@@ -98,21 +99,34 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * @throws UncheckedIOException if no temporary directory or free port can be had
      */
     public static EmbeddedKafkaBroker start(Path dataDir) {
-        return start(dataDir, null, null);
+        return start(dataDir, LOOPBACK, null, null);
     }
 
-    private static EmbeddedKafkaBroker start(Path dataDir, BrokerCertificates certificates, ScramUser user) {
+    /**
+     * As {@link #start(Path)}, with its listeners bound to, and advertised at, {@code host} instead
+     * of loopback: for a broker that clients on other hosts reach (another machine, or another
+     * network namespace of this one). Clients must reach {@code host} as it is written here, since
+     * it is the address the broker tells them to connect to.
+     *
+     * @param host an IP address of this host (of its network namespace)
+     */
+    public static EmbeddedKafkaBroker start(Path dataDir, String host) {
+        return start(dataDir, host, null, null);
+    }
+
+    private static EmbeddedKafkaBroker start(Path dataDir, String host, BrokerCertificates certificates,
+            ScramUser user) {
         long startNanos = System.nanoTime();
         TempDirectory tempDir = dataDir == null ? TempDirectory.create("metastream-kafka-") : null;
         Path logDir = (dataDir == null ? tempDir.path() : dataDir).resolve("kafka").toAbsolutePath();
-        int[] ports = freePorts();
-        String bootstrap = HOST + ":" + ports[0];
-        Properties props = brokerProps(logDir, bootstrap, HOST + ":" + ports[1]);
+        int[] ports = freePorts(host);
+        String bootstrap = host + ":" + ports[0];
+        Properties props = brokerProps(logDir, bootstrap, host + ":" + ports[1]);
         String adminBootstrap = bootstrap;
         Map<String, Object> clientSecurity = Map.of();
         if (certificates != null) {
-            adminBootstrap = HOST + ":" + ports[2];
-            secure(props, bootstrap, adminBootstrap, HOST + ":" + ports[1], certificates);
+            adminBootstrap = host + ":" + ports[2];
+            secure(props, bootstrap, adminBootstrap, host + ":" + ports[1], certificates);
             clientSecurity = Map.of("security.protocol", "SASL_SSL",
                     "sasl.mechanism", SCRAM_MECHANISM,
                     "sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required username=\""
@@ -347,14 +361,16 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
 
     // The sockets are open at once so the ports differ. They are free when we look; another
     // process could take one before the broker binds, a window small enough to accept here.
-    private static int[] freePorts() {
-        InetAddress loopback = InetAddress.getLoopbackAddress();
-        try (ServerSocket broker = new ServerSocket(0, 1, loopback);
-                ServerSocket controller = new ServerSocket(0, 1, loopback);
-                ServerSocket internal = new ServerSocket(0, 1, loopback)) {
-            return new int[] {broker.getLocalPort(), controller.getLocalPort(), internal.getLocalPort()};
+    private static int[] freePorts(String host) {
+        try {
+            InetAddress address = InetAddress.getByName(host);
+            try (ServerSocket broker = new ServerSocket(0, 1, address);
+                    ServerSocket controller = new ServerSocket(0, 1, address);
+                    ServerSocket internal = new ServerSocket(0, 1, address)) {
+                return new int[] {broker.getLocalPort(), controller.getLocalPort(), internal.getLocalPort()};
+            }
         } catch (IOException e) {
-            throw new UncheckedIOException("No free loopback ports", e);
+            throw new UncheckedIOException("No free ports on " + host, e);
         }
     }
 

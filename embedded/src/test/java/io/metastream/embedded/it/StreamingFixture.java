@@ -122,6 +122,11 @@ final class StreamingFixture implements AutoCloseable {
 
     /** Meta-trains briefly with {@code seed} and publishes the result as the model's next version. */
     ManifestRef publishVersion(long seed) {
+        return publishVersion(store, seed);
+    }
+
+    /** As {@link #publishVersion(long)}, into {@code store}. */
+    static ManifestRef publishVersion(ModelStore store, long seed) {
         MetaTrainingPlan plan = MetaTrainingPlan.sinusoidDefault().withIterations(150).withSeed(seed);
         float[] p = new MetaTrainer(MetaTrainer.Algorithm.REPTILE, Device.cpu())
                 .train(new SinusoidTasks(), plan, (d, t, l) -> { }).parameters();
