@@ -83,6 +83,21 @@ class EmbeddedKafkaBrokerTest {
     }
 
     @Test
+    void shouldListenOnAndAdvertiseTheAddressItIsGiven() throws Exception {
+        // 127.0.0.2 is this machine too (all of 127/8 is loopback on Linux) but not the default address.
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(null, "127.0.0.2");
+                Admin admin = broker.admin()) {
+            assertThat(broker.bootstrapServers()).startsWith("127.0.0.2:");
+            assertThat(admin.describeCluster().nodes().get()).extracting(node -> node.host())
+                    .as("the address clients are told to connect to").containsExactly("127.0.0.2");
+            int port = Integer.parseInt(broker.bootstrapServers().substring("127.0.0.2:".length()));
+            try (ServerSocket loopback = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+                assertThat(loopback.getLocalPort()).as("127.0.0.1 left free").isEqualTo(port);
+            }
+        }
+    }
+
+    @Test
     void shouldKeepTopicsWhenRestartedOnSameDataDir(@TempDir Path dataDir) throws Exception {
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dataDir)) {
             broker.createTopics(Map.of(TOPIC, 3));
