@@ -108,10 +108,11 @@ public final class DjlRuntime {
         return Device.gpu(gpu);
     }
 
-    /** Library versions for provenance. */
+    /** Library versions for provenance, metastream's own first. */
     public static Map<String, String> versions() {
         Engine engine = start(1);
         Map<String, String> v = new LinkedHashMap<>();
+        v.put("metastream", MetastreamVersion.get());
         v.put("djl", Engine.getDjlVersion());
         v.put("engine", engine.getEngineName() + " " + engine.getVersion());
         v.put("jvm", System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
