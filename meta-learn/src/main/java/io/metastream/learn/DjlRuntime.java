@@ -2,6 +2,7 @@ package io.metastream.learn;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
+import ai.djl.engine.EngineException;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -34,7 +35,17 @@ public final class DjlRuntime {
         if (System.getProperty("ai.djl.pytorch.num_interop_threads") == null) {
             System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
         }
-        Engine engine = Engine.getEngine("PyTorch");
+        Engine engine;
+        try {
+            engine = Engine.getEngine("PyTorch");
+        } catch (EngineException e) {
+            // The libraries bring no native libtorch (the application picks CPU or CUDA), so the
+            // likely cause is that none was picked; DJL's own message does not say so.
+            throw new EngineException("the PyTorch engine did not start (" + e.getMessage() + "). The application"
+                    + " provides libtorch: ai.djl.pytorch:pytorch-native-cpu with its platform's classifier on the"
+                    + " class path, a libtorch directory in PYTORCH_LIBRARY_PATH, or DJL's download with"
+                    + " -Dai.djl.offline=false", e);
+        }
         if (startedIntraOpThreads == 0) {
             startedIntraOpThreads = Math.max(1, Integer.getInteger("ai.djl.pytorch.num_threads", 1));
         }
@@ -108,10 +119,11 @@ public final class DjlRuntime {
         return Device.gpu(gpu);
     }
 
-    /** Library versions for provenance. */
+    /** Library versions for provenance, metastream's own first. */
     public static Map<String, String> versions() {
         Engine engine = start(1);
         Map<String, String> v = new LinkedHashMap<>();
+        v.put("metastream", MetastreamVersion.get());
         v.put("djl", Engine.getDjlVersion());
         v.put("engine", engine.getEngineName() + " " + engine.getVersion());
         v.put("jvm", System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));

@@ -1,10 +1,11 @@
 package io.metastream.streamapp;
 
+import io.metastream.learn.MetastreamVersion;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code java -jar metastream.jar <command>}; the only place that calls {@link System#exit}. */
-@Command(name = "metastream", mixinStandardHelpOptions = true, version = "metastream 0.1.0",
+@Command(name = "metastream", mixinStandardHelpOptions = true, versionProvider = MetastreamCommand.Version.class,
         description = "Online meta-learning in Kafka Streams: adapt a meta-learned base model to each task's "
                 + "support set and publish the adapted model's predictions.",
         subcommands = {DemoCommand.class, RunCommand.class, MetaTrainCommand.class, TrainCommand.class, EvalCommand.class, ContinualEvalCommand.class,
@@ -16,6 +17,14 @@ public final class MetastreamCommand implements Runnable {
     @Override
     public void run() {
         spec.commandLine().usage(System.out);
+    }
+
+    /** {@code --version}: the version the build wrote, not a copy of it. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"metastream " + MetastreamVersion.get()};
+        }
     }
 
     public static void main(String[] args) {

@@ -58,6 +58,17 @@ class HelpTest {
                 .doesNotContain("--ways", "--steps", "--shots");
     }
 
+    @Test
+    void shouldPrintThePomsProjectVersion() {
+        String pom = System.getProperty("metastream.project.version");
+        assertThat(pom).as("system property metastream.project.version, set by surefire").isNotBlank();
+        StringWriter out = new StringWriter();
+        CommandLine cli = MetastreamCommand.commandLine();
+        cli.setOut(new PrintWriter(out));
+        assertThat(cli.execute("--version")).isZero();
+        assertThat(out.toString().strip()).isEqualTo("metastream " + pom);
+    }
+
     private static List<List<String>> commands(CommandLine parent, List<String> prefix) {
         List<List<String>> all = new ArrayList<>();
         parent.getSubcommands().forEach((name, sub) -> {

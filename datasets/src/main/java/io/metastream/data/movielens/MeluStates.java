@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -116,9 +115,7 @@ final class MeluStates {
         JsonNode itemsByUser = json(x);
         JsonNode ratingsByUser = json(y);
         List<MovieLens.Rating> out = new ArrayList<>();
-        Iterator<Map.Entry<String, JsonNode>> it = itemsByUser.fields();
-        while (it.hasNext()) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : itemsByUser.properties()) {
             int user = integer(x, e.getKey());
             JsonNode ys = ratingsByUser.get(e.getKey());
             if (ys == null || !ys.isArray() || !e.getValue().isArray() || ys.size() != e.getValue().size()) {

@@ -52,7 +52,7 @@ final class CsvRecords {
     static Path write(Path file, List<TaskRecords.Row> rows) {
         int dim = rows.get(0).features().length;
         try (Writer out = Files.newBufferedWriter(file, StandardCharsets.UTF_8);
-                CsvGenerator csv = (CsvGenerator) factory(StreamReadConstraints.DEFAULT_MAX_STRING_LEN)
+                CsvGenerator csv = factory(StreamReadConstraints.DEFAULT_MAX_STRING_LEN)
                         .createGenerator(out)) {
             csv.setSchema(CsvSchema.emptySchema());
             csv.writeStartArray();
@@ -89,7 +89,7 @@ final class CsvRecords {
             if (in.read() != '\uFEFF') { // a byte-order mark, as spreadsheet exports write, is skipped
                 in.reset();
             }
-            try (CsvParser csv = (CsvParser) factory(limits.maxFieldChars()).createParser(in)) {
+            try (CsvParser csv = factory(limits.maxFieldChars()).createParser(in)) {
                 csv.setSchema(CsvSchema.emptySchema());
                 return new Reading(file, csv, limits, maxRows).parse();
             }
