@@ -105,13 +105,7 @@ public final class LocalDirectoryModelStore implements ModelStore {
         Path modelDir = root.resolve(name);
         Path tmp = null;
         try {
-            createModelDir(modelDir);
-            DurableFiles.removeStaleTemps(modelDir, clock.instant().minus(STALE_TMP_AGE));
-            tmp = modelDir.resolve(DurableFiles.TMP_PREFIX + UUID.randomUUID());
-            Files.createDirectory(tmp);
-            for (Map.Entry<String, byte[]> file : files.entrySet()) {
-                DurableFiles.write(tmp.resolve(file.getKey()), file.getValue());
-            }
+            tmp = writeAside(modelDir, files);
             byte[] written = commit(modelDir, tmp, manifest);
             return Json.bind(Json.MAPPER.readTree(written), ModelManifest.class, name, Names.MANIFEST_FILE);
         } catch (IOException e) {
@@ -333,13 +327,7 @@ public final class LocalDirectoryModelStore implements ModelStore {
             if (Files.isDirectory(target)) {
                 return requireSameDigest(name, version, digest);
             }
-            createModelDir(modelDir);
-            DurableFiles.removeStaleTemps(modelDir, clock.instant().minus(STALE_TMP_AGE));
-            tmp = modelDir.resolve(DurableFiles.TMP_PREFIX + UUID.randomUUID());
-            Files.createDirectory(tmp);
-            for (Map.Entry<String, byte[]> file : files.entrySet()) {
-                DurableFiles.write(tmp.resolve(file.getKey()), file.getValue());
-            }
+            tmp = writeAside(modelDir, files);
             DurableFiles.write(tmp.resolve(Names.MANIFEST_FILE), manifestBytes);
             DurableFiles.forceDirectory(tmp);
             try {
@@ -361,6 +349,26 @@ public final class LocalDirectoryModelStore implements ModelStore {
             discard(tmp, e);
             throw e;
         }
+    }
+
+    /**
+     * Creates the model directory if needed, removes stale temps, and writes {@code files} into a
+     * fresh hidden temp directory, which it returns; on failure the temp directory is removed.
+     */
+    private Path writeAside(Path modelDir, Map<String, byte[]> files) throws IOException {
+        createModelDir(modelDir);
+        DurableFiles.removeStaleTemps(modelDir, clock.instant().minus(STALE_TMP_AGE));
+        Path tmp = modelDir.resolve(DurableFiles.TMP_PREFIX + UUID.randomUUID());
+        Files.createDirectory(tmp);
+        try {
+            for (Map.Entry<String, byte[]> file : files.entrySet()) {
+                DurableFiles.write(tmp.resolve(file.getKey()), file.getValue());
+            }
+        } catch (IOException | RuntimeException e) {
+            discard(tmp, e);
+            throw e;
+        }
+        return tmp;
     }
 
     /** @return false, if {@code name@version} here has {@code digest}; else throws */
