@@ -251,7 +251,8 @@ public final class MetastreamApp implements AutoCloseable {
      * first if the store lacks it ({@code model.artifacts.fetch}): so the instance has its base
      * before it reports ready.
      *
-     * @throws IllegalStateException if neither the store nor the models topic names a version
+     * @throws ModelNotFoundException if neither the store nor the models topic names a version, or the
+     *     store does not and the topic cannot be read
      */
     private static BaseModel loadServedBase(MetastreamConfig config, ModelStore store) {
         String name = config.getString(MetastreamConfig.MODEL_NAME_CONFIG);
@@ -264,11 +265,21 @@ public final class MetastreamApp implements AutoCloseable {
         }
         Topics topics = Topics.from(config);
         Duration timeout = Duration.ofMillis(config.getLong(MetastreamConfig.MODEL_ARTIFACTS_FETCH_TIMEOUT_MS_CONFIG));
-        ModelChange announced = ModelWatcher.latestChange(config.clientProperties(), topics, name, alias, timeout)
-                .orElseThrow(() -> new IllegalStateException("no " + name + " alias '" + alias + "' in the model store "
-                        + config.getString(MetastreamConfig.MODEL_STORE_DIR_CONFIG) + " and none announced on "
-                        + topics.models().name() + ": promote a version, with --bootstrap-server to reach every "
-                        + "instance (models promote " + name + " VERSION --bootstrap-server HOST:PORT)"));
+        String missing = "no " + name + " alias '" + alias + "' in the model store "
+                + config.getString(MetastreamConfig.MODEL_STORE_DIR_CONFIG);
+        ModelChange announced;
+        try {
+            announced = ModelWatcher.latestChange(config.clientProperties(), topics, name, alias, timeout)
+                    .orElseThrow(() -> new ModelNotFoundException(missing + " and none announced on "
+                            + topics.models().name() + ": promote a version, with --bootstrap-server to reach every "
+                            + "instance (models promote " + name + " VERSION --bootstrap-server HOST:PORT)"));
+        } catch (IllegalStateException | org.apache.kafka.common.KafkaException e) {
+            // The store cannot serve, and the cluster that could say what to serve does not answer.
+            ModelNotFoundException failure = new ModelNotFoundException(missing + ", and the models topic "
+                    + topics.models().name() + " could not be read to find the announced version: " + e.getMessage());
+            failure.initCause(e);
+            throw failure;
+        }
         if (ModelArtifacts.from(config).fetch(store, name, announced.getVersion(), announced.getArtifactDigest(),
                 timeout)) {
             LOG.info("fetched {}@{}, announced on {}, from {} into {}", name, announced.getVersion(),

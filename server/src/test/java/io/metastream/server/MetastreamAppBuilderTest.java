@@ -24,7 +24,9 @@ class MetastreamAppBuilderTest {
     private MetastreamConfig config() {
         return new MetastreamConfig(Map.of(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG, "127.0.0.1:1",
                 MetastreamConfig.MODEL_STORE_DIR_CONFIG, dir.resolve("models").toString(),
-                MetastreamConfig.MODEL_NAME_CONFIG, "absent"));
+                MetastreamConfig.MODEL_NAME_CONFIG, "absent",
+                // No broker answers: the models topic, asked what to serve, fails after this.
+                MetastreamConfig.MODEL_ARTIFACTS_FETCH_TIMEOUT_MS_CONFIG, 3_000L));
     }
 
     private static BaseModel base(String version) {
@@ -54,7 +56,8 @@ class MetastreamAppBuilderTest {
         System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
         try {
             assertThatThrownBy(() -> MetastreamApp.builder(config()).start())
-                    .isInstanceOf(ModelStoreException.class).hasMessageContaining("absent");
+                    .isInstanceOf(ModelStoreException.class).hasMessageContaining("absent")
+                    .hasMessageContaining("could not be read");
         } finally {
             System.setOut(stdout);
         }
