@@ -541,7 +541,7 @@ public final class MetastreamApp implements AutoCloseable {
                         configs.put(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT);
                         if (name.equals(topics.modelArtifacts().name())) {
                             configs.put(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(ModelArtifacts.maxMessageBytes(
-                                    config.getInt(MetastreamConfig.MODEL_ARTIFACTS_CHUNK_BYTES_CONFIG))));
+                                    ModelArtifacts.DEFAULT_CHUNK_BYTES)));
                         }
                         missing.add(new NewTopic(name, Optional.of(1), replication).configs(configs));
                     } else {

@@ -78,9 +78,6 @@ public final class MetastreamConfig extends AbstractConfig {
     private static final String MODEL_ARTIFACTS_FETCH_DOC = "Fetch a version the local model store lacks from "
             + "topic.model.artifacts, at start and on each model change. Off: the store must hold every version "
             + "announced (a shared or copied directory).";
-    public static final String MODEL_ARTIFACTS_CHUNK_BYTES_CONFIG = "model.artifacts.chunk.bytes";
-    private static final String MODEL_ARTIFACTS_CHUNK_BYTES_DOC = "Largest chunk of an artifact file written to "
-            + "topic.model.artifacts; keep it under the broker's message.max.bytes (1 MiB by default).";
     public static final String MODEL_ARTIFACTS_MAX_BYTES_CONFIG = "model.artifacts.max.bytes";
     private static final String MODEL_ARTIFACTS_MAX_BYTES_DOC = "Most bytes one version may hold when fetched "
             + "from topic.model.artifacts; a version over it is refused and the current base keeps serving.";
@@ -359,8 +356,6 @@ public final class MetastreamConfig extends AbstractConfig {
             .define(TOPIC_MODEL_ARTIFACTS_CONFIG, Type.STRING, "model-artifacts", Importance.MEDIUM,
                     TOPIC_MODEL_ARTIFACTS_DOC)
             .define(MODEL_ARTIFACTS_FETCH_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, MODEL_ARTIFACTS_FETCH_DOC)
-            .define(MODEL_ARTIFACTS_CHUNK_BYTES_CONFIG, Type.INT, ModelArtifacts.DEFAULT_CHUNK_BYTES, Range.between(1024, 64 * 1024 * 1024),
-                    Importance.LOW, MODEL_ARTIFACTS_CHUNK_BYTES_DOC)
             .define(MODEL_ARTIFACTS_MAX_BYTES_CONFIG, Type.LONG, ModelArtifacts.DEFAULT_MAX_BYTES, Range.between(1024, Integer.MAX_VALUE),
                     Importance.LOW, MODEL_ARTIFACTS_MAX_BYTES_DOC)
             .define(MODEL_ARTIFACTS_FETCH_TIMEOUT_MS_CONFIG, Type.LONG, 60_000L, Range.atLeast(100),

@@ -49,7 +49,10 @@ public final class ModelArtifacts {
     private static final Logger LOG = LoggerFactory.getLogger(ModelArtifacts.class);
     /** The manifest's file name in a version (as the store names it). */
     public static final String MANIFEST_FILE = "manifest.json";
-    /** {@code model.artifacts.chunk.bytes}' default: half the broker's default message limit. */
+    /**
+     * The chunk size every promoter writes: half the broker's default message limit, so a chunk and
+     * its record overhead fit any topic left at the defaults.
+     */
     public static final int DEFAULT_CHUNK_BYTES = 512 * 1024;
     /** {@code model.artifacts.max.bytes}' default. */
     public static final long DEFAULT_MAX_BYTES = 1L << 30;
@@ -80,10 +83,10 @@ public final class ModelArtifacts {
         this.maxArtifactBytes = maxArtifactBytes;
     }
 
-    /** As configured: {@code topic.model.artifacts}, {@code model.artifacts.chunk.bytes}, {@code model.artifacts.max.bytes}. */
+    /** As configured: {@code topic.model.artifacts}, {@code model.artifacts.max.bytes}; chunks of {@link #DEFAULT_CHUNK_BYTES}. */
     public static ModelArtifacts from(MetastreamConfig config) {
         return new ModelArtifacts(config.clientProperties(), config.getString(MetastreamConfig.TOPIC_MODEL_ARTIFACTS_CONFIG),
-                config.getInt(MetastreamConfig.MODEL_ARTIFACTS_CHUNK_BYTES_CONFIG),
+                DEFAULT_CHUNK_BYTES,
                 config.getLong(MetastreamConfig.MODEL_ARTIFACTS_MAX_BYTES_CONFIG));
     }
 
