@@ -256,6 +256,9 @@ public final class ModelArtifacts {
             try {
                 c = serde.deserializer().deserialize(topic, value);
             } catch (RuntimeException e) {
+                // It still replaces whatever had its key, as compaction will: the read must not
+                // depend on whether the broker has compacted yet.
+                forget(key.substring(prefix.length()));
                 unreadable++;
                 LOG.warn("unreadable chunk {} on {}: {}", key, topic, e.getMessage());
                 return;
@@ -266,6 +269,7 @@ public final class ModelArtifacts {
             if (!key.equals(key(c.getModelName(), c.getVersion(), c.getManifestDigest(), file, index))
                     || count < 1 || count > MAX_CHUNKS || index < 0 || index >= count
                     || c.getFileSize() < 0 || c.getData().remaining() > c.getFileSize()) {
+                forget(key.substring(prefix.length()));
                 unreadable++;
                 LOG.warn("chunk {} on {} does not describe itself consistently; ignored", key, topic);
                 return;

@@ -118,9 +118,19 @@ class ModelArtifactsTest {
                     .hasMessageContaining("missing");
             assertThat(empty.modelNames()).isEmpty();
 
-            // Garbage under the artifact's keys is skipped; writing the version again repairs it.
+            // Garbage, and a chunk that lies about its count, under the artifact's keys replace the
+            // good chunks there (as compaction will), whether or not the broker has compacted yet;
+            // writing the version again repairs it.
             f.producer.send(new ProducerRecord<>(topic, MODEL + "/" + v1 + "/" + digest + "/" + file + "/0",
                     new byte[] {(byte) 0xC3, 1, 2, 3})).get();
+            byte[] bytes = f.store.load(MODEL, v1).file(file);
+            sendChunk(f, ArtifactChunk.newBuilder().setModelName(MODEL).setVersion(v1).setManifestDigest(digest)
+                    .setFile(file).setFileSha256(Sha256.hex(bytes)).setFileSize(bytes.length).setChunkIndex(1)
+                    .setChunkCount(Integer.MAX_VALUE).setData(ByteBuffer.wrap(bytes, 1024, 1024)).build());
+            assertThatThrownBy(() -> small.fetch(empty, MODEL, v1, digest, FETCH))
+                    .isInstanceOf(CorruptArtifactException.class).hasMessageContaining("chunk 0 of")
+                    .hasMessageContaining("missing");
+            assertThat(empty.modelNames()).isEmpty();
             small.publish(f.store, MODEL, v1);
             assertThat(small.fetch(empty, MODEL, v1, digest, FETCH)).isTrue();
             assertThat(empty.load(MODEL, v1)).isEqualTo(f.store.load(MODEL, v1));
