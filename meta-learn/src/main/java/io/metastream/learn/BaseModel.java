@@ -15,6 +15,13 @@ import java.util.Optional;
  * support point {@code [x, y]} to a vector; their mean is the task embedding, and the main network
  * (the decoder) reads {@code [x, embedding]}. Its {@link #inputDim()} is that of {@code x}.
  *
+ * <p>A prototypical-network base ({@link #protoNet}) has no MLP: its network is a conv4 image
+ * embedding ({@link #embedding()}), its {@link #architecture()} is {@code null} and its
+ * {@link #parameters()} are empty; its adapted state is the task's class prototypes.
+ *
+ * <p>A base that {@link #classifies()} answers N-way questions: the targets of its support sets are
+ * class indices, and {@link Learner#classify} gives class probabilities.
+ *
  * <p>Holds no native memory, so one instance is safely shared by all stream threads; each batched
  * call copies the few kilobytes of parameters into its own scratch manager (on the GPU when there
  * is one).
@@ -28,6 +35,9 @@ public final class BaseModel {
     private final float[] stepSizes;
     private final MlpArchitecture encoder;
     private final float[] encoderParameters;
+    /** A protonet's {@code ConvEmbedding} file; null for every other base. */
+    private final byte[] embedding;
+    private final int embeddingInputDim;
 
     /**
      * A base adapted with the scalar step size of {@code adaptation}.
@@ -73,6 +83,33 @@ public final class BaseModel {
             }
         }
         this.encoderParameters = encoder == null ? null : encoderParameters.clone();
+        this.embedding = null;
+        this.embeddingInputDim = 0;
+    }
+
+    private BaseModel(String version, byte[] embedding, int inputDim) {
+        this.version = Objects.requireNonNull(version, "version");
+        this.learner = LearnerKind.PROTONET.id();
+        this.architecture = null;
+        this.parameters = new float[0];
+        this.adaptation = AdaptationSettings.NONE.withLoss(Loss.CROSS_ENTROPY);
+        this.stepSizes = null;
+        this.encoder = null;
+        this.encoderParameters = null;
+        this.embedding = Objects.requireNonNull(embedding, "embedding").clone();
+        if (inputDim < 1) {
+            throw new IllegalArgumentException("a protonet's input has at least one value, got " + inputDim);
+        }
+        this.embeddingInputDim = inputDim;
+    }
+
+    /**
+     * A prototypical-network base (Snell et al. 2017): {@code embedding} is its image embedding as
+     * {@code io.metastream.learn.omniglot.ConvEmbedding} writes it, reading {@code inputDim}
+     * pixels. Adapted without steps: a task's state is the mean embedding of each of its classes.
+     */
+    public static BaseModel protoNet(String version, byte[] embedding, int inputDim) {
+        return new BaseModel(version, embedding, inputDim);
     }
 
     /**
@@ -133,13 +170,46 @@ public final class BaseModel {
         return LearnerKind.find(learner);
     }
 
+    /** The MLP (the decoder, for a task encoder); {@code null} for a protonet, which has none. */
     public MlpArchitecture architecture() {
         return architecture;
     }
 
     /** Length of a feature vector {@code x}. */
     public int inputDim() {
+        if (embedding != null) {
+            return embeddingInputDim;
+        }
         return encoder == null ? architecture.inputDim() : encoder.inputDim() - 1;
+    }
+
+    /**
+     * Whether this base classifies: a protonet, or a base trained with {@link Loss#CROSS_ENTROPY}.
+     * Its samples need a class label, and its predictions name one.
+     */
+    public boolean classifies() {
+        return adaptation.loss().classifies();
+    }
+
+    /**
+     * How many classes one task may use: a softmax head's outputs, or, for a protonet, any number
+     * (a prototype per class the support set shows); 0 for a base that does not classify.
+     */
+    public int maxClasses() {
+        if (!classifies()) {
+            return 0;
+        }
+        return embedding != null ? Integer.MAX_VALUE : architecture.outputDim();
+    }
+
+    /** A copy of a protonet's embedding file, or {@code null} for any other base. */
+    public byte[] embedding() {
+        return embedding == null ? null : embedding.clone();
+    }
+
+    /** The embedding file without copying; callers must not modify the array. */
+    byte[] embeddingView() {
+        return embedding;
     }
 
     /** The task encoder's architecture, or {@code null} for a base without one. */
@@ -207,6 +277,9 @@ public final class BaseModel {
 
     @Override
     public String toString() {
+        if (embedding != null) {
+            return version + " (" + learner + ", conv4 embedding of " + embeddingInputDim + " inputs)";
+        }
         if (encoder != null) {
             return version + " (" + learner + ", encoder " + encoder + ", decoder " + architecture + ")";
         }

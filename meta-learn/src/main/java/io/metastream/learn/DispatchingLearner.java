@@ -13,7 +13,8 @@ import java.util.TreeSet;
 /**
  * The learner a base asks for in its manifest, looked up by the manifest's learner id in a
  * registry: {@link #builtIn} registers a learner for every {@link LearnerKind} the stream serves
- * ({@link GradientLearner}, {@link RidgeHeadLearner}, {@link TaskEncoderLearner});
+ * ({@link GradientLearner}, {@link RidgeHeadLearner}, {@link TaskEncoderLearner},
+ * {@link PrototypeLearner});
  * {@link #with} adds an application's own. The choice is made per call from the base passed in,
  * so one instance serves a stream across a hot swap from one kind of base to another; adapted
  * states stay tied to the base version that made them. Owns its learners and closes each once.
@@ -37,6 +38,7 @@ public final class DispatchingLearner implements Learner {
         GradientLearner gradient = new GradientLearner(device);
         RidgeHeadLearner ridge = new RidgeHeadLearner(device);
         TaskEncoderLearner encoder = new TaskEncoderLearner(device);
+        PrototypeLearner prototypes = new PrototypeLearner(device);
         Map<String, Learner> m = new LinkedHashMap<>();
         for (LearnerKind kind : LearnerKind.values()) {
             // Exhaustive, so that a new kind is a compile error here until it is given a learner.
@@ -44,11 +46,9 @@ public final class DispatchingLearner implements Learner {
                 case REPTILE, FOMAML, MAML, METASGD, ANIL, PRETRAIN -> gradient;
                 case ANIL_RIDGE -> ridge;
                 case TASK_ENCODER -> encoder;
-                case PROTONET -> null; // served offline only
+                case PROTONET -> prototypes;
             };
-            if (learner != null) {
-                m.put(kind.id(), learner);
-            }
+            m.put(kind.id(), learner);
         }
         return m;
     }
@@ -96,6 +96,11 @@ public final class DispatchingLearner implements Learner {
     @Override
     public float[][] predict(BaseModel base, List<float[]> states, List<float[][]> queries) {
         return forBase(base).predict(base, states, queries);
+    }
+
+    @Override
+    public float[][][] classify(BaseModel base, List<float[]> states, List<float[][]> queries, int[] classCounts) {
+        return forBase(base).classify(base, states, queries, classCounts);
     }
 
     @Override

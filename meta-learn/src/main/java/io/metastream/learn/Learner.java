@@ -65,6 +65,22 @@ public interface Learner extends AutoCloseable {
     }
 
     /**
+     * Class probabilities for the queries of a base that {@link BaseModel#classifies()}: the task's
+     * support targets were class indices, class {@code c} being the {@code c}-th label its support
+     * set shows, and row {@code [t][q]} holds the probabilities of classes {@code 0 ..
+     * classCounts[t] - 1} for query {@code q} of task {@code t} (a softmax head's other outputs are
+     * left out: a class the task has not shown cannot be predicted). Where {@code states.get(t)} is
+     * {@code null}, the unadapted base answers if it can (a softmax head); a learner with nothing
+     * to compare with (a protonet has no prototypes without a support set) leaves that task's row
+     * {@code null}. One batched call for all tasks.
+     *
+     * @throws UnsupportedOperationException if this learner does not classify
+     */
+    default float[][][] classify(BaseModel base, List<float[]> states, List<float[][]> queries, int[] classCounts) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " does not classify (" + base + ")");
+    }
+
+    /**
      * Whether this learner can adapt and predict with {@code base} (a registry of learners answers
      * by the base's learner id); a hot swap to a base no learner serves is refused.
      */

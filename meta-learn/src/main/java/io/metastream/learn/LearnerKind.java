@@ -29,12 +29,15 @@ public enum LearnerKind {
     ANIL_RIDGE("anil-ridge", Adapts.WITHOUT_STEPS),
     /** A task encoder ({@link TaskEncoderLearner}): adaptation is one forward pass. */
     TASK_ENCODER("task-encoder", Adapts.WITHOUT_STEPS),
-    /** A prototypical network (Snell et al. 2017) on Omniglot images: trained and scored offline only. */
-    PROTONET("protonet", Adapts.OFFLINE_ONLY);
+    /**
+     * A prototypical network (Snell et al. 2017) on images ({@link PrototypeLearner}): a task's
+     * state is its class prototypes, computed without steps; the one kind that is not an MLP.
+     */
+    PROTONET("protonet", Adapts.BY_PROTOTYPES);
 
     /** How a kind of base is adapted to a support set. */
     private enum Adapts {
-        BY_STEPS, BY_STEPS_OF_LEARNED_SIZES, WITHOUT_STEPS, OFFLINE_ONLY
+        BY_STEPS, BY_STEPS_OF_LEARNED_SIZES, WITHOUT_STEPS, BY_PROTOTYPES
     }
 
     private final String id;
@@ -65,9 +68,12 @@ public enum LearnerKind {
         return adapts == Adapts.WITHOUT_STEPS;
     }
 
-    /** Whether the stream can serve such a base at all. */
-    public boolean servedOnline() {
-        return adapts != Adapts.OFFLINE_ONLY;
+    /**
+     * Whether such a base is an MLP trained on feature vectors (every kind but the protonet, a conv
+     * embedding of images trained by {@code train omniglot}).
+     */
+    public boolean isMlp() {
+        return adapts != Adapts.BY_PROTOTYPES;
     }
 
     /**

@@ -15,13 +15,17 @@ import java.util.Locale;
  *   <li>{@link #ABSOLUTE}: absolute error, identity link; the prediction tends to the conditional
  *       median, which is what minimises a mean absolute error (ratings scored by MAE);</li>
  *   <li>{@link #LOGISTIC}: log-loss on targets in {0, 1}, the output a logit, predictions
- *       {@code sigmoid(output)} (click / no-click).</li>
+ *       {@code sigmoid(output)} (click / no-click);</li>
+ *   <li>{@link #CROSS_ENTROPY}: N-way classification, the network's N outputs are logits and a
+ *       target is a class index {@code 0..N-1} (the stream numbers a task's labels in the order its
+ *       support set first shows them); predictions are the softmax over the classes a task has
+ *       ({@link Learner#classify}).</li>
  * </ul>
  * No op here takes a Java number: the functions run under autograd in meta-training (see
  * {@link MlpMath}).
  */
 public enum Loss {
-    MSE("mse"), ABSOLUTE("mae"), LOGISTIC("logistic");
+    MSE("mse"), ABSOLUTE("mae"), LOGISTIC("logistic"), CROSS_ENTROPY("cross-entropy");
 
     private final String id;
 
@@ -47,7 +51,16 @@ public enum Loss {
                 + Arrays.stream(values()).map(Loss::id).toList() + ")");
     }
 
-    /** The loss of each row, elementwise over {@code out} and {@code y} of the same shape. */
+    /** Whether a base trained with this loss classifies: its outputs are class logits. */
+    public boolean classifies() {
+        return this == CROSS_ENTROPY;
+    }
+
+    /**
+     * The loss of each row: elementwise over {@code out} and {@code y} of the same shape, or for
+     * {@link #CROSS_ENTROPY} over {@code out [T, K, N]} against class indices {@code y [T, K, 1]},
+     * giving {@code [T, K, 1]}.
+     */
     NDArray rows(NDArray out, NDArray y) {
         return switch (this) {
             case MSE -> {
@@ -57,7 +70,15 @@ public enum Loss {
             case ABSOLUTE -> out.sub(y).abs();
             // log(1 + e^z) - y z: the log-loss of sigmoid(z) against y, stable for any z.
             case LOGISTIC -> Activation.softPlus(out).sub(y.mul(out));
+            case CROSS_ENTROPY -> out.logSoftmax(2).mul(oneHot(out, y)).sum(new int[] {2}, true).neg();
         };
+    }
+
+    /** {@code [T, K, N]}: 1 where the class index {@code y [T, K, 1]} is the column, 0 elsewhere. */
+    private static NDArray oneHot(NDArray out, NDArray y) {
+        long classes = out.getShape().get(out.getShape().dimension() - 1);
+        NDArray columns = out.getManager().arange(0f, (float) classes, 1f).reshape(1, 1, classes);
+        return y.eq(columns).toType(out.getDataType(), false);
     }
 
     /** d rows / d out, elementwise. */
@@ -69,10 +90,11 @@ public enum Loss {
             }
             case ABSOLUTE -> out.sub(y).sign();
             case LOGISTIC -> Activation.sigmoid(out).sub(y);
+            case CROSS_ENTROPY -> out.softmax(2).sub(oneHot(out, y));
         };
     }
 
-    /** The prediction from the network's raw output. */
+    /** The prediction from the network's raw output (a classifier's go through {@link Learner#classify}). */
     public float link(float output) {
         return this == LOGISTIC ? (float) (1 / (1 + Math.exp(-output))) : output;
     }
@@ -86,6 +108,8 @@ public enum Loss {
                 double p = Math.min(1 - 1e-7, Math.max(1e-7, prediction));
                 yield -(target * Math.log(p) + (1 - target) * Math.log(1 - p));
             }
+            // A classifier's prediction is its top class's probability: scored as right or wrong.
+            case CROSS_ENTROPY -> prediction == target ? 0 : 1;
         };
     }
 }

@@ -231,6 +231,9 @@ final class MlpMath {
             // there, and the step to that model's minimum flings the logit far past the loss's.
             case LOGISTIC -> 0.25f;
             case ABSOLUTE -> 0f;
+            // Softmax cross-entropy's Hessian in the logits is diag(p) - p p^T, whose largest
+            // eigenvalue is at most 1/2.
+            case CROSS_ENTROPY -> 0.5f;
         };
     }
 

@@ -43,11 +43,11 @@ final class LearnerOption {
         }
     }
 
-    /** Every learner the stream serves: what {@code train sinusoid} trains. */
+    /** Every MLP learner: what {@code train sinusoid} trains. */
     static final class Served implements Iterable<String> {
         @Override
         public Iterator<String> iterator() {
-            return LearnerKind.ids(LearnerKind::servedOnline).iterator();
+            return LearnerKind.ids(LearnerKind::isMlp).iterator();
         }
     }
 

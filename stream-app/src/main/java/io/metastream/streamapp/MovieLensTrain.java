@@ -77,7 +77,7 @@ final class MovieLensTrain implements Callable<Integer> {
         RatingTarget target = movielens.target();
         ColdStartData.Recipe recipe = ColdStartData.defaultRecipe(target);
         LearnerKind kind = learner == null ? recipe.learner() : learner;
-        if (!kind.servedOnline()) {
+        if (!kind.isMlp()) {
             throw new IllegalArgumentException(kind.id() + " does not rate movies: see `train omniglot`");
         }
         ColdStartData data = movielens.read(this.data);

@@ -57,7 +57,7 @@ final class SinusoidTrain implements Callable<Integer> {
         if (algorithm != null) {
             learner = algorithm;
         }
-        if (!learner.servedOnline()) {
+        if (!learner.isMlp()) {
             throw new IllegalArgumentException(learner.id() + " is not trained on sine waves: see `train omniglot`");
         }
         MetaTrainingPlan d = MetaTrainingPlan.sinusoidDefault();

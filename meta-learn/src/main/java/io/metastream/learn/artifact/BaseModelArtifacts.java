@@ -33,7 +33,7 @@ public final class BaseModelArtifacts {
     /**
      * A {@link LearnerKind#PROTONET} base (Snell et al. 2017): a {@link ConvEmbedding}, architecture
      * {@link ConvEmbedding#ARCHITECTURE}; adaptation is computing class prototypes, so it has no
-     * inner steps. Trained and scored offline only.
+     * inner steps. Served by {@link io.metastream.learn.PrototypeLearner}.
      */
     public static final String EMBEDDING_FILE = "embedding.mse";
 
@@ -67,9 +67,15 @@ public final class BaseModelArtifacts {
         LoadedArtifact artifact = store.load(name, versionOrAlias).requireDigest(expectedDigest);
         ModelManifest m = artifact.manifest();
         LearnerKind kind = LearnerKind.find(m.learner()).orElse(null);
-        if (kind != null && !kind.servedOnline()) {
-            throw new ModelStoreException(m.ref() + ": learner " + kind.id() + " is served offline only "
-                    + "(train/eval), not in the stream yet");
+        if (kind == LearnerKind.PROTONET) {
+            ProtoNetArtifact protoNet = protoNet(artifact);
+            try {
+                // Read once here, so a torn or foreign embedding file fails verify and load, not a query.
+                ConvEmbedding.check(protoNet.embedding());
+            } catch (IllegalArgumentException e) {
+                throw new ModelStoreException(m.ref() + "/" + EMBEDDING_FILE + ": " + e.getMessage(), e);
+            }
+            return BaseModel.protoNet(m.ref(), protoNet.embedding(), ConvEmbedding.IMAGE_PIXELS);
         }
         // A learner id that is not built in (an application registers its own learner for it) loads
         // as an MLP with inner-loop settings; whether a learner serves it is the ActiveModel's check.
@@ -178,7 +184,10 @@ public final class BaseModelArtifacts {
      * @throws ModelStoreException if it is missing, corrupt, or not a conv4 protonet
      */
     public static ProtoNetArtifact loadProtoNet(ModelStore store, String name, String versionOrAlias) {
-        LoadedArtifact artifact = store.load(name, versionOrAlias);
+        return protoNet(store.load(name, versionOrAlias));
+    }
+
+    private static ProtoNetArtifact protoNet(LoadedArtifact artifact) {
         ModelManifest m = artifact.manifest();
         if (!LearnerKind.PROTONET.id().equals(m.learner()) || !ConvEmbedding.ARCHITECTURE.equals(m.architecture())) {
             throw new ModelStoreException(m.ref() + " is a " + m.learner() + " " + m.architecture()

@@ -107,6 +107,18 @@ public final class ConvEmbedding {
     }
 
     /**
+     * Reads {@code bytes} into a scratch block and frees it: whether they are an embedding this
+     * build can run.
+     *
+     * @throws IllegalArgumentException as {@link #read} does
+     */
+    public static void check(byte[] bytes) {
+        try (NDManager manager = NDManager.newBaseManager(ai.djl.Device.cpu())) {
+            read(manager, bytes);
+        }
+    }
+
+    /**
      * Embeds images ({@value #IMAGE_PIXELS} floats each) in inference mode (batch norm uses its
      * running statistics), {@code batch} images per native call.
      *
