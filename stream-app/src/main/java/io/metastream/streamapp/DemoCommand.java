@@ -3,7 +3,10 @@ package io.metastream.streamapp;
 import io.metastream.streamapp.demo.DemoOptions;
 import io.metastream.streamapp.demo.DemoReport;
 import io.metastream.streamapp.demo.DemoRunner;
+import io.metastream.data.omniglot.Omniglot;
 import io.metastream.streamapp.demo.DriftDemo;
+import io.metastream.streamapp.demo.OmniglotDemo;
+import io.metastream.training.protonet.ProtoNetPlan;
 import io.metastream.streamapp.recsys.MovieLensDemo;
 import io.metastream.streamapp.recsys.ReplayReport;
 import java.io.IOException;
@@ -21,29 +24,38 @@ import picocli.CommandLine.Option;
         description = "Run everything in this process: an embedded KRaft broker, the pipeline, and a simulated "
                 + "population of sinusoid tasks (or, with --scenario movielens, the cold users of a MovieLens data "
                 + "set replayed in time order; with --scenario drift, a population that shifts while the "
-                + "meta-trainer runs); print live progress and a summary, and with --report write it as JSON.")
+                + "meta-trainer runs; with --scenario omniglot, N-way K-shot episodes of held-out Omniglot alphabets "
+                + "classified by a prototypical network, scored against the same episodes offline); print live "
+                + "progress and a summary, and with --report write it as JSON.")
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--scenario", defaultValue = "sinusoid",
-            description = "sinusoid (default), movielens (cold-start recommendation, see --data) or drift (the "
-                    + "population shifts halfway; the meta-trainer runs in the process and promotes a better base).")
+            description = "sinusoid (default), movielens (cold-start recommendation, see --data), drift (the "
+                    + "population shifts halfway; the meta-trainer runs in the process and promotes a better base) or "
+                    + "omniglot (few-shot classification of characters from alphabets held out of training).")
     String scenario;
 
     @Option(names = "--data", description = "movielens: a MovieLens 100K or 1M folder; without it a synthetic data set "
-            + "in the same format is written under --data-dir on first run.")
+            + "in the same format is written under --data-dir on first run. omniglot: a folder in the full Omniglot "
+            + "layout <split>/<Alphabet>/characterNN/*.png, its images_evaluation alphabets held out; without it the "
+            + "background-small archives bundled in the jar, Balinese, Early_Aramaic and Greek held out.")
     Path data;
 
+    @Option(names = "--ways", description = "omniglot: classes per episode, N (default "
+            + OmniglotDemo.DEFAULT_WAYS + ").")
+    Integer ways;
+
     @Option(names = {"--tasks", "--users"}, description = "Tasks: simulated sinusoid tasks (default 1000), drift "
-            + "users in 10 rounds (default 600, rounded up to a multiple of 10), or movielens cold users replayed "
-            + "(default: all).")
+            + "users in 10 rounds (default 600, rounded up to a multiple of 10), movielens cold users replayed "
+            + "(default: all), or omniglot episodes (default " + OmniglotDemo.DEFAULT_TASKS + ").")
     Integer tasks;
 
-    @Option(names = "--shots", description = "sinusoid: labelled samples per task before its queries "
-            + "(default ${DEFAULT-VALUE}).", defaultValue = "10")
-    int shots;
+    @Option(names = "--shots", description = "sinusoid: labelled samples per task before its queries (default 10); "
+            + "omniglot: support images per class, K (default " + OmniglotDemo.DEFAULT_SHOTS + ").")
+    Integer shots;
 
-    @Option(names = "--queries", description = "sinusoid: queries per task (default ${DEFAULT-VALUE}).",
-            defaultValue = "5")
-    int queries;
+    @Option(names = "--queries", description = "sinusoid: queries per task (default 5); omniglot: query images per "
+            + "class (default " + OmniglotDemo.DEFAULT_QUERIES + ").")
+    Integer queries;
 
     @Option(names = "--rate", description = "Events per second produced (default 1000 for sinusoid and drift, 400 "
             + "for movielens, whose adaptations are larger).")
@@ -63,7 +75,8 @@ final class DemoCommand implements Callable<Integer> {
     Path dataDir;
 
     @Option(names = "--train-iterations", description = "Meta-training iterations of the base on first run "
-            + "(default 5000 for sinusoid, 2000 for movielens; drift trains its frozen base every run, 1500).")
+            + "(default 5000 for sinusoid, 2000 for movielens, 1500 episodes for omniglot; drift trains its frozen "
+            + "base every run, 1500).")
     Integer trainIterations;
 
     @Option(names = "--partitions", description = "Partitions of the demo topics (default ${DEFAULT-VALUE}).",
@@ -86,18 +99,19 @@ final class DemoCommand implements Callable<Integer> {
 
     /** Options that only some scenarios take; given to another, they are refused rather than ignored. */
     private static final Map<String, List<String>> SCENARIO_ONLY = Map.of(
-            "--data", List.of("movielens"),
-            "--shots", List.of("sinusoid"),
-            "--queries", List.of("sinusoid"),
+            "--data", List.of("movielens", "omniglot"),
+            "--ways", List.of("omniglot"),
+            "--shots", List.of("sinusoid", "omniglot"),
+            "--queries", List.of("sinusoid", "omniglot"),
             "--bad-fraction", List.of("sinusoid"),
             "--swap", List.of("sinusoid"),
-            "--data-dir", List.of("sinusoid", "movielens"));
+            "--data-dir", List.of("sinusoid", "movielens", "omniglot"));
 
     @Override
     public Integer call() throws Exception {
-        if (!List.of("sinusoid", "movielens", "drift").contains(scenario)) {
+        if (!List.of("sinusoid", "movielens", "drift", "omniglot").contains(scenario)) {
             throw new IllegalArgumentException("unknown scenario '" + scenario + "' (available: sinusoid, movielens, "
-                    + "drift)");
+                    + "drift, omniglot)");
         }
         SCENARIO_ONLY.forEach((option, scenarios) -> {
             if (!scenarios.contains(scenario) && spec.commandLine().getParseResult().hasMatchedOption(option)) {
@@ -108,13 +122,21 @@ final class DemoCommand implements Callable<Integer> {
         return switch (scenario) {
             case "movielens" -> movieLens();
             case "drift" -> drift();
+            case "omniglot" -> omniglot();
             default -> sinusoid();
         };
     }
 
     /** The common options, with the scenario's defaults where none was given. */
     private DemoOptions options(int defaultTasks, int defaultRate, int defaultIterations) {
-        return new DemoOptions(tasks != null ? tasks : defaultTasks, shots, queries,
+        DemoOptions d = DemoOptions.defaults(dataDir);
+        return options(defaultTasks, d.shots(), d.queriesPerTask(), defaultRate, defaultIterations);
+    }
+
+    private DemoOptions options(int defaultTasks, int defaultShots, int defaultQueries, int defaultRate,
+            int defaultIterations) {
+        return new DemoOptions(tasks != null ? tasks : defaultTasks, shots != null ? shots : defaultShots,
+                queries != null ? queries : defaultQueries,
                 rate != null ? rate : defaultRate, badFraction, seed, dataDir,
                 trainIterations != null ? trainIterations : defaultIterations, partitions, overrides, swap);
     }
@@ -162,6 +184,21 @@ final class DemoCommand implements Callable<Integer> {
         ReplayReport result = new MovieLensDemo(data, options(Integer.MAX_VALUE, MovieLensDemo.DEFAULT_RATE,
                 MovieLensDemo.RECIPE.plan().iterations()), System.out).run();
         return result.finish(System.out, report);
+    }
+
+    private Integer omniglot() throws IOException {
+        Omniglot omniglot = OmniglotData.load(data);
+        List<String> test = OmniglotData.testAlphabets(omniglot, data, null);
+        OmniglotDemo.Report r = new OmniglotDemo(omniglot, test, ways != null ? ways : OmniglotDemo.DEFAULT_WAYS,
+                options(OmniglotDemo.DEFAULT_TASKS, OmniglotDemo.DEFAULT_SHOTS, OmniglotDemo.DEFAULT_QUERIES,
+                        OmniglotDemo.DEFAULT_RATE, ProtoNetPlan.bundledDefault().episodes()), System.out).run();
+        System.out.println();
+        System.out.println(r.summary());
+        if (report != null) {
+            r.write(report);
+            System.out.println("report written to " + report.toAbsolutePath());
+        }
+        return r.complete() && r.streamMatchesOffline() ? 0 : 1;
     }
 
     private Integer finish(DemoReport result) throws IOException {
