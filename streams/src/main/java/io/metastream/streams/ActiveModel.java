@@ -108,7 +108,7 @@ public final class ActiveModel implements AutoCloseable {
      * Serves {@code next} from now on.
      *
      * @throws IllegalArgumentException if it takes a different input size than the current base, or
-     *     no learner serves it
+     *     classifies where the current base regresses (or the reverse), or no learner serves it
      */
     public void swap(BaseModel next) {
         checkServed(next);
@@ -117,8 +117,18 @@ public final class ActiveModel implements AutoCloseable {
             throw new IllegalArgumentException("cannot swap " + current.version() + " (" + current.inputDim()
                     + " inputs) for " + next.version() + " (" + next.inputDim() + " inputs)");
         }
+        if (next.classifies() != current.classifies()) {
+            // A classifier's samples carry labels and its predictions name classes; a regression
+            // base reads targets. The topics' records mean one or the other, not both.
+            throw new IllegalArgumentException("cannot swap " + current.version() + " (" + kind(current) + ") for "
+                    + next.version() + " (" + kind(next) + ")");
+        }
         base.set(next);
         swapListeners.forEach(listener -> listener.accept(next));
+    }
+
+    private static String kind(BaseModel base) {
+        return base.classifies() ? "a classifier" : "a regression base";
     }
 
     /** Calls {@code listener} with every base swapped in from now on, on the swapping thread. */

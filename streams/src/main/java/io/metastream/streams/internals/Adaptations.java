@@ -6,6 +6,7 @@ import io.metastream.learn.Finite;
 import io.metastream.learn.SampleSet;
 import io.metastream.learn.TaskAdaptation;
 import io.metastream.schemas.AdaptationEvent;
+import io.metastream.schemas.ClassScore;
 import io.metastream.schemas.state.AdaptedTask;
 import io.metastream.schemas.state.PendingQuery;
 import io.metastream.streams.ActiveModel;
@@ -190,8 +191,11 @@ final class Adaptations {
 
     // ---- queries ------------------------------------------------------------------------------
 
-    /** A query's own state, adapted on its task's samples up to its timestamp; {@code state} null: the base. */
-    private record AsOf(TaskAdaptation state, long newestSampleMs) {
+    /**
+     * A query's own state, adapted on its task's samples up to its timestamp; {@code state} null: the
+     * base. {@code labels}: a classifier's classes in the state's order (null for a regression base).
+     */
+    private record AsOf(TaskAdaptation state, long newestSampleMs, List<String> labels) {
     }
 
     /** What a batch of queries got adapted: the events to forward, and each query's own state. */
@@ -320,6 +324,7 @@ final class Adaptations {
     private QueryAdaptations plan(List<PendingQuery> queries, BaseModel base, long nowMs) {
         List<String> ids = new ArrayList<>();
         List<SampleSet> supports = new ArrayList<>();
+        List<List<String>> labels = new ArrayList<>();
         List<Long> newest = new ArrayList<>();
         List<Integer> asOfQuery = new ArrayList<>();
         Set<Integer> coldAsOf = new HashSet<>();
@@ -335,9 +340,11 @@ final class Adaptations {
                 } else if (before.support().size() == 0) {
                     coldAsOf.add(i);
                 } else {
+                    Support support = support(before, base);
                     asOfQuery.add(i);
                     ids.add(q.getTaskId());
-                    supports.add(before.support());
+                    supports.add(support.set());
+                    labels.add(support.labels());
                     newest.add(before.newestEventTimeMs());
                 }
             }
@@ -346,14 +353,17 @@ final class Adaptations {
         // the sample processor's rounds adapt it on their own schedule.
         List<String> stale = new ArrayList<>();
         List<SampleSet> staleSupports = new ArrayList<>();
+        List<List<String>> staleLabels = new ArrayList<>();
         List<Long> staleNewest = new ArrayList<>();
         List<Long> seen = new ArrayList<>();
         if (settings.adaptsOnQuery()) {
             for (String task : needState) {
                 if (tasks.isDirty(task) || tasks.adaptedUnderAnotherBase(task, base)) {
                     TaskStateStore.Snapshot snapshot = tasks.snapshot(task);
+                    Support support = support(snapshot, base);
                     stale.add(task);
-                    staleSupports.add(snapshot.support());
+                    staleSupports.add(support.set());
+                    staleLabels.add(support.labels());
                     staleNewest.add(snapshot.newestEventTimeMs());
                     seen.add(snapshot.totalSeen());
                 }
@@ -366,6 +376,8 @@ final class Adaptations {
         allIds.addAll(ids);
         List<SampleSet> allSupports = new ArrayList<>(staleSupports);
         allSupports.addAll(supports);
+        List<List<String>> allLabels = new ArrayList<>(staleLabels);
+        allLabels.addAll(labels);
         long[] allNewest = new long[allIds.size()];
         for (int i = 0; i < stale.size(); i++) {
             allNewest[i] = staleNewest.get(i);
@@ -373,7 +385,8 @@ final class Adaptations {
         for (int i = 0; i < ids.size(); i++) {
             allNewest[stale.size() + i] = newest.get(i);
         }
-        Round round = new Round(allIds, allNewest, base, allSupports, settings.stateEncoding(), stale.size());
+        Round round = new Round(allIds, allNewest, base, allSupports, allLabels, settings.stateEncoding(),
+                stale.size());
         return new QueryAdaptations(queries, base, nowMs, round, stale.size(),
                 seen.stream().mapToLong(Long::longValue).toArray(),
                 asOfQuery.stream().mapToInt(Integer::intValue).toArray(), coldAsOf);
@@ -389,7 +402,7 @@ final class Adaptations {
     Prepared collect(QueryAdaptations done, long nowMs) {
         Map<Integer, AsOf> asOf = new HashMap<>();
         for (int i : done.coldAsOf) {
-            asOf.put(i, new AsOf(null, 0L));
+            asOf.put(i, new AsOf(null, 0L, List.of()));
         }
         if (done.round == null) {
             return new Prepared(asOf, List.of());
@@ -402,7 +415,7 @@ final class Adaptations {
         }
         for (int k = 0; k < done.asOfQuery.length; k++) {
             int at = done.staleCount + k;
-            asOf.put(done.asOfQuery[k], new AsOf(job.result(at), done.round.newest[at]));
+            asOf.put(done.asOfQuery[k], new AsOf(job.result(at), done.round.newest[at], done.round.labels.get(at)));
         }
         Set<String> changed = new HashSet<>();
         Set<String> dropped = new HashSet<>();
@@ -424,7 +437,11 @@ final class Adaptations {
      * used instead.
      */
     record Answer(float value, boolean finite, boolean stateFellBack, boolean adapted, int supportSize,
-            long adaptedThroughMs, MetastreamMetrics.PredictionPath path) {
+            long adaptedThroughMs, MetastreamMetrics.PredictionPath path, String label, List<ClassScore> scores) {
+        Answer(float value, boolean finite, boolean stateFellBack, boolean adapted, int supportSize,
+                long adaptedThroughMs, MetastreamMetrics.PredictionPath path) {
+            this(value, finite, stateFellBack, adapted, supportSize, adaptedThroughMs, path, null, null);
+        }
     }
 
     /**
@@ -436,6 +453,9 @@ final class Adaptations {
      * @throws RuntimeException if a stored state cannot be decoded, or the learner fails
      */
     List<Answer> predict(List<PendingQuery> queries, Prepared prepared, BaseModel base) {
+        if (base.classifies()) {
+            return classify(queries, prepared, base);
+        }
         List<float[]> states = new ArrayList<>(queries.size());
         List<float[][]> inputs = new ArrayList<>(queries.size());
         int[] supportSizes = new int[queries.size()];
@@ -476,20 +496,122 @@ final class Adaptations {
         return answers;
     }
 
+    /**
+     * {@link #predict} for a base that classifies: one batched {@link io.metastream.learn.Learner#classify}
+     * for the queries whose task has a state of at least two classes under {@code base}; the rest
+     * answer by the cold rule ({@link #coldAnswer}).
+     */
+    private List<Answer> classify(List<PendingQuery> queries, Prepared prepared, BaseModel base) {
+        int n = queries.size();
+        float[][] states = new float[n][];
+        List<List<String>> labels = new ArrayList<>(n);
+        int[] supportSizes = new int[n];
+        long[] adaptedThrough = new long[n];
+        boolean[] hasSamples = new boolean[n];
+        List<Integer> asked = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            PendingQuery q = queries.get(i);
+            AsOf own = prepared.asOf.get(i);
+            List<String> classes;
+            if (own != null) {
+                states[i] = own.state() == null ? null : own.state().state();
+                classes = own.labels() == null ? List.of() : own.labels();
+                supportSizes[i] = own.state() == null ? 0 : own.state().supportSize();
+                adaptedThrough[i] = own.state() == null ? 0L : own.newestSampleMs();
+                hasSamples[i] = own.state() != null;
+            } else {
+                TaskStateStore.State state = tasks.stateFor(q.getTaskId(), base);
+                if (state.held() && !state.usable() && settings.adaptationEnabled()) {
+                    tasks.markDirty(q.getTaskId(), q.getReceivedTimestamp().toEpochMilli());
+                }
+                states[i] = state.weights();
+                classes = state.usable() ? state.labels() : List.of();
+                supportSizes[i] = state.supportSize();
+                adaptedThrough[i] = state.newestSampleMs();
+                hasSamples[i] = state.held() || tasks.isDirty(q.getTaskId());
+            }
+            labels.add(classes);
+            if (states[i] != null && classes.size() >= 2) {
+                asked.add(i);
+            }
+        }
+        float[][][] probabilities = new float[n][][];
+        if (!asked.isEmpty()) {
+            List<float[]> askedStates = new ArrayList<>(asked.size());
+            List<float[][]> inputs = new ArrayList<>(asked.size());
+            int[] counts = new int[asked.size()];
+            for (int k = 0; k < asked.size(); k++) {
+                int i = asked.get(k);
+                askedStates.add(states[i]);
+                inputs.add(new float[][] {Floats.toArray(queries.get(i).getFeatures())});
+                counts[k] = labels.get(i).size();
+            }
+            float[][][] p = model.learner().classify(base, askedStates, inputs, counts);
+            for (int k = 0; k < asked.size(); k++) {
+                probabilities[asked.get(k)] = p[k];
+            }
+        }
+        List<Answer> answers = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            float[] p = probabilities[i] == null ? null : probabilities[i][0];
+            if (p == null) {
+                answers.add(coldAnswer(labels.get(i), hasSamples[i]));
+                continue;
+            }
+            List<ClassScore> scores = scores(p, labels.get(i));
+            ClassScore top = scores.get(0);
+            answers.add(new Answer(top.getProbability(), Finite.all(p), false, true, supportSizes[i],
+                    adaptedThrough[i], MetastreamMetrics.PredictionPath.ADAPTED, top.getLabel(), scores));
+        }
+        return answers;
+    }
+
+    /**
+     * The cold rule of a classifier, for a task without a state of two classes or more: a task that
+     * has shown one class is answered with it, probability 1; a task that has shown none gets no
+     * label (and value 0). Neither is an adapted answer.
+     */
+    private static Answer coldAnswer(List<String> labels, boolean hasSamples) {
+        MetastreamMetrics.PredictionPath path = hasSamples ? MetastreamMetrics.PredictionPath.FELL_BACK
+                : MetastreamMetrics.PredictionPath.COLD;
+        if (labels.size() == 1) {
+            return new Answer(1f, true, false, false, 0, 0L, path, labels.get(0),
+                    List.of(new ClassScore(labels.get(0), 1f)));
+        }
+        return new Answer(0f, true, false, false, 0, 0L, path, null, List.of());
+    }
+
+    /** The classes with their probabilities, most probable first (ties in class order). */
+    private static List<ClassScore> scores(float[] probabilities, List<String> labels) {
+        Integer[] order = new Integer[probabilities.length];
+        for (int c = 0; c < order.length; c++) {
+            order[c] = c;
+        }
+        java.util.Arrays.sort(order, (a, b) -> Float.compare(probabilities[b], probabilities[a]));
+        List<ClassScore> out = new ArrayList<>(order.length);
+        for (int c : order) {
+            out.add(new ClassScore(labels.get(c), probabilities[c]));
+        }
+        return out;
+    }
+
     // ---- rounds of adaptation, background or not -----------------------------------------------
 
     /** Tasks read for one adaptation, and once its job is done, their encoded states. */
     private static final class Round {
         private final List<String> ids;
         private final long[] newest;
+        /** Per task, a classifier's labels in class-index order; null entries for a regression base. */
+        private final List<List<String>> labels;
         private final AdaptedStateCodec.Encoded[] states;
         private final AdaptationEngine.Job job;
 
         /** @param stored how many of the tasks, from the first, get a state to store (the rest answer queries as of a time) */
-        private Round(List<String> ids, long[] newest, BaseModel base, List<SampleSet> supports, int encoding,
-                int stored) {
+        private Round(List<String> ids, long[] newest, BaseModel base, List<SampleSet> supports,
+                List<List<String>> labels, int encoding, int stored) {
             this.ids = List.copyOf(ids);
             this.newest = newest;
+            this.labels = labels;
             this.states = new AdaptedStateCodec.Encoded[stored];
             // Encoding (a pass over every weight) runs where the learner ran, off the stream thread.
             this.job = new AdaptationEngine.Job(base, this.ids, supports, done -> {
@@ -512,13 +634,31 @@ final class Adaptations {
     /** Reads the support sets of {@code taskIds} for an adaptation to {@code base}. */
     private Round prepare(List<String> taskIds, BaseModel base) {
         List<SampleSet> supports = new ArrayList<>(taskIds.size());
+        List<List<String>> labels = new ArrayList<>(taskIds.size());
         long[] newest = new long[taskIds.size()];
         for (int i = 0; i < taskIds.size(); i++) {
             TaskStateStore.Snapshot snapshot = tasks.snapshot(taskIds.get(i));
-            supports.add(snapshot.support());
+            Support support = support(snapshot, base);
+            supports.add(support.set());
+            labels.add(support.labels());
             newest[i] = snapshot.newestEventTimeMs();
         }
-        return new Round(taskIds, newest, base, supports, settings.stateEncoding(), taskIds.size());
+        return new Round(taskIds, newest, base, supports, labels, settings.stateEncoding(), taskIds.size());
+    }
+
+    /**
+     * A task's support set as {@code base}'s learner reads it; for a classifier, targets are class
+     * indices and {@code labels} the classes in index order.
+     */
+    private record Support(SampleSet set, List<String> labels) {
+    }
+
+    private static Support support(TaskStateStore.Snapshot snapshot, BaseModel base) {
+        if (!base.classifies()) {
+            return new Support(snapshot.support(), null);
+        }
+        TaskStateStore.Classes classes = snapshot.classes(base.maxClasses());
+        return new Support(classes.support(), classes.labels());
     }
 
     /**
@@ -554,7 +694,8 @@ final class Adaptations {
                 stored = AdaptedTask.newBuilder().setBaseVersion(base.version())
                         .setSupportSize(result.supportSize()).setState(state.bytes())
                         .setStateEncoding(state.encoding()).setLossBefore(lossBefore).setLossAfter(lossAfter)
-                        .setAdaptedAt(now).setNewestSampleTime(newestSample).build();
+                        .setAdaptedAt(now).setNewestSampleTime(newestSample)
+                        .setLabels(round.labels.get(i) == null ? List.of() : List.copyOf(round.labels.get(i))).build();
             }
             if (changed.contains(id)) {
                 if (!tasks.writeStateIfNewer(id, stored, round.newest[i])) {

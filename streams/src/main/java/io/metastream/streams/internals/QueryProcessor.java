@@ -267,7 +267,8 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
             Prediction prediction = Prediction.newBuilder().setQueryId(q.getQueryId()).setTaskId(q.getTaskId())
                     .setValue(a.value()).setModelVersion(base.version()).setSupportSize(a.supportSize())
                     .setAdapted(a.adapted()).setLatencyMicros(Math.max(0, (now - received) * 1_000))
-                    .setAdaptedThrough(Instant.ofEpochMilli(a.adaptedThroughMs())).build();
+                    .setAdaptedThrough(Instant.ofEpochMilli(a.adaptedThroughMs())).setLabel(a.label())
+                    .setScores(a.scores()).build();
             context().forward(new Record<String, SpecificRecord>(q.getTaskId(), prediction, received),
                     names.of(Pipeline.PREDICTIONS_SINK));
             metrics.prediction(a.path(), now - received);
