@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.metastream.streamapp.demo.DemoReport;
 import io.metastream.streamapp.demo.DriftDemo;
+import io.metastream.streamapp.demo.JsonReports;
+import io.metastream.streamapp.demo.OmniglotDemo;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -71,6 +73,35 @@ class DemoCommandTest {
         assertThat(written.predictions()).as("a query before each of the first 11 samples of every user")
                 .isEqualTo(40 * 11);
         assertThat(written.decisions()).isNotEmpty();
+    }
+
+    /**
+     * The few-shot scenario as a fresh clone runs it, smaller: a protonet trained on the bundled
+     * data on first run, 5-way 1-shot episodes of the held-out alphabets through the stream, and the
+     * same episodes scored offline. The stream must answer every query once and agree with offline.
+     */
+    @Test
+    @Tag("embedded-broker")
+    void shouldAnswerEveryOmniglotQueryOnceAndMatchTheOfflineAccuracy() throws IOException {
+        Path report = dir.resolve("omniglot.json");
+        int exit = MetastreamCommand.commandLine().execute("demo", "--scenario", "omniglot", "--tasks", "24",
+                "--ways", "5", "--shots", "1", "--queries", "3", "--rate", "2000", "--train-iterations", "30",
+                "--partitions", "2", "--data-dir", dir.resolve("data").toString(), "--report", report.toString());
+
+        OmniglotDemo.Report written = JsonReports.read(report, OmniglotDemo.Report.class);
+        assertThat(written.tasks()).isEqualTo(24);
+        assertThat(written.ways()).isEqualTo(5);
+        assertThat(written.shots()).isEqualTo(1);
+        assertThat(written.predictions()).isEqualTo(24 * 5 * 3);
+        assertThat(written.missingPredictions()).isZero();
+        assertThat(written.duplicatePredictions()).isZero();
+        assertThat(written.predictionsAdapted()).isEqualTo(24 * 5 * 3);
+        assertThat(written.deadLetters()).isZero();
+        assertThat(Math.abs(written.accuracyStream() - written.accuracyOffline())).as("stream vs offline")
+                .isLessThanOrEqualTo(0.01);
+        // 30 training episodes already beat chance (20%) by far on 5-way tasks.
+        assertThat(written.accuracyOffline()).isGreaterThan(0.4);
+        assertThat(exit).isZero();
     }
 
     @Test
