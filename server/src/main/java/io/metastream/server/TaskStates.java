@@ -1,6 +1,8 @@
 package io.metastream.server;
 
 import io.metastream.learn.BaseModel;
+import io.metastream.schemas.ClassScore;
+import io.metastream.streams.internals.ClassAnswers;
 import io.metastream.learn.CheckedPredictions;
 import io.metastream.schemas.state.AdaptedTask;
 import io.metastream.streams.ActiveModel;
@@ -56,9 +58,13 @@ public final class TaskStates {
             String adaptedBase, long adaptedThroughMs, boolean pendingSamples, String servedBase) {
     }
 
-    /** A prediction from a task's current state. */
+    /**
+     * A prediction from a task's current state. For a classifying base, {@code label} and
+     * {@code scores} as on the predictions topic (the value is the label's probability); null for a
+     * regression base.
+     */
     public record Answer(String taskId, float value, boolean adapted, int supportSize, long adaptedThroughMs,
-            String modelVersion, boolean pendingSamples) {
+            String modelVersion, boolean pendingSamples, String label, List<ClassScore> scores) {
     }
 
     /**
@@ -121,6 +127,9 @@ public final class TaskStates {
         // The same rule and decoding as the topic path, so both answer alike from the same bytes.
         TaskStateStore.State state = tasks.stateFor(taskId, base);
         boolean dirty = tasks.isDirty(taskId);
+        if (base.classifies()) {
+            return classify(taskId, features, base, state, dirty);
+        }
         List<float[]> states = new ArrayList<>(1);
         states.add(state.weights());
         CheckedPredictions p = model.learner().predictChecked(base, states,
@@ -135,7 +144,27 @@ public final class TaskStates {
         }
         boolean adapted = state.usable() && !p.fellBack(0);
         return new Answer(taskId, p.values()[0][0], adapted, adapted ? state.supportSize() : 0,
-                adapted ? state.newestSampleMs() : 0, base.version(), dirty);
+                adapted ? state.newestSampleMs() : 0, base.version(), dirty, null, null);
+    }
+
+    /** {@link #predict} for a classifying base: its classes' probabilities, or the cold rule. */
+    private Answer classify(String taskId, float[] features, BaseModel base, TaskStateStore.State state,
+            boolean dirty) {
+        if (!ClassAnswers.answeredByModel(state.weights(), state.labels())) {
+            ClassAnswers cold = ClassAnswers.cold(state.usable() ? state.labels() : List.of());
+            return new Answer(taskId, cold.probability(), false, 0, 0, base.version(), dirty, cold.label(),
+                    cold.scores());
+        }
+        float[] p = model.learner().classify(base, java.util.Arrays.asList(state.weights()),
+                List.<float[][]>of(new float[][] {features}), new int[] {state.labels().size()})[0][0];
+        if (!io.metastream.learn.Finite.all(p)) {
+            metrics.nonFinitePrediction(MetastreamMetrics.NonFiniteOutcome.REFUSED);
+            throw new NonFinitePredictionException("these features are too extreme for the model: its "
+                    + "class probabilities are not finite");
+        }
+        ClassAnswers answer = ClassAnswers.of(p, state.labels());
+        return new Answer(taskId, answer.probability(), true, state.supportSize(), state.newestSampleMs(),
+                base.version(), dirty, answer.label(), answer.scores());
     }
 
     /** The local stores of the pipeline, read through interactive queries. */

@@ -43,5 +43,9 @@ public enum RejectReason {
      * The schema registry could not be asked about the record's schema id after bounded retries.
      * The record may be valid; its bytes are kept whole in the dead letter to replay.
      */
-    REGISTRY_ERROR
+    REGISTRY_ERROR,
+    /** A sample without a class label, sent while the base served classifies (its samples name their class). */
+    MISSING_LABEL,
+    /** A sample's class label is longer than {@value io.metastream.streams.internals.InputChecks#MAX_LABEL_BYTES} bytes of UTF-8. */
+    LABEL_TOO_LONG
 }

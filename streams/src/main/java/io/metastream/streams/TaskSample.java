@@ -10,10 +10,29 @@ import java.util.Objects;
  *
  * @param eventId unique per sample: a redelivered sample with the same id is kept once
  * @param eventTimeMs when it happened (epoch millis); the record timestamp is the usual choice
+ * @param label the sample's class, for a base that classifies (which then ignores {@code target});
+ *     null for a regression base. A classifying base refuses a sample without one (a dead letter,
+ *     {@link RejectReason#MISSING_LABEL}).
  */
-public record TaskSample(String taskId, String eventId, float[] features, float target, long eventTimeMs) {
+public record TaskSample(String taskId, String eventId, float[] features, float target, long eventTimeMs,
+        String label) {
     public TaskSample {
         Objects.requireNonNull(eventId, "event id");
+    }
+
+    /** A sample without a class label: for a regression base. */
+    public TaskSample(String taskId, String eventId, float[] features, float target, long eventTimeMs) {
+        this(taskId, eventId, features, target, eventTimeMs, null);
+    }
+
+    /**
+     * A labelled example for a classifying base, its event id derived from its content (task, time,
+     * features, label), so a redelivered copy is still kept once.
+     */
+    public static TaskSample labelled(String taskId, float[] features, String label, long eventTimeMs) {
+        return new TaskSample(taskId, taskId + "@" + eventTimeMs + "#"
+                + Integer.toHexString(31 * Arrays.hashCode(features) + Objects.hashCode(label)), features, 0f,
+                eventTimeMs, label);
     }
 
     /**

@@ -425,6 +425,12 @@ public final class OperationsServer implements AutoCloseable {
                 out.put("adaptedThroughMs", a.adaptedThroughMs());
                 out.put("modelVersion", a.modelVersion());
                 out.put("pendingSamples", a.pendingSamples());
+                if (a.scores() != null) {
+                    out.put("label", a.label());
+                    List<Map<String, Object>> scores = new ArrayList<>(a.scores().size());
+                    a.scores().forEach(c -> scores.add(Map.of("label", c.getLabel(), "probability", c.getProbability())));
+                    out.put("scores", scores);
+                }
             } else {
                 Optional<TaskStates.View> view = reader.describe(taskId, standby);
                 if (view.isEmpty()) {

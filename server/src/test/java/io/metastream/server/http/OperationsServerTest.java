@@ -772,7 +772,7 @@ class OperationsServerTest {
             if (predictFailure != null) {
                 throw predictFailure;
             }
-            return new TaskStates.Answer(taskId, value, true, 3, 1L, "m@1", false);
+            return new TaskStates.Answer(taskId, value, true, 3, 1L, "m@1", false, null, null);
         }
 
         private void enter() {

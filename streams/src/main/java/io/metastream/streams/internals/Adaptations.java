@@ -335,12 +335,12 @@ final class Adaptations {
                 long asOfMs = q.getReceivedTimestamp().toEpochMilli();
                 TaskStateStore.Snapshot before = tasks.holdsNothingAfter(q.getTaskId(), asOfMs) ? null
                         : tasks.asOf(q.getTaskId(), asOfMs);
+                Support support = before == null ? null : support(before, base);
                 if (before == null) {
                     needState.add(q.getTaskId());
-                } else if (before.support().size() == 0) {
+                } else if (support.set().size() == 0) {
                     coldAsOf.add(i);
                 } else {
-                    Support support = support(before, base);
                     asOfQuery.add(i);
                     ids.add(q.getTaskId());
                     supports.add(support.set());
@@ -499,7 +499,7 @@ final class Adaptations {
     /**
      * {@link #predict} for a base that classifies: one batched {@link io.metastream.learn.Learner#classify}
      * for the queries whose task has a state of at least two classes under {@code base}; the rest
-     * answer by the cold rule ({@link #coldAnswer}).
+     * answer by the cold rule ({@link ClassAnswers#cold}).
      */
     private List<Answer> classify(List<PendingQuery> queries, Prepared prepared, BaseModel base) {
         int n = queries.size();
@@ -531,7 +531,7 @@ final class Adaptations {
                 hasSamples[i] = state.held() || tasks.isDirty(q.getTaskId());
             }
             labels.add(classes);
-            if (states[i] != null && classes.size() >= 2) {
+            if (ClassAnswers.answeredByModel(states[i], classes)) {
                 asked.add(i);
             }
         }
@@ -555,44 +555,17 @@ final class Adaptations {
         for (int i = 0; i < n; i++) {
             float[] p = probabilities[i] == null ? null : probabilities[i][0];
             if (p == null) {
-                answers.add(coldAnswer(labels.get(i), hasSamples[i]));
+                ClassAnswers cold = ClassAnswers.cold(labels.get(i));
+                answers.add(new Answer(cold.probability(), true, false, false, 0, 0L, hasSamples[i]
+                        ? MetastreamMetrics.PredictionPath.FELL_BACK : MetastreamMetrics.PredictionPath.COLD,
+                        cold.label(), cold.scores()));
                 continue;
             }
-            List<ClassScore> scores = scores(p, labels.get(i));
-            ClassScore top = scores.get(0);
-            answers.add(new Answer(top.getProbability(), Finite.all(p), false, true, supportSizes[i],
-                    adaptedThrough[i], MetastreamMetrics.PredictionPath.ADAPTED, top.getLabel(), scores));
+            ClassAnswers answer = ClassAnswers.of(p, labels.get(i));
+            answers.add(new Answer(answer.probability(), Finite.all(p), false, true, supportSizes[i],
+                    adaptedThrough[i], MetastreamMetrics.PredictionPath.ADAPTED, answer.label(), answer.scores()));
         }
         return answers;
-    }
-
-    /**
-     * The cold rule of a classifier, for a task without a state of two classes or more: a task that
-     * has shown one class is answered with it, probability 1; a task that has shown none gets no
-     * label (and value 0). Neither is an adapted answer.
-     */
-    private static Answer coldAnswer(List<String> labels, boolean hasSamples) {
-        MetastreamMetrics.PredictionPath path = hasSamples ? MetastreamMetrics.PredictionPath.FELL_BACK
-                : MetastreamMetrics.PredictionPath.COLD;
-        if (labels.size() == 1) {
-            return new Answer(1f, true, false, false, 0, 0L, path, labels.get(0),
-                    List.of(new ClassScore(labels.get(0), 1f)));
-        }
-        return new Answer(0f, true, false, false, 0, 0L, path, null, List.of());
-    }
-
-    /** The classes with their probabilities, most probable first (ties in class order). */
-    private static List<ClassScore> scores(float[] probabilities, List<String> labels) {
-        Integer[] order = new Integer[probabilities.length];
-        for (int c = 0; c < order.length; c++) {
-            order[c] = c;
-        }
-        java.util.Arrays.sort(order, (a, b) -> Float.compare(probabilities[b], probabilities[a]));
-        List<ClassScore> out = new ArrayList<>(order.length);
-        for (int c : order) {
-            out.add(new ClassScore(labels.get(c), probabilities[c]));
-        }
-        return out;
     }
 
     // ---- rounds of adaptation, background or not -----------------------------------------------
@@ -657,7 +630,7 @@ final class Adaptations {
         if (!base.classifies()) {
             return new Support(snapshot.support(), null);
         }
-        TaskStateStore.Classes classes = snapshot.classes(base.maxClasses());
+        PackedSupportSet.Classes classes = snapshot.classes(base.maxClasses());
         return new Support(classes.support(), classes.labels());
     }
 

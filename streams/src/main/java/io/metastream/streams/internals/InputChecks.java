@@ -34,6 +34,31 @@ public final class InputChecks {
      *
      * @return the rejection, or null when the sample may be used
      */
+    /**
+     * The longest class label a sample may carry, in UTF-8 bytes: a name (a folder, an intent, a
+     * character), stored with every sample of a task and every adapted state, not a document.
+     */
+    public static final int MAX_LABEL_BYTES = 256;
+
+    /**
+     * A sample's class label, for a base that {@code classifies}: present and at most
+     * {@link #MAX_LABEL_BYTES} long. A regression base ignores labels.
+     */
+    public static Rejection label(LabelledSample s, boolean classifies) {
+        if (!classifies) {
+            return null;
+        }
+        if (s.getLabel() == null) {
+            return new Rejection(RejectReason.MISSING_LABEL, "the base served classifies, and this sample has no label");
+        }
+        int bytes = s.getLabel().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        if (bytes > MAX_LABEL_BYTES) {
+            return new Rejection(RejectReason.LABEL_TOO_LONG, "label of " + bytes + " bytes, at most "
+                    + MAX_LABEL_BYTES);
+        }
+        return null;
+    }
+
     public static Rejection sample(LabelledSample s, boolean keyIsTaskId, byte[] key, int inputDim,
             long recordTimestampMs, long maxFutureMs, long nowMs) {
         Rejection common = common(keyIsTaskId, key, s.getTaskId(), s.getFeatures(), inputDim,

@@ -59,7 +59,8 @@ public abstract class InputDecoder<T> {
         return new Mapped<>(keySerde, valueSerde, (k, v, ts) -> {
             TaskSample s = Objects.requireNonNull(mapping.toSample(k, v, ts), "the mapping returned no sample");
             return LabelledSample.newBuilder().setEventId(s.eventId()).setTaskId(s.taskId()).setFeatures(boxed(s.features()))
-                    .setTarget(s.target()).setEventTime(Instant.ofEpochMilli(s.eventTimeMs())).build();
+                    .setTarget(s.target()).setEventTime(Instant.ofEpochMilli(s.eventTimeMs())).setLabel(s.label())
+                    .build();
         });
     }
 

@@ -32,8 +32,9 @@ public final class InputValidator {
     private InputValidator() {
     }
 
+    /** @param classifies whether the base served classifies: its samples must carry a label */
     static Outcome<LabelledSample> sample(InputDecoder<LabelledSample> decoder, String topic, byte[] key, byte[] value,
-            long timestampMs, int inputDim, TopologySettings.Limits limits, long nowMs) {
+            long timestampMs, int inputDim, boolean classifies, TopologySettings.Limits limits, long nowMs) {
         Outcome<LabelledSample> tooBig = checkSize(value, limits);
         if (tooBig != null) {
             return tooBig;
@@ -46,6 +47,9 @@ public final class InputValidator {
         }
         Outcome<LabelledSample> refused = rejected(InputChecks.sample(s, decoder.keyIsTaskId(), key, inputDim,
                 timestampMs, limits.maxFutureMs(), nowMs));
+        if (refused == null) {
+            refused = rejected(InputChecks.label(s, classifies));
+        }
         return refused != null ? refused : Outcome.accepted(s);
     }
 

@@ -23,30 +23,37 @@ import org.apache.kafka.common.serialization.Serializer;
  * {@link SupportSet} it replaces was decoded into objects and re-encoded on every sample, which
  * took half of the stream thread at 20,000 samples/s (docs/BENCHMARKS.md, "Where the time goes").
  *
- * <p>Layout, version 1, big-endian:
+ * <p>Layout, version 2, big-endian:
  * <pre>
  *   0  byte   'S' (0x53); Avro single-object encoding, the format before this one, starts with 0xC3
- *   1  byte   version, 1
+ *   1  byte   version, 2
  *   2  int    samples held
  *   6  long   samples ever accepted (total seen), evicted ones included
  *  14  long   event time of the newest accepted sample, epoch ms (last seen)
  *  22  long   wall-clock time the set last changed, epoch ms (last updated)
- *  30  samples: long event time (ms), float target, int id length, id (UTF-8), int feature count,
- *      float features
+ *  30  samples: long event time (ms), float target, int id length, id (UTF-8), int label length
+ *      (-1: no label), label (UTF-8), int feature count, float features
  * </pre>
- * The golden file {@code packed-support-set-v1.bin} pins it. Values in the old Avro format, in a
- * RocksDB store or restored from a changelog written before this format, are read as they are
- * and rewritten in this one by the task's next sample.
+ * Version 1 is the same without the label. The golden files {@code packed-support-set-v1.bin} and
+ * {@code -v2.bin} pin them. Values in version 1 or in the old Avro format, in a RocksDB store or
+ * restored from a changelog written before, are read (converted to version 2 as they are read) and
+ * written in version 2 by the task's next sample.
  *
  * <p>Every length is checked against the bytes that are there before anything is allocated, so a
  * corrupt value fails with {@link RecordDecodeException} instead of an enormous allocation.
  */
 public final class PackedSupportSet {
     static final byte MAGIC = 'S';
-    static final byte VERSION = 1;
+    static final byte VERSION = 2;
     static final int HEADER_BYTES = 30;
-    /** Event time, target, id length and feature count: what a sample with an empty id and no features takes. */
-    private static final int SAMPLE_MIN_BYTES = 8 + 4 + 4 + 4;
+    /**
+     * Event time, target, id length, label length and feature count: what a sample with an empty id,
+     * no label and no features takes.
+     */
+    private static final int SAMPLE_MIN_BYTES = 8 + 4 + 4 + 4 + 4;
+    /** Version 1's samples had no label length. */
+    private static final int V1_SAMPLE_MIN_BYTES = 8 + 4 + 4 + 4;
+    private static final int NO_LABEL = -1;
     private static final AvroCodec<SupportSet> AVRO = AvroCodec.of(SupportSet.class);
     private static final PackedSupportSet EMPTY = new PackedSupportSet(header(0, 0L, 0L, 0L), new int[] {HEADER_BYTES});
 
@@ -80,26 +87,35 @@ public final class PackedSupportSet {
         if (bytes.length < HEADER_BYTES) {
             throw corrupt(bytes, "a header needs " + HEADER_BYTES + " bytes");
         }
-        if (bytes[1] != VERSION) {
-            throw corrupt(bytes, "version " + bytes[1] + ", this build reads version " + VERSION);
+        if (bytes[1] != VERSION && bytes[1] != 1) {
+            throw corrupt(bytes, "version " + bytes[1] + ", this build reads versions 1 and " + VERSION);
         }
+        boolean labelled = bytes[1] == VERSION;
+        int minBytes = labelled ? SAMPLE_MIN_BYTES : V1_SAMPLE_MIN_BYTES;
         ByteBuffer b = ByteBuffer.wrap(bytes);
         int count = b.getInt(2);
-        if (count < 0 || count > (bytes.length - HEADER_BYTES) / SAMPLE_MIN_BYTES) {
+        if (count < 0 || count > (bytes.length - HEADER_BYTES) / minBytes) {
             throw corrupt(bytes, "claims " + count + " samples");
         }
         int[] offsets = new int[count + 1];
         int at = HEADER_BYTES;
         for (int i = 0; i < count; i++) {
             offsets[i] = at;
-            if (bytes.length - at < SAMPLE_MIN_BYTES) {
+            if (bytes.length - at < minBytes) {
                 throw corrupt(bytes, "sample " + i + " at offset " + at + " is cut short");
             }
             int idLength = b.getInt(at + 12);
-            if (idLength < 0 || idLength > bytes.length - at - SAMPLE_MIN_BYTES) {
+            if (idLength < 0 || idLength > bytes.length - at - minBytes) {
                 throw corrupt(bytes, "sample " + i + " claims an id of " + idLength + " bytes");
             }
             int featuresAt = at + 16 + idLength;
+            if (labelled) {
+                int labelLength = b.getInt(featuresAt);
+                if (labelLength < NO_LABEL || labelLength > bytes.length - at - minBytes - idLength) {
+                    throw corrupt(bytes, "sample " + i + " claims a label of " + labelLength + " bytes");
+                }
+                featuresAt += 4 + Math.max(0, labelLength);
+            }
             int featureCount = b.getInt(featuresAt);
             if (featureCount < 0 || featureCount > (bytes.length - featuresAt - 4) / 4) {
                 throw corrupt(bytes, "sample " + i + " claims " + featureCount + " features");
@@ -110,7 +126,31 @@ public final class PackedSupportSet {
             throw corrupt(bytes, (bytes.length - at) + " bytes after the last sample");
         }
         offsets[count] = at;
-        return new PackedSupportSet(bytes, offsets);
+        PackedSupportSet read = new PackedSupportSet(bytes, offsets);
+        return labelled ? read : read.withoutLabelsUpgraded();
+    }
+
+    /**
+     * A version 1 set (offsets into its bytes), rewritten in this version's layout: every sample
+     * without a label. Reads version 1's fields directly, since this instance's accessors expect
+     * version 2.
+     */
+    private PackedSupportSet withoutLabelsUpgraded() {
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        int count = offsets.length - 1;
+        ByteBuffer out = ByteBuffer.allocate(bytes.length + 4 * count);
+        out.put(bytes, 0, HEADER_BYTES).put(1, VERSION);
+        int[] newOffsets = new int[count + 1];
+        for (int i = 0; i < count; i++) {
+            int at = offsets[i];
+            newOffsets[i] = out.position();
+            int idLength = in.getInt(at + 12);
+            // time, target, id length and id as they were; then "no label"; then the features.
+            out.put(bytes, at, 16 + idLength).putInt(NO_LABEL).put(bytes, at + 16 + idLength, offsets[i + 1] - at - 16
+                    - idLength);
+        }
+        newOffsets[count] = out.position();
+        return new PackedSupportSet(out.array(), newOffsets);
     }
 
     private static RecordDecodeException corrupt(byte[] bytes, String why) {
@@ -134,7 +174,7 @@ public final class PackedSupportSet {
         for (int i = 0; i < points.size(); i++) {
             offsets[i] = b.position();
             SupportPoint p = points.get(i);
-            putSample(b, p.getEventTime().toEpochMilli(), p.getTarget(), ids[i], Floats.toArray(p.getFeatures()));
+            putSample(b, p.getEventTime().toEpochMilli(), p.getTarget(), ids[i], null, Floats.toArray(p.getFeatures()));
         }
         offsets[points.size()] = b.position();
         return new PackedSupportSet(b.array(), offsets);
@@ -150,8 +190,15 @@ public final class PackedSupportSet {
                 .putLong(lastSeenMs).putLong(lastUpdatedMs).array();
     }
 
-    private static void putSample(ByteBuffer b, long eventTimeMs, float target, byte[] id, float[] features) {
-        b.putLong(eventTimeMs).putFloat(target).putInt(id.length).put(id).putInt(features.length);
+    private static void putSample(ByteBuffer b, long eventTimeMs, float target, byte[] id, byte[] label,
+            float[] features) {
+        b.putLong(eventTimeMs).putFloat(target).putInt(id.length).put(id);
+        if (label == null) {
+            b.putInt(NO_LABEL);
+        } else {
+            b.putInt(label.length).put(label);
+        }
+        b.putInt(features.length);
         for (float f : features) {
             b.putFloat(f);
         }
@@ -194,6 +241,72 @@ public final class PackedSupportSet {
         return new String(bytes, at + 16, ByteBuffer.wrap(bytes).getInt(at + 12), StandardCharsets.UTF_8);
     }
 
+    /** Where the sample's label length is. */
+    private int labelAt(ByteBuffer b, int i) {
+        return offsets[i] + 16 + b.getInt(offsets[i] + 12);
+    }
+
+    /** Where the sample's feature count is. */
+    private int featuresAt(ByteBuffer b, int i) {
+        int labelAt = labelAt(b, i);
+        return labelAt + 4 + Math.max(0, b.getInt(labelAt));
+    }
+
+    /** The sample's label, or null for a sample without one. */
+    String label(int i) {
+        ByteBuffer b = ByteBuffer.wrap(bytes);
+        int labelAt = labelAt(b, i);
+        int length = b.getInt(labelAt);
+        return length < 0 ? null : new String(bytes, labelAt + 4, length, StandardCharsets.UTF_8);
+    }
+
+    /**
+     * A classifier's view of the samples at or before {@code timeMs}: targets are class indices, the
+     * classes numbered in the order the samples first show their labels (oldest first), and
+     * {@code labels} lists them in that order. Samples without a label, and samples of any label
+     * after the first {@code maxClasses}, are left out.
+     */
+    Classes classesUpTo(long timeMs, int maxClasses) {
+        ByteBuffer b = ByteBuffer.wrap(bytes);
+        java.util.Map<String, Integer> index = new java.util.LinkedHashMap<>();
+        List<float[]> features = new ArrayList<>();
+        List<Float> targets = new ArrayList<>();
+        for (int i = 0; i < size() && b.getLong(offsets[i]) <= timeMs; i++) {
+            String label = label(i);
+            if (label == null) {
+                continue;
+            }
+            Integer c = index.get(label);
+            if (c == null) {
+                if (index.size() >= maxClasses) {
+                    continue;
+                }
+                c = index.size();
+                index.put(label, c);
+            }
+            features.add(featuresOf(b, i));
+            targets.add((float) c);
+        }
+        float[] y = new float[targets.size()];
+        for (int i = 0; i < y.length; i++) {
+            y[i] = targets.get(i);
+        }
+        return new Classes(new SampleSet(features.toArray(new float[0][]), y), List.copyOf(index.keySet()));
+    }
+
+    /** Support samples as a classifier reads them, and its classes' labels in class-index order. */
+    record Classes(SampleSet support, List<String> labels) {
+    }
+
+    private float[] featuresOf(ByteBuffer b, int i) {
+        int featuresAt = featuresAt(b, i);
+        float[] x = new float[b.getInt(featuresAt)];
+        for (int k = 0; k < x.length; k++) {
+            x[k] = b.getFloat(featuresAt + 4 + 4 * k);
+        }
+        return x;
+    }
+
     /** Every sample, for a learner. */
     SampleSet samples() {
         return samplesUpTo(Long.MAX_VALUE);
@@ -209,14 +322,8 @@ public final class PackedSupportSet {
         float[][] features = new float[n][];
         float[] targets = new float[n];
         for (int i = 0; i < n; i++) {
-            int at = offsets[i];
-            targets[i] = b.getFloat(at + 8);
-            int featuresAt = at + 16 + b.getInt(at + 12);
-            float[] x = new float[b.getInt(featuresAt)];
-            for (int k = 0; k < x.length; k++) {
-                x[k] = b.getFloat(featuresAt + 4 + 4 * k);
-            }
-            features[i] = x;
+            targets[i] = b.getFloat(offsets[i] + 8);
+            features[i] = featuresOf(b, i);
         }
         return new SampleSet(features, targets);
     }
@@ -259,8 +366,15 @@ public final class PackedSupportSet {
      */
     PackedSupportSet append(String eventId, float[] features, float target, long eventTimeMs, int maxSize,
             long nowMs) {
+        return append(eventId, null, features, target, eventTimeMs, maxSize, nowMs);
+    }
+
+    /** As {@link #append(String, float[], float, long, int, long)}, for a sample with a class label (null: none). */
+    PackedSupportSet append(String eventId, String label, float[] features, float target, long eventTimeMs,
+            int maxSize, long nowMs) {
         ByteBuffer b = ByteBuffer.wrap(bytes);
         byte[] id = eventId.getBytes(StandardCharsets.UTF_8);
+        byte[] labelBytes = label == null ? null : label.getBytes(StandardCharsets.UTF_8);
         int count = size();
         for (int i = 0; i < count; i++) {
             int at = offsets[i];
@@ -285,7 +399,8 @@ public final class PackedSupportSet {
         int firstBefore = insertAt - keptOldBefore;
         int firstAfter = insertAt + dropAfter;
         int newCount = keptOldBefore + (keepNew ? 1 : 0) + (count - firstAfter);
-        int newBytes = SAMPLE_MIN_BYTES + id.length + 4 * features.length;
+        int newBytes = SAMPLE_MIN_BYTES + id.length + (labelBytes == null ? 0 : labelBytes.length)
+                + 4 * features.length;
         int beforeBytes = offsets[insertAt] - offsets[firstBefore];
         int afterBytes = offsets[count] - offsets[firstAfter];
         ByteBuffer out = ByteBuffer.allocate(HEADER_BYTES + beforeBytes + (keepNew ? newBytes : 0) + afterBytes);
@@ -299,7 +414,7 @@ public final class PackedSupportSet {
         out.put(bytes, offsets[firstBefore], beforeBytes);
         if (keepNew) {
             newOffsets[k++] = out.position();
-            putSample(out, eventTimeMs, target, id, features);
+            putSample(out, eventTimeMs, target, id, labelBytes, features);
         }
         int afterStart = out.position();
         for (int i = firstAfter; i < count; i++) {

@@ -1,5 +1,7 @@
 package io.metastream.streams.internals;
 
+import io.metastream.learn.BaseModel;
+
 import io.metastream.schemas.AdaptationEvent;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.streams.ActiveModel;
@@ -71,9 +73,10 @@ public final class SampleProcessor extends ContextualProcessor<byte[], byte[], S
     @Override
     public void process(Record<byte[], byte[]> record) {
         long now = context().currentSystemTimeMs();
+        BaseModel base = model.base();
         InputValidator.Outcome<LabelledSample> outcome = InputValidator.sample(pipeline.samples(),
-                pipeline.samplesTopic(), record.key(), record.value(), record.timestamp(), model.base().inputDim(),
-                settings.limits(), now);
+                pipeline.samplesTopic(), record.key(), record.value(), record.timestamp(), base.inputDim(),
+                base.classifies(), settings.limits(), now);
         if (!outcome.isAccepted()) {
             deadLetters.send(record, outcome);
             return;

@@ -124,8 +124,8 @@ public final class TaskStateStore {
         TaskRetention retention = retention();
         PackedSupportSet current = sets.get(sample.getTaskId());
         PackedSupportSet next = (current == null ? PackedSupportSet.empty() : current).append(sample.getEventId(),
-                Floats.toArray(sample.getFeatures()), sample.getTarget(), sample.getEventTime().toEpochMilli(),
-                supportMaxSize, nowMs);
+                sample.getLabel(), Floats.toArray(sample.getFeatures()), sample.getTarget(),
+                sample.getEventTime().toEpochMilli(), supportMaxSize, nowMs);
         if (next == null) {
             return Appended.IGNORED;
         }
@@ -141,17 +141,48 @@ public final class TaskStateStore {
     }
 
     /**
-     * A task's support set for a learner, the event time of its newest sample (0 when empty), and
-     * the samples it has ever accepted: a later read with more means the task changed meanwhile.
+     * A task's support set for a learner (its samples up to a time), the event time of its newest
+     * sample (0 when empty), and the samples it has ever accepted: a later read with more means the
+     * task changed meanwhile. The samples are decoded when asked for, as a regression base or a
+     * classifier reads them.
      */
-    record Snapshot(SampleSet support, long newestEventTimeMs, long totalSeen) {
+    static final class Snapshot {
+        private final PackedSupportSet set;
+        private final long upToMs;
+        private final long newestEventTimeMs;
+        private final long totalSeen;
+
+        private Snapshot(PackedSupportSet set, long upToMs, long newestEventTimeMs, long totalSeen) {
+            this.set = set;
+            this.upToMs = upToMs;
+            this.newestEventTimeMs = newestEventTimeMs;
+            this.totalSeen = totalSeen;
+        }
+
+        /** The samples, targets as sent. */
+        SampleSet support() {
+            return set.samplesUpTo(upToMs);
+        }
+
+        /** The labelled samples as a classifier of at most {@code maxClasses} classes reads them. */
+        PackedSupportSet.Classes classes(int maxClasses) {
+            return set.classesUpTo(upToMs, maxClasses);
+        }
+
+        long newestEventTimeMs() {
+            return newestEventTimeMs;
+        }
+
+        long totalSeen() {
+            return totalSeen;
+        }
     }
 
     /** The task's support set; empty when the task has none. */
     Snapshot snapshot(String taskId) {
         PackedSupportSet set = sets.get(taskId);
-        return set == null ? new Snapshot(new SampleSet(new float[0][], new float[0]), 0L, 0L)
-                : new Snapshot(set.samples(), set.lastSeenMs(), set.totalSeen());
+        return set == null ? new Snapshot(PackedSupportSet.empty(), Long.MAX_VALUE, 0L, 0L)
+                : new Snapshot(set, Long.MAX_VALUE, set.lastSeenMs(), set.totalSeen());
     }
 
     /**
@@ -163,7 +194,7 @@ public final class TaskStateStore {
         if (set == null || set.lastSeenMs() <= timeMs) {
             return null;
         }
-        return new Snapshot(set.samplesUpTo(timeMs), set.newestUpTo(timeMs), set.totalSeen());
+        return new Snapshot(set, timeMs, set.newestUpTo(timeMs), set.totalSeen());
     }
 
     // ---- dirty marks --------------------------------------------------------------------------
@@ -202,9 +233,9 @@ public final class TaskStateStore {
      * was adapted under that base, none when the task has no state ({@link #NONE}) or one adapted
      * under another base ({@code held} but not {@link #usable}).
      */
-    public record State(boolean held, float[] weights, int supportSize, long newestSampleMs) {
-        static final State NONE = new State(false, null, 0, 0L);
-        static final State OTHER_BASE = new State(true, null, 0, 0L);
+    public record State(boolean held, float[] weights, int supportSize, long newestSampleMs, List<String> labels) {
+        static final State NONE = new State(false, null, 0, 0L, List.of());
+        static final State OTHER_BASE = new State(true, null, 0, 0L, List.of());
 
         public boolean usable() {
             return weights != null;
@@ -228,7 +259,8 @@ public final class TaskStateStore {
         // Always the decoded bytes, also right after adapting: answers must not depend on whether
         // the state came from this run or from a changelog restore.
         float[] weights = AdaptedStateCodec.decode(state.getState(), state.getStateEncoding(), parametersOf(base));
-        return new State(true, weights, state.getSupportSize(), state.getNewestSampleTime().toEpochMilli());
+        return new State(true, weights, state.getSupportSize(), state.getNewestSampleTime().toEpochMilli(),
+                state.getLabels());
     }
 
     /**

@@ -1,0 +1,44 @@
+package io.metastream.streams.internals;
+
+import io.metastream.schemas.ClassScore;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * What a classifying base answers for one query, from a task's class probabilities or by the cold
+ * rule; the one place both the queries topic and the task API build it.
+ *
+ * @param label the most probable class, or null for a task that has shown none
+ * @param probability the probability of {@code label} (the prediction's {@code value}); 0 without a label
+ * @param scores every class the task has shown, most probable first (ties in class order)
+ */
+public record ClassAnswers(String label, float probability, List<ClassScore> scores) {
+    /**
+     * The cold rule, for a task without an adapted state of two classes or more: a task that has
+     * shown one class is answered with it, probability 1; a task that has shown none gets no label.
+     */
+    public static ClassAnswers cold(List<String> labels) {
+        if (labels.size() == 1) {
+            return new ClassAnswers(labels.get(0), 1f, List.of(new ClassScore(labels.get(0), 1f)));
+        }
+        return new ClassAnswers(null, 0f, List.of());
+    }
+
+    /** The answer from {@code probabilities}, one per label in class-index order. */
+    public static ClassAnswers of(float[] probabilities, List<String> labels) {
+        Integer[] order = new Integer[probabilities.length];
+        Arrays.setAll(order, c -> c);
+        Arrays.sort(order, (a, b) -> Float.compare(probabilities[b], probabilities[a]));
+        List<ClassScore> scores = new ArrayList<>(order.length);
+        for (int c : order) {
+            scores.add(new ClassScore(labels.get(c), probabilities[c]));
+        }
+        return new ClassAnswers(scores.get(0).getLabel(), scores.get(0).getProbability(), List.copyOf(scores));
+    }
+
+    /** Whether a task with these classes is answered by its model rather than by {@link #cold}. */
+    public static boolean answeredByModel(float[] state, List<String> labels) {
+        return state != null && labels.size() >= 2;
+    }
+}
