@@ -19,19 +19,27 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class PackedSupportSetTest {
-    private static final String GOLDEN = "packed-support-set-v1.bin";
+    private static final String GOLDEN_V1 = "packed-support-set-v1.bin";
+    private static final String GOLDEN = "packed-support-set-v2.bin";
 
-    /** The set the golden file holds: two samples of two features, one id with a non-ASCII character. */
+    /**
+     * The set the golden files hold: two samples of two features, one id with a non-ASCII
+     * character; in version 2 the second has a label, non-ASCII too.
+     */
     private static PackedSupportSet goldenSet() {
         return PackedSupportSet.empty()
                 .append("e-1", new float[] {0.5f, -1.25f}, 3f, 1_000L, 20, 5_000L)
-                .append("é-2", new float[] {2f, 4f}, -0.75f, 2_000L, 20, 6_000L);
+                .append("é-2", "ß-class", new float[] {2f, 4f}, -0.75f, 2_000L, 20, 6_000L);
     }
 
     @Test
-    void shouldWriteVersionOneExactlyAsTheGoldenFileHoldsIt() throws IOException {
-        byte[] golden = golden();
-        assertThat(goldenSet().bytes()).as("format version 1 changed: add a version instead").isEqualTo(golden);
+    void shouldWriteVersionTwoExactlyAsTheGoldenFileHoldsIt() throws IOException {
+        if (Boolean.getBoolean("metastream.golden.write")) {
+            java.nio.file.Files.write(java.nio.file.Path.of("src/test/resources/io/metastream/streams/internals",
+                    GOLDEN), goldenSet().bytes());
+        }
+        byte[] golden = golden(GOLDEN);
+        assertThat(goldenSet().bytes()).as("format version 2 changed: add a version instead").isEqualTo(golden);
 
         PackedSupportSet read = PackedSupportSet.parse(golden);
         assertThat(read.size()).isEqualTo(2);
@@ -39,14 +47,83 @@ class PackedSupportSetTest {
         assertThat(read.lastSeenMs()).isEqualTo(2_000L);
         assertThat(read.lastUpdatedMs()).isEqualTo(6_000L);
         assertThat(read.eventId(1)).isEqualTo("é-2");
+        assertThat(read.label(0)).isNull();
+        assertThat(read.label(1)).isEqualTo("ß-class");
         SampleSet samples = read.samples();
         assertThat(samples.features()).isDeepEqualTo(new float[][] {{0.5f, -1.25f}, {2f, 4f}});
         assertThat(samples.targets()).containsExactly(3f, -0.75f);
     }
 
-    private static byte[] golden() throws IOException {
-        try (InputStream in = PackedSupportSetTest.class.getResourceAsStream(GOLDEN)) {
-            assertThat(in).as(GOLDEN + " on the test classpath").isNotNull();
+    @Test
+    void shouldReadVersionOneAsSamplesWithoutLabelsAndWriteVersionTwoOnTheNextSample() throws IOException {
+        PackedSupportSet read = PackedSupportSet.parse(golden(GOLDEN_V1));
+        assertThat(read.size()).isEqualTo(2);
+        assertThat(read.totalSeen()).isEqualTo(2);
+        assertThat(read.lastUpdatedMs()).isEqualTo(6_000L);
+        assertThat(read.eventId(1)).isEqualTo("é-2");
+        assertThat(read.label(0)).isNull();
+        assertThat(read.label(1)).isNull();
+        assertThat(read.samples().features()).isDeepEqualTo(new float[][] {{0.5f, -1.25f}, {2f, 4f}});
+        assertThat(read.samples().targets()).containsExactly(3f, -0.75f);
+        PackedSupportSet next = read.append("e-3", "c", new float[] {1f, 1f}, 0f, 3_000L, 20, 7_000L);
+        assertThat(next.bytes()[1]).isEqualTo(PackedSupportSet.VERSION);
+        PackedSupportSet again = PackedSupportSet.parse(next.bytes());
+        assertThat(again.size()).isEqualTo(3);
+        assertThat(again.label(2)).isEqualTo("c");
+        assertThat(again.eventId(0)).isEqualTo("e-1");
+    }
+
+    @Test
+    void shouldNumberAClassifiersClassesInTheOrderTheSupportSetFirstShowsThem() {
+        PackedSupportSet set = PackedSupportSet.empty()
+                .append("1", "dog", new float[] {1f}, 0f, 10, 20, 0)
+                .append("2", null, new float[] {2f}, 0f, 20, 20, 0)
+                .append("3", "cat", new float[] {3f}, 0f, 30, 20, 0)
+                .append("4", "dog", new float[] {4f}, 0f, 40, 20, 0)
+                .append("5", "eel", new float[] {5f}, 0f, 50, 20, 0)
+                .append("0", "eel", new float[] {0f}, 0f, 5, 20, 0); // arrives last, oldest by event time
+        PackedSupportSet.Classes all = set.classesUpTo(Long.MAX_VALUE, Integer.MAX_VALUE);
+        assertThat(all.labels()).containsExactly("eel", "dog", "cat");
+        assertThat(all.support().features()).isDeepEqualTo(new float[][] {{0f}, {1f}, {3f}, {4f}, {5f}});
+        assertThat(all.support().targets()).containsExactly(0f, 1f, 2f, 1f, 0f);
+
+        PackedSupportSet.Classes two = set.classesUpTo(Long.MAX_VALUE, 2);
+        assertThat(two.labels()).containsExactly("eel", "dog");
+        assertThat(two.support().targets()).containsExactly(0f, 1f, 1f, 0f);
+
+        PackedSupportSet.Classes early = set.classesUpTo(30, Integer.MAX_VALUE);
+        assertThat(early.labels()).containsExactly("eel", "dog", "cat");
+        assertThat(early.support().size()).isEqualTo(3);
+
+        // Evicting a class's every sample takes it out of the numbering.
+        PackedSupportSet bounded = set.append("6", "fox", new float[] {6f}, 0f, 60, 3, 0);
+        assertThat(bounded.classesUpTo(Long.MAX_VALUE, Integer.MAX_VALUE).labels()).containsExactly("dog", "eel", "fox");
+    }
+
+    @Test
+    void shouldRefuseALabelLengthThatLiesAboutTheBytes() {
+        byte[] bytes = goldenSet().bytes().clone();
+        // The second sample's label length sits after its id: find it by value.
+        ByteBuffer b = ByteBuffer.wrap(bytes);
+        int at = -1;
+        for (int i = 0; i + 4 <= bytes.length; i++) {
+            if (b.getInt(i) == "ß-class".getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+                    && new String(bytes, i + 4, 8, java.nio.charset.StandardCharsets.UTF_8).startsWith("ß-class")) {
+                at = i;
+            }
+        }
+        assertThat(at).isPositive();
+        for (int lie : new int[] {Integer.MAX_VALUE, bytes.length, -2, Integer.MIN_VALUE}) {
+            byte[] corrupt = bytes.clone();
+            ByteBuffer.wrap(corrupt).putInt(at, lie);
+            assertThatThrownBy(() -> PackedSupportSet.parse(corrupt)).isInstanceOf(RecordDecodeException.class)
+                    .hasMessageContaining("corrupt support set");
+        }
+    }
+
+    private static byte[] golden(String name) throws IOException {
+        try (InputStream in = PackedSupportSetTest.class.getResourceAsStream(name)) {
+            assertThat(in).as(name + " on the test classpath").isNotNull();
             return in.readAllBytes();
         }
     }
@@ -132,14 +209,17 @@ class PackedSupportSetTest {
 
     @Test
     void shouldRefuseBytesThatClaimMoreThanTheyHoldWithoutAllocatingIt() throws IOException {
-        byte[] golden = golden();
-        // Every truncation of a valid value.
-        for (int cut = 0; cut < golden.length; cut++) {
-            byte[] shorter = Arrays.copyOf(golden, cut);
-            assertThatThrownBy(() -> PackedSupportSet.parse(shorter)).as("cut at %d", cut)
-                    .isInstanceOf(RecordDecodeException.class);
+        // Every truncation of a valid value, in both versions.
+        for (String name : List.of(GOLDEN_V1, GOLDEN)) {
+            byte[] valid = golden(name);
+            for (int cut = 0; cut < valid.length; cut++) {
+                byte[] shorter = Arrays.copyOf(valid, cut);
+                assertThatThrownBy(() -> PackedSupportSet.parse(shorter)).as("%s cut at %d", name, cut)
+                        .isInstanceOf(RecordDecodeException.class);
+            }
         }
-        // Lengths that lie: the sample count, an id length, a feature count, each at its maximum.
+        byte[] golden = golden(GOLDEN_V1);
+        // Lengths that lie (version 1's layout): the sample count, an id length, a feature count, each at its maximum.
         int firstSample = PackedSupportSet.HEADER_BYTES;
         int idLength = firstSample + 12;
         int featureCount = firstSample + 16 + 3;
@@ -154,8 +234,8 @@ class PackedSupportSetTest {
         byte[] trailing = Arrays.copyOf(golden, golden.length + 1);
         assertThatThrownBy(() -> PackedSupportSet.parse(trailing)).hasMessageContaining("after the last sample");
         byte[] future = golden.clone();
-        future[1] = 2;
-        assertThatThrownBy(() -> PackedSupportSet.parse(future)).hasMessageContaining("version 2");
+        future[1] = 3;
+        assertThatThrownBy(() -> PackedSupportSet.parse(future)).hasMessageContaining("version 3");
         // Random bytes after a valid magic: refused or read, never anything else.
         Random random = new Random(7);
         for (int i = 0; i < 2_000; i++) {
