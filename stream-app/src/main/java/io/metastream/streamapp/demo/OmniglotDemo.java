@@ -156,7 +156,8 @@ public final class OmniglotDemo {
     }
 
     private BaseModel loadOrTrain(LocalDirectoryModelStore store) {
-        Optional<ModelManifest> trained = store.versions(MODEL_NAME).stream()
+        List<ModelManifest> versions = store.modelNames().contains(MODEL_NAME) ? store.versions(MODEL_NAME) : List.of();
+        Optional<ModelManifest> trained = versions.stream()
                 .filter(m -> LearnerKind.PROTONET.id().equals(m.learner()))
                 .filter(m -> data.source().equals(m.provenance().get("data_source"))
                         && testAlphabets.equals(m.provenance().get("test_alphabets")))
