@@ -82,6 +82,20 @@ public final class GradientLearner extends NativeLearner {
         }
     }
 
+    /** Whether every step size before the last layer is 0 (ANIL): only the head moves. */
+    static boolean bodyIsFixed(float[] alpha, MlpArchitecture arch) {
+        if (arch.depth() < 2) {
+            return false;
+        }
+        int head = MetaTrainer.headOffset(arch);
+        for (int i = 0; i < head; i++) {
+            if (alpha[i] != 0f) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** One batched call for support sets of similar sizes. */
     private List<TaskAdaptation> adaptGroup(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
         MlpArchitecture arch = base.architecture();
@@ -91,6 +105,7 @@ public final class GradientLearner extends NativeLearner {
             List<NDArray> theta = MlpMath.unpack(baseRows(scratch, base, 1), arch);
             float[] alpha = base.stepSizesFor(settings);
             NDArray lossBefore;
+            NDArray lossAfter = null;
             List<NDArray> phi;
             if (alpha == null) {
                 MlpMath.Descent descent = MlpMath.descend(theta, batch.x, batch.y, batch.w, settings.steps(),
@@ -98,11 +113,22 @@ public final class GradientLearner extends NativeLearner {
                 lossBefore = descent.lossBefore();
                 phi = descent.params();
             } else {
-                lossBefore = MlpMath.loss(theta, batch.x, batch.y, batch.w, settings.loss());
-                phi = MlpMath.sgd(theta, MlpMath.unpack(scratch.create(alpha, new Shape(1, alpha.length)), arch),
-                        batch.x, batch.y, batch.w, settings.steps(), settings.loss(), settings.innerStep());
+                List<NDArray> alphas = MlpMath.unpack(scratch.create(alpha, new Shape(1, alpha.length)), arch);
+                // An ANIL base never moves its body: its head adapts alone, a one-layer network
+                // over the body's features, computed once instead of at every step.
+                int body = bodyIsFixed(alpha, arch) ? theta.size() - 2 : 0;
+                NDArray x = body == 0 ? batch.x : MlpMath.hidden(theta, batch.x);
+                List<NDArray> moving = theta.subList(body, theta.size());
+                lossBefore = MlpMath.loss(moving, x, batch.y, batch.w, settings.loss());
+                List<NDArray> moved = MlpMath.sgd(moving, alphas.subList(body, alphas.size()), x, batch.y, batch.w,
+                        settings.steps(), settings.loss(), settings.innerStep());
+                lossAfter = MlpMath.loss(moved, x, batch.y, batch.w, settings.loss());
+                phi = new ArrayList<>(theta.subList(0, body));
+                phi.addAll(moved);
             }
-            NDArray lossAfter = MlpMath.loss(phi, batch.x, batch.y, batch.w, settings.loss());
+            if (lossAfter == null) {
+                lossAfter = MlpMath.loss(phi, batch.x, batch.y, batch.w, settings.loss());
+            }
             // With zero steps phi is the un-broadcast base; rows gives every task its own row.
             float[][] all = MlpMath.rows(phi, batch.tasks, arch.parameterCount());
             float[] before = lossBefore.toFloatArray();

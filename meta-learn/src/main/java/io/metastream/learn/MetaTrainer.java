@@ -191,7 +191,7 @@ public final class MetaTrainer {
                                 algorithm.hasStepSizes(),
                                 TaskBatch.of(scratch, supports, arch.inputDim(), plan.adaptation().supportPrior()),
                                 TaskBatch.of(scratch, queries, arch.inputDim()), plan.adaptation().steps(),
-                                plan.adaptation().loss());
+                                plan.adaptation().loss(), algorithm == Algorithm.ANIL);
                         curve[it] = g.queryLoss();
                         adam.step(theta, g.theta(), plan.outerStepSizeAt(it));
                         if (g.alpha() != null && algorithm == Algorithm.ANIL) {

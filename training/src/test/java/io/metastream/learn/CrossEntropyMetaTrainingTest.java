@@ -115,6 +115,44 @@ class CrossEntropyMetaTrainingTest {
                 within(1e-5));
     }
 
+    /**
+     * ANIL's meta-gradient with the inner loop on the head alone, over the body's features,
+     * equals the whole network's with zero steps on the body (which costs the body's inner
+     * gradients); the head's step sizes get the same gradient too.
+     */
+    @Test
+    void shouldGiveAnilTheSameMetaGradientWhenOnlyTheHeadTakesInnerSteps() {
+        Random r = new Random(4);
+        float[] theta = MetaTrainer.initialParameters(ARCH, r);
+        float[] alpha = new MetaTrainer(MetaTrainer.Algorithm.ANIL, Device.cpu()).initialStepSizes(ARCH, 0.4f, r);
+        List<SampleSet> supports = new ArrayList<>();
+        List<SampleSet> queries = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            TaskFamily.Episode e = new Clusters().sample(r, 2, 4);
+            supports.add(e.support());
+            queries.add(e.query());
+        }
+        SecondOrderGradient.Result whole;
+        SecondOrderGradient.Result head;
+        try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
+            whole = SecondOrderGradient.compute(m, ARCH, theta, alpha, true, TaskBatch.of(m, supports, 2),
+                    TaskBatch.of(m, queries, 2), 3, Loss.CROSS_ENTROPY, false);
+            head = SecondOrderGradient.compute(m, ARCH, theta, alpha, true, TaskBatch.of(m, supports, 2),
+                    TaskBatch.of(m, queries, 2), 3, Loss.CROSS_ENTROPY, true);
+        }
+        assertThat(head.queryLoss()).isCloseTo(whole.queryLoss(), within(1e-6f));
+        assertThat(head.theta()).containsExactly(whole.theta(), within(1e-6f));
+        int from = MetaTrainer.headOffset(ARCH);
+        for (int i = from; i < alpha.length; i++) {
+            assertThat(head.alpha()[i]).as("head step size %d", i).isCloseTo(whole.alpha()[i], within(1e-6f));
+        }
+        double body = 0;
+        for (int i = 0; i < from; i++) {
+            body = Math.max(body, Math.abs(head.theta()[i]));
+        }
+        assertThat(body).as("the body gets a gradient through the features").isGreaterThan(1e-3);
+    }
+
     private static double metaLoss(PlainMlp plain, float[] theta, float[] alpha, List<SampleSet> supports,
             List<SampleSet> queries, int i, double delta, boolean moveAlpha) {
         double[] th = PlainMlp.toDouble(theta);

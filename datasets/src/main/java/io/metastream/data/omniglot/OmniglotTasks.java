@@ -2,7 +2,7 @@ package io.metastream.data.omniglot;
 
 import io.metastream.learn.SampleSet;
 import io.metastream.learn.TaskFamily;
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
@@ -15,10 +15,12 @@ import java.util.TreeSet;
  * float. Episodes come from {@link EpisodeSampler}, so the N classes share one alphabet.
  *
  * <p>{@link #sample}'s sizes count <em>per class</em>: {@code sample(random, 1, 15)} is a 1-shot
- * episode with {@code N} support and {@code 15 N} query images. A class's index is drawn afresh in
- * every episode (a uniformly random order of the N classes), so a softmax head can only know which
- * output means what from the support set; the support set lists its classes in index order, as the
- * stream numbers a task's labels in the order its support set first shows them.
+ * episode with {@code N} support and {@code 15 N} query images. A class's index is its place in the
+ * sampler's draw, a uniformly random ordered choice of N classes, so it is new in every episode and
+ * a softmax head can only know which output means what from the support set. The support set lists
+ * its classes in index order, as the stream numbers a task's labels in the order its support set
+ * first shows them. With the same {@link Random} the episodes are the sampler's own, image for
+ * image: a protonet's evaluation and an MLP's score the same tasks.
  */
 public final class OmniglotTasks implements TaskFamily {
     private final EpisodeSampler sampler;
@@ -57,26 +59,18 @@ public final class OmniglotTasks implements TaskFamily {
     @Override
     public Episode sample(Random random, int shotsPerClass, int queriesPerClass) {
         EpisodeSampler.Episode e = sampler.sample(random, ways, shotsPerClass, queriesPerClass);
-        // The sampler's order is already a random subset order; the explicit permutation keeps the
-        // labels random whatever the sampler does.
-        int[] order = EpisodeSampler.firstOfPermutation(random, ways, ways);
-        return new Episode(set(e.supportPixels(), order, shotsPerClass), set(e.queryPixels(), order, queriesPerClass));
+        return new Episode(set(e.supportPixels(), shotsPerClass), set(e.queryPixels(), queriesPerClass));
     }
 
-    /** Class {@code order[c]} of the episode becomes class index {@code c}. */
-    private SampleSet set(float[] pixels, int[] order, int perClass) {
-        List<float[]> x = new ArrayList<>(ways * perClass);
+    /** Class-major images as rows, class {@code c} of the episode with target {@code c}. */
+    private SampleSet set(float[] pixels, int perClass) {
+        float[][] x = new float[ways * perClass][];
         float[] y = new float[ways * perClass];
-        for (int c = 0; c < ways; c++) {
-            for (int k = 0; k < perClass; k++) {
-                int from = (order[c] * perClass + k) * Omniglot.PIXELS;
-                float[] image = new float[Omniglot.PIXELS];
-                System.arraycopy(pixels, from, image, 0, Omniglot.PIXELS);
-                x.add(image);
-                y[c * perClass + k] = c;
-            }
+        for (int i = 0; i < x.length; i++) {
+            x[i] = Arrays.copyOfRange(pixels, i * Omniglot.PIXELS, (i + 1) * Omniglot.PIXELS);
+            y[i] = i / perClass;
         }
-        return new SampleSet(x.toArray(new float[0][]), y);
+        return new SampleSet(x, y);
     }
 
     @Override

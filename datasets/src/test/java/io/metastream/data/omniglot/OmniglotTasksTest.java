@@ -85,6 +85,29 @@ class OmniglotTasksTest {
         assertThat(indices.values()).allSatisfy(set -> assertThat(set).containsExactlyInAnyOrder(0, 1, 2));
     }
 
+    /** The same random draws give the sampler's own episodes: an MLP and a protonet are scored on the same tasks. */
+    @Test
+    void shouldDrawTheSamplersEpisodesImageForImage() {
+        OmniglotTasks tasks = new OmniglotTasks(characters, 4, false);
+        EpisodeSampler sampler = new EpisodeSampler(characters, false);
+        Random a = new Random(21);
+        Random b = new Random(21);
+        for (int i = 0; i < 10; i++) {
+            TaskFamily.Episode mine = tasks.sample(a, 2, 3);
+            EpisodeSampler.Episode theirs = sampler.sample(b, 4, 2, 3);
+            float[] support = theirs.supportPixels();
+            float[] query = theirs.queryPixels();
+            for (int k = 0; k < mine.support().size(); k++) {
+                assertThat(mine.support().features()[k])
+                        .containsExactly(Arrays.copyOfRange(support, k * 784, (k + 1) * 784));
+            }
+            for (int k = 0; k < mine.query().size(); k++) {
+                assertThat(mine.query().features()[k]).containsExactly(Arrays.copyOfRange(query, k * 784, (k + 1) * 784));
+                assertThat(mine.query().targets()[k]).isEqualTo(k / 3);
+            }
+        }
+    }
+
     @Test
     void shouldDrawTheSameEpisodesForTheSameSeedAndRefuseTooManyWays() {
         OmniglotTasks tasks = new OmniglotTasks(characters, 5, true);
