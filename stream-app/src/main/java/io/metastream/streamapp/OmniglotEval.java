@@ -30,7 +30,7 @@ import picocli.CommandLine.Option;
         description = "Score a stored prototypical network or cross-entropy MLP base (default ref: omniglot) on "
                 + "N-way K-shot tasks of held-out alphabets: accuracy, mean and 95%% confidence interval over tasks, "
                 + "printed and written as JSON. An MLP base adapts with its own inner loop and classifies over the "
-                + "task's N classes. Uses every core.")
+                + "task's N classes. A protonet uses every core, an MLP one.")
 final class OmniglotEval implements Callable<Integer> {
     @Option(names = "--data", paramLabel = "DIR", description = "A folder in the full Omniglot layout. Default: "
             + "the bundled background-small archives.")
@@ -64,11 +64,13 @@ final class OmniglotEval implements Callable<Integer> {
             throw new IllegalArgumentException("--tasks and --ways must be >= 2 and --shots, --queries >= 1, got "
                     + test.tasks + ", " + ways + ", " + shots + ", " + queries);
         }
-        DjlRuntime.start(Runtime.getRuntime().availableProcessors());
         LocalDirectoryModelStore store = options.open();
         String name = options.name("omniglot");
         String version = options.versionOrNewest(store, "omniglot");
         ModelManifest manifest = store.load(name, version).manifest();
+        boolean protoNet = LearnerKind.PROTONET.id().equals(manifest.learner());
+        // An MLP's ops are small: one thread, as in train omniglot.
+        DjlRuntime.start(protoNet ? Runtime.getRuntime().availableProcessors() : 1);
         Omniglot omniglot = OmniglotData.load(data);
         List<String> alphabets = testAlphabets != null ? testAlphabets : heldOut(manifest);
         List<Omniglot.Character> characters = omniglot.characters(alphabets); // throws naming an unknown alphabet
@@ -76,7 +78,7 @@ final class OmniglotEval implements Callable<Integer> {
         Evaluation.Estimate e;
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("metric", "accuracy");
-        if (LearnerKind.PROTONET.id().equals(manifest.learner())) {
+        if (protoNet) {
             BaseModelArtifacts.ProtoNetArtifact model = BaseModelArtifacts.loadProtoNet(store, name, version);
             e = ProtoNetEvaluation.evaluate(model.embedding(), characters, ways, shots, queries, test.tasks, test.seed,
                     DjlRuntime.defaultDevice());

@@ -35,14 +35,14 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "omniglot", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Train a base for N-way K-shot classification of Omniglot characters, the test alphabets "
-                + "held out, and publish it as <name> (default: omniglot). Uses every core.",
+                + "held out, and publish it as <name> (default: omniglot). A protonet uses every core, an MLP one.",
                 "protonet (the default): a prototypical network (Snell et al. 2017), a conv-4 embedding. Defaults: "
                         + "1500 episodes of 20-way 5-shot, 5 queries per class, rotations as extra classes.",
                 "anil, maml, fomaml, metasgd: an MLP 784-256-128-64-N on the flat 28x28 pixels with a softmax head, "
                         + "meta-trained with --loss cross-entropy (the default and only loss here; Finn et al. 2017, "
                         + "section 5.2). Defaults: 2000 iterations of 5-way 1-shot, 5 queries per class, rotations, "
                         + "meta-batch 16, Adam at 0.001 decaying to a tenth; anil 5 inner steps of 0.4 on the head "
-                        + "(learned sizes), maml and metasgd 1 of 0.4, fomaml 5 of 0.1."})
+                        + "(learned sizes), maml and metasgd 1 of 0.4, fomaml 5 of 0.1. One libtorch thread."})
 final class OmniglotTrain implements Callable<Integer> {
     /** The learners this family trains: the protonet and the gradient learners of a softmax head. */
     static final List<LearnerKind> LEARNERS = List.of(LearnerKind.PROTONET, LearnerKind.ANIL, LearnerKind.MAML,
@@ -101,8 +101,20 @@ final class OmniglotTrain implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "omniglot trains "
                     + LEARNERS.stream().map(LearnerKind::id).collect(Collectors.joining(", ")) + ", not " + learner.id());
         }
-        // Offline training owns the machine: use every core for libtorch's intra-op pool.
-        DjlRuntime.start(Runtime.getRuntime().availableProcessors());
+        if (learner == LearnerKind.PROTONET) {
+            refuse(loop.loss != null, "--loss: a protonet's loss is its softmax over distances");
+            refuse(hidden != null || loop.innerSteps != null || loop.innerStepSize != null || loop.innerStep != null
+                    || loop.metaBatch != null || loop.outerStepSize != null || loop.outerDecayTo != null,
+                    "--hidden and the inner- and outer-loop options: they are for the MLP learners");
+        } else {
+            refuse(loop.loss().filter(l -> l != Loss.CROSS_ENTROPY).isPresent(), "--loss " + loop.loss
+                    + ": an Omniglot MLP classifies, its loss is " + Loss.CROSS_ENTROPY.id());
+        }
+        // Offline training owns the machine: the protonet's convolutions use every core for
+        // libtorch's intra-op pool. The MLP's ops are small (about 17 ms a meta-batch of 16 5-way
+        // 1-shot tasks on one thread), and on a machine whose cores are busy, two threads made them
+        // 20 to 50 times slower, waiting on each other.
+        DjlRuntime.start(learner == LearnerKind.PROTONET ? Runtime.getRuntime().availableProcessors() : 1);
         Omniglot omniglot = OmniglotData.load(data);
         List<String> test = OmniglotData.testAlphabets(omniglot, data, testAlphabets);
         List<String> train = omniglot.alphabets().stream().filter(a -> !test.contains(a)).toList();
@@ -112,10 +124,6 @@ final class OmniglotTrain implements Callable<Integer> {
     }
 
     private int protoNet(Omniglot omniglot, List<String> train, List<String> test) throws IOException {
-        refuse(loop.loss != null, "--loss: a protonet's loss is its softmax over distances");
-        refuse(hidden != null || loop.innerSteps != null || loop.innerStepSize != null || loop.innerStep != null
-                || loop.metaBatch != null || loop.outerStepSize != null || loop.outerDecayTo != null,
-                "--hidden and the inner- and outer-loop options: they are for the MLP learners");
         ProtoNetPlan d = ProtoNetPlan.bundledDefault();
         ProtoNetPlan plan = new ProtoNetPlan(train, loop.iterations != null ? loop.iterations : d.episodes(),
                 ways != null ? ways : d.ways(), loop.shots != null ? loop.shots : d.shots(), d.queries(), d.rotations(),
@@ -140,8 +148,6 @@ final class OmniglotTrain implements Callable<Integer> {
     }
 
     private int mlp(Omniglot omniglot, List<String> train, List<String> test) throws IOException {
-        refuse(loop.loss().filter(l -> l != Loss.CROSS_ENTROPY).isPresent(), "--loss " + loop.loss
-                + ": an Omniglot MLP classifies, its loss is " + Loss.CROSS_ENTROPY.id());
         MetaTrainer.Algorithm a = MetaTrainer.Algorithm.of(learner);
         int n = ways != null ? ways : 5;
         MetaTrainingPlan d = OmniglotMlpTraining.defaultPlan(a, n, 1, publish.seed);

@@ -96,8 +96,11 @@ public final class OmniglotMlpTraining {
                     for (int shots : new int[] {1, 5}) {
                         Evaluation.Report r = evaluate(learner, candidate, test, n, shots, EVAL_QUERIES, EVAL_TASKS,
                                 plan.seed() + 1);
-                        metrics.put(n + "way_" + shots + "shot", Map.of("accuracy", r.adapted().mean(), "ci95",
-                                r.adapted().ci95(), "unadapted_accuracy", r.base().mean()));
+                        Map<String, Object> cell = new LinkedHashMap<>();
+                        cell.put("accuracy", r.adapted().mean());
+                        cell.put("ci95", r.adapted().ci95());
+                        cell.put("unadapted_accuracy", r.base().mean());
+                        metrics.put(n + "way_" + shots + "shot", cell);
                     }
                 }
             }
