@@ -49,8 +49,66 @@ public final class Evaluation {
         }
     }
 
-    /** Query MSE before and after adaptation. */
+    /** The query metric (MSE, or accuracy for {@link #accuracy}) before and after adaptation. */
     public record Report(Estimate base, Estimate adapted) {
+    }
+
+    /**
+     * Classification accuracy of {@code base} on {@code tasks} fresh N-way tasks of {@code family}
+     * drawn with {@code seed}, whose targets are class indices: each task is adapted to its support
+     * set and its queries classified ({@link Learner#classify}) over the classes its support set
+     * shows (the largest index plus one); a query is right when its most likely class is its
+     * target. Before adaptation the unadapted base answers ({@code null} states), or, for a learner
+     * that has no answer without a support set (a protonet), the base estimate is NaN.
+     *
+     * @param shots and {@code querySize} as {@code family} reads them (per class, for an N-way family)
+     */
+    public static Report accuracy(Learner learner, BaseModel base, AdaptationSettings settings, TaskFamily family,
+            int tasks, int shots, int querySize, long seed, int batchSize) {
+        Random random = new Random(seed);
+        double[] baseAccuracy = new double[tasks];
+        double[] adaptedAccuracy = new double[tasks];
+        for (int from = 0; from < tasks; from += batchSize) {
+            int n = Math.min(batchSize, tasks - from);
+            List<SampleSet> supports = new ArrayList<>(n);
+            List<SampleSet> queries = new ArrayList<>(n);
+            for (int t = 0; t < n; t++) {
+                TaskFamily.Episode e = family.sample(random, shots, querySize);
+                supports.add(e.support());
+                queries.add(e.query());
+            }
+            AdaptedBatch adapted = learner.adapt(base, supports, settings);
+            List<float[]> states = new ArrayList<>(n);
+            List<float[]> none = new ArrayList<>(n);
+            List<float[][]> inputs = new ArrayList<>(n);
+            int[] classes = new int[n];
+            for (int t = 0; t < n; t++) {
+                states.add(adapted.tasks().get(t).state());
+                none.add(null);
+                inputs.add(queries.get(t).features());
+                for (float y : supports.get(t).targets()) {
+                    classes[t] = Math.max(classes[t], (int) y + 1);
+                }
+            }
+            float[][][] after = learner.classify(base, states, inputs, classes);
+            float[][][] before = learner.classify(base, none, inputs, classes);
+            for (int t = 0; t < n; t++) {
+                adaptedAccuracy[from + t] = accuracy(after[t], queries.get(t).targets());
+                baseAccuracy[from + t] = before[t] == null ? Double.NaN : accuracy(before[t], queries.get(t).targets());
+            }
+        }
+        return new Report(Estimate.of(baseAccuracy), Estimate.of(adaptedAccuracy));
+    }
+
+    /** The fraction of rows whose most likely class is the target. */
+    static double accuracy(float[][] probabilities, float[] targets) {
+        int right = 0;
+        for (int i = 0; i < targets.length; i++) {
+            if (ClassProbabilities.top(probabilities[i]) == (int) targets[i]) {
+                right++;
+            }
+        }
+        return (double) right / targets.length;
     }
 
     public static Report evaluate(Learner learner, BaseModel base, TaskFamily family, int tasks, int shots,

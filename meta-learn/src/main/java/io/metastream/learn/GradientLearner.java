@@ -32,9 +32,18 @@ public final class GradientLearner extends NativeLearner {
     static final double GROUP_SIZE_RATIO = 1.5;
     static final int GROUP_PADDING = 16;
 
+    /**
+     * @throws IllegalArgumentException if a feature vector does not match the base's input size,
+     *     or, for a base that {@link BaseModel#classifies()}, a target is not a class index below
+     *     its {@link BaseModel#maxClasses()} (the cross-entropy of an index past the last output
+     *     would be silently 0)
+     */
     @Override
     public AdaptedBatch adapt(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
         long start = System.nanoTime();
+        if (settings.loss().classifies()) {
+            checkClassIndices(supports, base.architecture().outputDim());
+        }
         DjlRuntime.configureCurrentThread();
         Integer[] order = new Integer[supports.size()];
         Arrays.setAll(order, i -> i);
@@ -62,6 +71,31 @@ public final class GradientLearner extends NativeLearner {
         return new AdaptedBatch(Arrays.asList(results), micros, device(), settings.steps());
     }
 
+    private static void checkClassIndices(List<SampleSet> supports, int classes) {
+        for (int t = 0; t < supports.size(); t++) {
+            for (float y : supports.get(t).targets()) {
+                if (!(y >= 0 && y < classes && y == Math.rint(y))) {
+                    throw new IllegalArgumentException("task " + t + " has target " + y + ", not a class index in 0.."
+                            + (classes - 1));
+                }
+            }
+        }
+    }
+
+    /** Whether every step size before the last layer is 0 (ANIL): only the head moves. */
+    static boolean bodyIsFixed(float[] alpha, MlpArchitecture arch) {
+        if (arch.depth() < 2) {
+            return false;
+        }
+        int head = MetaTrainer.headOffset(arch);
+        for (int i = 0; i < head; i++) {
+            if (alpha[i] != 0f) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** One batched call for support sets of similar sizes. */
     private List<TaskAdaptation> adaptGroup(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
         MlpArchitecture arch = base.architecture();
@@ -71,6 +105,7 @@ public final class GradientLearner extends NativeLearner {
             List<NDArray> theta = MlpMath.unpack(baseRows(scratch, base, 1), arch);
             float[] alpha = base.stepSizesFor(settings);
             NDArray lossBefore;
+            NDArray lossAfter = null;
             List<NDArray> phi;
             if (alpha == null) {
                 MlpMath.Descent descent = MlpMath.descend(theta, batch.x, batch.y, batch.w, settings.steps(),
@@ -78,11 +113,22 @@ public final class GradientLearner extends NativeLearner {
                 lossBefore = descent.lossBefore();
                 phi = descent.params();
             } else {
-                lossBefore = MlpMath.loss(theta, batch.x, batch.y, batch.w, settings.loss());
-                phi = MlpMath.sgd(theta, MlpMath.unpack(scratch.create(alpha, new Shape(1, alpha.length)), arch),
-                        batch.x, batch.y, batch.w, settings.steps(), settings.loss(), settings.innerStep());
+                List<NDArray> alphas = MlpMath.unpack(scratch.create(alpha, new Shape(1, alpha.length)), arch);
+                // An ANIL base never moves its body: its head adapts alone, a one-layer network
+                // over the body's features, computed once instead of at every step.
+                int body = bodyIsFixed(alpha, arch) ? theta.size() - 2 : 0;
+                NDArray x = body == 0 ? batch.x : MlpMath.hidden(theta, batch.x);
+                List<NDArray> moving = theta.subList(body, theta.size());
+                lossBefore = MlpMath.loss(moving, x, batch.y, batch.w, settings.loss());
+                List<NDArray> moved = MlpMath.sgd(moving, alphas.subList(body, alphas.size()), x, batch.y, batch.w,
+                        settings.steps(), settings.loss(), settings.innerStep());
+                lossAfter = MlpMath.loss(moved, x, batch.y, batch.w, settings.loss());
+                phi = new ArrayList<>(theta.subList(0, body));
+                phi.addAll(moved);
             }
-            NDArray lossAfter = MlpMath.loss(phi, batch.x, batch.y, batch.w, settings.loss());
+            if (lossAfter == null) {
+                lossAfter = MlpMath.loss(phi, batch.x, batch.y, batch.w, settings.loss());
+            }
             // With zero steps phi is the un-broadcast base; rows gives every task its own row.
             float[][] all = MlpMath.rows(phi, batch.tasks, arch.parameterCount());
             float[] before = lossBefore.toFloatArray();
@@ -102,21 +148,96 @@ public final class GradientLearner extends NativeLearner {
         return results;
     }
 
+    /**
+     * The prediction per query: the loss's link of the network's one output, or, for a base that
+     * {@link BaseModel#classifies()}, the probability of the most likely of all its classes (as a
+     * protonet's {@code predict} answers; {@link #classify} gives every class, over the classes a
+     * task has).
+     */
     @Override
     public float[][] predict(BaseModel base, List<float[]> states, List<float[][]> queries) {
+        MlpArchitecture arch = base.architecture();
+        float[] rows = stateRows(base, states, queries);
+        int tasks = queries.size();
+        if (tasks == 0) {
+            return new float[0][];
+        }
+        if (arch.outputDim() == 1 && multiplyAdds(arch, queries) <= PLAIN_JAVA_MAX_MULTIPLY_ADDS) {
+            return predictInJava(arch, rows, queries, base.adaptation().loss());
+        }
+        float[][] outputs = forward(base, rows, queries);
+        float[][] out = new float[tasks][];
+        Loss loss = base.adaptation().loss();
+        int width = arch.outputDim();
+        for (int t = 0; t < tasks; t++) {
+            out[t] = new float[queries.get(t).length];
+            for (int k = 0; k < out[t].length; k++) {
+                if (loss.classifies()) {
+                    float[] p = ClassProbabilities.softmax(outputs[t], k * width, width);
+                    out[t][k] = p[ClassProbabilities.top(p)];
+                } else {
+                    out[t][k] = loss.link(outputs[t][k * width]);
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The softmax over the first {@code classCounts[t]} logits of the network's N outputs, per
+     * query, from one batched forward pass for all tasks; a {@code null} state answers with the
+     * base's own parameters (a softmax head has an answer before any support set, unlike a
+     * protonet).
+     *
+     * @throws IllegalArgumentException if the base does not classify, the lists differ in length, a
+     *     class count is outside {@code 0 .. maxClasses()}, or a state or query has the wrong size
+     */
+    @Override
+    public float[][][] classify(BaseModel base, List<float[]> states, List<float[][]> queries, int[] classCounts) {
+        if (!base.classifies()) {
+            throw new IllegalArgumentException(base + " does not classify: it was trained with loss "
+                    + base.adaptation().loss().id());
+        }
+        if (classCounts.length != queries.size()) {
+            throw new IllegalArgumentException("queries and class counts differ in length: " + queries.size()
+                    + " vs " + classCounts.length);
+        }
+        int width = base.architecture().outputDim();
+        for (int t = 0; t < classCounts.length; t++) {
+            if (classCounts[t] < 0 || classCounts[t] > width) {
+                throw new IllegalArgumentException("task " + t + " has " + classCounts[t] + " classes, "
+                        + base.version() + " has " + width + " outputs");
+            }
+        }
+        float[] rows = stateRows(base, states, queries);
+        float[][][] out = new float[queries.size()][][];
+        if (queries.isEmpty()) {
+            return out;
+        }
+        float[][] outputs = forward(base, rows, queries);
+        for (int t = 0; t < out.length; t++) {
+            out[t] = new float[queries.get(t).length][];
+            for (int k = 0; k < out[t].length; k++) {
+                out[t][k] = ClassProbabilities.softmax(outputs[t], k * width, classCounts[t]);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Every task's parameters, its state or else the base's, as one flat {@code [T * P]} block.
+     *
+     * @throws IllegalArgumentException if the lists differ in length or a state has the wrong size
+     */
+    private static float[] stateRows(BaseModel base, List<float[]> states, List<float[][]> queries) {
         if (states.size() != queries.size()) {
             throw new IllegalArgumentException("states and queries differ in length: " + states.size()
                     + " vs " + queries.size());
         }
         MlpArchitecture arch = base.architecture();
-        int tasks = queries.size();
-        float[][] out = new float[tasks][];
-        if (tasks == 0) {
-            return out;
-        }
         int p = arch.parameterCount();
-        float[] rows = new float[tasks * p];
-        for (int t = 0; t < tasks; t++) {
+        float[] rows = new float[queries.size() * p];
+        for (int t = 0; t < queries.size(); t++) {
             float[] state = states.get(t) == null ? base.parametersView() : states.get(t);
             if (state.length != p) {
                 throw new IllegalArgumentException("state " + t + " has " + state.length + " floats, "
@@ -124,9 +245,16 @@ public final class GradientLearner extends NativeLearner {
             }
             System.arraycopy(state, 0, rows, t * p, p);
         }
-        if (arch.outputDim() == 1 && multiplyAdds(arch, queries) <= PLAIN_JAVA_MAX_MULTIPLY_ADDS) {
-            return predictInJava(arch, rows, queries, base.adaptation().loss());
-        }
+        return rows;
+    }
+
+    /**
+     * The network's raw outputs for every query of every task, in one batched {@link MlpMath#forward}:
+     * per task {@code K_t * N} floats, query after query.
+     */
+    private float[][] forward(BaseModel base, float[] rows, List<float[][]> queries) {
+        MlpArchitecture arch = base.architecture();
+        int tasks = queries.size();
         List<SampleSet> asSets = new ArrayList<>(tasks);
         for (float[][] q : queries) {
             asSets.add(new SampleSet(q, new float[q.length]));
@@ -134,18 +262,15 @@ public final class GradientLearner extends NativeLearner {
         DjlRuntime.configureCurrentThread();
         try (NDManager scratch = scratch()) {
             TaskBatch batch = TaskBatch.of(scratch, asSets, arch.inputDim());
-            List<NDArray> params = MlpMath.unpack(scratch.create(rows, new Shape(tasks, p)), arch);
+            List<NDArray> params = MlpMath.unpack(scratch.create(rows, new Shape(tasks, arch.parameterCount())), arch);
             float[] flat = MlpMath.forward(params, batch.x).toFloatArray();
-            int width = (int) batch.x.getShape().get(1);
-            Loss loss = base.adaptation().loss();
+            int perTask = (int) batch.x.getShape().get(1) * arch.outputDim();
+            float[][] out = new float[tasks][];
             for (int t = 0; t < tasks; t++) {
-                out[t] = Arrays.copyOfRange(flat, t * width, t * width + queries.get(t).length);
-                for (int k = 0; k < out[t].length; k++) {
-                    out[t][k] = loss.link(out[t][k]);
-                }
+                out[t] = Arrays.copyOfRange(flat, t * perTask, t * perTask + queries.get(t).length * arch.outputDim());
             }
+            return out;
         }
-        return out;
     }
 
     /**

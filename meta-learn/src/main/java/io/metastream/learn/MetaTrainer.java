@@ -31,6 +31,9 @@ import java.util.Random;
  *   <li>{@link Algorithm#PRETRAIN}: no inner loop; the mean loss on all tasks pooled, the
  *       fine-tuning baseline of Finn et al. 2017, figure 3.</li>
  * </ul>
+ * With {@link Loss#CROSS_ENTROPY} the network's outputs are the logits of an N-way task, the
+ * targets class indices, and the meta-loss the query cross-entropy after the inner loop (Finn et
+ * al. 2017, section 5.2, classification); every algorithm but the ridge head trains such a base.
  * The direction goes through Adam (the outer optimiser of Finn et al.). Parameters live on the
  * host between iterations; each iteration's native memory is one scratch manager, so memory stays
  * flat over any number of iterations.
@@ -141,10 +144,16 @@ public final class MetaTrainer {
             throw new IllegalArgumentException(arch + " does not take the " + family.inputDim()
                     + " inputs of " + family.id());
         }
-        if (algorithm == Algorithm.ANIL_RIDGE && plan.adaptation().loss() == Loss.LOGISTIC) {
+        Loss loss = plan.adaptation().loss();
+        if (algorithm == Algorithm.ANIL_RIDGE && (loss == Loss.LOGISTIC || loss.classifies())) {
             // Its head is a least-squares fit whose output is served as it is: no link to a probability.
             throw new IllegalArgumentException("anil-ridge solves a squared-error head in closed form; loss "
-                    + plan.adaptation().loss().id() + " needs a gradient-based algorithm");
+                    + loss.id() + " needs a gradient-based algorithm");
+        }
+        if (loss.classifies() && arch.outputDim() < 2) {
+            // The softmax of one logit is 1 whatever the weights: nothing would be learned.
+            throw new IllegalArgumentException("loss " + loss.id() + " needs a head of one output per class, "
+                    + arch + " has " + arch.outputDim());
         }
         DjlRuntime.configureCurrentThread();
         Random random = new Random(plan.seed());
@@ -182,7 +191,7 @@ public final class MetaTrainer {
                                 algorithm.hasStepSizes(),
                                 TaskBatch.of(scratch, supports, arch.inputDim(), plan.adaptation().supportPrior()),
                                 TaskBatch.of(scratch, queries, arch.inputDim()), plan.adaptation().steps(),
-                                plan.adaptation().loss());
+                                plan.adaptation().loss(), algorithm == Algorithm.ANIL);
                         curve[it] = g.queryLoss();
                         adam.step(theta, g.theta(), plan.outerStepSizeAt(it));
                         if (g.alpha() != null && algorithm == Algorithm.ANIL) {

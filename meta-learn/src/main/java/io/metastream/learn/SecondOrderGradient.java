@@ -32,6 +32,19 @@ final class SecondOrderGradient {
      */
     static Result compute(NDManager scratch, MlpArchitecture arch, float[] theta, float[] alpha, boolean learnAlpha,
             TaskBatch support, TaskBatch query, int steps, Loss lossFunction) {
+        return compute(scratch, arch, theta, alpha, learnAlpha, support, query, steps, lossFunction, false);
+    }
+
+    /**
+     * @param headOnly whether the inner loop adapts the last layer alone (ANIL, whose step sizes are
+     *     0 on the body): the body's features of the support and query sets are computed once and
+     *     the inner steps run on the head over them, which gives the same meta-gradient as the
+     *     whole network with zero steps on the body, without the body's inner gradients (for a
+     *     784-256-128-64-5 network those are 99.6% of the parameters); the step sizes of the body
+     *     then get no gradient
+     */
+    static Result compute(NDManager scratch, MlpArchitecture arch, float[] theta, float[] alpha, boolean learnAlpha,
+            TaskBatch support, TaskBatch query, int steps, Loss lossFunction, boolean headOnly) {
         NDArray thetaRow = scratch.create(theta, new Shape(1, theta.length));
         NDArray alphaRow = scratch.create(alpha, new Shape(1, alpha.length));
         thetaRow.setRequiresGradient(true);
@@ -42,9 +55,21 @@ final class SecondOrderGradient {
         NDArray loss;
         JniUtils.setGradMode(true);
         try {
-            List<NDArray> phi = MlpMath.sgd(MlpMath.unpack(thetaRow, arch), MlpMath.unpack(alphaRow, arch),
-                    support.x, support.y, support.w, steps, lossFunction, AdaptationSettings.InnerStep.SGD);
-            loss = MlpMath.loss(phi, query.x, query.y, query.w, lossFunction).mean();
+            List<NDArray> params = MlpMath.unpack(thetaRow, arch);
+            List<NDArray> alphas = MlpMath.unpack(alphaRow, arch);
+            NDArray supportX = support.x;
+            NDArray queryX = query.x;
+            if (headOnly) {
+                // The head alone is a one-layer network over the body's features.
+                supportX = MlpMath.hidden(params, support.x);
+                queryX = MlpMath.hidden(params, query.x);
+                int last = params.size() - 2;
+                params = params.subList(last, params.size());
+                alphas = alphas.subList(last, alphas.size());
+            }
+            List<NDArray> phi = MlpMath.sgd(params, alphas, supportX, support.y, support.w, steps, lossFunction,
+                    AdaptationSettings.InnerStep.SGD);
+            loss = MlpMath.loss(phi, queryX, query.y, query.w, lossFunction).mean();
             // retain_graph=false frees the saved tensors at once; create_graph=false because
             // nothing differentiates this gradient again.
             JniUtils.backward((PtNDArray) loss, (PtNDArray) scratch.ones(loss.getShape()), false, false);

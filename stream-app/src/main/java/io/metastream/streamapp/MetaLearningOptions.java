@@ -9,7 +9,7 @@ import picocli.CommandLine.Option;
 
 /**
  * The meta-training loop's options, shared by the families trained by gradient meta-learning
- * (sinusoid, movielens, records). Each is optional: what is not given comes from the family's
+ * (sinusoid, movielens, records, and omniglot's MLP learners). Each is optional: what is not given comes from the family's
  * plan, whose values its command's description lists ({@link #over}).
  */
 final class MetaLearningOptions {
@@ -27,7 +27,8 @@ final class MetaLearningOptions {
     Float innerStepSize;
 
     @Option(names = "--loss", description = "Loss of the inner and outer loop: mse, mae (absolute error, the "
-            + "median's loss) or logistic (targets 0/1, predictions served as probabilities).")
+            + "median's loss), logistic (targets 0/1, predictions served as probabilities) or cross-entropy "
+            + "(N-way classification with a softmax head: train omniglot).")
     String loss;
 
     @Option(names = "--inner-step", description = "How the stream takes each inner step: sgd (always the step "

@@ -1,11 +1,15 @@
 package io.metastream.streamapp;
 
 import io.metastream.data.omniglot.Omniglot;
+import io.metastream.learn.BaseModel;
+import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Evaluation;
 import io.metastream.learn.LearnerKind;
 import io.metastream.learn.artifact.BaseModelArtifacts;
 import io.metastream.store.LocalDirectoryModelStore;
+import io.metastream.store.ModelManifest;
+import io.metastream.training.OmniglotMlpTraining;
 import io.metastream.training.protonet.ProtoNetEvaluation;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -18,11 +22,15 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code eval omniglot}: N-way K-shot accuracy of a stored protonet on held-out alphabets. */
+/**
+ * {@code eval omniglot}: N-way K-shot accuracy of a stored protonet, or of an MLP base with a
+ * softmax head, on held-out alphabets.
+ */
 @Command(name = "omniglot", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Score a stored prototypical network (default ref: omniglot) on N-way K-shot tasks of "
-                + "held-out alphabets: accuracy, mean and 95%% confidence interval over tasks, printed and written "
-                + "as JSON. Uses every core.")
+        description = "Score a stored prototypical network or cross-entropy MLP base (default ref: omniglot) on "
+                + "N-way K-shot tasks of held-out alphabets: accuracy, mean and 95%% confidence interval over tasks, "
+                + "printed and written as JSON. An MLP base adapts with its own inner loop and classifies over the "
+                + "task's N classes. A protonet uses every core, an MLP one.")
 final class OmniglotEval implements Callable<Integer> {
     @Option(names = "--data", paramLabel = "DIR", description = "A folder in the full Omniglot layout. Default: "
             + "the bundled background-small archives.")
@@ -56,24 +64,44 @@ final class OmniglotEval implements Callable<Integer> {
             throw new IllegalArgumentException("--tasks and --ways must be >= 2 and --shots, --queries >= 1, got "
                     + test.tasks + ", " + ways + ", " + shots + ", " + queries);
         }
-        DjlRuntime.start(Runtime.getRuntime().availableProcessors());
         LocalDirectoryModelStore store = options.open();
-        BaseModelArtifacts.ProtoNetArtifact model = BaseModelArtifacts.loadProtoNet(store, options.name("omniglot"),
-                options.versionOrNewest(store, "omniglot"));
+        String name = options.name("omniglot");
+        String version = options.versionOrNewest(store, "omniglot");
+        ModelManifest manifest = store.load(name, version).manifest();
+        boolean protoNet = LearnerKind.PROTONET.id().equals(manifest.learner());
+        // An MLP's ops are small: one thread, as in train omniglot.
+        DjlRuntime.start(protoNet ? Runtime.getRuntime().availableProcessors() : 1);
         Omniglot omniglot = OmniglotData.load(data);
-        List<String> alphabets = testAlphabets != null ? testAlphabets : heldOut(model);
-        omniglot.characters(alphabets); // throws naming an unknown alphabet
+        List<String> alphabets = testAlphabets != null ? testAlphabets : heldOut(manifest);
+        List<Omniglot.Character> characters = omniglot.characters(alphabets); // throws naming an unknown alphabet
         long start = System.nanoTime();
-        Evaluation.Estimate e = ProtoNetEvaluation.evaluate(model.embedding(), omniglot.characters(alphabets), ways,
-                shots, queries, test.tasks, test.seed, DjlRuntime.defaultDevice());
-        double seconds = (System.nanoTime() - start) / 1e9;
+        Evaluation.Estimate e;
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("metric", "accuracy");
+        if (protoNet) {
+            BaseModelArtifacts.ProtoNetArtifact model = BaseModelArtifacts.loadProtoNet(store, name, version);
+            e = ProtoNetEvaluation.evaluate(model.embedding(), characters, ways, shots, queries, test.tasks, test.seed,
+                    DjlRuntime.defaultDevice());
+        } else {
+            BaseModel base = BaseModelArtifacts.load(store, name, version);
+            if (!base.classifies()) {
+                throw new IllegalArgumentException(manifest.ref() + " does not classify: it was trained with loss "
+                        + base.adaptation().loss().id() + ", not cross-entropy");
+            }
+            Evaluation.Report r;
+            try (DispatchingLearner learner = new DispatchingLearner(DjlRuntime.defaultDevice())) {
+                r = OmniglotMlpTraining.evaluate(learner, base, characters, ways, shots, queries, test.tasks, test.seed);
+            }
+            e = r.adapted();
+            out.put("inner_steps", base.adaptation().steps());
+            out.put("unadapted_mean", r.base().mean());
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
         out.put("mean", e.mean());
         out.put("ci95", e.ci95());
         out.put("tasks", e.tasks());
-        out.put("model", model.manifest().ref());
-        out.put("learner", model.manifest().learner());
+        out.put("model", manifest.ref());
+        out.put("learner", manifest.learner());
         out.put("dataset", "omniglot");
         out.put("data_source", omniglot.source());
         out.put("test_alphabets", alphabets);
@@ -84,18 +112,17 @@ final class OmniglotEval implements Callable<Integer> {
         out.put("seed", test.seed);
         out.put("seconds", Math.round(seconds * 100) / 100.0);
         System.out.printf(Locale.ROOT, "%s (%s) %d-way %d-shot on %s: accuracy %.4f ± %.4f over %d tasks%n",
-                model.manifest().ref(), LearnerKind.PROTONET.id(), ways, shots, alphabets, e.mean(), e.ci95(),
-                e.tasks());
+                manifest.ref(), manifest.learner(), ways, shots, alphabets, e.mean(), e.ci95(), e.tasks());
         options.write(out);
         return 0;
     }
 
     /** The test alphabets recorded in the model's provenance at training time. */
     @SuppressWarnings("unchecked")
-    private static List<String> heldOut(BaseModelArtifacts.ProtoNetArtifact model) {
-        Object v = model.manifest().provenance().get("test_alphabets");
+    private static List<String> heldOut(ModelManifest manifest) {
+        Object v = manifest.provenance().get("test_alphabets");
         if (!(v instanceof List<?> list) || list.isEmpty()) {
-            throw new IllegalArgumentException(model.manifest().ref() + " records no test_alphabets; pass "
+            throw new IllegalArgumentException(manifest.ref() + " records no test_alphabets; pass "
                     + "--test-alphabets");
         }
         return (List<String>) list;

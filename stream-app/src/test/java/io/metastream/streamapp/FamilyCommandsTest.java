@@ -51,7 +51,7 @@ class FamilyCommandsTest {
         assertThat(cli().execute("train", "records", "--learner", "task-encoder")).isEqualTo(2);
         assertThat(err.toString()).contains("task-encoder is not a learner").contains("reptile");
         assertThat(cli().execute("train", "omniglot", "--learner", "reptile")).isEqualTo(2);
-        assertThat(err.toString()).contains("omniglot trains a protonet, not reptile");
+        assertThat(err.toString()).contains("omniglot trains protonet, anil, maml, fomaml, metasgd, not reptile");
     }
 
     @Test

@@ -49,8 +49,9 @@ class HelpTest {
         assertThat(help(List.of("train", "movielens"))).contains("--data", "--target", "--support-prior",
                 "--inner-steps", "--protocol", "--split-seed", "--embedding-dim", "task-encoder", "anil-ridge")
                 .doesNotContain("--ways", "--hidden", "protonet");
-        assertThat(help(List.of("train", "omniglot"))).contains("--ways", "--test-alphabets", "--store")
-                .doesNotContain("--learner", "--inner-steps", "--loss", "--hidden", "--target");
+        assertThat(help(List.of("train", "omniglot"))).contains("--ways", "--test-alphabets", "--store", "--learner",
+                "protonet, anil, maml, fomaml, metasgd", "--loss", "cross-entropy", "--hidden", "--inner-steps")
+                .doesNotContain("--target", "anil-ridge", "task-encoder", "--algorithm");
         assertThat(help(List.of("train", "records"))).contains("--hidden", "--held-out", "--topic",
                 "--bootstrap-server", "--loss").doesNotContain("--ways", "--target", "anil-ridge", "task-encoder");
         assertThat(help(List.of("eval", "movielens"))).contains("--data", "--target", "--report", "--protocol",

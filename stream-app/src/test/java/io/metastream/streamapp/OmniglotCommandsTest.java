@@ -4,10 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.metastream.learn.BaseModel;
+import io.metastream.learn.Loss;
+import io.metastream.learn.artifact.BaseModelArtifacts;
+import io.metastream.store.LocalDirectoryModelStore;
 import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
@@ -68,5 +74,63 @@ class OmniglotCommandsTest {
                 + "its 95% interval included").isGreaterThan(0.2);
         assertThat(r.get("ci95").asDouble()).isPositive();
         assertThat(r.get("test_alphabets").get(0).asText()).isEqualTo("Beta");
+    }
+
+    /**
+     * An ANIL base with a softmax head: trained and published with loss cross-entropy in its
+     * manifest, loaded back as a classifier, and scored by {@code eval omniglot} through adapt and
+     * classify.
+     */
+    @Test
+    void shouldTrainACrossEntropyAnilBaseThatLoadsAsAClassifierAndEvaluateIt() throws IOException {
+        Path data = omniglotFolder();
+        Path models = dir.resolve("models");
+        CommandLine cli = MetastreamCommand.commandLine();
+        int trained = cli.execute("train", "omniglot", "--learner", "anil", "--loss", "cross-entropy", "--data",
+                data.toString(), "--store", models.toString(), "--ways", "5", "--hidden", "32,16", "--iterations",
+                "20", "--meta-batch", "4", "--name", "glyphs");
+        assertThat(trained).isZero();
+        BaseModel base = BaseModelArtifacts.load(new LocalDirectoryModelStore(models), "glyphs", "1");
+        assertThat(base.classifies()).isTrue();
+        assertThat(base.maxClasses()).isEqualTo(5);
+        assertThat(base.architecture().spec()).isEqualTo("784-32-16-5");
+        assertThat(base.adaptation().loss()).isEqualTo(Loss.CROSS_ENTROPY);
+        assertThat(base.hasStepSizes()).isTrue();
+        JsonNode manifest = new ObjectMapper().readTree(models.resolve("glyphs/1/manifest.json").toFile());
+        assertThat(manifest.at("/adaptation/loss").asText()).isEqualTo("cross-entropy");
+        assertThat(manifest.at("/provenance/test_alphabets/0").asText()).isEqualTo("Beta");
+        assertThat(manifest.at("/provenance/metrics/5way_1shot/accuracy").asDouble()).isBetween(0.0, 1.0);
+
+        Path report = dir.resolve("anil.json");
+        int evaluated = cli.execute("eval", "omniglot", "--store", models.toString(), "--ref", "glyphs", "--data",
+                data.toString(), "--ways", "5", "--shots", "1", "--report", report.toString());
+        assertThat(evaluated).isZero();
+        JsonNode r = new ObjectMapper().readTree(report.toFile());
+        assertThat(r.get("learner").asText()).isEqualTo("anil");
+        assertThat(r.get("tasks").asInt()).isEqualTo(600);
+        // The same seed draws the same 600 tasks as train's held-out score: the same figure.
+        assertThat(r.get("mean").asDouble()).isEqualTo(manifest.at("/provenance/metrics/5way_1shot/accuracy")
+                .asDouble());
+        assertThat(r.get("mean").asDouble() - r.get("ci95").asDouble()).as("adapted 5-way accuracy above chance")
+                .isGreaterThan(0.2);
+        assertThat(r.get("unadapted_mean").asDouble()).isLessThan(r.get("mean").asDouble());
+    }
+
+    @Test
+    void shouldRefuseALossThatDoesNotFitTheLearner() {
+        StringWriter err = new StringWriter();
+        CommandLine cli = MetastreamCommand.commandLine();
+        cli.setErr(new PrintWriter(err, true));
+        cli.setOut(new PrintWriter(new StringWriter()));
+        assertThat(cli.execute("train", "omniglot", "--loss", "cross-entropy", "--store", dir.toString())).isEqualTo(2);
+        assertThat(err.toString()).contains("protonet takes no --loss");
+        assertThat(cli.execute("train", "omniglot", "--learner", "maml", "--loss", "mse", "--store", dir.toString()))
+                .isEqualTo(2);
+        assertThat(err.toString()).contains("maml takes no --loss mse").contains("cross-entropy");
+        assertThat(cli.execute("train", "omniglot", "--hidden", "64", "--store", dir.toString())).isEqualTo(2);
+        assertThat(err.toString()).contains("protonet takes no --hidden");
+        assertThat(cli.execute("train", "omniglot", "--learner", "anil-ridge", "--store", dir.toString())).isEqualTo(2);
+        assertThat(err.toString()).contains("omniglot trains protonet, anil, maml, fomaml, metasgd, not anil-ridge");
+        assertThat(dir.resolve("_runs")).doesNotExist();
     }
 }

@@ -52,16 +52,54 @@ public final class PlainMlp {
 
     /** Mean squared error of {@code p} on a set. */
     double loss(double[] p, SampleSet s) {
+        return loss(p, s, Loss.MSE);
+    }
+
+    /**
+     * Mean loss of {@code p} on a set: squared error, or for {@link Loss#CROSS_ENTROPY} minus the
+     * log of the softmax of the outputs at the target's class index.
+     */
+    double loss(double[] p, SampleSet s, Loss loss) {
         double sum = 0;
         for (int n = 0; n < s.size(); n++) {
-            double d = forward(p, s.features()[n]) - s.targets()[n];
-            sum += d * d;
+            double[] z = outputs(p, toDouble(s.features()[n]));
+            if (loss == Loss.CROSS_ENTROPY) {
+                sum -= logSoftmax(z)[(int) s.targets()[n]];
+            } else {
+                double d = z[0] - s.targets()[n];
+                sum += d * d;
+            }
         }
         return sum / s.size();
     }
 
+    /** {@code log(softmax(z))}, shifted by the maximum. */
+    static double[] logSoftmax(double[] z) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (double v : z) {
+            max = Math.max(max, v);
+        }
+        double sum = 0;
+        for (double v : z) {
+            sum += Math.exp(v - max);
+        }
+        double[] out = new double[z.length];
+        for (int i = 0; i < z.length; i++) {
+            out[i] = z[i] - max - Math.log(sum);
+        }
+        return out;
+    }
+
     /** Gradient of {@link #loss} by backpropagation. */
     double[] gradient(double[] p, SampleSet s) {
+        return gradient(p, s, Loss.MSE);
+    }
+
+    /**
+     * Gradient of {@link #loss(double[], SampleSet, Loss)} by backpropagation: the output error is
+     * {@code 2 (z - y)} for the squared error, {@code softmax(z) - onehot(y)} for cross-entropy.
+     */
+    double[] gradient(double[] p, SampleSet s, Loss loss) {
         double[] g = new double[p.length];
         int[] offsets = new int[layers.length - 1];
         for (int l = 1; l < offsets.length; l++) {
@@ -69,7 +107,17 @@ public final class PlainMlp {
         }
         for (int n = 0; n < s.size(); n++) {
             double[][] acts = forwardAll(p, toDouble(s.features()[n]));
-            double[] delta = {2 * (acts[layers.length - 1][0] - s.targets()[n]) / s.size()};
+            double[] z = acts[layers.length - 1];
+            double[] delta;
+            if (loss == Loss.CROSS_ENTROPY) {
+                double[] logP = logSoftmax(z);
+                delta = new double[z.length];
+                for (int c = 0; c < z.length; c++) {
+                    delta[c] = (Math.exp(logP[c]) - (c == (int) s.targets()[n] ? 1 : 0)) / s.size();
+                }
+            } else {
+                delta = new double[] {2 * (z[0] - s.targets()[n]) / s.size()};
+            }
             for (int l = layers.length - 2; l >= 0; l--) {
                 int in = layers[l];
                 int out = layers[l + 1];
@@ -95,9 +143,14 @@ public final class PlainMlp {
 
     /** {@code steps} steps of {@code phi = phi - alpha * grad} on the support set. */
     double[] adapt(double[] theta, double[] alpha, SampleSet support, int steps) {
+        return adapt(theta, alpha, support, steps, Loss.MSE);
+    }
+
+    /** {@code steps} steps of {@code phi = phi - alpha * grad} on the support set's {@code loss}. */
+    double[] adapt(double[] theta, double[] alpha, SampleSet support, int steps, Loss loss) {
         double[] phi = theta.clone();
         for (int s = 0; s < steps; s++) {
-            double[] g = gradient(phi, support);
+            double[] g = gradient(phi, support, loss);
             for (int i = 0; i < phi.length; i++) {
                 phi[i] -= alpha[i] * g[i];
             }
@@ -107,6 +160,11 @@ public final class PlainMlp {
 
     /** The MAML objective of one task: query loss after adapting to the support set. */
     double metaLoss(double[] theta, double[] alpha, SampleSet support, SampleSet query, int steps) {
-        return loss(adapt(theta, alpha, support, steps), query);
+        return metaLoss(theta, alpha, support, query, steps, Loss.MSE);
+    }
+
+    /** The MAML objective of one task with {@code loss} in both loops. */
+    double metaLoss(double[] theta, double[] alpha, SampleSet support, SampleSet query, int steps, Loss loss) {
+        return loss(adapt(theta, alpha, support, steps, loss), query, loss);
     }
 }

@@ -251,7 +251,11 @@ public final class BaseModelArtifacts {
         }
         if (a.loss() != Loss.MSE) {
             m.put("loss", a.loss().id());
-            m.put("link", a.loss() == Loss.LOGISTIC ? "sigmoid (predictions are probabilities)" : "identity");
+            m.put("link", switch (a.loss()) {
+                case LOGISTIC -> "sigmoid (predictions are probabilities)";
+                case CROSS_ENTROPY -> "softmax over a task's classes (outputs are class logits)";
+                default -> "identity";
+            });
         }
         return m;
     }

@@ -81,6 +81,29 @@ class BaseModelArtifactsTest {
         }
     }
 
+    /** A softmax-head ANIL base loads back as a classifier of as many classes as its head has outputs. */
+    @Test
+    void shouldLoadACrossEntropyBaseAsAClassifier(@TempDir Path dir) {
+        LocalDirectoryModelStore store = new LocalDirectoryModelStore(dir);
+        MlpArchitecture arch = MlpArchitecture.parse("4-8-5");
+        float[] alpha = new float[arch.parameterCount()];
+        java.util.Arrays.fill(alpha, 4 * 8 + 8, alpha.length, 0.4f);
+        float[] theta = new float[arch.parameterCount()];
+        Random r = new Random(3);
+        for (int i = 0; i < theta.length; i++) {
+            theta[i] = r.nextFloat() - 0.5f;
+        }
+        BaseModel saved = new BaseModel("x@0", "anil", arch, theta, new AdaptationSettings(5, 0.4f, 0f,
+                Loss.CROSS_ENTROPY), alpha);
+        ModelManifest m = BaseModelArtifacts.publish(store, "glyphs", saved, Map.of("seed", 1));
+        assertThat(m.adaptation().get("link").toString()).startsWith("softmax");
+        BaseModel loaded = BaseModelArtifacts.load(store, "glyphs", m.version());
+        assertThat(loaded.classifies()).isTrue();
+        assertThat(loaded.maxClasses()).isEqualTo(5);
+        assertThat(loaded.stepSizes()).containsExactly(alpha);
+        assertThat(loaded.parameters()).containsExactly(saved.parameters());
+    }
+
     /** The inner-step rule travels as adaptation.optimizer; a manifest without the field takes plain steps. */
     @Test
     void shouldRoundTripTheInnerStepRule(@TempDir Path dir) {
