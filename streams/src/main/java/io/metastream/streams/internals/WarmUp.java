@@ -63,14 +63,18 @@ public final class WarmUp {
             for (int t = 0; t < TASKS; t++) {
                 PackedSupportSet set = PackedSupportSet.empty();
                 for (int i = 0; i < settings.supportMaxSize(); i++) {
+                    // A classifier's samples name one of two classes, as a task's first ones would.
                     LabelledSample sample = SAMPLES.decode(SAMPLES.encode(LabelledSample.newBuilder()
                             .setEventId("warm-up-" + t + "-" + i).setTaskId("warm-up-" + t)
                             .setFeatures(features(random, dim)).setTarget(random.nextFloat())
+                            .setLabel(base.classifies() ? "class-" + (i % 2) : null)
                             .setEventTime(Instant.ofEpochMilli(i)).build()));
-                    set = set.append(sample.getEventId(), Floats.toArray(sample.getFeatures()), sample.getTarget(),
-                            sample.getEventTime().toEpochMilli(), settings.supportMaxSize(), i);
+                    set = set.append(sample.getEventId(), sample.getLabel(), Floats.toArray(sample.getFeatures()),
+                            sample.getTarget(), sample.getEventTime().toEpochMilli(), settings.supportMaxSize(), i);
                 }
-                supports.add(PackedSupportSet.parse(set.bytes()).samples());
+                PackedSupportSet read = PackedSupportSet.parse(set.bytes());
+                supports.add(base.classifies() ? read.classesUpTo(Long.MAX_VALUE, base.maxClasses()).support()
+                        : read.samples());
             }
             AdaptationEngine.Job job = new AdaptationEngine.Job(base, supports, finished -> { });
             engine.submitForQueries(job);
@@ -96,10 +100,25 @@ public final class WarmUp {
                         .setEventTime(Instant.EPOCH).build()));
                 queries.add(new float[][] {Floats.toArray(request.getFeatures())});
             }
-            CheckedPredictions predicted = model.learner().predictChecked(base, states, queries);
+            float[] values = new float[TASKS];
+            if (base.classifies()) {
+                int[] counts = new int[TASKS];
+                for (int t = 0; t < TASKS; t++) {
+                    counts[t] = Math.min(Math.min(2, base.maxClasses()), settings.supportMaxSize());
+                }
+                float[][][] p = model.learner().classify(base, states, queries, counts);
+                for (int t = 0; t < TASKS; t++) {
+                    values[t] = p[t] == null ? 0f : p[t][0][0];
+                }
+            } else {
+                CheckedPredictions predicted = model.learner().predictChecked(base, states, queries);
+                for (int t = 0; t < TASKS; t++) {
+                    values[t] = predicted.isFinite(t) ? predicted.values()[t][0] : 0f;
+                }
+            }
             for (int t = 0; t < TASKS; t++) {
                 PREDICTIONS.encode(Prediction.newBuilder().setQueryId("warm-up-q" + t).setTaskId("warm-up-" + t)
-                        .setValue(predicted.isFinite(t) ? predicted.values()[t][0] : 0f)
+                        .setValue(values[t])
                         .setModelVersion(base.version()).setSupportSize(settings.supportMaxSize()).setAdapted(true)
                         .setLatencyMicros(0L).setAdaptedThrough(Instant.EPOCH).build());
             }
