@@ -44,8 +44,8 @@ public enum RejectReason {
      * The record may be valid; its bytes are kept whole in the dead letter to replay.
      */
     REGISTRY_ERROR,
-    /** A sample without a class label, sent while the base served classifies (its samples name their class). */
+    /** A sample without a class label (or an empty one), sent while the base served classifies. */
     MISSING_LABEL,
-    /** A sample's class label is longer than {@value io.metastream.streams.internals.InputChecks#MAX_LABEL_BYTES} bytes of UTF-8. */
+    /** A sample's class label is longer than {@value TaskSample#MAX_LABEL_BYTES} bytes of UTF-8, whatever the base. */
     LABEL_TOO_LONG
 }

@@ -6,6 +6,11 @@ package io.metastream.streams;
  * letter with reason {@link RejectReason#UNDECODABLE} and the exception's message, and the
  * pipeline goes on.
  *
+ * <p>For a classifying base (a prototypical network, or a softmax head trained with cross-entropy)
+ * the sample's class is its label: return {@link TaskSample#labelled} (or set
+ * {@link TaskSample#label()}); a sample without one is a {@link RejectReason#MISSING_LABEL} dead
+ * letter. A regression base reads the target and ignores any label.
+ *
  * <p>Samples and queries of one task must reach the same partition number of their two topics
  * (the same key and partitioner, the same partition count): the stream task that holds a task's
  * support set answers its queries.

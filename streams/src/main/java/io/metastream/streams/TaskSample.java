@@ -16,8 +16,26 @@ import java.util.Objects;
  */
 public record TaskSample(String taskId, String eventId, float[] features, float target, long eventTimeMs,
         String label) {
+    /**
+     * The longest class label, in UTF-8 bytes: a name (a folder, an intent, a character), stored with
+     * every sample of a task and every adapted state, not a document. A longer one is a
+     * {@link RejectReason#LABEL_TOO_LONG} dead letter, whatever the base.
+     */
+    public static final int MAX_LABEL_BYTES = 200;
+
     public TaskSample {
         Objects.requireNonNull(eventId, "event id");
+    }
+
+    /** This sample with class label {@code label}. */
+    public TaskSample withLabel(String label) {
+        return new TaskSample(taskId, eventId, features, target, eventTimeMs, label);
+    }
+
+    /** A labelled example for a classifying base, with the producer's own event id. */
+    public static TaskSample labelled(String taskId, String eventId, float[] features, String label,
+            long eventTimeMs) {
+        return new TaskSample(taskId, eventId, features, 0f, eventTimeMs, label);
     }
 
     /** A sample without a class label: for a regression base. */

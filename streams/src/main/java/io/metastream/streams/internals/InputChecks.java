@@ -35,26 +35,21 @@ public final class InputChecks {
      * @return the rejection, or null when the sample may be used
      */
     /**
-     * The longest class label a sample may carry, in UTF-8 bytes: a name (a folder, an intent, a
-     * character), stored with every sample of a task and every adapted state, not a document.
-     */
-    public static final int MAX_LABEL_BYTES = 256;
-
-    /**
-     * A sample's class label, for a base that {@code classifies}: present and at most
-     * {@link #MAX_LABEL_BYTES} long. A regression base ignores labels.
+     * A sample's class label: at most {@link io.metastream.streams.TaskSample#MAX_LABEL_BYTES} long
+     * whatever the base (the support set stores it), and present (not empty) for a base that
+     * {@code classifies}.
      */
     public static Rejection label(LabelledSample s, boolean classifies) {
-        if (!classifies) {
-            return null;
+        String label = s.getLabel();
+        if (label != null) {
+            int bytes = label.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+            if (bytes > io.metastream.streams.TaskSample.MAX_LABEL_BYTES) {
+                return new Rejection(RejectReason.LABEL_TOO_LONG, "the label has " + bytes + " UTF-8 bytes, at most "
+                        + io.metastream.streams.TaskSample.MAX_LABEL_BYTES);
+            }
         }
-        if (s.getLabel() == null) {
-            return new Rejection(RejectReason.MISSING_LABEL, "the base served classifies, and this sample has no label");
-        }
-        int bytes = s.getLabel().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
-        if (bytes > MAX_LABEL_BYTES) {
-            return new Rejection(RejectReason.LABEL_TOO_LONG, "label of " + bytes + " bytes, at most "
-                    + MAX_LABEL_BYTES);
+        if (classifies && (label == null || label.isEmpty())) {
+            return new Rejection(RejectReason.MISSING_LABEL, "the base served classifies: every sample needs a label, this one has none");
         }
         return null;
     }
