@@ -1,6 +1,7 @@
 package io.metastream.streamapp;
 
 import io.metastream.data.omniglot.Omniglot;
+import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DispatchingLearner;
 import io.metastream.learn.DjlRuntime;
@@ -52,6 +53,10 @@ final class OmniglotEval implements Callable<Integer> {
             + "${DEFAULT-VALUE}.")
     int queries;
 
+    @Option(names = "--steps", description = "MLP bases: inner steps to adapt with, in place of the base's own "
+            + "(Finn et al. 2017 train with 1 and test with 3).")
+    Integer steps;
+
     @Mixin
     EvalTasksOptions test = new EvalTasksOptions();
 
@@ -78,6 +83,9 @@ final class OmniglotEval implements Callable<Integer> {
         Evaluation.Estimate e;
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("metric", "accuracy");
+        if (protoNet && steps != null) {
+            throw new IllegalArgumentException(manifest.ref() + " is a protonet: it adapts without steps, drop --steps");
+        }
         if (protoNet) {
             BaseModelArtifacts.ProtoNetArtifact model = BaseModelArtifacts.loadProtoNet(store, name, version);
             e = ProtoNetEvaluation.evaluate(model.embedding(), characters, ways, shots, queries, test.tasks, test.seed,
@@ -90,10 +98,12 @@ final class OmniglotEval implements Callable<Integer> {
             }
             Evaluation.Report r;
             try (DispatchingLearner learner = new DispatchingLearner(DjlRuntime.defaultDevice())) {
-                r = OmniglotMlpTraining.evaluate(learner, base, characters, ways, shots, queries, test.tasks, test.seed);
+                AdaptationSettings settings = steps == null ? base.adaptation() : base.adaptation().withSteps(steps);
+                r = OmniglotMlpTraining.evaluate(learner, base, settings, characters, ways, shots, queries, test.tasks,
+                        test.seed);
             }
             e = r.adapted();
-            out.put("inner_steps", base.adaptation().steps());
+            out.put("inner_steps", steps == null ? base.adaptation().steps() : steps);
             out.put("unadapted_mean", r.base().mean());
         }
         double seconds = (System.nanoTime() - start) / 1e9;

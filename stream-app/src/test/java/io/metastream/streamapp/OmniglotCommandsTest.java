@@ -114,6 +114,14 @@ class OmniglotCommandsTest {
         assertThat(r.get("mean").asDouble() - r.get("ci95").asDouble()).as("adapted 5-way accuracy above chance")
                 .isGreaterThan(0.2);
         assertThat(r.get("unadapted_mean").asDouble()).isLessThan(r.get("mean").asDouble());
+
+        // --steps overrides the inner loop: with none the adapted base is the base.
+        Path none = dir.resolve("none.json");
+        assertThat(cli.execute("eval", "omniglot", "--store", models.toString(), "--ref", "glyphs@1", "--data",
+                data.toString(), "--ways", "5", "--steps", "0", "--tasks", "50", "--report", none.toString())).isZero();
+        JsonNode n = new ObjectMapper().readTree(none.toFile());
+        assertThat(n.get("inner_steps").asInt()).isZero();
+        assertThat(n.get("mean").asDouble()).isEqualTo(n.get("unadapted_mean").asDouble());
     }
 
     @Test

@@ -126,11 +126,17 @@ public final class OmniglotMlpTraining {
      */
     public static Evaluation.Report evaluate(Learner learner, BaseModel base, List<Omniglot.Character> test, int ways,
             int shots, int queries, int tasks, long seed) {
+        return evaluate(learner, base, base.adaptation(), test, ways, shots, queries, tasks, seed);
+    }
+
+    /** As {@link #evaluate(Learner, BaseModel, List, int, int, int, int, long)}, adapted with {@code settings}. */
+    public static Evaluation.Report evaluate(Learner learner, BaseModel base, AdaptationSettings settings,
+            List<Omniglot.Character> test, int ways, int shots, int queries, int tasks, long seed) {
         if (ways > base.maxClasses()) {
             throw new IllegalArgumentException(base + " classifies at most " + base.maxClasses() + " classes, not "
                     + ways);
         }
-        return Evaluation.accuracy(learner, base, base.adaptation(), new OmniglotTasks(test, ways, false), tasks,
-                shots, queries, seed, EVAL_BATCH);
+        return Evaluation.accuracy(learner, base, settings, new OmniglotTasks(test, ways, false), tasks, shots, queries,
+                seed, EVAL_BATCH);
     }
 }
