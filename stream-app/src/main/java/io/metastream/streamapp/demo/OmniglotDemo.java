@@ -13,7 +13,6 @@ import io.metastream.learn.LearnerKind;
 import io.metastream.learn.SampleSet;
 import io.metastream.learn.TaskAdaptation;
 import io.metastream.learn.artifact.BaseModelArtifacts;
-import io.metastream.schemas.DeadLetter;
 import io.metastream.schemas.LabelledSample;
 import io.metastream.schemas.Prediction;
 import io.metastream.schemas.PredictionRequest;
@@ -23,7 +22,6 @@ import io.metastream.store.ModelManifest;
 import io.metastream.streamapp.console.ConsoleProgress;
 import io.metastream.streams.MetastreamConfig;
 import io.metastream.streams.Topics;
-import io.metastream.streams.internals.AssignedConsumerThread;
 import io.metastream.training.ProtoNetTraining;
 import io.metastream.training.protonet.ProtoNetPlan;
 import java.io.IOException;
@@ -41,9 +39,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 
@@ -226,39 +221,10 @@ public final class OmniglotDemo {
      */
     private Streamed stream(List<Task> tasks, String bootstrapServers, Topics topics) {
         Map<String, Long> sentNanos = new ConcurrentHashMap<>();
-        Map<String, Prediction> predictions = new ConcurrentHashMap<>();
-        Map<String, Double> latencyMs = new ConcurrentHashMap<>();
-        AtomicLong duplicates = new AtomicLong();
-        AtomicLong deadLetters = new AtomicLong();
-        Map<String, Long> byReason = new ConcurrentHashMap<>();
         long queries = tasks.stream().mapToLong(t -> t.queries().length).sum();
         long events = queries + tasks.stream().mapToLong(t -> t.support().size()).sum();
-        String prefix = tasks.isEmpty() ? "" : tasks.get(0).id().substring(0, tasks.get(0).id().lastIndexOf('-') + 1);
         long start = System.nanoTime();
-        try (AssignedConsumerThread reader = new AssignedConsumerThread("omniglot-demo", bootstrapServers,
-                Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
-                List.of(topics.predictions().name(), topics.deadLetters().name()), records -> {
-                    long now = System.nanoTime();
-                    for (ConsumerRecord<String, byte[]> r : records) {
-                        if (r.key() == null || !r.key().startsWith(prefix)) {
-                            continue;
-                        }
-                        if (r.topic().equals(topics.predictions().name())) {
-                            Prediction p = topics.predictions().valueSerde().deserializer().deserialize(r.topic(),
-                                    r.value());
-                            if (predictions.putIfAbsent(p.getQueryId(), p) != null) {
-                                duplicates.incrementAndGet();
-                            } else if (sentNanos.containsKey(p.getQueryId())) {
-                                latencyMs.put(p.getQueryId(), (now - sentNanos.get(p.getQueryId())) / 1e6);
-                            }
-                        } else {
-                            DeadLetter d = topics.deadLetters().valueSerde().deserializer().deserialize(r.topic(),
-                                    r.value());
-                            deadLetters.incrementAndGet();
-                            byReason.merge(d.getReasonCode(), 1L, Long::sum);
-                        }
-                    }
-                }).start();
+        try (OutputObserver observer = new OutputObserver(bootstrapServers, topics, sentNanos);
                 KafkaProducer<String, byte[]> producer = Producers.traffic(bootstrapServers)) {
             long lastTimestamp = 0;
             long lastPrint = start;
@@ -290,27 +256,29 @@ public final class OmniglotDemo {
                     sent++;
                     if (System.nanoTime() - lastPrint > 1_000_000_000L) {
                         lastPrint = System.nanoTime();
-                        progress(start, sent, events, predictions.size(), queries);
+                        progress(start, sent, events, observer.predictions.size(), queries);
                     }
                 }
             }
             producer.flush();
             long deadline = System.nanoTime() + DRAIN_TIMEOUT.toNanos();
-            while (predictions.size() < queries && System.nanoTime() < deadline) {
-                reader.failure().ifPresent(f -> {
-                    throw new IllegalStateException("the prediction reader failed: " + f, f);
-                });
+            while (observer.predictions.size() < queries && System.nanoTime() < deadline) {
+                observer.check();
                 if (System.nanoTime() - lastPrint > 1_000_000_000L) {
                     lastPrint = System.nanoTime();
-                    progress(start, sent, events, predictions.size(), queries);
+                    progress(start, sent, events, observer.predictions.size(), queries);
                 }
                 sleepMillis(20);
             }
-            sleepMillis(300); // late duplicates, if any, are counted
-            progress(start, sent, events, predictions.size(), queries);
+            // Late duplicates, if any, are counted: everything committed so far is read.
+            observer.drainToEnd(bootstrapServers, Duration.ofSeconds(30));
+            progress(start, sent, events, observer.predictions.size(), queries);
+            Map<String, Long> byReason = new HashMap<>();
+            observer.deadLettersByReason.forEach((reason, n) -> byReason.put(reason, n.get()));
+            return new Streamed(new HashMap<>(observer.predictions), new HashMap<>(observer.latencyMs),
+                    observer.duplicatePredictions.get(), observer.deadLetters.get(), byReason,
+                    (System.nanoTime() - start) / 1e9);
         }
-        return new Streamed(new HashMap<>(predictions), new HashMap<>(latencyMs), duplicates.get(), deadLetters.get(),
-                new HashMap<>(byReason), (System.nanoTime() - start) / 1e9);
     }
 
     /**
