@@ -228,9 +228,9 @@ final class OmniglotEval implements Callable<Integer> {
         out.put("ways", ways);
         out.put("shots", 1);
         out.put("seconds", Math.round(seconds * 100) / 100.0);
-        System.out.printf(Locale.ROOT, "%s (%s) on %d official one-shot runs (%s): accuracy %.4f ± %.4f, error "
-                + "rate %.2f%%%n", manifest.ref(), manifest.learner(), e.tasks(), officialRuns, e.mean(), e.ci95(),
-                100 * (1 - e.mean()));
+        System.out.printf(Locale.ROOT, "%s (%s) on %d official one-shot run%s (%s): accuracy %.4f ± %.4f, error "
+                + "rate %.2f%%%n", manifest.ref(), manifest.learner(), e.tasks(), e.tasks() == 1 ? "" : "s",
+                officialRuns, e.mean(), e.ci95(), 100 * (1 - e.mean()));
         options.write(out);
         return 0;
     }

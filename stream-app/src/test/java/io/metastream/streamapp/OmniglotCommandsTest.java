@@ -122,6 +122,18 @@ class OmniglotCommandsTest {
         assertThat(r.get("mean").asDouble() - r.get("ci95").asDouble()).as("adapted 5-way accuracy above chance")
                 .isGreaterThan(0.2);
         assertThat(r.get("unadapted_mean").asDouble()).isLessThan(r.get("mean").asDouble());
+
+        // The official runs through the same served learner: the MLP adapts its head on each run.
+        Path runs = dir.resolve("runs");
+        oneShotRun(runs, "run01");
+        Path official = dir.resolve("anil-runs.json");
+        assertThat(cli.execute("eval", "omniglot", "--official-runs", runs.toString(), "--store", models.toString(),
+                "--ref", "glyphs", "--report", official.toString())).isZero();
+        JsonNode o = new ObjectMapper().readTree(official.toFile());
+        assertThat(o.get("learner").asText()).isEqualTo("anil");
+        assertThat(o.get("runs").asInt()).isEqualTo(1);
+        assertThat(o.get("inner_steps").asInt()).isEqualTo(base.adaptation().steps());
+        assertThat(o.at("/per_run/run01").asDouble()).isBetween(0.0, 1.0);
     }
 
     @Test
@@ -232,5 +244,12 @@ class OmniglotCommandsTest {
         assertThat(cli.execute("eval", "omniglot", "--official-runs", runs.toString(), "--store", models.toString(),
                 "--ref", "sine")).isNotZero();
         assertThat(err.toString()).contains("sine@1 (reptile) does not classify");
+
+        MlpArchitecture pair = new MlpArchitecture(new int[] {28 * 28, 4, 2});
+        BaseModelArtifacts.publish(new LocalDirectoryModelStore(models), "pair", "fomaml", pair,
+                new float[pair.parameterCount()], new AdaptationSettings(1, 0.1f, 0f, Loss.CROSS_ENTROPY), Map.of());
+        assertThat(cli.execute("eval", "omniglot", "--official-runs", runs.toString(), "--store", models.toString(),
+                "--ref", "pair")).isNotZero();
+        assertThat(err.toString()).contains("pair@1 classifies at most 2 classes; a run has 3");
     }
 }
