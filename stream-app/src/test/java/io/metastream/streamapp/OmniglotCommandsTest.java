@@ -4,9 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.SequentialBlock;
+import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.BaseModel;
+import io.metastream.learn.DjlRuntime;
 import io.metastream.learn.Loss;
+import io.metastream.learn.MlpArchitecture;
 import io.metastream.learn.artifact.BaseModelArtifacts;
+import io.metastream.learn.omniglot.ConvEmbedding;
 import io.metastream.store.LocalDirectoryModelStore;
 import java.awt.Color;
 import java.awt.Graphics2D;
@@ -16,6 +23,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Random;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
@@ -122,6 +130,17 @@ class OmniglotCommandsTest {
         JsonNode n = new ObjectMapper().readTree(none.toFile());
         assertThat(n.get("inner_steps").asInt()).isZero();
         assertThat(n.get("mean").asDouble()).isEqualTo(n.get("unadapted_mean").asDouble());
+        // The official runs through the same served learner: the MLP adapts its head on each run.
+        Path runs = dir.resolve("runs");
+        oneShotRun(runs, "run01");
+        Path official = dir.resolve("anil-runs.json");
+        assertThat(cli.execute("eval", "omniglot", "--official-runs", runs.toString(), "--store", models.toString(),
+                "--ref", "glyphs", "--report", official.toString())).isZero();
+        JsonNode o = new ObjectMapper().readTree(official.toFile());
+        assertThat(o.get("learner").asText()).isEqualTo("anil");
+        assertThat(o.get("runs").asInt()).isEqualTo(1);
+        assertThat(o.get("inner_steps").asInt()).isEqualTo(base.adaptation().steps());
+        assertThat(o.at("/per_run/run01").asDouble()).isBetween(0.0, 1.0);
     }
 
     @Test
@@ -140,5 +159,104 @@ class OmniglotCommandsTest {
         assertThat(cli.execute("train", "omniglot", "--learner", "anil-ridge", "--store", dir.toString())).isEqualTo(2);
         assertThat(err.toString()).contains("omniglot trains protonet, anil, maml, fomaml, metasgd, not anil-ridge");
         assertThat(dir.resolve("_runs")).doesNotExist();
+    }
+
+    /**
+     * A run folder in Lake et al.'s published layout: three training drawings (bars at different
+     * places) and three test drawings identical to them, paired with class03, class01 and class02
+     * in class_labels.txt, named from the folder above the run as the published file names them.
+     */
+    private static void oneShotRun(Path parent, String name) throws IOException {
+        Path run = parent.resolve(name);
+        int[] classOfItem = {3, 1, 2};
+        StringBuilder labels = new StringBuilder();
+        for (int c = 1; c <= 3; c++) {
+            ImageIO.write(bar(c), "png", file(run.resolve("training").resolve(String.format("class%02d.png", c))));
+            ImageIO.write(bar(classOfItem[c - 1]), "png",
+                    file(run.resolve("test").resolve(String.format("item%02d.png", c))));
+            labels.append(String.format("%s/test/item%02d.png %s/training/class%02d.png%n", name, c, name,
+                    classOfItem[c - 1]));
+        }
+        Files.writeString(run.resolve("class_labels.txt"), labels);
+    }
+
+    private static BufferedImage bar(int c) {
+        BufferedImage image = new BufferedImage(105, 105, BufferedImage.TYPE_BYTE_BINARY);
+        Graphics2D g = image.createGraphics();
+        g.setColor(Color.WHITE);
+        g.fillRect(0, 0, 105, 105);
+        g.setColor(Color.BLACK);
+        g.fillRect(30 * c - 25, 10 * c, 12, 40);
+        g.dispose();
+        return image;
+    }
+
+    private static java.io.File file(Path png) throws IOException {
+        Files.createDirectories(png.getParent());
+        return png.toFile();
+    }
+
+    /** A conv-4 protonet trained by nobody: its embedding still maps a drawing to itself. */
+    private static void publishProtoNet(Path models) {
+        DjlRuntime.start(1);
+        try (NDManager m = NDManager.newBaseManager()) {
+            SequentialBlock block = ConvEmbedding.block();
+            block.initialize(m, DataType.FLOAT32, ConvEmbedding.INPUT);
+            BaseModelArtifacts.publishProtoNet(new LocalDirectoryModelStore(models), "omniglot",
+                    ConvEmbedding.write(block), Map.of("test", true));
+        }
+    }
+
+    @Test
+    void shouldScoreTheOfficialOneShotRunsPerRunAndOverRuns() throws IOException {
+        Path runs = dir.resolve("runs");
+        oneShotRun(runs, "run01");
+        oneShotRun(runs, "run02");
+        Path models = dir.resolve("models");
+        publishProtoNet(models);
+        Path report = dir.resolve("runs.json");
+        StringWriter out = new StringWriter();
+        CommandLine cli = MetastreamCommand.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+        int evaluated = cli.execute("eval", "omniglot", "--official-runs", runs.toString(), "--store",
+                models.toString(), "--ref", "omniglot@1", "--report", report.toString());
+        assertThat(evaluated).isZero();
+        JsonNode r = new ObjectMapper().readTree(report.toFile());
+        assertThat(r.get("learner").asText()).isEqualTo("protonet");
+        assertThat(r.get("runs").asInt()).isEqualTo(2);
+        assertThat(r.get("ways").asInt()).isEqualTo(3);
+        // Each query is its class's training drawing: at distance 0 from its prototype, whatever the embedding.
+        assertThat(r.at("/per_run/run01").asDouble()).isEqualTo(1.0);
+        assertThat(r.at("/per_run/run02").asDouble()).isEqualTo(1.0);
+        assertThat(r.get("mean").asDouble()).isEqualTo(1.0);
+        assertThat(r.get("ci95").asDouble()).isZero();
+    }
+
+    @Test
+    void shouldRefuseDrawnTaskOptionsAndARegressionBaseWithTheOfficialRuns() throws IOException {
+        Path runs = dir.resolve("runs");
+        oneShotRun(runs, "run01");
+        Path models = dir.resolve("models");
+        StringWriter err = new StringWriter();
+        CommandLine cli = MetastreamCommand.commandLine();
+        cli.setErr(new PrintWriter(err, true));
+        cli.setOut(new PrintWriter(new StringWriter()));
+        assertThat(cli.execute("eval", "omniglot", "--official-runs", runs.toString(), "--ways", "20", "--store",
+                models.toString())).isEqualTo(2);
+        assertThat(err.toString()).contains("--official-runs takes no --ways");
+
+        MlpArchitecture arch = new MlpArchitecture(new int[] {28 * 28, 4, 1});
+        BaseModelArtifacts.publish(new LocalDirectoryModelStore(models), "sine", "reptile", arch,
+                new float[arch.parameterCount()], new AdaptationSettings(5, 0.02f), Map.of());
+        assertThat(cli.execute("eval", "omniglot", "--official-runs", runs.toString(), "--store", models.toString(),
+                "--ref", "sine")).isNotZero();
+        assertThat(err.toString()).contains("sine@1 (reptile) does not classify");
+
+        MlpArchitecture pair = new MlpArchitecture(new int[] {28 * 28, 4, 2});
+        BaseModelArtifacts.publish(new LocalDirectoryModelStore(models), "pair", "fomaml", pair,
+                new float[pair.parameterCount()], new AdaptationSettings(1, 0.1f, 0f, Loss.CROSS_ENTROPY), Map.of());
+        assertThat(cli.execute("eval", "omniglot", "--official-runs", runs.toString(), "--store", models.toString(),
+                "--ref", "pair")).isNotZero();
+        assertThat(err.toString()).contains("pair@1 classifies at most 2 classes; a run has 3");
     }
 }

@@ -138,6 +138,25 @@ public final class Omniglot {
     }
 
     /**
+     * One Omniglot drawing read from a PNG file, converted exactly as this reader converts the
+     * images of a data set ({@link #downscale}): for images kept outside the
+     * {@code <split>/<Alphabet>/<character>} layout, such as Lake et al.'s one-shot runs.
+     *
+     * @throws UncheckedIOException naming the file if it cannot be read or is not a PNG
+     */
+    public static float[] readImage(Path png) {
+        try {
+            BufferedImage image = ImageIO.read(new ByteArrayInputStream(Files.readAllBytes(png)));
+            if (image == null) {
+                throw new IOException(png + " is not a readable PNG");
+            }
+            return downscale(image);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read Omniglot image " + png, e);
+        }
+    }
+
+    /**
      * Area-averaged ink coverage on a {@value #SIZE}x{@value #SIZE} grid: each output pixel is the
      * mean ink of the source area it covers (3.75 x 3.75 pixels for 105x105), so thin strokes
      * survive as grey instead of vanishing as they would with point sampling.
