@@ -44,6 +44,12 @@ public final class ContinualRound {
         // Second-order MAML would work but costs a Hessian-vector product per step; the
         // first-order algorithms are the ones a background round can afford.
         Predicate<LearnerKind> continuable = k -> k.takesInnerSteps() && k != LearnerKind.MAML;
+        if (champion.classifies()) {
+            // Its buffered tasks would need their labels numbered per task, as the stream does;
+            // the task buffer keeps targets only.
+            throw new IllegalArgumentException("continual meta-training does not continue classifiers yet; "
+                    + champion + " classifies");
+        }
         LearnerKind kind = champion.kind().filter(continuable).orElseThrow(() -> new IllegalArgumentException(
                 "continual meta-training supports " + LearnerKind.ids(continuable) + "; " + champion + " is "
                         + champion.learner()));
