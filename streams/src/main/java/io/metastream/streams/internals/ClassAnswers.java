@@ -11,9 +11,17 @@ import java.util.List;
  *
  * @param label the most probable class, or null for a task that has shown none
  * @param probability the probability of {@code label} (the prediction's {@code value}); 0 without a label
- * @param scores every class the task has shown, most probable first (ties in class order)
+ * @param scores the classes the task has shown, most probable first (ties in class order), at most
+ *     {@value #MAX_SCORES} of them
  */
 public record ClassAnswers(String label, float probability, List<ClassScore> scores) {
+    /**
+     * The most classes a prediction lists: a task may show up to {@code support.max.size} classes
+     * (10,000) with labels of 200 bytes, and a prediction must stay far below a topic's
+     * {@code max.message.bytes} (1 MiB by default), or under exactly-once its transaction aborts.
+     */
+    public static final int MAX_SCORES = 100;
+
     /**
      * The cold rule, for a task without an adapted state of two classes or more: a task that has
      * shown one class is answered with it, probability 1; a task that has shown none gets no label.
@@ -30,9 +38,9 @@ public record ClassAnswers(String label, float probability, List<ClassScore> sco
         Integer[] order = new Integer[probabilities.length];
         Arrays.setAll(order, c -> c);
         Arrays.sort(order, (a, b) -> Float.compare(probabilities[b], probabilities[a]));
-        List<ClassScore> scores = new ArrayList<>(order.length);
-        for (int c : order) {
-            scores.add(new ClassScore(labels.get(c), probabilities[c]));
+        List<ClassScore> scores = new ArrayList<>(Math.min(order.length, MAX_SCORES));
+        for (int k = 0; k < order.length && k < MAX_SCORES; k++) {
+            scores.add(new ClassScore(labels.get(order[k]), probabilities[order[k]]));
         }
         return new ClassAnswers(scores.get(0).getLabel(), scores.get(0).getProbability(), List.copyOf(scores));
     }
