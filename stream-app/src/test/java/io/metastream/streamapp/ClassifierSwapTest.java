@@ -23,7 +23,13 @@ import io.metastream.store.LocalDirectoryModelStore;
 import io.metastream.streams.MetastreamConfig;
 import io.metastream.streams.Topics;
 import io.metastream.streams.internals.AssignedConsumerThread;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -80,7 +86,8 @@ class ClassifierSwapTest {
 
         try (EmbeddedPipeline pipeline = EmbeddedPipeline.builder().directory(dir.resolve("kafka")).start();
                 MetastreamApp app = pipeline.app(Map.of(MetastreamConfig.APPLICATION_ID_CONFIG, "classifier-swap",
-                        MetastreamConfig.MODEL_NAME_CONFIG, MODEL, MetastreamConfig.TOPIC_PARTITIONS_CONFIG, 2))
+                        MetastreamConfig.MODEL_NAME_CONFIG, MODEL, MetastreamConfig.TOPIC_PARTITIONS_CONFIG, 2,
+                        MetastreamConfig.HTTP_PORT_CONFIG, 0, MetastreamConfig.HTTP_AUTH_TOKEN_CONFIG, TOKEN))
                         .modelStore(store).startTimeout(Duration.ofSeconds(60)).start();
                 KafkaProducer<String, byte[]> producer = Producers.traffic(pipeline.bootstrapServers());
                 AssignedConsumerThread reader = collect(pipeline.bootstrapServers(), app.topics())) {
@@ -96,6 +103,16 @@ class ClassifierSwapTest {
                 assertThat(p.getLabel()).as(q).isEqualTo(expectedLabel(q));
                 assertScores(p);
             }
+            // The task API answers from the same state, the same way.
+            JsonNode http = predictOverHttp(app, "p0", images.get("p0").get(2));
+            assertThat(http.get("label").asText()).isEqualTo("p0-class2");
+            assertThat(http.get("adapted").asBoolean()).isTrue();
+            assertThat(http.get("modelVersion").asText()).isEqualTo(MODEL + "@" + protoNet);
+            assertThat(http.get("scores")).hasSize(WAYS);
+            assertThat(http.get("scores").get(0).get("label").asText()).isEqualTo("p0-class2");
+            // The same probability, to the JSON writer's rounding.
+            assertThat(http.get("value").doubleValue()).isCloseTo(predictions.get("p0-q2").getValue(),
+                    org.assertj.core.data.Offset.offset(1e-6));
 
             Run promote = run("models", "promote", "--store", models.toString(), MODEL, anil, "--bootstrap-server",
                     pipeline.bootstrapServers());
@@ -137,6 +154,23 @@ class ClassifierSwapTest {
             assertThat(backAgain.getLabel()).isEqualTo("p1-class1");
             assertScores(backAgain);
         }
+    }
+
+    private static final String TOKEN = "classifier-swap-test-token";
+
+    private static JsonNode predictOverHttp(MetastreamApp app, String task, float[] image) throws Exception {
+        StringBuilder body = new StringBuilder("{\"features\": [");
+        for (int i = 0; i < image.length; i++) {
+            body.append(i == 0 ? "" : ",").append(image[i]);
+        }
+        body.append("]}");
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                + app.httpPort().orElseThrow() + "/tasks/" + task + "/predict"))
+                .header("Authorization", "Bearer " + TOKEN)
+                .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(),
+                HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        return new ObjectMapper().readTree(r.body());
     }
 
     /** The probabilities cover the task's classes exactly, sum to 1, most probable first, and name the label. */
