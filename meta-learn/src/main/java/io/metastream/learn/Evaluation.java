@@ -65,9 +65,44 @@ public final class Evaluation {
      */
     public static Report accuracy(Learner learner, BaseModel base, AdaptationSettings settings, TaskFamily family,
             int tasks, int shots, int querySize, long seed, int batchSize) {
-        Random random = new Random(seed);
         double[] baseAccuracy = new double[tasks];
         double[] adaptedAccuracy = new double[tasks];
+        inBatches(learner, base, settings, family, tasks, shots, querySize, seed, batchSize, (from, batch) -> {
+            int n = batch.supports().size();
+            int[] classes = new int[n];
+            for (int t = 0; t < n; t++) {
+                for (float y : batch.supports().get(t).targets()) {
+                    classes[t] = Math.max(classes[t], (int) y + 1);
+                }
+            }
+            float[][][] after = learner.classify(base, batch.states(), batch.inputs(), classes);
+            float[][][] before = learner.classify(base, batch.none(), batch.inputs(), classes);
+            for (int t = 0; t < n; t++) {
+                float[] targets = batch.queries().get(t).targets();
+                adaptedAccuracy[from + t] = accuracy(after[t], targets);
+                baseAccuracy[from + t] = before[t] == null ? Double.NaN : accuracy(before[t], targets);
+            }
+        });
+        return new Report(Estimate.of(baseAccuracy), Estimate.of(adaptedAccuracy));
+    }
+
+    /** One batch of drawn tasks, adapted: their states, and as many null states (the base). */
+    private record Batch(List<SampleSet> supports, List<SampleSet> queries, List<float[]> states, List<float[]> none,
+            List<float[][]> inputs) {
+    }
+
+    /** Scores one adapted batch whose first task is task {@code from}. */
+    private interface BatchScore {
+        void score(int from, Batch batch);
+    }
+
+    /**
+     * Draws {@code tasks} tasks with {@code seed} (the same seed, the same tasks), adapts them in
+     * calls of {@code batchSize}, and hands each batch to {@code score}.
+     */
+    private static void inBatches(Learner learner, BaseModel base, AdaptationSettings settings, TaskFamily family,
+            int tasks, int shots, int querySize, long seed, int batchSize, BatchScore score) {
+        Random random = new Random(seed);
         for (int from = 0; from < tasks; from += batchSize) {
             int n = Math.min(batchSize, tasks - from);
             List<SampleSet> supports = new ArrayList<>(n);
@@ -81,23 +116,13 @@ public final class Evaluation {
             List<float[]> states = new ArrayList<>(n);
             List<float[]> none = new ArrayList<>(n);
             List<float[][]> inputs = new ArrayList<>(n);
-            int[] classes = new int[n];
             for (int t = 0; t < n; t++) {
                 states.add(adapted.tasks().get(t).state());
                 none.add(null);
                 inputs.add(queries.get(t).features());
-                for (float y : supports.get(t).targets()) {
-                    classes[t] = Math.max(classes[t], (int) y + 1);
-                }
             }
-            float[][][] after = learner.classify(base, states, inputs, classes);
-            float[][][] before = learner.classify(base, none, inputs, classes);
-            for (int t = 0; t < n; t++) {
-                adaptedAccuracy[from + t] = accuracy(after[t], queries.get(t).targets());
-                baseAccuracy[from + t] = before[t] == null ? Double.NaN : accuracy(before[t], queries.get(t).targets());
-            }
+            score.score(from, new Batch(supports, queries, states, none, inputs));
         }
-        return new Report(Estimate.of(baseAccuracy), Estimate.of(adaptedAccuracy));
     }
 
     /** The fraction of rows whose most likely class is the target. */
@@ -122,34 +147,16 @@ public final class Evaluation {
      */
     public static Report evaluate(Learner learner, BaseModel base, AdaptationSettings settings, TaskFamily family,
             int tasks, int shots, int querySize, long seed, int batchSize) {
-        Random random = new Random(seed);
         double[] baseMse = new double[tasks];
         double[] adaptedMse = new double[tasks];
-        for (int from = 0; from < tasks; from += batchSize) {
-            int n = Math.min(batchSize, tasks - from);
-            List<SampleSet> supports = new ArrayList<>(n);
-            List<SampleSet> queries = new ArrayList<>(n);
-            for (int t = 0; t < n; t++) {
-                TaskFamily.Episode e = family.sample(random, shots, querySize);
-                supports.add(e.support());
-                queries.add(e.query());
+        inBatches(learner, base, settings, family, tasks, shots, querySize, seed, batchSize, (from, batch) -> {
+            float[][] after = learner.predict(base, batch.states(), batch.inputs());
+            float[][] before = learner.predict(base, batch.none(), batch.inputs());
+            for (int t = 0; t < after.length; t++) {
+                baseMse[from + t] = mse(before[t], batch.queries().get(t).targets());
+                adaptedMse[from + t] = mse(after[t], batch.queries().get(t).targets());
             }
-            AdaptedBatch adapted = learner.adapt(base, supports, settings);
-            List<float[]> states = new ArrayList<>(n);
-            List<float[]> none = new ArrayList<>(n);
-            List<float[][]> inputs = new ArrayList<>(n);
-            for (int t = 0; t < n; t++) {
-                states.add(adapted.tasks().get(t).state());
-                none.add(null);
-                inputs.add(queries.get(t).features());
-            }
-            float[][] after = learner.predict(base, states, inputs);
-            float[][] before = learner.predict(base, none, inputs);
-            for (int t = 0; t < n; t++) {
-                baseMse[from + t] = mse(before[t], queries.get(t).targets());
-                adaptedMse[from + t] = mse(after[t], queries.get(t).targets());
-            }
-        }
+        });
         return new Report(Estimate.of(baseMse), Estimate.of(adaptedMse));
     }
 
