@@ -96,10 +96,8 @@ final class OmniglotEval implements Callable<Integer> {
         LocalDirectoryModelStore store = options.open();
         String name = options.name("omniglot");
         String version = options.versionOrNewest(store, "omniglot");
-        ModelManifest manifest = store.load(name, version).manifest();
+        ModelManifest manifest = startEngineFor(store, name, version);
         boolean protoNet = LearnerKind.PROTONET.id().equals(manifest.learner());
-        // An MLP's ops are small: one thread, as in train omniglot.
-        DjlRuntime.start(protoNet ? Runtime.getRuntime().availableProcessors() : 1);
         Omniglot omniglot = OmniglotData.load(data);
         List<String> alphabets = testAlphabets != null ? testAlphabets : heldOut(manifest);
         List<Omniglot.Character> characters = omniglot.characters(alphabets); // throws naming an unknown alphabet
@@ -152,6 +150,17 @@ final class OmniglotEval implements Callable<Integer> {
     }
 
     /**
+     * The manifest of the version to score, with libtorch started for it: every core for a
+     * protonet's convolutions, one for an MLP, whose ops are small (as in train omniglot).
+     */
+    private static ModelManifest startEngineFor(LocalDirectoryModelStore store, String name, String version) {
+        ModelManifest manifest = store.load(name, version).manifest();
+        boolean protoNet = LearnerKind.PROTONET.id().equals(manifest.learner());
+        DjlRuntime.start(protoNet ? Runtime.getRuntime().availableProcessors() : 1);
+        return manifest;
+    }
+
+    /**
      * Every run adapted in one call through the learner the stream serves the base with, and its
      * test images classified over its classes (the training images, in file-name order).
      */
@@ -167,10 +176,8 @@ final class OmniglotEval implements Callable<Integer> {
         LocalDirectoryModelStore store = options.open();
         String name = options.name("omniglot");
         String version = options.versionOrNewest(store, "omniglot");
-        ModelManifest manifest = store.load(name, version).manifest();
+        ModelManifest manifest = startEngineFor(store, name, version);
         boolean protoNet = LearnerKind.PROTONET.id().equals(manifest.learner());
-        // An MLP's ops are small: one thread, as in train omniglot.
-        DjlRuntime.start(protoNet ? Runtime.getRuntime().availableProcessors() : 1);
         BaseModel base = BaseModelArtifacts.load(store, name, version);
         if (!base.classifies()) {
             throw new IllegalArgumentException(manifest.ref() + " (" + manifest.learner() + ") does not classify: it "
