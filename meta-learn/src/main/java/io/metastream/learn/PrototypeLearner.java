@@ -92,12 +92,16 @@ public final class PrototypeLearner extends NativeLearner {
         return new AdaptedBatch(results, (System.nanoTime() - start) / 1_000, device(), 0);
     }
 
-    /** Classes {@code 0 .. max}, each of which must have an example. */
+    /**
+     * Classes {@code 0 .. max}, each of which must have an example: so no index reaches the sample
+     * count, which bounds what is allocated for them (a target of 1e9 is refused, not counted).
+     */
     private static int classCount(SampleSet s, int task) {
         int classes = 0;
         for (float y : s.targets()) {
-            if (!(y >= 0 && y < Integer.MAX_VALUE && y == Math.rint(y))) {
-                throw new IllegalArgumentException("task " + task + " has target " + y + ", not a class index");
+            if (!(y >= 0 && y < s.size() && y == Math.rint(y))) {
+                throw new IllegalArgumentException("task " + task + " has target " + y + ", not a class index of its "
+                        + s.size() + " samples");
             }
             classes = Math.max(classes, (int) y + 1);
         }

@@ -145,9 +145,14 @@ class PrototypeLearnerTest {
             SampleSet fractional = new SampleSet(new float[][] {image(random), image(random)}, new float[] {0f, 0.5f});
             assertThatThrownBy(() -> learner.adapt(base, List.of(fractional)))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a class index");
-            SampleSet gap = new SampleSet(new float[][] {image(random), image(random)}, new float[] {0f, 2f});
+            SampleSet gap = new SampleSet(new float[][] {image(random), image(random), image(random)},
+                    new float[] {0f, 2f, 2f});
             assertThatThrownBy(() -> learner.adapt(base, List.of(gap)))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no example of class 1");
+            // An index beyond the samples is refused before anything is sized by it.
+            SampleSet huge = new SampleSet(new float[][] {image(random), image(random)}, new float[] {0f, 1e9f});
+            assertThatThrownBy(() -> learner.adapt(base, List.of(huge)))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a class index");
             SampleSet small = new SampleSet(new float[][] {new float[10]}, new float[] {0f});
             assertThatThrownBy(() -> learner.adapt(base, List.of(small)))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("784");

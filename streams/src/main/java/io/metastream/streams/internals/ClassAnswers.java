@@ -1,5 +1,6 @@
 package io.metastream.streams.internals;
 
+import io.metastream.learn.Finite;
 import io.metastream.schemas.ClassScore;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -45,8 +46,14 @@ public record ClassAnswers(String label, float probability, List<ClassScore> sco
         return new ClassAnswers(scores.get(0).getLabel(), scores.get(0).getProbability(), List.copyOf(scores));
     }
 
-    /** Whether a task with these classes is answered by its model rather than by {@link #cold}. */
+    /**
+     * Whether a task with this state and these classes is answered by its model rather than by
+     * {@link #cold}: a state of two classes or more, all finite. A state that is not finite (an
+     * extreme but finite support image overflows its prototype) is never stored, so a task whose
+     * stored state it would have been answers by the cold rule; a query adapted as of its own time
+     * on the same samples answers the same way, not with a dead letter.
+     */
     public static boolean answeredByModel(float[] state, List<String> labels) {
-        return state != null && labels.size() >= 2;
+        return state != null && labels.size() >= 2 && Finite.all(state);
     }
 }

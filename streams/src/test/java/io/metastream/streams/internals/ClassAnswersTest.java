@@ -30,6 +30,10 @@ class ClassAnswersTest {
         assertThat(ClassAnswers.answeredByModel(new float[4], List.of("only"))).isFalse();
         assertThat(ClassAnswers.answeredByModel(null, List.of("a", "b"))).isFalse();
         assertThat(ClassAnswers.answeredByModel(new float[4], List.of("a", "b"))).isTrue();
+        // A state overflowed by an extreme support image is not used, as it is never stored.
+        assertThat(ClassAnswers.answeredByModel(new float[] {0f, Float.POSITIVE_INFINITY}, List.of("a", "b")))
+                .isFalse();
+        assertThat(ClassAnswers.answeredByModel(new float[] {0f, Float.NaN}, List.of("a", "b"))).isFalse();
     }
 
     /**
