@@ -151,7 +151,7 @@ public final class TaskStates {
     private Answer classify(String taskId, float[] features, BaseModel base, TaskStateStore.State state,
             boolean dirty) {
         if (!ClassAnswers.answeredByModel(state.weights(), state.labels())) {
-            ClassAnswers cold = ClassAnswers.cold(state.usable() ? state.labels() : List.of());
+            ClassAnswers cold = ClassAnswers.cold(state.labels()); // empty unless usable
             return new Answer(taskId, cold.probability(), false, 0, 0, base.version(), dirty, cold.label(),
                     cold.scores());
         }

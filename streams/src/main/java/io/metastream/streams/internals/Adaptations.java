@@ -193,7 +193,7 @@ final class Adaptations {
 
     /**
      * A query's own state, adapted on its task's samples up to its timestamp; {@code state} null: the
-     * base. {@code labels}: a classifier's classes in the state's order (null for a regression base).
+     * base. {@code labels}: a classifier's classes in the state's order (empty for a regression base).
      */
     private record AsOf(TaskAdaptation state, long newestSampleMs, List<String> labels) {
     }
@@ -335,15 +335,15 @@ final class Adaptations {
                 long asOfMs = q.getReceivedTimestamp().toEpochMilli();
                 TaskStateStore.Snapshot before = tasks.holdsNothingAfter(q.getTaskId(), asOfMs) ? null
                         : tasks.asOf(q.getTaskId(), asOfMs);
-                Support support = before == null ? null : support(before, base);
+                PackedSupportSet.LearnerSupport support = before == null ? null : before.supportFor(base);
                 if (before == null) {
                     needState.add(q.getTaskId());
-                } else if (support.set().size() == 0) {
+                } else if (support.support().size() == 0) {
                     coldAsOf.add(i);
                 } else {
                     asOfQuery.add(i);
                     ids.add(q.getTaskId());
-                    supports.add(support.set());
+                    supports.add(support.support());
                     labels.add(support.labels());
                     newest.add(before.newestEventTimeMs());
                 }
@@ -360,9 +360,9 @@ final class Adaptations {
             for (String task : needState) {
                 if (tasks.isDirty(task) || tasks.adaptedUnderAnotherBase(task, base)) {
                     TaskStateStore.Snapshot snapshot = tasks.snapshot(task);
-                    Support support = support(snapshot, base);
+                    PackedSupportSet.LearnerSupport support = snapshot.supportFor(base);
                     stale.add(task);
-                    staleSupports.add(support.set());
+                    staleSupports.add(support.support());
                     staleLabels.add(support.labels());
                     staleNewest.add(snapshot.newestEventTimeMs());
                     seen.add(snapshot.totalSeen());
@@ -515,7 +515,7 @@ final class Adaptations {
             List<String> classes;
             if (own != null) {
                 states[i] = own.state() == null ? null : own.state().state();
-                classes = own.labels() == null ? List.of() : own.labels();
+                classes = own.labels();
                 supportSizes[i] = own.state() == null ? 0 : own.state().supportSize();
                 adaptedThrough[i] = own.state() == null ? 0L : own.newestSampleMs();
                 hasSamples[i] = own.state() != null;
@@ -525,7 +525,7 @@ final class Adaptations {
                     tasks.markDirty(q.getTaskId(), q.getReceivedTimestamp().toEpochMilli());
                 }
                 states[i] = state.weights();
-                classes = state.usable() ? state.labels() : List.of();
+                classes = state.labels(); // empty unless usable
                 supportSizes[i] = state.supportSize();
                 adaptedThrough[i] = state.newestSampleMs();
                 hasSamples[i] = state.held() || tasks.isDirty(q.getTaskId());
@@ -574,7 +574,7 @@ final class Adaptations {
     private static final class Round {
         private final List<String> ids;
         private final long[] newest;
-        /** Per task, a classifier's labels in class-index order; null entries for a regression base. */
+        /** Per task, a classifier's labels in class-index order; empty for a regression base. */
         private final List<List<String>> labels;
         private final AdaptedStateCodec.Encoded[] states;
         private final AdaptationEngine.Job job;
@@ -611,27 +611,12 @@ final class Adaptations {
         long[] newest = new long[taskIds.size()];
         for (int i = 0; i < taskIds.size(); i++) {
             TaskStateStore.Snapshot snapshot = tasks.snapshot(taskIds.get(i));
-            Support support = support(snapshot, base);
-            supports.add(support.set());
+            PackedSupportSet.LearnerSupport support = snapshot.supportFor(base);
+            supports.add(support.support());
             labels.add(support.labels());
             newest[i] = snapshot.newestEventTimeMs();
         }
         return new Round(taskIds, newest, base, supports, labels, settings.stateEncoding(), taskIds.size());
-    }
-
-    /**
-     * A task's support set as {@code base}'s learner reads it; for a classifier, targets are class
-     * indices and {@code labels} the classes in index order.
-     */
-    private record Support(SampleSet set, List<String> labels) {
-    }
-
-    private static Support support(TaskStateStore.Snapshot snapshot, BaseModel base) {
-        if (!base.classifies()) {
-            return new Support(snapshot.support(), null);
-        }
-        PackedSupportSet.Classes classes = snapshot.classes(base.maxClasses());
-        return new Support(classes.support(), classes.labels());
     }
 
     /**
@@ -668,7 +653,7 @@ final class Adaptations {
                         .setSupportSize(result.supportSize()).setState(state.bytes())
                         .setStateEncoding(state.encoding()).setLossBefore(lossBefore).setLossAfter(lossAfter)
                         .setAdaptedAt(now).setNewestSampleTime(newestSample)
-                        .setLabels(round.labels.get(i) == null ? List.of() : List.copyOf(round.labels.get(i))).build();
+                        .setLabels(round.labels.get(i)).build();
             }
             if (changed.contains(id)) {
                 if (!tasks.writeStateIfNewer(id, stored, round.newest[i])) {

@@ -1,5 +1,6 @@
 package io.metastream.streams.internals;
 
+import io.metastream.learn.BaseModel;
 import io.metastream.learn.SampleSet;
 import io.metastream.schemas.serde.AvroCodec;
 import io.metastream.schemas.serde.RecordDecodeException;
@@ -266,7 +267,7 @@ public final class PackedSupportSet {
      * {@code labels} lists them in that order. Samples without a label, and samples of any label
      * after the first {@code maxClasses}, are left out.
      */
-    Classes classesUpTo(long timeMs, int maxClasses) {
+    LearnerSupport classesUpTo(long timeMs, int maxClasses) {
         ByteBuffer b = ByteBuffer.wrap(bytes);
         java.util.Map<String, Integer> index = new java.util.LinkedHashMap<>();
         List<float[]> features = new ArrayList<>();
@@ -291,11 +292,23 @@ public final class PackedSupportSet {
         for (int i = 0; i < y.length; i++) {
             y[i] = targets.get(i);
         }
-        return new Classes(new SampleSet(features.toArray(new float[0][]), y), List.copyOf(index.keySet()));
+        return new LearnerSupport(new SampleSet(features.toArray(new float[0][]), y), List.copyOf(index.keySet()));
     }
 
-    /** Support samples as a classifier reads them, and its classes' labels in class-index order. */
-    record Classes(SampleSet support, List<String> labels) {
+    /**
+     * The samples at or before {@code timeMs} as {@code base}'s learner reads them: a classifier's
+     * by {@link #classesUpTo}, a regression base's with their targets and no labels.
+     */
+    LearnerSupport supportFor(BaseModel base, long timeMs) {
+        return base.classifies() ? classesUpTo(timeMs, base.maxClasses())
+                : new LearnerSupport(samplesUpTo(timeMs), List.of());
+    }
+
+    /**
+     * Support samples as a learner reads them, and a classifier's labels in class-index order
+     * (empty for a regression base).
+     */
+    record LearnerSupport(SampleSet support, List<String> labels) {
     }
 
     private float[] featuresOf(ByteBuffer b, int i) {

@@ -164,9 +164,9 @@ public final class TaskStateStore {
             return set.samplesUpTo(upToMs);
         }
 
-        /** The labelled samples as a classifier of at most {@code maxClasses} classes reads them. */
-        PackedSupportSet.Classes classes(int maxClasses) {
-            return set.classesUpTo(upToMs, maxClasses);
+        /** The samples as {@code base}'s learner reads them ({@link PackedSupportSet#supportFor}). */
+        PackedSupportSet.LearnerSupport supportFor(BaseModel base) {
+            return set.supportFor(base, upToMs);
         }
 
         long newestEventTimeMs() {

@@ -60,6 +60,7 @@ public final class WarmUp {
         int done = 0;
         while (done < rounds && System.nanoTime() < deadline) {
             List<SampleSet> supports = new ArrayList<>(TASKS);
+            int[] classCounts = new int[TASKS];
             for (int t = 0; t < TASKS; t++) {
                 PackedSupportSet set = PackedSupportSet.empty();
                 for (int i = 0; i < settings.supportMaxSize(); i++) {
@@ -72,9 +73,10 @@ public final class WarmUp {
                     set = set.append(sample.getEventId(), sample.getLabel(), Floats.toArray(sample.getFeatures()),
                             sample.getTarget(), sample.getEventTime().toEpochMilli(), settings.supportMaxSize(), i);
                 }
-                PackedSupportSet read = PackedSupportSet.parse(set.bytes());
-                supports.add(base.classifies() ? read.classesUpTo(Long.MAX_VALUE, base.maxClasses()).support()
-                        : read.samples());
+                PackedSupportSet.LearnerSupport read = PackedSupportSet.parse(set.bytes())
+                        .supportFor(base, Long.MAX_VALUE);
+                supports.add(read.support());
+                classCounts[t] = read.labels().size();
             }
             AdaptationEngine.Job job = new AdaptationEngine.Job(base, supports, finished -> { });
             engine.submitForQueries(job);
@@ -102,11 +104,7 @@ public final class WarmUp {
             }
             float[] values = new float[TASKS];
             if (base.classifies()) {
-                int[] counts = new int[TASKS];
-                for (int t = 0; t < TASKS; t++) {
-                    counts[t] = Math.min(Math.min(2, base.maxClasses()), settings.supportMaxSize());
-                }
-                float[][][] p = model.learner().classify(base, states, queries, counts);
+                float[][][] p = model.learner().classify(base, states, queries, classCounts);
                 for (int t = 0; t < TASKS; t++) {
                     values[t] = p[t] == null ? 0f : p[t][0][0];
                 }

@@ -82,16 +82,16 @@ class PackedSupportSetTest {
                 .append("4", "dog", new float[] {4f}, 0f, 40, 20, 0)
                 .append("5", "eel", new float[] {5f}, 0f, 50, 20, 0)
                 .append("0", "eel", new float[] {0f}, 0f, 5, 20, 0); // arrives last, oldest by event time
-        PackedSupportSet.Classes all = set.classesUpTo(Long.MAX_VALUE, Integer.MAX_VALUE);
+        PackedSupportSet.LearnerSupport all = set.classesUpTo(Long.MAX_VALUE, Integer.MAX_VALUE);
         assertThat(all.labels()).containsExactly("eel", "dog", "cat");
         assertThat(all.support().features()).isDeepEqualTo(new float[][] {{0f}, {1f}, {3f}, {4f}, {5f}});
         assertThat(all.support().targets()).containsExactly(0f, 1f, 2f, 1f, 0f);
 
-        PackedSupportSet.Classes two = set.classesUpTo(Long.MAX_VALUE, 2);
+        PackedSupportSet.LearnerSupport two = set.classesUpTo(Long.MAX_VALUE, 2);
         assertThat(two.labels()).containsExactly("eel", "dog");
         assertThat(two.support().targets()).containsExactly(0f, 1f, 1f, 0f);
 
-        PackedSupportSet.Classes early = set.classesUpTo(30, Integer.MAX_VALUE);
+        PackedSupportSet.LearnerSupport early = set.classesUpTo(30, Integer.MAX_VALUE);
         assertThat(early.labels()).containsExactly("eel", "dog", "cat");
         assertThat(early.support().size()).isEqualTo(3);
 
