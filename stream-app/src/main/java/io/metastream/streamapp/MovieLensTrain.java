@@ -2,6 +2,7 @@ package io.metastream.streamapp;
 
 import io.metastream.data.movielens.ColdStartData;
 import io.metastream.data.movielens.MovieLensFeatures;
+import io.metastream.data.movielens.MovieLensTasks;
 import io.metastream.data.movielens.RatingTarget;
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.DjlRuntime;
@@ -63,6 +64,11 @@ final class MovieLensTrain implements Callable<Integer> {
             + "support set's loss; for a task encoder, pseudo-ratings at the cold embedding in its mean.")
     Float supportPrior;
 
+    @Option(names = "--next-query-share", paramLabel = "SHARE", description = "Time protocol: the share of "
+            + "training episodes whose query is the user's next ratings after the support (the rest draw it from "
+            + "all their later ratings). Default: " + MovieLensTasks.NEXT_QUERY_SHARE + ".")
+    double nextQueryShare = MovieLensTasks.NEXT_QUERY_SHARE;
+
     @Mixin
     MetaLearningOptions loop = new MetaLearningOptions();
 
@@ -92,7 +98,7 @@ final class MovieLensTrain implements Callable<Integer> {
         DjlRuntime.start(1);
         LocalDirectoryModelStore store = publish.open();
         ConsoleProgress bar = new ConsoleProgress(System.out, "meta-training " + kind.id());
-        BaseModelTraining.TrainingRun run = ColdStartModels.train(store, name, kind, embedding, data, plan,
+        BaseModelTraining.TrainingRun run = ColdStartModels.train(store, name, kind, embedding, data, nextQueryShare, plan,
                 (done, total, loss) -> bar.update(done, total, String.format(Locale.ROOT, "query loss %.3f", loss)));
         ModelManifest manifest = run.manifest();
         Map<String, Object> log = new LinkedHashMap<>();

@@ -2,6 +2,7 @@ package io.metastream.training;
 
 import io.metastream.data.movielens.ColdStartData;
 import io.metastream.data.movielens.ColdStartEvaluation;
+import io.metastream.data.movielens.MovieLensTasks;
 import io.metastream.data.movielens.MatrixFactorization;
 import io.metastream.data.movielens.RatingTarget;
 import io.metastream.learn.AdaptationSettings;
@@ -37,7 +38,12 @@ public final class ColdStartModels {
     /** Meta-trains on the meta-train users, scores on the meta-test users, publishes. */
     public static BaseModelTraining.TrainingRun train(ModelStore store, String name, MetaTrainer.Algorithm algorithm,
             ColdStartData data, MetaTrainingPlan plan, MetaTrainer.Progress progress) {
-        return BaseModelTraining.train(store, name, algorithm, data.tasks(), plan, progress,
+        return train(store, name, algorithm, data.tasks(), data, plan, progress);
+    }
+
+    private static BaseModelTraining.TrainingRun train(ModelStore store, String name, MetaTrainer.Algorithm algorithm,
+            MovieLensTasks tasks, ColdStartData data, MetaTrainingPlan plan, MetaTrainer.Progress progress) {
+        return BaseModelTraining.train(store, name, algorithm, tasks, plan, progress,
                 candidate -> heldOutMetrics(data, candidate), data.provenance());
     }
 
@@ -50,11 +56,23 @@ public final class ColdStartModels {
      */
     public static BaseModelTraining.TrainingRun train(ModelStore store, String name, LearnerKind learner,
             int embeddingDim, ColdStartData data, MetaTrainingPlan plan, MetaTrainer.Progress progress) {
+        return train(store, name, learner, embeddingDim, data, MovieLensTasks.NEXT_QUERY_SHARE, plan, progress);
+    }
+
+    /**
+     * As {@link #train(ModelStore, String, LearnerKind, int, ColdStartData, MetaTrainingPlan,
+     * MetaTrainer.Progress)}, {@code nextQueryShare} of the time-ordered episodes asking the ratings
+     * right after the support ({@link MovieLensTasks}).
+     */
+    public static BaseModelTraining.TrainingRun train(ModelStore store, String name, LearnerKind learner,
+            int embeddingDim, ColdStartData data, double nextQueryShare, MetaTrainingPlan plan,
+            MetaTrainer.Progress progress) {
+        MovieLensTasks tasks = data.tasks(nextQueryShare);
         if (learner == LearnerKind.TASK_ENCODER) {
-            return BaseModelTraining.trainTaskEncoder(store, name, data.tasks(), plan, embeddingDim, progress,
+            return BaseModelTraining.trainTaskEncoder(store, name, tasks, plan, embeddingDim, progress,
                     candidate -> heldOutMetrics(data, candidate), data.provenance());
         }
-        return train(store, name, MetaTrainer.Algorithm.of(learner), data, plan, progress);
+        return train(store, name, MetaTrainer.Algorithm.of(learner), tasks, data, plan, progress);
     }
 
     private static Map<String, Object> heldOutMetrics(ColdStartData data, BaseModel candidate) {

@@ -58,9 +58,17 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
         return data.fingerprint();
     }
 
-    /** The meta-training task family over the meta-train users. */
+    /** The meta-training task family over the meta-train users, with the default episodes. */
     public MovieLensTasks tasks() {
-        return new MovieLensTasks(split, features, data.format() + " " + fingerprint());
+        return tasks(MovieLensTasks.NEXT_QUERY_SHARE);
+    }
+
+    /**
+     * As {@link #tasks()}, {@code nextQueryShare} of the time-ordered episodes asking the ratings
+     * right after the support ({@link MovieLensTasks}).
+     */
+    public MovieLensTasks tasks(double nextQueryShare) {
+        return new MovieLensTasks(split, features, data.format() + " " + fingerprint(), nextQueryShare);
     }
 
     /**

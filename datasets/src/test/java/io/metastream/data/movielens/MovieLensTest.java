@@ -173,6 +173,67 @@ class MovieLensTest {
     }
 
     /**
+     * Time-ordered episodes: the support is a user's first k ratings; the query is the ratings right
+     * after it in the share of episodes that ask the next ones, and otherwise drawn from all later
+     * ratings. Every user rates 20 films in one pattern by position (four 1s, four 2s, ... four 5s),
+     * so a target tells its rating's position to within four.
+     */
+    @Test
+    void timeOrderedEpisodesAskTheNextRatingsInTheirShare() throws IOException {
+        StringBuilder users = new StringBuilder();
+        StringBuilder items = new StringBuilder();
+        StringBuilder data = new StringBuilder();
+        for (int i = 1; i <= 20; i++) {
+            items.append(i).append("|Film ").append(i).append(" (1995)|01-Jan-1995||http://x")
+                    .append("|0".repeat(19)).append('\n');
+        }
+        for (int u = 1; u <= 10; u++) {
+            users.append(u).append("|30|M|other|00000\n");
+            for (int j = 0; j < 20; j++) {
+                data.append(u).append('\t').append(j + 1).append('\t').append(1 + j / 4).append('\t')
+                        .append(880000000L + 1000L * u + j).append('\n');
+            }
+        }
+        write("u.user", users.toString());
+        write("u.item", items.toString());
+        write("u.data", data.toString());
+        ColdStartData d = ColdStartData.prepare(MovieLens.read(dir), ColdStartSplit.Protocol.time());
+        java.util.Random random = new java.util.Random(5);
+        MovieLensTasks next = d.tasks(1);
+        assertTrue(next.id().contains("100% of queries the next ratings"), next.id());
+        int laterDiffers = 0;
+        for (int e = 0; e < 200; e++) {
+            io.metastream.learn.TaskFamily.Episode episode = next.sample(random, 90, 10);
+            int k = episode.support().size();
+            float[] support = episode.support().targets();
+            for (int j = 0; j < k; j++) {
+                assertEquals(1 + j / 4, support[j], "the support is the user's first ratings");
+            }
+            float[] query = episode.query().targets();
+            assertEquals(Math.min(10, 20 - k), query.length);
+            for (int q = 0; q < query.length; q++) {
+                assertEquals(1 + (k + q) / 4, query[q], "query rating " + q + " after a support of " + k);
+            }
+            assertTrue(k >= 1);
+        }
+        MovieLensTasks later = d.tasks(0);
+        for (int e = 0; e < 200; e++) {
+            io.metastream.learn.TaskFamily.Episode episode = later.sample(random, 90, 10);
+            int k = episode.support().size();
+            float[] query = episode.query().targets();
+            boolean asNext = true;
+            for (int q = 0; q < query.length; q++) {
+                assertTrue(query[q] >= 1 + k / 4, "a query rating from after the support");
+                asNext &= query[q] == 1 + (k + q) / 4;
+            }
+            laterDiffers += asNext ? 0 : 1;
+        }
+        assertTrue(laterDiffers > 50, "later ratings are drawn, not the next ones: " + laterDiffers);
+        assertThrows(IllegalArgumentException.class, () -> d.tasks(1.5));
+        assertThrows(IllegalArgumentException.class, () -> d.tasks(Double.NaN));
+    }
+
+    /**
      * MovieLens 1M from the authors' state files (a made-up fixture in their layout; no MovieLens
      * data is committed): the ratings are MetaHIN's states together, MeLU's warm state is what its
      * cold states leave (checked against warm_state_y.json), and melu-states trains on its warm users

@@ -32,8 +32,20 @@ import java.util.stream.DoubleStream;
  * support; and the checks that every query was answered once, from the user's own adapted state.
  */
 public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, Evaluation.Estimate>> prequential,
-        Map<String, ColdStartEvaluation.Scores> heldOut, Map<String, Object> consistency,
-        Map<String, double[]> latencyMs) {
+        PrequentialComparison againstBest, Map<String, ColdStartEvaluation.Scores> heldOut,
+        Map<String, Object> consistency, Map<String, double[]> latencyMs) {
+    /**
+     * The pipeline's prequential loss from the user's first rating on against the baseline best
+     * there, paired by user: each user's mean loss over those queries, {@code stream - best}, with
+     * its 95% CI over users. The meta-learned base's own rows (adapted, unadapted) are not baselines.
+     */
+    public record PrequentialComparison(String best, double bestValue, double streamValue,
+            Evaluation.Estimate difference) {
+        public double relative() {
+            return difference.mean() / bestValue;
+        }
+    }
+
     /** Buckets of "ratings given so far": lower bounds and labels. */
     static final int[] BUCKET_STARTS = {0, 1, 2, 5, 10, 20};
     static final String[] BUCKET_LABELS = {"0", "1", "2-4", "5-9", "10-19", "20+"};
@@ -74,6 +86,8 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
         }
         Map<Method, float[][]> local = ColdStartEvaluation.predictAll(cases, models);
         Map<String, List<List<Double>>> errors = new LinkedHashMap<>();
+        // From the first rating on, per method and user: sum of losses, count.
+        Map<String, Map<Integer, double[]>> byUser = new LinkedHashMap<>();
         List<String> mismatches = new ArrayList<>();
         long answered = 0;
         long asExpected = 0;
@@ -94,9 +108,9 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
             adapted += p.getAdapted() ? 1 : 0;
             double truth = target.of(e.rating().rating());
             float stream = target.clamp(p.getValue());
-            add(errors, STREAM, e.given(), target.loss().of(stream, truth));
+            add(errors, byUser, STREAM, e, target.loss().of(stream, truth));
             for (Map.Entry<Method, float[][]> m : local.entrySet()) {
-                add(errors, m.getKey().id(), e.given(), target.loss().of(m.getValue()[i][0], truth));
+                add(errors, byUser, m.getKey().id(), e, target.loss().of(m.getValue()[i][0], truth));
             }
             double gap = Math.abs(stream - local.get(Method.META_ADAPTED)[i][0]);
             maxGap = Math.max(maxGap, gap);
@@ -113,6 +127,7 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
             }
             prequential.put(method, row);
         });
+        PrequentialComparison againstBest = againstBest(byUser);
         // Held-out items after the whole support: the protocol's metrics, by user.
         List<ColdStartEvaluation.Case> heldOutCases = new ArrayList<>();
         List<float[]> streamHeldOut = new ArrayList<>();
@@ -179,13 +194,67 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
                 .filter(v -> v != null).mapToDouble(Double::doubleValue)));
         latency.put("held_out", quantiles(heldOutByUser.values().stream().flatMap(List::stream)
                 .map(e -> o.latencyMs().get(e.id())).filter(v -> v != null).mapToDouble(Double::doubleValue)));
-        return new ReplayReport(counts, prequential, heldOut, consistency, latency);
+        return new ReplayReport(counts, prequential, againstBest, heldOut, consistency, latency);
+    }
+
+    /** {@link PrequentialComparison}, or null when no query came after a user's first rating. */
+    private static PrequentialComparison againstBest(Map<String, Map<Integer, double[]>> byUser) {
+        Map<Integer, double[]> stream = byUser.get(STREAM);
+        if (stream == null || stream.size() < 2) {
+            return null;
+        }
+        List<Integer> users = List.copyOf(stream.keySet());
+        String best = null;
+        double bestValue = Double.POSITIVE_INFINITY;
+        for (Map.Entry<String, Map<Integer, double[]>> m : byUser.entrySet()) {
+            String id = m.getKey();
+            if (id.equals(STREAM) || id.equals(Method.META_ADAPTED.id()) || id.equals(Method.BASE_UNADAPTED.id())) {
+                continue;
+            }
+            double v = meanOverUsers(m.getValue(), users);
+            if (v < bestValue) {
+                best = id;
+                bestValue = v;
+            }
+        }
+        if (best == null) {
+            return null;
+        }
+        double[] d = new double[users.size()];
+        for (int u = 0; u < d.length; u++) {
+            d[u] = userMean(stream, users.get(u)) - userMean(byUser.get(best), users.get(u));
+        }
+        return new PrequentialComparison(best, bestValue, meanOverUsers(stream, users), Evaluation.Estimate.of(d));
+    }
+
+    private static double meanOverUsers(Map<Integer, double[]> losses, List<Integer> users) {
+        double sum = 0;
+        for (int u : users) {
+            sum += userMean(losses, u);
+        }
+        return sum / users.size();
+    }
+
+    private static double userMean(Map<Integer, double[]> losses, int user) {
+        double[] s = losses.get(user);
+        return s[0] / s[1];
     }
 
     /** p50 and p99 in ms. */
     private static double[] quantiles(DoubleStream values) {
         double[] sorted = values.sorted().toArray();
         return new double[] {Measurements.percentile(sorted, 0.5), Measurements.percentile(sorted, 0.99)};
+    }
+
+    private static void add(Map<String, List<List<Double>>> errors, Map<String, Map<Integer, double[]>> byUser,
+            String method, MovieLensReplay.Event e, double error) {
+        add(errors, method, e.given(), error);
+        if (e.given() >= 1) {
+            double[] s = byUser.computeIfAbsent(method, m -> new LinkedHashMap<>())
+                    .computeIfAbsent(e.rating().user(), u -> new double[2]);
+            s[0] += error;
+            s[1]++;
+        }
     }
 
     private static void add(Map<String, List<List<Double>>> errors, String method, int given, double error) {
@@ -241,6 +310,12 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
             }
             b.append('\n');
         });
+        if (againstBest != null) {
+            b.append(String.format(Locale.ROOT, "%npipeline - best baseline (%s), prequential %s from the first rating "
+                    + "on, paired by user (%d users): %+.4f ± %.4f (%+.1f%%)%n", label(againstBest.best()),
+                    prequentialMetric(), againstBest.difference().tasks(), againstBest.difference().mean(),
+                    againstBest.difference().ci95(), 100 * againstBest.relative()));
+        }
         if (!heldOut.isEmpty()) {
             List<String> metrics = List.copyOf(heldOut.get(STREAM).metrics().keySet());
             b.append(String.format(Locale.ROOT, "%nheld-out items after each user's support (%d users):%n%-36s",
@@ -288,6 +363,16 @@ public record ReplayReport(Map<String, Object> counts, Map<String, Map<String, E
         });
         out.put(prequentialMetric().equals("MAE") ? "prequential_mae_by_ratings_given"
                 : "prequential_logloss_by_ratings_given", pre);
+        if (againstBest != null) {
+            Map<String, Object> c = new LinkedHashMap<>();
+            c.put("from_ratings_given", 1);
+            c.put("best_baseline", againstBest.best());
+            c.put("best_baseline_value", againstBest.bestValue());
+            c.put("stream_value", againstBest.streamValue());
+            c.put("difference", ColdStartComparison.estimate(againstBest.difference()));
+            c.put("relative", againstBest.relative());
+            out.put("prequential_stream_minus_best_baseline", c);
+        }
         Map<String, Object> held = new LinkedHashMap<>();
         heldOut.forEach((method, s) -> {
             Map<String, Object> row = new LinkedHashMap<>();

@@ -1,6 +1,7 @@
 package io.metastream.streamapp.recsys;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import io.metastream.data.movielens.ColdStartEvaluation.Method;
 import io.metastream.data.movielens.SyntheticMovieLens;
@@ -54,6 +55,13 @@ class MovieLensReplayTest {
         assertThat(later).as("prequential MAE after 10+ ratings vs after 0-1").isLessThan(first);
         double baseLater = mae(report, Method.BASE_UNADAPTED.id(), List.of("10-19", "20+"));
         assertThat(later).as("adapted in the stream vs the unadapted base, 10+ ratings").isLessThan(baseLater);
+        // The paired comparison: over the 40 users, against a baseline (never the model's own rows),
+        // and the mean of the per-user differences is the difference of the per-user means.
+        ReplayReport.PrequentialComparison c = report.againstBest();
+        assertThat(c.difference().tasks()).isEqualTo(40);
+        assertThat(c.best()).isNotIn(ReplayReport.STREAM, Method.META_ADAPTED.id(), Method.BASE_UNADAPTED.id());
+        assertThat(c.difference().mean()).isCloseTo(c.streamValue() - c.bestValue(), within(1e-9));
+        assertThat(report.json()).containsKey("prequential_stream_minus_best_baseline");
         double stream = report.heldOut().get(ReplayReport.STREAM).mae().mean();
         assertThat(stream).as("held-out MAE vs item mean")
                 .isLessThan(report.heldOut().get(Method.ITEM_MEAN.id()).mae().mean());
