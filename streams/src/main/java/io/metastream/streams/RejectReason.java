@@ -47,5 +47,7 @@ public enum RejectReason {
     /** A sample without a class label (or an empty one), sent while the base served classifies. */
     MISSING_LABEL,
     /** A sample's class label is longer than {@value TaskSample#MAX_LABEL_BYTES} bytes of UTF-8, whatever the base. */
-    LABEL_TOO_LONG
+    LABEL_TOO_LONG,
+    /** A query's {@code after_samples} is negative: no count of samples sent can be. */
+    NEGATIVE_AFTER_SAMPLES
 }

@@ -327,6 +327,52 @@ class MetastreamTopologyTest {
         assertThat(p.getValue()).isCloseTo(expected, within(1e-5f));
     }
 
+    /**
+     * Read-your-writes: a query that says how many samples its producer sent before it is answered
+     * once its task has taken in that many, with no later sample on the partition and well before
+     * query.sample.wait.ms. A plain query beside it waits for the timestamp rule.
+     */
+    @Test
+    void shouldAnswerAQueryOnceItsTaskHasTakenInTheSamplesItCounts() {
+        sample("u", "s1", -1f, 1f);
+        sample("u", "s2", 0f, 2f);
+        Instant t = clock.plusSeconds(1);
+        queries.pipeInput(key("u"), QUERIES.encode(PredictionRequest.newBuilder().setQueryId("two").setTaskId("u")
+                .setFeatures(List.of(0.5f)).setEventTime(t).setAfterSamples(2L).build()), t);
+        queries.pipeInput(key("u"), QUERIES.encode(PredictionRequest.newBuilder().setQueryId("three").setTaskId("u")
+                .setFeatures(List.of(0.5f)).setEventTime(t).setAfterSamples(3L).build()), t);
+        queries.pipeInput(key("u"), QUERIES.encode(PredictionRequest.newBuilder().setQueryId("plain").setTaskId("u")
+                .setFeatures(List.of(0.5f)).setEventTime(t).build()), t);
+        driver.advanceWallClockTime(Duration.ofMillis(40));
+        List<Prediction> first = predictions.readValuesToList();
+        assertThat(first).extracting(Prediction::getQueryId).containsExactly("two");
+        assertThat(first.get(0).getSupportSize()).isEqualTo(2);
+
+        // The third sample was produced before the queries, with an earlier timestamp, and is
+        // processed after them: it does not move the samples past the queries' time.
+        samples.pipeInput(key("u"), SAMPLES.encode(LabelledSample.newBuilder().setEventId("s3").setTaskId("u")
+                .setFeatures(List.of(1f)).setTarget(3f).setEventTime(t.minusMillis(5)).build()), t.minusMillis(5));
+        driver.advanceWallClockTime(Duration.ofMillis(40));
+        List<Prediction> second = predictions.readValuesToList();
+        assertThat(second).extracting(Prediction::getQueryId).containsExactly("three");
+        assertThat(second.get(0).getSupportSize()).isEqualTo(3);
+        driver.advanceWallClockTime(SAMPLE_WAIT);
+        assertThat(predictions.readValuesToList()).extracting(Prediction::getQueryId)
+                .as("the plain query, after the bound").containsExactly("plain");
+    }
+
+    @Test
+    void shouldDeadLetterANegativeSampleCount() {
+        queries.pipeInput(key("u"), QUERIES.encode(PredictionRequest.newBuilder().setQueryId("neg").setTaskId("u")
+                .setFeatures(List.of(0f)).setEventTime(clock).setAfterSamples(-1L).build()), clock);
+        query("u", "fine", 0f);
+        driver.advanceWallClockTime(SAMPLE_WAIT);
+        List<DeadLetter> letters = deadLetters.readValuesToList();
+        assertThat(letters).extracting(DeadLetter::getReasonCode).containsExactly("NEGATIVE_AFTER_SAMPLES");
+        assertThat(letters.get(0).getReason()).contains("-1");
+        assertThat(predictions.readValuesToList()).extracting(Prediction::getQueryId).containsExactly("fine");
+    }
+
     @Test
     void shouldAnswerAfterTheBoundWhenNoLaterSampleComes() {
         query("quiet", "q", 0f);

@@ -50,11 +50,11 @@ class ClassLabelEvolutionTest {
         old.put("features", List.of(1.5f, -2f));
         old.put("target", 0.25f);
         old.put("event_time", TIME.toEpochMilli());
-        byte[] bytes = singleObject(v1, old);
+        byte[] bytes = EvolutionBytes.singleObject(v1, old);
         assertThat(bytes).as("the v1 history file still writes what v1 producers wrote")
-                .isEqualTo(golden("labelled-sample-v1.bin"));
+                .isEqualTo(EvolutionBytes.golden("labelled-sample-v1.bin"));
 
-        LabelledSample decoded = AvroCodec.of(LabelledSample.class).decode(golden("labelled-sample-v1.bin"));
+        LabelledSample decoded = AvroCodec.of(LabelledSample.class).decode(EvolutionBytes.golden("labelled-sample-v1.bin"));
         assertThat(decoded.getLabel()).isNull();
         assertThat(decoded.getEventId()).isEqualTo("e-1");
         assertThat(decoded.getFeatures()).containsExactly(1.5f, -2f);
@@ -80,9 +80,9 @@ class ClassLabelEvolutionTest {
                 r.put("adapted_through", TIME.toEpochMilli());
             }
             String file = "prediction-v" + v + ".bin";
-            assertThat(singleObject(old, r)).as(file).isEqualTo(golden(file));
+            assertThat(EvolutionBytes.singleObject(old, r)).as(file).isEqualTo(EvolutionBytes.golden(file));
 
-            Prediction decoded = codec.decode(golden(file));
+            Prediction decoded = codec.decode(EvolutionBytes.golden(file));
             assertThat(decoded.getLabel()).as(file).isNull();
             assertThat(decoded.getScores()).as(file).isNull();
             assertThat(decoded.getValue()).isEqualTo(0.75f);
@@ -103,7 +103,7 @@ class ClassLabelEvolutionTest {
         r.put("adapted_at", TIME.toEpochMilli());
         r.put("newest_sample_time", TIME.toEpochMilli());
         r.put("state_encoding", 0);
-        AdaptedTask decoded = AvroCodec.of(AdaptedTask.class).decode(singleObject(v2, r));
+        AdaptedTask decoded = AvroCodec.of(AdaptedTask.class).decode(EvolutionBytes.singleObject(v2, r));
         assertThat(decoded.getLabels()).isEmpty();
         assertThat(decoded.getSupportSize()).isEqualTo(4);
     }
@@ -123,7 +123,7 @@ class ClassLabelEvolutionTest {
         // What a consumer built before labels does when it is told the writer's schema (the schema
         // registry's wire format): Avro resolution skips the fields it does not know.
         for (Schema old : SchemaHistory.of("LabelledSample")) {
-            GenericRecord read = resolve(labelledSample(), old);
+            GenericRecord read = EvolutionBytes.resolve(labelledSample(), old);
             assertThat(read.get("event_id").toString()).isEqualTo("e-2");
             assertThat(read.get("target")).isEqualTo(0f);
             assertThat(read.get("event_time")).isEqualTo(TIME.toEpochMilli());
@@ -132,7 +132,7 @@ class ClassLabelEvolutionTest {
                     .isTrue();
         }
         for (Schema old : SchemaHistory.of("Prediction").subList(0, 2)) {
-            GenericRecord read = resolve(classified(), old);
+            GenericRecord read = EvolutionBytes.resolve(classified(), old);
             assertThat(read.get("query_id").toString()).isEqualTo("q-2");
             assertThat(read.get("value")).as("the predicted class's probability").isEqualTo(0.7f);
             assertThat(read.getSchema().getField("scores")).isNull();
@@ -172,40 +172,5 @@ class ClassLabelEvolutionTest {
                 .setModelVersion("omniglot@1").setSupportSize(10).setAdapted(true).setLatencyMicros(99L)
                 .setAdaptedThrough(TIME).setLabel("b")
                 .setScores(List.of(new ClassScore("b", 0.7f), new ClassScore("a", 0.3f))).build();
-    }
-
-    /** The record's Avro body, read with {@code reader} as the reader schema and the current one as the writer's. */
-    private static <T extends SpecificRecord> GenericRecord resolve(T record, Schema reader) {
-        try {
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            BinaryEncoder encoder = EncoderFactory.get().binaryEncoder(out, null);
-            new SpecificDatumWriter<T>(record.getSchema(), SpecificData.getForClass(record.getClass()))
-                    .write(record, encoder);
-            encoder.flush();
-            return new GenericDatumReader<GenericRecord>(record.getSchema(), reader)
-                    .read(null, DecoderFactory.get().binaryDecoder(out.toByteArray(), null));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    private static byte[] singleObject(Schema schema, GenericRecord r) {
-        try {
-            ByteBuffer b = new BinaryMessageEncoder<GenericRecord>(GenericData.get(), schema).encode(r);
-            byte[] out = new byte[b.remaining()];
-            b.get(out);
-            return out;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    private static byte[] golden(String name) {
-        try (InputStream in = ClassLabelEvolutionTest.class.getResourceAsStream("golden/" + name)) {
-            assertThat(in).as("golden/" + name + " on the test class path").isNotNull();
-            return in.readAllBytes();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 }

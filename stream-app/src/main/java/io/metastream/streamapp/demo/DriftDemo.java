@@ -169,7 +169,7 @@ public final class DriftDemo {
                                 producer.send(new ProducerRecord<>(app.topics().queries().name(), null, at, task,
                                         QUERIES.encode(PredictionRequest.newBuilder().setQueryId(id).setTaskId(task)
                                                 .setFeatures(List.of(xq)).setEventTime(Instant.ofEpochMilli(at))
-                                                .build())));
+                                                .setAfterSamples((long) k).build())));
                                 sent++;
                             }
                             pace(roundStart, sentInRound++);

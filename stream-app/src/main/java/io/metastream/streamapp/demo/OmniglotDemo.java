@@ -248,7 +248,8 @@ public final class OmniglotDemo {
                         int k = i - task.support().size();
                         String id = task.id() + "-q" + k;
                         PredictionRequest q = PredictionRequest.newBuilder().setQueryId(id).setTaskId(task.id())
-                                .setFeatures(boxed(task.queries()[k])).setEventTime(time).build();
+                                .setFeatures(boxed(task.queries()[k])).setEventTime(time)
+                                .setAfterSamples((long) task.support().size()).build();
                         sentNanos.put(id, System.nanoTime());
                         producer.send(new ProducerRecord<>(topics.queries().name(), null, lastTimestamp, task.id(),
                                 topics.queries().valueSerde().serializer().serialize(topics.queries().name(), q)));

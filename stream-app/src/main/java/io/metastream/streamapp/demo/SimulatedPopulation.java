@@ -70,8 +70,9 @@ final class SimulatedPopulation {
                         null, x, Float.NaN, null));
             } else {
                 String queryId = task + "-q" + (i - options.shots());
-                events.add(new Event(false, task, QUERIES.encode(query(task, queryId, x)), queryId, x, sine.value(x),
-                        null));
+                // Read-your-writes: answered once the task's samples are in.
+                events.add(new Event(false, task, QUERIES.encode(PredictionRequest.newBuilder(query(task, queryId, x))
+                        .setAfterSamples((long) options.shots()).build()), queryId, x, sine.value(x), null));
             }
             if (state[1] == perTask) {
                 active.remove(slot);
@@ -88,8 +89,9 @@ final class SimulatedPopulation {
         return List.of(
                 new Event(true, WARM_UP_TASK, SAMPLES.encode(sample(WARM_UP_TASK, "warm-up-sample", 0f, 0f)), null, 0f,
                         Float.NaN, null),
-                new Event(false, WARM_UP_TASK, QUERIES.encode(query(WARM_UP_TASK, WARM_UP_QUERY, 0f)), WARM_UP_QUERY,
-                        0f, Float.NaN, null));
+                new Event(false, WARM_UP_TASK, QUERIES.encode(PredictionRequest.newBuilder(
+                        query(WARM_UP_TASK, WARM_UP_QUERY, 0f)).setAfterSamples(1L).build()), WARM_UP_QUERY, 0f,
+                        Float.NaN, null));
     }
 
     private static LabelledSample sample(String task, String eventId, float x, float y) {

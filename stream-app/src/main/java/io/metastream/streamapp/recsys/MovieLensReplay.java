@@ -172,8 +172,10 @@ public final class MovieLensReplay {
                     producer.send(new ProducerRecord<>(topics.samples().name(), null, lastTimestamp, task,
                             topics.samples().valueSerde().serializer().serialize(topics.samples().name(), s)));
                 } else {
+                    // Read-your-writes: answered once the user's earlier ratings are in, however
+                    // quiet the partition is after them.
                     PredictionRequest q = PredictionRequest.newBuilder().setQueryId(e.id()).setTaskId(task)
-                            .setFeatures(f).setEventTime(time).build();
+                            .setFeatures(f).setEventTime(time).setAfterSamples((long) e.given()).build();
                     sentNanos.put(e.id(), System.nanoTime());
                     producer.send(new ProducerRecord<>(topics.queries().name(), null, lastTimestamp, task,
                             topics.queries().valueSerde().serializer().serialize(topics.queries().name(), q)));

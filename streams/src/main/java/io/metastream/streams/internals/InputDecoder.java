@@ -71,7 +71,7 @@ public abstract class InputDecoder<T> {
             TaskQuery q = Objects.requireNonNull(mapping.toQuery(k, v, ts), "the mapping returned no query");
             return PredictionRequest.newBuilder().setQueryId(Objects.requireNonNull(q.queryId(), "query id"))
                     .setTaskId(q.taskId()).setFeatures(boxed(q.features()))
-                    .setEventTime(Instant.ofEpochMilli(q.eventTimeMs())).build();
+                    .setEventTime(Instant.ofEpochMilli(q.eventTimeMs())).setAfterSamples(q.afterSamples()).build();
         });
     }
 

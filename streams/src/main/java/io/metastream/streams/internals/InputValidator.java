@@ -67,7 +67,14 @@ public final class InputValidator {
         }
         Outcome<PredictionRequest> common = check(decoder.keyIsTaskId(), key, q.getTaskId(), q.getFeatures(), inputDim,
                 q.getEventTime().toEpochMilli(), timestampMs, limits, nowMs);
-        return common != null ? common : Outcome.accepted(q);
+        if (common != null) {
+            return common;
+        }
+        if (q.getAfterSamples() != null && q.getAfterSamples() < 0) {
+            return Outcome.rejected(RejectReason.NEGATIVE_AFTER_SAMPLES, "InputValidator",
+                    "after_samples is " + q.getAfterSamples() + "; a count of samples sent is 0 or more");
+        }
+        return Outcome.accepted(q);
     }
 
     private static <T> Outcome<T> decodeFailure(RecordDecodeException e) {

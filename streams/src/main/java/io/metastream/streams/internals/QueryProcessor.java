@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -37,7 +38,9 @@ import org.slf4j.LoggerFactory;
  * Queries in, predictions out, in micro-batches. Every query waits in
  * {@value StoreNames#PENDING_QUERIES} (a changelogged store, so a crash does not lose it) until the
  * samples partition has been processed up to the query's timestamp (Kafka Streams orders two topics
- * only among fetched records), or {@code query.sample.wait.ms} at most. The store is read once, when
+ * only among fetched records), or, for a query that says how many samples its producer had sent
+ * before it ({@code after_samples}, read-your-writes), until its task has taken in that many;
+ * {@code query.sample.wait.ms} at most either way. The store is read once, when
  * the processor starts (a restore); after that the waiting queries are also held in memory, in
  * arrival order, so a batch never scans the store. A query is answered as of its timestamp: when
  * its task already holds samples from after it (a prequential test asks about a rating just before
@@ -71,6 +74,7 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
     /** Batches whose adaptations the engine is working on, oldest first. */
     private final ArrayDeque<Batch> inFlight = new ArrayDeque<>();
     private KeyValueStore<String, Long> watermark;
+    private TaskStateStore tasks;
     private Adaptations adaptations;
     private DeadLetters deadLetters;
 
@@ -88,8 +92,8 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
         super.init(context);
         pending = context.getStateStore(names.pendingQueries());
         watermark = context.getStateStore(names.sampleWatermark());
-        adaptations = new Adaptations(model, pipeline.engine(), TaskStateStore.of(context, names, settings),
-                settings, metrics);
+        tasks = TaskStateStore.of(context, names, settings);
+        adaptations = new Adaptations(model, pipeline.engine(), tasks, settings, metrics);
         deadLetters = new DeadLetters(context, names.of(Pipeline.DEAD_LETTERS_SINK), metrics,
                 settings.limits().deadLetterMaxValueBytes());
         // The one scan of the store: queries left waiting by a previous owner (or a crash) of this task.
@@ -134,7 +138,8 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
         PendingQuery query = PendingQuery.newBuilder().setQueryId(request.getQueryId())
                 .setTaskId(request.getTaskId()).setFeatures(request.getFeatures())
                 .setReceivedTimestamp(Instant.ofEpochMilli(record.timestamp()))
-                .setArrivedAt(Instant.ofEpochMilli(context().currentSystemTimeMs())).build();
+                .setArrivedAt(Instant.ofEpochMilli(context().currentSystemTimeMs()))
+                .setAfterSamples(request.getAfterSamples()).build();
         String key = request.getTaskId() + SEPARATOR + request.getQueryId();
         pending.put(key, query);
         waiting.put(key, query);
@@ -160,11 +165,13 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
         long samplesUpTo = seen == null ? Long.MIN_VALUE : seen;
         List<String> keys = new ArrayList<>();
         List<PendingQuery> queries = new ArrayList<>();
+        Map<String, Long> taken = new HashMap<>(); // samples each task has taken in, read once a tick
         for (Iterator<Map.Entry<String, PendingQuery>> it = waiting.entrySet().iterator(); it.hasNext(); ) {
             Map.Entry<String, PendingQuery> entry = it.next();
             PendingQuery q = entry.getValue();
             // Strictly later: several records share a millisecond, so an equal timestamp proves nothing.
-            boolean samplesIn = q.getReceivedTimestamp().toEpochMilli() < samplesUpTo;
+            boolean samplesIn = q.getReceivedTimestamp().toEpochMilli() < samplesUpTo
+                    || (q.getAfterSamples() != null && takenIn(q.getTaskId(), taken) >= q.getAfterSamples());
             boolean waitedEnough = now - q.getArrivedAt().toEpochMilli() >= settings.querySampleWaitMs();
             if (samplesIn || waitedEnough) {
                 keys.add(entry.getKey());
@@ -191,6 +198,14 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
         } else {
             inFlight.addLast(batch);
         }
+    }
+
+    /** Samples the task has ever accepted (its support set's count, 0 for none), read once per tick. */
+    private long takenIn(String taskId, Map<String, Long> taken) {
+        return taken.computeIfAbsent(taskId, t -> {
+            PackedSupportSet set = tasks.supportSet(t);
+            return set == null ? 0L : set.totalSeen();
+        });
     }
 
     /** Answers a batch taken earlier: from its finished adaptations, or adapted here when still not done. */
@@ -284,6 +299,7 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
     /** The request a pending query came from, as its original producer would have encoded it. */
     private static PredictionRequest request(PendingQuery q) {
         return PredictionRequest.newBuilder().setQueryId(q.getQueryId()).setTaskId(q.getTaskId())
-                .setFeatures(q.getFeatures()).setEventTime(q.getReceivedTimestamp()).build();
+                .setFeatures(q.getFeatures()).setEventTime(q.getReceivedTimestamp())
+                .setAfterSamples(q.getAfterSamples()).build();
     }
 }
