@@ -3,6 +3,7 @@ package io.metastream.streamapp.demo;
 import io.metastream.data.sinusoid.SinusoidTasks;
 import io.metastream.embedded.EmbeddedKafkaBroker;
 import io.metastream.embedded.EmbeddedPipeline;
+import io.metastream.embedded.JitCompilers;
 import io.metastream.embedded.Measurements;
 import io.metastream.embedded.Producers;
 import io.metastream.learn.BaseModel;
@@ -150,14 +151,15 @@ public final class DemoRunner {
 
     private DemoReport drive(EmbeddedKafkaBroker broker, MetastreamApp app, ActiveModel model, MetastreamConfig config,
             long wallStart, LocalDirectoryModelStore store, String swapTo) {
-        List<SimulatedPopulation.Event> events = new SimulatedPopulation(options).schedule();
+        SimulatedPopulation population = new SimulatedPopulation(options);
+        List<SimulatedPopulation.Event> events = population.schedule();
         Map<String, Long> sentNanos = new ConcurrentHashMap<>();
         long validQueries = events.stream().filter(SimulatedPopulation.Event::isValidQuery).count();
         long samples = events.stream().filter(e -> e.sample() && e.badKind() == null).count();
         long injected = events.stream().filter(e -> e.badKind() != null).count();
         try (OutputObserver observer = new OutputObserver(broker.bootstrapServers(), app.topics(), sentNanos);
                 KafkaProducer<String, byte[]> producer = Producers.traffic(broker.bootstrapServers())) {
-            warmUp(app, producer, observer);
+            warmUp(app, population, producer, observer);
             long start = System.nanoTime();
             long lastPrint = start;
             int sent = 0;
@@ -215,25 +217,39 @@ public final class DemoRunner {
     }
 
     /**
-     * One sample and one query through the whole path before the clock starts: the first records
-     * after start-up wait for fetch sessions, producer ids and transactions to settle, which is not
-     * what the latency figures are about.
+     * Warm-up traffic through the whole path before the clock starts ({@link SimulatedPopulation#warmUp}):
+     * sent at twice the demo's rate, every query answered, then a wait (at most 5 s) until the JIT
+     * compilers are idle. The first records after start-up also wait for fetch sessions, producer ids
+     * and transactions to settle, which is not what the latency figures are about.
      */
-    private void warmUp(MetastreamApp app, KafkaProducer<String, byte[]> producer, OutputObserver observer) {
-        for (SimulatedPopulation.Event e : SimulatedPopulation.warmUp()) {
+    private void warmUp(MetastreamApp app, SimulatedPopulation population, KafkaProducer<String, byte[]> producer,
+            OutputObserver observer) {
+        long start = System.nanoTime();
+        List<SimulatedPopulation.Event> events = population.warmUp();
+        long queries = events.stream().filter(SimulatedPopulation.Event::isValidQuery).count();
+        for (int i = 0; i < events.size(); i++) {
+            long due = start + (long) (i * 1e9 / (2.0 * options.rate()));
+            while (System.nanoTime() < due) {
+                sleepMicros(200);
+            }
+            SimulatedPopulation.Event e = events.get(i);
             String topic = e.sample() ? app.topics().samples().name() : app.topics().queries().name();
             producer.send(new ProducerRecord<>(topic, null, System.currentTimeMillis(), e.key(), e.value()));
-            producer.flush();
         }
-        try {
-            if (!observer.warmUp.await(60, TimeUnit.SECONDS)) {
-                observer.check();
-                throw new IllegalStateException("the warm-up query got no prediction within 60 s");
+        producer.flush();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (observer.warmUpPredictions.get() < queries) {
+            observer.check();
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the warm-up got " + observer.warmUpPredictions.get() + " of "
+                        + queries + " predictions within 60 s");
             }
-        } catch (InterruptedException ex) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted during warm-up", ex);
+            sleepMicros(20_000);
         }
+        long answeredNanos = System.nanoTime() - start;
+        long settle = JitCompilers.awaitIdle(Duration.ofSeconds(5));
+        out.printf(Locale.ROOT, "warm-up: %d records, every query answered in %.1f s; JIT idle after %.1f s more%n",
+                events.size(), answeredNanos / 1e9, settle / 1e9);
     }
 
     private void progressLine(long start, int sent, int total, OutputObserver o, long validQueries,

@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -37,7 +36,8 @@ final class OutputObserver implements AutoCloseable {
     final AtomicLong deadLetters = new AtomicLong();
     final Map<String, AtomicLong> deadLettersByReason = new ConcurrentHashMap<>();
     final Map<String, AtomicLong> predictionsByVersion = new ConcurrentHashMap<>();
-    final CountDownLatch warmUp = new CountDownLatch(1);
+    /** Predictions of the warm-up traffic's queries, which the figures leave out. */
+    final AtomicLong warmUpPredictions = new AtomicLong();
 
     OutputObserver(String bootstrapServers, Topics topics, Map<String, Long> sentNanos) {
         this.topics = topics;
@@ -52,8 +52,8 @@ final class OutputObserver implements AutoCloseable {
         long now = System.nanoTime();
         if (r.topic().equals(topics.predictions().name())) {
             Prediction p = topics.predictions().valueSerde().deserializer().deserialize(r.topic(), r.value());
-            if (p.getQueryId().equals(SimulatedPopulation.WARM_UP_QUERY)) {
-                warmUp.countDown();
+            if (p.getTaskId().startsWith(SimulatedPopulation.WARM_UP_PREFIX)) {
+                warmUpPredictions.incrementAndGet();
                 return;
             }
             Long sent = sentNanos.get(p.getQueryId());
@@ -64,7 +64,7 @@ final class OutputObserver implements AutoCloseable {
             }
             predictionsByVersion.computeIfAbsent(p.getModelVersion(), v -> new AtomicLong()).incrementAndGet();
         } else if (r.topic().equals(topics.adaptations().name())) {
-            if (r.key().equals(SimulatedPopulation.WARM_UP_TASK)) {
+            if (r.key().startsWith(SimulatedPopulation.WARM_UP_PREFIX)) {
                 return;
             }
             AdaptationEvent e = topics.adaptations().valueSerde().deserializer().deserialize(r.topic(), r.value());

@@ -3,6 +3,7 @@ package io.metastream.streamapp.recsys;
 import io.metastream.data.movielens.ColdStartData;
 import io.metastream.data.movielens.ColdStartSplit;
 import io.metastream.data.movielens.MovieLens;
+import io.metastream.embedded.JitCompilers;
 import io.metastream.embedded.Producers;
 import io.metastream.schemas.DeadLetter;
 import io.metastream.schemas.LabelledSample;
@@ -57,13 +58,22 @@ public final class MovieLensReplay {
     }
 
     /** How to replay: events a second, at most this many users (0 = all meta-test users), task-id prefix. */
-    public record Options(int rate, int maxUsers, String taskPrefix) {
+    public record Options(int rate, int maxUsers, String taskPrefix, int warmUpUsers) {
         public Options {
-            if (rate < 1 || maxUsers < 0) {
-                throw new IllegalArgumentException("rate must be positive and maxUsers >= 0: " + rate + ", " + maxUsers);
+            if (rate < 1 || maxUsers < 0 || warmUpUsers < 0) {
+                throw new IllegalArgumentException("rate must be positive, maxUsers and warmUpUsers >= 0: " + rate
+                        + ", " + maxUsers + ", " + warmUpUsers);
             }
         }
+
+        /** No warm-up: every record sent is the cold users'. */
+        public Options(int rate, int maxUsers, String taskPrefix) {
+            this(rate, maxUsers, taskPrefix, 0);
+        }
     }
+
+    /** Task ids of warm-up users start with the task prefix and this. */
+    private static final String WARM_UP = "warm-up-";
 
     private final ColdStartData data;
     private final Options options;
@@ -81,6 +91,19 @@ public final class MovieLensReplay {
         if (options.maxUsers() > 0 && users.size() > options.maxUsers()) {
             users = users.subList(0, options.maxUsers());
         }
+        return schedule(users);
+    }
+
+    /**
+     * The first {@code warmUpUsers} meta-train users' ratings, asked and sent as the cold users' are:
+     * traffic the JIT compiles the hot paths on before the clock starts. Their figures are not reported.
+     */
+    List<Event> warmUpSchedule() {
+        List<ColdStartSplit.UserHistory> users = data.split().train();
+        return schedule(users.subList(0, Math.min(options.warmUpUsers(), users.size())));
+    }
+
+    private List<Event> schedule(List<ColdStartSplit.UserHistory> users) {
         List<Event> timeline = new ArrayList<>();
         for (ColdStartSplit.UserHistory h : users) {
             List<MovieLens.Rating> support = h.support();
@@ -116,6 +139,9 @@ public final class MovieLensReplay {
     /** Produces the schedule to {@code topics} at the configured rate and waits for every answer. */
     public Outcome run(String bootstrapServers, Topics topics) {
         List<Event> events = schedule();
+        List<Event> warmUp = warmUpSchedule();
+        long warmUpQueries = warmUp.stream().filter(Event::query).count();
+        AtomicLong warmUpAnswered = new AtomicLong();
         Map<String, Long> sentNanos = new ConcurrentHashMap<>();
         Map<String, Prediction> predictions = new ConcurrentHashMap<>();
         Map<String, Double> latencyMs = new ConcurrentHashMap<>();
@@ -131,6 +157,10 @@ public final class MovieLensReplay {
                     long now = System.nanoTime();
                     for (ConsumerRecord<String, byte[]> r : records) {
                         if (r.key() == null || !r.key().startsWith(prefix)) {
+                            continue;
+                        }
+                        if (r.key().startsWith(prefix + WARM_UP)) {
+                            warmUpAnswered.incrementAndGet();
                             continue;
                         }
                         if (r.topic().equals(topics.predictions().name())) {
@@ -150,36 +180,32 @@ public final class MovieLensReplay {
                     }
                 }).start();
                 KafkaProducer<String, byte[]> producer = Producers.traffic(bootstrapServers)) {
-            long lastTimestamp = 0;
+            long[] lastTimestamp = {0};
+            if (!warmUp.isEmpty()) {
+                long warmUpStart = System.nanoTime();
+                for (int k = 0; k < warmUp.size(); k++) {
+                    pace(warmUpStart, k, 2 * options.rate());
+                    produce(producer, topics, warmUp.get(k), prefix + WARM_UP, lastTimestamp);
+                }
+                producer.flush();
+                long deadline = System.nanoTime() + DRAIN_TIMEOUT.toNanos();
+                while (warmUpAnswered.get() < warmUpQueries && System.nanoTime() < deadline) {
+                    sleepMillis(20);
+                }
+                long settle = JitCompilers.awaitIdle(Duration.ofSeconds(5));
+                out.printf(Locale.ROOT, "warm-up: %d warm users' ratings, %d of %d queries answered in %.1f s; JIT "
+                        + "idle after %.1f s more%n", warmUp.size(), warmUpAnswered.get(), warmUpQueries,
+                        (System.nanoTime() - warmUpStart - settle) / 1e9, settle / 1e9);
+            }
+            start = System.nanoTime();
             long lastPrint = start;
             int sent = 0;
             for (Event e : events) {
-                long due = start + (long) (sent * 1e9 / options.rate());
-                while (System.nanoTime() < due) {
-                    sleepMillis(1);
-                }
-                lastTimestamp = Math.max(System.currentTimeMillis(), lastTimestamp + 1);
-                String task = prefix + "u" + e.rating().user();
-                float[] features = data.features().encode(e.rating().user(), e.rating().item());
-                List<Float> f = new ArrayList<>(features.length);
-                for (float v : features) {
-                    f.add(v);
-                }
-                Instant time = Instant.ofEpochMilli(lastTimestamp);
-                if (e.kind() == Kind.SAMPLE) {
-                    LabelledSample s = LabelledSample.newBuilder().setEventId(e.id()).setTaskId(task).setFeatures(f)
-                            .setTarget(data.target().of(e.rating().rating())).setEventTime(time).build();
-                    producer.send(new ProducerRecord<>(topics.samples().name(), null, lastTimestamp, task,
-                            topics.samples().valueSerde().serializer().serialize(topics.samples().name(), s)));
-                } else {
-                    // Read-your-writes: answered once the user's earlier ratings are in, however
-                    // quiet the partition is after them.
-                    PredictionRequest q = PredictionRequest.newBuilder().setQueryId(e.id()).setTaskId(task)
-                            .setFeatures(f).setEventTime(time).setAfterSamples((long) e.given()).build();
+                pace(start, sent, options.rate());
+                if (e.kind() != Kind.SAMPLE) {
                     sentNanos.put(e.id(), System.nanoTime());
-                    producer.send(new ProducerRecord<>(topics.queries().name(), null, lastTimestamp, task,
-                            topics.queries().valueSerde().serializer().serialize(topics.queries().name(), q)));
                 }
+                produce(producer, topics, e, prefix, lastTimestamp);
                 sent++;
                 if (System.nanoTime() - lastPrint > 1_000_000_000L) {
                     lastPrint = System.nanoTime();
@@ -203,6 +229,40 @@ public final class MovieLensReplay {
         }
         return new Outcome(events, new HashMap<>(predictions), new HashMap<>(latencyMs), duplicates.get(),
                 deadLetters.get(), new HashMap<>(byReason), (System.nanoTime() - start) / 1e9);
+    }
+
+    /** Sends one event of user {@code e.rating().user()} as task {@code taskPrefix + "u" + user}. */
+    private void produce(KafkaProducer<String, byte[]> producer, Topics topics, Event e, String taskPrefix,
+            long[] lastTimestamp) {
+        lastTimestamp[0] = Math.max(System.currentTimeMillis(), lastTimestamp[0] + 1);
+        String task = taskPrefix + "u" + e.rating().user();
+        float[] features = data.features().encode(e.rating().user(), e.rating().item());
+        List<Float> f = new ArrayList<>(features.length);
+        for (float v : features) {
+            f.add(v);
+        }
+        Instant time = Instant.ofEpochMilli(lastTimestamp[0]);
+        if (e.kind() == Kind.SAMPLE) {
+            LabelledSample s = LabelledSample.newBuilder().setEventId(e.id()).setTaskId(task).setFeatures(f)
+                    .setTarget(data.target().of(e.rating().rating())).setEventTime(time).build();
+            producer.send(new ProducerRecord<>(topics.samples().name(), null, lastTimestamp[0], task,
+                    topics.samples().valueSerde().serializer().serialize(topics.samples().name(), s)));
+        } else {
+            // Read-your-writes: answered once the user's earlier ratings are in, however quiet the
+            // partition is after them.
+            PredictionRequest q = PredictionRequest.newBuilder().setQueryId(e.id()).setTaskId(task).setFeatures(f)
+                    .setEventTime(time).setAfterSamples((long) e.given()).build();
+            producer.send(new ProducerRecord<>(topics.queries().name(), null, lastTimestamp[0], task,
+                    topics.queries().valueSerde().serializer().serialize(topics.queries().name(), q)));
+        }
+    }
+
+    /** Sleeps until event {@code index} is due at {@code rate} per second from {@code start}. */
+    private static void pace(long start, int index, int rate) {
+        long due = start + (long) (index * 1e9 / rate);
+        while (System.nanoTime() < due) {
+            sleepMillis(1);
+        }
     }
 
     private void progress(long start, int sent, int total, int answered, long queries) {
