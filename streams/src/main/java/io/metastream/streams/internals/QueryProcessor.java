@@ -22,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.streams.KeyValue;
@@ -74,6 +75,10 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
     /** Batches whose adaptations the engine is working on, oldest first. */
     private final ArrayDeque<Batch> inFlight = new ArrayDeque<>();
     private KeyValueStore<String, Long> watermark;
+    /** The samples processor's count of kept samples at the last check of read-your-writes queries. */
+    private Long keptAtLastCheck;
+    /** Read-your-writes queries that arrived since the last tick, checked once even if no sample came. */
+    private final Set<String> arrivedSinceTick = new LinkedHashSet<>();
     private TaskStateStore tasks;
     private Adaptations adaptations;
     private DeadLetters deadLetters;
@@ -99,10 +104,15 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
         // The one scan of the store: queries left waiting by a previous owner (or a crash) of this task.
         waiting.clear();
         inFlight.clear();
+        arrivedSinceTick.clear();
+        keptAtLastCheck = null;
         try (KeyValueIterator<String, PendingQuery> it = pending.all()) {
             while (it.hasNext()) {
                 KeyValue<String, PendingQuery> entry = it.next();
                 waiting.put(entry.key, entry.value);
+                if (entry.value.getAfterSamples() != null) {
+                    arrivedSinceTick.add(entry.key);
+                }
             }
         }
         context.schedule(Duration.ofMillis(settings.queryBatchIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
@@ -122,6 +132,7 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
         }
         inFlight.clear();
         waiting.clear();
+        arrivedSinceTick.clear();
     }
 
     @Override
@@ -143,6 +154,9 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
         String key = request.getTaskId() + SEPARATOR + request.getQueryId();
         pending.put(key, query);
         waiting.put(key, query);
+        if (query.getAfterSamples() != null) {
+            arrivedSinceTick.add(key);
+        }
     }
 
     /**
@@ -165,13 +179,19 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
         long samplesUpTo = seen == null ? Long.MIN_VALUE : seen;
         List<String> keys = new ArrayList<>();
         List<PendingQuery> queries = new ArrayList<>();
+        // A task's count only grows when a sample is kept: read counts again only then, and for
+        // queries that are new since the last tick (each read is a support set from RocksDB).
+        Long kept = watermark.get(SampleProcessor.KEPT_KEY);
+        boolean samplesKept = !Objects.equals(kept, keptAtLastCheck);
+        keptAtLastCheck = kept;
         Map<String, Long> taken = new HashMap<>(); // samples each task has taken in, read once a tick
         for (Iterator<Map.Entry<String, PendingQuery>> it = waiting.entrySet().iterator(); it.hasNext(); ) {
             Map.Entry<String, PendingQuery> entry = it.next();
             PendingQuery q = entry.getValue();
+            boolean countIn = q.getAfterSamples() != null && (samplesKept || arrivedSinceTick.contains(entry.getKey()))
+                    && takenIn(q.getTaskId(), taken) >= q.getAfterSamples();
             // Strictly later: several records share a millisecond, so an equal timestamp proves nothing.
-            boolean samplesIn = q.getReceivedTimestamp().toEpochMilli() < samplesUpTo
-                    || (q.getAfterSamples() != null && takenIn(q.getTaskId(), taken) >= q.getAfterSamples());
+            boolean samplesIn = q.getReceivedTimestamp().toEpochMilli() < samplesUpTo || countIn;
             boolean waitedEnough = now - q.getArrivedAt().toEpochMilli() >= settings.querySampleWaitMs();
             if (samplesIn || waitedEnough) {
                 keys.add(entry.getKey());
@@ -179,6 +199,7 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
                 it.remove();
             }
         }
+        arrivedSinceTick.clear();
         if (queries.isEmpty()) {
             return;
         }

@@ -26,6 +26,8 @@ import org.apache.kafka.streams.state.KeyValueStore;
  */
 public final class SampleProcessor extends ContextualProcessor<byte[], byte[], String, SpecificRecord> {
     static final String WATERMARK_KEY = "samples";
+    /** Key of the count of samples this stream task has kept, in the same in-memory store. */
+    static final String KEPT_KEY = "kept";
     private final Pipeline pipeline;
     private final ActiveModel model;
     private final TopologySettings settings;
@@ -36,6 +38,8 @@ public final class SampleProcessor extends ContextualProcessor<byte[], byte[], S
     private DeadLetters deadLetters;
     private KeyValueStore<String, Long> watermark;
     private long highestTimestamp = Long.MIN_VALUE;
+    /** Samples kept since this processor started: a read-your-writes query's count can only be met when it moves. */
+    private long kept;
 
     SampleProcessor(Pipeline pipeline) {
         this.pipeline = pipeline;
@@ -94,6 +98,8 @@ public final class SampleProcessor extends ContextualProcessor<byte[], byte[], S
         pipeline.metrics().sampleAccepted();
         TaskStateStore.Appended appended = tasks.append(sample, now);
         if (appended.kept()) {
+            kept++;
+            watermark.put(KEPT_KEY, kept);
             adaptations.forgotten(appended.evicted());
             adaptations.sampled(sample.getTaskId(), record.timestamp(), now);
         }
