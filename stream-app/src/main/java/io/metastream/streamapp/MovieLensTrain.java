@@ -2,7 +2,6 @@ package io.metastream.streamapp;
 
 import io.metastream.data.movielens.ColdStartData;
 import io.metastream.data.movielens.MovieLensFeatures;
-import io.metastream.data.movielens.MovieLensTasks;
 import io.metastream.data.movielens.RatingTarget;
 import io.metastream.learn.AdaptationSettings;
 import io.metastream.learn.DjlRuntime;
@@ -66,8 +65,8 @@ final class MovieLensTrain implements Callable<Integer> {
 
     @Option(names = "--next-query-share", paramLabel = "SHARE", description = "Time protocol: the share of "
             + "training episodes whose query is the user's next ratings after the support (the rest draw it from "
-            + "all their later ratings). Default: " + MovieLensTasks.NEXT_QUERY_SHARE + ".")
-    double nextQueryShare = MovieLensTasks.NEXT_QUERY_SHARE;
+            + "all their later ratings). Default: the recipe's, 1, for its learner; 0 for another.")
+    Double nextQueryShare;
 
     @Mixin
     MetaLearningOptions loop = new MetaLearningOptions();
@@ -98,7 +97,8 @@ final class MovieLensTrain implements Callable<Integer> {
         DjlRuntime.start(1);
         LocalDirectoryModelStore store = publish.open();
         ConsoleProgress bar = new ConsoleProgress(System.out, "meta-training " + kind.id());
-        BaseModelTraining.TrainingRun run = ColdStartModels.train(store, name, kind, embedding, data, nextQueryShare, plan,
+        double share = nextQueryShare != null ? nextQueryShare : kind == recipe.learner() ? recipe.nextQueryShare() : 0;
+        BaseModelTraining.TrainingRun run = ColdStartModels.train(store, name, kind, embedding, data, share, plan,
                 (done, total, loss) -> bar.update(done, total, String.format(Locale.ROOT, "query loss %.3f", loss)));
         ModelManifest manifest = run.manifest();
         Map<String, Object> log = new LinkedHashMap<>();

@@ -56,7 +56,7 @@ public final class ColdStartModels {
      */
     public static BaseModelTraining.TrainingRun train(ModelStore store, String name, LearnerKind learner,
             int embeddingDim, ColdStartData data, MetaTrainingPlan plan, MetaTrainer.Progress progress) {
-        return train(store, name, learner, embeddingDim, data, MovieLensTasks.NEXT_QUERY_SHARE, plan, progress);
+        return train(store, name, learner, embeddingDim, data, 0, plan, progress);
     }
 
     /**

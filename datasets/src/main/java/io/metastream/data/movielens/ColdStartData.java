@@ -58,9 +58,9 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
         return data.fingerprint();
     }
 
-    /** The meta-training task family over the meta-train users, with the default episodes. */
+    /** The meta-training task family over the meta-train users, queries drawn from later ratings. */
     public MovieLensTasks tasks() {
-        return tasks(MovieLensTasks.NEXT_QUERY_SHARE);
+        return tasks(0);
     }
 
     /**
@@ -89,12 +89,13 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
 
     /**
      * How {@code train movielens} trains a preference model when told nothing: the learner, its
-     * plan, the length of a task encoder's embedding (0 for other learners) and the features the
-     * data is read with. Chosen on MovieLens 100K by measuring the candidates side by side
+     * plan, the length of a task encoder's embedding (0 for other learners), the features the
+     * data is read with, and the share of its time-ordered episodes that ask the ratings right
+     * after the support ({@link MovieLensTasks}). Chosen on MovieLens 100K by measuring the candidates side by side
      * (docs/RESULTS.md).
      */
     public record Recipe(LearnerKind learner, MetaTrainingPlan plan, int embeddingDim,
-            MovieLensFeatures.FeatureSet features) {
+            MovieLensFeatures.FeatureSet features, double nextQueryShare) {
         public Recipe {
             if ((learner == LearnerKind.TASK_ENCODER) != (embeddingDim > 0)) {
                 throw new IllegalArgumentException("a task encoder, and only one, has an embedding: " + learner.id()
@@ -107,7 +108,7 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
     public static Recipe defaultRecipe(RatingTarget target) {
         MetaTrainingPlan plan = new MetaTrainingPlan(MlpArchitecture.parse(MovieLensFeatures.DIM + "-32-16-1"),
                 new AdaptationSettings(0, 1f, 5f, target.loss()), 16000, 25, 90, 10, 0.002f, 42L, 0.1f);
-        return new Recipe(LearnerKind.TASK_ENCODER, plan, 16, MovieLensFeatures.FeatureSet.ITEM_STATISTICS);
+        return new Recipe(LearnerKind.TASK_ENCODER, plan, 16, MovieLensFeatures.FeatureSet.ITEM_STATISTICS, 1);
     }
 
     /** {@link #defaultPlan()} with {@code target}'s loss. */

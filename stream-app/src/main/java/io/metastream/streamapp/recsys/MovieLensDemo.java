@@ -114,7 +114,8 @@ public final class MovieLensDemo {
                 + RECIPE.learner().id() + ", the default recipe of train movielens)");
         ConsoleProgress bar = new ConsoleProgress(out, "meta-training");
         ModelManifest m = ColdStartModels.train(store, ColdStartModels.MODEL_NAME, RECIPE.learner(),
-                RECIPE.embeddingDim(), data, RECIPE.plan().withIterations(options.trainIterations()),
+                RECIPE.embeddingDim(), data, RECIPE.nextQueryShare(),
+                RECIPE.plan().withIterations(options.trainIterations()),
                 (done, total, loss) -> bar.update(done, total,
                         String.format(Locale.ROOT, "query loss %.3f", loss))).manifest();
         out.println("published " + m.ref() + "; held-out metrics " + m.provenance().get("metrics"));
