@@ -361,6 +361,37 @@ class MetastreamTopologyTest {
                 .as("the plain query, after the bound").containsExactly("plain");
     }
 
+    /**
+     * A read-your-writes query of a task whose support set cannot be read (a newer build's, or
+     * corrupt) is isolated as a dead letter once; its neighbours are answered, and later ticks
+     * neither fail again nor hold other queries.
+     */
+    @Test
+    void shouldIsolateACountedQueryWhoseSupportSetCannotBeRead() {
+        sample("good", "g1", 1f, 1f);
+        sample("bad", "b1", 1f, 1f);
+        KeyValueStore<String, PackedSupportSet> sets = driver.getKeyValueStore(StoreNames.SUPPORT_SETS);
+        PackedSupportSet bad = sets.get("bad");
+        // The serializer hands out the set's own bytes: a version byte no build reads, stored as is.
+        PackedSupportSet.SERDE.serializer().serialize("support-sets", bad)[1] = 99;
+        sets.put("bad", bad);
+        Instant t = clock.plusSeconds(1);
+        for (String task : List.of("good", "bad")) {
+            queries.pipeInput(key(task), QUERIES.encode(PredictionRequest.newBuilder().setQueryId("q-" + task)
+                    .setTaskId(task).setFeatures(List.of(0f)).setEventTime(t).setAfterSamples(1L).build()), t);
+        }
+        driver.advanceWallClockTime(Duration.ofMillis(40));
+        assertThat(predictions.readValuesToList()).extracting(Prediction::getQueryId).containsExactly("q-good");
+        DeadLetter letter = deadLetters.readValue();
+        assertThat(letter.getReasonCode()).isEqualTo("PROCESSING_ERROR");
+        assertThat(QUERIES.decode(letter.getValue().array()).getQueryId()).isEqualTo("q-bad");
+        query("good", "q-later", 0f);
+        sample("good", "g2", 2f, 2f);
+        driver.advanceWallClockTime(Duration.ofMillis(40));
+        assertThat(predictions.readValuesToList()).extracting(Prediction::getQueryId).containsExactly("q-later");
+        assertThat(deadLetters.isEmpty()).as("the unreadable task is not retried on every tick").isTrue();
+    }
+
     @Test
     void shouldDeadLetterANegativeSampleCount() {
         queries.pipeInput(key("u"), QUERIES.encode(PredictionRequest.newBuilder().setQueryId("neg").setTaskId("u")

@@ -238,7 +238,8 @@ public final class DemoRunner {
         }
         producer.flush();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (observer.warmUpPredictions.get() < queries) {
+        // A warm-up query the pipeline refused (a non-finite prediction, say) is answered by its dead letter.
+        while (observer.warmUpPredictions.get() + observer.warmUpDeadLetters.get() < queries) {
             observer.check();
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException("the warm-up got " + observer.warmUpPredictions.get() + " of "

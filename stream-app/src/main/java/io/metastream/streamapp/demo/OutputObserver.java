@@ -36,8 +36,9 @@ final class OutputObserver implements AutoCloseable {
     final AtomicLong deadLetters = new AtomicLong();
     final Map<String, AtomicLong> deadLettersByReason = new ConcurrentHashMap<>();
     final Map<String, AtomicLong> predictionsByVersion = new ConcurrentHashMap<>();
-    /** Predictions of the warm-up traffic's queries, which the figures leave out. */
+    /** Predictions and dead letters of the warm-up traffic, which the figures leave out. */
     final AtomicLong warmUpPredictions = new AtomicLong();
+    final AtomicLong warmUpDeadLetters = new AtomicLong();
 
     OutputObserver(String bootstrapServers, Topics topics, Map<String, Long> sentNanos) {
         this.topics = topics;
@@ -71,6 +72,10 @@ final class OutputObserver implements AutoCloseable {
             adaptations.incrementAndGet();
             adaptationMicros.addAndGet(e.getMicros());
         } else {
+            if (r.key() != null && r.key().startsWith(SimulatedPopulation.WARM_UP_PREFIX)) {
+                warmUpDeadLetters.incrementAndGet();
+                return;
+            }
             DeadLetter d = topics.deadLetters().valueSerde().deserializer().deserialize(r.topic(), r.value());
             deadLetters.incrementAndGet();
             deadLettersByReason.computeIfAbsent(d.getReasonCode(), k -> new AtomicLong()).incrementAndGet();

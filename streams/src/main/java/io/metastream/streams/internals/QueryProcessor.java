@@ -17,6 +17,7 @@ import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -184,22 +185,23 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
         Long kept = watermark.get(SampleProcessor.KEPT_KEY);
         boolean samplesKept = !Objects.equals(kept, keptAtLastCheck);
         keptAtLastCheck = kept;
+        Set<String> arrived = new HashSet<>(arrivedSinceTick);
+        arrivedSinceTick.clear();
         Map<String, Long> taken = new HashMap<>(); // samples each task has taken in, read once a tick
         for (Iterator<Map.Entry<String, PendingQuery>> it = waiting.entrySet().iterator(); it.hasNext(); ) {
             Map.Entry<String, PendingQuery> entry = it.next();
             PendingQuery q = entry.getValue();
-            boolean countIn = q.getAfterSamples() != null && (samplesKept || arrivedSinceTick.contains(entry.getKey()))
-                    && takenIn(q.getTaskId(), taken) >= q.getAfterSamples();
-            // Strictly later: several records share a millisecond, so an equal timestamp proves nothing.
-            boolean samplesIn = q.getReceivedTimestamp().toEpochMilli() < samplesUpTo || countIn;
             boolean waitedEnough = now - q.getArrivedAt().toEpochMilli() >= settings.querySampleWaitMs();
-            if (samplesIn || waitedEnough) {
+            // Strictly later: several records share a millisecond, so an equal timestamp proves nothing.
+            boolean samplesIn = waitedEnough || q.getReceivedTimestamp().toEpochMilli() < samplesUpTo
+                    || (q.getAfterSamples() != null && (samplesKept || arrived.contains(entry.getKey()))
+                            && takenIn(q.getTaskId(), taken) >= q.getAfterSamples());
+            if (samplesIn) {
                 keys.add(entry.getKey());
                 queries.add(q);
                 it.remove();
             }
         }
-        arrivedSinceTick.clear();
         if (queries.isEmpty()) {
             return;
         }
@@ -221,11 +223,20 @@ public final class QueryProcessor extends ContextualProcessor<byte[], byte[], St
         }
     }
 
-    /** Samples the task has ever accepted (its support set's count, 0 for none), read once per tick. */
+    /**
+     * Samples the task has ever accepted (its support set's count, 0 for none), read once per tick.
+     * A support set that cannot be read counts as enough: the query then joins a batch, whose
+     * reading of the same state fails and isolates it (a dead letter), instead of the whole scan
+     * failing on every tick.
+     */
     private long takenIn(String taskId, Map<String, Long> taken) {
         return taken.computeIfAbsent(taskId, t -> {
-            PackedSupportSet set = tasks.supportSet(t);
-            return set == null ? 0L : set.totalSeen();
+            try {
+                PackedSupportSet set = tasks.supportSet(t);
+                return set == null ? 0L : set.totalSeen();
+            } catch (RuntimeException unreadable) {
+                return Long.MAX_VALUE;
+            }
         });
     }
 
