@@ -5,6 +5,7 @@ import io.metastream.embedded.EmbeddedKafkaBroker;
 import io.metastream.embedded.EmbeddedPipeline;
 import io.metastream.embedded.JitCompilers;
 import io.metastream.embedded.Measurements;
+import io.metastream.embedded.Pacing;
 import io.metastream.embedded.Producers;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.DjlRuntime;
@@ -168,11 +169,7 @@ public final class DemoRunner {
                     out.println("stop requested: draining what was sent");
                     break;
                 }
-                long due = start + (long) (sent * 1e9 / options.rate());
-                while (System.nanoTime() < due) {
-                    Thread.onSpinWait();
-                    sleepMicros(200);
-                }
+                Pacing.awaitDue(start, sent, options.rate());
                 String topic = e.sample() ? app.topics().samples().name() : app.topics().queries().name();
                 if (e.queryId() != null) {
                     sentNanos.put(e.queryId(), System.nanoTime());
@@ -206,7 +203,7 @@ public final class DemoRunner {
                     lastPrint = System.nanoTime();
                     progressLine(start, sent, events.size(), observer, validQueries, model);
                 }
-                sleepMicros(20_000);
+                Pacing.sleepMillis(20);
             }
             observer.drainToEnd(config.getString(MetastreamConfig.BOOTSTRAP_SERVERS_CONFIG), Duration.ofSeconds(30));
             progressLine(start, sent, events.size(), observer, validQueries, model);
@@ -228,10 +225,7 @@ public final class DemoRunner {
         List<SimulatedPopulation.Event> events = population.warmUp();
         long queries = events.stream().filter(SimulatedPopulation.Event::isValidQuery).count();
         for (int i = 0; i < events.size(); i++) {
-            long due = start + (long) (i * 1e9 / (2.0 * options.rate()));
-            while (System.nanoTime() < due) {
-                sleepMicros(200);
-            }
+            Pacing.awaitDue(start, i, 2.0 * options.rate());
             SimulatedPopulation.Event e = events.get(i);
             String topic = e.sample() ? app.topics().samples().name() : app.topics().queries().name();
             producer.send(new ProducerRecord<>(topic, null, System.currentTimeMillis(), e.key(), e.value()));
@@ -245,7 +239,7 @@ public final class DemoRunner {
                 throw new IllegalStateException("the warm-up got " + observer.warmUpPredictions.get() + " of "
                         + queries + " predictions within 60 s");
             }
-            sleepMicros(20_000);
+            Pacing.sleepMillis(20);
         }
         long answeredNanos = System.nanoTime() - start;
         long settle = JitCompilers.awaitIdle(Duration.ofSeconds(5));
@@ -344,14 +338,5 @@ public final class DemoRunner {
 
     private static double sq(double v) {
         return v * v;
-    }
-
-    private static void sleepMicros(long micros) {
-        try {
-            Thread.sleep(micros / 1000, (int) (micros % 1000) * 1000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        }
     }
 }

@@ -3,6 +3,7 @@ package io.metastream.streamapp.demo;
 import io.metastream.data.omniglot.EpisodeSampler;
 import io.metastream.data.omniglot.Omniglot;
 import io.metastream.embedded.EmbeddedPipeline;
+import io.metastream.embedded.Pacing;
 import io.metastream.embedded.Producers;
 import io.metastream.learn.BaseModel;
 import io.metastream.learn.ClassProbabilities;
@@ -231,10 +232,7 @@ public final class OmniglotDemo {
             int sent = 0;
             for (Task task : tasks) {
                 for (int i = 0; i < task.support().size() + task.queries().length; i++) {
-                    long due = start + (long) (sent * 1e9 / options.rate());
-                    while (System.nanoTime() < due) {
-                        sleepMillis(1);
-                    }
+                    Pacing.awaitDue(start, sent, options.rate());
                     lastTimestamp = Math.max(System.currentTimeMillis(), lastTimestamp + 1);
                     Instant time = Instant.ofEpochMilli(lastTimestamp);
                     if (i < task.support().size()) {
@@ -269,7 +267,7 @@ public final class OmniglotDemo {
                     lastPrint = System.nanoTime();
                     progress(start, sent, events, observer.predictions.size(), queries);
                 }
-                sleepMillis(20);
+                Pacing.sleepMillis(20);
             }
             // Late duplicates, if any, are counted: everything committed so far is read.
             observer.drainToEnd(bootstrapServers, Duration.ofSeconds(30));
@@ -345,14 +343,5 @@ public final class OmniglotDemo {
     private void progress(long start, int sent, long total, int answered, long queries) {
         out.printf(Locale.ROOT, "[%5.1fs] sent %d/%d | predictions %d/%d%n", (System.nanoTime() - start) / 1e9, sent,
                 total, answered, queries);
-    }
-
-    private static void sleepMillis(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        }
     }
 }

@@ -4,6 +4,7 @@ import io.metastream.data.movielens.ColdStartData;
 import io.metastream.data.movielens.ColdStartSplit;
 import io.metastream.data.movielens.MovieLens;
 import io.metastream.embedded.JitCompilers;
+import io.metastream.embedded.Pacing;
 import io.metastream.embedded.Producers;
 import io.metastream.schemas.DeadLetter;
 import io.metastream.schemas.LabelledSample;
@@ -184,13 +185,13 @@ public final class MovieLensReplay {
             if (!warmUp.isEmpty()) {
                 long warmUpStart = System.nanoTime();
                 for (int k = 0; k < warmUp.size(); k++) {
-                    pace(warmUpStart, k, 2 * options.rate());
+                    Pacing.awaitDue(warmUpStart, k, 2.0 * options.rate());
                     produce(producer, topics, warmUp.get(k), prefix + WARM_UP, lastTimestamp);
                 }
                 producer.flush();
                 long deadline = System.nanoTime() + DRAIN_TIMEOUT.toNanos();
                 while (warmUpAnswered.get() < warmUpQueries && System.nanoTime() < deadline) {
-                    sleepMillis(20);
+                    Pacing.sleepMillis(20);
                 }
                 long settle = JitCompilers.awaitIdle(Duration.ofSeconds(5));
                 out.printf(Locale.ROOT, "warm-up: %d warm users' ratings, %d of %d queries answered in %.1f s; JIT "
@@ -201,7 +202,7 @@ public final class MovieLensReplay {
             long lastPrint = start;
             int sent = 0;
             for (Event e : events) {
-                pace(start, sent, options.rate());
+                Pacing.awaitDue(start, sent, options.rate());
                 if (e.kind() != Kind.SAMPLE) {
                     sentNanos.put(e.id(), System.nanoTime());
                 }
@@ -222,9 +223,9 @@ public final class MovieLensReplay {
                     lastPrint = System.nanoTime();
                     progress(start, sent, events.size(), predictions.size(), queries);
                 }
-                sleepMillis(20);
+                Pacing.sleepMillis(20);
             }
-            sleepMillis(300); // late duplicates, if any, are counted
+            Pacing.sleepMillis(300); // late duplicates, if any, are counted
             progress(start, sent, events.size(), predictions.size(), queries);
         }
         return new Outcome(events, new HashMap<>(predictions), new HashMap<>(latencyMs), duplicates.get(),
@@ -257,25 +258,8 @@ public final class MovieLensReplay {
         }
     }
 
-    /** Sleeps until event {@code index} is due at {@code rate} per second from {@code start}. */
-    private static void pace(long start, int index, int rate) {
-        long due = start + (long) (index * 1e9 / rate);
-        while (System.nanoTime() < due) {
-            sleepMillis(1);
-        }
-    }
-
     private void progress(long start, int sent, int total, int answered, long queries) {
         out.printf(Locale.ROOT, "[%5.1fs] sent %d/%d | predictions %d/%d%n", (System.nanoTime() - start) / 1e9, sent,
                 total, answered, queries);
-    }
-
-    private static void sleepMillis(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        }
     }
 }
