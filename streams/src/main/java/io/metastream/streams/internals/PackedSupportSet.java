@@ -253,12 +253,16 @@ public final class PackedSupportSet {
         return labelAt + 4 + Math.max(0, b.getInt(labelAt));
     }
 
-    /** The sample's label, or null for a sample without one. */
+    /**
+     * The sample's label, or null for a sample without one. An empty label is no label: a
+     * classifying base refuses it as missing, so a set kept under a regression base (where earlier
+     * builds stored it) must not make it a class after a swap to a classifier.
+     */
     String label(int i) {
         ByteBuffer b = ByteBuffer.wrap(bytes);
         int labelAt = labelAt(b, i);
         int length = b.getInt(labelAt);
-        return length < 0 ? null : new String(bytes, labelAt + 4, length, StandardCharsets.UTF_8);
+        return length <= 0 ? null : new String(bytes, labelAt + 4, length, StandardCharsets.UTF_8);
     }
 
     /**
@@ -382,12 +386,15 @@ public final class PackedSupportSet {
         return append(eventId, null, features, target, eventTimeMs, maxSize, nowMs);
     }
 
-    /** As {@link #append(String, float[], float, long, int, long)}, for a sample with a class label (null: none). */
+    /**
+     * As {@link #append(String, float[], float, long, int, long)}, for a sample with a class label
+     * (null or empty: none).
+     */
     PackedSupportSet append(String eventId, String label, float[] features, float target, long eventTimeMs,
             int maxSize, long nowMs) {
         ByteBuffer b = ByteBuffer.wrap(bytes);
         byte[] id = eventId.getBytes(StandardCharsets.UTF_8);
-        byte[] labelBytes = label == null ? null : label.getBytes(StandardCharsets.UTF_8);
+        byte[] labelBytes = label == null || label.isEmpty() ? null : label.getBytes(StandardCharsets.UTF_8);
         int count = size();
         for (int i = 0; i < count; i++) {
             int at = offsets[i];

@@ -155,13 +155,16 @@ class ClassLabelInputTest {
         sample(samples, "plain", null);
         sample(samples, "named", "cat");
         sample(samples, "long", LONGEST + "x");
+        sample(samples, "empty", "");
 
         assertThat(deadLetters.readValuesToList()).extracting(DeadLetter::getReasonCode)
                 .containsExactly("LABEL_TOO_LONG");
         PackedSupportSet held = supportSet("t");
-        assertThat(held.size()).isEqualTo(2);
+        assertThat(held.size()).isEqualTo(3);
         assertThat(held.label(0)).isNull();
         assertThat(held.label(1)).as("kept for a later classifying base").isEqualTo("cat");
+        assertThat(held.label(2)).as("an empty label is none, as a classifier reads it").isNull();
+        assertThat(held.classesUpTo(Long.MAX_VALUE, 3).labels()).containsExactly("cat");
     }
 
     @Test

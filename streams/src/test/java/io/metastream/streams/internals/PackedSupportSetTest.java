@@ -101,6 +101,30 @@ class PackedSupportSetTest {
     }
 
     @Test
+    void shouldTreatAnEmptyLabelAsNoneWhetherAppendedNowOrStoredByAnEarlierBuild() {
+        // A regression base keeps unlabelled samples; a classifier refuses an empty label as missing.
+        // So after a swap to a classifier, "" must not become a class of its own.
+        PackedSupportSet appended = PackedSupportSet.empty()
+                .append("1", "", new float[] {1f}, 0f, 10, 20, 0)
+                .append("2", "dog", new float[] {2f}, 0f, 20, 20, 0);
+        assertThat(appended.label(0)).isNull();
+        assertThat(appended.classesUpTo(Long.MAX_VALUE, Integer.MAX_VALUE).labels()).containsExactly("dog");
+
+        // Builds before this one stored "" with a label length of 0: the version-2 bytes of one such sample.
+        byte[] id = "1".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        ByteBuffer earlier = ByteBuffer.allocate(PackedSupportSet.HEADER_BYTES + 8 + 4 + 4 + id.length + 4 + 4 + 4)
+                .put(PackedSupportSet.MAGIC).put((byte) 2).putInt(1).putLong(1L).putLong(10L).putLong(10L)
+                .putLong(10L).putFloat(0f).putInt(id.length).put(id).putInt(0).putInt(1).putFloat(1f);
+        PackedSupportSet stored = PackedSupportSet.parse(earlier.array());
+        assertThat(stored.size()).isEqualTo(1);
+        assertThat(stored.label(0)).isNull();
+        PackedSupportSet.LearnerSupport classes = stored.append("2", "dog", new float[] {2f}, 0f, 20, 20, 0)
+                .classesUpTo(Long.MAX_VALUE, Integer.MAX_VALUE);
+        assertThat(classes.labels()).containsExactly("dog");
+        assertThat(classes.support().size()).as("the empty-labelled sample is left out").isEqualTo(1);
+    }
+
+    @Test
     void shouldRefuseALabelLengthThatLiesAboutTheBytes() {
         byte[] bytes = goldenSet().bytes().clone();
         // The second sample's label length sits after its id: find it by value.
