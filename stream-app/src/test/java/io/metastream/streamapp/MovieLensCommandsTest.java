@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.metastream.data.movielens.ColdStartData;
 import io.metastream.data.movielens.ColdStartEvaluation;
+import io.metastream.data.movielens.RatingTarget;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,6 +18,22 @@ import picocli.CommandLine;
 class MovieLensCommandsTest {
     @TempDir
     Path dir;
+
+    /** The help is where a new user reads the default recipe: it must be the one `train` runs. */
+    @Test
+    void theHelpDescribesTheDefaultRecipe() {
+        String help = String.join(" ", MovieLensTrain.class.getAnnotation(CommandLine.Command.class).description());
+        ColdStartData.Recipe recipe = ColdStartData.defaultRecipe(RatingTarget.RATING);
+        assertThat(recipe.learner().id()).isEqualTo("task-encoder");
+        assertThat(help).contains("a task encoder (an embedding of " + recipe.embeddingDim() + " ")
+                .contains("with a prior of " + Math.round(recipe.plan().adaptation().supportPrior()) + ",")
+                .contains("decoder " + recipe.plan().architecture().spec())
+                .contains(recipe.plan().iterations() + " iterations of " + recipe.plan().metaBatch() + " users")
+                .contains("outer step size " + recipe.plan().outerStepSize() + " decaying linearly to "
+                        + recipe.plan().finalOuterStepFraction() + " of it");
+        assertThat(recipe.nextQueryShare()).as("the help says every time-protocol episode asks the next ratings")
+                .isEqualTo(1.0);
+    }
 
     @Test
     void shouldTrainOnAFolderAndReportEveryMethodAndRefuseOtherData() throws IOException {
