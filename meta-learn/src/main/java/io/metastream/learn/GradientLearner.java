@@ -42,7 +42,9 @@ public final class GradientLearner extends NativeLearner {
     public AdaptedBatch adapt(BaseModel base, List<SampleSet> supports, AdaptationSettings settings) {
         long start = System.nanoTime();
         if (settings.loss().classifies()) {
-            checkClassIndices(supports, base.architecture().outputDim());
+            for (int t = 0; t < supports.size(); t++) {
+                checkClassIndices(supports.get(t), t, base.architecture().outputDim());
+            }
         }
         DjlRuntime.configureCurrentThread();
         Integer[] order = new Integer[supports.size()];
@@ -71,18 +73,26 @@ public final class GradientLearner extends NativeLearner {
         return new AdaptedBatch(Arrays.asList(results), micros, device(), settings.steps());
     }
 
-    private static void checkClassIndices(List<SampleSet> supports, int classes) {
-        for (int t = 0; t < supports.size(); t++) {
-            for (float y : supports.get(t).targets()) {
-                if (!(y >= 0 && y < classes && y == Math.rint(y))) {
-                    throw new IllegalArgumentException("task " + t + " has target " + y + ", not a class index in 0.."
-                            + (classes - 1));
-                }
+    /**
+     * The one check of class-index targets, shared with {@link PrototypeLearner}.
+     *
+     * @throws IllegalArgumentException naming {@code task} if a target is not an integer in
+     *     {@code 0 .. classes-1}
+     */
+    static void checkClassIndices(SampleSet set, int task, int classes) {
+        for (float y : set.targets()) {
+            if (!(y >= 0 && y < classes && y == Math.rint(y))) {
+                throw new IllegalArgumentException("task " + task + " has target " + y + ", not a class index in 0.."
+                        + (classes - 1));
             }
         }
     }
 
-    /** Whether every step size before the last layer is 0 (ANIL): only the head moves. */
+    /**
+     * Whether every step size before the last layer is 0 (ANIL): only the head moves. The one
+     * test of head-only adaptation, for serving here and for meta-training
+     * ({@link SecondOrderGradient}), so that both take the same shortcut for the same base.
+     */
     static boolean bodyIsFixed(float[] alpha, MlpArchitecture arch) {
         if (arch.depth() < 2) {
             return false;

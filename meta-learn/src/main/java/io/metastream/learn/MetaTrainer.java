@@ -187,17 +187,15 @@ public final class MetaTrainer {
                         curve[it] = g.loss();
                         adam.step(theta, g.gradient(), plan.outerStepSizeAt(it));
                     } else if (algorithm == Algorithm.MAML || algorithm.hasStepSizes()) {
+                        // Head-only exactly when the served base adapts its head only: ANIL's body step
+                        // sizes start at 0 and, getting no gradient then, stay 0.
                         SecondOrderGradient.Result g = SecondOrderGradient.compute(scratch, arch, theta, alpha,
                                 algorithm.hasStepSizes(),
                                 TaskBatch.of(scratch, supports, arch.inputDim(), plan.adaptation().supportPrior()),
                                 TaskBatch.of(scratch, queries, arch.inputDim()), plan.adaptation().steps(),
-                                plan.adaptation().loss(), algorithm == Algorithm.ANIL);
+                                plan.adaptation().loss(), GradientLearner.bodyIsFixed(alpha, arch));
                         curve[it] = g.queryLoss();
                         adam.step(theta, g.theta(), plan.outerStepSizeAt(it));
-                        if (g.alpha() != null && algorithm == Algorithm.ANIL) {
-                            // The body's step sizes stay 0: ANIL adapts the head only.
-                            Arrays.fill(g.alpha(), 0, headOffset(arch), 0f);
-                        }
                         if (g.alpha() != null) {
                             alphaAdam.step(alpha, g.alpha(), plan.outerStepSizeAt(it));
                         }

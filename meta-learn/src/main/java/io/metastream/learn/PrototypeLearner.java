@@ -97,12 +97,9 @@ public final class PrototypeLearner extends NativeLearner {
      * count, which bounds what is allocated for them (a target of 1e9 is refused, not counted).
      */
     private static int classCount(SampleSet s, int task) {
+        GradientLearner.checkClassIndices(s, task, s.size());
         int classes = 0;
         for (float y : s.targets()) {
-            if (!(y >= 0 && y < s.size() && y == Math.rint(y))) {
-                throw new IllegalArgumentException("task " + task + " has target " + y + ", not a class index of its "
-                        + s.size() + " samples");
-            }
             classes = Math.max(classes, (int) y + 1);
         }
         boolean[] seen = new boolean[classes];

@@ -36,12 +36,12 @@ final class SecondOrderGradient {
     }
 
     /**
-     * @param headOnly whether the inner loop adapts the last layer alone (ANIL, whose step sizes are
-     *     0 on the body): the body's features of the support and query sets are computed once and
-     *     the inner steps run on the head over them, which gives the same meta-gradient as the
-     *     whole network with zero steps on the body, without the body's inner gradients (for a
-     *     784-256-128-64-5 network those are 99.6% of the parameters); the step sizes of the body
-     *     then get no gradient
+     * @param headOnly whether the inner loop adapts the last layer alone, decided by
+     *     {@link GradientLearner#bodyIsFixed} (ANIL: step sizes 0 on the body): the body's features
+     *     of the support and query sets are computed once and the inner steps run on the head over
+     *     them, which gives the same meta-gradient as the whole network with zero steps on the body,
+     *     without the body's inner gradients (for a 784-256-128-64-5 network those are 99.6% of the
+     *     parameters); the step sizes of the body then get no gradient
      */
     static Result compute(NDManager scratch, MlpArchitecture arch, float[] theta, float[] alpha, boolean learnAlpha,
             TaskBatch support, TaskBatch query, int steps, Loss lossFunction, boolean headOnly) {
