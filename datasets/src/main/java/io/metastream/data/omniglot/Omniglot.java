@@ -129,12 +129,17 @@ public final class Omniglot {
 
     private static void add(Map<String, Map<String, List<float[]>>> all, String alphabet, String character,
             byte[] png, String origin) throws IOException {
+        all.computeIfAbsent(alphabet, a -> new TreeMap<>()).computeIfAbsent(character, c -> new ArrayList<>())
+                .add(decode(png, origin));
+    }
+
+    /** The one conversion of a PNG to pixels, so a one-shot run's image equals a data set's. */
+    private static float[] decode(byte[] png, String origin) throws IOException {
         BufferedImage image = ImageIO.read(new ByteArrayInputStream(png));
         if (image == null) {
             throw new IOException(origin + " is not a readable PNG");
         }
-        all.computeIfAbsent(alphabet, a -> new TreeMap<>()).computeIfAbsent(character, c -> new ArrayList<>())
-                .add(downscale(image));
+        return downscale(image);
     }
 
     /**
@@ -146,11 +151,7 @@ public final class Omniglot {
      */
     public static float[] readImage(Path png) {
         try {
-            BufferedImage image = ImageIO.read(new ByteArrayInputStream(Files.readAllBytes(png)));
-            if (image == null) {
-                throw new IOException(png + " is not a readable PNG");
-            }
-            return downscale(image);
+            return decode(Files.readAllBytes(png), png.toString());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read Omniglot image " + png, e);
         }

@@ -2,7 +2,6 @@ package io.metastream.data.omniglot;
 
 import io.metastream.learn.SampleSet;
 import io.metastream.learn.TaskFamily;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
@@ -59,16 +58,25 @@ public final class OmniglotTasks implements TaskFamily {
     @Override
     public Episode sample(Random random, int shotsPerClass, int queriesPerClass) {
         EpisodeSampler.Episode e = sampler.sample(random, ways, shotsPerClass, queriesPerClass);
-        return new Episode(set(e.supportPixels(), shotsPerClass), set(e.queryPixels(), queriesPerClass));
+        return new Episode(set(e, e.support()), set(e, e.query()));
     }
 
-    /** Class-major images as rows, class {@code c} of the episode with target {@code c}. */
-    private SampleSet set(float[] pixels, int perClass) {
-        float[][] x = new float[ways * perClass][];
-        float[] y = new float[ways * perClass];
-        for (int i = 0; i < x.length; i++) {
-            x[i] = Arrays.copyOfRange(pixels, i * Omniglot.PIXELS, (i + 1) * Omniglot.PIXELS);
-            y[i] = i / perClass;
+    /**
+     * Class-major images as rows, class {@code c} of the episode with target {@code c}. Each drawing
+     * is rotated straight into its own row: the episode's flat pixel block would be a second copy.
+     */
+    private static SampleSet set(EpisodeSampler.Episode e, int[][] drawings) {
+        int perClass = drawings[0].length;
+        float[][] x = new float[e.ways() * perClass][];
+        float[] y = new float[x.length];
+        for (int c = 0; c < e.ways(); c++) {
+            EpisodeSampler.EpisodeClass k = e.classes().get(c);
+            for (int i = 0; i < perClass; i++) {
+                int row = c * perClass + i;
+                x[row] = new float[Omniglot.PIXELS];
+                EpisodeSampler.rotate(k.character().images().get(drawings[c][i]), k.quarterTurns(), x[row], 0);
+                y[row] = c;
+            }
         }
         return new SampleSet(x, y);
     }
