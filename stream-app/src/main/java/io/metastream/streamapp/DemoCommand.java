@@ -75,8 +75,8 @@ final class DemoCommand implements Callable<Integer> {
     Path dataDir;
 
     @Option(names = "--train-iterations", description = "Meta-training iterations of the base on first run "
-            + "(default 5000 for sinusoid, 2000 for movielens, 1500 episodes for omniglot; drift trains its frozen "
-            + "base every run, 1500).")
+            + "(default 5000 for sinusoid, for movielens the default recipe's of `train movielens`, 1500 episodes "
+            + "for omniglot; drift trains its frozen base every run, 1500).")
     Integer trainIterations;
 
     @Option(names = "--partitions", description = "Partitions of the demo topics (default ${DEFAULT-VALUE}).",
