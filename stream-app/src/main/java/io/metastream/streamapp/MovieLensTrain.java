@@ -28,8 +28,9 @@ import picocli.CommandLine.Option;
         description = {"Meta-train a preference model on MovieLens users, one task per user, and publish it as "
                 + "<name> (default: movielens, or movielens-binary for --target binary).",
                 "Default recipe: a task encoder (an embedding of 16 pooled over the user's ratings with a prior of 5, "
-                        + "decoder 57-32-16-1), item-statistics features, 16000 iterations of 25 users, outer step "
-                        + "size 0.002 decaying linearly to 0.1 of it; on the time protocol every episode asks the "
+                        + "decoder 57-32-16-1), item-statistics features, 32000 iterations of 50 users (16000 of 25 "
+                        + "for --target binary), outer step size 0.002 decaying linearly to 0.1 of it; on the time "
+                        + "protocol every episode asks the "
                         + "ratings right after its support; loss mae for --target rating, logistic for binary.",
                 "Naming a learner that takes inner steps starts from its own plan: 2000 iterations, K = 90, "
                         + "10 inner steps of 0.1, support prior 10."})

@@ -31,6 +31,9 @@ class MovieLensCommandsTest {
                 .contains(recipe.plan().iterations() + " iterations of " + recipe.plan().metaBatch() + " users")
                 .contains("outer step size " + recipe.plan().outerStepSize() + " decaying linearly to "
                         + recipe.plan().finalOuterStepFraction() + " of it");
+        ColdStartData.Recipe clicks = ColdStartData.defaultRecipe(RatingTarget.BINARY);
+        assertThat(help).contains("(" + clicks.plan().iterations() + " of " + clicks.plan().metaBatch()
+                + " for --target binary)");
         assertThat(recipe.nextQueryShare()).as("the help says every time-protocol episode asks the next ratings")
                 .isEqualTo(1.0);
     }
