@@ -692,8 +692,34 @@ public final class EndToEnd {
             out.put("queries_unanswered", missing);
             out.putAll(percentiles("latency_pipeline_ms", pipeline, 1e-3));
             out.putAll(percentiles("latency_visible_ms", visible, 1e-6));
+            out.put("latency_visible_ms_max_by_quarter_second", timeline(sentNanos, queries, false));
+            out.put("latency_pipeline_ms_max_by_quarter_second", timeline(sentNanos, queries, true));
             out.putAll(freshness("freshness_adaptation_ms", population, adaptedAt));
             out.putAll(freshness("freshness_prediction_ms", population, answeredAt));
+            return out;
+        }
+
+        /**
+         * The slowest answer among the queries sent in each quarter second of the rate phase, its
+         * warm-up included, as the read-committed consumer saw it or inside the pipeline: a p99 made
+         * by one stall shows as one peak, one made by lag as a plateau.
+         */
+        private List<Long> timeline(AtomicLongArray sentNanos, int queries, boolean inPipeline) {
+            List<Long> out = new ArrayList<>();
+            if (queries == 0) {
+                return out;
+            }
+            long start = sentNanos.get(0);
+            for (int q = 0; q < queries; q++) {
+                int bucket = (int) ((sentNanos.get(q) - start) / 250_000_000L);
+                while (out.size() <= bucket) {
+                    out.add(0L);
+                }
+                if (pipelineMicros[q] >= 0) {
+                    long ms = inPipeline ? pipelineMicros[q] / 1_000 : visibleNanos[q] / 1_000_000;
+                    out.set(bucket, Math.max(out.get(bucket), ms));
+                }
+            }
             return out;
         }
 
