@@ -273,7 +273,11 @@ public final class EndToEnd {
             out.putAll(ratePhase(app, producer, admin, config, population));
             out.putAll(storeSizes(app));
         }
-        out.putAll(diskSizes(work.resolve("state-" + mode), options.tasks()));
+        // --set state.dir=DIR (e.g. a tmpfs, to take the disk out of a run) puts every mode's
+        // stores under DIR/<application id> instead.
+        String stateOverride = options.overrides().get(MetastreamConfig.STATE_DIR_CONFIG);
+        out.putAll(diskSizes(stateOverride == null ? work.resolve("state-" + mode)
+                : Path.of(stateOverride).resolve("e2e-" + mode), options.tasks()));
         System.out.println(mode + ": " + out);
         return out;
     }
