@@ -126,7 +126,9 @@ public final class TaskStates {
         TaskStateStore tasks = tasks(allowStale);
         // The same rule and decoding as the topic path, so both answer alike from the same bytes.
         TaskStateStore.State state = tasks.stateFor(taskId, base);
-        boolean dirty = tasks.isDirty(taskId);
+        // Samples not yet in the answer: new ones, or a state still to be re-adapted (another base,
+        // or restored here without one).
+        boolean dirty = tasks.isDirty(taskId) || (state.held() && !state.usable());
         if (base.classifies()) {
             return classify(taskId, features, base, state, dirty);
         }

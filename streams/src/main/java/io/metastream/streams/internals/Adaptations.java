@@ -358,7 +358,7 @@ final class Adaptations {
         List<Long> seen = new ArrayList<>();
         if (settings.adaptsOnQuery()) {
             for (String task : needState) {
-                if (tasks.isDirty(task) || tasks.adaptedUnderAnotherBase(task, base)) {
+                if (tasks.needsAdaptation(task, base)) {
                     TaskStateStore.Snapshot snapshot = tasks.snapshot(task);
                     PackedSupportSet.LearnerSupport support = snapshot.supportFor(base);
                     stale.add(task);

@@ -51,8 +51,9 @@ public record Pipeline(PipelineNames names, TopologySettings settings, ActiveMod
         String[] both = {n.of(INGEST_SAMPLES), n.of(ANSWER_QUERIES)};
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.supportSets()),
                 Serdes.String(), PackedSupportSet.SERDE), both);
+        // Derived from the support sets and the base, so recomputed rather than changelogged (TaskStateStore).
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.adaptedTasks()),
-                Serdes.String(), new AvroSerde<>(AdaptedTask.class)), both);
+                Serdes.String(), new AvroSerde<>(AdaptedTask.class)).withLoggingDisabled(), both);
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.dirtyTasks()),
                 Serdes.String(), Serdes.Long()), both);
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.taskIndex()),

@@ -33,6 +33,7 @@ public final class SampleProcessor extends ContextualProcessor<byte[], byte[], S
     private final TopologySettings settings;
     private final PipelineNames names;
     private Cancellable backfill;
+    private Cancellable unadapted;
     private TaskStateStore tasks;
     private Adaptations adaptations;
     private DeadLetters deadLetters;
@@ -60,6 +61,14 @@ public final class SampleProcessor extends ContextualProcessor<byte[], byte[], S
             adaptations.startRounds(context.currentSystemTimeMs());
             context.schedule(Duration.ofMillis(adaptations.roundTickMs()), PunctuationType.WALL_CLOCK_TIME,
                     now -> forward(adaptations.roundTick(now), now));
+            // Adapted states have no changelog: tasks restored without one are re-adapted in the background.
+            int budget = settings.limits().expiryMaxPerPunctuation();
+            unadapted = context.schedule(Duration.ofMillis(Math.min(1_000L, settings.limits().expiryIntervalMs())),
+                    PunctuationType.WALL_CLOCK_TIME, now -> {
+                        if (tasks.markUnadapted(budget, now)) {
+                            unadapted.cancel();
+                        }
+                    });
         }
         context.schedule(Duration.ofMillis(settings.limits().expiryIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
                 now -> adaptations.forgotten(tasks.expire(now)));

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
@@ -30,6 +31,15 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * place that decides whether a state is usable for a base, and decodes it. A state adapted under
  * another base is never read by this one (it may be another kind of learner); the task is
  * re-adapted instead.
+ *
+ * <p><b>Adapted states are derived data, kept locally only.</b> A state is a function of the
+ * support set and the base, so its store has no changelog: with adaptation on it would carry about
+ * as many bytes as the support sets do, through the broker and its disk, for state that costs
+ * microseconds to recompute. Where the local store is gone (a crash under exactly-once wipes it,
+ * a rebalance moves the task, a standby holds only changelogged stores), a task that holds samples
+ * but no state is stale like one adapted under another base ({@link #needsAdaptation}); the sample
+ * processor marks such tasks dirty once after it starts ({@link #markUnadapted}), so its background
+ * rounds re-adapt them.
  *
  * <p><b>Retention</b> ({@link TaskRetention}, over the {@value StoreNames#TASK_INDEX}) forgets
  * tasks idle too long or beyond the instance's bound, all three stores at once. Only the sample
@@ -215,6 +225,36 @@ public final class TaskStateStore {
         writable().dirty().delete(taskId);
     }
 
+    /** Where {@link #markUnadapted} goes on; null before its first call. */
+    private String unadaptedCursor;
+
+    /**
+     * Marks dirty up to {@code budget} tasks that hold samples but no adapted state, walking the
+     * support sets in key order from where the last call stopped: after a restore from the
+     * changelogs (adapted states have none), the background rounds re-adapt every such task instead
+     * of leaving it to the base until its next sample or query.
+     *
+     * @return whether the walk reached the end
+     */
+    boolean markUnadapted(int budget, long nowMs) {
+        int seen = 0;
+        try (KeyValueIterator<String, PackedSupportSet> it = unadaptedCursor == null ? sets.all()
+                : sets.range(unadaptedCursor, null)) {
+            while (seen < budget && it.hasNext()) {
+                KeyValue<String, PackedSupportSet> kv = it.next();
+                if (kv.key.equals(unadaptedCursor)) {
+                    continue; // the range starts at the last task of the previous call
+                }
+                if (kv.value.size() > 0 && adapted.get(kv.key) == null) {
+                    markDirty(kv.key, nowMs);
+                }
+                unadaptedCursor = kv.key;
+                seen++;
+            }
+            return !it.hasNext();
+        }
+    }
+
     /** Every task marked dirty, in key order. */
     List<String> dirtyTasks() {
         List<String> ids = new ArrayList<>();
@@ -235,7 +275,8 @@ public final class TaskStateStore {
      */
     public record State(boolean held, float[] weights, int supportSize, long newestSampleMs, List<String> labels) {
         static final State NONE = new State(false, null, 0, 0L, List.of());
-        static final State OTHER_BASE = new State(true, null, 0, 0L, List.of());
+        /** A state adapted under another base, or samples without a state: the task must be re-adapted. */
+        static final State STALE = new State(true, null, 0, 0L, List.of());
 
         public boolean usable() {
             return weights != null;
@@ -251,10 +292,10 @@ public final class TaskStateStore {
     public State stateFor(String taskId, BaseModel base) {
         AdaptedTask state = adapted.get(taskId);
         if (state == null) {
-            return State.NONE;
+            return sets.get(taskId) == null ? State.NONE : State.STALE;
         }
         if (!adaptedUnder(state, base)) {
-            return State.OTHER_BASE;
+            return State.STALE;
         }
         // Always the decoded bytes, also right after adapting: answers must not depend on whether
         // the state came from this run or from a changelog restore.
@@ -264,12 +305,17 @@ public final class TaskStateStore {
     }
 
     /**
-     * Whether the task holds a state adapted under a base other than {@code base}: it is re-adapted
-     * lazily, by the next query that needs it, so a swap costs nothing for tasks nobody asks about.
+     * Whether the task needs adapting before it can answer under {@code base}: its support set changed
+     * since its state was written (dirty), its state was adapted under another base, or it holds
+     * samples but no state (the local state was lost). A swap re-adapts lazily, by the next query
+     * that needs it, so it costs nothing for tasks nobody asks about.
      */
-    boolean adaptedUnderAnotherBase(String taskId, BaseModel base) {
+    boolean needsAdaptation(String taskId, BaseModel base) {
+        if (isDirty(taskId)) {
+            return true;
+        }
         AdaptedTask state = adapted.get(taskId);
-        return state != null && !adaptedUnder(state, base);
+        return state == null ? sets.get(taskId) != null : !adaptedUnder(state, base);
     }
 
     private static boolean adaptedUnder(AdaptedTask state, BaseModel base) {
@@ -292,15 +338,19 @@ public final class TaskStateStore {
 
     /**
      * Whether the task surely holds no sample after {@code timeMs}, known without decoding its
-     * support set: a task that is not dirty has its whole set in its adapted state (or has no samples
-     * at all), and that state records its newest sample. Dirty tasks need the set read.
+     * support set: a task that is not dirty has its whole set in its adapted state, and that state
+     * records its newest sample. Dirty tasks, and tasks without a state, need the set read.
      */
     boolean holdsNothingAfter(String taskId, long timeMs) {
         if (isDirty(taskId)) {
             return false;
         }
         AdaptedTask state = adapted.get(taskId);
-        return state == null || !state.getNewestSampleTime().isAfter(Instant.ofEpochMilli(timeMs));
+        if (state == null) {
+            PackedSupportSet set = sets.get(taskId);
+            return set == null || set.lastSeenMs() <= timeMs;
+        }
+        return !state.getNewestSampleTime().isAfter(Instant.ofEpochMilli(timeMs));
     }
 
     /**

@@ -13,6 +13,7 @@ import io.metastream.streams.MetastreamMetrics;
 import io.metastream.streams.TopologySettings;
 import java.nio.ByteBuffer;
 import java.time.Instant;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.BeforeEach;
@@ -145,9 +146,9 @@ class TaskStateStoreTest {
         assertThat(other.held()).isTrue();
         assertThat(other.usable()).as("never read by another base").isFalse();
         assertThat(other.weights()).isNull();
-        assertThat(tasks.adaptedUnderAnotherBase("int8", NEXT)).isTrue();
-        assertThat(tasks.adaptedUnderAnotherBase("int8", BASE)).isFalse();
-        assertThat(tasks.adaptedUnderAnotherBase("nobody", NEXT)).isFalse();
+        assertThat(tasks.needsAdaptation("int8", NEXT)).isTrue();
+        assertThat(tasks.needsAdaptation("int8", BASE)).isFalse();
+        assertThat(tasks.needsAdaptation("nobody", NEXT)).isFalse();
         assertThat(tasks.stateFor("nobody", BASE)).isEqualTo(TaskStateStore.State.NONE);
     }
 
@@ -182,6 +183,32 @@ class TaskStateStoreTest {
         assertThat(tasks.holdsNothingAfter("t", 49)).isFalse();
         tasks.markDirty("t", 60);
         assertThat(tasks.holdsNothingAfter("t", 1_000)).as("a dirty task may hold newer samples").isFalse();
+    }
+
+    @Test
+    void shouldTreatSamplesWithoutAStateAsStaleAndMarkThemForTheBackgroundRounds() {
+        // As after a restore: adapted states have no changelog, support sets and dirty marks do.
+        for (String id : List.of("a", "b", "c", "d", "e")) { // written as a restore does, past any bound
+            stores.sets.put(id, PackedSupportSet.empty().append(id + "1", null, new float[] {1f}, 1f, 40, MAX_SUPPORT,
+                    0));
+        }
+        stores.adapted.put("c", state(BASE, nudged(BASE, 0.1f), AdaptedStateCodec.FLOAT32, 40));
+
+        TaskStateStore.State lost = tasks.stateFor("a", BASE);
+        assertThat(lost.held()).as("it holds samples").isTrue();
+        assertThat(lost.usable()).isFalse();
+        assertThat(tasks.needsAdaptation("a", BASE)).isTrue();
+        assertThat(tasks.needsAdaptation("c", BASE)).isFalse();
+        assertThat(tasks.holdsNothingAfter("a", 39)).as("its set, not a state, says what it holds").isFalse();
+        assertThat(tasks.holdsNothingAfter("a", 40)).isTrue();
+
+        assertThat(tasks.markUnadapted(2, 7)).as("two of five per call").isFalse();
+        assertThat(tasks.dirtyTasks()).containsExactly("a", "b");
+        assertThat(tasks.markUnadapted(2, 8)).isFalse();
+        assertThat(tasks.dirtyTasks()).as("c has its state").containsExactly("a", "b", "d");
+        assertThat(tasks.markUnadapted(2, 9)).isTrue();
+        assertThat(tasks.dirtyTasks()).containsExactly("a", "b", "d", "e");
+        assertThat(stores.dirty.get("a")).isEqualTo(7L);
     }
 
     @Test
