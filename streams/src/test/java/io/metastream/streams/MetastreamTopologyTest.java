@@ -209,6 +209,34 @@ class MetastreamTopologyTest {
     }
 
     @Test
+    void shouldReadaptInTheBackgroundATaskRestoredWithSamplesButNoState() {
+        for (int i = 0; i < 5; i++) {
+            sample("user-1", "e" + i, -2 + i, (float) Math.sin(i));
+        }
+        driver.advanceWallClockTime(Duration.ofMillis(250));
+        KeyValueStore<String, io.metastream.schemas.state.AdaptedTask> adapted =
+                driver.getKeyValueStore(StoreNames.ADAPTED_TASKS);
+        io.metastream.schemas.state.AdaptedTask before = adapted.get("user-1");
+        assertThat(before).isNotNull();
+        PackedSupportSet set = driver.<String, PackedSupportSet>getKeyValueStore(StoreNames.SUPPORT_SETS)
+                .get("user-1");
+        // What a restore elsewhere leaves: the support set (changelogged), no state and no dirty mark
+        // (local). The driver starts on empty stores; the set is written back as a restore would.
+        startWith(live(TopologySettings.of(20, 200, 256, true, 20).withQuerySampleWaitMs(250)));
+        driver.<String, PackedSupportSet>getKeyValueStore(StoreNames.SUPPORT_SETS).put("user-1", set);
+        adapted = driver.getKeyValueStore(StoreNames.ADAPTED_TASKS);
+        assertThat(adapted.get("user-1")).isNull();
+
+        driver.advanceWallClockTime(Duration.ofMillis(1_000)); // the walk over the support sets
+        driver.advanceWallClockTime(Duration.ofMillis(250)); // the round it fed
+        io.metastream.schemas.state.AdaptedTask after = adapted.get("user-1");
+        assertThat(after).as("re-adapted with no new sample and no query").isNotNull();
+        assertThat(after.getSupportSize()).isEqualTo(5);
+        assertThat(after.getState()).as("the same state as before the loss").isEqualTo(before.getState());
+        assertThat(adaptations.readValuesToList()).extracting(AdaptationEvent::getTaskId).containsExactly("user-1");
+    }
+
+    @Test
     void shouldKeepSamplesButAnswerWithTheBaseWhenAdaptationIsOff() {
         TopologySettings on = live(TopologySettings.of(20, 200, 256, true, 20).withQuerySampleWaitMs(250));
         startWith(new TopologySettings(on.supportMaxSize(), on.adaptationIntervalMs(), on.adaptationBatchMax(),

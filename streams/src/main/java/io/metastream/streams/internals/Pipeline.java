@@ -51,11 +51,12 @@ public record Pipeline(PipelineNames names, TopologySettings settings, ActiveMod
         String[] both = {n.of(INGEST_SAMPLES), n.of(ANSWER_QUERIES)};
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.supportSets()),
                 Serdes.String(), PackedSupportSet.SERDE), both);
-        // Derived from the support sets and the base, so recomputed rather than changelogged (TaskStateStore).
+        // Derived from the support sets and the base, so recomputed rather than changelogged; the
+        // dirty marks say which of them are behind, so they go with them (TaskStateStore).
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.adaptedTasks()),
                 Serdes.String(), new AvroSerde<>(AdaptedTask.class)).withLoggingDisabled(), both);
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.dirtyTasks()),
-                Serdes.String(), Serdes.Long()), both);
+                Serdes.String(), Serdes.Long()).withLoggingDisabled(), both);
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.taskIndex()),
                 Serdes.Bytes(), Serdes.ByteArray()), n.of(INGEST_SAMPLES));
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.pendingQueries()),

@@ -15,7 +15,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Which tasks one stream task keeps: at most {@code task.max.count} per instance, none idle for
  * {@code task.ttl.ms}. A task goes as a whole (support set, adapted state and dirty mark, so the
- * deletes reach all three changelogs and restored state forgets too), found through the
+ * delete reaches the support set's changelog and restored state forgets too), found through the
  * {@link TaskIndex} rather than a scan of the support sets, at most
  * {@code task.expiry.max.per.punctuation} per punctuation. Runs on the stream thread that owns the
  * stream task.

@@ -39,7 +39,8 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * a rebalance moves the task, a standby holds only changelogged stores), a task that holds samples
  * but no state is stale like one adapted under another base ({@link #needsAdaptation}); the sample
  * processor marks such tasks dirty once after it starts ({@link #markUnadapted}), so its background
- * rounds re-adapt them.
+ * rounds re-adapt them. Dirty marks say which states are behind their sets, so they live and go
+ * with the states: local too.
  *
  * <p><b>Retention</b> ({@link TaskRetention}, over the {@value StoreNames#TASK_INDEX}) forgets
  * tasks idle too long or beyond the instance's bound, all three stores at once. Only the sample
@@ -229,10 +230,10 @@ public final class TaskStateStore {
     private String unadaptedCursor;
 
     /**
-     * Marks dirty up to {@code budget} tasks that hold samples but no adapted state, walking the
-     * support sets in key order from where the last call stopped: after a restore from the
-     * changelogs (adapted states have none), the background rounds re-adapt every such task instead
-     * of leaving it to the base until its next sample or query.
+     * Marks dirty up to {@code budget} tasks that hold samples but no adapted state of them, walking
+     * the support sets in key order from where the last call stopped: after a restore from the
+     * changelogs (adapted states and dirty marks have none), the background rounds re-adapt every
+     * such task instead of leaving it to the base until its next sample or query.
      *
      * @return whether the walk reached the end
      */
@@ -245,7 +246,7 @@ public final class TaskStateStore {
                 if (kv.key.equals(unadaptedCursor)) {
                     continue; // the range starts at the last task of the previous call
                 }
-                if (kv.value.size() > 0 && adapted.get(kv.key) == null) {
+                if (kv.value.size() > 0 && !coversItsSet(adapted.get(kv.key), kv.value)) {
                     markDirty(kv.key, nowMs);
                 }
                 unadaptedCursor = kv.key;
@@ -253,6 +254,16 @@ public final class TaskStateStore {
             }
             return !it.hasNext();
         }
+    }
+
+    /**
+     * Whether {@code state} was adapted to a set holding {@code set}'s newest sample. Under
+     * exactly-once the local stores are wiped or kept whole, so a state is missing or current; under
+     * at-least-once a crash loses the writes RocksDB had not flushed, so a state (and its dirty mark,
+     * equally local) may predate the support set restored from its changelog.
+     */
+    private static boolean coversItsSet(AdaptedTask state, PackedSupportSet set) {
+        return state != null && state.getNewestSampleTime().toEpochMilli() >= set.lastSeenMs();
     }
 
     /** Every task marked dirty, in key order. */
