@@ -216,6 +216,19 @@ public final class EndToEnd {
         Map<String, Object> out = new LinkedHashMap<>();
         Map<String, Object> settings = new HashMap<>();
         settings.put(MetastreamConfig.APPLICATION_ID_CONFIG, "e2e-" + mode);
+        // --set state.dir=DIR (e.g. a tmpfs, to take the disk out of a run) puts every mode's stores
+        // under DIR/<application id>: left from an earlier run, they would be restored or wiped
+        // during the timed drain, and counted on disk, so they go first.
+        String stateOverride = options.overrides().get(MetastreamConfig.STATE_DIR_CONFIG);
+        Path stateDir = stateOverride == null ? work.resolve("state-" + mode)
+                : Path.of(stateOverride).resolve("e2e-" + mode);
+        if (stateOverride != null) {
+            try {
+                org.apache.kafka.common.utils.Utils.delete(stateDir.toFile());
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot clear " + stateDir, e);
+            }
+        }
         settings.put(MetastreamConfig.STATE_DIR_CONFIG, work.resolve("state-" + mode).toString());
         settings.put(MetastreamConfig.MODEL_WATCH_CONFIG, false);
         settings.put(MetastreamConfig.ADAPTATION_ENABLED_CONFIG, !kind.equals(OFF));
@@ -273,11 +286,7 @@ public final class EndToEnd {
             out.putAll(ratePhase(app, producer, admin, config, population));
             out.putAll(storeSizes(app));
         }
-        // --set state.dir=DIR (e.g. a tmpfs, to take the disk out of a run) puts every mode's
-        // stores under DIR/<application id> instead.
-        String stateOverride = options.overrides().get(MetastreamConfig.STATE_DIR_CONFIG);
-        out.putAll(diskSizes(stateOverride == null ? work.resolve("state-" + mode)
-                : Path.of(stateOverride).resolve("e2e-" + mode), options.tasks()));
+        out.putAll(diskSizes(stateDir, options.tasks()));
         System.out.println(mode + ": " + out);
         return out;
     }
@@ -296,23 +305,26 @@ public final class EndToEnd {
      * stall the backlog for two minutes. The warm-up task is outside the population and not measured.
      */
     private static void warmUp(KafkaProducer<String, byte[]> producer, Topics topics) {
-        for (String topic : List.of(topics.samples().name(), topics.queries().name())) {
-            for (PartitionInfo p : producer.partitionsFor(topic)) {
-                try {
-                    byte[] value = topic.equals(topics.samples().name())
-                            ? SAMPLES.encode(LabelledSample.newBuilder().setEventId("warm-up-" + p.partition())
-                                    .setTaskId(WARM_UP_TASK).setFeatures(List.of(0f)).setTarget(0f)
-                                    .setEventTime(Instant.now()).build())
-                            : QUERIES.encode(PredictionRequest.newBuilder().setQueryId("warm-up-" + p.partition())
-                                    .setTaskId(WARM_UP_TASK).setFeatures(List.of(0f)).setEventTime(Instant.now()).build());
-                    producer.send(new ProducerRecord<>(topic, p.partition(), System.currentTimeMillis(), WARM_UP_TASK,
-                            value)).get();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IllegalStateException("interrupted", e);
-                } catch (ExecutionException e) {
-                    throw new IllegalStateException("cannot warm up " + topic + ": " + e.getCause(), e.getCause());
-                }
+        onePerPartition(producer, topics.samples().name(), p -> SAMPLES.encode(LabelledSample.newBuilder()
+                .setEventId("warm-up-" + p).setTaskId(WARM_UP_TASK).setFeatures(List.of(0f)).setTarget(0f)
+                .setEventTime(Instant.now()).build()));
+        onePerPartition(producer, topics.queries().name(), p -> QUERIES.encode(PredictionRequest.newBuilder()
+                .setQueryId("warm-up-" + p).setTaskId(WARM_UP_TASK).setFeatures(List.of(0f))
+                .setEventTime(Instant.now()).build()));
+    }
+
+    /** One record of the warm-up task to each partition of {@code topic}, each acknowledged before the next. */
+    private static void onePerPartition(KafkaProducer<String, byte[]> producer, String topic,
+            java.util.function.IntFunction<byte[]> valueFor) {
+        for (PartitionInfo p : producer.partitionsFor(topic)) {
+            try {
+                producer.send(new ProducerRecord<>(topic, p.partition(), System.currentTimeMillis(), WARM_UP_TASK,
+                        valueFor.apply(p.partition()))).get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted", e);
+            } catch (ExecutionException e) {
+                throw new IllegalStateException("cannot send to " + topic + ": " + e.getCause(), e.getCause());
             }
         }
     }
@@ -413,6 +425,11 @@ public final class EndToEnd {
                 }
                 sleepMillis(1);
             }
+            // A query is answered once a later sample of its partition is in (or after
+            // query.sample.wait.ms): the last queries get theirs from here, as traffic that went on would.
+            onePerPartition(producer, topics.samples().name(), p -> SAMPLES.encode(LabelledSample.newBuilder()
+                    .setEventId("closing-" + p).setTaskId(WARM_UP_TASK).setFeatures(List.of(0f)).setTarget(0f)
+                    .setEventTime(Instant.now()).build()));
             producer.flush();
             long sendEnd = System.nanoTime();
             double catchUp = waitUntilCommitted(admin, config, topics.samples().name(), sendEnd).seconds();
@@ -717,7 +734,7 @@ public final class EndToEnd {
             for (int q = 0; q < queries; q++) {
                 int bucket = (int) ((sentNanos.get(q) - start) / 250_000_000L);
                 while (out.size() <= bucket) {
-                    out.add(0L);
+                    out.add(-1L); // stays -1 where no query of the bucket was answered
                 }
                 if (pipelineMicros[q] >= 0) {
                     long ms = inPipeline ? pipelineMicros[q] / 1_000 : visibleNanos[q] / 1_000_000;

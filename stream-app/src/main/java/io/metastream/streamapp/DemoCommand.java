@@ -75,7 +75,8 @@ final class DemoCommand implements Callable<Integer> {
     Path dataDir;
 
     @Option(names = "--train-iterations", description = "Meta-training iterations of the base on first run "
-            + "(default 5000 for sinusoid, for movielens the default recipe's of `train movielens`, 1500 episodes "
+            + "(default 5000 for sinusoid; for movielens, as many as `train movielens` runs with its default "
+            + "recipe (see its --help); 1500 episodes "
             + "for omniglot; drift trains its frozen base every run, 1500).")
     Integer trainIterations;
 

@@ -91,8 +91,9 @@ public record ColdStartData(MovieLens data, ColdStartSplit split, MovieLensFeatu
      * How {@code train movielens} trains a preference model when told nothing: the learner, its
      * plan, the length of a task encoder's embedding (0 for other learners), the features the
      * data is read with, and the share of its time-ordered episodes that ask the ratings right
-     * after the support ({@link MovieLensTasks}). Chosen on MovieLens 100K by measuring the candidates side by side
-     * (docs/RESULTS.md).
+     * after the support ({@link MovieLensTasks}). The learner and features were chosen on MovieLens 100K,
+     * the ratings plan's length and meta-batch on MovieLens 1M, each by measuring the candidates side by
+     * side (docs/RESULTS.md).
      */
     public record Recipe(LearnerKind learner, MetaTrainingPlan plan, int embeddingDim,
             MovieLensFeatures.FeatureSet features, double nextQueryShare) {

@@ -38,6 +38,29 @@ public final class EpisodeSampler {
             return pixels(query);
         }
 
+        /** Support images as rows, class-major, each rotated straight into its own row. */
+        public float[][] supportRows() {
+            return rows(support);
+        }
+
+        /** Query images as rows, class-major. */
+        public float[][] queryRows() {
+            return rows(query);
+        }
+
+        private float[][] rows(int[][] drawings) {
+            int per = drawings[0].length;
+            float[][] out = new float[ways() * per][];
+            for (int c = 0; c < ways(); c++) {
+                EpisodeClass k = classes.get(c);
+                for (int i = 0; i < per; i++) {
+                    out[c * per + i] = new float[Omniglot.PIXELS];
+                    rotate(k.character().images().get(drawings[c][i]), k.quarterTurns(), out[c * per + i], 0);
+                }
+            }
+            return out;
+        }
+
         private float[] pixels(int[][] drawings) {
             int per = drawings[0].length;
             float[] out = new float[ways() * per * Omniglot.PIXELS];

@@ -58,27 +58,16 @@ public final class OmniglotTasks implements TaskFamily {
     @Override
     public Episode sample(Random random, int shotsPerClass, int queriesPerClass) {
         EpisodeSampler.Episode e = sampler.sample(random, ways, shotsPerClass, queriesPerClass);
-        return new Episode(set(e, e.support()), set(e, e.query()));
+        return new Episode(set(e.supportRows(), shotsPerClass), set(e.queryRows(), queriesPerClass));
     }
 
-    /**
-     * Class-major images as rows, class {@code c} of the episode with target {@code c}. Each drawing
-     * is rotated straight into its own row: the episode's flat pixel block would be a second copy.
-     */
-    private static SampleSet set(EpisodeSampler.Episode e, int[][] drawings) {
-        int perClass = drawings[0].length;
-        float[][] x = new float[e.ways() * perClass][];
-        float[] y = new float[x.length];
-        for (int c = 0; c < e.ways(); c++) {
-            EpisodeSampler.EpisodeClass k = e.classes().get(c);
-            for (int i = 0; i < perClass; i++) {
-                int row = c * perClass + i;
-                x[row] = new float[Omniglot.PIXELS];
-                EpisodeSampler.rotate(k.character().images().get(drawings[c][i]), k.quarterTurns(), x[row], 0);
-                y[row] = c;
-            }
+    /** Class-major rows, class {@code c} of the episode with target {@code c}. */
+    private static SampleSet set(float[][] rows, int perClass) {
+        float[] y = new float[rows.length];
+        for (int row = 0; row < rows.length; row++) {
+            y[row] = row / perClass;
         }
-        return new SampleSet(x, y);
+        return new SampleSet(rows, y);
     }
 
     @Override

@@ -31,7 +31,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -189,7 +188,7 @@ public final class OmniglotDemo {
             for (EpisodeSampler.EpisodeClass c : e.classes()) {
                 labels.add(c.character().alphabet() + "/" + c.character().name());
             }
-            float[][] support = rows(e.supportPixels());
+            float[][] support = e.supportRows();
             float[] targets = new float[support.length];
             for (int i = 0; i < targets.length; i++) {
                 targets[i] = i / shots; // class-major: the order the stream first sees the labels in
@@ -198,17 +197,9 @@ public final class OmniglotDemo {
             for (int i = 0; i < queryClass.length; i++) {
                 queryClass[i] = i / queries;
             }
-            tasks.add(new Task(prefix + t, labels, new SampleSet(support, targets), rows(e.queryPixels()), queryClass));
+            tasks.add(new Task(prefix + t, labels, new SampleSet(support, targets), e.queryRows(), queryClass));
         }
         return tasks;
-    }
-
-    private static float[][] rows(float[] pixels) {
-        float[][] rows = new float[pixels.length / Omniglot.PIXELS][];
-        for (int i = 0; i < rows.length; i++) {
-            rows[i] = Arrays.copyOfRange(pixels, i * Omniglot.PIXELS, (i + 1) * Omniglot.PIXELS);
-        }
-        return rows;
     }
 
     /** What came back from the stream. */

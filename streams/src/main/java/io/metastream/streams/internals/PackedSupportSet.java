@@ -33,7 +33,8 @@ import org.apache.kafka.common.serialization.Serializer;
  *  14  long   event time of the newest accepted sample, epoch ms (last seen)
  *  22  long   wall-clock time the set last changed, epoch ms (last updated)
  *  30  samples: long event time (ms), float target, int id length, id (UTF-8), int label length
- *      (-1: no label), label (UTF-8), int feature count, float features
+ *      (-1: no label; 0, which earlier builds wrote for an empty label, also reads as none), label
+ *      (UTF-8), int feature count, float features
  * </pre>
  * Version 1 is the same without the label. The golden files {@code packed-support-set-v1.bin} and
  * {@code -v2.bin} pin them. Values in version 1 or in the old Avro format, in a RocksDB store or
