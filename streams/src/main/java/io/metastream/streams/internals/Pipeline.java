@@ -57,8 +57,9 @@ public record Pipeline(PipelineNames names, TopologySettings settings, ActiveMod
                 Serdes.String(), new AvroSerde<>(AdaptedTask.class)).withLoggingDisabled(), both);
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.dirtyTasks()),
                 Serdes.String(), Serdes.Long()).withLoggingDisabled(), both);
+        // Derived from the support sets too: rebuilt by a walk over them when a stream task starts (TaskRetention).
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.taskIndex()),
-                Serdes.Bytes(), Serdes.ByteArray()), n.of(INGEST_SAMPLES));
+                Serdes.Bytes(), Serdes.ByteArray()).withLoggingDisabled(), n.of(INGEST_SAMPLES));
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(n.pendingQueries()),
                 Serdes.String(), new AvroSerde<>(PendingQuery.class)), n.of(ANSWER_QUERIES));
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(n.sampleWatermark()),

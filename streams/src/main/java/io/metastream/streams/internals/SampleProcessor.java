@@ -73,7 +73,7 @@ public final class SampleProcessor extends ContextualProcessor<byte[], byte[], S
         context.schedule(Duration.ofMillis(settings.limits().expiryIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
                 now -> adaptations.forgotten(tasks.expire(now)));
         if (!tasks.open()) {
-            // State from before the task index: index it a batch at a time, then stop.
+            // The task index has no changelog: check it against the support sets a batch at a time, then stop.
             backfill = context.schedule(Duration.ofMillis(Math.min(1_000L, settings.limits().expiryIntervalMs())),
                     PunctuationType.WALL_CLOCK_TIME, now -> {
                         if (tasks.backfill()) {

@@ -19,7 +19,8 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * <p>The time is 8 bytes big-endian with the sign bit flipped, so byte order is numeric order for
  * every {@code long}. One meta key, a single {@code 0xFF} byte, sorts after every task key (no
  * wall-clock time starts with that byte) and records that the index holds every task of the store
- * (see {@link TaskRetention} on state written before the index existed).
+ * (see {@link TaskRetention}: the index has no changelog and is checked against the support sets
+ * whenever a stream task starts).
  */
 public final class TaskIndex {
     private static final Bytes COMPLETE = Bytes.wrap(new byte[] {(byte) 0xFF});

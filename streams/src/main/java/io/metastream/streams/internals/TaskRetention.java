@@ -29,12 +29,12 @@ import org.slf4j.LoggerFactory;
  * punctuation. Several threads may evict at once for the same excess, so the count may briefly end
  * a few tasks below the bound.
  *
- * <p><b>State written before the index existed</b> has support sets without index entries. On its
- * first open such a store is indexed by a backfill that walks the support sets in key order, at
- * most the same budget per call, every second until it reaches the end; it then writes the index's
- * completion mark, so this happens once. Until then, tasks not yet reached do not expire and do not
- * count towards the bound. The walk is idempotent (a task appended meanwhile already has its entry),
- * so a restart simply walks again.
+ * <p><b>The index is derived from the support sets</b> and kept locally, without a changelog: a
+ * restore (and state written before the index existed) brings support sets without index entries.
+ * Every open therefore indexes the store by a backfill that walks the support sets in key order, at
+ * most the same budget per call, every second until it reaches the end (then it writes the index's
+ * completion mark). Until then, tasks not yet reached do not expire and do not count towards the
+ * bound. The walk is idempotent (a task appended meanwhile already has its entry).
  *
  * <p>Every removal is verified against the support set: an entry whose task is gone, or whose set
  * was written at another time, is a stale entry and is dropped (and the set's own entry restored if
@@ -77,13 +77,16 @@ public final class TaskRetention {
      * Counts this store's tasks into the instance's count: one pass over the index keys when the
      * stream task is assigned, nothing decoded.
      *
-     * @return whether the index is complete; if not, call {@link #backfill} until it is
+     * @return false: call {@link #backfill} until it returns true
      */
     boolean open() {
-        complete = index.isComplete();
+        // The index is local (no changelog: it is derived from the support sets). After a restore it
+        // is empty, and after an at-least-once crash it may lack the entries RocksDB had not flushed,
+        // so every start walks the support sets once and indexes what is missing.
+        complete = false;
         own = index.count();
         instanceTasks.addAndGet(own);
-        return complete;
+        return false;
     }
 
     /** Takes this store's tasks out of the instance's count (the stream task is closed or revoked). */

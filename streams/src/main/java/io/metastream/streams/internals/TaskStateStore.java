@@ -396,13 +396,14 @@ public final class TaskStateStore {
     /**
      * Counts this stream task's tasks into the instance's count.
      *
-     * @return whether the task index is complete; if not, call {@link #backfill} until it is
+     * @return false: the task index is checked against the support sets by {@link #backfill} calls
+     *     until one returns true
      */
     boolean open() {
         return retention().open();
     }
 
-    /** Indexes a batch of support sets written before the task index existed; true once done. */
+    /** Indexes a batch of support sets the task index lacks (restored, or from before it); true once done. */
     boolean backfill() {
         return retention().backfill();
     }

@@ -214,6 +214,22 @@ class TaskStateStoreTest {
     }
 
     @Test
+    void shouldIndexOnEveryOpenTheSupportSetsTheLocalIndexLacks() {
+        // The index is complete, then a set arrives without its entry: restored from the changelog
+        // into a kept store, or an at-least-once crash lost the entry RocksDB had not flushed.
+        stores.sets.put("restored", PackedSupportSet.empty().append("r1", null, new float[] {1f}, 1f, 5, MAX_SUPPORT,
+                0));
+        assertThat(tasks.expire(TTL + 1)).as("unindexed: invisible to expiry").isEmpty();
+        tasks.close();
+        assertThat(tasks.open()).as("every open checks the index").isFalse();
+        assertThat(instanceTasks.get()).isZero();
+        assertThat(tasks.backfill()).isTrue();
+        assertThat(instanceTasks.get()).isEqualTo(1);
+        assertThat(tasks.expire(TTL + 1)).containsExactly("restored");
+        assertThat(stores.sets.get("restored")).isNull();
+    }
+
+    @Test
     void shouldExpireIdleTasksFromAllThreeStores() {
         tasks.append(sample("old", "o", 1, 1f, 1f), 0);
         tasks.markDirty("old", 0);
