@@ -6,8 +6,6 @@ import io.metastream.streams.TopologySettings;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
-import org.apache.kafka.streams.KeyValue;
-import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,12 +54,13 @@ public final class TaskRetention {
     /** Entries of this store's index, as added to {@link #instanceTasks}. */
     private long own;
     private boolean complete;
-    private String backfillCursor;
+    private final SupportSetWalk backfillWalk;
 
     TaskRetention(KeyValueStore<String, PackedSupportSet> sets, KeyValueStore<String, AdaptedTask> adapted,
             KeyValueStore<String, Long> dirty, TaskIndex index, AtomicLong instanceTasks,
             TopologySettings.Limits limits, MetastreamMetrics metrics, String where) {
         this.sets = sets;
+        this.backfillWalk = new SupportSetWalk(sets);
         this.adapted = adapted;
         this.dirty = dirty;
         this.index = index;
@@ -153,7 +152,7 @@ public final class TaskRetention {
     }
 
     /**
-     * Indexes up to the budget of support sets written before the index existed; marks the index
+     * Indexes up to the budget of support sets the index lacks (restored, or from before it); marks the index
      * complete once it has seen them all.
      *
      * @return whether the index is complete
@@ -162,26 +161,15 @@ public final class TaskRetention {
         if (complete) {
             return true;
         }
-        int seen = 0;
-        int indexed = 0;
-        try (KeyValueIterator<String, PackedSupportSet> it = backfillCursor == null ? sets.all()
-                : sets.range(backfillCursor, null)) {
-            while (seen < budget && it.hasNext()) {
-                KeyValue<String, PackedSupportSet> kv = it.next();
-                if (kv.key.equals(backfillCursor)) {
-                    continue; // the range starts at the last task of the previous call
-                }
-                long updated = kv.value.lastUpdatedMs();
-                if (!index.contains(updated, kv.key)) {
-                    index.put(updated, kv.key);
-                    indexed++;
-                }
-                backfillCursor = kv.key;
-                seen++;
+        int[] indexed = {0};
+        complete = backfillWalk.step(budget, (taskId, set) -> {
+            long updated = set.lastUpdatedMs();
+            if (!index.contains(updated, taskId)) {
+                index.put(updated, taskId);
+                indexed[0]++;
             }
-            complete = !it.hasNext();
-        }
-        added(indexed);
+        });
+        added(indexed[0]);
         if (complete) {
             index.markComplete();
             LOG.info("{}: task index complete ({} tasks)", where, own);

@@ -12,7 +12,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
-import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
@@ -227,7 +226,7 @@ public final class TaskStateStore {
     }
 
     /** Where {@link #markUnadapted} goes on; null before its first call. */
-    private String unadaptedCursor;
+    private SupportSetWalk unadapted;
 
     /**
      * Marks dirty up to {@code budget} tasks that hold samples but no adapted state of them, walking
@@ -238,22 +237,14 @@ public final class TaskStateStore {
      * @return whether the walk reached the end
      */
     boolean markUnadapted(int budget, long nowMs) {
-        int seen = 0;
-        try (KeyValueIterator<String, PackedSupportSet> it = unadaptedCursor == null ? sets.all()
-                : sets.range(unadaptedCursor, null)) {
-            while (seen < budget && it.hasNext()) {
-                KeyValue<String, PackedSupportSet> kv = it.next();
-                if (kv.key.equals(unadaptedCursor)) {
-                    continue; // the range starts at the last task of the previous call
-                }
-                if (kv.value.size() > 0 && !coversItsSet(adapted.get(kv.key), kv.value)) {
-                    markDirty(kv.key, nowMs);
-                }
-                unadaptedCursor = kv.key;
-                seen++;
-            }
-            return !it.hasNext();
+        if (unadapted == null) {
+            unadapted = new SupportSetWalk(sets);
         }
+        return unadapted.step(budget, (taskId, set) -> {
+            if (set.size() > 0 && !coversItsSet(adapted.get(taskId), set)) {
+                markDirty(taskId, nowMs);
+            }
+        });
     }
 
     /**
