@@ -18,9 +18,9 @@ import org.apache.kafka.streams.state.KeyValueStore;
  *
  * <p>The time is 8 bytes big-endian with the sign bit flipped, so byte order is numeric order for
  * every {@code long}. One meta key, a single {@code 0xFF} byte, sorts after every task key (no
- * wall-clock time starts with that byte) and records that the index holds every task of the store
- * (see {@link TaskRetention}: the index has no changelog and is checked against the support sets
- * whenever a stream task starts).
+ * wall-clock time starts with that byte) and records that a walk found every task of the store
+ * indexed (see {@link TaskRetention}: the index has no changelog and is checked against the
+ * support sets whenever a stream task starts).
  */
 public final class TaskIndex {
     private static final Bytes COMPLETE = Bytes.wrap(new byte[] {(byte) 0xFF});
@@ -122,11 +122,10 @@ public final class TaskIndex {
         return n;
     }
 
-    /** Whether every task of the support-set store has its entry ({@link #markComplete} was called). */
-    boolean isComplete() {
-        return store.get(COMPLETE) != null;
-    }
-
+    /**
+     * Records that a walk over the support sets found every task indexed. Nothing reads it back: the
+     * index has no changelog, so every start walks again; it tells whoever inspects the store.
+     */
     void markComplete() {
         store.put(COMPLETE, NOTHING);
     }

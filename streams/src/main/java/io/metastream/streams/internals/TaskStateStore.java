@@ -71,6 +71,7 @@ public final class TaskStateStore {
     TaskStateStore(KeyValueStore<String, PackedSupportSet> sets, KeyValueStore<String, AdaptedTask> adapted,
             KeyValueStore<String, Long> dirty, int supportMaxSize, TaskRetention retention) {
         this.sets = sets;
+        this.unadapted = new SupportSetWalk(sets);
         this.adapted = adapted;
         this.dirty = dirty;
         this.writable = new Writable(sets, adapted, dirty);
@@ -81,6 +82,7 @@ public final class TaskStateStore {
     private TaskStateStore(ReadOnlyKeyValueStore<String, PackedSupportSet> sets,
             ReadOnlyKeyValueStore<String, AdaptedTask> adapted, ReadOnlyKeyValueStore<String, Long> dirty) {
         this.sets = sets;
+        this.unadapted = new SupportSetWalk(sets);
         this.adapted = adapted;
         this.dirty = dirty;
         this.writable = null;
@@ -225,8 +227,8 @@ public final class TaskStateStore {
         writable().dirty().delete(taskId);
     }
 
-    /** Where {@link #markUnadapted} goes on; null before its first call. */
-    private SupportSetWalk unadapted;
+    /** Where {@link #markUnadapted} goes on. */
+    private final SupportSetWalk unadapted;
 
     /**
      * Marks dirty up to {@code budget} tasks that hold samples but no adapted state of them, walking
@@ -237,9 +239,6 @@ public final class TaskStateStore {
      * @return whether the walk reached the end
      */
     boolean markUnadapted(int budget, long nowMs) {
-        if (unadapted == null) {
-            unadapted = new SupportSetWalk(sets);
-        }
         return unadapted.step(budget, (taskId, set) -> {
             if (set.size() > 0 && !coversItsSet(adapted.get(taskId), set)) {
                 markDirty(taskId, nowMs);
